@@ -1,0 +1,102 @@
+//! IPv4 headers (RFC 791), options included.
+
+use std::net::Ipv4Addr;
+
+use super::{DecodeError, be16};
+
+const MIN_HEADER_LEN: usize = 20;
+
+/// A view of an IPv4 packet whose header length fields were checked.
+pub struct Packet<'a> {
+    buffer: &'a [u8],
+    header_len: usize,
+    /// End of the IP payload: the total length, cut to what was captured.
+    end: usize,
+}
+
+impl<'a> Packet<'a> {
+    pub fn new_checked(buffer: &'a [u8]) -> Result<Self, DecodeError> {
+        if buffer.len() < MIN_HEADER_LEN {
+            return Err(DecodeError::Ipv4Truncated);
+        }
+        if buffer[0] >> 4 != 4 {
+            return Err(DecodeError::Ipv4BadHeader);
+        }
+        let header_len = usize::from(buffer[0] & 0x0f) * 4;
+        let total_len = usize::from(be16(buffer, 2));
+        if header_len < MIN_HEADER_LEN || total_len < header_len {
+            return Err(DecodeError::Ipv4BadHeader);
+        }
+        if buffer.len() < header_len {
+            return Err(DecodeError::Ipv4Truncated);
+        }
+        // A snap length may cut the packet; Ethernet padding may extend it.
+        Ok(Packet { buffer, header_len, end: total_len.min(buffer.len()) })
+    }
+
+    pub fn src_addr(&self) -> Ipv4Addr {
+        Ipv4Addr::new(self.buffer[12], self.buffer[13], self.buffer[14], self.buffer[15])
+    }
+
+    pub fn dst_addr(&self) -> Ipv4Addr {
+        Ipv4Addr::new(self.buffer[16], self.buffer[17], self.buffer[18], self.buffer[19])
+    }
+
+    pub fn protocol(&self) -> u8 {
+        self.buffer[9]
+    }
+
+    pub fn ident(&self) -> u16 {
+        be16(self.buffer, 4)
+    }
+
+    pub fn more_fragments(&self) -> bool {
+        self.buffer[6] & 0x20 != 0
+    }
+
+    /// Fragment offset in bytes.
+    pub fn fragment_offset(&self) -> usize {
+        usize::from(be16(self.buffer, 6) & 0x1fff) * 8
+    }
+
+    pub fn is_fragment(&self) -> bool {
+        self.more_fragments() || self.fragment_offset() != 0
+    }
+
+    pub fn payload(&self) -> &'a [u8] {
+        &self.buffer[self.header_len..self.end]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WITH_OPTIONS: [u8; 28] = [
+        0x46, 0, 0, 28, 0x12, 0x34, 0x20, 0x00, 64, 17, 0, 0, 10, 0, 0, 1, 17, 1, 2, 3, //
+        1, 1, 1, 0, // NOP, NOP, NOP, EOL
+        0xaa, 0xbb, 0xcc, 0xdd,
+    ];
+
+    #[test]
+    fn skips_options_and_reads_fields() {
+        let p = Packet::new_checked(&WITH_OPTIONS).unwrap();
+        assert_eq!(p.src_addr(), Ipv4Addr::new(10, 0, 0, 1));
+        assert_eq!(p.dst_addr(), Ipv4Addr::new(17, 1, 2, 3));
+        assert_eq!(p.protocol(), 17);
+        assert_eq!(p.payload(), &[0xaa, 0xbb, 0xcc, 0xdd]);
+        assert!(p.more_fragments() && p.is_fragment());
+        assert_eq!(p.ident(), 0x1234);
+    }
+
+    #[test]
+    fn rejects_bad_lengths() {
+        let mut bad = WITH_OPTIONS;
+        bad[0] = 0x44;
+        assert_eq!(Packet::new_checked(&bad).err(), Some(DecodeError::Ipv4BadHeader));
+        assert_eq!(Packet::new_checked(&WITH_OPTIONS[..22]).err(), Some(DecodeError::Ipv4Truncated));
+        let mut short_total = WITH_OPTIONS;
+        short_total[3] = 10;
+        assert_eq!(Packet::new_checked(&short_total).err(), Some(DecodeError::Ipv4BadHeader));
+    }
+}

@@ -1,0 +1,147 @@
+//! IPv6 headers (RFC 8200) and the extension-header chain in front of the
+//! upper-layer protocol.
+
+use std::net::Ipv6Addr;
+
+use super::{DecodeError, be16};
+
+const HEADER_LEN: usize = 40;
+/// Real packets carry two or three; a longer chain is an attack or garbage.
+const MAX_EXTENSION_HEADERS: usize = 8;
+
+const HOP_BY_HOP: u8 = 0;
+const ROUTING: u8 = 43;
+const FRAGMENT: u8 = 44;
+const AUTH: u8 = 51;
+const DEST_OPTS: u8 = 60;
+const MOBILITY: u8 = 135;
+
+/// Fragment header fields, when the chain contains one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FragmentInfo {
+    pub ident: u32,
+    /// Offset in bytes.
+    pub offset: usize,
+    pub more: bool,
+}
+
+/// A view of an IPv6 packet with its extension headers walked.
+pub struct Packet<'a> {
+    buffer: &'a [u8],
+    /// Upper-layer protocol after the extension headers.
+    protocol: u8,
+    payload_start: usize,
+    end: usize,
+    fragment: Option<FragmentInfo>,
+}
+
+impl<'a> Packet<'a> {
+    pub fn new_checked(buffer: &'a [u8]) -> Result<Self, DecodeError> {
+        if buffer.len() < HEADER_LEN {
+            return Err(DecodeError::Ipv6Truncated);
+        }
+        if buffer[0] >> 4 != 6 {
+            return Err(DecodeError::Ipv6BadHeader);
+        }
+        let end = (HEADER_LEN + usize::from(be16(buffer, 4))).min(buffer.len());
+        let mut next = buffer[6];
+        let mut at = HEADER_LEN;
+        let mut fragment = None;
+        for _ in 0..=MAX_EXTENSION_HEADERS {
+            let ext_len = match next {
+                HOP_BY_HOP | ROUTING | DEST_OPTS | MOBILITY => {
+                    let b = buffer.get(at..at + 2).ok_or(DecodeError::Ipv6Truncated)?;
+                    (usize::from(b[1]) + 1) * 8
+                }
+                AUTH => {
+                    let b = buffer.get(at..at + 2).ok_or(DecodeError::Ipv6Truncated)?;
+                    (usize::from(b[1]) + 2) * 4
+                }
+                FRAGMENT => {
+                    let b = buffer.get(at..at + 8).ok_or(DecodeError::Ipv6Truncated)?;
+                    let off = be16(b, 2);
+                    fragment = Some(FragmentInfo {
+                        ident: u32::from_be_bytes([b[4], b[5], b[6], b[7]]),
+                        offset: usize::from(off & 0xfff8),
+                        more: off & 1 != 0,
+                    });
+                    8
+                }
+                _ => return Ok(Packet { buffer, protocol: next, payload_start: at, end: end.max(at), fragment }),
+            };
+            next = buffer[at];
+            at += ext_len;
+            if at > end {
+                return Err(DecodeError::Ipv6Truncated);
+            }
+        }
+        Err(DecodeError::Ipv6ExtensionChain)
+    }
+
+    pub fn src_addr(&self) -> Ipv6Addr {
+        let mut a = [0u8; 16];
+        a.copy_from_slice(&self.buffer[8..24]);
+        Ipv6Addr::from(a)
+    }
+
+    pub fn dst_addr(&self) -> Ipv6Addr {
+        let mut a = [0u8; 16];
+        a.copy_from_slice(&self.buffer[24..40]);
+        Ipv6Addr::from(a)
+    }
+
+    /// The upper-layer protocol (TCP, UDP, ICMPv6, ...), after extension headers.
+    pub fn protocol(&self) -> u8 {
+        self.protocol
+    }
+
+    pub fn fragment(&self) -> Option<FragmentInfo> {
+        self.fragment
+    }
+
+    /// The upper-layer payload.
+    pub fn payload(&self) -> &'a [u8] {
+        &self.buffer[self.payload_start..self.end]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn packet(next: u8, ext: &[u8], payload: &[u8]) -> Vec<u8> {
+        let mut v = vec![0x60, 0, 0, 0];
+        v.extend_from_slice(&((ext.len() + payload.len()) as u16).to_be_bytes());
+        v.extend_from_slice(&[next, 64]);
+        let src: std::net::Ipv6Addr = "2001:db8::1".parse().unwrap();
+        let dst: std::net::Ipv6Addr = "2620:149::2".parse().unwrap();
+        v.extend_from_slice(&src.octets());
+        v.extend_from_slice(&dst.octets());
+        v.extend_from_slice(ext);
+        v.extend_from_slice(payload);
+        v
+    }
+
+    #[test]
+    fn walks_hop_by_hop_and_fragment_headers() {
+        // Hop-by-hop (8 bytes, next = fragment), fragment (next = UDP, offset 0, M=1).
+        let ext = [44, 0, 1, 4, 0, 0, 0, 0, 17, 0, 0x00, 0x01, 0, 0, 0, 7];
+        let bytes = packet(0, &ext, b"udp!");
+        let p = Packet::new_checked(&bytes).unwrap();
+        assert_eq!(p.protocol(), 17);
+        assert_eq!(p.payload(), b"udp!");
+        assert_eq!(p.fragment(), Some(FragmentInfo { ident: 7, offset: 0, more: true }));
+        assert_eq!(p.dst_addr().segments()[0], 0x2620);
+    }
+
+    #[test]
+    fn rejects_truncated_and_endless_chains() {
+        let ext = [17, 4, 0, 0, 0, 0, 0, 0]; // claims 40 bytes
+        assert_eq!(Packet::new_checked(&packet(60, &ext, b"")).err(), Some(DecodeError::Ipv6Truncated));
+        let mut chain = Vec::new();
+        for _ in 0..10 {
+            chain.extend_from_slice(&[60, 0, 0, 0, 0, 0, 0, 0]);
+        }
+        assert_eq!(Packet::new_checked(&packet(60, &chain, b"")).err(), Some(DecodeError::Ipv6ExtensionChain));
+    }
+}

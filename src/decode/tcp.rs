@@ -1,0 +1,69 @@
+//! TCP headers (RFC 9293): ports, sequence number, flags, options skipped.
+
+use super::{DecodeError, be16};
+
+pub const FIN: u8 = 0x01;
+pub const SYN: u8 = 0x02;
+pub const RST: u8 = 0x04;
+pub const ACK: u8 = 0x10;
+
+/// A view of a TCP segment whose data offset was checked.
+pub struct Segment<'a> {
+    buffer: &'a [u8],
+    header_len: usize,
+}
+
+impl<'a> Segment<'a> {
+    pub fn new_checked(buffer: &'a [u8]) -> Result<Self, DecodeError> {
+        if buffer.len() < 20 {
+            return Err(DecodeError::TcpTruncated);
+        }
+        let header_len = usize::from(buffer[12] >> 4) * 4;
+        if header_len < 20 {
+            return Err(DecodeError::TcpBadHeader);
+        }
+        if buffer.len() < header_len {
+            return Err(DecodeError::TcpTruncated);
+        }
+        Ok(Segment { buffer, header_len })
+    }
+
+    pub fn src_port(&self) -> u16 {
+        be16(self.buffer, 0)
+    }
+
+    pub fn dst_port(&self) -> u16 {
+        be16(self.buffer, 2)
+    }
+
+    pub fn seq(&self) -> u32 {
+        u32::from_be_bytes([self.buffer[4], self.buffer[5], self.buffer[6], self.buffer[7]])
+    }
+
+    pub fn flags(&self) -> u8 {
+        self.buffer[13]
+    }
+
+    pub fn payload(&self) -> &'a [u8] {
+        &self.buffer[self.header_len..]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_header_with_options() {
+        let mut seg = vec![0xc0, 0x01, 0x01, 0xbb, 0, 0, 1, 0, 0, 0, 0, 0, 0x60, SYN, 0xff, 0xff, 0, 0, 0, 0];
+        seg.extend_from_slice(&[2, 4, 5, 0xb4]); // MSS option
+        seg.extend_from_slice(b"hi");
+        let s = Segment::new_checked(&seg).unwrap();
+        assert_eq!((s.src_port(), s.dst_port(), s.seq(), s.flags()), (49153, 443, 256, SYN));
+        assert_eq!(s.payload(), b"hi");
+        seg[12] = 0x40;
+        assert_eq!(Segment::new_checked(&seg).err(), Some(DecodeError::TcpBadHeader));
+        seg[12] = 0xf0;
+        assert_eq!(Segment::new_checked(&seg).err(), Some(DecodeError::TcpTruncated));
+    }
+}

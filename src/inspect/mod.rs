@@ -1,0 +1,1 @@
+pub mod dns; pub mod http; pub mod quic; pub mod tls;

@@ -1,0 +1,89 @@
+//! Classic libpcap files: both byte orders, micro- and nanosecond stamps.
+//!
+//! Format: a 24-byte global header, then records of a 16-byte header
+//! (seconds, fraction, captured length, wire length) and the frame.
+
+use std::io::Read;
+
+use super::buffer::ReadBuffer;
+use super::{Frame, LinkType, ReadError};
+
+const GLOBAL_HEADER_LEN: usize = 24;
+const RECORD_HEADER_LEN: usize = 16;
+/// Larger records are treated as corruption: no link carries frames this big,
+/// and trusting the field would let one bad header allocate gigabytes.
+pub const MAX_RECORD_LEN: u32 = 256 * 1024;
+
+pub struct PcapReader<R> {
+    buf: ReadBuffer<R>,
+    big_endian: bool,
+    nanos: bool,
+    link: LinkType,
+    records: u64,
+}
+
+impl<R: Read> PcapReader<R> {
+    /// Reads the global header. `buf` must start at the file's first byte.
+    pub(crate) fn new(mut buf: ReadBuffer<R>) -> Result<Self, ReadError> {
+        let io = |source, offset| ReadError::Io { offset, source };
+        if !buf.fill(GLOBAL_HEADER_LEN).map_err(|e| io(e, 0))? {
+            return Err(ReadError::Truncated { offset: 0, record: 0, what: "global header" });
+        }
+        let h = buf.available();
+        let magic = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
+        let (big_endian, nanos) = match magic {
+            0xa1b2_c3d4 => (false, false),
+            0xa1b2_3c4d => (false, true),
+            0xd4c3_b2a1 => (true, false),
+            0x4d3c_b2a1 => (true, true),
+            other => return Err(ReadError::UnknownFormat { magic: other }),
+        };
+        let raw = [h[20], h[21], h[22], h[23]];
+        let network = if big_endian { u32::from_be_bytes(raw) } else { u32::from_le_bytes(raw) };
+        // The upper bits carry FCS-length flags (pcap spec, LinkType field).
+        let link = LinkType::from_number(network & 0x0fff_ffff);
+        buf.consume(GLOBAL_HEADER_LEN);
+        Ok(PcapReader { buf, big_endian, nanos, link, records: 0 })
+    }
+
+    fn u32_at(&self, b: &[u8], at: usize) -> u32 {
+        let raw = [b[at], b[at + 1], b[at + 2], b[at + 3]];
+        if self.big_endian { u32::from_be_bytes(raw) } else { u32::from_le_bytes(raw) }
+    }
+
+    /// The next frame, `Ok(None)` at the clean end of the file.
+    pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, ReadError> {
+        self.buf.release();
+        let offset = self.buf.offset();
+        let record = self.records;
+        let io = |source| ReadError::Io { offset, source };
+        if !self.buf.fill(RECORD_HEADER_LEN).map_err(io)? {
+            if self.buf.available().is_empty() {
+                return Ok(None);
+            }
+            return Err(ReadError::Truncated { offset, record, what: "record header" });
+        }
+        let h = self.buf.available();
+        let secs = self.u32_at(h, 0);
+        let frac = self.u32_at(h, 4);
+        let caplen = self.u32_at(h, 8);
+        let wire_len = self.u32_at(h, 12);
+        if caplen > MAX_RECORD_LEN {
+            return Err(ReadError::Malformed { offset, record, what: "record length too large" });
+        }
+        let total = RECORD_HEADER_LEN + caplen as usize;
+        if !self.buf.fill(total).map_err(io)? {
+            return Err(ReadError::Truncated { offset, record, what: "packet data" });
+        }
+        let frac_ns = if self.nanos { u64::from(frac) } else { u64::from(frac) * 1_000 };
+        self.buf.hand_out(total);
+        self.records += 1;
+        Ok(Some(Frame {
+            ts_ns: u64::from(secs) * 1_000_000_000 + frac_ns,
+            link: self.link,
+            data: &self.buf.available()[RECORD_HEADER_LEN..total],
+            wire_len: wire_len.max(caplen),
+            interface: 0,
+        }))
+    }
+}

@@ -1,0 +1,211 @@
+//! pcapng files: several sections, several interfaces each with its own link
+//! type and timestamp resolution, either byte order.
+//!
+//! Blocks are `type, total_length, body, total_length`; we read Section
+//! Header, Interface Description, Enhanced/Simple/obsolete Packet blocks and
+//! skip the rest.
+
+use std::io::Read;
+
+use super::buffer::ReadBuffer;
+use super::pcap::MAX_RECORD_LEN;
+use super::{Frame, LinkType, ReadError};
+
+const SHB: u32 = 0x0A0D_0D0A;
+const IDB: u32 = 1;
+const PB: u32 = 2;
+const SPB: u32 = 3;
+const EPB: u32 = 6;
+const BYTE_ORDER_MAGIC: u32 = 0x1A2B_3C4D;
+/// Non-packet blocks (name tables, statistics, custom) are skipped whole;
+/// anything bigger than this is taken as corruption.
+const MAX_BLOCK_LEN: u32 = 16 * 1024 * 1024;
+
+#[derive(Debug, Clone, Copy)]
+enum TsScale {
+    Micros,
+    Nanos,
+    /// Units per second, for the unusual resolutions.
+    PerSecond(u64),
+}
+
+impl TsScale {
+    fn to_nanos(self, ts: u64) -> u64 {
+        match self {
+            TsScale::Micros => ts.saturating_mul(1_000),
+            TsScale::Nanos => ts,
+            TsScale::PerSecond(units) => {
+                let ns = u128::from(ts) * 1_000_000_000 / u128::from(units.max(1));
+                u64::try_from(ns).unwrap_or(u64::MAX)
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Interface {
+    link: LinkType,
+    snaplen: u32,
+    scale: TsScale,
+}
+
+pub struct PcapNgReader<R> {
+    buf: ReadBuffer<R>,
+    big_endian: bool,
+    interfaces: Vec<Interface>,
+    /// Interfaces of earlier sections, so interface numbers stay unique per file.
+    interface_base: u32,
+    records: u64,
+}
+
+impl<R: Read> PcapNgReader<R> {
+    pub(crate) fn new(buf: ReadBuffer<R>) -> Self {
+        PcapNgReader { buf, big_endian: false, interfaces: Vec::new(), interface_base: 0, records: 0 }
+    }
+
+    fn u32_at(&self, b: &[u8], at: usize) -> u32 {
+        let raw = [b[at], b[at + 1], b[at + 2], b[at + 3]];
+        if self.big_endian { u32::from_be_bytes(raw) } else { u32::from_le_bytes(raw) }
+    }
+
+    fn u16_at(&self, b: &[u8], at: usize) -> u16 {
+        let raw = [b[at], b[at + 1]];
+        if self.big_endian { u16::from_be_bytes(raw) } else { u16::from_le_bytes(raw) }
+    }
+
+    /// The next frame, `Ok(None)` at the clean end of the file.
+    pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, ReadError> {
+        loop {
+            self.buf.release();
+            let offset = self.buf.offset();
+            let record = self.records;
+            let io = |source| ReadError::Io { offset, source };
+            if !self.buf.fill(12).map_err(io)? {
+                if self.buf.available().is_empty() {
+                    return Ok(None);
+                }
+                return Err(ReadError::Truncated { offset, record, what: "block header" });
+            }
+            let h = self.buf.available();
+            let mut block_type = self.u32_at(h, 0);
+            if u32::from_le_bytes([h[0], h[1], h[2], h[3]]) == SHB {
+                block_type = SHB;
+                // The section's byte order is whatever makes the magic read right.
+                let magic = [h[8], h[9], h[10], h[11]];
+                self.big_endian = if u32::from_le_bytes(magic) == BYTE_ORDER_MAGIC {
+                    false
+                } else if u32::from_be_bytes(magic) == BYTE_ORDER_MAGIC {
+                    true
+                } else {
+                    return Err(ReadError::Malformed { offset, record, what: "section byte-order magic" });
+                };
+            }
+            let h = self.buf.available();
+            let len = self.u32_at(h, 4);
+            if len < 12 || len % 4 != 0 || len > MAX_BLOCK_LEN {
+                return Err(ReadError::Malformed { offset, record, what: "block length" });
+            }
+            if !self.buf.fill(len as usize).map_err(io)? {
+                return Err(ReadError::Truncated { offset, record, what: "block body" });
+            }
+            let len = len as usize;
+            match block_type {
+                SHB => {
+                    self.interface_base += self.interfaces.len() as u32;
+                    self.interfaces.clear();
+                    self.buf.consume(len);
+                }
+                IDB => {
+                    let iface = self.parse_idb(&self.buf.available()[8..len - 4])
+                        .ok_or(ReadError::Malformed { offset, record, what: "interface description" })?;
+                    self.interfaces.push(iface);
+                    self.buf.consume(len);
+                }
+                EPB | SPB | PB => {
+                    let body = &self.buf.available()[8..len - 4];
+                    let Some((start, caplen, wire_len, iface_id, ts)) = self.packet_fields(block_type, body) else {
+                        return Err(ReadError::Malformed { offset, record, what: "packet block" });
+                    };
+                    let Some(iface) = self.interfaces.get(iface_id as usize).copied() else {
+                        return Err(ReadError::Malformed { offset, record, what: "packet for undeclared interface" });
+                    };
+                    let data_start = 8 + start;
+                    self.buf.hand_out(len);
+                    self.records += 1;
+                    return Ok(Some(Frame {
+                        ts_ns: iface.scale.to_nanos(ts),
+                        link: iface.link,
+                        data: &self.buf.available()[data_start..data_start + caplen],
+                        wire_len: wire_len.max(caplen as u32),
+                        interface: self.interface_base + iface_id,
+                    }));
+                }
+                _ => self.buf.consume(len),
+            }
+        }
+    }
+
+    /// (data offset in body, captured length, wire length, interface, timestamp)
+    fn packet_fields(&self, block_type: u32, body: &[u8]) -> Option<(usize, usize, u32, u32, u64)> {
+        let ts = |hi: u32, lo: u32| (u64::from(hi) << 32) | u64::from(lo);
+        let (start, caplen, wire_len, iface, stamp) = match block_type {
+            EPB if body.len() >= 20 => {
+                let iface = self.u32_at(body, 0);
+                let stamp = ts(self.u32_at(body, 4), self.u32_at(body, 8));
+                (20, self.u32_at(body, 12), self.u32_at(body, 16), iface, stamp)
+            }
+            PB if body.len() >= 20 => {
+                let iface = u32::from(self.u16_at(body, 0));
+                let stamp = ts(self.u32_at(body, 4), self.u32_at(body, 8));
+                (20, self.u32_at(body, 12), self.u32_at(body, 16), iface, stamp)
+            }
+            SPB if body.len() >= 4 => {
+                // A simple packet carries no captured length: it is whatever
+                // fits, cut to the interface's snap length.
+                let wire = self.u32_at(body, 0);
+                let room = (body.len() - 4) as u32;
+                let snap = self.interfaces.first().map_or(u32::MAX, |i| if i.snaplen == 0 { u32::MAX } else { i.snaplen });
+                (4, wire.min(room).min(snap), wire, 0, 0)
+            }
+            _ => return None,
+        };
+        if caplen > MAX_RECORD_LEN || start + caplen as usize > body.len() {
+            return None;
+        }
+        Some((start, caplen as usize, wire_len, iface, stamp))
+    }
+
+    fn parse_idb(&self, body: &[u8]) -> Option<Interface> {
+        if body.len() < 8 {
+            return None;
+        }
+        let link = LinkType::from_number(u32::from(self.u16_at(body, 0)));
+        let snaplen = self.u32_at(body, 4);
+        let mut scale = TsScale::Micros;
+        let mut opts = &body[8..];
+        while opts.len() >= 4 {
+            let code = self.u16_at(opts, 0);
+            let olen = usize::from(self.u16_at(opts, 2));
+            let padded = (olen + 3) & !3;
+            if code == 0 || opts.len() < 4 + padded {
+                break;
+            }
+            if code == 9 && olen >= 1 {
+                // if_tsresol: high bit set means a power of two, else of ten.
+                let v = opts[4];
+                let exp = u32::from(v & 0x7f);
+                scale = if v & 0x80 != 0 {
+                    TsScale::PerSecond(1u64.checked_shl(exp)?)
+                } else {
+                    match exp {
+                        6 => TsScale::Micros,
+                        9 => TsScale::Nanos,
+                        e => TsScale::PerSecond(10u64.checked_pow(e)?),
+                    }
+                };
+            }
+            opts = &opts[4 + padded..];
+        }
+        Some(Interface { link, snaplen, scale })
+    }
+}
