@@ -1,0 +1,177 @@
+//! Aggregate: counters per segment, vendor and service, fed once per flow
+//! (or per flush of a long flow), never per packet.
+//!
+//! Counters are keyed by label strings, not signature indices, so they
+//! survive a signature reload unchanged. Every key set is bounded: segments
+//! by the config (and the automatic-segment cap), vendors and services by
+//! the signature files, hosts by [`MAX_HOSTS_PER_VENDOR`].
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use hashbrown::HashMap;
+
+use crate::decode::DecodeError;
+
+/// The label value for flows no signature matched.
+pub const NO_VENDOR: &str = "none";
+/// Distinct hosts remembered per (segment, vendor); beyond this the gauge
+/// saturates rather than memory growing.
+pub const MAX_HOSTS_PER_VENDOR: usize = 65_536;
+
+/// Traffic direction relative to the segment's host.
+pub const OUT: usize = 0;
+pub const IN: usize = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TrafficKey {
+    pub segment: Arc<str>,
+    pub vendor: Arc<str>,
+    pub service: Arc<str>,
+    pub banned: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct VendorKey {
+    pub segment: Arc<str>,
+    pub vendor: Arc<str>,
+    pub banned: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Traffic {
+    pub flows: u64,
+    /// Indexed by [`OUT`] / [`IN`].
+    pub packets: [u64; 2],
+    pub bytes: [u64; 2],
+}
+
+/// Counters of the packet path, kept by each worker and added up here.
+#[derive(Debug, Clone, Default)]
+pub struct PacketStats {
+    pub decode_errors: [u64; DecodeError::ALL.len()],
+    pub non_ip: u64,
+    pub fragments: u64,
+    pub quic_skipped: u64,
+}
+
+impl PacketStats {
+    pub fn add(&mut self, other: &PacketStats) {
+        for (a, b) in self.decode_errors.iter_mut().zip(other.decode_errors) {
+            *a += b;
+        }
+        self.non_ip += other.non_ip;
+        self.fragments += other.fragments;
+        self.quic_skipped += other.quic_skipped;
+    }
+}
+
+/// Every counter vendorwatch exports.
+#[derive(Debug, Default)]
+pub struct Aggregator {
+    strings: hashbrown::HashSet<Arc<str>>,
+    pub traffic: HashMap<TrafficKey, Traffic>,
+    hosts: HashMap<VendorKey, HashMap<IpAddr, u64>>,
+    pub dns_queries: HashMap<VendorKey, u64>,
+    /// Captured frames per source (file or interface), in first-seen order.
+    pub capture_packets: Vec<(String, u64)>,
+    pub capture_bytes: Vec<(String, u64)>,
+    pub capture_drops: Vec<(String, u64)>,
+    pub packet_stats: PacketStats,
+    pub evictions: BTreeMap<&'static str, u64>,
+    pub ech_flows: HashMap<Arc<str>, u64>,
+    pub flow_table_flows: u64,
+    pub dns_cache_entries: u64,
+    /// Truncated or unreadable inputs.
+    pub source_errors: u64,
+}
+
+impl Aggregator {
+    /// Interns label strings so that keys share one allocation each.
+    pub fn label(&mut self, s: &str) -> Arc<str> {
+        if let Some(a) = self.strings.get(s) {
+            return a.clone();
+        }
+        let a: Arc<str> = Arc::from(s);
+        self.strings.insert(a.clone());
+        a
+    }
+
+    pub fn add_traffic(&mut self, key: TrafficKey, delta: Traffic) {
+        let t = self.traffic.entry(key).or_default();
+        t.flows += delta.flows;
+        for d in [OUT, IN] {
+            t.packets[d] += delta.packets[d];
+            t.bytes[d] += delta.bytes[d];
+        }
+    }
+
+    /// Remembers that `host` of the segment talked to the vendor at `ts_ns`.
+    pub fn add_host(&mut self, key: VendorKey, host: IpAddr, ts_ns: u64) {
+        let hosts = self.hosts.entry(key).or_default();
+        if hosts.len() < MAX_HOSTS_PER_VENDOR || hosts.contains_key(&host) {
+            let seen = hosts.entry(host).or_insert(ts_ns);
+            *seen = (*seen).max(ts_ns);
+        }
+    }
+
+    pub fn add_dns_query(&mut self, key: VendorKey) {
+        *self.dns_queries.entry(key).or_default() += 1;
+    }
+
+    pub fn add_eviction(&mut self, reason: &'static str) {
+        *self.evictions.entry(reason).or_default() += 1;
+    }
+
+    pub fn add_capture(&mut self, source: &str, packets: u64, bytes: u64) {
+        match self.capture_packets.iter_mut().position(|(s, _)| s == source) {
+            Some(i) => {
+                self.capture_packets[i].1 += packets;
+                self.capture_bytes[i].1 += bytes;
+            }
+            None => {
+                self.capture_packets.push((source.to_owned(), packets));
+                self.capture_bytes.push((source.to_owned(), bytes));
+            }
+        }
+    }
+
+    /// Distinct hosts per (segment, vendor) seen since `since_ns` (all when 0).
+    pub fn host_counts(&self, since_ns: u64) -> Vec<(&VendorKey, u64)> {
+        let mut v: Vec<_> =
+            self.hosts.iter().map(|(k, h)| (k, h.values().filter(|&&t| t >= since_ns).count() as u64)).collect();
+        v.sort_by(|a, b| a.0.cmp(b.0));
+        v
+    }
+
+    /// Forgets hosts not seen since `since_ns`, keeping memory to the window.
+    pub fn prune_hosts(&mut self, since_ns: u64) {
+        for hosts in self.hosts.values_mut() {
+            hosts.retain(|_, &mut t| t >= since_ns);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_are_distinct_windowed_and_bounded() {
+        let mut a = Aggregator::default();
+        let key = VendorKey { segment: a.label("hq"), vendor: a.label("apple"), banned: true };
+        let h1: IpAddr = "10.0.0.1".parse().unwrap();
+        a.add_host(key.clone(), h1, 10);
+        a.add_host(key.clone(), h1, 20);
+        a.add_host(key.clone(), "10.0.0.2".parse().unwrap(), 5);
+        assert_eq!(a.host_counts(0)[0].1, 2);
+        assert_eq!(a.host_counts(15)[0].1, 1);
+        for i in 0..(MAX_HOSTS_PER_VENDOR as u32 + 10) {
+            a.add_host(key.clone(), IpAddr::from(std::net::Ipv4Addr::from(i)), 30);
+        }
+        assert_eq!(a.host_counts(0)[0].1, MAX_HOSTS_PER_VENDOR as u64);
+        a.prune_hosts(25);
+        assert_eq!(a.host_counts(0)[0].1, MAX_HOSTS_PER_VENDOR as u64 - 2, "both older hosts are pruned");
+    }
+}

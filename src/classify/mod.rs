@@ -1,0 +1,6 @@
+//! Classify: which vendor and service a flow belongs to, and on what evidence.
+
+pub mod dns_cache;
+pub mod names;
+pub mod signatures;
+pub mod verdict;

@@ -1,0 +1,99 @@
+//! The flow log: one JSON object per line for every finished flow, with the
+//! evidence its vendor rests on.
+
+use std::io::{self, BufWriter, Write};
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use super::time::rfc3339;
+
+/// One finished flow, as written to `--flows-out`.
+#[derive(Debug, Serialize)]
+pub struct FlowRecord<'a> {
+    pub proto: &'static str,
+    pub protocol_number: u8,
+    pub client: IpAddr,
+    pub client_port: u16,
+    pub server: IpAddr,
+    pub server_port: u16,
+    /// The innermost VLAN id, if the frame was tagged.
+    pub vlan: Option<u16>,
+    pub vlans: &'a [u16],
+    pub interface: u32,
+    pub segment: &'a str,
+    pub vendor: Option<&'a str>,
+    pub service: Option<&'a str>,
+    pub banned: bool,
+    pub evidence: Option<&'static str>,
+    /// The name that matched a signature.
+    pub name: Option<&'a str>,
+    /// The name the client asked for (SNI, QUIC SNI or Host), matched or not.
+    pub server_name: Option<&'a str>,
+    /// For DNS flows: the vendor looked up, and the name.
+    pub query_vendor: Option<&'a str>,
+    pub query_name: Option<&'a str>,
+    /// The signature entry (file, line) behind the vendor.
+    #[serde(serialize_with = "signature_ref")]
+    pub signature: Option<(&'a str, usize)>,
+    pub ech: bool,
+    pub packets: u64,
+    pub bytes: u64,
+    pub packets_from_client: u64,
+    pub packets_to_client: u64,
+    pub bytes_from_client: u64,
+    pub bytes_to_client: u64,
+    #[serde(rename = "first_seen", serialize_with = "timestamp")]
+    pub first_seen_ns: u64,
+    #[serde(rename = "last_seen", serialize_with = "timestamp")]
+    pub last_seen_ns: u64,
+    pub end_reason: &'static str,
+}
+
+fn timestamp<S: serde::Serializer>(ns: &u64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&rfc3339(*ns))
+}
+
+fn signature_ref<S: serde::Serializer>(r: &Option<(&str, usize)>, s: S) -> Result<S::Ok, S::Error> {
+    match r {
+        Some((file, line)) => s.serialize_str(&format!("{file}:{line}")),
+        None => s.serialize_none(),
+    }
+}
+
+/// A JSON-lines writer that keeps the first write error instead of
+/// stopping the pipeline; the caller reports it at the end.
+pub struct FlowLog {
+    out: BufWriter<Box<dyn Write + Send>>,
+    error: Option<io::Error>,
+    written: u64,
+}
+
+impl FlowLog {
+    pub fn new(out: Box<dyn Write + Send>) -> Self {
+        FlowLog { out: BufWriter::with_capacity(1 << 16, out), error: None, written: 0 }
+    }
+
+    pub fn write(&mut self, record: &FlowRecord<'_>) {
+        if self.error.is_some() {
+            return;
+        }
+        let result = serde_json::to_writer(&mut self.out, record).map_err(io::Error::from).and_then(|()| self.out.write_all(b"\n"));
+        match result {
+            Ok(()) => self.written += 1,
+            Err(e) => self.error = Some(e),
+        }
+    }
+
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Flushes and returns the first error, if any.
+    pub fn finish(&mut self) -> io::Result<()> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        self.out.flush()
+    }
+}

@@ -1,0 +1,6 @@
+//! Export: Prometheus metrics, the per-flow log and the analyst's report.
+
+pub mod flowlog;
+pub mod metrics;
+pub mod report;
+pub mod time;

@@ -1,0 +1,148 @@
+//! The analyst's report: per segment, which vendors, how much, from how many
+//! hosts; banned vendors first. Printed as a table or as JSON (the same
+//! document `/api/summary` serves).
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use serde::Serialize;
+
+use crate::aggregate::{Aggregator, IN, NO_VENDOR, OUT};
+use crate::decode::DecodeError;
+
+#[derive(Debug, Default, Serialize)]
+pub struct Summary {
+    pub segments: Vec<SegmentSummary>,
+    pub capture: CaptureSummary,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct SegmentSummary {
+    pub segment: String,
+    pub vendors: Vec<VendorSummary>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct VendorSummary {
+    /// `none` for traffic no signature matched.
+    pub vendor: String,
+    pub banned: bool,
+    pub flows: u64,
+    pub packets: u64,
+    pub bytes: u64,
+    pub bytes_out: u64,
+    pub bytes_in: u64,
+    pub hosts: u64,
+    pub dns_queries: u64,
+    pub services: Vec<ServiceSummary>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct ServiceSummary {
+    pub service: String,
+    pub flows: u64,
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct CaptureSummary {
+    pub packets: u64,
+    pub bytes: u64,
+    pub sources: BTreeMap<String, u64>,
+    pub decode_errors: BTreeMap<&'static str, u64>,
+    pub non_ip: u64,
+    pub ip_fragments: u64,
+    pub evictions: BTreeMap<&'static str, u64>,
+    pub source_errors: u64,
+}
+
+impl Summary {
+    pub fn from_aggregator(agg: &Aggregator, hosts_since_ns: u64) -> Summary {
+        let mut by_segment: BTreeMap<&str, BTreeMap<(&str, bool), VendorSummary>> = BTreeMap::new();
+        for (k, t) in &agg.traffic {
+            let v = by_segment.entry(&k.segment).or_default().entry((&k.vendor, k.banned)).or_default();
+            v.flows += t.flows;
+            v.packets += t.packets[OUT] + t.packets[IN];
+            v.bytes_out += t.bytes[OUT];
+            v.bytes_in += t.bytes[IN];
+            v.bytes += t.bytes[OUT] + t.bytes[IN];
+            v.services.push(ServiceSummary {
+                service: k.service.to_string(),
+                flows: t.flows,
+                packets: t.packets[OUT] + t.packets[IN],
+                bytes: t.bytes[OUT] + t.bytes[IN],
+            });
+        }
+        for (k, n) in agg.host_counts(hosts_since_ns) {
+            by_segment.entry(&k.segment).or_default().entry((&k.vendor, k.banned)).or_default().hosts = n;
+        }
+        for (k, n) in &agg.dns_queries {
+            by_segment.entry(&k.segment).or_default().entry((&k.vendor, k.banned)).or_default().dns_queries = *n;
+        }
+        let segments = by_segment
+            .into_iter()
+            .map(|(segment, vendors)| {
+                let mut vendors: Vec<VendorSummary> = vendors
+                    .into_iter()
+                    .map(|((vendor, banned), mut v)| {
+                        v.vendor = vendor.to_owned();
+                        v.banned = banned;
+                        v.services.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.service.cmp(&b.service)));
+                        v
+                    })
+                    .collect();
+                // Banned vendors first, then by volume; unattributed last.
+                vendors.sort_by(|a, b| {
+                    (b.banned, a.vendor != NO_VENDOR, b.bytes).cmp(&(a.banned, b.vendor != NO_VENDOR, a.bytes)).then(a.vendor.cmp(&b.vendor))
+                });
+                SegmentSummary { segment: segment.to_owned(), vendors }
+            })
+            .collect();
+        let capture = CaptureSummary {
+            packets: agg.capture_packets.iter().map(|(_, n)| n).sum(),
+            bytes: agg.capture_bytes.iter().map(|(_, n)| n).sum(),
+            sources: agg.capture_packets.iter().cloned().collect(),
+            decode_errors: DecodeError::ALL
+                .iter()
+                .map(|e| (e.reason(), agg.packet_stats.decode_errors[e.index()]))
+                .filter(|(_, n)| *n > 0)
+                .collect(),
+            non_ip: agg.packet_stats.non_ip,
+            ip_fragments: agg.packet_stats.fragments,
+            evictions: agg.evictions.clone(),
+            source_errors: agg.source_errors,
+        };
+        Summary { segments, capture }
+    }
+
+    /// The human-readable table.
+    pub fn to_table(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "{:<20} {:<12} {:>8} {:>10} {:>14} {:>6}  services", "SEGMENT", "VENDOR", "FLOWS", "PACKETS", "BYTES", "HOSTS");
+        for s in &self.segments {
+            for v in &s.vendors {
+                let vendor = if v.banned { format!("{} [BANNED]", v.vendor) } else { v.vendor.clone() };
+                let services: Vec<&str> = v.services.iter().map(|x| x.service.as_str()).filter(|x| *x != NO_VENDOR).collect();
+                let _ = writeln!(
+                    out,
+                    "{:<20} {:<12} {:>8} {:>10} {:>14} {:>6}  {}",
+                    s.segment,
+                    vendor,
+                    v.flows,
+                    v.packets,
+                    v.bytes,
+                    v.hosts,
+                    services.join(",")
+                );
+            }
+        }
+        let c = &self.capture;
+        let errors: u64 = c.decode_errors.values().sum();
+        let _ = writeln!(out, "\n{} packets, {} bytes read; {} malformed frames skipped; {} non-IP; {} IP fragments", c.packets, c.bytes, errors, c.non_ip, c.ip_fragments);
+        for (reason, n) in &c.decode_errors {
+            let _ = writeln!(out, "  decode error {reason}: {n}");
+        }
+        out
+    }
+}

@@ -1,0 +1,126 @@
+//! Flow: bidirectional conversations, who started them, and their counters.
+
+mod key;
+pub mod table;
+
+pub use key::FlowKey;
+pub use table::{EndReason, FlowTable, TimeoutClass, Timeouts};
+
+use std::net::IpAddr;
+
+use crate::decode::{IPPROTO_TCP, IPPROTO_UDP, Packet, tcp};
+
+/// Index into per-direction arrays: traffic from the client, to the client.
+pub const FROM_CLIENT: usize = 0;
+pub const TO_CLIENT: usize = 1;
+
+/// Decides which end of a new flow is the client (the initiator).
+///
+/// TCP: the SYN sender (the SYN-ACK's receiver). UDP: the first sender,
+/// unless only it uses a well-known port (we saw the reply first). A TCP
+/// flow seen mid-stream: the side with the more ephemeral port.
+pub fn sender_is_client(p: &Packet<'_>) -> bool {
+    let syn = p.tcp_flags & tcp::SYN != 0;
+    let ack = p.tcp_flags & tcp::ACK != 0;
+    match p.protocol {
+        IPPROTO_TCP if syn => !ack,
+        IPPROTO_TCP => port_rank(p.src_port) >= port_rank(p.dst_port),
+        IPPROTO_UDP => !(p.src_port < 1024 && p.dst_port >= 1024),
+        _ => true,
+    }
+}
+
+/// 0: well-known, 1: registered, 2: dynamic (RFC 6335 ranges).
+fn port_rank(port: u16) -> u8 {
+    match port {
+        0..=1023 => 0,
+        1024..=49151 => 1,
+        _ => 2,
+    }
+}
+
+/// One side of a flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Endpoint {
+    pub addr: IpAddr,
+    pub port: u16,
+}
+
+/// TCP connection progress, enough to pick a timeout class.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TcpProgress {
+    pub syn_seen: bool,
+    /// Initial sequence number of the client, when its SYN was seen.
+    pub client_isn: Option<u32>,
+    pub fin: [bool; 2],
+    pub rst: bool,
+    pub established: bool,
+}
+
+impl TcpProgress {
+    /// Updates from one segment; returns the class the flow belongs in now.
+    pub fn update(&mut self, flags: u8, seq: u32, dir: usize) -> TimeoutClass {
+        if flags & tcp::SYN != 0 {
+            self.syn_seen = true;
+            if dir == FROM_CLIENT && flags & tcp::ACK == 0 {
+                self.client_isn = Some(seq);
+            }
+        } else if flags & tcp::ACK != 0 {
+            self.established = true;
+        }
+        if flags & tcp::FIN != 0 {
+            self.fin[dir] = true;
+        }
+        if flags & tcp::RST != 0 {
+            self.rst = true;
+        }
+        if self.rst || (self.fin[0] && self.fin[1]) {
+            TimeoutClass::TcpClosed
+        } else if self.established {
+            TimeoutClass::TcpEstablished
+        } else {
+            TimeoutClass::TcpOpening
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::Vlans;
+
+    fn pkt(proto: u8, sport: u16, dport: u16, flags: u8) -> Packet<'static> {
+        Packet {
+            src: "10.0.0.1".parse().unwrap(),
+            dst: "17.0.0.1".parse().unwrap(),
+            protocol: proto,
+            src_port: sport,
+            dst_port: dport,
+            tcp_flags: flags,
+            tcp_seq: 0,
+            payload: &[],
+            vlans: Vlans::default(),
+        }
+    }
+
+    #[test]
+    fn picks_the_initiator() {
+        assert!(sender_is_client(&pkt(6, 50000, 443, tcp::SYN)));
+        assert!(!sender_is_client(&pkt(6, 443, 50000, tcp::SYN | tcp::ACK)));
+        assert!(!sender_is_client(&pkt(6, 5223, 60000, tcp::ACK)), "mid-stream: ephemeral side is the client");
+        assert!(sender_is_client(&pkt(6, 60000, 5223, tcp::ACK)));
+        assert!(sender_is_client(&pkt(17, 50000, 53, 0)));
+        assert!(!sender_is_client(&pkt(17, 53, 50000, 0)), "a DNS answer seen first");
+        assert!(sender_is_client(&pkt(17, 123, 123, 0)));
+    }
+
+    #[test]
+    fn tcp_progress_moves_between_classes() {
+        let mut t = TcpProgress::default();
+        assert_eq!(t.update(tcp::SYN, 7, FROM_CLIENT), TimeoutClass::TcpOpening);
+        assert_eq!(t.client_isn, Some(7));
+        assert_eq!(t.update(tcp::ACK, 8, FROM_CLIENT), TimeoutClass::TcpEstablished);
+        assert_eq!(t.update(tcp::FIN | tcp::ACK, 9, FROM_CLIENT), TimeoutClass::TcpEstablished);
+        assert_eq!(t.update(tcp::FIN | tcp::ACK, 9, TO_CLIENT), TimeoutClass::TcpClosed);
+    }
+}

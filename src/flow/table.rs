@@ -1,0 +1,318 @@
+//! The flow table: a hash map into a slab of flows, with one
+//! least-recently-seen list per timeout class.
+//!
+//! Because every packet moves its flow to the front of its class list, each
+//! list is ordered by last activity; expiry only ever looks at list tails,
+//! and the stalest flow overall is the oldest of those tails. Nothing here
+//! scans the table.
+
+use hashbrown::HashMap;
+
+use super::FlowKey;
+
+const NIL: u32 = u32::MAX;
+
+/// Idle timeout classes; a flow moves between them as its state changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeoutClass {
+    /// TCP before the handshake completes.
+    TcpOpening,
+    TcpEstablished,
+    /// TCP after FIN from both sides or a RST.
+    TcpClosed,
+    Udp,
+    Other,
+}
+
+impl TimeoutClass {
+    const COUNT: usize = 5;
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Idle timeouts per class, in nanoseconds.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    pub tcp_opening: u64,
+    pub tcp_established: u64,
+    pub tcp_closed: u64,
+    pub udp: u64,
+    pub other: u64,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        const S: u64 = 1_000_000_000;
+        Timeouts { tcp_opening: 30 * S, tcp_established: 300 * S, tcp_closed: 10 * S, udp: 120 * S, other: 60 * S }
+    }
+}
+
+impl Timeouts {
+    fn of(&self, class: TimeoutClass) -> u64 {
+        match class {
+            TimeoutClass::TcpOpening => self.tcp_opening,
+            TimeoutClass::TcpEstablished => self.tcp_established,
+            TimeoutClass::TcpClosed => self.tcp_closed,
+            TimeoutClass::Udp => self.udp,
+            TimeoutClass::Other => self.other,
+        }
+    }
+}
+
+/// Why a flow left the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    /// Idle past its class's timeout.
+    IdleTimeout,
+    /// Evicted to make room for a new flow.
+    TableFull,
+    /// The input ended (end of capture, shutdown).
+    Shutdown,
+}
+
+impl EndReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::IdleTimeout => "idle_timeout",
+            EndReason::TableFull => "table_full",
+            EndReason::Shutdown => "shutdown",
+        }
+    }
+}
+
+struct Slot<F> {
+    key: FlowKey,
+    value: F,
+    last_ns: u64,
+    class: TimeoutClass,
+    prev: u32,
+    next: u32,
+}
+
+/// A bounded flow table holding values of type `F`.
+pub struct FlowTable<F> {
+    index: HashMap<FlowKey, u32>,
+    slots: Vec<Option<Slot<F>>>,
+    free: Vec<u32>,
+    heads: [u32; TimeoutClass::COUNT],
+    tails: [u32; TimeoutClass::COUNT],
+    max_flows: usize,
+    timeouts: Timeouts,
+}
+
+impl<F> FlowTable<F> {
+    pub fn new(max_flows: usize, timeouts: Timeouts) -> Self {
+        FlowTable {
+            index: HashMap::with_capacity(max_flows.min(1 << 16)),
+            slots: Vec::new(),
+            free: Vec::new(),
+            heads: [NIL; TimeoutClass::COUNT],
+            tails: [NIL; TimeoutClass::COUNT],
+            max_flows: max_flows.max(1),
+            timeouts,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    fn slot(&self, i: u32) -> &Slot<F> {
+        self.slots[i as usize].as_ref().expect("linked slots are occupied")
+    }
+
+    fn slot_mut(&mut self, i: u32) -> &mut Slot<F> {
+        self.slots[i as usize].as_mut().expect("linked slots are occupied")
+    }
+
+    fn unlink(&mut self, i: u32) {
+        let (prev, next, class) = {
+            let s = self.slot(i);
+            (s.prev, s.next, s.class.index())
+        };
+        if prev == NIL { self.heads[class] = next } else { self.slot_mut(prev).next = next }
+        if next == NIL { self.tails[class] = prev } else { self.slot_mut(next).prev = prev }
+    }
+
+    fn push_front(&mut self, i: u32) {
+        let class = self.slot(i).class.index();
+        let head = self.heads[class];
+        {
+            let s = self.slot_mut(i);
+            s.prev = NIL;
+            s.next = head;
+        }
+        if head == NIL { self.tails[class] = i } else { self.slot_mut(head).prev = i }
+        self.heads[class] = i;
+    }
+
+    /// Finds the flow for `key`, or makes room and inserts `create()`.
+    /// Flows pushed out to make room go to `ended`. Returns the flow and
+    /// whether it is new.
+    #[inline]
+    pub fn get_or_insert(
+        &mut self,
+        key: FlowKey,
+        now_ns: u64,
+        create: impl FnOnce() -> (F, TimeoutClass),
+        ended: &mut impl FnMut(FlowKey, F, EndReason),
+    ) -> (&mut F, bool) {
+        if let Some(&i) = self.index.get(&key) {
+            self.unlink(i);
+            let s = self.slot_mut(i);
+            s.last_ns = s.last_ns.max(now_ns);
+            self.push_front(i);
+            return (&mut self.slot_mut(i).value, false);
+        }
+        while self.index.len() >= self.max_flows {
+            let Some(stalest) = self.stalest() else { break };
+            let (key, value) = self.remove(stalest);
+            ended(key, value, EndReason::TableFull);
+        }
+        let (value, class) = create();
+        let slot = Slot { key, value, last_ns: now_ns, class, prev: NIL, next: NIL };
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = Some(slot);
+                i
+            }
+            None => {
+                self.slots.push(Some(slot));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.index.insert(key, i);
+        self.push_front(i);
+        (&mut self.slot_mut(i).value, true)
+    }
+
+    /// The flow for `key`, without touching its recency.
+    pub fn get_mut(&mut self, key: &FlowKey) -> Option<&mut F> {
+        let &i = self.index.get(key)?;
+        Some(&mut self.slot_mut(i).value)
+    }
+
+    /// Moves a flow to another timeout class (e.g. after its handshake).
+    pub fn set_class(&mut self, key: &FlowKey, class: TimeoutClass) {
+        let Some(&i) = self.index.get(key) else { return };
+        if self.slot(i).class == class {
+            return;
+        }
+        self.unlink(i);
+        self.slot_mut(i).class = class;
+        self.push_front(i);
+    }
+
+    fn stalest(&self) -> Option<u32> {
+        self.tails.iter().copied().filter(|&t| t != NIL).min_by_key(|&t| self.slot(t).last_ns)
+    }
+
+    fn remove(&mut self, i: u32) -> (FlowKey, F) {
+        self.unlink(i);
+        let slot = self.slots[i as usize].take().expect("linked slots are occupied");
+        self.index.remove(&slot.key);
+        self.free.push(i);
+        (slot.key, slot.value)
+    }
+
+    /// Ends every flow idle past its timeout at `now_ns`. Cheap when nothing
+    /// is due: one comparison per class.
+    #[inline]
+    pub fn expire(&mut self, now_ns: u64, ended: &mut impl FnMut(FlowKey, F, EndReason)) {
+        for class in [TimeoutClass::TcpOpening, TimeoutClass::TcpEstablished, TimeoutClass::TcpClosed, TimeoutClass::Udp, TimeoutClass::Other] {
+            let timeout = self.timeouts.of(class);
+            loop {
+                let tail = self.tails[class.index()];
+                if tail == NIL || self.slot(tail).last_ns.saturating_add(timeout) > now_ns {
+                    break;
+                }
+                let (key, value) = self.remove(tail);
+                ended(key, value, EndReason::IdleTimeout);
+            }
+        }
+    }
+
+    /// Ends every flow (end of input).
+    pub fn drain(&mut self, ended: &mut impl FnMut(FlowKey, F, EndReason)) {
+        // Oldest first, so the flow log reads in time order.
+        while let Some(i) = self.stalest() {
+            let (key, value) = self.remove(i);
+            ended(key, value, EndReason::Shutdown);
+        }
+    }
+
+    /// Visits every flow, e.g. to flush counters of long-lived flows.
+    pub fn for_each_mut(&mut self, mut f: impl FnMut(&FlowKey, &mut F)) {
+        for s in self.slots.iter_mut().flatten() {
+            f(&s.key, &mut s.value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::IpAddr;
+
+    fn key(n: u16) -> FlowKey {
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "17.0.0.1".parse().unwrap();
+        FlowKey { lo: (a, n), hi: (b, 443), protocol: 6, vlan: 0 }
+    }
+
+    #[test]
+    fn evicts_the_stalest_flow_when_full_and_loses_none() {
+        let mut t: FlowTable<u32> = FlowTable::new(3, Timeouts::default());
+        let mut ended = Vec::new();
+        {
+            let mut sink = |k: FlowKey, v: u32, r: EndReason| ended.push((k.lo.1, v, r));
+            for (n, ts) in [(1, 10), (2, 20), (3, 30)] {
+                t.get_or_insert(key(n), ts, || (u32::from(n), TimeoutClass::Udp), &mut sink);
+            }
+            // Touch flow 1 so that flow 2 becomes the stalest.
+            *t.get_or_insert(key(1), 40, || unreachable!(), &mut sink).0 += 100;
+            t.get_or_insert(key(4), 50, || (4, TimeoutClass::TcpEstablished), &mut sink);
+        }
+        assert_eq!(ended, vec![(2, 2, EndReason::TableFull)]);
+        assert_eq!(t.len(), 3);
+        t.drain(&mut |k, v, r| ended.push((k.lo.1, v, r)));
+        assert_eq!(ended.len(), 4);
+        assert_eq!(ended[1], (3, 3, EndReason::Shutdown));
+        assert_eq!(ended[2], (1, 101, EndReason::Shutdown));
+    }
+
+    #[test]
+    fn expires_by_class_timeout() {
+        const S: u64 = 1_000_000_000;
+        let mut t: FlowTable<u8> = FlowTable::new(100, Timeouts::default());
+        let mut ended = Vec::new();
+        let mut sink = |k: FlowKey, _v: u8, r: EndReason| ended.push((k.lo.1, r));
+        t.get_or_insert(key(1), 0, || (0, TimeoutClass::TcpClosed), &mut sink);
+        t.get_or_insert(key(2), 0, || (0, TimeoutClass::TcpEstablished), &mut sink);
+        t.expire(11 * S, &mut sink);
+        t.set_class(&key(2), TimeoutClass::TcpClosed);
+        t.expire(12 * S, &mut sink);
+        assert_eq!(ended, vec![(1, EndReason::IdleTimeout), (2, EndReason::IdleTimeout)], "moving to the closed class applies its shorter timeout");
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn a_flood_of_new_flows_stays_within_the_bound() {
+        let mut t: FlowTable<()> = FlowTable::new(1000, Timeouts::default());
+        let mut evicted = 0u32;
+        for n in 0..50_000u32 {
+            let mut k = key(0);
+            k.lo.0 = IpAddr::from(std::net::Ipv4Addr::from(n));
+            t.get_or_insert(k, u64::from(n), || ((), TimeoutClass::TcpOpening), &mut |_, _, _| evicted += 1);
+        }
+        assert_eq!(t.len(), 1000);
+        assert_eq!(evicted, 49_000);
+        assert!(t.slots.len() <= 1000);
+    }
+}

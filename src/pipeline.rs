@@ -1,0 +1,474 @@
+//! The pipeline: frame -> decode -> flow -> inspect -> classify -> aggregate.
+//!
+//! One [`Pipeline`] per worker owns its flow table and DNS cache; the
+//! counters it produces go to a shared [`Outputs`] once per flow (or per
+//! flush of a long-lived flow), never per packet.
+
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+
+use crate::aggregate::{Aggregator, IN, NO_VENDOR, OUT, PacketStats, Traffic, TrafficKey, VendorKey};
+use crate::classify::dns_cache::DnsCache;
+use crate::classify::names::NormalizedName;
+use crate::classify::signatures::{EntryId, SignatureSet, VendorId};
+use crate::classify::verdict::{Evidence, Verdict};
+use crate::decode::{self, Decoded, IPPROTO_TCP, IPPROTO_UDP, Packet, Vlans};
+use crate::export::flowlog::{FlowLog, FlowRecord};
+use crate::flow::{self, EndReason, Endpoint, FlowKey, FlowTable, FROM_CLIENT, TO_CLIENT, TcpProgress, TimeoutClass, Timeouts};
+use crate::inspect::{self, Finding, Inspector};
+use crate::segment::{Config, ConfigError, Placement};
+use crate::source::Frame;
+
+/// Default bound on tracked flows: about 100 MB of flow state at most, which
+/// suits a small sensor; `--max-flows` changes it.
+pub const DEFAULT_MAX_FLOWS: usize = 262_144;
+const DNS_CACHE_CAPACITY: usize = 65_536;
+const DNS_PORT: u16 = 53;
+
+/// Signatures, segments and policy: everything a reload replaces at once.
+#[derive(Debug)]
+pub struct Rules {
+    pub signatures: SignatureSet,
+    pub config: Config,
+    /// Indexed by vendor id.
+    banned: Vec<bool>,
+}
+
+impl Rules {
+    /// Checks the policy against the signatures (a banned vendor must exist).
+    pub fn new(signatures: SignatureSet, config: Config) -> Result<Rules, ConfigError> {
+        let mut banned = vec![false; signatures.vendors.len()];
+        for (name, line) in &config.banned {
+            match signatures.vendor_by_name(name) {
+                Some(id) => banned[usize::from(id.0)] = true,
+                None => {
+                    let known: Vec<&str> = signatures.vendors.iter().map(|v| &*v.id).collect();
+                    return Err(ConfigError {
+                        file: config.file.clone().unwrap_or_default(),
+                        line: *line,
+                        message: format!("banned vendor {name:?} has no signatures (known: {})", known.join(", ")),
+                    });
+                }
+            }
+        }
+        Ok(Rules { signatures, config, banned })
+    }
+
+    pub fn is_banned(&self, vendor: VendorId) -> bool {
+        self.banned.get(usize::from(vendor.0)).copied().unwrap_or(false)
+    }
+
+    fn match_name(&self, name: &str) -> Option<EntryId> {
+        NormalizedName::new(name).and_then(|n| self.signatures.match_name(&n))
+    }
+}
+
+/// Where finished flows and counters go; shared by all workers.
+#[derive(Default)]
+pub struct Outputs {
+    pub aggregator: Aggregator,
+    pub flow_log: Option<FlowLog>,
+}
+
+/// The state of one flow.
+pub struct FlowState {
+    client: Endpoint,
+    server: Endpoint,
+    protocol: u8,
+    vlans: Vlans,
+    interface: u32,
+    first_ns: u64,
+    last_ns: u64,
+    /// Indexed by [`FROM_CLIENT`] / [`TO_CLIENT`].
+    packets: [u64; 2],
+    bytes: [u64; 2],
+    /// What earlier flushes already counted, so a flow is never counted twice.
+    flushed_packets: [u64; 2],
+    flushed_bytes: [u64; 2],
+    counted: bool,
+    tcp: TcpProgress,
+    placement: Placement,
+    verdict: Verdict,
+    /// For DNS flows: the vendor name looked up.
+    query: Option<(EntryId, Box<str>)>,
+    /// The name the client asked for (SNI/Host), matched or not.
+    server_name: Option<Box<str>>,
+    ech: bool,
+    inspector: Inspector,
+}
+
+impl FlowState {
+    fn is_dns(&self) -> bool {
+        self.server.port == DNS_PORT && (self.protocol == IPPROTO_UDP || self.protocol == IPPROTO_TCP)
+    }
+}
+
+/// One worker's pipeline.
+pub struct Pipeline {
+    rules: Arc<Rules>,
+    flows: FlowTable<FlowState>,
+    dns: DnsCache,
+    stats: PacketStats,
+    outputs: Arc<Mutex<Outputs>>,
+    /// Packets and wire bytes per source index since the last flush.
+    capture: Vec<(u64, u64)>,
+    sources: Vec<String>,
+    /// Interface names for segment placement, by frame interface index.
+    interface_names: Vec<String>,
+    now_ns: u64,
+}
+
+impl Pipeline {
+    pub fn new(rules: Arc<Rules>, max_flows: usize, outputs: Arc<Mutex<Outputs>>) -> Self {
+        Pipeline {
+            rules,
+            flows: FlowTable::new(max_flows, Timeouts::default()),
+            dns: DnsCache::new(DNS_CACHE_CAPACITY),
+            stats: PacketStats::default(),
+            outputs,
+            capture: Vec::new(),
+            sources: Vec::new(),
+            interface_names: Vec::new(),
+            now_ns: 0,
+        }
+    }
+
+    /// Registers an input (file or interface) and returns its index.
+    pub fn add_source(&mut self, name: &str) -> usize {
+        self.sources.push(name.to_owned());
+        self.capture.push((0, 0));
+        self.sources.len() - 1
+    }
+
+    /// Names capture interfaces (index = frame interface number) for
+    /// `interfaces = [...]` segments.
+    pub fn set_interface_names(&mut self, names: Vec<String>) {
+        self.interface_names = names;
+    }
+
+    pub fn rules(&self) -> &Arc<Rules> {
+        &self.rules
+    }
+
+    /// Replaces the rules; flows in progress keep their evidence and are
+    /// attributed again under the new signatures when they end.
+    pub fn set_rules(&mut self, rules: Arc<Rules>) {
+        self.rules = rules;
+        let rules = self.rules.clone();
+        self.flows.for_each_mut(|_, f| reclassify(&rules, f));
+    }
+
+    /// The hot path: one frame through every stage.
+    #[inline]
+    pub fn process(&mut self, frame: &Frame<'_>, source: usize) {
+        if let Some(c) = self.capture.get_mut(source) {
+            c.0 += 1;
+            c.1 += u64::from(frame.wire_len);
+        }
+        self.now_ns = self.now_ns.max(frame.ts_ns);
+        match decode::decode(frame.link, frame.data) {
+            Ok(Decoded::Packet(p)) => self.packet(&p, frame),
+            Ok(Decoded::NotIp) => self.stats.non_ip += 1,
+            Ok(Decoded::Fragment) => self.stats.fragments += 1,
+            Err(e) => self.stats.decode_errors[e.index()] += 1,
+        }
+        let outputs = &self.outputs;
+        let rules = &self.rules;
+        self.flows.expire(self.now_ns, &mut |k, f, r| finish_flow(rules, outputs, k, f, r));
+    }
+
+    fn packet(&mut self, p: &Packet<'_>, frame: &Frame<'_>) {
+        let (key, forward) = FlowKey::of(p);
+        let rules = &self.rules;
+        let outputs = &self.outputs;
+        let dns = &self.dns;
+        let interface_name = self.interface_names.get(frame.interface as usize).map(String::as_str);
+        let ts = frame.ts_ns;
+        let (flow, _new) = self.flows.get_or_insert(
+            key,
+            ts,
+            || new_flow(rules, dns, p, frame, interface_name),
+            &mut |k, f, r| finish_flow(rules, outputs, k, f, r),
+        );
+        let from_client = (p.src, p.src_port) == (flow.client.addr, flow.client.port);
+        let dir = if from_client { FROM_CLIENT } else { TO_CLIENT };
+        flow.packets[dir] += 1;
+        flow.bytes[dir] += u64::from(frame.wire_len);
+        flow.last_ns = flow.last_ns.max(ts);
+        let class = (p.protocol == IPPROTO_TCP).then(|| flow.tcp.update(p.tcp_flags, p.tcp_seq, dir));
+
+        if flow.is_dns() && !p.payload.is_empty() {
+            let client = flow.client.addr;
+            self.dns_message(key, p, client, ts);
+        } else if !flow.inspector.is_done() {
+            let isn = flow.tcp.client_isn;
+            if let Some(finding) = flow.inspector.on_packet(p, from_client, isn) {
+                apply_finding(rules, flow, finding);
+            }
+            if flow.inspector.is_done() {
+                self.stats.quic_skipped += flow.inspector.quic_skipped();
+            }
+        }
+        let _ = forward;
+        if let Some(class) = class {
+            self.flows.set_class(&key, class);
+        }
+    }
+
+    /// Counts vendor lookups and learns answers. DNS packets are a small
+    /// share of traffic, so full parsing is affordable here.
+    fn dns_message(&mut self, key: FlowKey, p: &Packet<'_>, client: IpAddr, ts: u64) {
+        let payload = if p.protocol == IPPROTO_TCP { inspect::dns::tcp_message(p.payload) } else { Some(p.payload) };
+        let Some(msg) = payload.and_then(|b| inspect::dns::Message::new_checked(b).ok()) else { return };
+        let Ok(Some(question)) = msg.question() else { return };
+        let qname = question.name;
+        let Some(entry) = self.rules.match_name(qname.as_str()) else { return };
+        let rules = self.rules.clone();
+        if !msg.is_response() {
+            let vendor = rules.signatures.entry(entry).vendor;
+            let mut out = self.outputs.lock().unwrap_or_else(|e| e.into_inner());
+            let segment = self.flows.get_mut(&key).map(|f| f.placement.segment.clone());
+            if let Some(segment) = segment {
+                let key = vendor_key(&mut out.aggregator, &rules, segment.as_ref(), vendor);
+                out.aggregator.add_dns_query(key);
+            }
+        } else {
+            for record in msg.answers() {
+                let Ok(record) = record else { break };
+                let addr: IpAddr = match record.data {
+                    inspect::dns::RecordData::A(a) => a.into(),
+                    inspect::dns::RecordData::Aaaa(a) => a.into(),
+                    _ => continue,
+                };
+                self.dns.learn(client, addr, qname.as_str(), record.ttl, ts);
+            }
+        }
+        if let Some(f) = self.flows.get_mut(&key) {
+            if f.query.is_none() {
+                f.query = Some((entry, qname.as_str().into()));
+            }
+        }
+    }
+
+    /// Moves counters of settled flows and per-packet stats into the
+    /// outputs, for a live sensor's periodic export.
+    pub fn flush(&mut self) {
+        let outputs = self.outputs.clone();
+        let mut out = outputs.lock().unwrap_or_else(|e| e.into_inner());
+        let rules = &self.rules;
+        self.flows.for_each_mut(|_, f| {
+            if f.inspector.is_done() {
+                count_flow(rules, &mut out.aggregator, f);
+            }
+        });
+        self.flush_stats(&mut out.aggregator);
+    }
+
+    fn flush_stats(&mut self, agg: &mut Aggregator) {
+        for (i, (packets, bytes)) in self.capture.iter_mut().enumerate() {
+            agg.add_capture(&self.sources[i], *packets, *bytes);
+            *packets = 0;
+            *bytes = 0;
+        }
+        agg.packet_stats.add(&self.stats);
+        self.stats = PacketStats::default();
+        agg.flow_table_flows = self.flows.len() as u64;
+        agg.dns_cache_entries = self.dns.len() as u64;
+    }
+
+    /// Ends every flow (end of input) and flushes all counters.
+    pub fn finish(&mut self) {
+        let outputs = self.outputs.clone();
+        let rules = self.rules.clone();
+        self.flows.drain(&mut |k, f, r| finish_flow(&rules, &outputs, k, f, r));
+        let mut out = outputs.lock().unwrap_or_else(|e| e.into_inner());
+        self.flush_stats(&mut out.aggregator);
+    }
+}
+
+fn new_flow(rules: &Rules, dns: &DnsCache, p: &Packet<'_>, frame: &Frame<'_>, interface: Option<&str>) -> (FlowState, TimeoutClass) {
+    let (client, server) = if flow::sender_is_client(p) {
+        (Endpoint { addr: p.src, port: p.src_port }, Endpoint { addr: p.dst, port: p.dst_port })
+    } else {
+        (Endpoint { addr: p.dst, port: p.dst_port }, Endpoint { addr: p.src, port: p.src_port })
+    };
+    let placement = rules.config.segments.place(client.addr, server.addr, &p.vlans, interface);
+    let mut f = FlowState {
+        client,
+        server,
+        protocol: p.protocol,
+        vlans: p.vlans,
+        interface: frame.interface,
+        first_ns: frame.ts_ns,
+        last_ns: frame.ts_ns,
+        packets: [0; 2],
+        bytes: [0; 2],
+        flushed_packets: [0; 2],
+        flushed_bytes: [0; 2],
+        counted: false,
+        tcp: TcpProgress::default(),
+        placement,
+        verdict: Verdict::default(),
+        query: None,
+        server_name: None,
+        ech: false,
+        inspector: Inspector::new(p.protocol),
+    };
+    if let Some(name) = dns.lookup(client.addr, server.addr, frame.ts_ns) {
+        if let Some(entry) = rules.match_name(name) {
+            f.verdict.offer(entry, Evidence::Dns, Some(name));
+        }
+    }
+    if !f.is_dns() {
+        classify_by_address(rules, &mut f);
+    }
+    let class = match p.protocol {
+        IPPROTO_TCP => TimeoutClass::TcpOpening,
+        IPPROTO_UDP => TimeoutClass::Udp,
+        _ => TimeoutClass::Other,
+    };
+    (f, class)
+}
+
+/// Address and port evidence: the server inside a vendor prefix, and a
+/// vendor port only inside that vendor's prefixes. Not for DNS flows: a
+/// lookup talks to a resolver, whoever runs it, not to the vendor asked about.
+fn classify_by_address(rules: &Rules, f: &mut FlowState) {
+    if let Some(entry) = rules.signatures.match_addr(f.server.addr) {
+        match rules.signatures.match_port(entry, f.server.addr, f.protocol, f.server.port) {
+            Some(port_entry) => f.verdict.offer(port_entry, Evidence::Port, None),
+            None => f.verdict.offer(entry, Evidence::Ip, None),
+        }
+    }
+}
+
+fn apply_finding(rules: &Rules, f: &mut FlowState, finding: Finding) {
+    match finding {
+        Finding::Name { evidence, name } => {
+            if let Some(entry) = rules.match_name(&name) {
+                f.verdict.offer(entry, evidence, Some(&name));
+            }
+            f.server_name = Some(name);
+        }
+        Finding::EncryptedHello { outer_sni } => {
+            f.ech = true;
+            f.server_name = outer_sni;
+        }
+    }
+}
+
+/// Attributes a flow again under new rules, from the evidence it kept.
+fn reclassify(rules: &Rules, f: &mut FlowState) {
+    let kept = (f.verdict.evidence, f.verdict.name.clone());
+    f.verdict = Verdict::default();
+    if let (Some(evidence), Some(name)) = kept {
+        if let Some(entry) = rules.match_name(&name) {
+            f.verdict.offer(entry, evidence, Some(&name));
+        }
+    }
+    if !f.is_dns() {
+        classify_by_address(rules, f);
+    }
+    if let Some((_, name)) = f.query.take() {
+        f.query = rules.match_name(&name).map(|e| (e, name));
+    }
+}
+
+fn vendor_key(agg: &mut Aggregator, rules: &Rules, segment: &str, vendor: VendorId) -> VendorKey {
+    VendorKey {
+        segment: agg.label(segment),
+        vendor: agg.label(&rules.signatures.vendor(vendor).id),
+        banned: rules.is_banned(vendor),
+    }
+}
+
+/// Adds what the flow did since its last flush to the counters.
+fn count_flow(rules: &Rules, agg: &mut Aggregator, f: &mut FlowState) {
+    let (out, inn) = if f.placement.host_is_client { (FROM_CLIENT, TO_CLIENT) } else { (TO_CLIENT, FROM_CLIENT) };
+    let mut delta = Traffic { flows: u64::from(!f.counted), ..Traffic::default() };
+    for (dir, idx) in [(OUT, out), (IN, inn)] {
+        delta.packets[dir] = f.packets[idx] - f.flushed_packets[idx];
+        delta.bytes[dir] = f.bytes[idx] - f.flushed_bytes[idx];
+    }
+    if delta == Traffic::default() {
+        return;
+    }
+    f.flushed_packets = f.packets;
+    f.flushed_bytes = f.bytes;
+    f.counted = true;
+    let segment = agg.label(&f.placement.segment);
+    let (vendor, service, banned) = match f.verdict.entry {
+        Some(entry) => {
+            let e = rules.signatures.entry(entry);
+            (agg.label(&rules.signatures.vendor(e.vendor).id), agg.label(rules.signatures.service_name(e.service)), rules.is_banned(e.vendor))
+        }
+        None => (agg.label(NO_VENDOR), agg.label(NO_VENDOR), false),
+    };
+    if f.verdict.entry.is_some() {
+        let host = if f.placement.host_is_client { f.client.addr } else { f.server.addr };
+        agg.add_host(VendorKey { segment: segment.clone(), vendor: vendor.clone(), banned }, host, f.last_ns);
+    }
+    if delta.flows == 1 && f.ech {
+        *agg.ech_flows.entry(segment.clone()).or_default() += 1;
+    }
+    agg.add_traffic(TrafficKey { segment, vendor, service, banned }, delta);
+}
+
+fn finish_flow(rules: &Rules, outputs: &Mutex<Outputs>, _key: FlowKey, mut f: FlowState, reason: EndReason) {
+    let mut out = outputs.lock().unwrap_or_else(|e| e.into_inner());
+    count_flow(rules, &mut out.aggregator, &mut f);
+    if reason != EndReason::Shutdown {
+        out.aggregator.add_eviction(reason.as_str());
+    }
+    if let Some(log) = out.flow_log.as_mut() {
+        log.write(&flow_record(rules, &f, reason));
+    }
+}
+
+fn flow_record<'a>(rules: &'a Rules, f: &'a FlowState, reason: EndReason) -> FlowRecord<'a> {
+    let sigs = &rules.signatures;
+    let entry = f.verdict.entry.map(|e| sigs.entry(e));
+    FlowRecord {
+        proto: proto_name(f.protocol),
+        protocol_number: f.protocol,
+        client: f.client.addr,
+        client_port: f.client.port,
+        server: f.server.addr,
+        server_port: f.server.port,
+        vlan: f.vlans.innermost(),
+        vlans: f.vlans.as_slice(),
+        interface: f.interface,
+        segment: &f.placement.segment,
+        vendor: entry.map(|e| &*sigs.vendor(e.vendor).id),
+        service: entry.map(|e| sigs.service_name(e.service)),
+        banned: entry.is_some_and(|e| rules.is_banned(e.vendor)),
+        evidence: f.verdict.evidence.map(Evidence::as_str),
+        name: f.verdict.name.as_deref(),
+        server_name: f.server_name.as_deref(),
+        query_vendor: f.query.as_ref().map(|(e, _)| &*sigs.vendor(sigs.entry(*e).vendor).id),
+        query_name: f.query.as_ref().map(|(_, n)| &**n),
+        signature: entry.map(|e| (&*e.file, e.line)),
+        ech: f.ech,
+        packets: f.packets[FROM_CLIENT] + f.packets[TO_CLIENT],
+        bytes: f.bytes[FROM_CLIENT] + f.bytes[TO_CLIENT],
+        packets_from_client: f.packets[FROM_CLIENT],
+        packets_to_client: f.packets[TO_CLIENT],
+        bytes_from_client: f.bytes[FROM_CLIENT],
+        bytes_to_client: f.bytes[TO_CLIENT],
+        first_seen_ns: f.first_ns,
+        last_seen_ns: f.last_ns,
+        end_reason: reason.as_str(),
+    }
+}
+
+pub fn proto_name(protocol: u8) -> &'static str {
+    match protocol {
+        decode::IPPROTO_TCP => "tcp",
+        decode::IPPROTO_UDP => "udp",
+        decode::IPPROTO_ICMP => "icmp",
+        decode::IPPROTO_ICMPV6 => "icmp6",
+        47 => "gre",
+        50 => "esp",
+        _ => "other",
+    }
+}

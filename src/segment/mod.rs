@@ -1,0 +1,326 @@
+//! Segments: which part of the network a flow belongs to, and the policy
+//! (which vendors are banned) that labels its counters.
+//!
+//! A flow belongs to the segment of its client; if the client matches none,
+//! to the segment of its server; else to `unassigned`. Within a side the
+//! longest matching prefix wins, then a VLAN tag of the frame, then the
+//! capture interface.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use hashbrown::HashMap;
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use prefix_trie::PrefixMap;
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::decode::Vlans;
+
+pub const UNASSIGNED: &str = "unassigned";
+/// Without a config, each private /16 (IPv4) or /48 (IPv6 ULA) becomes its
+/// own segment, up to this many; the rest share one, so the label set stays
+/// bounded whatever the traffic.
+pub const MAX_AUTO_SEGMENTS: usize = 64;
+pub const AUTO_OVERFLOW: &str = "private-other";
+
+/// A problem in a config file.
+#[derive(Debug, Clone)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub line: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ConfigDoc {
+    #[serde(default)]
+    segment: Vec<Spanned<SegmentDoc>>,
+    #[serde(default)]
+    policy: PolicyDoc,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SegmentDoc {
+    name: Spanned<String>,
+    #[serde(default)]
+    cidrs: Vec<Spanned<String>>,
+    #[serde(default)]
+    vlans: Vec<Spanned<u16>>,
+    #[serde(default)]
+    interfaces: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct PolicyDoc {
+    #[serde(default)]
+    banned: Vec<Spanned<String>>,
+}
+
+/// A parsed `--config` file.
+#[derive(Debug, Default)]
+pub struct Config {
+    pub segments: Segments,
+    /// Banned vendor ids, with the line each was named on for validation.
+    pub banned: Vec<(String, usize)>,
+    pub file: Option<PathBuf>,
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())].iter().filter(|&&b| b == b'\n').count() + 1
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError { file: path.to_owned(), line: 0, message: format!("cannot read: {e}") })?;
+        Config::parse(path, &text)
+    }
+
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let err = |line, message| ConfigError { file: path.to_owned(), line, message };
+        let doc: ConfigDoc = toml::from_str(text).map_err(|e| {
+            err(e.span().map_or(0, |s| line_of(text, s.start)), e.message().trim().to_owned())
+        })?;
+        let mut segments = Segments { names: vec![Arc::from(UNASSIGNED)], auto: None, ..Segments::default() };
+        for seg in doc.segment {
+            let seg_line = line_of(text, seg.span().start);
+            let seg = seg.into_inner();
+            let name = seg.name.get_ref();
+            let valid = !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+            if !valid {
+                return Err(err(line_of(text, seg.name.span().start), format!("segment name {name:?} must be 1-64 letters, digits, '-', '_' or '.'")));
+            }
+            if segments.names.iter().any(|n| &**n == name.as_str()) {
+                return Err(err(line_of(text, seg.name.span().start), format!("segment {name:?} is defined twice")));
+            }
+            if seg.cidrs.is_empty() && seg.vlans.is_empty() && seg.interfaces.is_empty() {
+                return Err(err(seg_line, format!("segment {name:?} needs cidrs, vlans or interfaces")));
+            }
+            let id = segments.names.len();
+            segments.names.push(Arc::from(name.as_str()));
+            for cidr in &seg.cidrs {
+                let at = line_of(text, cidr.span().start);
+                let net: IpNet = cidr.get_ref().parse().map_err(|_| err(at, format!("{:?} is not a CIDR prefix", cidr.get_ref())))?;
+                let previous = match net.trunc() {
+                    IpNet::V4(n) => segments.v4.insert(n, id),
+                    IpNet::V6(n) => segments.v6.insert(n, id),
+                };
+                if let Some(other) = previous {
+                    return Err(err(at, format!("{net} is already in segment {:?}", segments.names[other])));
+                }
+            }
+            for vlan in &seg.vlans {
+                let at = line_of(text, vlan.span().start);
+                if *vlan.get_ref() > 4095 {
+                    return Err(err(at, format!("VLAN id {} is out of range 0-4095", vlan.get_ref())));
+                }
+                if let Some(other) = segments.vlans.insert(*vlan.get_ref(), id) {
+                    return Err(err(at, format!("VLAN {} is already in segment {:?}", vlan.get_ref(), segments.names[other])));
+                }
+            }
+            for iface in seg.interfaces {
+                segments.interfaces.insert(iface, id);
+            }
+        }
+        let banned = doc.policy.banned.iter().map(|b| (b.get_ref().clone(), line_of(text, b.span().start))).collect();
+        Ok(Config { segments, banned, file: Some(path.to_owned()) })
+    }
+
+    /// The configuration used without `--config`: automatic private segments,
+    /// nothing banned.
+    pub fn default_auto() -> Config {
+        Config {
+            segments: Segments {
+                names: vec![Arc::from(UNASSIGNED)],
+                auto: Some(Mutex::new(AutoSegments::default())),
+                ..Segments::default()
+            },
+            banned: Vec::new(),
+            file: None,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct AutoSegments {
+    by_key: HashMap<AutoKey, Arc<str>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum AutoKey {
+    V4([u8; 2]),
+    V6([u16; 3]),
+}
+
+/// The segment a flow was placed in, and which of its ends is the
+/// segment's host (traffic from it is `out`).
+#[derive(Debug, Clone)]
+pub struct Placement {
+    pub segment: Arc<str>,
+    pub host_is_client: bool,
+}
+
+/// Segment definitions and the lookup tables over them.
+#[derive(Debug, Default)]
+pub struct Segments {
+    names: Vec<Arc<str>>,
+    v4: PrefixMap<Ipv4Net, usize>,
+    v6: PrefixMap<Ipv6Net, usize>,
+    vlans: HashMap<u16, usize>,
+    interfaces: HashMap<String, usize>,
+    auto: Option<Mutex<AutoSegments>>,
+}
+
+impl Segments {
+    /// Configured segment names (without `unassigned` and automatic ones).
+    pub fn configured_names(&self) -> impl Iterator<Item = &str> {
+        self.names.iter().skip(1).map(|n| &**n)
+    }
+
+    fn by_prefix(&self, addr: IpAddr) -> Option<usize> {
+        match addr {
+            IpAddr::V4(a) => self.v4.get_lpm(&Ipv4Net::from(a)).map(|(_, &i)| i),
+            IpAddr::V6(a) => self.v6.get_lpm(&Ipv6Net::from(a)).map(|(_, &i)| i),
+        }
+    }
+
+    /// Places a flow; called once per new flow, never per packet.
+    pub fn place(&self, client: IpAddr, server: IpAddr, vlans: &Vlans, interface: Option<&str>) -> Placement {
+        let found = |i: usize, host_is_client| Placement { segment: self.names[i].clone(), host_is_client };
+        if let Some(i) = self.by_prefix(client) {
+            return found(i, true);
+        }
+        if let Some(&i) = vlans.as_slice().iter().find_map(|v| self.vlans.get(v)) {
+            return found(i, true);
+        }
+        if let Some(&i) = interface.and_then(|name| self.interfaces.get(name)) {
+            return found(i, true);
+        }
+        if let Some(i) = self.by_prefix(server) {
+            return found(i, false);
+        }
+        if let Some(auto) = &self.auto {
+            for (addr, host_is_client) in [(client, true), (server, false)] {
+                if let Some(key) = auto_key(addr) {
+                    let mut table = auto.lock().unwrap_or_else(|p| p.into_inner());
+                    let len = table.by_key.len();
+                    let segment = match table.by_key.get(&key) {
+                        Some(name) => name.clone(),
+                        None if len < MAX_AUTO_SEGMENTS => {
+                            let name: Arc<str> = Arc::from(auto_name(key));
+                            table.by_key.insert(key, name.clone());
+                            name
+                        }
+                        None => Arc::from(AUTO_OVERFLOW),
+                    };
+                    return Placement { segment, host_is_client };
+                }
+            }
+        }
+        found(0, true)
+    }
+}
+
+/// Private, CGNAT and unique-local networks, at the granularity of one site.
+fn auto_key(addr: IpAddr) -> Option<AutoKey> {
+    match addr {
+        IpAddr::V4(a) => {
+            let o = a.octets();
+            let private = o[0] == 10 || (o[0] == 172 && (16..32).contains(&o[1])) || (o[0] == 192 && o[1] == 168) || (o[0] == 100 && (64..128).contains(&o[1]));
+            private.then_some(AutoKey::V4([o[0], o[1]]))
+        }
+        IpAddr::V6(a) => {
+            let s = a.segments();
+            (s[0] & 0xfe00 == 0xfc00).then_some(AutoKey::V6([s[0], s[1], s[2]]))
+        }
+    }
+}
+
+/// Automatic segment names describe the network without being an address,
+/// so no metric label ever holds one.
+fn auto_name(key: AutoKey) -> String {
+    match key {
+        AutoKey::V4([a, b]) => format!("net-{a}-{b}"),
+        AutoKey::V6([a, b, c]) => format!("net-{a:x}-{b:x}-{c:x}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONFIG: &str = r#"
+[[segment]]
+name = "hq"
+cidrs = ["10.10.0.0/16", "2001:db8:10::/48"]
+
+[[segment]]
+name = "hq-voice"
+cidrs = ["10.10.5.0/24"]
+
+[[segment]]
+name = "lab"
+vlans = [30]
+
+[policy]
+banned = ["apple"]
+"#;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn client_prefix_then_vlan_then_server_then_unassigned() {
+        let c = Config::parse(Path::new("c.toml"), CONFIG).unwrap();
+        let none = Vlans::default();
+        let s = &c.segments;
+        let p = s.place(ip("10.10.5.9"), ip("17.1.1.1"), &none, None);
+        assert_eq!((&*p.segment, p.host_is_client), ("hq-voice", true));
+        assert_eq!(&*s.place(ip("10.10.6.9"), ip("17.1.1.1"), &none, None).segment, "hq");
+        assert_eq!(&*s.place(ip("2001:db8:10::5"), ip("2620:149::1"), &none, None).segment, "hq");
+        let p = s.place(ip("17.1.1.1"), ip("10.10.1.1"), &none, None);
+        assert_eq!((&*p.segment, p.host_is_client), ("hq", false));
+        assert_eq!(&*s.place(ip("192.0.2.1"), ip("17.1.1.1"), &none, None).segment, UNASSIGNED);
+        assert_eq!(c.banned, vec![("apple".to_owned(), 15)]);
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let bad = "[[segment]]\nname = \"hq\"\ncidrs = [\"10.10.0.0/16\", \"not-a-net\"]\n";
+        let e = Config::parse(Path::new("site.toml"), bad).unwrap_err();
+        assert_eq!(e.to_string(), "site.toml:3: \"not-a-net\" is not a CIDR prefix");
+        let e = Config::parse(Path::new("site.toml"), "[[segment]]\nname = \"a\"\nvlans = [5000]\n").unwrap_err();
+        assert_eq!(e.line, 3);
+        let e = Config::parse(Path::new("site.toml"), "[polcy]\n").unwrap_err();
+        assert_eq!(e.line, 1, "{e}");
+    }
+
+    #[test]
+    fn automatic_segments_are_bounded_and_never_addresses() {
+        let c = Config::default_auto();
+        let none = Vlans::default();
+        let p = c.segments.place(ip("192.168.1.20"), ip("17.1.1.1"), &none, None);
+        assert_eq!(&*p.segment, "net-192-168");
+        assert_eq!(&*c.segments.place(ip("fd12:3456:789a::1"), ip("17.1.1.1"), &none, None).segment, "net-fd12-3456-789a");
+        assert_eq!(&*c.segments.place(ip("8.8.8.8"), ip("1.1.1.1"), &none, None).segment, UNASSIGNED);
+        for b in 0..=255u8 {
+            c.segments.place(IpAddr::from([10, b, 0, 1]), ip("17.1.1.1"), &none, None);
+        }
+        assert_eq!(&*c.segments.place(ip("10.255.0.1"), ip("17.1.1.1"), &none, None).segment, AUTO_OVERFLOW);
+    }
+}
