@@ -292,7 +292,7 @@ fn new_flow(rules: &Rules, dns: &DnsCache, p: &Packet<'_>, frame: &Frame<'_>, in
     } else {
         (Endpoint { addr: p.dst, port: p.dst_port }, Endpoint { addr: p.src, port: p.src_port })
     };
-    let placement = rules.config.segments.place(client.addr, server.addr, &p.vlans, interface);
+    let placement = rules.config.segments.place(client.addr, server.addr, &p.vlans, None, interface);
     let mut f = FlowState {
         client,
         server,

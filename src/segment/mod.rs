@@ -4,6 +4,7 @@
 //! A flow belongs to the segment of its client; if the client matches none,
 //! to the segment of its server; else to `unassigned`. Within a side the
 //! longest matching prefix wins, then a VLAN tag of the frame, then the
+//! outer encapsulation's id (VXLAN/Geneve VNI, ERSPAN session), then the
 //! capture interface.
 
 use std::fmt;
@@ -61,6 +62,12 @@ struct SegmentDoc {
     vlans: Vec<Spanned<u16>>,
     #[serde(default)]
     interfaces: Vec<String>,
+    /// VXLAN/Geneve network identifiers of the outer encapsulation.
+    #[serde(default)]
+    vnis: Vec<Spanned<u32>>,
+    /// ERSPAN session ids of the outer encapsulation.
+    #[serde(default)]
+    erspan_sessions: Vec<Spanned<u32>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -107,8 +114,8 @@ impl Config {
             if segments.names.iter().any(|n| &**n == name.as_str()) {
                 return Err(err(line_of(text, seg.name.span().start), format!("segment {name:?} is defined twice")));
             }
-            if seg.cidrs.is_empty() && seg.vlans.is_empty() && seg.interfaces.is_empty() {
-                return Err(err(seg_line, format!("segment {name:?} needs cidrs, vlans or interfaces")));
+            if seg.cidrs.is_empty() && seg.vlans.is_empty() && seg.interfaces.is_empty() && seg.vnis.is_empty() && seg.erspan_sessions.is_empty() {
+                return Err(err(seg_line, format!("segment {name:?} needs cidrs, vlans, interfaces, vnis or erspan_sessions")));
             }
             let id = segments.names.len();
             segments.names.push(Arc::from(name.as_str()));
@@ -134,6 +141,18 @@ impl Config {
             }
             for iface in seg.interfaces {
                 segments.interfaces.insert(iface, id);
+            }
+            for (ids, kind) in [(&seg.vnis, TunnelKind::Vni), (&seg.erspan_sessions, TunnelKind::ErspanSession)] {
+                for tid in ids {
+                    let at = line_of(text, tid.span().start);
+                    let limit = if kind == TunnelKind::Vni { 0x00ff_ffff } else { 0x03ff };
+                    if *tid.get_ref() > limit {
+                        return Err(err(at, format!("{} {} is out of range 0-{limit}", kind.key(), tid.get_ref())));
+                    }
+                    if let Some(other) = segments.tunnels.insert(TunnelId { kind, id: *tid.get_ref() }, id) {
+                        return Err(err(at, format!("{} {} is already in segment {:?}", kind.key(), tid.get_ref(), segments.names[other])));
+                    }
+                }
             }
         }
         let banned = doc.policy.banned.iter().map(|b| (b.get_ref().clone(), line_of(text, b.span().start))).collect();
@@ -166,6 +185,30 @@ enum AutoKey {
     V6([u16; 3]),
 }
 
+/// Which kind of encapsulation id a segment can be defined by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TunnelKind {
+    /// VXLAN or Geneve VNI.
+    Vni,
+    ErspanSession,
+}
+
+impl TunnelKind {
+    fn key(self) -> &'static str {
+        match self {
+            TunnelKind::Vni => "vni",
+            TunnelKind::ErspanSession => "erspan session",
+        }
+    }
+}
+
+/// The outer encapsulation id of a frame, for segment placement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TunnelId {
+    pub kind: TunnelKind,
+    pub id: u32,
+}
+
 /// The segment a flow was placed in, and which of its ends is the
 /// segment's host (traffic from it is `out`).
 #[derive(Debug, Clone)]
@@ -182,6 +225,7 @@ pub struct Segments {
     v6: PrefixMap<Ipv6Net, usize>,
     vlans: HashMap<u16, usize>,
     interfaces: HashMap<String, usize>,
+    tunnels: HashMap<TunnelId, usize>,
     auto: Option<Mutex<AutoSegments>>,
 }
 
@@ -199,12 +243,15 @@ impl Segments {
     }
 
     /// Places a flow; called once per new flow, never per packet.
-    pub fn place(&self, client: IpAddr, server: IpAddr, vlans: &Vlans, interface: Option<&str>) -> Placement {
+    pub fn place(&self, client: IpAddr, server: IpAddr, vlans: &Vlans, tunnel: Option<TunnelId>, interface: Option<&str>) -> Placement {
         let found = |i: usize, host_is_client| Placement { segment: self.names[i].clone(), host_is_client };
         if let Some(i) = self.by_prefix(client) {
             return found(i, true);
         }
         if let Some(&i) = vlans.as_slice().iter().find_map(|v| self.vlans.get(v)) {
+            return found(i, true);
+        }
+        if let Some(&i) = tunnel.and_then(|t| self.tunnels.get(&t)) {
             return found(i, true);
         }
         if let Some(&i) = interface.and_then(|name| self.interfaces.get(name)) {
@@ -289,14 +336,30 @@ banned = ["apple"]
         let c = Config::parse(Path::new("c.toml"), CONFIG).unwrap();
         let none = Vlans::default();
         let s = &c.segments;
-        let p = s.place(ip("10.10.5.9"), ip("17.1.1.1"), &none, None);
+        let p = s.place(ip("10.10.5.9"), ip("17.1.1.1"), &none, None, None);
         assert_eq!((&*p.segment, p.host_is_client), ("hq-voice", true));
-        assert_eq!(&*s.place(ip("10.10.6.9"), ip("17.1.1.1"), &none, None).segment, "hq");
-        assert_eq!(&*s.place(ip("2001:db8:10::5"), ip("2620:149::1"), &none, None).segment, "hq");
-        let p = s.place(ip("17.1.1.1"), ip("10.10.1.1"), &none, None);
+        assert_eq!(&*s.place(ip("10.10.6.9"), ip("17.1.1.1"), &none, None, None).segment, "hq");
+        assert_eq!(&*s.place(ip("2001:db8:10::5"), ip("2620:149::1"), &none, None, None).segment, "hq");
+        let p = s.place(ip("17.1.1.1"), ip("10.10.1.1"), &none, None, None);
         assert_eq!((&*p.segment, p.host_is_client), ("hq", false));
-        assert_eq!(&*s.place(ip("192.0.2.1"), ip("17.1.1.1"), &none, None).segment, UNASSIGNED);
+        assert_eq!(&*s.place(ip("192.0.2.1"), ip("17.1.1.1"), &none, None, None).segment, UNASSIGNED);
         assert_eq!(c.banned, vec![("apple".to_owned(), 15)]);
+    }
+
+    #[test]
+    fn tunnel_ids_and_interfaces_place_flows() {
+        let text = "[[segment]]\nname = \"dc\"\nvnis = [5001]\n[[segment]]\nname = \"span\"\nerspan_sessions = [7]\ninterfaces = [\"eth2\"]\n";
+        let c = Config::parse(Path::new("t.toml"), text).unwrap();
+        let none = Vlans::default();
+        let (a, b) = (ip("192.0.2.1"), ip("198.51.100.1"));
+        let vni = Some(TunnelId { kind: TunnelKind::Vni, id: 5001 });
+        assert_eq!(&*c.segments.place(a, b, &none, vni, None).segment, "dc");
+        let erspan = Some(TunnelId { kind: TunnelKind::ErspanSession, id: 7 });
+        assert_eq!(&*c.segments.place(a, b, &none, erspan, None).segment, "span");
+        assert_eq!(&*c.segments.place(a, b, &none, None, Some("eth2")).segment, "span");
+        assert_eq!(&*c.segments.place(a, b, &none, Some(TunnelId { kind: TunnelKind::Vni, id: 7 }), None).segment, UNASSIGNED);
+        let e = Config::parse(Path::new("t.toml"), "[[segment]]\nname = \"x\"\nvnis = [16777216]\n").unwrap_err();
+        assert_eq!(e.line, 3);
     }
 
     #[test]
@@ -314,13 +377,13 @@ banned = ["apple"]
     fn automatic_segments_are_bounded_and_never_addresses() {
         let c = Config::default_auto();
         let none = Vlans::default();
-        let p = c.segments.place(ip("192.168.1.20"), ip("17.1.1.1"), &none, None);
+        let p = c.segments.place(ip("192.168.1.20"), ip("17.1.1.1"), &none, None, None);
         assert_eq!(&*p.segment, "net-192-168");
-        assert_eq!(&*c.segments.place(ip("fd12:3456:789a::1"), ip("17.1.1.1"), &none, None).segment, "net-fd12-3456-789a");
-        assert_eq!(&*c.segments.place(ip("8.8.8.8"), ip("1.1.1.1"), &none, None).segment, UNASSIGNED);
+        assert_eq!(&*c.segments.place(ip("fd12:3456:789a::1"), ip("17.1.1.1"), &none, None, None).segment, "net-fd12-3456-789a");
+        assert_eq!(&*c.segments.place(ip("8.8.8.8"), ip("1.1.1.1"), &none, None, None).segment, UNASSIGNED);
         for b in 0..=255u8 {
-            c.segments.place(IpAddr::from([10, b, 0, 1]), ip("17.1.1.1"), &none, None);
+            c.segments.place(IpAddr::from([10, b, 0, 1]), ip("17.1.1.1"), &none, None, None);
         }
-        assert_eq!(&*c.segments.place(ip("10.255.0.1"), ip("17.1.1.1"), &none, None).segment, AUTO_OVERFLOW);
+        assert_eq!(&*c.segments.place(ip("10.255.0.1"), ip("17.1.1.1"), &none, None, None).segment, AUTO_OVERFLOW);
     }
 }
