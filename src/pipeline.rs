@@ -69,6 +69,9 @@ impl Rules {
 pub struct Outputs {
     pub aggregator: Aggregator,
     pub flow_log: Option<FlowLog>,
+    /// Records of attributed flows still running, written when a flush
+    /// counts them (end_reason "active"): the live sensor's `/api/flows`.
+    pub active_log: Option<FlowLog>,
 }
 
 /// The state of one flow.
@@ -122,9 +125,14 @@ pub struct Pipeline {
 
 impl Pipeline {
     pub fn new(rules: Arc<Rules>, max_flows: usize, outputs: Arc<Mutex<Outputs>>) -> Self {
+        Self::with_timeouts(rules, max_flows, Timeouts::default(), outputs)
+    }
+
+    /// Like [`Pipeline::new`] with other idle timeouts (live `--idle-timeout`).
+    pub fn with_timeouts(rules: Arc<Rules>, max_flows: usize, timeouts: Timeouts, outputs: Arc<Mutex<Outputs>>) -> Self {
         Pipeline {
             rules,
-            flows: FlowTable::new(max_flows, Timeouts::default()),
+            flows: FlowTable::new(max_flows, timeouts),
             dns: DnsCache::new(DNS_CACHE_CAPACITY),
             stats: PacketStats::default(),
             outputs,
@@ -258,17 +266,35 @@ impl Pipeline {
         }
     }
 
+    /// Advances the clock without a frame (a live sensor on a quiet link):
+    /// ends the flows idle past their timeout at `now_ns`.
+    pub fn tick(&mut self, now_ns: u64) {
+        self.now_ns = self.now_ns.max(now_ns);
+        let outputs = &self.outputs;
+        let rules = &self.rules;
+        self.flows.expire(self.now_ns, &mut |k, f, r| finish_flow(rules, outputs, k, f, r));
+    }
+
+    /// Flows tracked by this worker.
+    pub fn flow_count(&self) -> usize {
+        self.flows.len()
+    }
+
     /// Moves counters of settled flows and per-packet stats into the
     /// outputs, for a live sensor's periodic export.
     pub fn flush(&mut self) {
         let outputs = self.outputs.clone();
-        let mut out = outputs.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = outputs.lock().unwrap_or_else(|e| e.into_inner());
+        let out = &mut *guard;
         let rules = &self.rules;
         self.flows.for_each_mut(|_, f| {
-            if f.inspector.is_done() {
-                count_flow(rules, &mut out.aggregator, f);
+            if f.inspector.is_done() && count_flow(rules, &mut out.aggregator, f) && f.verdict.entry.is_some() {
+                if let Some(log) = out.active_log.as_mut() {
+                    log.write(&FlowRecord { end_reason: "active", ..flow_record(rules, f, EndReason::Shutdown) });
+                }
             }
         });
+        let mut out = guard;
         self.flush_stats(&mut out.aggregator);
     }
 
@@ -390,8 +416,9 @@ fn vendor_key(agg: &mut Aggregator, rules: &Rules, segment: &str, vendor: Vendor
     }
 }
 
-/// Adds what the flow did since its last flush to the counters.
-fn count_flow(rules: &Rules, agg: &mut Aggregator, f: &mut FlowState) {
+/// Adds what the flow did since its last flush to the counters; false when
+/// it did nothing since.
+fn count_flow(rules: &Rules, agg: &mut Aggregator, f: &mut FlowState) -> bool {
     let (out, inn) = if f.placement.host_is_client { (FROM_CLIENT, TO_CLIENT) } else { (TO_CLIENT, FROM_CLIENT) };
     let mut delta = Traffic { flows: u64::from(!f.counted), ..Traffic::default() };
     for (dir, idx) in [(OUT, out), (IN, inn)] {
@@ -399,7 +426,7 @@ fn count_flow(rules: &Rules, agg: &mut Aggregator, f: &mut FlowState) {
         delta.bytes[dir] = f.bytes[idx] - f.flushed_bytes[idx];
     }
     if delta == Traffic::default() {
-        return;
+        return false;
     }
     f.flushed_packets = f.packets;
     f.flushed_bytes = f.bytes;
@@ -420,6 +447,7 @@ fn count_flow(rules: &Rules, agg: &mut Aggregator, f: &mut FlowState) {
         *agg.ech_flows.entry(segment.clone()).or_default() += 1;
     }
     agg.add_traffic(TrafficKey { segment, vendor, service, banned }, delta);
+    true
 }
 
 fn finish_flow(rules: &Rules, outputs: &Mutex<Outputs>, _key: FlowKey, mut f: FlowState, reason: EndReason) {
