@@ -15,10 +15,14 @@ fn main() {
         })
         .unwrap_or_default();
     names.sort();
-    let mut out = String::from("/// The signature files compiled into the binary: (file name, contents).\npub const EMBEDDED_SIGNATURES: &[(&str, &str)] = &[\n");
+    let mut out = String::from(
+        "/// The signature files compiled into the binary: (file name, contents).\npub const EMBEDDED_SIGNATURES: &[(&str, &str)] = &[\n",
+    );
     for name in &names {
         println!("cargo:rerun-if-changed=signatures/{name}");
-        out.push_str(&format!("    ({name:?}, include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/signatures/{name}\"))),\n"));
+        out.push_str(&format!(
+            "    ({name:?}, include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/signatures/{name}\"))),\n"
+        ));
     }
     out.push_str("];\n");
     let dest = Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("embedded_signatures.rs");

@@ -16,7 +16,11 @@ pub fn explain(set: &SignatureSet, query: &str) -> (String, bool) {
         let mut out = describe(set, entry, &format!("{addr} is inside {prefix} (longest matching prefix)"));
         let ports: Vec<String> = set.port_rules_of(entry).collect();
         if !ports.is_empty() {
-            out.push_str(&format!("  ports:   {} (count as {} only inside this entry's prefixes)\n", ports.join(", "), set.service_name(set.entry(entry).service)));
+            out.push_str(&format!(
+                "  ports:   {} (count as {} only inside this entry's prefixes)\n",
+                ports.join(", "),
+                set.service_name(set.entry(entry).service)
+            ));
         }
         return (out, true);
     }

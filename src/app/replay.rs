@@ -30,7 +30,12 @@ pub struct ReplayOutcome {
 }
 
 /// Runs the replay, printing the report to `stdout` and problems to `stderr`.
-pub fn run(rules: Rules, opts: &ReplayOptions, stdout: &mut dyn Write, stderr: &mut dyn Write) -> anyhow::Result<ReplayOutcome> {
+pub fn run(
+    rules: Rules,
+    opts: &ReplayOptions,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> anyhow::Result<ReplayOutcome> {
     let outputs = Arc::new(Mutex::new(Outputs::default()));
     if let Some(path) = &opts.flows_out {
         let file = File::create(path).with_context(|| format!("cannot create flow log {}", path.display()))?;

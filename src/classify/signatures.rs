@@ -153,7 +153,9 @@ fn valid_id(s: &str) -> bool {
 impl SignatureSet {
     /// The signature set compiled into the binary from `signatures/`.
     pub fn embedded() -> SignatureSet {
-        let files = EMBEDDED_SIGNATURES.iter().map(|(name, text)| (PathBuf::from(format!("signatures/{name}")), (*text).to_owned()));
+        let files = EMBEDDED_SIGNATURES
+            .iter()
+            .map(|(name, text)| (PathBuf::from(format!("signatures/{name}")), (*text).to_owned()));
         // The embedded files are checked by the test suite, so a problem here
         // is a build defect, not user input.
         SignatureSet::from_files(files).unwrap_or_else(|p| panic!("embedded signatures are invalid:\n{p}"))
@@ -209,7 +211,10 @@ impl SignatureSet {
         let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
         let vendor_line = line_of(text, doc.vendor.span().start);
         if !valid_id(doc.vendor.get_ref()) {
-            report(vendor_line, format!("vendor id {:?} must be lowercase letters, digits and '-'", doc.vendor.get_ref()));
+            report(
+                vendor_line,
+                format!("vendor id {:?} must be lowercase letters, digits and '-'", doc.vendor.get_ref()),
+            );
             return;
         }
         if doc.vendor.get_ref() != stem {
@@ -231,15 +236,30 @@ impl SignatureSet {
         }
     }
 
-    fn add_entry(&mut self, path: &Path, text: &str, vendor: VendorId, line: usize, doc: EntryDoc, problems: &mut Vec<Problem>) {
-        let mut report = |at: usize, message: String| problems.push(Problem { file: path.to_owned(), line: at, message });
+    fn add_entry(
+        &mut self,
+        path: &Path,
+        text: &str,
+        vendor: VendorId,
+        line: usize,
+        doc: EntryDoc,
+        problems: &mut Vec<Problem>,
+    ) {
+        let mut report =
+            |at: usize, message: String| problems.push(Problem { file: path.to_owned(), line: at, message });
         let service_name = doc.service.get_ref();
         if !valid_id(service_name) {
-            report(line_of(text, doc.service.span().start), format!("service {service_name:?} must be lowercase letters, digits and '-'"));
+            report(
+                line_of(text, doc.service.span().start),
+                format!("service {service_name:?} must be lowercase letters, digits and '-'"),
+            );
             return;
         }
         if doc.source.get_ref().trim().is_empty() {
-            report(line_of(text, doc.source.span().start), "source must not be empty: cite where this entry comes from".into());
+            report(
+                line_of(text, doc.source.span().start),
+                "source must not be empty: cite where this entry comes from".into(),
+            );
             return;
         }
         if doc.hosts.is_empty() && doc.suffixes.is_empty() && doc.cidrs.is_empty() && doc.ports.is_empty() {
@@ -310,7 +330,10 @@ impl SignatureSet {
                 Some((protocol, low, high)) => {
                     self.ports.push(PortRule { entry: id, protocol, low, high, within: own.clone() })
                 }
-                None => report(at, format!("{:?} is not a port rule like \"tcp/5223\" or \"udp/3478-3497\"", port.get_ref())),
+                None => report(
+                    at,
+                    format!("{:?} is not a port rule like \"tcp/5223\" or \"udp/3478-3497\"", port.get_ref()),
+                ),
             }
         }
     }
@@ -405,7 +428,6 @@ impl SignatureSet {
             IpAddr::V6(a) => self.v6.get_lpm(&Ipv6Net::from(a)).map(|(n, _)| IpNet::V6(n)),
         }
     }
-
 }
 
 fn parse_port_rule(s: &str) -> Option<(u8, u16, u16)> {
@@ -497,7 +519,11 @@ ports = ["tcp/5223"]
 
         let other = "vendor = \"huawei\"\ndisplay_name = \"H\"\n[[entry]]\nservice = \"s\"\nsource = \"x\"\nsuffixes = [\"push.apple.com\"]\n";
         let p = set(&[("apple.toml", APPLE), ("huawei.toml", other)]).unwrap_err();
-        assert!(p.to_string().contains("huawei.toml:6: suffix push.apple.com is claimed by two vendors: also apple at apple.toml:"), "{p}");
+        assert!(
+            p.to_string()
+                .contains("huawei.toml:6: suffix push.apple.com is claimed by two vendors: also apple at apple.toml:"),
+            "{p}"
+        );
 
         let no_source = "vendor = \"x\"\ndisplay_name = \"X\"\n[[entry]]\nservice = \"s\"\nsource = \" \"\nhosts = [\"a.example\"]\n";
         assert!(set(&[("x.toml", no_source)]).unwrap_err().to_string().contains("x.toml:5: source must not be empty"));

@@ -71,6 +71,9 @@ mod tests {
         v.offer(EntryId(1), Evidence::Ip, None);
         v.offer(EntryId(2), Evidence::TlsSni, Some("x.apple.com"));
         v.offer(EntryId(3), Evidence::Dns, Some("y.example"));
-        assert_eq!((v.entry, v.evidence, v.name.as_deref()), (Some(EntryId(2)), Some(Evidence::TlsSni), Some("x.apple.com")));
+        assert_eq!(
+            (v.entry, v.evidence, v.name.as_deref()),
+            (Some(EntryId(2)), Some(Evidence::TlsSni), Some("x.apple.com"))
+        );
     }
 }

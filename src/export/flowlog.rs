@@ -78,7 +78,9 @@ impl FlowLog {
         if self.error.is_some() {
             return;
         }
-        let result = serde_json::to_writer(&mut self.out, record).map_err(io::Error::from).and_then(|()| self.out.write_all(b"\n"));
+        let result = serde_json::to_writer(&mut self.out, record)
+            .map_err(io::Error::from)
+            .and_then(|()| self.out.write_all(b"\n"));
         match result {
             Ok(()) => self.written += 1,
             Err(e) => self.error = Some(e),

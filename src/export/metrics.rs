@@ -108,31 +108,69 @@ pub fn write_counters(e: &mut Exposition, agg: &Aggregator, hosts_since_ns: u64)
 
     e.family("vendorwatch_flows_total", Kind::Counter, "Flows by segment, vendor and service.");
     for (k, t) in &traffic {
-        e.sample("vendorwatch_flows_total", &[("segment", &k.segment), ("vendor", &k.vendor), ("service", &k.service), ("banned", flag(k.banned))], t.flows as f64);
+        e.sample(
+            "vendorwatch_flows_total",
+            &[("segment", &k.segment), ("vendor", &k.vendor), ("service", &k.service), ("banned", flag(k.banned))],
+            t.flows as f64,
+        );
     }
     for (name, help, pick) in [
-        ("vendorwatch_packets_total", "Packets by segment, vendor, service and direction (out: from the segment's host).", 0),
-        ("vendorwatch_bytes_total", "Wire bytes by segment, vendor, service and direction (out: from the segment's host).", 1),
+        (
+            "vendorwatch_packets_total",
+            "Packets by segment, vendor, service and direction (out: from the segment's host).",
+            0,
+        ),
+        (
+            "vendorwatch_bytes_total",
+            "Wire bytes by segment, vendor, service and direction (out: from the segment's host).",
+            1,
+        ),
     ] {
         e.family(name, Kind::Counter, help);
         for (k, t) in &traffic {
             let values = if pick == 0 { t.packets } else { t.bytes };
             for (dir, label) in [(OUT, "out"), (IN, "in")] {
-                e.sample(name, &[("segment", &k.segment), ("vendor", &k.vendor), ("service", &k.service), ("banned", flag(k.banned)), ("direction", label)], values[dir] as f64);
+                e.sample(
+                    name,
+                    &[
+                        ("segment", &k.segment),
+                        ("vendor", &k.vendor),
+                        ("service", &k.service),
+                        ("banned", flag(k.banned)),
+                        ("direction", label),
+                    ],
+                    values[dir] as f64,
+                );
             }
         }
     }
     e.family("vendorwatch_hosts", Kind::Gauge, "Distinct segment hosts with traffic to the vendor.");
     for (k, n) in agg.host_counts(hosts_since_ns) {
-        e.sample("vendorwatch_hosts", &[("segment", &k.segment), ("vendor", &k.vendor), ("banned", flag(k.banned))], n as f64);
+        e.sample(
+            "vendorwatch_hosts",
+            &[("segment", &k.segment), ("vendor", &k.vendor), ("banned", flag(k.banned))],
+            n as f64,
+        );
     }
-    e.family("vendorwatch_dns_queries_total", Kind::Counter, "DNS queries for vendor names, by the querying host's segment.");
+    e.family(
+        "vendorwatch_dns_queries_total",
+        Kind::Counter,
+        "DNS queries for vendor names, by the querying host's segment.",
+    );
     let mut queries: Vec<_> = agg.dns_queries.iter().collect();
     queries.sort();
     for (k, n) in queries {
-        e.sample("vendorwatch_dns_queries_total", &[("segment", &k.segment), ("vendor", &k.vendor), ("banned", flag(k.banned))], *n as f64);
+        e.sample(
+            "vendorwatch_dns_queries_total",
+            &[("segment", &k.segment), ("vendor", &k.vendor), ("banned", flag(k.banned))],
+            *n as f64,
+        );
     }
-    e.family("vendorwatch_ech_flows_total", Kind::Counter, "Flows whose ClientHello used Encrypted ClientHello (outer SNI not attributed).");
+    e.family(
+        "vendorwatch_ech_flows_total",
+        Kind::Counter,
+        "Flows whose ClientHello used Encrypted ClientHello (outer SNI not attributed).",
+    );
     let mut ech: Vec<_> = agg.ech_flows.iter().collect();
     ech.sort();
     for (segment, n) in ech {
@@ -148,20 +186,44 @@ pub fn write_counters(e: &mut Exposition, agg: &Aggregator, hosts_since_ns: u64)
     }
     e.family("vendorwatch_decode_errors_total", Kind::Counter, "Malformed or truncated frames, skipped, by reason.");
     for err in DecodeError::ALL {
-        e.sample("vendorwatch_decode_errors_total", &[("reason", err.reason())], agg.packet_stats.decode_errors[err.index()] as f64);
+        e.sample(
+            "vendorwatch_decode_errors_total",
+            &[("reason", err.reason())],
+            agg.packet_stats.decode_errors[err.index()] as f64,
+        );
     }
-    e.family("vendorwatch_decode_skipped_total", Kind::Counter, "Well-formed frames without a flow: non-IP frames and IP fragments.");
+    e.family(
+        "vendorwatch_decode_skipped_total",
+        Kind::Counter,
+        "Well-formed frames without a flow: non-IP frames and IP fragments.",
+    );
     e.sample("vendorwatch_decode_skipped_total", &[("reason", "non_ip")], agg.packet_stats.non_ip as f64);
     e.sample("vendorwatch_decode_skipped_total", &[("reason", "ip_fragment")], agg.packet_stats.fragments as f64);
-    e.family("vendorwatch_quic_packets_skipped_total", Kind::Counter, "QUIC Initial packets not decrypted (failed or over the per-flow bound).");
+    e.family(
+        "vendorwatch_quic_packets_skipped_total",
+        Kind::Counter,
+        "QUIC Initial packets not decrypted (failed or over the per-flow bound).",
+    );
     e.sample("vendorwatch_quic_packets_skipped_total", &[], agg.packet_stats.quic_skipped as f64);
     e.family("vendorwatch_flow_table_flows", Kind::Gauge, "Flows currently tracked.");
     e.sample("vendorwatch_flow_table_flows", &[], agg.flow_table_flows as f64);
-    e.family("vendorwatch_flow_evictions_total", Kind::Counter, "Flows ended by the table: idle past their timeout, or pushed out when full.");
+    e.family(
+        "vendorwatch_flow_evictions_total",
+        Kind::Counter,
+        "Flows ended by the table: idle past their timeout, or pushed out when full.",
+    );
     for reason in ["idle_timeout", "table_full"] {
-        e.sample("vendorwatch_flow_evictions_total", &[("reason", reason)], agg.evictions.get(reason).copied().unwrap_or(0) as f64);
+        e.sample(
+            "vendorwatch_flow_evictions_total",
+            &[("reason", reason)],
+            agg.evictions.get(reason).copied().unwrap_or(0) as f64,
+        );
     }
-    e.family("vendorwatch_dns_cache_entries", Kind::Gauge, "Answers held that tie a client's address lookups to vendor names.");
+    e.family(
+        "vendorwatch_dns_cache_entries",
+        Kind::Gauge,
+        "Answers held that tie a client's address lookups to vendor names.",
+    );
     e.sample("vendorwatch_dns_cache_entries", &[], agg.dns_cache_entries as f64);
 }
 
@@ -185,12 +247,21 @@ mod tests {
     #[test]
     fn writes_directional_traffic() {
         let mut agg = Aggregator::default();
-        let key = TrafficKey { segment: agg.label("hq"), vendor: agg.label("apple"), service: agg.label("push"), banned: true };
+        let key = TrafficKey {
+            segment: agg.label("hq"),
+            vendor: agg.label("apple"),
+            service: agg.label("push"),
+            banned: true,
+        };
         agg.add_traffic(key, Traffic { flows: 2, packets: [3, 4], bytes: [300, 400] });
         let mut e = Exposition::new(Format::Prometheus);
         write_counters(&mut e, &agg, 0);
         let text = e.finish();
-        assert!(text.contains("vendorwatch_flows_total{segment=\"hq\",vendor=\"apple\",service=\"push\",banned=\"true\"} 2\n"));
+        assert!(
+            text.contains(
+                "vendorwatch_flows_total{segment=\"hq\",vendor=\"apple\",service=\"push\",banned=\"true\"} 2\n"
+            )
+        );
         assert!(text.contains("vendorwatch_bytes_total{segment=\"hq\",vendor=\"apple\",service=\"push\",banned=\"true\",direction=\"in\"} 400\n"));
         assert!(text.contains("vendorwatch_decode_errors_total{reason=\"ipv4_truncated\"} 0\n"));
     }

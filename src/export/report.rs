@@ -94,7 +94,9 @@ impl Summary {
                     .collect();
                 // Banned vendors first, then by volume; unattributed last.
                 vendors.sort_by(|a, b| {
-                    (b.banned, a.vendor != NO_VENDOR, b.bytes).cmp(&(a.banned, b.vendor != NO_VENDOR, a.bytes)).then(a.vendor.cmp(&b.vendor))
+                    (b.banned, a.vendor != NO_VENDOR, b.bytes)
+                        .cmp(&(a.banned, b.vendor != NO_VENDOR, a.bytes))
+                        .then(a.vendor.cmp(&b.vendor))
                 });
                 SegmentSummary { segment: segment.to_owned(), vendors }
             })
@@ -119,11 +121,16 @@ impl Summary {
     /// The human-readable table.
     pub fn to_table(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "{:<20} {:<12} {:>8} {:>10} {:>14} {:>6}  services", "SEGMENT", "VENDOR", "FLOWS", "PACKETS", "BYTES", "HOSTS");
+        let _ = writeln!(
+            out,
+            "{:<20} {:<12} {:>8} {:>10} {:>14} {:>6}  services",
+            "SEGMENT", "VENDOR", "FLOWS", "PACKETS", "BYTES", "HOSTS"
+        );
         for s in &self.segments {
             for v in &s.vendors {
                 let vendor = if v.banned { format!("{} [BANNED]", v.vendor) } else { v.vendor.clone() };
-                let services: Vec<&str> = v.services.iter().map(|x| x.service.as_str()).filter(|x| *x != NO_VENDOR).collect();
+                let services: Vec<&str> =
+                    v.services.iter().map(|x| x.service.as_str()).filter(|x| *x != NO_VENDOR).collect();
                 let _ = writeln!(
                     out,
                     "{:<20} {:<12} {:>8} {:>10} {:>14} {:>6}  {}",
@@ -139,7 +146,11 @@ impl Summary {
         }
         let c = &self.capture;
         let errors: u64 = c.decode_errors.values().sum();
-        let _ = writeln!(out, "\n{} packets, {} bytes read; {} malformed frames skipped; {} non-IP; {} IP fragments", c.packets, c.bytes, errors, c.non_ip, c.ip_fragments);
+        let _ = writeln!(
+            out,
+            "\n{} packets, {} bytes read; {} malformed frames skipped; {} non-IP; {} IP fragments",
+            c.packets, c.bytes, errors, c.non_ip, c.ip_fragments
+        );
         for (reason, n) in &c.decode_errors {
             let _ = writeln!(out, "  decode error {reason}: {n}");
         }

@@ -136,7 +136,11 @@ impl<F> FlowTable<F> {
             let s = self.slot(i);
             (s.prev, s.next, s.class.index())
         };
-        if prev == NIL { self.heads[class] = next } else { self.slot_mut(prev).next = next }
+        if prev == NIL {
+            self.heads[class] = next
+        } else {
+            self.slot_mut(prev).next = next
+        }
         if next == NIL { self.tails[class] = prev } else { self.slot_mut(next).prev = prev }
     }
 
@@ -148,7 +152,11 @@ impl<F> FlowTable<F> {
             s.prev = NIL;
             s.next = head;
         }
-        if head == NIL { self.tails[class] = i } else { self.slot_mut(head).prev = i }
+        if head == NIL {
+            self.tails[class] = i
+        } else {
+            self.slot_mut(head).prev = i
+        }
         self.heads[class] = i;
     }
 
@@ -225,7 +233,13 @@ impl<F> FlowTable<F> {
     /// is due: one comparison per class.
     #[inline]
     pub fn expire(&mut self, now_ns: u64, ended: &mut impl FnMut(FlowKey, F, EndReason)) {
-        for class in [TimeoutClass::TcpOpening, TimeoutClass::TcpEstablished, TimeoutClass::TcpClosed, TimeoutClass::Udp, TimeoutClass::Other] {
+        for class in [
+            TimeoutClass::TcpOpening,
+            TimeoutClass::TcpEstablished,
+            TimeoutClass::TcpClosed,
+            TimeoutClass::Udp,
+            TimeoutClass::Other,
+        ] {
             let timeout = self.timeouts.of(class);
             loop {
                 let tail = self.tails[class.index()];
@@ -298,7 +312,11 @@ mod tests {
         t.expire(11 * S, &mut sink);
         t.set_class(&key(2), TimeoutClass::TcpClosed);
         t.expire(12 * S, &mut sink);
-        assert_eq!(ended, vec![(1, EndReason::IdleTimeout), (2, EndReason::IdleTimeout)], "moving to the closed class applies its shorter timeout");
+        assert_eq!(
+            ended,
+            vec![(1, EndReason::IdleTimeout), (2, EndReason::IdleTimeout)],
+            "moving to the closed class applies its shorter timeout"
+        );
         assert!(t.is_empty());
     }
 

@@ -131,10 +131,7 @@ pub struct Name {
 }
 
 impl Name {
-    const ROOT: Name = Name {
-        buf: [0; MAX_NAME_LEN],
-        len: 0,
-    };
+    const ROOT: Name = Name { buf: [0; MAX_NAME_LEN], len: 0 };
 
     /// The name as text, e.g. `"www.example.com"`.
     pub fn as_str(&self) -> &str {
@@ -161,10 +158,7 @@ impl Name {
         }
         let len = usize::from(self.len);
         let sep = usize::from(len > 0);
-        let end = len
-            .checked_add(sep)
-            .and_then(|n| n.checked_add(label.len()))
-            .ok_or(Error)?;
+        let end = len.checked_add(sep).and_then(|n| n.checked_add(label.len())).ok_or(Error)?;
         // `buf` is exactly MAX_NAME_LEN long, so this is the length limit.
         let dst = self.buf.get_mut(len..end).ok_or(Error)?;
         let (dot, text) = dst.split_at_mut_checked(sep).ok_or(Error)?;
@@ -229,15 +223,9 @@ fn read_name(data: &[u8], start: usize) -> Result<(Name, usize), Error> {
             }
             field::LABEL_KIND_POINTER => {
                 let low = *data.get(after_len).ok_or(Error)?;
-                let target = usize::from(u16::from_be_bytes([
-                    len_byte & field::POINTER_HIGH_MASK,
-                    low,
-                ]));
+                let target = usize::from(u16::from_be_bytes([len_byte & field::POINTER_HIGH_MASK, low]));
                 jumps += 1;
-                if target >= sequence_start
-                    || target < field::HEADER_LEN
-                    || jumps > MAX_POINTER_JUMPS
-                {
+                if target >= sequence_start || target < field::HEADER_LEN || jumps > MAX_POINTER_JUMPS {
                     return Err(Error);
                 }
                 if end_in_place.is_none() {
@@ -267,22 +255,14 @@ pub struct Question {
 fn read_question(data: &[u8], start: usize) -> Result<(Question, usize), Error> {
     let (name, after_name) = read_name(data, start)?;
     let fixed = chunk::<{ field::QUESTION_FIXED_LEN }>(data, after_name)?;
-    let question = Question {
-        name,
-        qtype: fixed.be16::<{ field::QTYPE }>(),
-        qclass: fixed.be16::<{ field::QCLASS }>(),
-    };
-    let end = after_name
-        .checked_add(field::QUESTION_FIXED_LEN)
-        .ok_or(Error)?;
+    let question =
+        Question { name, qtype: fixed.be16::<{ field::QTYPE }>(), qclass: fixed.be16::<{ field::QCLASS }>() };
+    let end = after_name.checked_add(field::QUESTION_FIXED_LEN).ok_or(Error)?;
     Ok((question, end))
 }
 
 /// The decoded payload of a resource record.
-#[allow(
-    clippy::large_enum_variant,
-    reason = "names are stored inline by design: decoding must not allocate"
-)]
+#[allow(clippy::large_enum_variant, reason = "names are stored inline by design: decoding must not allocate")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecordData {
     /// Class IN, type A.
@@ -317,9 +297,7 @@ fn read_record(data: &[u8], start: usize) -> Result<(Record, usize), Error> {
     let class = fixed.be16::<{ field::RR_CLASS }>();
     let ttl = fixed.be32::<{ field::RR_TTL }>();
     let rdata_start = after_name.checked_add(field::RR_FIXED_LEN).ok_or(Error)?;
-    let rdata_end = rdata_start
-        .checked_add(usize::from(fixed.be16::<{ field::RR_RDLENGTH }>()))
-        .ok_or(Error)?;
+    let rdata_end = rdata_start.checked_add(usize::from(fixed.be16::<{ field::RR_RDLENGTH }>())).ok_or(Error)?;
     // The message prefix ending with this record. Pointers only go backwards,
     // so a name in the RDATA decodes entirely within it, and its in-place
     // part cannot silently run past RDLENGTH into the next record.
@@ -327,12 +305,8 @@ fn read_record(data: &[u8], start: usize) -> Result<(Record, usize), Error> {
     let rdata = upto_rdata_end.get(rdata_start..).ok_or(Error)?;
 
     let record_data = match (class & CLASS_MASK, rtype) {
-        (CLASS_IN, TYPE_A) => RecordData::A(Ipv4Addr::from(
-            <[u8; 4]>::try_from(rdata).map_err(|_| Error)?,
-        )),
-        (CLASS_IN, TYPE_AAAA) => RecordData::Aaaa(Ipv6Addr::from(
-            <[u8; 16]>::try_from(rdata).map_err(|_| Error)?,
-        )),
+        (CLASS_IN, TYPE_A) => RecordData::A(Ipv4Addr::from(<[u8; 4]>::try_from(rdata).map_err(|_| Error)?)),
+        (CLASS_IN, TYPE_AAAA) => RecordData::Aaaa(Ipv6Addr::from(<[u8; 16]>::try_from(rdata).map_err(|_| Error)?)),
         (CLASS_IN, TYPE_CNAME) => {
             let (target, end) = read_name(upto_rdata_end, rdata_start)?;
             // Trailing bytes would mean we misread the record framing.
@@ -345,12 +319,7 @@ fn read_record(data: &[u8], start: usize) -> Result<(Record, usize), Error> {
         _ => RecordData::Other,
     };
 
-    let record = Record {
-        name,
-        rtype,
-        ttl: if ttl > i32::MAX as u32 { 0 } else { ttl },
-        data: record_data,
-    };
+    let record = Record { name, rtype, ttl: if ttl > i32::MAX as u32 { 0 } else { ttl }, data: record_data };
     Ok((record, rdata_end))
 }
 
@@ -438,14 +407,9 @@ impl<'a> Message<'a> {
     /// (yields one `Err`, then `None`) on malformed data; never yields more
     /// than [`answer_count`](Self::answer_count) items.
     pub fn answers(&self) -> Answers<'a> {
-        let next = (0..self.question_count()).try_fold(field::HEADER_LEN, |pos, _| {
-            read_question(self.data, pos).map(|(_, end)| end)
-        });
-        Answers {
-            data: self.data,
-            next,
-            remaining: self.answer_count(),
-        }
+        let next = (0..self.question_count())
+            .try_fold(field::HEADER_LEN, |pos, _| read_question(self.data, pos).map(|(_, end)| end));
+        Answers { data: self.data, next, remaining: self.answer_count() }
     }
 }
 
@@ -502,25 +466,23 @@ mod tests {
     /// question (offset 0x10, "facebook.com"), and an A record whose owner
     /// name is a pointer into that CNAME's RDATA (offset 0x2e).
     const CAPTURED_FACEBOOK: [u8; 79] = [
-        0x78, 0x6c, 0x81, 0x80, 0x00, 0x01, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x03, 0x77, 0x77,
-        0x77, 0x08, 0x66, 0x61, 0x63, 0x65, 0x62, 0x6f, 0x6f, 0x6b, 0x03, 0x63, 0x6f, 0x6d, 0x00,
-        0x00, 0x01, 0x00, 0x01, 0xc0, 0x0c, 0x00, 0x05, 0x00, 0x01, 0x00, 0x00, 0x05, 0xf3, 0x00,
-        0x11, 0x09, 0x73, 0x74, 0x61, 0x72, 0x2d, 0x6d, 0x69, 0x6e, 0x69, 0x04, 0x63, 0x31, 0x30,
-        0x72, 0xc0, 0x10, 0xc0, 0x2e, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x05, 0x00, 0x04,
-        0x1f, 0x0d, 0x53, 0x24,
+        0x78, 0x6c, 0x81, 0x80, 0x00, 0x01, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x03, 0x77, 0x77, 0x77, 0x08, 0x66,
+        0x61, 0x63, 0x65, 0x62, 0x6f, 0x6f, 0x6b, 0x03, 0x63, 0x6f, 0x6d, 0x00, 0x00, 0x01, 0x00, 0x01, 0xc0, 0x0c,
+        0x00, 0x05, 0x00, 0x01, 0x00, 0x00, 0x05, 0xf3, 0x00, 0x11, 0x09, 0x73, 0x74, 0x61, 0x72, 0x2d, 0x6d, 0x69,
+        0x6e, 0x69, 0x04, 0x63, 0x31, 0x30, 0x72, 0xc0, 0x10, 0xc0, 0x2e, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00,
+        0x05, 0x00, 0x04, 0x1f, 0x0d, 0x53, 0x24,
     ];
 
     /// NXDOMAIN for `ahasdghlaksjhbaasld.com A`, captured likewise: no
     /// answers, one SOA in the authority section.
     const CAPTURED_NXDOMAIN: [u8; 114] = [
-        0x63, 0xc4, 0x81, 0x83, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x13, 0x61, 0x68,
-        0x61, 0x73, 0x64, 0x67, 0x68, 0x6c, 0x61, 0x6b, 0x73, 0x6a, 0x68, 0x62, 0x61, 0x61, 0x73,
-        0x6c, 0x64, 0x03, 0x63, 0x6f, 0x6d, 0x00, 0x00, 0x01, 0x00, 0x01, 0xc0, 0x20, 0x00, 0x06,
-        0x00, 0x01, 0x00, 0x00, 0x03, 0x83, 0x00, 0x3d, 0x01, 0x61, 0x0c, 0x67, 0x74, 0x6c, 0x64,
-        0x2d, 0x73, 0x65, 0x72, 0x76, 0x65, 0x72, 0x73, 0x03, 0x6e, 0x65, 0x74, 0x00, 0x05, 0x6e,
-        0x73, 0x74, 0x6c, 0x64, 0x0c, 0x76, 0x65, 0x72, 0x69, 0x73, 0x69, 0x67, 0x6e, 0x2d, 0x67,
-        0x72, 0x73, 0xc0, 0x20, 0x5f, 0xce, 0x8b, 0x85, 0x00, 0x00, 0x07, 0x08, 0x00, 0x00, 0x03,
-        0x84, 0x00, 0x09, 0x3a, 0x80, 0x00, 0x01, 0x51, 0x80,
+        0x63, 0xc4, 0x81, 0x83, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x13, 0x61, 0x68, 0x61, 0x73, 0x64,
+        0x67, 0x68, 0x6c, 0x61, 0x6b, 0x73, 0x6a, 0x68, 0x62, 0x61, 0x61, 0x73, 0x6c, 0x64, 0x03, 0x63, 0x6f, 0x6d,
+        0x00, 0x00, 0x01, 0x00, 0x01, 0xc0, 0x20, 0x00, 0x06, 0x00, 0x01, 0x00, 0x00, 0x03, 0x83, 0x00, 0x3d, 0x01,
+        0x61, 0x0c, 0x67, 0x74, 0x6c, 0x64, 0x2d, 0x73, 0x65, 0x72, 0x76, 0x65, 0x72, 0x73, 0x03, 0x6e, 0x65, 0x74,
+        0x00, 0x05, 0x6e, 0x73, 0x74, 0x6c, 0x64, 0x0c, 0x76, 0x65, 0x72, 0x69, 0x73, 0x69, 0x67, 0x6e, 0x2d, 0x67,
+        0x72, 0x73, 0xc0, 0x20, 0x5f, 0xce, 0x8b, 0x85, 0x00, 0x00, 0x07, 0x08, 0x00, 0x00, 0x03, 0x84, 0x00, 0x09,
+        0x3a, 0x80, 0x00, 0x01, 0x51, 0x80,
     ];
 
     /// Response for `www.apple.com A` with the three-hop CDN chain such
@@ -568,16 +530,8 @@ mod tests {
     impl Buf {
         /// A message header with the given flags and question/answer counts.
         fn header(flags: u16, qdcount: u16, ancount: u16) -> Buf {
-            let mut buf = Buf {
-                bytes: [0; 1024],
-                len: 0,
-            };
-            buf.u16(0x1234)
-                .u16(flags)
-                .u16(qdcount)
-                .u16(ancount)
-                .u16(0)
-                .u16(0);
+            let mut buf = Buf { bytes: [0; 1024], len: 0 };
+            buf.u16(0x1234).u16(flags).u16(qdcount).u16(ancount).u16(0).u16(0);
             buf
         }
 
@@ -658,10 +612,7 @@ mod tests {
         let cname = answers.next().unwrap().unwrap();
         assert_eq!(cname.name.as_str(), "www.facebook.com");
         assert_eq!((cname.rtype, cname.ttl), (TYPE_CNAME, 1523));
-        assert_eq!(
-            cname.data,
-            RecordData::Cname(name("star-mini.c10r.facebook.com"))
-        );
+        assert_eq!(cname.data, RecordData::Cname(name("star-mini.c10r.facebook.com")));
         let a = answers.next().unwrap().unwrap();
         assert_eq!(a.name.as_str(), "star-mini.c10r.facebook.com");
         assert_eq!((a.rtype, a.ttl), (TYPE_A, 5));
@@ -673,10 +624,7 @@ mod tests {
     fn captured_nxdomain_has_no_answers() {
         let message = Message::new_checked(&CAPTURED_NXDOMAIN).unwrap();
         assert_eq!(message.rcode(), 3);
-        assert_eq!(
-            message.question().unwrap().unwrap().name.as_str(),
-            "ahasdghlaksjhbaasld.com"
-        );
+        assert_eq!(message.question().unwrap().unwrap().name.as_str(), "ahasdghlaksjhbaasld.com");
         assert_eq!(message.answers().count(), 0);
     }
 
@@ -700,10 +648,7 @@ mod tests {
         }
         let a = items[3].unwrap().unwrap();
         assert_eq!(a.name, owner);
-        assert_eq!(
-            (a.ttl, a.data),
-            (20, RecordData::A(Ipv4Addr::new(23, 201, 112, 126)))
-        );
+        assert_eq!((a.ttl, a.data), (20, RecordData::A(Ipv4Addr::new(23, 201, 112, 126))));
     }
 
     #[test]
@@ -723,10 +668,7 @@ mod tests {
         // QR, opcode 5 (UPDATE), AA, RCODE 5 (REFUSED).
         let buf = Buf::header(0x8000 | (5 << 11) | 0x0400 | 5, 0, 0);
         let message = Message::new_checked(buf.bytes()).unwrap();
-        assert_eq!(
-            (message.id(), message.opcode(), message.rcode()),
-            (0x1234, 5, 5)
-        );
+        assert_eq!((message.id(), message.opcode(), message.rcode()), (0x1234, 5, 5));
         assert!(message.is_response());
         assert_eq!(message.question(), Ok(None));
     }
@@ -736,18 +678,14 @@ mod tests {
         let mut buf = Buf::header(RESPONSE, 1, 2);
         buf.question("v6.example", TYPE_AAAA);
         let addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
-        buf.raw(&[0xc0, 12])
-            .rr_tail(TYPE_AAAA, CLASS_IN, 60, &addr.octets());
+        buf.raw(&[0xc0, 12]).rr_tail(TYPE_AAAA, CLASS_IN, 60, &addr.octets());
         // TXT: skipped unread, iteration continues past it.
         buf.raw(&[0xc0, 12]).rr_tail(16, CLASS_IN, 60, b"\x05hello");
         let message = Message::new_checked(buf.bytes()).unwrap();
         let (items, n) = collect(&message);
         assert_eq!(n, 2);
         let aaaa = items[0].unwrap().unwrap();
-        assert_eq!(
-            (aaaa.name.as_str(), aaaa.data),
-            ("v6.example", RecordData::Aaaa(addr))
-        );
+        assert_eq!((aaaa.name.as_str(), aaaa.data), ("v6.example", RecordData::Aaaa(addr)));
         let txt = items[1].unwrap().unwrap();
         assert_eq!((txt.rtype, txt.data), (16, RecordData::Other));
     }
@@ -757,11 +695,7 @@ mod tests {
         for (rtype, len) in [(TYPE_A, 3), (TYPE_A, 5), (TYPE_AAAA, 4), (TYPE_AAAA, 17)] {
             let mut buf = Buf::header(RESPONSE, 0, 1);
             buf.name("x").rr_tail(rtype, CLASS_IN, 1, &[0; 17][..len]);
-            assert_eq!(
-                single_answer(buf.bytes()),
-                Err(Error),
-                "type {rtype} len {len}"
-            );
+            assert_eq!(single_answer(buf.bytes()), Err(Error), "type {rtype} len {len}");
         }
     }
 
@@ -775,21 +709,16 @@ mod tests {
         let (items, n) = collect(&message);
         assert_eq!(n, 2);
         assert_eq!(items[0].unwrap().unwrap().data, RecordData::Other);
-        assert_eq!(
-            items[1].unwrap().unwrap().data,
-            RecordData::A(Ipv4Addr::new(10, 0, 0, 7))
-        );
+        assert_eq!(items[1].unwrap().unwrap().data, RecordData::A(Ipv4Addr::new(10, 0, 0, 7)));
     }
 
     #[test]
     fn ttl_with_top_bit_reads_as_zero() {
         let mut buf = Buf::header(RESPONSE, 0, 1);
-        buf.name("x")
-            .rr_tail(TYPE_A, CLASS_IN, 0x8000_0001, &[1, 2, 3, 4]);
+        buf.name("x").rr_tail(TYPE_A, CLASS_IN, 0x8000_0001, &[1, 2, 3, 4]);
         assert_eq!(single_answer(buf.bytes()).unwrap().ttl, 0);
         let mut buf = Buf::header(RESPONSE, 0, 1);
-        buf.name("x")
-            .rr_tail(TYPE_A, CLASS_IN, 0x7fff_ffff, &[1, 2, 3, 4]);
+        buf.name("x").rr_tail(TYPE_A, CLASS_IN, 0x7fff_ffff, &[1, 2, 3, 4]);
         assert_eq!(single_answer(buf.bytes()).unwrap().ttl, 0x7fff_ffff);
     }
 
@@ -798,10 +727,7 @@ mod tests {
         let mut buf = Buf::header(0, 1, 0);
         buf.question("_Dmarc.My-Host.EXAMPLE~1", 16);
         let message = Message::new_checked(buf.bytes()).unwrap();
-        assert_eq!(
-            message.question().unwrap().unwrap().name.as_str(),
-            "_dmarc.my-host.example~1"
-        );
+        assert_eq!(message.question().unwrap().unwrap().name.as_str(), "_dmarc.my-host.example~1");
 
         for bad in [&b"a.b"[..], b"a b", b"a\x00", b"\x7f", b"caf\xc3\xa9"] {
             let mut buf = Buf::header(0, 1, 0);
@@ -815,11 +741,7 @@ mod tests {
     fn root_name() {
         let mut buf = Buf::header(0, 1, 0);
         buf.question("", 2);
-        let question = Message::new_checked(buf.bytes())
-            .unwrap()
-            .question()
-            .unwrap()
-            .unwrap();
+        let question = Message::new_checked(buf.bytes()).unwrap().question().unwrap().unwrap();
         assert!(question.name.is_empty());
         assert_eq!(question.name.as_str(), "");
         assert!(!name("a").is_empty());
@@ -892,21 +814,13 @@ mod tests {
         let at = |jumps: usize| 15 + 2 * (jumps - 1);
         let (last_ok, end) = read_name(buf.bytes(), at(MAX_POINTER_JUMPS)).unwrap();
         assert_eq!((last_ok.as_str(), end), ("a", at(MAX_POINTER_JUMPS) + 2));
-        assert_eq!(
-            read_name(buf.bytes(), at(MAX_POINTER_JUMPS + 1)),
-            Err(Error)
-        );
+        assert_eq!(read_name(buf.bytes(), at(MAX_POINTER_JUMPS + 1)), Err(Error));
     }
 
     #[test]
     fn rdata_overrunning_the_message() {
         let mut buf = Buf::header(RESPONSE, 0, 1);
-        buf.name("x")
-            .u16(TYPE_A)
-            .u16(CLASS_IN)
-            .raw(&[0, 0, 0, 1])
-            .u16(4)
-            .raw(&[1, 2, 3]);
+        buf.name("x").u16(TYPE_A).u16(CLASS_IN).raw(&[0, 0, 0, 1]).u16(4).raw(&[1, 2, 3]);
         assert_eq!(single_answer(buf.bytes()), Err(Error));
     }
 
@@ -914,8 +828,7 @@ mod tests {
     fn cname_rdata_must_match_rdlength() {
         // Name shorter than RDLENGTH (trailing byte), then longer than RDLENGTH.
         let mut buf = Buf::header(RESPONSE, 0, 1);
-        buf.name("x")
-            .rr_tail(TYPE_CNAME, CLASS_IN, 1, b"\x01y\x00\x00");
+        buf.name("x").rr_tail(TYPE_CNAME, CLASS_IN, 1, b"\x01y\x00\x00");
         assert_eq!(single_answer(buf.bytes()), Err(Error));
         let mut buf = Buf::header(RESPONSE, 0, 2);
         buf.name("x").rr_tail(TYPE_CNAME, CLASS_IN, 1, b"\x01y");
@@ -930,10 +843,8 @@ mod tests {
     fn malformed_record_stops_iteration_after_one_error() {
         let mut buf = Buf::header(RESPONSE, 0, 3);
         buf.name("ok").rr_tail(TYPE_A, CLASS_IN, 1, &[1, 1, 1, 1]);
-        buf.raw(&[2, b'a', b'.', 0])
-            .rr_tail(TYPE_A, CLASS_IN, 1, &[2, 2, 2, 2]);
-        buf.name("never")
-            .rr_tail(TYPE_A, CLASS_IN, 1, &[3, 3, 3, 3]);
+        buf.raw(&[2, b'a', b'.', 0]).rr_tail(TYPE_A, CLASS_IN, 1, &[2, 2, 2, 2]);
+        buf.name("never").rr_tail(TYPE_A, CLASS_IN, 1, &[3, 3, 3, 3]);
         let message = Message::new_checked(buf.bytes()).unwrap();
         let (items, n) = collect(&message);
         assert_eq!(n, 2);
@@ -955,26 +866,15 @@ mod tests {
     #[test]
     fn answers_skip_every_question_and_respect_answer_count() {
         let mut buf = Buf::header(RESPONSE, 2, 1);
-        buf.question("one.example", TYPE_A)
-            .raw(&[3, b't', b'w', b'o', 0xc0, 16])
-            .u16(1)
-            .u16(1);
-        buf.raw(&[0xc0, 12])
-            .rr_tail(TYPE_A, CLASS_IN, 1, &[9, 9, 9, 9]);
+        buf.question("one.example", TYPE_A).raw(&[3, b't', b'w', b'o', 0xc0, 16]).u16(1).u16(1);
+        buf.raw(&[0xc0, 12]).rr_tail(TYPE_A, CLASS_IN, 1, &[9, 9, 9, 9]);
         // Beyond ANCOUNT: an authority record the iterator must not return.
-        buf.raw(&[0xc0, 12])
-            .rr_tail(TYPE_A, CLASS_IN, 1, &[8, 8, 8, 8]);
+        buf.raw(&[0xc0, 12]).rr_tail(TYPE_A, CLASS_IN, 1, &[8, 8, 8, 8]);
         let message = Message::new_checked(buf.bytes()).unwrap();
-        assert_eq!(
-            message.question().unwrap().unwrap().name.as_str(),
-            "one.example"
-        );
+        assert_eq!(message.question().unwrap().unwrap().name.as_str(), "one.example");
         let (items, n) = collect(&message);
         assert_eq!(n, 1);
-        assert_eq!(
-            items[0].unwrap().unwrap().data,
-            RecordData::A(Ipv4Addr::new(9, 9, 9, 9))
-        );
+        assert_eq!(items[0].unwrap().unwrap().data, RecordData::A(Ipv4Addr::new(9, 9, 9, 9)));
     }
 
     #[test]
@@ -1018,16 +918,8 @@ mod tests {
         let check_name = |name: &Name| {
             let text = name.as_str();
             assert!(text.len() <= MAX_NAME_LEN);
-            assert!(
-                text.is_empty()
-                    || text
-                        .split('.')
-                        .all(|label| !label.is_empty() && label.len() <= 63)
-            );
-            assert!(
-                text.bytes()
-                    .all(|b| b.is_ascii_graphic() && !b.is_ascii_uppercase())
-            );
+            assert!(text.is_empty() || text.split('.').all(|label| !label.is_empty() && label.len() <= 63));
+            assert!(text.bytes().all(|b| b.is_ascii_graphic() && !b.is_ascii_uppercase()));
         };
         if let Ok(Some(question)) = message.question() {
             check_name(&question.name);
@@ -1102,24 +994,14 @@ mod tests {
                     _ => (r >> 8) as u8,
                 };
             }
-            let len = if next() % 4 == 0 {
-                (next() % (seed.len() as u64 + 1)) as usize
-            } else {
-                seed.len()
-            };
+            let len = if next() % 4 == 0 { (next() % (seed.len() as u64 + 1)) as usize } else { seed.len() };
             let (decoded, errored) = parse_everything(&bytes[..len]);
             decodable += usize::from(decoded > 0);
             rejected += usize::from(errored);
         }
         // Both outcomes must be common, or the mutations only exercised the
         // header check and not the record and name decoders.
-        assert!(
-            decodable > 5_000,
-            "only {decodable} mutated messages had decodable answers"
-        );
-        assert!(
-            rejected > 5_000,
-            "only {rejected} mutated messages had answer errors"
-        );
+        assert!(decodable > 5_000, "only {decodable} mutated messages had decodable answers");
+        assert!(rejected > 5_000, "only {rejected} mutated messages had answer errors");
     }
 }

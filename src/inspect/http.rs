@@ -6,9 +6,7 @@
 //! rather than misread (a cut `Host: exa` must not yield `exa`).
 
 /// Methods of RFC 9110 §9 plus PATCH (RFC 5789): what real clients send.
-const METHODS: [&[u8]; 9] = [
-    b"GET", b"POST", b"HEAD", b"PUT", b"DELETE", b"OPTIONS", b"CONNECT", b"PATCH", b"TRACE",
-];
+const METHODS: [&[u8]; 9] = [b"GET", b"POST", b"HEAD", b"PUT", b"DELETE", b"OPTIONS", b"CONNECT", b"PATCH", b"TRACE"];
 
 /// Host and User-Agent of an HTTP/1.x request, borrowed from the payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,11 +25,7 @@ pub struct RequestHead<'a> {
 /// space (GET, POST, HEAD, PUT, DELETE, OPTIONS, CONNECT, PATCH, TRACE).
 #[must_use]
 pub fn is_request_start(payload: &[u8]) -> bool {
-    METHODS.iter().any(|method| {
-        payload
-            .strip_prefix(*method)
-            .is_some_and(|rest| rest.first() == Some(&b' '))
-    })
+    METHODS.iter().any(|method| payload.strip_prefix(*method).is_some_and(|rest| rest.first() == Some(&b' ')))
 }
 
 /// Parses the request line and whatever header lines are complete in
@@ -64,9 +58,8 @@ pub fn parse_request_head(payload: &[u8]) -> Option<RequestHead<'_>> {
         .absolute_form_host()
         .or_else(|| host_value.and_then(host_from_authority))
         .or_else(|| request_line.connect_host());
-    let user_agent = user_agent_value
-        .filter(|value| !value.is_empty())
-        .and_then(|value| std::str::from_utf8(value).ok());
+    let user_agent =
+        user_agent_value.filter(|value| !value.is_empty()).and_then(|value| std::str::from_utf8(value).ok());
     Some(RequestHead { host, user_agent })
 }
 
@@ -109,19 +102,14 @@ impl<'a> RequestLine<'a> {
     /// Host of an absolute-form target such as `http://user@host:8080/path`.
     fn absolute_form_host(&self) -> Option<&'a str> {
         // Scheme per RFC 3986 §3.1: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ).
-        let scheme_len = self
-            .target
-            .iter()
-            .position(|&b| !(b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')))?;
+        let scheme_len =
+            self.target.iter().position(|&b| !(b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')))?;
         let (scheme, rest) = self.target.split_at_checked(scheme_len)?;
         if !scheme.first().is_some_and(u8::is_ascii_alphabetic) {
             return None;
         }
         let rest = rest.strip_prefix(b"://")?;
-        let authority_end = rest
-            .iter()
-            .position(|&b| matches!(b, b'/' | b'?' | b'#'))
-            .unwrap_or(rest.len());
+        let authority_end = rest.iter().position(|&b| matches!(b, b'/' | b'?' | b'#')).unwrap_or(rest.len());
         let authority = rest.get(..authority_end)?;
         // Userinfo ends at the last '@' (RFC 3986 §3.2.1); it is never a host.
         let host_port = split_around(authority, authority.iter().rposition(|&b| b == b'@'))
@@ -131,11 +119,7 @@ impl<'a> RequestLine<'a> {
 
     /// Host of a CONNECT request's authority-form target (`host:port`).
     fn connect_host(&self) -> Option<&'a str> {
-        if self.method == b"CONNECT" {
-            host_from_authority(self.target)
-        } else {
-            None
-        }
+        if self.method == b"CONNECT" { host_from_authority(self.target) } else { None }
     }
 }
 
@@ -161,15 +145,13 @@ fn host_from_authority(authority: &[u8]) -> Option<&str> {
         };
         (literal, port)
     } else {
-        let (host, port) = split_around(authority, authority.iter().position(|&b| b == b':'))
-            .unwrap_or((authority, &[]));
+        let (host, port) =
+            split_around(authority, authority.iter().position(|&b| b == b':')).unwrap_or((authority, &[]));
         // A fully qualified name's trailing dot names the same host.
         (host.strip_suffix(b".").unwrap_or(host), port)
     };
     let valid = !host.is_empty()
-        && host.iter().all(|&b| {
-            b.is_ascii_graphic() && !matches!(b, b'/' | b'?' | b'#' | b'@' | b'[' | b']')
-        })
+        && host.iter().all(|&b| b.is_ascii_graphic() && !matches!(b, b'/' | b'?' | b'#' | b'@' | b'[' | b']'))
         && port.iter().all(u8::is_ascii_digit);
     if !valid {
         return None;
@@ -219,17 +201,9 @@ mod tests {
 
     #[test]
     fn request_start_accepts_known_methods_only() {
-        for method in [
-            "GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "CONNECT", "PATCH", "TRACE",
-        ] {
-            assert!(
-                is_request_start(format!("{method} / HTTP/1.1\r\n").as_bytes()),
-                "{method}"
-            );
-            assert!(
-                is_request_start(format!("{method} ").as_bytes()),
-                "{method}"
-            );
+        for method in ["GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "CONNECT", "PATCH", "TRACE"] {
+            assert!(is_request_start(format!("{method} / HTTP/1.1\r\n").as_bytes()), "{method}");
+            assert!(is_request_start(format!("{method} ").as_bytes()), "{method}");
         }
         for payload in [
             &b""[..],
@@ -251,32 +225,21 @@ mod tests {
             User-Agent: curl/8.5.0\r\nAccept: */*\r\n\r\n";
         assert_eq!(
             parse_request_head(payload),
-            Some(RequestHead {
-                host: Some("www.example.com"),
-                user_agent: Some("curl/8.5.0")
-            })
+            Some(RequestHead { host: Some("www.example.com"), user_agent: Some("curl/8.5.0") })
         );
     }
 
     #[test]
     fn bare_lf_line_endings() {
-        let head =
-            parse_request_head(b"HEAD / HTTP/1.0\nUser-Agent: x/1\nHost: a.example\n\n").unwrap();
-        assert_eq!(
-            head,
-            RequestHead {
-                host: Some("a.example"),
-                user_agent: Some("x/1")
-            }
-        );
+        let head = parse_request_head(b"HEAD / HTTP/1.0\nUser-Agent: x/1\nHost: a.example\n\n").unwrap();
+        assert_eq!(head, RequestHead { host: Some("a.example"), user_agent: Some("x/1") });
     }
 
     #[test]
     fn header_names_case_insensitive_and_values_trimmed() {
-        let head = parse_request_head(
-            b"GET / HTTP/1.1\r\nhOsT: \t Example.COM  \r\nuser-AGENT:  Mozilla/5.0 (X11) \r\n\r\n",
-        )
-        .unwrap();
+        let head =
+            parse_request_head(b"GET / HTTP/1.1\r\nhOsT: \t Example.COM  \r\nuser-AGENT:  Mozilla/5.0 (X11) \r\n\r\n")
+                .unwrap();
         assert_eq!(head.host, Some("Example.COM"));
         assert_eq!(head.user_agent, Some("Mozilla/5.0 (X11)"));
     }
@@ -304,14 +267,7 @@ mod tests {
 
     #[test]
     fn implausible_host_values_are_rejected() {
-        for value in [
-            &b""[..],
-            b"exa mple.com",
-            b"caf\xc3\xa9.fr",
-            b"\xff\xfe",
-            b"a/b",
-            b"user@host",
-        ] {
+        for value in [&b""[..], b"exa mple.com", b"caf\xc3\xa9.fr", b"\xff\xfe", b"a/b", b"user@host"] {
             let payload = [&b"GET / HTTP/1.1\r\nHost: "[..], value, b"\r\n\r\n"].concat();
             let head = parse_request_head(&payload).unwrap();
             assert_eq!(head.host, None, "{value:?}");
@@ -325,14 +281,7 @@ mod tests {
         // Cut inside the Host line, even right before its LF.
         for cut in [full.len() - 1, full.len() - 2, full.len() - 8] {
             let head = parse_request_head(&full[..cut]).unwrap();
-            assert_eq!(
-                head,
-                RequestHead {
-                    host: None,
-                    user_agent: Some("ua")
-                },
-                "cut {cut}"
-            );
+            assert_eq!(head, RequestHead { host: None, user_agent: Some("ua") }, "cut {cut}");
         }
     }
 
@@ -355,26 +304,13 @@ mod tests {
             assert_eq!(parse_request_head(payload), None, "{payload:?}");
         }
         // Any token method is a request line; the head does not need headers.
-        assert_eq!(
-            parse_request_head(b"PROPFIND /x HTTP/1.1\r\n"),
-            Some(RequestHead {
-                host: None,
-                user_agent: None
-            })
-        );
+        assert_eq!(parse_request_head(b"PROPFIND /x HTTP/1.1\r\n"), Some(RequestHead { host: None, user_agent: None }));
     }
 
     #[test]
     fn headers_after_the_head_are_ignored() {
-        let payload =
-            b"POST /upload HTTP/1.1\r\nContent-Length: 24\r\n\r\nHost: body.example\r\n\r\n";
-        assert_eq!(
-            parse_request_head(payload),
-            Some(RequestHead {
-                host: None,
-                user_agent: None
-            })
-        );
+        let payload = b"POST /upload HTTP/1.1\r\nContent-Length: 24\r\n\r\nHost: body.example\r\n\r\n";
+        assert_eq!(parse_request_head(payload), Some(RequestHead { host: None, user_agent: None }));
     }
 
     #[test]
@@ -382,23 +318,14 @@ mod tests {
         let payload =
             b"GET / HTTP/1.1\r\nHost: first.example\r\nUser-Agent: one\r\nHost: second.example\r\nUser-Agent: two\r\n\r\n";
         let head = parse_request_head(payload).unwrap();
-        assert_eq!(
-            head,
-            RequestHead {
-                host: Some("first.example"),
-                user_agent: Some("one")
-            }
-        );
+        assert_eq!(head, RequestHead { host: Some("first.example"), user_agent: Some("one") });
         // Same with each header repeated before the other appears.
         let payload = b"GET / HTTP/1.1\r\nUser-Agent: one\r\nUser-Agent: two\r\n\
             Host: first.example\r\nHost: second.example\r\n\r\n";
         let head = parse_request_head(payload).unwrap();
         assert_eq!(head.user_agent, Some("one"));
         assert_eq!(head.host, Some("first.example"));
-        assert_eq!(
-            host(b"GET / HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n\r\n"),
-            Some("a.example")
-        );
+        assert_eq!(host(b"GET / HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n\r\n"), Some("a.example"));
     }
 
     #[test]
@@ -412,10 +339,7 @@ mod tests {
     fn user_agent_validation() {
         let ua = |value: &[u8]| {
             let payload = [&b"GET / HTTP/1.1\r\nUser-Agent:"[..], value, b"\r\n\r\n"].concat();
-            parse_request_head(&payload)
-                .unwrap()
-                .user_agent
-                .map(str::to_owned)
+            parse_request_head(&payload).unwrap().user_agent.map(str::to_owned)
         };
         assert_eq!(ua(b" \xe4\xb8\xad/1 "), Some("\u{4e2d}/1".to_owned()));
         assert_eq!(ua(b"   "), None);
@@ -424,23 +348,14 @@ mod tests {
 
     #[test]
     fn connect_uses_authority_without_host() {
-        assert_eq!(
-            host(b"CONNECT api.example.net:443 HTTP/1.1\r\n\r\n"),
-            Some("api.example.net")
-        );
-        assert_eq!(
-            host(b"CONNECT [2001:db8::2]:443 HTTP/1.1\r\n"),
-            Some("2001:db8::2")
-        );
+        assert_eq!(host(b"CONNECT api.example.net:443 HTTP/1.1\r\n\r\n"), Some("api.example.net"));
+        assert_eq!(host(b"CONNECT [2001:db8::2]:443 HTTP/1.1\r\n"), Some("2001:db8::2"));
         assert_eq!(
             host(b"CONNECT api.example.net:443 HTTP/1.1\r\nHost: proxy-host.example:443\r\n\r\n"),
             Some("proxy-host.example")
         );
         // An invalid Host falls back to the authority.
-        assert_eq!(
-            host(b"CONNECT api.example.net:443 HTTP/1.1\r\nHost: bad host\r\n\r\n"),
-            Some("api.example.net")
-        );
+        assert_eq!(host(b"CONNECT api.example.net:443 HTTP/1.1\r\nHost: bad host\r\n\r\n"), Some("api.example.net"));
         // Only CONNECT uses an authority-form target.
         assert_eq!(host(b"GET api.example.net:443 HTTP/1.1\r\n\r\n"), None);
     }
@@ -462,10 +377,7 @@ mod tests {
             assert_eq!(host(payload.as_bytes()), expected, "{target}");
         }
         // The target's authority overrides the Host header.
-        assert_eq!(
-            host(b"GET http://abs.example/ HTTP/1.1\r\nHost: header.example\r\n\r\n"),
-            Some("abs.example")
-        );
+        assert_eq!(host(b"GET http://abs.example/ HTTP/1.1\r\nHost: header.example\r\n\r\n"), Some("abs.example"));
     }
 
     /// xorshift64: deterministic, dependency-free pseudo-randomness.
@@ -496,16 +408,10 @@ mod tests {
         };
         if let Some(host) = head.host {
             assert!(within(payload, host), "{host:?}");
-            assert!(
-                !host.is_empty() && host.bytes().all(|b| b.is_ascii_graphic()),
-                "{host:?}"
-            );
+            assert!(!host.is_empty() && host.bytes().all(|b| b.is_ascii_graphic()), "{host:?}");
         }
         if let Some(user_agent) = head.user_agent {
-            assert!(
-                within(payload, user_agent) && !user_agent.is_empty(),
-                "{user_agent:?}"
-            );
+            assert!(within(payload, user_agent) && !user_agent.is_empty(), "{user_agent:?}");
         }
         true
     }
@@ -537,9 +443,7 @@ mod tests {
             let mut input = seeds[round % seeds.len()].to_vec();
             for _ in 0..=rng.below(4) {
                 let at = rng.below(input.len());
-                let byte = *b"\r\n :[]@/.\xff"
-                    .get(rng.below(12))
-                    .unwrap_or(&u8::try_from(rng.below(256)).unwrap());
+                let byte = *b"\r\n :[]@/.\xff".get(rng.below(12)).unwrap_or(&u8::try_from(rng.below(256)).unwrap());
                 match rng.below(4) {
                     0 => input[at] = byte,
                     1 => input.insert(at, byte),

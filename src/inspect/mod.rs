@@ -132,7 +132,9 @@ fn first_udp_payload(payload: &[u8]) -> (State, Option<Finding>) {
 fn tls_progress(stream: Box<StreamAssembler>) -> (State, Option<Finding>) {
     match tls::client_hello_from_stream(stream.contiguous()) {
         tls::StreamHello::Hello(hello) => (State::Done, hello_finding(hello, Evidence::TlsSni)),
-        tls::StreamHello::NeedMore { .. } if stream.contiguous().len() < stream::MAX_STREAM_PREFIX => (State::Tls(stream), None),
+        tls::StreamHello::NeedMore { .. } if stream.contiguous().len() < stream::MAX_STREAM_PREFIX => {
+            (State::Tls(stream), None)
+        }
         _ => (State::Done, None),
     }
 }

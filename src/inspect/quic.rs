@@ -199,11 +199,9 @@ impl ClientInitials {
 
     fn progress(&self) -> Progress<'_> {
         match self.status {
-            Status::Hello(len) => self
-                .crypto
-                .buf
-                .get(..len)
-                .map_or(Progress::GaveUp(GiveUpReason::Malformed), Progress::Hello),
+            Status::Hello(len) => {
+                self.crypto.buf.get(..len).map_or(Progress::GaveUp(GiveUpReason::Malformed), Progress::Hello)
+            }
             Status::GaveUp(reason) => Progress::GaveUp(reason),
             Status::Pending if self.decrypted_any => Progress::NeedMore,
             Status::Pending => Progress::NotQuic,
@@ -230,10 +228,7 @@ impl ClientInitials {
             Some(open) => {
                 self.decrypted_any = true;
                 self.largest_pn = Some(self.largest_pn.map_or(open.pn, |pn| pn.max(open.pn)));
-                let plaintext = open
-                    .buf
-                    .get(open.plaintext)
-                    .ok_or(GiveUpReason::Malformed)?;
+                let plaintext = open.buf.get(open.plaintext).ok_or(GiveUpReason::Malformed)?;
                 self.read_frames(plaintext)?;
             }
             None => self.skipped = self.skipped.saturating_add(1),
@@ -243,35 +238,18 @@ impl ClientInitials {
             // The keys are no longer needed; the hello bytes are.
             self.keys = [None, None];
         } else if self.examined >= MAX_INITIALS {
-            return Err(if self.decrypted_any {
-                GiveUpReason::TooManyPackets
-            } else {
-                GiveUpReason::DecryptFailed
-            });
+            return Err(if self.decrypted_any { GiveUpReason::TooManyPackets } else { GiveUpReason::DecryptFailed });
         }
         Ok(())
     }
 
     /// Opens `packet` with the client Initial keys for (`version`, `cid`),
     /// cached in `slot`.
-    fn open(
-        &mut self,
-        version: u32,
-        cid: ConnId,
-        slot: usize,
-        packet: &[u8],
-        pn_offset: usize,
-    ) -> Option<Opened> {
+    fn open(&mut self, version: u32, cid: ConnId, slot: usize, packet: &[u8], pn_offset: usize) -> Option<Opened> {
         let cached = self.keys.get_mut(slot)?;
-        let fresh = cached
-            .as_ref()
-            .is_none_or(|c| c.version != version || c.cid != cid);
+        let fresh = cached.as_ref().is_none_or(|c| c.version != version || c.cid != cid);
         if fresh {
-            *cached = Some(CachedKeys {
-                version,
-                cid,
-                client: client_keys(version, cid.as_slice())?,
-            });
+            *cached = Some(CachedKeys { version, cid, client: client_keys(version, cid.as_slice())? });
         }
         let keys = &cached.as_ref()?.client;
         open_packet(keys, packet, pn_offset, self.largest_pn)
@@ -333,12 +311,8 @@ fn skip_ack(r: &mut Reader<'_>, ecn: bool) -> Option<()> {
 /// that fit the datagram with room for the header protection sample.
 #[must_use]
 pub fn looks_like_client_initial(datagram: &[u8]) -> bool {
-    LongHeader::parse(datagram).is_some_and(|h| {
-        h.initial
-            && h.end
-                .checked_sub(h.pn_offset)
-                .is_some_and(|len| len >= PN_MAX_LEN + SAMPLE_LEN)
-    })
+    LongHeader::parse(datagram)
+        .is_some_and(|h| h.initial && h.end.checked_sub(h.pn_offset).is_some_and(|len| len >= PN_MAX_LEN + SAMPLE_LEN))
 }
 
 /// Builds a protected client Initial (for test fixtures and the fixture
@@ -371,12 +345,8 @@ fn seal_initial(
     frames: &[u8],
 ) -> Option<Vec<u8>> {
     let type_bits = initial_type_bits(version)?;
-    let dcid_len = u8::try_from(dcid.len())
-        .ok()
-        .filter(|&l| usize::from(l) <= MAX_CID_LEN)?;
-    let scid_len = u8::try_from(scid.len())
-        .ok()
-        .filter(|&l| usize::from(l) <= MAX_CID_LEN)?;
+    let dcid_len = u8::try_from(dcid.len()).ok().filter(|&l| usize::from(l) <= MAX_CID_LEN)?;
+    let scid_len = u8::try_from(scid.len()).ok().filter(|&l| usize::from(l) <= MAX_CID_LEN)?;
     let keys = client_keys(version, key_dcid)?;
     let length = frames.len().checked_add(PN_MAX_LEN + TAG_LEN)?;
 
@@ -391,21 +361,14 @@ fn seal_initial(
     packet.extend_from_slice(scid);
     packet.push(0); // token length
     // Two bytes at least, as in RFC 9001 Appendix A.
-    put_varint(
-        &mut packet,
-        u64::try_from(length).ok().filter(|&l| l <= VARINT_MAX)?,
-        2,
-    );
+    put_varint(&mut packet, u64::try_from(length).ok().filter(|&l| l <= VARINT_MAX)?, 2);
     let pn_offset = packet.len();
     packet.extend_from_slice(&packet_number.to_be_bytes());
     let header_len = packet.len();
     packet.extend_from_slice(frames);
 
     let (header, payload) = packet.split_at_mut(header_len);
-    let tag = keys
-        .packet
-        .encrypt_in_place(u64::from(packet_number), header, payload)
-        .ok()?;
+    let tag = keys.packet.encrypt_in_place(u64::from(packet_number), header, payload).ok()?;
     packet.extend_from_slice(tag.as_ref());
 
     // The sample starts 4 bytes after pn_offset, that is at the ciphertext.
@@ -426,11 +389,7 @@ pub fn crypto_frame(offset: u64, data: &[u8]) -> Vec<u8> {
     let mut frame = Vec::with_capacity(data.len().saturating_add(17));
     frame.push(0x06);
     put_varint(&mut frame, offset, 1);
-    put_varint(
-        &mut frame,
-        u64::try_from(data.len()).unwrap_or(VARINT_MAX),
-        1,
-    );
+    put_varint(&mut frame, u64::try_from(data.len()).unwrap_or(VARINT_MAX), 1);
     frame.extend_from_slice(data);
     frame
 }
@@ -499,20 +458,13 @@ struct Opened {
 
 /// Removes header protection from a copy of `packet` and opens its AEAD.
 /// `None` if the packet is too short or does not authenticate.
-fn open_packet(
-    keys: &DirectionalKeys,
-    packet: &[u8],
-    pn_offset: usize,
-    largest_pn: Option<u64>,
-) -> Option<Opened> {
+fn open_packet(keys: &DirectionalKeys, packet: &[u8], pn_offset: usize, largest_pn: Option<u64>) -> Option<Opened> {
     let sample_start = pn_offset.checked_add(PN_MAX_LEN)?;
     let sample = packet.get(sample_start..sample_start.checked_add(SAMPLE_LEN)?)?;
     let mut first = *packet.first()?;
     let mut pn_bytes = [0u8; PN_MAX_LEN];
     pn_bytes.copy_from_slice(packet.get(pn_offset..sample_start)?);
-    keys.header
-        .decrypt_in_place(sample, &mut first, &mut pn_bytes)
-        .ok()?;
+    keys.header.decrypt_in_place(sample, &mut first, &mut pn_bytes).ok()?;
     let pn_len = usize::from(first & 0x03) + 1;
     let pn_bytes = pn_bytes.get(..pn_len)?;
     let header_end = pn_offset.checked_add(pn_len)?;
@@ -523,23 +475,12 @@ fn open_packet(
     // The AAD is the header with protection removed.
     let mut buf = packet.to_vec();
     *buf.first_mut()? = first;
-    buf.get_mut(pn_offset..header_end)?
-        .copy_from_slice(pn_bytes);
-    let truncated = pn_bytes
-        .iter()
-        .fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+    buf.get_mut(pn_offset..header_end)?.copy_from_slice(pn_bytes);
+    let truncated = pn_bytes.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
     let pn = decode_packet_number(largest_pn, truncated, pn_len);
     let (header, payload) = buf.split_at_mut(header_end);
-    let plain_len = keys
-        .packet
-        .decrypt_in_place(pn, header, payload)
-        .ok()?
-        .len();
-    Some(Opened {
-        buf,
-        plaintext: header_end..header_end.checked_add(plain_len)?,
-        pn,
-    })
+    let plain_len = keys.packet.decrypt_in_place(pn, header, payload).ok()?.len();
+    Some(Opened { buf, plaintext: header_end..header_end.checked_add(plain_len)?, pn })
 }
 
 /// Expands a truncated packet number of `pn_len` bytes (RFC 9000
@@ -571,10 +512,7 @@ impl ConnId {
     fn new(cid: &[u8]) -> Option<Self> {
         let mut bytes = [0u8; MAX_CID_LEN];
         bytes.get_mut(..cid.len())?.copy_from_slice(cid);
-        Some(Self {
-            len: u8::try_from(cid.len()).ok()?,
-            bytes,
-        })
+        Some(Self { len: u8::try_from(cid.len()).ok()?, bytes })
     }
 
     fn as_slice(&self) -> &[u8] {
@@ -619,13 +557,7 @@ impl<'a> LongHeader<'a> {
         let length = usize::try_from(r.varint()?).ok()?;
         let pn_offset = r.pos;
         let end = pn_offset.checked_add(length)?;
-        (end <= bytes.len()).then_some(Self {
-            version,
-            initial,
-            dcid,
-            pn_offset,
-            end,
-        })
+        (end <= bytes.len()).then_some(Self { version, initial, dcid, pn_offset, end })
     }
 }
 
@@ -682,10 +614,7 @@ impl<'a> Reader<'a> {
             _ => 7,
         };
         let rest = self.take(extra)?;
-        Some(
-            rest.iter()
-                .fold(u64::from(first & 0x3f), |acc, &b| (acc << 8) | u64::from(b)),
-        )
+        Some(rest.iter().fold(u64::from(first & 0x3f), |acc, &b| (acc << 8) | u64::from(b)))
     }
 
     fn skip_zeros(&mut self) {
@@ -724,18 +653,10 @@ impl CryptoStream {
         }
         if end > self.buf.len() {
             grow_within(&mut self.buf, end, MAX_CRYPTO, 0);
-            grow_within(
-                &mut self.received,
-                end.div_ceil(64),
-                MAX_CRYPTO.div_ceil(64),
-                0,
-            );
+            grow_within(&mut self.received, end.div_ceil(64), MAX_CRYPTO.div_ceil(64), 0);
         }
         // Overlaps simply overwrite: retransmitted data is identical.
-        self.buf
-            .get_mut(start..end)
-            .ok_or(TOO_LARGE)?
-            .copy_from_slice(data);
+        self.buf.get_mut(start..end).ok_or(TOO_LARGE)?.copy_from_slice(data);
         for i in start..end {
             if let Some(word) = self.received.get_mut(i / 64) {
                 *word |= 1 << (i % 64);
@@ -748,11 +669,7 @@ impl CryptoStream {
     }
 
     fn is_received(&self, i: usize) -> bool {
-        i < self.buf.len()
-            && self
-                .received
-                .get(i / 64)
-                .is_some_and(|word| word & (1 << (i % 64)) != 0)
+        i < self.buf.len() && self.received.get(i / 64).is_some_and(|word| word & (1 << (i % 64)) != 0)
     }
 
     /// The length of the complete first handshake message, once the stream
@@ -784,10 +701,7 @@ mod tests {
     /// Decodes hex, ignoring whitespace (the RFCs print vectors in columns).
     fn hex(s: &str) -> Vec<u8> {
         let digits: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-        digits
-            .chunks(2)
-            .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16).unwrap())
-            .collect()
+        digits.chunks(2).map(|pair| u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16).unwrap()).collect()
     }
 
     /// RFC 9001 Appendix A / RFC 9369 Appendix A: the client-chosen DCID.
@@ -953,9 +867,7 @@ mod tests {
         let sample = hex("d1b1c98dd7689fb8ec11d242b123dc9b");
         let mut first = 0xc3;
         let mut pn = [0x00, 0x00, 0x00, 0x02];
-        keys.header
-            .encrypt_in_place(&sample, &mut first, &mut pn)
-            .unwrap();
+        keys.header.encrypt_in_place(&sample, &mut first, &mut pn).unwrap();
         assert_eq!(first, 0xc0);
         assert_eq!(pn.to_vec(), hex("7b9aec34"));
     }
@@ -964,8 +876,7 @@ mod tests {
     fn rfc9001_a2_seal_reproduces_the_protected_packet() {
         // Byte-for-byte equality checks the A.1 key, IV and hp derived
         // from the DCID, the header layout and both protections.
-        let packet =
-            seal_client_initial(QUIC_V1, &hex(RFC_DCID), &[], 2, &rfc_plaintext()).unwrap();
+        let packet = seal_client_initial(QUIC_V1, &hex(RFC_DCID), &[], 2, &rfc_plaintext()).unwrap();
         let expected = hex(RFC9001_CLIENT_INITIAL);
         assert_eq!(expected.len(), 1200);
         assert_eq!(packet, expected);
@@ -993,9 +904,7 @@ mod tests {
         let sample = hex("ffe67b6abcdb4298b485dd04de806071");
         let mut first = 0xd3;
         let mut pn = [0x00, 0x00, 0x00, 0x02];
-        keys.header
-            .encrypt_in_place(&sample, &mut first, &mut pn)
-            .unwrap();
+        keys.header.encrypt_in_place(&sample, &mut first, &mut pn).unwrap();
         assert_eq!(first, 0xd7);
         assert_eq!(pn.to_vec(), hex("a0c95e82"));
     }
@@ -1004,8 +913,7 @@ mod tests {
     fn rfc9369_a2_v2_seal_and_decrypt_match_the_rfc() {
         let expected = hex(RFC9369_CLIENT_INITIAL);
         assert_eq!(expected.len(), 1200);
-        let packet =
-            seal_client_initial(QUIC_V2, &hex(RFC_DCID), &[], 2, &rfc_plaintext()).unwrap();
+        let packet = seal_client_initial(QUIC_V2, &hex(RFC_DCID), &[], 2, &rfc_plaintext()).unwrap();
         assert_eq!(packet, expected);
 
         assert!(looks_like_client_initial(&expected));
@@ -1022,11 +930,7 @@ mod tests {
             let packet = seal_client_initial(version, &DCID, &SCID, 0, &frames).unwrap();
             assert!(looks_like_client_initial(&packet), "{version:#x}");
             let mut flow = ClientInitials::new();
-            assert_eq!(
-                expect_hello(flow.on_datagram(&packet)),
-                hello,
-                "{version:#x}"
-            );
+            assert_eq!(expect_hello(flow.on_datagram(&packet)), hello, "{version:#x}");
         }
     }
 
@@ -1116,28 +1020,17 @@ mod tests {
         let hello = client_hello("newcid.example.com", 1500);
         let new_dcid = [0x99; 5];
         let mut flow = ClientInitials::new();
-        assert_eq!(
-            flow.on_datagram(&initial(0, crypto_frame(0, &hello[..900]))),
-            Progress::NeedMore
-        );
+        assert_eq!(flow.on_datagram(&initial(0, crypto_frame(0, &hello[..900]))), Progress::NeedMore);
         // After the server's Initial, the client addresses the server's
         // connection ID but keeps the keys of its first DCID.
         let frames = padded(crypto_frame(900, &hello[900..1400]), 1162);
         let moved = seal_initial(QUIC_V1, &new_dcid, &DCID, &SCID, 1, &frames).unwrap();
         assert_eq!(flow.on_datagram(&moved), Progress::NeedMore);
-        assert!(
-            flow.keys[1].is_none(),
-            "the first DCID's cached keys opened it"
-        );
+        assert!(flow.keys[1].is_none(), "the first DCID's cached keys opened it");
         // After a Retry, keys come from the new DCID itself.
-        let after_retry = seal_client_initial(
-            QUIC_V1,
-            &new_dcid,
-            &SCID,
-            2,
-            &padded(crypto_frame(1400, &hello[1400..]), 1162),
-        )
-        .unwrap();
+        let after_retry =
+            seal_client_initial(QUIC_V1, &new_dcid, &SCID, 2, &padded(crypto_frame(1400, &hello[1400..]), 1162))
+                .unwrap();
         assert_eq!(expect_hello(flow.on_datagram(&after_retry)), hello);
         assert_eq!(flow.skipped(), 0);
     }
@@ -1167,17 +1060,11 @@ mod tests {
         for _ in 1..MAX_INITIALS {
             assert_eq!(flow.on_datagram(&packet), Progress::NotQuic);
         }
-        assert_eq!(
-            flow.on_datagram(&packet),
-            Progress::GaveUp(GiveUpReason::DecryptFailed)
-        );
+        assert_eq!(flow.on_datagram(&packet), Progress::GaveUp(GiveUpReason::DecryptFailed));
         assert_eq!(flow.skipped(), u64::from(MAX_INITIALS));
         // Given up: even a good packet is only counted.
         let good = initial(1, crypto_frame(0, &client_hello("x.example", 0)));
-        assert_eq!(
-            flow.on_datagram(&good),
-            Progress::GaveUp(GiveUpReason::DecryptFailed)
-        );
+        assert_eq!(flow.on_datagram(&good), Progress::GaveUp(GiveUpReason::DecryptFailed));
         assert_eq!(flow.skipped(), u64::from(MAX_INITIALS) + 1);
         assert_eq!(flow.examined, MAX_INITIALS);
     }
@@ -1186,58 +1073,37 @@ mod tests {
     fn too_many_initials_without_a_hello_gives_up() {
         let mut flow = ClientInitials::new();
         for pn in 1..u32::from(MAX_INITIALS) {
-            assert_eq!(
-                flow.on_datagram(&initial(pn, vec![0x01])),
-                Progress::NeedMore
-            );
+            assert_eq!(flow.on_datagram(&initial(pn, vec![0x01])), Progress::NeedMore);
         }
         let last = initial(100, vec![0x01]);
-        assert_eq!(
-            flow.on_datagram(&last),
-            Progress::GaveUp(GiveUpReason::TooManyPackets)
-        );
+        assert_eq!(flow.on_datagram(&last), Progress::GaveUp(GiveUpReason::TooManyPackets));
         assert_eq!(flow.skipped(), 0);
-        assert!(
-            flow.crypto.buf.capacity() == 0,
-            "buffers are freed on giving up"
-        );
+        assert!(flow.crypto.buf.capacity() == 0, "buffers are freed on giving up");
     }
 
     #[test]
     fn crypto_beyond_the_buffer_bound_gives_up() {
         let mut flow = ClientInitials::new();
         let far = initial(0, crypto_frame((MAX_CRYPTO - 4) as u64, &[1; 10]));
-        assert_eq!(
-            flow.on_datagram(&far),
-            Progress::GaveUp(GiveUpReason::CryptoTooLarge)
-        );
+        assert_eq!(flow.on_datagram(&far), Progress::GaveUp(GiveUpReason::CryptoTooLarge));
 
         // A hello announcing a body that cannot fit the bound.
         let mut flow = ClientInitials::new();
         let huge = initial(0, crypto_frame(0, &[CLIENT_HELLO, 0x00, 0xff, 0xff, 0x03]));
-        assert_eq!(
-            flow.on_datagram(&huge),
-            Progress::GaveUp(GiveUpReason::CryptoTooLarge)
-        );
+        assert_eq!(flow.on_datagram(&huge), Progress::GaveUp(GiveUpReason::CryptoTooLarge));
     }
 
     #[test]
     fn malformed_frames_and_non_client_hello_give_up() {
         let mut flow = ClientInitials::new();
         let server_hello = initial(0, crypto_frame(0, &[0x02, 0x00, 0x00, 0x01, 0x00]));
-        assert_eq!(
-            flow.on_datagram(&server_hello),
-            Progress::GaveUp(GiveUpReason::Malformed)
-        );
+        assert_eq!(flow.on_datagram(&server_hello), Progress::GaveUp(GiveUpReason::Malformed));
 
         // A CRYPTO frame claiming 100 bytes with 3 left in the packet.
         let mut flow = ClientInitials::new();
         let frames = [0x06, 0x00, 0x40, 0x64, 1, 2, 3];
         let truncated = seal_client_initial(QUIC_V1, &DCID, &SCID, 0, &frames).unwrap();
-        assert_eq!(
-            flow.on_datagram(&truncated),
-            Progress::GaveUp(GiveUpReason::Malformed)
-        );
+        assert_eq!(flow.on_datagram(&truncated), Progress::GaveUp(GiveUpReason::Malformed));
     }
 
     #[test]
@@ -1312,10 +1178,7 @@ mod tests {
                     assert!(looks_like_client_initial(&datagram));
                 }
                 let progress = flow.on_datagram(&datagram);
-                assert!(
-                    matches!(progress, Progress::NotQuic | Progress::GaveUp(_)),
-                    "{progress:?}"
-                );
+                assert!(matches!(progress, Progress::NotQuic | Progress::GaveUp(_)), "{progress:?}");
                 assert!(flow.examined <= MAX_INITIALS);
                 assert!(flow.crypto.buf.len() <= MAX_CRYPTO);
             }
@@ -1329,10 +1192,7 @@ mod tests {
 
     #[test]
     fn packet_numbers_expand_as_in_rfc9000_a3() {
-        assert_eq!(
-            decode_packet_number(Some(0xa82f_30ea), 0x9b32, 2),
-            0xa82f_9b32
-        );
+        assert_eq!(decode_packet_number(Some(0xa82f_30ea), 0x9b32, 2), 0xa82f_9b32);
         assert_eq!(decode_packet_number(None, 2, 4), 2);
         assert_eq!(decode_packet_number(Some(0xff), 0x01, 1), 0x101);
         // The candidate nearest the expected number wins, up or down.
@@ -1342,14 +1202,8 @@ mod tests {
 
     #[test]
     fn crypto_frames_use_minimal_varints() {
-        assert_eq!(
-            crypto_frame(0, b"abc"),
-            [0x06, 0x00, 0x03, b'a', b'b', b'c']
-        );
-        assert_eq!(
-            crypto_frame(16384, &[]),
-            [0x06, 0x80, 0x00, 0x40, 0x00, 0x00]
-        );
+        assert_eq!(crypto_frame(0, b"abc"), [0x06, 0x00, 0x03, b'a', b'b', b'c']);
+        assert_eq!(crypto_frame(16384, &[]), [0x06, 0x80, 0x00, 0x40, 0x00, 0x00]);
         assert_eq!(crypto_frame(u64::MAX, &[])[1..9], [0xff; 8]);
     }
 }

@@ -69,7 +69,9 @@ impl StreamAssembler {
     fn drain_pending(&mut self, base: u32) {
         loop {
             let len = self.data.len();
-            let Some(i) = self.pending.iter().position(|(seq, _)| (seq.wrapping_sub(base) as usize) <= len) else { break };
+            let Some(i) = self.pending.iter().position(|(seq, _)| (seq.wrapping_sub(base) as usize) <= len) else {
+                break;
+            };
             let (seq, bytes) = self.pending.swap_remove(i);
             let offset = seq.wrapping_sub(base) as usize;
             if offset <= MAX_STREAM_PREFIX {

@@ -96,9 +96,7 @@ pub fn client_hello_from_stream(stream: &[u8]) -> StreamHello {
         Located::NeedMore(total) => StreamHello::NeedMore { total },
         Located::Malformed => StreamHello::Malformed,
         Located::InFirstRecord(msg) => to_stream_hello(parse_client_hello_message(msg)),
-        Located::Fragmented(msg_len) => {
-            to_stream_hello(parse_client_hello_message(&reassemble(stream, msg_len)))
-        }
+        Located::Fragmented(msg_len) => to_stream_hello(parse_client_hello_message(&reassemble(stream, msg_len))),
     }
 }
 
@@ -110,9 +108,7 @@ pub fn client_hello_from_stream(stream: &[u8]) -> StreamHello {
 /// [`Malformed`] if the message is not a ClientHello, is truncated, has a
 /// body over 64 KiB, or has inconsistent inner lengths.
 pub fn parse_client_hello_message(msg: &[u8]) -> Result<ClientHello, Malformed> {
-    let (header, rest) = msg
-        .split_first_chunk::<HANDSHAKE_HEADER_LEN>()
-        .ok_or(Malformed)?;
+    let (header, rest) = msg.split_first_chunk::<HANDSHAKE_HEADER_LEN>().ok_or(Malformed)?;
     let body_len = hello_body_len(*header)?;
     let body = rest.get(..body_len).ok_or(Malformed)?;
     parse_client_hello_body(body)
@@ -147,15 +143,9 @@ struct Record<'a> {
 impl<'a> Record<'a> {
     /// `None` if `buf` does not hold a whole record header.
     fn new_checked(buf: &'a [u8]) -> Option<Self> {
-        let (&[content_type, major, minor, hi, lo], rest) =
-            buf.split_first_chunk::<RECORD_HEADER_LEN>()?;
+        let (&[content_type, major, minor, hi, lo], rest) = buf.split_first_chunk::<RECORD_HEADER_LEN>()?;
         let length = usize::from(u16::from_be_bytes([hi, lo]));
-        Some(Record {
-            content_type,
-            version: [major, minor],
-            length,
-            fragment: rest.get(..length).unwrap_or(rest),
-        })
+        Some(Record { content_type, version: [major, minor], length, fragment: rest.get(..length).unwrap_or(rest) })
     }
 
     /// Handshake content in a TLS 1.x (or SSL 3.0) record of permitted size.
@@ -238,19 +228,14 @@ fn locate_hello(stream: &[u8]) -> Located<'_> {
         }
         match msg_len {
             Some(need) if seen >= need => {
-                return if index == 0 {
-                    Located::InFirstRecord(fragment)
-                } else {
-                    Located::Fragmented(need)
-                };
+                return if index == 0 { Located::InFirstRecord(fragment) } else { Located::Fragmented(need) };
             }
             // This record is cut short by the end of the stream: the rest of
             // the hello arrives in it, or the total is not yet knowable.
             Some(need) if record.missing() > 0 => {
                 let still_needed = need.saturating_sub(seen);
-                let total = (still_needed <= record.missing())
-                    .then(|| stream.len().checked_add(still_needed))
-                    .flatten();
+                let total =
+                    (still_needed <= record.missing()).then(|| stream.len().checked_add(still_needed)).flatten();
                 return Located::NeedMore(total);
             }
             None if record.missing() > 0 => return Located::NeedMore(None),
@@ -326,11 +311,7 @@ impl<'a> Reader<'a> {
     /// as in every extension body we parse.
     fn only_vec16(mut self) -> Result<&'a [u8], Malformed> {
         let inner = self.vec16()?;
-        if self.is_empty() {
-            Ok(inner)
-        } else {
-            Err(Malformed)
-        }
+        if self.is_empty() { Ok(inner) } else { Err(Malformed) }
     }
 }
 
@@ -350,11 +331,7 @@ fn parse_client_hello_body(body: &[u8]) -> Result<ClientHello, Malformed> {
     {
         return Err(Malformed);
     }
-    let mut hello = ClientHello {
-        sni: None,
-        alpn: None,
-        ech: false,
-    };
+    let mut hello = ClientHello { sni: None, alpn: None, ech: false };
     // Pre-TLS-1.2 clients may omit the extensions block entirely.
     if r.is_empty() {
         return Ok(hello);
@@ -404,9 +381,7 @@ fn parse_server_name(data: &[u8]) -> Result<Option<Box<str>>, Malformed> {
 fn normalise_host_name(name: &[u8]) -> Option<Box<str>> {
     let name = name.strip_suffix(b".").unwrap_or(name);
     let plausible = (1..=MAX_HOST_NAME_LEN).contains(&name.len())
-        && name.iter().all(
-            |b| matches!(b.to_ascii_lowercase(), b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-'),
-        )
+        && name.iter().all(|b| matches!(b.to_ascii_lowercase(), b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-'))
         && name.split(|&b| b == b'.').all(|label| !label.is_empty());
     if !plausible {
         return None;
@@ -456,20 +431,18 @@ mod tests {
     /// RFC 8448 §3 (Simple 1-RTT Handshake), "send handshake record",
     /// complete record (201 octets): record header + 196-byte ClientHello.
     const RFC8448_RECORD: [u8; 201] = [
-        0x16, 0x03, 0x01, 0x00, 0xc4, 0x01, 0x00, 0x00, 0xc0, 0x03, 0x03, 0xcb, 0x34, 0xec, 0xb1,
-        0xe7, 0x81, 0x63, 0xba, 0x1c, 0x38, 0xc6, 0xda, 0xcb, 0x19, 0x6a, 0x6d, 0xff, 0xa2, 0x1a,
-        0x8d, 0x99, 0x12, 0xec, 0x18, 0xa2, 0xef, 0x62, 0x83, 0x02, 0x4d, 0xec, 0xe7, 0x00, 0x00,
-        0x06, 0x13, 0x01, 0x13, 0x03, 0x13, 0x02, 0x01, 0x00, 0x00, 0x91, 0x00, 0x00, 0x00, 0x0b,
-        0x00, 0x09, 0x00, 0x00, 0x06, 0x73, 0x65, 0x72, 0x76, 0x65, 0x72, 0xff, 0x01, 0x00, 0x01,
-        0x00, 0x00, 0x0a, 0x00, 0x14, 0x00, 0x12, 0x00, 0x1d, 0x00, 0x17, 0x00, 0x18, 0x00, 0x19,
-        0x01, 0x00, 0x01, 0x01, 0x01, 0x02, 0x01, 0x03, 0x01, 0x04, 0x00, 0x23, 0x00, 0x00, 0x00,
-        0x33, 0x00, 0x26, 0x00, 0x24, 0x00, 0x1d, 0x00, 0x20, 0x99, 0x38, 0x1d, 0xe5, 0x60, 0xe4,
-        0xbd, 0x43, 0xd2, 0x3d, 0x8e, 0x43, 0x5a, 0x7d, 0xba, 0xfe, 0xb3, 0xc0, 0x6e, 0x51, 0xc1,
-        0x3c, 0xae, 0x4d, 0x54, 0x13, 0x69, 0x1e, 0x52, 0x9a, 0xaf, 0x2c, 0x00, 0x2b, 0x00, 0x03,
-        0x02, 0x03, 0x04, 0x00, 0x0d, 0x00, 0x20, 0x00, 0x1e, 0x04, 0x03, 0x05, 0x03, 0x06, 0x03,
-        0x02, 0x03, 0x08, 0x04, 0x08, 0x05, 0x08, 0x06, 0x04, 0x01, 0x05, 0x01, 0x06, 0x01, 0x02,
-        0x01, 0x04, 0x02, 0x05, 0x02, 0x06, 0x02, 0x02, 0x02, 0x00, 0x2d, 0x00, 0x02, 0x01, 0x01,
-        0x00, 0x1c, 0x00, 0x02, 0x40, 0x01,
+        0x16, 0x03, 0x01, 0x00, 0xc4, 0x01, 0x00, 0x00, 0xc0, 0x03, 0x03, 0xcb, 0x34, 0xec, 0xb1, 0xe7, 0x81, 0x63,
+        0xba, 0x1c, 0x38, 0xc6, 0xda, 0xcb, 0x19, 0x6a, 0x6d, 0xff, 0xa2, 0x1a, 0x8d, 0x99, 0x12, 0xec, 0x18, 0xa2,
+        0xef, 0x62, 0x83, 0x02, 0x4d, 0xec, 0xe7, 0x00, 0x00, 0x06, 0x13, 0x01, 0x13, 0x03, 0x13, 0x02, 0x01, 0x00,
+        0x00, 0x91, 0x00, 0x00, 0x00, 0x0b, 0x00, 0x09, 0x00, 0x00, 0x06, 0x73, 0x65, 0x72, 0x76, 0x65, 0x72, 0xff,
+        0x01, 0x00, 0x01, 0x00, 0x00, 0x0a, 0x00, 0x14, 0x00, 0x12, 0x00, 0x1d, 0x00, 0x17, 0x00, 0x18, 0x00, 0x19,
+        0x01, 0x00, 0x01, 0x01, 0x01, 0x02, 0x01, 0x03, 0x01, 0x04, 0x00, 0x23, 0x00, 0x00, 0x00, 0x33, 0x00, 0x26,
+        0x00, 0x24, 0x00, 0x1d, 0x00, 0x20, 0x99, 0x38, 0x1d, 0xe5, 0x60, 0xe4, 0xbd, 0x43, 0xd2, 0x3d, 0x8e, 0x43,
+        0x5a, 0x7d, 0xba, 0xfe, 0xb3, 0xc0, 0x6e, 0x51, 0xc1, 0x3c, 0xae, 0x4d, 0x54, 0x13, 0x69, 0x1e, 0x52, 0x9a,
+        0xaf, 0x2c, 0x00, 0x2b, 0x00, 0x03, 0x02, 0x03, 0x04, 0x00, 0x0d, 0x00, 0x20, 0x00, 0x1e, 0x04, 0x03, 0x05,
+        0x03, 0x06, 0x03, 0x02, 0x03, 0x08, 0x04, 0x08, 0x05, 0x08, 0x06, 0x04, 0x01, 0x05, 0x01, 0x06, 0x01, 0x02,
+        0x01, 0x04, 0x02, 0x05, 0x02, 0x06, 0x02, 0x02, 0x02, 0x00, 0x2d, 0x00, 0x02, 0x01, 0x01, 0x00, 0x1c, 0x00,
+        0x02, 0x40, 0x01,
     ];
 
     /// A minimal hand-built ClientHello record: SNI "a.b" and ALPN "h2".
@@ -477,9 +450,8 @@ mod tests {
         0x16, 0x03, 0x01, 0x00, 0x44, // record: handshake, TLS 1.0, 68 bytes
         0x01, 0x00, 0x00, 0x40, // client_hello, 64 bytes
         0x03, 0x03, // legacy_version
-        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-        0x00, 0x00, // random
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // random
         0x00, // session_id
         0x00, 0x02, 0x13, 0x01, // cipher_suites
         0x01, 0x00, // compression_methods
@@ -601,14 +573,7 @@ mod tests {
     #[test]
     fn rfc8448_client_hello_record() {
         let hello = expect_hello(client_hello_from_stream(&RFC8448_RECORD));
-        assert_eq!(
-            hello,
-            ClientHello {
-                sni: sni("server"),
-                alpn: None,
-                ech: false
-            }
-        );
+        assert_eq!(hello, ClientHello { sni: sni("server"), alpn: None, ech: false });
     }
 
     #[test]
@@ -642,14 +607,7 @@ mod tests {
     #[test]
     fn tiny_hand_built_record() {
         let hello = expect_hello(client_hello_from_stream(&TINY_RECORD));
-        assert_eq!(
-            hello,
-            ClientHello {
-                sni: sni("a.b"),
-                alpn: Some(Box::from("h2")),
-                ech: false
-            }
-        );
+        assert_eq!(hello, ClientHello { sni: sni("a.b"), alpn: Some(Box::from("h2")), ech: false });
     }
 
     #[test]
@@ -679,30 +637,18 @@ mod tests {
     fn not_tls_decided_from_first_bytes() {
         assert_eq!(client_hello_from_stream(b"G"), StreamHello::NotTls);
         assert_eq!(client_hello_from_stream(&[0x16, 0x02]), StreamHello::NotTls);
-        assert_eq!(
-            client_hello_from_stream(&[0x16, 0x03, 0x05, 0x00]),
-            StreamHello::NotTls
-        );
+        assert_eq!(client_hello_from_stream(&[0x16, 0x03, 0x05, 0x00]), StreamHello::NotTls);
         // SSLv2-compatible hello framing is not a TLS record.
-        assert_eq!(
-            client_hello_from_stream(&[0x80, 0x2e, 0x01, 0x03]),
-            StreamHello::NotTls
-        );
+        assert_eq!(client_hello_from_stream(&[0x80, 0x2e, 0x01, 0x03]), StreamHello::NotTls);
         for prefix in [&[][..], &[0x16], &[0x16, 0x03], &[0x16, 0x03, 0x03, 0x00]] {
-            assert_eq!(
-                client_hello_from_stream(prefix),
-                StreamHello::NeedMore { total: None }
-            );
+            assert_eq!(client_hello_from_stream(prefix), StreamHello::NeedMore { total: None });
         }
     }
 
     #[test]
     fn sni_is_normalised() {
         let msg = hello_msg(&[sni_ext(b"WWW.Example-Site_1.COM.")]);
-        assert_eq!(
-            parse_client_hello_message(&msg).unwrap().sni,
-            sni("www.example-site_1.com")
-        );
+        assert_eq!(parse_client_hello_message(&msg).unwrap().sni, sni("www.example-site_1.com"));
     }
 
     #[test]
@@ -735,10 +681,7 @@ mod tests {
         let mut data = u16::try_from(list.len()).unwrap().to_be_bytes().to_vec();
         data.extend_from_slice(&list);
         let msg = hello_msg(&[ext(EXT_SERVER_NAME, &data)]);
-        assert_eq!(
-            parse_client_hello_message(&msg).unwrap().sni,
-            sni("ok.example")
-        );
+        assert_eq!(parse_client_hello_message(&msg).unwrap().sni, sni("ok.example"));
     }
 
     #[test]
@@ -772,11 +715,7 @@ mod tests {
 
     #[test]
     fn broken_alpn_extension_is_malformed() {
-        for data in [
-            &[0x00, 0x00][..],
-            &[0x00, 0x01, 0x00],
-            &[0x00, 0x03, 0x05, b'h', b'2'],
-        ] {
+        for data in [&[0x00, 0x00][..], &[0x00, 0x01, 0x00], &[0x00, 0x03, 0x05, b'h', b'2']] {
             let msg = hello_msg(&[ext(EXT_ALPN, data)]);
             assert_eq!(parse_client_hello_message(&msg), Err(Malformed), "{data:?}");
         }
@@ -784,10 +723,7 @@ mod tests {
 
     #[test]
     fn ech_extension_detected() {
-        let msg = hello_msg(&[
-            ext(EXT_ENCRYPTED_CLIENT_HELLO, &[0x00]),
-            sni_ext(b"public.example"),
-        ]);
+        let msg = hello_msg(&[ext(EXT_ENCRYPTED_CLIENT_HELLO, &[0x00]), sni_ext(b"public.example")]);
         let hello = parse_client_hello_message(&msg).unwrap();
         assert!(hello.ech);
         assert_eq!(hello.sni, sni("public.example"));
@@ -797,11 +733,7 @@ mod tests {
 
     #[test]
     fn duplicate_interesting_extensions_are_malformed() {
-        for dup in [
-            sni_ext(b"a.example"),
-            alpn_ext(&[b"h2"]),
-            ext(EXT_ENCRYPTED_CLIENT_HELLO, &[]),
-        ] {
+        for dup in [sni_ext(b"a.example"), alpn_ext(&[b"h2"]), ext(EXT_ENCRYPTED_CLIENT_HELLO, &[])] {
             let msg = hello_msg(&[dup.clone(), dup]);
             assert_eq!(parse_client_hello_message(&msg), Err(Malformed));
         }
@@ -827,14 +759,7 @@ mod tests {
         msg.truncate(HANDSHAKE_HEADER_LEN + 2 + 32 + 1 + 4 + 2);
         msg[3] = u8::try_from(msg.len() - HANDSHAKE_HEADER_LEN).unwrap();
         let hello = parse_client_hello_message(&msg).unwrap();
-        assert_eq!(
-            hello,
-            ClientHello {
-                sni: None,
-                alpn: None,
-                ech: false
-            }
-        );
+        assert_eq!(hello, ClientHello { sni: None, alpn: None, ech: false });
     }
 
     #[test]
@@ -859,11 +784,7 @@ mod tests {
         no_compression.push(0x00);
         no_compression[3] = 41;
         assert!(parse_client_hello_message(&no_compression).is_ok());
-        assert_eq!(
-            mutate(46, 0x12),
-            Err(Malformed),
-            "extensions shorter than block"
-        );
+        assert_eq!(mutate(46, 0x12), Err(Malformed), "extensions shorter than block");
         assert_eq!(parse_client_hello_message(&good[..3]), Err(Malformed));
         assert_eq!(parse_client_hello_message(&[]), Err(Malformed));
     }
@@ -876,10 +797,7 @@ mod tests {
         assert_eq!(client_hello_from_stream(&stream), StreamHello::Malformed);
         // Exactly 64 KiB is still accepted as "need more".
         let stream = [0x16, 0x03, 0x01, 0x40, 0x00, 0x01, 0x01, 0x00, 0x00];
-        assert_eq!(
-            client_hello_from_stream(&stream),
-            StreamHello::NeedMore { total: None }
-        );
+        assert_eq!(client_hello_from_stream(&stream), StreamHello::NeedMore { total: None });
     }
 
     #[test]
@@ -890,14 +808,8 @@ mod tests {
             StreamHello::Malformed
         );
         // Zero-length and oversized fragments.
-        assert_eq!(
-            client_hello_from_stream(&[0x16, 0x03, 0x01, 0x00, 0x00]),
-            StreamHello::Malformed
-        );
-        assert_eq!(
-            client_hello_from_stream(&[0x16, 0x03, 0x01, 0x40, 0x01]),
-            StreamHello::Malformed
-        );
+        assert_eq!(client_hello_from_stream(&[0x16, 0x03, 0x01, 0x00, 0x00]), StreamHello::Malformed);
+        assert_eq!(client_hello_from_stream(&[0x16, 0x03, 0x01, 0x40, 0x01]), StreamHello::Malformed);
         // Hello fragment followed by a non-handshake record.
         let msg = hello_msg(&[sni_ext(b"a.example")]);
         let mut stream = records(&msg[..10], &[10]);
@@ -908,10 +820,7 @@ mod tests {
         stream[16] = 0x02;
         assert_eq!(client_hello_from_stream(&stream), StreamHello::Malformed);
         stream[16] = 0x03;
-        assert!(matches!(
-            client_hello_from_stream(&stream),
-            StreamHello::Hello(_)
-        ));
+        assert!(matches!(client_hello_from_stream(&stream), StreamHello::Hello(_)));
         // Complete record whose hello body is broken.
         let mut broken = TINY_RECORD;
         broken[50] = 0xff;
@@ -924,21 +833,9 @@ mod tests {
         assert!(msg.len() > 1700, "hello is {} bytes", msg.len());
         let stream = records(&msg, &[msg.len()]);
         // First TCP segment (MSS 1460) is not enough; the total is known.
-        assert_eq!(
-            client_hello_from_stream(&stream[..1460]),
-            StreamHello::NeedMore {
-                total: Some(stream.len())
-            }
-        );
+        assert_eq!(client_hello_from_stream(&stream[..1460]), StreamHello::NeedMore { total: Some(stream.len()) });
         let hello = expect_hello(client_hello_from_stream(&stream));
-        assert_eq!(
-            hello,
-            ClientHello {
-                sni: sni("push.apple.com"),
-                alpn: Some(Box::from("h2")),
-                ech: true
-            }
-        );
+        assert_eq!(hello, ClientHello { sni: sni("push.apple.com"), alpn: Some(Box::from("h2")), ech: true });
     }
 
     #[test]
@@ -947,22 +844,11 @@ mod tests {
         let stream = records(&msg, &[1000]);
         assert_eq!(stream.len(), msg.len() + 2 * RECORD_HEADER_LEN);
         // Inside the first record the total is not knowable yet.
-        assert_eq!(
-            client_hello_from_stream(&stream[..500]),
-            StreamHello::NeedMore { total: None }
-        );
+        assert_eq!(client_hello_from_stream(&stream[..500]), StreamHello::NeedMore { total: None });
         // Right at the boundary the next record header is still missing.
-        assert_eq!(
-            client_hello_from_stream(&stream[..1005]),
-            StreamHello::NeedMore { total: None }
-        );
+        assert_eq!(client_hello_from_stream(&stream[..1005]), StreamHello::NeedMore { total: None });
         // Once the second record header is in, the total is known.
-        assert_eq!(
-            client_hello_from_stream(&stream[..1012]),
-            StreamHello::NeedMore {
-                total: Some(stream.len())
-            }
-        );
+        assert_eq!(client_hello_from_stream(&stream[..1012]), StreamHello::NeedMore { total: Some(stream.len()) });
         let hello = expect_hello(client_hello_from_stream(&stream));
         assert_eq!(hello.sni, sni("push.apple.com"));
         assert!(hello.ech);
@@ -1030,16 +916,10 @@ mod tests {
     fn check_hello(hello: &ClientHello) {
         if let Some(sni) = &hello.sni {
             assert!((1..=MAX_HOST_NAME_LEN).contains(&sni.len()), "{sni:?}");
-            assert!(
-                sni.bytes()
-                    .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-'))
-            );
+            assert!(sni.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-')));
         }
         if let Some(alpn) = &hello.alpn {
-            assert!(
-                !alpn.is_empty() && alpn.bytes().all(|b| b.is_ascii_graphic()),
-                "{alpn:?}"
-            );
+            assert!(!alpn.is_empty() && alpn.bytes().all(|b| b.is_ascii_graphic()), "{alpn:?}");
         }
     }
 
@@ -1055,20 +935,14 @@ mod tests {
             records(&RFC8448_RECORD[RECORD_HEADER_LEN..], &[195, 1]),
         ];
         for seed in &seeds {
-            assert!(matches!(
-                client_hello_from_stream(seed),
-                StreamHello::Hello(_)
-            ));
+            assert!(matches!(client_hello_from_stream(seed), StreamHello::Hello(_)));
             for cut in 0..seed.len() {
                 let prefix = &seed[..cut];
                 match client_hello_from_stream(prefix) {
                     // Every seed ends with its hello, so a known total
                     // must be exactly the seed's length.
                     StreamHello::NeedMore { total } => {
-                        assert!(
-                            total.is_none_or(|t| t == seed.len()),
-                            "cut {cut}: {total:?}"
-                        );
+                        assert!(total.is_none_or(|t| t == seed.len()), "cut {cut}: {total:?}");
                     }
                     other => panic!("prefix of {cut} bytes gave {other:?}"),
                 }

@@ -92,36 +92,54 @@ fn line_of(text: &str, offset: usize) -> usize {
 
 impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError { file: path.to_owned(), line: 0, message: format!("cannot read: {e}") })?;
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.to_owned(),
+            line: 0,
+            message: format!("cannot read: {e}"),
+        })?;
         Config::parse(path, &text)
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         let err = |line, message| ConfigError { file: path.to_owned(), line, message };
-        let doc: ConfigDoc = toml::from_str(text).map_err(|e| {
-            err(e.span().map_or(0, |s| line_of(text, s.start)), e.message().trim().to_owned())
-        })?;
+        let doc: ConfigDoc = toml::from_str(text)
+            .map_err(|e| err(e.span().map_or(0, |s| line_of(text, s.start)), e.message().trim().to_owned()))?;
         let mut segments = Segments { names: vec![Arc::from(UNASSIGNED)], auto: None, ..Segments::default() };
         for seg in doc.segment {
             let seg_line = line_of(text, seg.span().start);
             let seg = seg.into_inner();
             let name = seg.name.get_ref();
-            let valid = !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+            let valid = !name.is_empty()
+                && name.len() <= 64
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
             if !valid {
-                return Err(err(line_of(text, seg.name.span().start), format!("segment name {name:?} must be 1-64 letters, digits, '-', '_' or '.'")));
+                return Err(err(
+                    line_of(text, seg.name.span().start),
+                    format!("segment name {name:?} must be 1-64 letters, digits, '-', '_' or '.'"),
+                ));
             }
             if segments.names.iter().any(|n| &**n == name.as_str()) {
                 return Err(err(line_of(text, seg.name.span().start), format!("segment {name:?} is defined twice")));
             }
-            if seg.cidrs.is_empty() && seg.vlans.is_empty() && seg.interfaces.is_empty() && seg.vnis.is_empty() && seg.erspan_sessions.is_empty() {
-                return Err(err(seg_line, format!("segment {name:?} needs cidrs, vlans, interfaces, vnis or erspan_sessions")));
+            if seg.cidrs.is_empty()
+                && seg.vlans.is_empty()
+                && seg.interfaces.is_empty()
+                && seg.vnis.is_empty()
+                && seg.erspan_sessions.is_empty()
+            {
+                return Err(err(
+                    seg_line,
+                    format!("segment {name:?} needs cidrs, vlans, interfaces, vnis or erspan_sessions"),
+                ));
             }
             let id = segments.names.len();
             segments.names.push(Arc::from(name.as_str()));
             for cidr in &seg.cidrs {
                 let at = line_of(text, cidr.span().start);
-                let net: IpNet = cidr.get_ref().parse().map_err(|_| err(at, format!("{:?} is not a CIDR prefix", cidr.get_ref())))?;
+                let net: IpNet = cidr
+                    .get_ref()
+                    .parse()
+                    .map_err(|_| err(at, format!("{:?} is not a CIDR prefix", cidr.get_ref())))?;
                 let previous = match net.trunc() {
                     IpNet::V4(n) => segments.v4.insert(n, id),
                     IpNet::V6(n) => segments.v6.insert(n, id),
@@ -136,7 +154,10 @@ impl Config {
                     return Err(err(at, format!("VLAN id {} is out of range 0-4095", vlan.get_ref())));
                 }
                 if let Some(other) = segments.vlans.insert(*vlan.get_ref(), id) {
-                    return Err(err(at, format!("VLAN {} is already in segment {:?}", vlan.get_ref(), segments.names[other])));
+                    return Err(err(
+                        at,
+                        format!("VLAN {} is already in segment {:?}", vlan.get_ref(), segments.names[other]),
+                    ));
                 }
             }
             for iface in seg.interfaces {
@@ -150,7 +171,15 @@ impl Config {
                         return Err(err(at, format!("{} {} is out of range 0-{limit}", kind.key(), tid.get_ref())));
                     }
                     if let Some(other) = segments.tunnels.insert(TunnelId { kind, id: *tid.get_ref() }, id) {
-                        return Err(err(at, format!("{} {} is already in segment {:?}", kind.key(), tid.get_ref(), segments.names[other])));
+                        return Err(err(
+                            at,
+                            format!(
+                                "{} {} is already in segment {:?}",
+                                kind.key(),
+                                tid.get_ref(),
+                                segments.names[other]
+                            ),
+                        ));
                     }
                 }
             }
@@ -243,7 +272,14 @@ impl Segments {
     }
 
     /// Places a flow; called once per new flow, never per packet.
-    pub fn place(&self, client: IpAddr, server: IpAddr, vlans: &Vlans, tunnel: Option<TunnelId>, interface: Option<&str>) -> Placement {
+    pub fn place(
+        &self,
+        client: IpAddr,
+        server: IpAddr,
+        vlans: &Vlans,
+        tunnel: Option<TunnelId>,
+        interface: Option<&str>,
+    ) -> Placement {
         let found = |i: usize, host_is_client| Placement { segment: self.names[i].clone(), host_is_client };
         if let Some(i) = self.by_prefix(client) {
             return found(i, true);
@@ -287,7 +323,10 @@ fn auto_key(addr: IpAddr) -> Option<AutoKey> {
     match addr {
         IpAddr::V4(a) => {
             let o = a.octets();
-            let private = o[0] == 10 || (o[0] == 172 && (16..32).contains(&o[1])) || (o[0] == 192 && o[1] == 168) || (o[0] == 100 && (64..128).contains(&o[1]));
+            let private = o[0] == 10
+                || (o[0] == 172 && (16..32).contains(&o[1]))
+                || (o[0] == 192 && o[1] == 168)
+                || (o[0] == 100 && (64..128).contains(&o[1]));
             private.then_some(AutoKey::V4([o[0], o[1]]))
         }
         IpAddr::V6(a) => {
@@ -357,7 +396,10 @@ banned = ["apple"]
         let erspan = Some(TunnelId { kind: TunnelKind::ErspanSession, id: 7 });
         assert_eq!(&*c.segments.place(a, b, &none, erspan, None).segment, "span");
         assert_eq!(&*c.segments.place(a, b, &none, None, Some("eth2")).segment, "span");
-        assert_eq!(&*c.segments.place(a, b, &none, Some(TunnelId { kind: TunnelKind::Vni, id: 7 }), None).segment, UNASSIGNED);
+        assert_eq!(
+            &*c.segments.place(a, b, &none, Some(TunnelId { kind: TunnelKind::Vni, id: 7 }), None).segment,
+            UNASSIGNED
+        );
         let e = Config::parse(Path::new("t.toml"), "[[segment]]\nname = \"x\"\nvnis = [16777216]\n").unwrap_err();
         assert_eq!(e.line, 3);
     }
@@ -379,7 +421,10 @@ banned = ["apple"]
         let none = Vlans::default();
         let p = c.segments.place(ip("192.168.1.20"), ip("17.1.1.1"), &none, None, None);
         assert_eq!(&*p.segment, "net-192-168");
-        assert_eq!(&*c.segments.place(ip("fd12:3456:789a::1"), ip("17.1.1.1"), &none, None, None).segment, "net-fd12-3456-789a");
+        assert_eq!(
+            &*c.segments.place(ip("fd12:3456:789a::1"), ip("17.1.1.1"), &none, None, None).segment,
+            "net-fd12-3456-789a"
+        );
         assert_eq!(&*c.segments.place(ip("8.8.8.8"), ip("1.1.1.1"), &none, None, None).segment, UNASSIGNED);
         for b in 0..=255u8 {
             c.segments.place(IpAddr::from([10, b, 0, 1]), ip("17.1.1.1"), &none, None, None);

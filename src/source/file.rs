@@ -56,12 +56,10 @@ mod tests {
     use crate::source::LinkType;
 
     fn pcap_file(big_endian: bool, nanos: bool, records: &[(u32, u32, &[u8])]) -> Vec<u8> {
-        let w32 = |v: &mut Vec<u8>, x: u32| {
-            v.extend_from_slice(&if big_endian { x.to_be_bytes() } else { x.to_le_bytes() })
-        };
-        let w16 = |v: &mut Vec<u8>, x: u16| {
-            v.extend_from_slice(&if big_endian { x.to_be_bytes() } else { x.to_le_bytes() })
-        };
+        let w32 =
+            |v: &mut Vec<u8>, x: u32| v.extend_from_slice(&if big_endian { x.to_be_bytes() } else { x.to_le_bytes() });
+        let w16 =
+            |v: &mut Vec<u8>, x: u16| v.extend_from_slice(&if big_endian { x.to_be_bytes() } else { x.to_le_bytes() });
         let mut v = Vec::new();
         w32(&mut v, if nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 });
         w16(&mut v, 2);
@@ -125,7 +123,8 @@ mod tests {
 
     #[test]
     fn reads_pcapng_with_two_interfaces_and_resolutions() {
-        let mut f = block(0x0A0D_0D0A, &[0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+        let mut f =
+            block(0x0A0D_0D0A, &[0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
         // Interface 0: Ethernet, default microseconds.
         f.extend(block(1, &[1, 0, 0, 0, 0, 0, 0, 0]));
         // Interface 1: raw IP with if_tsresol = 9 (nanoseconds).

@@ -116,8 +116,11 @@ impl<R: Read> PcapNgReader<R> {
                     self.buf.consume(len);
                 }
                 IDB => {
-                    let iface = self.parse_idb(&self.buf.available()[8..len - 4])
-                        .ok_or(ReadError::Malformed { offset, record, what: "interface description" })?;
+                    let iface = self.parse_idb(&self.buf.available()[8..len - 4]).ok_or(ReadError::Malformed {
+                        offset,
+                        record,
+                        what: "interface description",
+                    })?;
                     self.interfaces.push(iface);
                     self.buf.consume(len);
                 }
@@ -164,7 +167,8 @@ impl<R: Read> PcapNgReader<R> {
                 // fits, cut to the interface's snap length.
                 let wire = self.u32_at(body, 0);
                 let room = (body.len() - 4) as u32;
-                let snap = self.interfaces.first().map_or(u32::MAX, |i| if i.snaplen == 0 { u32::MAX } else { i.snaplen });
+                let snap =
+                    self.interfaces.first().map_or(u32::MAX, |i| if i.snaplen == 0 { u32::MAX } else { i.snaplen });
                 (4, wire.min(room).min(snap), wire, 0, 0)
             }
             _ => return None,
