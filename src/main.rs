@@ -21,6 +21,8 @@ struct Cli {
 enum Command {
     /// Replays pcap/pcapng files: per-segment vendor report, flow log, metrics.
     Replay(ReplayArgs),
+    /// Captures from interfaces (a mirror or SPAN port): metrics and API over HTTP.
+    Live(LiveArgs),
     /// Works with signature files.
     Signatures {
         #[command(subcommand)]
@@ -79,6 +81,43 @@ struct ReplayArgs {
     strict: bool,
 }
 
+#[derive(Parser)]
+struct LiveArgs {
+    /// Interface to capture from (repeatable). Needs root or CAP_NET_RAW and CAP_NET_ADMIN.
+    #[arg(long = "interface", short = 'i', required = true, value_name = "IF")]
+    interfaces: Vec<String>,
+    /// Segments and policy (TOML); reloaded on SIGHUP and POST /-/reload.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Signature directory instead of the embedded set; reloaded with the config.
+    #[arg(long, value_name = "DIR")]
+    signatures: Option<PathBuf>,
+    /// HTTP address for /metrics, /healthz, /api/summary, /api/flows and POST /-/reload.
+    #[arg(long, value_name = "ADDR:PORT", default_value = app::live::DEFAULT_LISTEN)]
+    listen: std::net::SocketAddr,
+    /// Capture filter (tcpdump syntax), applied in the kernel.
+    #[arg(long, value_name = "EXPR")]
+    bpf: Option<String>,
+    /// Capture threads per interface, sharing it through PACKET_FANOUT (flow hash).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
+    workers: u64,
+    /// Most flows tracked at once over all workers; under pressure the stalest are ended first.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_FLOWS as u64, value_parser = clap::value_parser!(u64).range(1..))]
+    max_flows: u64,
+    /// vendorwatch_hosts counts hosts seen with a vendor within this window (e.g. 15m, 1h).
+    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = app::live::parse_duration)]
+    host_window: std::time::Duration,
+    /// Caps every flow idle timeout (default: TCP 300s, opening 30s, closed 10s, UDP 120s, other 60s).
+    #[arg(long, value_name = "DURATION", value_parser = app::live::parse_duration)]
+    idle_timeout: Option<std::time::Duration>,
+    /// How often workers move counters into the exported totals.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = app::live::parse_duration)]
+    flush_interval: std::time::Duration,
+    /// Attributed flow records kept for /api/flows.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    recent_flows: usize,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
@@ -105,6 +144,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let outcome = app::replay::run(rules, &opts, &mut std::io::stdout().lock(), &mut std::io::stderr().lock())?;
             let failed = outcome.unreadable_files > 0 || (opts.strict && outcome.truncated_files > 0);
             Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+        }
+        Command::Live(args) => {
+            let rules = app::rules::load_rules(args.signatures.as_deref(), args.config.as_deref())?;
+            let opts = app::live::LiveOptions {
+                interfaces: args.interfaces,
+                config: args.config,
+                signatures: args.signatures,
+                listen: args.listen,
+                bpf: args.bpf,
+                workers: usize::try_from(args.workers).unwrap_or(1),
+                max_flows: usize::try_from(args.max_flows).unwrap_or(usize::MAX),
+                host_window: args.host_window,
+                idle_timeout: args.idle_timeout,
+                flush_interval: args.flush_interval.max(std::time::Duration::from_millis(10)),
+                recent_flows: args.recent_flows,
+            };
+            app::live::run(rules, opts)?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Signatures { command: SignaturesCommand::Check { dir } } => {
             let (report, ok) = app::signatures::check(dir.as_deref());

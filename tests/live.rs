@@ -1,0 +1,673 @@
+//! Live capture end to end, inside network namespaces.
+//!
+//! Each test makes its own pair of namespaces joined by a veth pair (unique
+//! names, no addresses, no route out, IPv6 off so the kernel sends nothing
+//! of its own), runs `vendorwatch live` on one end and replays a fixture
+//! capture with `tcpreplay` into the other. Everything is torn down by Drop
+//! guards, also when an assertion fails. Traffic never leaves the pair.
+//!
+//! Needs root, `ip` (iproute2), `tcpreplay`, `curl`, and for the scrape
+//! test Debian's `prometheus` and `promtool`. Without them a test prints
+//! "skipped: <why>" and passes, except in CI (`CI` set), where it fails.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const SENSOR: &str = env!("CARGO_BIN_EXE_vendorwatch");
+const LISTEN: &str = "127.0.0.1:9799";
+const PROMETHEUS_LISTEN: &str = "127.0.0.1:9090";
+
+// ---------------------------------------------------------------- guards
+
+/// Says why the test cannot run, or nothing.
+fn missing(tools: &[&str]) -> Option<String> {
+    let uid = Command::new("id").arg("-u").output().ok().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    if uid.as_deref() != Some("0") {
+        return Some("live capture tests need root (network namespaces, raw sockets)".into());
+    }
+    for tool in tools {
+        let found = std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+            .unwrap_or(false);
+        if !found {
+            return Some(format!(
+                "`{tool}` is not installed (apt-get install libpcap-dev tcpreplay iproute2 prometheus curl)"
+            ));
+        }
+    }
+    None
+}
+
+/// Returns false (after saying why) when the test cannot run here; in CI
+/// that is a failure.
+fn can_run(test: &str, tools: &[&str]) -> bool {
+    match missing(tools) {
+        None => true,
+        Some(why) if std::env::var_os("CI").is_some() => panic!("{test}: cannot run in CI: {why}"),
+        Some(why) => {
+            eprintln!("{test}: skipped: {why}");
+            false
+        }
+    }
+}
+
+fn unique(prefix: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!("{prefix}{}x{}", std::process::id() % 100_000, NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn in_ns(ns: &str, program: &str) -> Command {
+    let mut c = Command::new("ip");
+    c.args(["netns", "exec", ns, program]);
+    c
+}
+
+/// Two namespaces joined by a veth pair; deleted on drop (which also
+/// deletes the veth ends inside them).
+struct VethPair {
+    sensor_ns: String,
+    sender_ns: String,
+    sensor_if: String,
+    sender_if: String,
+}
+
+impl VethPair {
+    fn new() -> VethPair {
+        let id = unique("vw");
+        let pair = VethPair {
+            sensor_ns: format!("{id}s"),
+            sender_ns: format!("{id}t"),
+            sensor_if: format!("{id}a"),
+            sender_if: format!("{id}b"),
+        };
+        for ns in [&pair.sensor_ns, &pair.sender_ns] {
+            // A partly built pair is still cleaned up: drop deletes by name.
+            run(Command::new("ip").args(["netns", "add", ns]));
+            run(in_ns(ns, "sysctl").args([
+                "-qw",
+                "net.ipv6.conf.all.disable_ipv6=1",
+                "net.ipv6.conf.default.disable_ipv6=1",
+            ]));
+            run(in_ns(ns, "ip").args(["link", "set", "lo", "up"]));
+        }
+        run(Command::new("ip").args([
+            "link",
+            "add",
+            &pair.sensor_if,
+            "netns",
+            &pair.sensor_ns,
+            "mtu",
+            "9000",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &pair.sender_if,
+            "netns",
+            &pair.sender_ns,
+            "mtu",
+            "9000",
+        ]));
+        run(in_ns(&pair.sensor_ns, "ip").args(["link", "set", &pair.sensor_if, "up"]));
+        run(in_ns(&pair.sender_ns, "ip").args(["link", "set", &pair.sender_if, "up"]));
+        pair
+    }
+
+    /// Replays `file` into the sensor's end as fast as tcpreplay goes.
+    fn replay(&self, file: &Path) {
+        let out = run(in_ns(&self.sender_ns, "tcpreplay")
+            .arg(format!("--intf1={}", self.sender_if))
+            .arg("--topspeed")
+            .arg(file));
+        let text = String::from_utf8_lossy(&out.stdout);
+        let failed = text.lines().find_map(|l| l.trim().strip_prefix("Failed packets:")).map(str::trim);
+        assert_eq!(failed, Some("0"), "tcpreplay failed to send some packets:\n{text}");
+    }
+}
+
+impl Drop for VethPair {
+    fn drop(&mut self) {
+        for ns in [&self.sensor_ns, &self.sender_ns] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).stderr(Stdio::null()).status();
+        }
+    }
+}
+
+/// A temporary directory, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        let dir = std::env::temp_dir().join(unique("vendorwatch-live-"));
+        fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A child process in a namespace, killed on drop; stderr goes to a file.
+struct Proc {
+    child: Child,
+    stderr: PathBuf,
+}
+
+impl Proc {
+    fn start(ns: &str, program: &str, args: &[String], stderr: PathBuf) -> Proc {
+        let err = fs::File::create(&stderr).unwrap();
+        let child =
+            in_ns(ns, program).args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(err).spawn().unwrap();
+        Proc { child, stderr }
+    }
+
+    fn stderr(&self) -> String {
+        fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    fn signal(&self, sig: &str) {
+        run(Command::new("kill").arg(format!("-{sig}")).arg(self.child.id().to_string()));
+    }
+
+    fn assert_running(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!("process exited early ({status}):\n{}", self.stderr());
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ---------------------------------------------------------------- helpers
+
+/// `(status, body)` of an HTTP request made with curl inside `ns`.
+fn http(ns: &str, method: &str, url: &str, accept: Option<&str>) -> (u16, String) {
+    let mut c = in_ns(ns, "curl");
+    c.args(["-sS", "--max-time", "5", "-o", "-", "-w", "\n%{http_code}", "-X", method]);
+    if let Some(a) = accept {
+        c.args(["-H", &format!("Accept: {a}")]);
+    }
+    let out = c.arg(url).output().expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_owned())
+}
+
+fn get(ns: &str, path: &str) -> String {
+    let (code, body) = http(ns, "GET", &format!("http://{LISTEN}{path}"), None);
+    assert_eq!(code, 200, "GET {path}: {body}");
+    body
+}
+
+fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        sleep(Duration::from_millis(100));
+    }
+}
+
+/// Samples of a text exposition: (name, labels as written) -> value.
+fn samples(text: &str) -> BTreeMap<(String, String), f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            let (name, labels) = series.split_once('{').map_or((series, ""), |(n, l)| (n, l.trim_end_matches('}')));
+            Some(((name.to_owned(), labels.to_owned()), value.parse().ok()?))
+        })
+        .collect()
+}
+
+fn label<'a>(labels: &'a str, key: &str) -> Option<&'a str> {
+    let start = labels.find(&format!("{key}=\""))? + key.len() + 2;
+    Some(&labels[start..start + labels[start..].find('"')?])
+}
+
+/// Sums a metric over everything but segment and vendor.
+fn by_segment_vendor(s: &BTreeMap<(String, String), f64>, metric: &str) -> BTreeMap<(String, String), u64> {
+    let mut out = BTreeMap::new();
+    for ((name, labels), v) in s {
+        if name == metric {
+            let key =
+                (label(labels, "segment").unwrap_or("").to_owned(), label(labels, "vendor").unwrap_or("").to_owned());
+            *out.entry(key).or_default() += *v as u64;
+        }
+    }
+    out.retain(|_, v| *v > 0);
+    out
+}
+
+fn metric(text: &str, name: &str, labels: &str) -> Option<f64> {
+    samples(text).get(&(name.to_owned(), labels.to_owned())).copied()
+}
+
+/// The fixture: the shipped sample capture when present, else a corpus
+/// capture of plain Ethernet IPv4 TCP/UDP whose flows all settle.
+fn fixture() -> PathBuf {
+    if let Some(p) = std::env::var_os("VENDORWATCH_LIVE_FIXTURE") {
+        return PathBuf::from(p);
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let candidates = [
+        root.join("pcaps/sample.pcap"),
+        root.join("../shared/corpus/ndpi/pcap/telegram.pcap"),
+        PathBuf::from("/work/shared/corpus/ndpi/pcap/telegram.pcap"),
+    ];
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .unwrap_or_else(|| panic!("no fixture capture found among {candidates:?}"))
+}
+
+/// `vendorwatch replay --format json FILE`, the reference counts.
+fn replay_summary(file: &Path, extra: &[&str]) -> Value {
+    let out = run(Command::new(SENSOR).arg("replay").arg("--format").arg("json").args(extra).arg(file));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// (segment, vendor, banned) -> [flows, packets, bytes, bytes_out, bytes_in, hosts, dns_queries]
+fn summary_rows(summary: &Value) -> BTreeMap<(String, String, bool), [u64; 7]> {
+    let mut rows = BTreeMap::new();
+    for s in summary["segments"].as_array().unwrap() {
+        for v in s["vendors"].as_array().unwrap() {
+            let key = (
+                s["segment"].as_str().unwrap().to_owned(),
+                v["vendor"].as_str().unwrap().to_owned(),
+                v["banned"].as_bool().unwrap(),
+            );
+            let n = |k: &str| v[k].as_u64().unwrap();
+            rows.insert(
+                key,
+                [n("flows"), n("packets"), n("bytes"), n("bytes_out"), n("bytes_in"), n("hosts"), n("dns_queries")],
+            );
+        }
+    }
+    rows
+}
+
+fn start_sensor(pair: &VethPair, dir: &Path, args: &[&str]) -> Proc {
+    let mut all: Vec<String> =
+        vec!["live".into(), "--interface".into(), pair.sensor_if.clone(), "--listen".into(), LISTEN.into()];
+    all.extend(args.iter().map(|s| s.to_string()));
+    let mut sensor = Proc::start(&pair.sensor_ns, SENSOR, &all, dir.join("sensor.stderr"));
+    wait_for("the sensor's /healthz", Duration::from_secs(15), || {
+        sensor.assert_running();
+        (http(&pair.sensor_ns, "GET", &format!("http://{LISTEN}/healthz"), None).0 == 200).then_some(())
+    });
+    sensor
+}
+
+/// Waits until the sensor has read `packets` frames and every flow has
+/// ended (so each is counted), then returns /metrics.
+fn wait_settled(pair: &VethPair, sensor: &mut Proc, packets: u64) -> String {
+    let source = format!("source=\"{}\"", pair.sensor_if);
+    let mut last = String::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        sensor.assert_running();
+        last = get(&pair.sensor_ns, "/metrics");
+        let read = metric(&last, "vendorwatch_capture_packets_total", &source).unwrap_or(0.0) as u64;
+        let flows = metric(&last, "vendorwatch_flow_table_flows", "").unwrap_or(-1.0);
+        if read >= packets && flows == 0.0 {
+            return last;
+        }
+        sleep(Duration::from_millis(200));
+    }
+    panic!("the sensor did not settle on {packets} frames with an empty flow table:\n{last}\n{}", sensor.stderr());
+}
+
+// ---------------------------------------------------------------- tests
+
+/// The sensor's counts for a replayed capture equal `vendorwatch replay`'s
+/// for the same file, in /api/summary, /metrics and through Prometheus.
+#[test]
+fn live_counts_match_replay_and_prometheus_scrapes_them() {
+    if !can_run(
+        "live_counts_match_replay_and_prometheus_scrapes_them",
+        &["ip", "tcpreplay", "curl", "prometheus", "promtool"],
+    ) {
+        return;
+    }
+    let file = fixture();
+    let expected = replay_summary(&file, &[]);
+    let expected_packets = expected["capture"]["packets"].as_u64().unwrap();
+    let pair = VethPair::new();
+    let dir = TempDir::new();
+    // Idle flows end after 1 s, so every flow is counted soon after the
+    // replay (replay counts all flows at end of file).
+    let mut sensor = start_sensor(&pair, &dir.0, &["--idle-timeout", "1s", "--flush-interval", "200ms"]);
+    pair.replay(&file);
+    let text = wait_settled(&pair, &mut sensor, expected_packets);
+
+    let summary: Value = serde_json::from_str(&get(&pair.sensor_ns, "/api/summary")).unwrap();
+    assert_eq!(summary_rows(&summary), summary_rows(&expected), "live /api/summary vs replay");
+    assert_eq!(summary["capture"]["packets"], expected["capture"]["packets"]);
+    assert_eq!(summary["capture"]["bytes"], expected["capture"]["bytes"]);
+
+    let s = samples(&text);
+    let rows = summary_rows(&expected);
+    let mut want: [BTreeMap<(String, String), u64>; 3] = Default::default();
+    for ((segment, vendor, _), v) in &rows {
+        for (i, value) in [v[0], v[1], v[2]].into_iter().enumerate() {
+            if value > 0 {
+                *want[i].entry((segment.clone(), vendor.clone())).or_default() += value;
+            }
+        }
+    }
+    for (i, name) in
+        ["vendorwatch_flows_total", "vendorwatch_packets_total", "vendorwatch_bytes_total"].iter().enumerate()
+    {
+        assert_eq!(by_segment_vendor(&s, name), want[i], "{name} by segment and vendor");
+    }
+    let iface = format!("interface=\"{}\"", pair.sensor_if);
+    assert_eq!(metric(&text, "vendorwatch_capture_drops_total", &iface), Some(0.0), "kernel drops are exported");
+    assert_eq!(metric(&text, "vendorwatch_capture_received_total", &iface), Some(expected_packets as f64));
+    assert_eq!(
+        metric(&text, "vendorwatch_build_info", &format!("version=\"{}\"", env!("CARGO_PKG_VERSION"))),
+        Some(1.0)
+    );
+    assert_eq!(metric(&text, "vendorwatch_config_reload_failures_total", ""), Some(0.0));
+
+    // The exposition passes promtool's checks; OpenMetrics on request.
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut promtool.stdin.take().unwrap(), text.as_bytes()).unwrap();
+    let checked = promtool.wait_with_output().unwrap();
+    assert!(
+        checked.status.success(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    let (code, om) = http(
+        &pair.sensor_ns,
+        "GET",
+        &format!("http://{LISTEN}/metrics"),
+        Some("application/openmetrics-text;version=1.0.0,text/plain;q=0.5"),
+    );
+    assert_eq!(code, 200);
+    assert!(
+        om.ends_with("# EOF\n") && om.contains("# TYPE vendorwatch_flows counter"),
+        "OpenMetrics exposition:\n{om}"
+    );
+
+    // /api/flows: attributed flows with their evidence, filterable.
+    let flows: Value = serde_json::from_str(&get(&pair.sensor_ns, "/api/flows")).unwrap();
+    let flows = flows["flows"].as_array().unwrap();
+    let attributed: u64 = rows.iter().filter(|((_, v, _), _)| v != "none").map(|(_, r)| r[0]).sum();
+    assert_eq!(flows.len() as u64, attributed.min(1000), "one record per attributed flow");
+    if let Some(first) = flows.first() {
+        assert!(first["evidence"].is_string() && first["signature"].is_string(), "{first}");
+        let vendor = first["vendor"].as_str().unwrap();
+        let segment = first["segment"].as_str().unwrap();
+        let filtered: Value =
+            serde_json::from_str(&get(&pair.sensor_ns, &format!("/api/flows?vendor={vendor}&segment={segment}")))
+                .unwrap();
+        let filtered = filtered["flows"].as_array().unwrap();
+        assert!(!filtered.is_empty() && filtered.iter().all(|f| f["vendor"] == vendor && f["segment"] == segment));
+        let none: Value = serde_json::from_str(&get(&pair.sensor_ns, "/api/flows?vendor=no-such-vendor")).unwrap();
+        assert_eq!(none["flows"].as_array().unwrap().len(), 0);
+    }
+
+    // Debian's Prometheus scrapes the sensor; the counts read back through
+    // its query API are the replay's.
+    let config = dir.0.join("prometheus.yml");
+    fs::write(
+        &config,
+        format!("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: vendorwatch\n    static_configs:\n      - targets: ['{LISTEN}']\n"),
+    )
+    .unwrap();
+    let prom_args = vec![
+        format!("--config.file={}", config.display()),
+        format!("--storage.tsdb.path={}", dir.0.join("tsdb").display()),
+        format!("--web.listen-address={PROMETHEUS_LISTEN}"),
+    ];
+    let mut prometheus = Proc::start(&pair.sensor_ns, "prometheus", &prom_args, dir.0.join("prometheus.stderr"));
+    let query = |q: &str| -> Option<BTreeMap<(String, String), u64>> {
+        let url = format!("http://{PROMETHEUS_LISTEN}/api/v1/query");
+        let out = in_ns(&pair.sensor_ns, "curl")
+            .args(["-sS", "--max-time", "5", "-G", "--data-urlencode", &format!("query={q}"), &url])
+            .output()
+            .ok()?;
+        let v: Value = serde_json::from_slice(&out.stdout).ok()?;
+        let result = v["data"]["result"].as_array()?;
+        let mut m = BTreeMap::new();
+        for r in result {
+            let key = (
+                r["metric"]["segment"].as_str().unwrap_or("").to_owned(),
+                r["metric"]["vendor"].as_str().unwrap_or("").to_owned(),
+            );
+            let value: f64 = r["value"][1].as_str()?.parse().ok()?;
+            if value > 0.0 {
+                m.insert(key, value as u64);
+            }
+        }
+        Some(m)
+    };
+    for (i, name) in
+        ["vendorwatch_flows_total", "vendorwatch_packets_total", "vendorwatch_bytes_total"].iter().enumerate()
+    {
+        let q = format!("sum by (segment, vendor) ({name})");
+        let got = wait_for(&format!("Prometheus to return {q}"), Duration::from_secs(60), || {
+            prometheus.assert_running();
+            query(&q).filter(|m| !m.is_empty())
+        });
+        assert_eq!(got, want[i], "Prometheus: {q}");
+    }
+    let q = format!("vendorwatch_capture_packets_total{{source=\"{}\"}}", pair.sensor_if);
+    let got = wait_for("Prometheus capture packets", Duration::from_secs(10), || query(&q).filter(|m| !m.is_empty()));
+    assert_eq!(got.values().copied().collect::<Vec<_>>(), vec![expected_packets], "Prometheus: {q}");
+    sensor.assert_running();
+}
+
+/// Two workers share the interface through PACKET_FANOUT: every frame is
+/// read once, and the totals equal replay's.
+#[test]
+fn two_workers_share_an_interface_without_loss_or_duplicates() {
+    if !can_run("two_workers_share_an_interface_without_loss_or_duplicates", &["ip", "tcpreplay", "curl"]) {
+        return;
+    }
+    let file = fixture();
+    let expected = replay_summary(&file, &[]);
+    let expected_packets = expected["capture"]["packets"].as_u64().unwrap();
+    let pair = VethPair::new();
+    let dir = TempDir::new();
+    let mut sensor =
+        start_sensor(&pair, &dir.0, &["--workers", "2", "--idle-timeout", "1s", "--flush-interval", "200ms"]);
+    pair.replay(&file);
+    let text = wait_settled(&pair, &mut sensor, expected_packets);
+    let summary: Value = serde_json::from_str(&get(&pair.sensor_ns, "/api/summary")).unwrap();
+    assert_eq!(summary["capture"]["packets"], expected["capture"]["packets"], "each frame read exactly once");
+    assert_eq!(summary["capture"]["bytes"], expected["capture"]["bytes"]);
+    let total = |rows: BTreeMap<(String, String, bool), [u64; 7]>| {
+        rows.values().fold([0u64; 3], |a, r| [a[0] + r[0], a[1] + r[1], a[2] + r[2]])
+    };
+    assert_eq!(
+        total(summary_rows(&summary)),
+        total(summary_rows(&expected)),
+        "flows, packets, bytes over all segments and vendors"
+    );
+    let iface = format!("interface=\"{}\"", pair.sensor_if);
+    assert_eq!(metric(&text, "vendorwatch_capture_received_total", &iface), Some(expected_packets as f64));
+}
+
+/// Reload by POST /-/reload and SIGHUP: a broken signature or config file
+/// keeps the running set, counts a failure and names file:line; a good one
+/// is taken; counters survive. Segments by interface come from the config.
+#[test]
+fn reload_keeps_the_running_rules_when_files_are_broken() {
+    if !can_run("reload_keeps_the_running_rules_when_files_are_broken", &["ip", "tcpreplay", "curl"]) {
+        return;
+    }
+    let file = fixture();
+    let pair = VethPair::new();
+    let dir = TempDir::new();
+    let sigs = dir.0.join("signatures");
+    fs::create_dir_all(&sigs).unwrap();
+    for entry in fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("signatures")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            fs::copy(&path, sigs.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let config = dir.0.join("site.toml");
+    let good_config = format!("[[segment]]\nname = \"mirror\"\ninterfaces = [\"{}\"]\n", pair.sensor_if);
+    fs::write(&config, &good_config).unwrap();
+    let sig_arg = sigs.display().to_string();
+    let cfg_arg = config.display().to_string();
+    let mut sensor = start_sensor(
+        &pair,
+        &dir.0,
+        &["--signatures", &sig_arg, "--config", &cfg_arg, "--idle-timeout", "1s", "--flush-interval", "200ms"],
+    );
+    let ns = &pair.sensor_ns;
+    let reload_url = format!("http://{LISTEN}/-/reload");
+    let metrics = || get(ns, "/metrics");
+    let gauge = |name: &str| metric(&metrics(), name, "").unwrap();
+
+    let started = gauge("vendorwatch_config_last_reload_success_timestamp_seconds");
+    assert!(started > 1.0e9, "the start counts as a successful load");
+    sleep(Duration::from_millis(20));
+    let (code, body) = http(ns, "POST", &reload_url, None);
+    assert_eq!(code, 200, "{body}");
+    let first = gauge("vendorwatch_config_last_reload_success_timestamp_seconds");
+    assert!(first > started);
+    assert_eq!(gauge("vendorwatch_config_reload_failures_total"), 0.0);
+
+    // A broken signature file: the error names it and the line.
+    let google = sigs.join("google.toml");
+    let good_google = fs::read_to_string(&google).unwrap();
+    let bad_line = good_google.lines().count() + 4;
+    fs::write(&google, format!("{good_google}\n[[entry]]\nservice = \"x\"\nno_such_field = 1\n")).unwrap();
+    let (code, body) = http(ns, "POST", &reload_url, None);
+    assert_eq!(code, 500, "a broken signature file is refused: {body}");
+    let needle = format!("google.toml:{bad_line}");
+    assert!(body.contains(&needle), "the error names {needle}: {body}");
+    assert!(sensor.stderr().contains(&needle), "the error is logged with {needle}: {}", sensor.stderr());
+    assert_eq!(gauge("vendorwatch_config_reload_failures_total"), 1.0);
+    assert_eq!(gauge("vendorwatch_config_last_reload_successful"), 0.0);
+    assert_eq!(gauge("vendorwatch_config_last_reload_success_timestamp_seconds"), first);
+
+    // A broken config by SIGHUP (the signatures are good again).
+    fs::write(&google, &good_google).unwrap();
+    fs::write(&config, format!("{good_config}[[segment]]\nname = \"lab\"\ncidrs = [\"not-a-cidr\"]\n")).unwrap();
+    sensor.signal("HUP");
+    wait_for("the SIGHUP reload to fail", Duration::from_secs(10), || {
+        (gauge("vendorwatch_config_reload_failures_total") == 2.0).then_some(())
+    });
+    assert!(sensor.stderr().contains("site.toml:6"), "the config error names site.toml:6: {}", sensor.stderr());
+
+    // The running set (good signatures, the interface segment) still works.
+    let expected = replay_summary(&file, &["--signatures", &sig_arg]);
+    let expected_packets = expected["capture"]["packets"].as_u64().unwrap();
+    pair.replay(&file);
+    wait_settled(&pair, &mut sensor, expected_packets);
+    let per_vendor = |rows: BTreeMap<(String, String, bool), [u64; 7]>| {
+        let mut m: BTreeMap<String, [u64; 3]> = BTreeMap::new();
+        for ((_, vendor, _), r) in rows {
+            let e = m.entry(vendor).or_default();
+            for i in 0..3 {
+                e[i] += r[i];
+            }
+        }
+        m
+    };
+    let summary: Value = serde_json::from_str(&get(ns, "/api/summary")).unwrap();
+    let segments: Vec<&str> =
+        summary["segments"].as_array().unwrap().iter().map(|s| s["segment"].as_str().unwrap()).collect();
+    assert_eq!(segments, ["mirror"], "the interface places every flow in its segment");
+    let live_rows = per_vendor(summary_rows(&summary));
+    assert_eq!(live_rows, per_vendor(summary_rows(&expected)), "attributed under the running (good) signatures");
+
+    // Good files again: taken, and the counters survive the reload.
+    fs::write(&config, &good_config).unwrap();
+    sensor.signal("HUP");
+    wait_for("the SIGHUP reload to succeed", Duration::from_secs(10), || {
+        (gauge("vendorwatch_config_last_reload_successful") == 1.0).then_some(())
+    });
+    assert_eq!(gauge("vendorwatch_config_reload_failures_total"), 2.0);
+    let after: Value = serde_json::from_str(&get(ns, "/api/summary")).unwrap();
+    assert_eq!(per_vendor(summary_rows(&after)), live_rows, "counters survive reloads");
+    sensor.assert_running();
+}
+
+/// SIGTERM and SIGINT stop the sensor within two seconds on an interface
+/// that never sees a frame (TPACKET_V3 would block until the first one).
+#[test]
+fn sigterm_and_sigint_stop_within_two_seconds_on_a_silent_interface() {
+    if !can_run("sigterm_and_sigint_stop_within_two_seconds_on_a_silent_interface", &["ip", "curl"]) {
+        return;
+    }
+    let pair = VethPair::new();
+    let dir = TempDir::new();
+    for (signal, workers) in [("TERM", "1"), ("INT", "2")] {
+        let mut sensor = start_sensor(&pair, &dir.0, &["--workers", workers]);
+        // Let the workers settle into their idle wait.
+        sleep(Duration::from_millis(1500));
+        sensor.assert_running();
+        let sent = Instant::now();
+        sensor.signal(signal);
+        let status = loop {
+            if let Some(status) = sensor.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(sent.elapsed() < Duration::from_secs(5), "SIG{signal} did not stop the sensor");
+            sleep(Duration::from_millis(10));
+        };
+        let took = sent.elapsed();
+        assert!(status.success(), "SIG{signal}: exit status {status}: {}", sensor.stderr());
+        assert!(took < Duration::from_secs(2), "SIG{signal} ({workers} workers) took {took:?}");
+        eprintln!("SIG{signal} with {workers} worker(s): stopped in {took:?}");
+    }
+}
+
+/// Without the privileges or the interface, the sensor says why and fails.
+#[test]
+fn a_missing_interface_is_a_clear_error() {
+    if !can_run("a_missing_interface_is_a_clear_error", &[]) {
+        return;
+    }
+    let out = Command::new(SENSOR)
+        .args(["live", "--interface", "vw-no-such-if", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("vw-no-such-if"), "{err}");
+}
