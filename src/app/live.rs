@@ -376,7 +376,8 @@ impl Worker {
                 self.publish(&mut capture, &pipeline);
             }
         }
-        pipeline.finish();
+        // No pipeline.finish(): the counts die with the process anyway, and
+        // ending a full table of flows could outlast the 2 s stop bound.
         self.publish(&mut capture, &pipeline);
         stats.alive.store(false, Ordering::Relaxed);
     }
@@ -470,6 +471,13 @@ impl Write for RecentWriter {
         while let Some(i) = rest.iter().position(|&b| b == b'\n') {
             self.partial.extend_from_slice(&rest[..i]);
             rest = &rest[i + 1..];
+            // Most finished flows are unattributed: skip them unparsed.
+            const NONE: &[u8] = b"\"vendor\":null";
+            let unattributed = self.partial.windows(NONE.len()).any(|w| w == NONE);
+            if unattributed {
+                self.partial.clear();
+                continue;
+            }
             if let Ok(record) = serde_json::from_slice::<serde_json::Value>(&self.partial) {
                 if record.get("vendor").is_some_and(|v| v.is_string()) {
                     self.ring.push(record);
