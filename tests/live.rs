@@ -12,6 +12,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -52,7 +53,8 @@ fn can_run(test: &str, tools: &[&str]) -> bool {
         None => true,
         Some(why) if std::env::var_os("CI").is_some() => panic!("{test}: cannot run in CI: {why}"),
         Some(why) => {
-            eprintln!("{test}: skipped: {why}");
+            // Straight to stderr, past libtest's capture, so it is seen.
+            let _ = writeln!(std::io::stderr(), "{test}: skipped: {why}");
             false
         }
     }
@@ -108,6 +110,8 @@ impl VethPair {
             ]));
             run(in_ns(ns, "ip").args(["link", "set", "lo", "up"]));
         }
+        // The largest MTU a veth takes, so jumbo and GRO-sized frames of a
+        // fixture go through whole.
         run(Command::new("ip").args([
             "link",
             "add",
@@ -115,7 +119,7 @@ impl VethPair {
             "netns",
             &pair.sensor_ns,
             "mtu",
-            "9000",
+            "65535",
             "type",
             "veth",
             "peer",
@@ -124,7 +128,7 @@ impl VethPair {
             "netns",
             &pair.sender_ns,
             "mtu",
-            "9000",
+            "65535",
         ]));
         run(in_ns(&pair.sensor_ns, "ip").args(["link", "set", &pair.sensor_if, "up"]));
         run(in_ns(&pair.sender_ns, "ip").args(["link", "set", &pair.sender_if, "up"]));
