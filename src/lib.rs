@@ -19,3 +19,4 @@ pub mod inspect;
 pub mod pipeline;
 pub mod segment;
 pub mod source;
+pub mod synth;
