@@ -160,6 +160,11 @@ impl TcpSession {
         self.client_next = self.client_next.wrapping_add(data.len() as u32);
     }
 
+    /// Sends client bytes in order, [`MSS`] per frame.
+    pub fn client_write(&mut self, cap: &mut Capture, data: &[u8]) {
+        self.client_send(cap, data, &in_order(data.len(), MSS));
+    }
+
     /// Sends server bytes in order, [`MSS`] per frame, the last with PSH.
     pub fn server_send(&mut self, cap: &mut Capture, data: &[u8]) {
         let segments = in_order(data.len(), MSS);
@@ -202,8 +207,11 @@ pub fn tcp_conversation(
 ) {
     let mut s = TcpSession::new(path.clone(), isn.0, isn.1);
     s.handshake(cap);
-    let default = in_order(client.len(), MSS);
-    s.client_send(cap, client, if segments.is_empty() { &default } else { segments });
+    if segments.is_empty() {
+        s.client_write(cap, client);
+    } else {
+        s.client_send(cap, client, segments);
+    }
     s.server_send(cap, server);
     s.close(cap);
 }

@@ -21,7 +21,7 @@ use super::app::{
     tls_app_data, tls_client_hello, tls_server_flight,
 };
 use super::capture::{NgInterface, PcapFormat, PcapNg, PcapWriter, Record, pcap_bytes};
-use super::conv::{Capture, MS, Path, SECOND, T0_NS, TcpSession, in_order, tcp_conversation};
+use super::conv::{Capture, MS, Path, SECOND, T0_NS, TcpSession, tcp_conversation};
 use super::wire::{
     self, ACK, Extension, IpExtras, LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2, LINKTYPE_NULL,
     LINKTYPE_RAW, Link, PSH, SYN,
@@ -360,13 +360,13 @@ fn midflow() -> Fixture {
     // The server speaks first; the client is the ephemeral port.
     let mut s = TcpSession::new(Path::new("10.10.1.50:51000", "17.249.0.20:5223"), 0x0100_0000, 0x0200_0000);
     s.server_send(&mut cap, &tls_app_data(80, 1));
-    s.client_send(&mut cap, &tls_app_data(40, 2), &[0..45]);
+    s.client_write(&mut cap, &tls_app_data(40, 2));
     s.server_send(&mut cap, &tls_app_data(80, 3));
     s.ack(&mut cap, true);
     cap.wait(SECOND);
     // The client speaks first.
     let mut s = TcpSession::new(Path::new("10.10.1.50:51001", "203.0.113.50:443"), 0x0300_0000, 0x0400_0000);
-    s.client_send(&mut cap, &tls_app_data(100, 4), &[0..105]);
+    s.client_write(&mut cap, &tls_app_data(100, 4));
     s.server_send(&mut cap, &tls_app_data(500, 5));
     s.ack(&mut cap, true);
     cap.wait(SECOND);
@@ -789,9 +789,9 @@ fn inbound() -> Fixture {
     let mut s = TcpSession::new(path, 0x0a00_0000, 0x0b00_0000);
     s.handshake(&mut cap);
     s.server_send(&mut cap, b"SSH-2.0-OpenSSH_9.6\r\n");
-    s.client_send(&mut cap, b"SSH-2.0-OpenSSH_9.2p1\r\n", &[0..23]);
+    s.client_write(&mut cap, b"SSH-2.0-OpenSSH_9.2p1\r\n");
     s.server_send(&mut cap, &XorShift::new(22).bytes(1100));
-    s.client_send(&mut cap, &XorShift::new(23).bytes(1400), &[0..1400]);
+    s.client_write(&mut cap, &XorShift::new(23).bytes(1400));
     s.close(&mut cap);
     Fixture {
         name: "inbound.pcap",
@@ -813,7 +813,7 @@ pub fn sample_pcap() -> Fixture {
     let mut apns = TcpSession::new(Path::new("10.10.1.21:52001", "17.249.12.5:5223"), 0x1234_5678, 0x2345_6789);
     for i in 0..5 {
         apns.server_send(&mut cap, &tls_app_data(60, i));
-        apns.client_send(&mut cap, &tls_app_data(40, i + 100), &[0..45]);
+        apns.client_write(&mut cap, &tls_app_data(40, i + 100));
         apns.ack(&mut cap, false);
         cap.wait(MINUTE);
     }
@@ -953,8 +953,8 @@ pub struct BenchStats {
 /// flow opening may add a few), mostly mid-flow data as on a real link:
 /// `packets / 200` flows (a few thousand for the default 800k), most
 /// packets established-flow data segments of 60-1500 bytes, ~5% of flows
-/// opening with handshake and ClientHello or a QUIC Initial, DNS lookups
-/// now and then; a quarter IPv6, some VLAN-tagged.
+/// opening with handshake and ClientHello or a QUIC Initial, 40% of those
+/// after a DNS lookup of their name; a quarter IPv6, a tenth VLAN-tagged.
 pub fn bench<W: Write>(out: W, packets: u64, seed: u64) -> io::Result<BenchStats> {
     let mut rng = XorShift::new(seed);
     let mut w = PcapWriter::new(out, PcapFormat::new(LINKTYPE_ETHERNET))?;
@@ -964,43 +964,43 @@ pub fn bench<W: Write>(out: W, packets: u64, seed: u64) -> io::Result<BenchStats
     let mut stats = BenchStats { flows: flows_n, ..BenchStats::default() };
     // 50 µs per frame: 800k frames span 40 s.
     let mut cap = Capture::new(T0_NS, 50_000);
-    let mut lookups = 0u16;
     while stats.packets < packets {
-        if rng.chance(1) && rng.chance(25) {
-            // A DNS lookup from a random office host.
-            lookups = lookups.wrapping_add(1);
-            let host = rng.range(2, 249);
-            let client = format!("10.10.{}.{host}:{}", host % 8, 30000 + lookups % 20000);
-            let name = BENCH_NAMES[rng.range(0, BENCH_NAMES.len() as u64 - 1) as usize];
-            let answer = [Answer::a(name, 300, "198.51.100.77")];
-            lookup(&mut cap, &Path::new(&client, "10.10.0.1:53"), lookups, name, QTYPE_A, &answer);
-        } else {
-            let f = &mut flows[rng.range(0, flows_n - 1) as usize];
-            if f.opening {
-                f.opening = false;
-                let path = f.session.path.clone();
-                if f.udp {
-                    quic_conv(&mut cap, &path, QUIC_V1, f.name, u64::from(path.client.port()));
-                } else {
-                    f.session.handshake(&mut cap);
-                    let hello = tls_client_hello(&Hello::sni(f.name));
-                    f.session.client_send(&mut cap, &hello, &in_order(hello.len(), 1460));
-                }
+        let f = &mut flows[rng.range(0, flows_n - 1) as usize];
+        if f.opening {
+            f.opening = false;
+            let path = f.session.path.clone();
+            if rng.chance(40) {
+                // The client resolved the name first.
+                let (resolver, answer) = match path.server.ip() {
+                    std::net::IpAddr::V4(a) => ("10.10.0.1:53", Answer::a(f.name, 300, &a.to_string())),
+                    std::net::IpAddr::V6(a) => ("[fd00:10:10::1]:53", Answer::aaaa(f.name, 300, &a.to_string())),
+                };
+                let client = SocketAddr::new(path.client.ip(), path.client.port() ^ 0x4000);
+                let dns = Path { client, server: resolver.parse().expect("resolver"), ..path.clone() };
+                let (name, qtype) = (f.name, if path.server.is_ipv4() { QTYPE_A } else { QTYPE_AAAA });
+                lookup(&mut cap, &dns, path.client.port(), name, qtype, &[answer]);
+            }
+            if f.udp {
+                quic_conv(&mut cap, &path, QUIC_V1, f.name, u64::from(path.client.port()));
             } else {
-                let v6 = f.session.path.client.is_ipv6();
-                let headers = 14 + if v6 { 40 } else { 20 } + if f.udp { 8 } else { 20 };
-                let size = rng.range(60, 1500) as usize;
-                let len = size.saturating_sub(headers).min(1400);
-                let start = rng.range(0, (noise.len() - len) as u64) as usize;
-                let payload = &noise[start..start + len];
-                let from_client = rng.chance(30);
-                if f.udp {
-                    cap.push(f.session.path.udp(from_client, payload));
-                } else if from_client {
-                    f.session.client_send(&mut cap, payload, &[0..len]);
-                } else {
-                    f.session.server_send(&mut cap, payload);
-                }
+                f.session.handshake(&mut cap);
+                let hello = tls_client_hello(&Hello::sni(f.name));
+                f.session.client_write(&mut cap, &hello);
+            }
+        } else {
+            let v6 = f.session.path.client.is_ipv6();
+            let headers = 14 + if v6 { 40 } else { 20 } + if f.udp { 8 } else { 20 };
+            let size = rng.range(60, 1500) as usize;
+            let len = size.saturating_sub(headers).min(1400);
+            let start = rng.range(0, (noise.len() - len) as u64) as usize;
+            let payload = &noise[start..start + len];
+            let from_client = rng.chance(30);
+            if f.udp {
+                cap.push(f.session.path.udp(from_client, payload));
+            } else if from_client {
+                f.session.client_write(&mut cap, payload);
+            } else {
+                f.session.server_send(&mut cap, payload);
             }
         }
         for r in cap.records() {

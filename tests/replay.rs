@@ -1,0 +1,975 @@
+//! `vendorwatch replay` on the committed fixtures (`pcaps/`, written by
+//! `vendorwatch::synth::fixtures`), checked against what each fixture was
+//! built to hold (see `pcaps/README.md`): per-flow attribution, segments,
+//! counters and metrics, error handling; plus `signatures check`,
+//! `explain` and `--config` errors.
+//!
+//! Expected values come from the fixture's construction, not from the
+//! program's output: frame counts from the conversation shapes, byte counts
+//! from the capture files' own record headers, vendors from the signature
+//! files' entries.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+use common::{TempDir, fixture, read_pcap, replay, traffic_by_sender, vendorwatch};
+use serde_json::{Value, json};
+use vendorwatch::synth::fixtures;
+
+/// Asserts flow fields; on mismatch shows the whole flow.
+fn check(flow: &Value, expected: &[(&str, Value)]) {
+    for (field, want) in expected {
+        assert_eq!(&flow[*field], want, "field {field} of flow {flow}");
+    }
+}
+
+/// The attribution fields of a flow.
+fn attributed(vendor: &str, service: &str, evidence: &str, name: Option<&str>) -> Vec<(&'static str, Value)> {
+    vec![("vendor", json!(vendor)), ("service", json!(service)), ("evidence", json!(evidence)), ("name", json!(name))]
+}
+
+fn unattributed() -> Vec<(&'static str, Value)> {
+    vec![("vendor", Value::Null), ("service", Value::Null), ("evidence", Value::Null), ("name", Value::Null)]
+}
+
+/// No frame is lost or counted twice: the flows' packets plus the frames
+/// that cannot be in a flow (decode errors, non-IP, fragments) are all the
+/// frames read.
+fn assert_all_frames_accounted(r: &common::Replay) {
+    let captured: f64 = r.samples("vendorwatch_capture_packets_total").iter().map(|s| s.2).sum();
+    assert!(captured > 0.0, "no frames read: {:?}", r.out);
+    assert_eq!(r.sum("packets") as f64 + r.skipped(), captured, "flows:\n{}", r.dump());
+}
+
+/// `vendorwatch_flows_total` for (segment, vendor, service, banned).
+fn flows_total(segment: &str, vendor: &str, service: &str, banned: bool) -> String {
+    format!(
+        "vendorwatch_flows_total{{segment=\"{segment}\",vendor=\"{vendor}\",service=\"{service}\",banned=\"{banned}\"}}"
+    )
+}
+
+/// `vendorwatch_packets_total` or `vendorwatch_bytes_total` for one direction.
+fn directional(metric: &str, segment: &str, vendor: &str, service: &str, banned: bool, direction: &str) -> String {
+    format!(
+        "vendorwatch_{metric}_total{{segment=\"{segment}\",vendor=\"{vendor}\",service=\"{service}\",banned=\"{banned}\",direction=\"{direction}\"}}"
+    )
+}
+
+fn hosts(segment: &str, vendor: &str, banned: bool) -> String {
+    format!("vendorwatch_hosts{{segment=\"{segment}\",vendor=\"{vendor}\",banned=\"{banned}\"}}")
+}
+
+fn dns_queries(segment: &str, vendor: &str, banned: bool) -> String {
+    format!("vendorwatch_dns_queries_total{{segment=\"{segment}\",vendor=\"{vendor}\",banned=\"{banned}\"}}")
+}
+
+#[test]
+fn fixtures_are_regenerated_byte_for_byte() {
+    let dir = TempDir::new("regen");
+    let all = fixtures::all();
+    for f in &all {
+        std::fs::write(dir.path(f.name), &f.bytes).unwrap();
+    }
+    std::fs::write(dir.path("README.md"), fixtures::readme(&all)).unwrap();
+    let mut generated: Vec<String> =
+        std::fs::read_dir(&dir.0).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    generated.sort();
+    let mut committed: Vec<String> =
+        std::fs::read_dir(common::pcaps()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    committed.sort();
+    assert_eq!(committed, generated, "pcaps/ holds exactly what the generator writes");
+    for name in &generated {
+        let want = std::fs::read(dir.path(name)).unwrap();
+        let have = std::fs::read(fixture(name)).unwrap();
+        assert!(
+            have == want,
+            "pcaps/{name} differs from the generator's output: run `cargo run --release --example genpcaps`"
+        );
+    }
+    let total: u64 = generated.iter().map(|n| std::fs::metadata(fixture(n)).unwrap().len()).sum();
+    assert!(total < 2_000_000, "fixtures take {total} bytes");
+}
+
+#[test]
+fn tls_sni_in_one_segment() {
+    let r = replay(&["tls_sni.pcap"], &[]);
+    assert_eq!(r.out.code, Some(0), "{:?}", r.out);
+    assert_eq!(r.flows.len(), 1, "{}", r.dump());
+    let f = &r.flows[0];
+    check(f, &attributed("apple", "push", "tls_sni", Some("1-courier.push.apple.com")));
+    check(
+        f,
+        &[
+            ("proto", json!("tcp")),
+            ("client", json!("10.10.1.10")),
+            ("client_port", json!(50001)),
+            ("server", json!("203.0.113.10")),
+            ("server_port", json!(443)),
+            ("segment", json!("net-10-10")),
+            ("vlan", Value::Null),
+            ("query_vendor", Value::Null),
+            ("banned", json!(false)),
+            ("ech", json!(false)),
+            ("first_seen", json!("2026-03-02T08:00:00.000000Z")),
+            ("last_seen", json!("2026-03-02T08:00:00.007000Z")),
+        ],
+    );
+    // SYN, ACK, hello, FIN, last ACK from the client; SYN-ACK, flight, FIN back.
+    let (records, _) = read_pcap(&fixture("tls_sni.pcap"));
+    let ((out_packets, out_bytes), (in_packets, in_bytes)) = traffic_by_sender(&records, "10.10.1.10");
+    assert_eq!((out_packets, in_packets), (5, 3));
+    check(
+        f,
+        &[
+            ("packets", json!(8)),
+            ("bytes", json!(out_bytes + in_bytes)),
+            ("packets_from_client", json!(5)),
+            ("packets_to_client", json!(3)),
+            ("bytes_from_client", json!(out_bytes)),
+            ("bytes_to_client", json!(in_bytes)),
+        ],
+    );
+    assert_eq!(r.metric(&flows_total("net-10-10", "apple", "push", false)), Some(1.0));
+    assert_eq!(r.metric(&directional("packets", "net-10-10", "apple", "push", false, "out")), Some(5.0));
+    assert_eq!(r.metric(&directional("packets", "net-10-10", "apple", "push", false, "in")), Some(3.0));
+    assert_eq!(r.metric(&directional("bytes", "net-10-10", "apple", "push", false, "out")), Some(out_bytes as f64));
+    assert_eq!(r.metric(&directional("bytes", "net-10-10", "apple", "push", false, "in")), Some(in_bytes as f64));
+    assert_eq!(r.metric(&hosts("net-10-10", "apple", false)), Some(1.0));
+    assert_eq!(r.metric("vendorwatch_capture_packets_total{source=\"tls_sni.pcap\"}"), Some(8.0));
+    assert_eq!(
+        r.metric("vendorwatch_capture_bytes_total{source=\"tls_sni.pcap\"}"),
+        Some((out_bytes + in_bytes) as f64)
+    );
+    assert_eq!(r.metric(&flows_total("net-10-10", "none", "none", false)), None, "no unattributed flow");
+    assert_eq!(r.metric("vendorwatch_flow_table_flows"), Some(0.0), "every flow ended with the input");
+    assert_eq!(r.metric("vendorwatch_flow_evictions_total{reason=\"table_full\"}"), Some(0.0));
+    assert_all_frames_accounted(&r);
+}
+
+#[test]
+fn client_hello_reassembled_from_segments_in_any_order() {
+    let r = replay(&["tls_reassembly.pcap"], &[]);
+    assert_eq!(r.flows.len(), 3, "{}", r.dump());
+    for (port, vendor, service, name, packets) in [
+        (50011, "apple", "icloud", "gateway.icloud.com", 9),
+        (50012, "apple", "updates", "swcdn.apple.com", 10),
+        (50013, "bytedance", "tiktok", "www.tiktok.com", 11),
+    ] {
+        let f = r.by_client_port(port);
+        check(f, &attributed(vendor, service, "tls_sni", Some(name)));
+        check(f, &[("server", json!("203.0.113.11")), ("packets", json!(packets)), ("segment", json!("net-10-10"))]);
+    }
+    assert_eq!(r.metric(&flows_total("net-10-10", "apple", "icloud", false)), Some(1.0));
+    assert_eq!(r.metric(&flows_total("net-10-10", "apple", "updates", false)), Some(1.0));
+    assert_eq!(r.metric(&flows_total("net-10-10", "bytedance", "tiktok", false)), Some(1.0));
+    assert_eq!(r.metric(&hosts("net-10-10", "apple", false)), Some(1.0), "one host, two Apple flows");
+    assert_all_frames_accounted(&r);
+}
+
+#[test]
+fn http_host_names_the_vendor() {
+    let r = replay(&["http_host.pcap"], &[]);
+    assert_eq!(r.flows.len(), 1, "{}", r.dump());
+    let f = r.by_client_port(50020);
+    check(f, &attributed("microsoft", "updates", "http_host", Some("ctldl.windowsupdate.com")));
+    check(f, &[("server", json!("203.0.113.12")), ("server_port", json!(80)), ("packets", json!(9))]);
+    assert_eq!(r.metric(&flows_total("net-10-10", "microsoft", "updates", false)), Some(1.0));
+    assert_all_frames_accounted(&r);
+}
+
+#[test]
+fn names_match_whole_labels_in_any_case() {
+    let r = replay(&["name_traps.pcap"], &[]);
+    assert_eq!(r.flows.len(), 5, "{}", r.dump());
+    for (port, trap) in [(50040, "notapple.com"), (50041, "apple.com.attacker.example"), (50042, "apple.example.com")] {
+        let f = r.by_client_port(port);
+        check(f, &unattributed());
+        check(f, &[("server_name", json!(trap))]);
+    }
+    check(r.by_client_port(50043), &attributed("apple", "services", "tls_sni", Some("www.apple.com")));
+    let http = r.by_client_port(50044);
+    check(http, &[("vendor", json!("apple")), ("service", json!("services")), ("evidence", json!("http_host"))]);
+    let name = http["name"].as_str().expect("a matched name");
+    assert!(name.trim_end_matches('.').eq_ignore_ascii_case("www.apple.com"), "{http}");
+    assert_eq!(r.metric(&flows_total("net-10-10", "none", "none", false)), Some(3.0));
+    assert_eq!(r.metric(&flows_total("net-10-10", "apple", "services", false)), Some(2.0));
+}
+
+#[test]
+fn the_most_specific_signature_entry_wins() {
+    // From signatures/*.toml: which entry each name falls under.
+    let expected: [(&str, Option<(&str, &str)>); 8] = [
+        ("metrics.icloud.com", Some(("apple", "telemetry"))), // exact host beats suffix icloud.com (icloud)
+        ("p30-caldav.icloud.com", Some(("apple", "icloud"))), // suffix icloud.com
+        ("swcdn.apple.com", Some(("apple", "updates"))),      // exact host beats suffix apple.com (services)
+        ("gspe1-ssl.ls.apple.com", Some(("apple", "maps"))),  // suffix ls.apple.com beats apple.com
+        ("www.apple.com", Some(("apple", "services"))),
+        ("youtubei.googleapis.com", Some(("google", "youtube"))), // exact host beats googleapis.com (services)
+        ("apple-relay.cloudflare.com", Some(("apple", "siri"))),  // exact host; cloudflare.com is no vendor's
+        ("www.cloudflare.com", None),
+    ];
+    assert_eq!(expected.map(|e| e.0), fixtures::PRECEDENCE, "the fixture's names");
+    let r = replay(&["precedence.pcap"], &[]);
+    assert_eq!(r.flows.len(), expected.len(), "{}", r.dump());
+    for (name, attribution) in expected {
+        let f = r.flow(name, |f| f["server_name"] == name);
+        match attribution {
+            Some((vendor, service)) => check(f, &attributed(vendor, service, "tls_sni", Some(name))),
+            None => check(f, &unattributed()),
+        }
+    }
+    assert_all_frames_accounted(&r);
+}
+
+#[test]
+fn dns_answers_attribute_later_flows_until_their_ttl_runs_out() {
+    let r = replay(&["dns.pcap"], &[]);
+    assert_eq!(r.flows.len(), 7, "{}", r.dump());
+    // Lookups: no vendor of their own (a resolver is not the vendor), the
+    // vendor looked up in query_vendor.
+    for (port, client, query_vendor, query_name) in [
+        (40001, "10.10.1.20", Some("bytedance"), Some("www.tiktok.com")),
+        (40002, "fd00:10:10::20", Some("bytedance"), Some("p16-sign-va.tiktokcdn.com")),
+        (40003, "10.10.1.20", None, None),
+        (40004, "10.10.1.20", Some("bytedance"), Some("api16-normal-c-useast1a.tiktokv.com")),
+    ] {
+        let f = r.by_client_port(port);
+        check(f, &unattributed());
+        check(
+            f,
+            &[
+                ("proto", json!("udp")),
+                ("client", json!(client)),
+                ("server_port", json!(53)),
+                ("query_vendor", json!(query_vendor)),
+                ("query_name", json!(query_name)),
+                ("packets", json!(2)),
+            ],
+        );
+    }
+    // Flows without a name of their own, to addresses from those answers
+    // (A through a CNAME chain, and AAAA): the name asked for.
+    let f = r.by_client_port(50030);
+    check(f, &attributed("bytedance", "tiktok", "dns", Some("www.tiktok.com")));
+    check(f, &[("server", json!("198.51.100.7")), ("segment", json!("net-10-10")), ("query_vendor", Value::Null)]);
+    let f = r.by_client_port(50031);
+    check(f, &attributed("bytedance", "tiktok", "dns", Some("p16-sign-va.tiktokcdn.com")));
+    check(f, &[("server", json!("2001:db8:16::7")), ("segment", json!("net-fd00-10-10"))]);
+    // The answer for 198.51.100.9 had a TTL of 10 s; the flow came 60 s later.
+    let f = r.by_client_port(50032);
+    check(f, &unattributed());
+    check(f, &[("server", json!("198.51.100.9"))]);
+
+    assert_eq!(r.metric(&dns_queries("net-10-10", "bytedance", false)), Some(2.0));
+    assert_eq!(r.metric(&dns_queries("net-fd00-10-10", "bytedance", false)), Some(1.0));
+    assert_eq!(r.samples("vendorwatch_dns_queries_total").len(), 2, "example.org is no vendor's");
+    assert_eq!(r.metric(&flows_total("net-10-10", "bytedance", "tiktok", false)), Some(1.0));
+    assert_eq!(r.metric(&flows_total("net-fd00-10-10", "bytedance", "tiktok", false)), Some(1.0));
+    assert_eq!(r.metric(&flows_total("net-10-10", "none", "none", false)), Some(4.0));
+    assert_eq!(r.metric(&hosts("net-10-10", "bytedance", false)), Some(1.0));
+    assert_all_frames_accounted(&r);
+}
+
+#[test]
+fn udp_clients_and_dns_answers_seen_first() {
+    let r = replay(&["udp_client.pcap"], &[]);
+    assert_eq!(r.flows.len(), 5, "{}", r.dump());
+    let f = r.by_client_port(40000);
+    check(
+        f,
+        &[
+            ("proto", json!("udp")),
+            ("client", json!("10.10.1.30")),
+            ("server", json!("10.10.1.31")),
+            ("server_port", json!(40001)),
+        ],
+    );
+    let f = r.by_client_port(123);
+    check(f, &[("client", json!("10.10.1.32")), ("server", json!("203.0.113.123")), ("server_port", json!(123))]);
+    // 203.0.113.53:443 spoke first, but only it uses a well-known port.
+    let f = r.by_client_port(51000);
+    check(
+        f,
+        &[
+            ("client", json!("10.10.1.33")),
+            ("server", json!("203.0.113.53")),
+            ("server_port", json!(443)),
+            ("packets_from_client", json!(1)),
+            ("packets_to_client", json!(1)),
+        ],
+    );
+    // A DNS answer without its query: the host it was sent to is the client.
+    let f = r.by_client_port(40100);
+    check(f, &unattributed());
+    check(
+        f,
+        &[
+            ("client", json!("10.10.1.34")),
+            ("server", json!("10.10.0.1")),
+            ("server_port", json!(53)),
+            ("query_vendor", json!("bytedance")),
+            ("packets_to_client", json!(1)),
+            ("packets_from_client", json!(0)),
+        ],
+    );
+    // ... and the answer was learned for that client.
+    check(r.by_client_port(50040), &attributed("bytedance", "tiktok", "dns", Some("www.tiktok.com")));
+    assert_eq!(r.metric(&dns_queries("net-10-10", "bytedance", false)), None, "an answer is not a query");
+    assert_all_frames_accounted(&r);
+}
+
+#[test]
+fn server_addresses_and_vendor_ports() {
+    let r = replay(&["ip_port.pcap"], &[]);
+    assert_eq!(r.flows.len(), 7, "{}", r.dump());
+    for (port, server, attribution) in [
+        (50100, "17.253.144.10", Some(("apple", "services", "ip"))), // 17.0.0.0/8
+        (50101, "2620:149:a44::10", Some(("apple", "push", "ip"))),  // APNs prefix 2620:149:a44::/48
+        (50102, "17.249.0.10", Some(("apple", "push", "port"))),     // TCP 5223 into 17.249.0.0/16
+        (50103, "203.0.113.41", None),                               // TCP 5223 elsewhere: XMPP, KakaoTalk
+        (50104, "17.253.144.10", Some(("apple", "push", "port"))),   // the port counts into any Apple prefix
+        (50105, "142.250.180.14", Some(("google", "services", "ip"))),
+        (50106, "2a00:1450:4001:80e::200e", Some(("google", "services", "ip"))),
+    ] {
+        let f = r.by_client_port(port);
+        check(f, &[("server", json!(server)), ("name", Value::Null)]);
+        match attribution {
+            Some((vendor, service, evidence)) => check(f, &attributed(vendor, service, evidence, None)),
+            None => check(f, &unattributed()),
+        }
+    }
+    assert_eq!(r.metric(&flows_total("net-10-10", "apple", "push", false)), Some(2.0));
+    assert_eq!(r.metric(&flows_total("net-fd00-10-10", "apple", "push", false)), Some(1.0));
+    assert_eq!(r.metric(&flows_total("net-10-10", "none", "none", false)), Some(1.0));
+    assert_all_frames_accounted(&r);
+}
+
+#[test]
+fn a_capture_starting_mid_flow_takes_the_ephemeral_port_as_client() {
+    let r = replay(&["midflow.pcap"], &[]);
+    assert_eq!(r.flows.len(), 3, "{}", r.dump());
+    let f = r.by_client_port(51000);
+    check(f, &attributed("apple", "push", "port", None));
+    check(
+        f,
+        &[
+            ("client", json!("10.10.1.50")),
+            ("server", json!("17.249.0.20")),
+            ("server_port", json!(5223)),
+            ("packets", json!(4)),
+            ("packets_from_client", json!(2)),
+        ],
+    );
+    let f = r.by_client_port(51001);
+    check(
+        f,
+        &[
+            ("client", json!("10.10.1.50")),
+            ("server", json!("203.0.113.50")),
+            ("server_port", json!(443)),
+            ("packets", json!(3)),
+        ],
+    );
+    let f = r.by_client_port(51002);
+    check(
+        f,
+        &[
+            ("client", json!("10.10.1.50")),
+            ("server_port", json!(443)),
+            ("packets_from_client", json!(2)),
+            ("packets_to_client", json!(1)),
+        ],
+    );
+    assert_all_frames_accounted(&r);
+}
+
+#[test]
+fn vlan_tags_qinq_and_vlan_segments() {
+    let config = fixture("sample.toml").display().to_string();
+    let r = replay(&["vlan.pcap"], &["--config", &config]);
+    assert_eq!(r.out.code, Some(0), "{:?}", r.out);
+    assert_eq!(r.flows.len(), 4, "the same 5-tuple on two VLANs is two flows:\n{}", r.dump());
+    let f = r.by_client_port(50200);
+    check(f, &attributed("apple", "icloud", "tls_sni", Some("gateway.icloud.com")));
+    check(f, &[("vlan", json!(30)), ("vlans", json!([30])), ("segment", json!("lab")), ("banned", json!(true))]);
+    let f = r.by_client_port(50201);
+    check(f, &attributed("bytedance", "tiktok", "tls_sni", Some("www.tiktok.com")));
+    check(f, &[("vlan", json!(30)), ("vlans", json!([100, 30])), ("segment", json!("lab")), ("banned", json!(true))]);
+    let v30 = r.flow("50202 on VLAN 30", |f| f["client_port"] == 50202 && f["vlan"] == 30);
+    check(v30, &unattributed());
+    check(v30, &[("segment", json!("lab")), ("packets", json!(8))]);
+    let v40 = r.flow("50202 on VLAN 40", |f| f["client_port"] == 50202 && f["vlan"] == 40);
+    check(v40, &[("segment", json!("unassigned")), ("packets", json!(8))]);
+    assert_eq!(r.metric(&flows_total("lab", "apple", "icloud", true)), Some(1.0));
+    assert_eq!(r.metric(&flows_total("lab", "bytedance", "tiktok", true)), Some(1.0));
+    assert_eq!(r.metric(&flows_total("lab", "none", "none", false)), Some(1.0));
+    assert_eq!(r.metric(&flows_total("unassigned", "none", "none", false)), Some(1.0));
+    assert_eq!(r.metric(&hosts("lab", "apple", true)), Some(1.0));
+
+    // Without a config: the clients' private /16.
+    let r = replay(&["vlan.pcap"], &[]);
+    assert!(r.flows.iter().all(|f| f["segment"] == "net-192-168"), "{}", r.dump());
+    assert_eq!(r.metric(&flows_total("net-192-168", "apple", "icloud", false)), Some(1.0));
+    assert_all_frames_accounted(&r);
+}
+
+#[test]
+fn ipv6_extension_headers_and_ipv4_options() {
+    let r = replay(&["ipv6_ext.pcap"], &[]);
+    let f = r.by_client_port(50300);
+    check(f, &attributed("apple", "icloud", "tls_sni", Some("www.icloud.com")));
+    check(
+        f,
+        &[
+            ("client", json!("fd00:10:10::70")),
+            ("server", json!("2001:db8:70::1")),
+            ("packets", json!(8)),
+            ("segment", json!("net-fd00-10-10")),
+        ],
+    );
+    let f = r.by_client_port(50301);
+    check(f, &attributed("apple", "updates", "tls_sni", Some("mesu.apple.com")));
+    check(f, &[("packets", json!(8))]);
+    assert_all_frames_accounted(&r);
+
+    let r = replay(&["ipv4_options.pcap"], &[]);
+    let f = r.by_client_port(50400);
+    check(f, &attributed("apple", "updates", "http_host", Some("swscan.apple.com")));
+    check(f, &[("client", json!("10.10.1.80")), ("server", json!("203.0.113.80")), ("packets", json!(8))]);
+    assert_all_frames_accounted(&r);
+}
+
+#[test]
+fn every_link_type_and_pcap_flavour() {
+    for (file, port, client, vendor, service, evidence, name, segment) in [
+        ("sll.pcap", 50500, "10.10.1.90", "apple", "push", "tls_sni", "api.push.apple.com", "net-10-10"),
+        (
+            "sll2.pcap",
+            50501,
+            "fd00:10:10::91",
+            "apple",
+            "push",
+            "tls_sni",
+            "init-p01st.push.apple.com",
+            "net-fd00-10-10",
+        ),
+        ("raw_ip.pcap", 50600, "10.10.1.92", "google", "services", "tls_sni", "www.google.com", "net-10-10"),
+        ("loopback.pcap", 50610, "127.0.0.1", "apple", "updates", "http_host", "updates.cdn-apple.com", "unassigned"),
+        ("loopback.pcap", 50611, "::1", "bytedance", "tiktok", "tls_sni", "www.tiktok.com", "unassigned"),
+        ("big_endian.pcap", 50700, "10.10.1.93", "bytedance", "tiktok", "tls_sni", "www.tiktok.com", "net-10-10"),
+        ("nanosecond.pcap", 50701, "10.10.1.94", "bytedance", "services", "tls_sni", "www.douyin.com", "net-10-10"),
+    ] {
+        let r = replay(&[file], &[]);
+        assert_eq!(r.out.code, Some(0), "{file}: {:?}", r.out);
+        let f = r.by_client_port(port);
+        check(f, &attributed(vendor, service, evidence, Some(name)));
+        check(f, &[("client", json!(client)), ("segment", json!(segment)), ("packets", json!(8))]);
+        assert_all_frames_accounted(&r);
+        assert_eq!(r.skipped(), 0.0, "{file}: every frame decodes");
+    }
+    let r = replay(&["big_endian.pcap"], &[]);
+    check(
+        &r.flows[0],
+        &[("first_seen", json!("2026-03-02T08:15:00.250000Z")), ("last_seen", json!("2026-03-02T08:15:00.257000Z"))],
+    );
+    let r = replay(&["nanosecond.pcap"], &[]);
+    check(
+        &r.flows[0],
+        &[("first_seen", json!("2026-03-02T08:16:00.123456Z")), ("last_seen", json!("2026-03-02T08:16:00.123463Z"))],
+    );
+}
+
+#[test]
+fn pcapng_with_interfaces_of_different_link_types() {
+    let r = replay(&["multi_interface.pcapng"], &[]);
+    assert_eq!(r.flows.len(), 3, "{}", r.dump());
+    let f = r.by_client_port(50800);
+    check(f, &attributed("apple", "services", "tls_sni", Some("www.apple.com")));
+    check(f, &[("interface", json!(0)), ("packets", json!(8))]);
+    let f = r.by_client_port(50801);
+    check(f, &attributed("google", "youtube", "quic_sni", Some("www.youtube.com")));
+    check(
+        f,
+        &[("interface", json!(1)), ("proto", json!("udp")), ("server", json!("142.250.1.101")), ("packets", json!(3))],
+    );
+    let f = r.by_client_port(50802);
+    check(f, &attributed("microsoft", "captive", "http_host", Some("www.msftconnecttest.com")));
+    check(f, &[("interface", json!(2)), ("packets", json!(8))]);
+    assert_eq!(r.metric("vendorwatch_capture_packets_total{source=\"multi_interface.pcapng\"}"), Some(19.0));
+    assert_all_frames_accounted(&r);
+}
+
+#[test]
+fn malformed_frames_are_counted_by_reason_and_skipped() {
+    let r = replay(&["malformed.pcapng"], &[]);
+    assert_eq!(r.out.code, Some(0), "{:?}", r.out);
+    for reason in [
+        "unsupported_link_type",
+        "link_truncated",
+        "ethernet_truncated",
+        "vlan_truncated",
+        "too_many_vlan_tags",
+        "ipv4_truncated",
+        "ipv4_bad_header",
+        "ipv6_truncated",
+        "ipv6_extension_chain",
+        "tcp_truncated",
+        "tcp_bad_header",
+        "udp_truncated",
+        "udp_bad_header",
+    ] {
+        assert_eq!(r.metric(&format!("vendorwatch_decode_errors_total{{reason=\"{reason}\"}}")), Some(1.0), "{reason}");
+    }
+    let errors: f64 = r.samples("vendorwatch_decode_errors_total").iter().map(|s| s.2).sum();
+    assert_eq!(errors, 13.0);
+    assert_eq!(r.metric("vendorwatch_decode_skipped_total{reason=\"non_ip\"}"), Some(1.0));
+    // The good flow in between is whole.
+    assert_eq!(r.flows.len(), 1, "{}", r.dump());
+    check(&r.flows[0], &attributed("apple", "services", "tls_sni", Some("www.apple.com")));
+    check(&r.flows[0], &[("packets", json!(8)), ("client_port", json!(50900))]);
+    assert_eq!(r.metric("vendorwatch_capture_packets_total{source=\"malformed.pcapng\"}"), Some(22.0));
+    assert_all_frames_accounted(&r);
+}
+
+#[test]
+fn a_truncated_file_keeps_what_came_before_and_fails_only_with_strict() {
+    // Where the cut record starts, read from the file itself.
+    let (records, end) = read_pcap(&fixture("truncated.pcap"));
+    let offset = end.expect_err("the file ends inside a record");
+    assert_eq!(records.len(), fixtures::TRUNCATED_RECORD);
+    let r = replay(&["truncated.pcap"], &[]);
+    assert_eq!(r.out.code, Some(0), "{:?}", r.out);
+    assert!(r.out.stderr.contains("truncated.pcap"), "{}", r.out.stderr);
+    assert!(r.out.stderr.contains(&format!("byte {offset}")), "stderr names the offset {offset}: {}", r.out.stderr);
+    assert!(r.out.stderr.contains("kept the 19 frames"), "{}", r.out.stderr);
+    assert_eq!(r.flows.len(), 3, "{}", r.dump());
+    check(r.by_client_port(51000), &attributed("apple", "services", "tls_sni", Some("www.apple.com")));
+    check(r.by_client_port(51001), &attributed("microsoft", "updates", "http_host", Some("ctldl.windowsupdate.com")));
+    check(r.by_client_port(51002), &[("packets", json!(3)), ("vendor", Value::Null)]);
+    assert_eq!(r.metric("vendorwatch_capture_packets_total{source=\"truncated.pcap\"}"), Some(19.0));
+    assert_all_frames_accounted(&r);
+
+    let strict = replay(&["truncated.pcap"], &["--strict"]);
+    assert_ne!(strict.out.code, Some(0), "--strict fails on a truncated file: {:?}", strict.out);
+    assert!(strict.out.code.is_some(), "exits, not killed");
+    assert!(strict.out.stderr.contains(&format!("byte {offset}")), "{}", strict.out.stderr);
+    assert_eq!(strict.flows.len(), 3, "earlier flows are still written");
+    assert_eq!(strict.metric(&flows_total("net-10-10", "apple", "services", false)), Some(1.0));
+}
+
+#[test]
+fn quic_initials_v1_v2_and_reordered() {
+    let r = replay(&["quic.pcap"], &[]);
+    assert_eq!(r.flows.len(), 4, "{}", r.dump());
+    for (port, server, vendor, service, name, packets) in [
+        (51100, "142.250.1.130", "google", "services", "www.google.com", 3),
+        (51101, "203.0.113.131", "apple", "private-relay", "mask.icloud.com", 3),
+        (51102, "203.0.113.132", "google", "youtube", "youtubei.googleapis.com", 4),
+        (51103, "2001:db8:130::1", "google", "play", "play.googleapis.com", 3),
+    ] {
+        let f = r.by_client_port(port);
+        check(f, &attributed(vendor, service, "quic_sni", Some(name)));
+        check(
+            f,
+            &[
+                ("proto", json!("udp")),
+                ("server", json!(server)),
+                ("server_port", json!(443)),
+                ("packets", json!(packets)),
+            ],
+        );
+    }
+    assert_all_frames_accounted(&r);
+}
+
+#[test]
+fn encrypted_client_hello_outer_names_are_not_attributed() {
+    let r = replay(&["ech.pcap"], &[]);
+    assert_eq!(r.flows.len(), 2, "{}", r.dump());
+    for (port, outer) in [(51200, "cloudflare-ech.com"), (51201, "www.icloud.com")] {
+        let f = r.by_client_port(port);
+        check(f, &unattributed());
+        check(f, &[("ech", json!(true)), ("server_name", json!(outer)), ("packets", json!(9))]);
+    }
+    assert_eq!(r.metric("vendorwatch_ech_flows_total{segment=\"net-10-10\"}"), Some(2.0));
+    assert_eq!(r.metric(&flows_total("net-10-10", "none", "none", false)), Some(2.0));
+}
+
+#[test]
+fn bytes_are_wire_lengths_even_when_the_capture_cut_frames() {
+    let (records, _) = read_pcap(&fixture("snaplen.pcap"));
+    let wire: u64 = records.iter().map(|r| r.orig_len).sum();
+    let captured: u64 = records.iter().map(|r| r.caplen as u64).sum();
+    assert!(records.iter().any(|r| r.caplen as u64 == u64::from(fixtures::SNAPLEN) && r.orig_len > r.caplen as u64));
+    assert!(wire > captured);
+    let r = replay(&["snaplen.pcap"], &[]);
+    let f = r.by_client_port(51300);
+    check(f, &attributed("apple", "appstore", "tls_sni", Some("ppq.apple.com")));
+    check(f, &[("packets", json!(11)), ("bytes", json!(wire))]);
+    assert_eq!(r.metric("vendorwatch_capture_bytes_total{source=\"snaplen.pcap\"}"), Some(wire as f64));
+    let out = r.value(&directional("bytes", "net-10-10", "apple", "appstore", false, "out"));
+    let inn = r.value(&directional("bytes", "net-10-10", "apple", "appstore", false, "in"));
+    assert_eq!(out + inn, wire as f64);
+}
+
+#[test]
+fn direction_is_seen_from_the_segment_host_even_when_it_is_the_server() {
+    let (records, _) = read_pcap(&fixture("inbound.pcap"));
+    let ((host_packets, host_bytes), (peer_packets, peer_bytes)) = traffic_by_sender(&records, "10.10.1.160");
+    assert_eq!((host_packets, peer_packets), (4, 6));
+    let config = fixture("sample.toml").display().to_string();
+    let r = replay(&["inbound.pcap"], &["--config", &config]);
+    let f = r.by_client_port(51400);
+    check(f, &unattributed());
+    check(
+        f,
+        &[
+            ("client", json!("198.51.100.200")),
+            ("server", json!("10.10.1.160")),
+            ("server_port", json!(22)),
+            ("segment", json!("hq")),
+            ("packets_from_client", json!(6)),
+        ],
+    );
+    assert_eq!(r.metric(&directional("packets", "hq", "none", "none", false, "out")), Some(host_packets as f64));
+    assert_eq!(r.metric(&directional("packets", "hq", "none", "none", false, "in")), Some(peer_packets as f64));
+    assert_eq!(r.metric(&directional("bytes", "hq", "none", "none", false, "out")), Some(host_bytes as f64));
+    assert_eq!(r.metric(&directional("bytes", "hq", "none", "none", false, "in")), Some(peer_bytes as f64));
+    // Without a config the server's private /16 is the segment.
+    let r = replay(&["inbound.pcap"], &[]);
+    check(r.by_client_port(51400), &[("segment", json!("net-10-10"))]);
+    assert_eq!(r.metric(&directional("packets", "net-10-10", "none", "none", false, "out")), Some(host_packets as f64));
+}
+
+#[test]
+fn the_sample_office_morning() {
+    let config = fixture("sample.toml").display().to_string();
+    let r = replay(&["sample.pcap"], &["--config", &config, "--format", "json"]);
+    assert_eq!(r.out.code, Some(0), "{:?}", r.out);
+    // What the sample was built with (src/synth/fixtures.rs, sample_pcap):
+    // hq: APNs by port and over IPv6 by SNI (push 2), an iCloud flow by
+    // SNI and one by a DNS answer (icloud 2), a software update (1); QUIC
+    // to Google; an HTTP Host of Microsoft's; a TikTok flow by DNS; four
+    // lookups, a web site and NTP unattributed. lab: TikTok by SNI,
+    // YouTube over QUIC, two lookups and one web site unattributed.
+    for (segment, vendor, service, banned, flows) in [
+        ("hq", "apple", "push", true, 2.0),
+        ("hq", "apple", "icloud", true, 2.0),
+        ("hq", "apple", "updates", true, 1.0),
+        ("hq", "google", "services", false, 1.0),
+        ("hq", "microsoft", "updates", false, 1.0),
+        ("hq", "bytedance", "tiktok", true, 1.0),
+        ("hq", "none", "none", false, 6.0),
+        ("lab", "bytedance", "tiktok", true, 1.0),
+        ("lab", "google", "youtube", false, 1.0),
+        ("lab", "none", "none", false, 3.0),
+    ] {
+        assert_eq!(
+            r.metric(&flows_total(segment, vendor, service, banned)),
+            Some(flows),
+            "{segment} {vendor} {service}"
+        );
+    }
+    assert_eq!(r.samples("vendorwatch_flows_total").len(), 10, "no other series:\n{}", r.metrics);
+    assert_eq!(r.flows.len(), 19);
+    // Apple: 10.10.1.21, 10.10.1.22 and fd00:10:10::21.
+    for (segment, vendor, banned, n) in [
+        ("hq", "apple", true, 3.0),
+        ("hq", "bytedance", true, 1.0),
+        ("hq", "google", false, 1.0),
+        ("hq", "microsoft", false, 1.0),
+        ("lab", "bytedance", true, 1.0),
+        ("lab", "google", false, 1.0),
+    ] {
+        assert_eq!(r.metric(&hosts(segment, vendor, banned)), Some(n), "{segment} {vendor}");
+    }
+    for (segment, vendor, banned) in [
+        ("hq", "apple", true),
+        ("hq", "google", false),
+        ("hq", "bytedance", true),
+        ("lab", "apple", true),
+        ("lab", "bytedance", true),
+    ] {
+        assert_eq!(r.metric(&dns_queries(segment, vendor, banned)), Some(1.0), "{segment} {vendor}");
+    }
+    assert_eq!(r.samples("vendorwatch_dns_queries_total").len(), 5, "example.org is no vendor's");
+
+    let apns = r.by_client_port(52001);
+    check(apns, &attributed("apple", "push", "port", None));
+    check(
+        apns,
+        &[("server", json!("17.249.12.5")), ("segment", json!("hq")), ("banned", json!(true)), ("packets", json!(15))],
+    );
+    check(r.by_client_port(52002), &attributed("apple", "icloud", "dns", Some("p52-contacts.icloud.com")));
+    check(r.by_client_port(52040), &attributed("bytedance", "tiktok", "dns", Some("www.tiktok.com")));
+    check(r.by_client_port(52020), &attributed("google", "services", "quic_sni", Some("www.google.com")));
+    check(r.by_client_port(52030), &attributed("microsoft", "updates", "http_host", Some("ctldl.windowsupdate.com")));
+    // A lab host asks Google's public resolver for an Apple name: the
+    // lookup is not Google traffic, and it is Apple's only as a query.
+    let lookup = r.by_client_port(53101);
+    check(lookup, &unattributed());
+    check(
+        lookup,
+        &[
+            ("server", json!("8.8.8.8")),
+            ("query_vendor", json!("apple")),
+            ("segment", json!("lab")),
+            ("vlan", json!(30)),
+        ],
+    );
+    let (records, _) = read_pcap(&fixture("sample.pcap"));
+    assert_eq!(r.metric("vendorwatch_capture_packets_total{source=\"sample.pcap\"}"), Some(records.len() as f64));
+    assert_eq!(r.metric("vendorwatch_decode_skipped_total{reason=\"non_ip\"}"), Some(2.0), "two ARP frames");
+    assert_all_frames_accounted(&r);
+
+    // The JSON report on stdout agrees with the metrics.
+    let report: Value = serde_json::from_str(&r.out.stdout).expect("--format json prints JSON");
+    let segments: Vec<&str> =
+        report["segments"].as_array().unwrap().iter().map(|s| s["segment"].as_str().unwrap()).collect();
+    assert_eq!(segments, ["hq", "lab"]);
+    let hq_apple =
+        report["segments"][0]["vendors"].as_array().unwrap().iter().find(|v| v["vendor"] == "apple").unwrap();
+    check(hq_apple, &[("banned", json!(true)), ("flows", json!(5)), ("hosts", json!(3)), ("dns_queries", json!(1))]);
+    let apple_packets: u64 = r
+        .flows
+        .iter()
+        .filter(|f| f["segment"] == "hq" && f["vendor"] == "apple")
+        .map(|f| f["packets"].as_u64().unwrap())
+        .sum();
+    assert_eq!(hq_apple["packets"], apple_packets);
+    assert_eq!(report["capture"]["packets"], records.len());
+}
+
+#[test]
+fn the_report_lists_banned_vendors_first_and_unattributed_last() {
+    let config = fixture("sample.toml").display().to_string();
+    let r = replay(&["sample.pcap"], &["--config", &config, "--format", "json"]);
+    let report: Value = serde_json::from_str(&r.out.stdout).expect("JSON report");
+    for segment in report["segments"].as_array().unwrap() {
+        let rows: Vec<(String, bool)> = segment["vendors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| (v["vendor"].as_str().unwrap().to_owned(), v["banned"].as_bool().unwrap()))
+            .collect();
+        let banned_then_rest = rows.windows(2).all(|w| w[0].1 || !w[1].1);
+        assert!(banned_then_rest, "banned vendors first in {}: {rows:?}", segment["segment"]);
+        let none_at = rows.iter().position(|(v, _)| v == "none");
+        assert_eq!(none_at, Some(rows.len() - 1), "unattributed traffic last in {}: {rows:?}", segment["segment"]);
+    }
+}
+
+#[test]
+fn a_full_flow_table_evicts_the_stalest_flow_and_loses_no_packet() {
+    // precedence.pcap: eight connections one after the other, so with room
+    // for two, each new connection from the third on pushes out one.
+    let r = replay(&["precedence.pcap"], &["--max-flows", "2"]);
+    assert_eq!(r.out.code, Some(0), "{:?}", r.out);
+    assert_eq!(r.metric("vendorwatch_flow_evictions_total{reason=\"table_full\"}"), Some(6.0));
+    assert_eq!(r.flows.len(), 8, "{}", r.dump());
+    assert_eq!(r.flows.iter().filter(|f| f["end_reason"] == "table_full").count(), 6);
+    assert!(r.flows.iter().all(|f| f["packets"] == 8), "no flow lost a packet:\n{}", r.dump());
+    assert_eq!(
+        r.metric(&flows_total("net-10-10", "apple", "telemetry", false)),
+        Some(1.0),
+        "evicted flows are counted"
+    );
+    assert_all_frames_accounted(&r);
+
+    // The sample interleaves flows: an evicted flow that goes on comes
+    // back as a new one, and still every frame is in exactly one flow.
+    let config = fixture("sample.toml").display().to_string();
+    let r = replay(&["sample.pcap"], &["--config", &config, "--max-flows", "2"]);
+    let full = r.value("vendorwatch_flow_evictions_total{reason=\"table_full\"}");
+    assert!(full > 0.0);
+    assert_eq!(full as usize, r.flows.iter().filter(|f| f["end_reason"] == "table_full").count());
+    assert!(r.flows.iter().filter(|f| f["end_reason"] == "shutdown").count() <= 2, "at most two flows at the end");
+    let counted: f64 = r.samples("vendorwatch_flows_total").iter().map(|s| s.2).sum();
+    assert_eq!(counted as usize, r.flows.len(), "every flow record is counted once");
+    assert_all_frames_accounted(&r);
+    let packets: f64 = r.samples("vendorwatch_packets_total").iter().map(|s| s.2).sum();
+    assert_eq!(packets as u64, r.sum("packets"));
+}
+
+#[test]
+fn metric_labels_never_hold_addresses_or_host_names() {
+    let all: Vec<String> = fixtures::all()
+        .into_iter()
+        .map(|f| f.name.to_owned())
+        .filter(|n| n.ends_with(".pcap") || n.ends_with(".pcapng"))
+        .collect();
+    let files: Vec<&str> = all.iter().map(String::as_str).collect();
+    let config = fixture("sample.toml").display().to_string();
+    for args in [vec![], vec!["--config", config.as_str()]] {
+        let r = replay(&files, &args);
+        assert_eq!(r.out.code, Some(0), "{:?}", r.out);
+        let mut names = BTreeSet::new();
+        let mut addresses = BTreeSet::new();
+        for f in &r.flows {
+            for field in ["name", "server_name", "query_name"] {
+                if let Some(n) = f[field].as_str() {
+                    names.insert(n.trim_end_matches('.').to_ascii_lowercase());
+                }
+            }
+            for field in ["client", "server"] {
+                addresses.insert(f[field].as_str().unwrap().to_owned());
+            }
+        }
+        assert!(names.len() > 30 && addresses.len() > 30, "{} names, {} addresses", names.len(), addresses.len());
+        let samples = common::parse_metrics(&r.metrics);
+        assert!(samples.len() > 100);
+        for (metric, labels, _) in samples {
+            for (key, value) in labels {
+                assert!(value.parse::<IpAddr>().is_err(), "{metric}{{{key}={value:?}}} is an address");
+                let lower = value.to_ascii_lowercase();
+                assert!(
+                    !names.iter().any(|n| lower.contains(n.as_str())),
+                    "{metric}{{{key}={value:?}}} holds a host name"
+                );
+                assert!(
+                    !addresses.iter().any(|a| lower.contains(a.as_str())),
+                    "{metric}{{{key}={value:?}}} holds an address"
+                );
+            }
+        }
+    }
+}
+
+/// A copy of `signatures/` to break.
+fn signatures_copy() -> TempDir {
+    let dir = TempDir::new("signatures");
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("signatures");
+    for entry in std::fs::read_dir(src).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            std::fs::copy(&path, dir.path(path.file_name().unwrap().to_str().unwrap())).unwrap();
+        }
+    }
+    dir
+}
+
+/// 1-based number of the first line of `text` containing `needle`.
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines().position(|l| l.contains(needle)).unwrap_or_else(|| panic!("{needle:?} not found")) + 1
+}
+
+#[test]
+fn signatures_check_reports_file_line_and_problem() {
+    let dir = signatures_copy();
+    let good = vendorwatch(&["signatures", "check", dir.0.to_str().unwrap()]);
+    assert_eq!(good.code, Some(0), "{good:?}");
+    assert!(good.stdout.starts_with("15 vendors, "), "{}", good.stdout);
+
+    // Host bits in a prefix, and a suffix another vendor already owns.
+    let apple = dir.path("apple.toml");
+    let text = std::fs::read_to_string(&apple).unwrap().replacen("\"17.0.0.0/8\"", "\"17.0.0.1/8\"", 1);
+    std::fs::write(&apple, &text).unwrap();
+    let bad_line = line_of(&text, "\"17.0.0.1/8\"");
+    let huawei = dir.path("huawei.toml");
+    let mut text = std::fs::read_to_string(&huawei).unwrap();
+    text.push_str("\n[[entry]]\nservice = \"push\"\nsource = \"test\"\nsuffixes = [\"push.apple.com\"]\n");
+    std::fs::write(&huawei, &text).unwrap();
+    let dup_line = line_of(&text, "suffixes = [\"push.apple.com\"]");
+
+    let out = vendorwatch(&["signatures", "check", dir.0.to_str().unwrap()]);
+    assert_eq!(out.code, Some(1), "{out:?}");
+    let report = format!("{}{}", out.stdout, out.stderr);
+    let want = format!("{}:{bad_line}: 17.0.0.1/8 has host bits set", apple.display());
+    assert!(report.contains(&want), "expected {want:?} in:\n{report}");
+    let want = format!("{}:{dup_line}: suffix push.apple.com is claimed by two vendors: also apple", huawei.display());
+    assert!(report.contains(&want), "expected {want:?} in:\n{report}");
+    assert!(report.contains("2 problem(s)"), "{report}");
+
+    // A replay with that directory refuses to start, naming the same lines.
+    let r = replay(&["tls_sni.pcap"], &["--signatures", dir.0.to_str().unwrap()]);
+    assert_ne!(r.out.code, Some(0));
+    assert!(r.out.stderr.contains(&format!("apple.toml:{bad_line}:")), "{}", r.out.stderr);
+    assert!(r.flows.is_empty());
+}
+
+#[test]
+fn explain_says_which_entry_matches_and_why() {
+    let text = include_str!("../signatures/apple.toml");
+    // The entry holding the push.apple.com suffix: its `[[entry]]` line.
+    let suffix_line = line_of(text, "suffixes = [\"push.apple.com\"");
+    let entry_line =
+        text.lines().take(suffix_line).collect::<Vec<_>>().iter().rposition(|l| l.trim() == "[[entry]]").unwrap() + 1;
+    let out = vendorwatch(&["explain", "5-courier.push.apple.com"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let want = format!(
+        "vendor:  apple (Apple)\nservice: push\nwhy:     5-courier.push.apple.com ends in the suffix push.apple.com (the longest listed suffix of it)\nentry:   signatures/apple.toml:{entry_line}\nsource:  ntop/nDPI"
+    );
+    assert!(out.stdout.starts_with(&want), "expected:\n{want}\ngot:\n{}", out.stdout);
+
+    let out = vendorwatch(&["explain", "WWW.Apple.COM."]);
+    assert_eq!(out.code, Some(0));
+    assert!(
+        out.stdout.contains("service: services\n") && out.stdout.contains("ends in the suffix apple.com"),
+        "{}",
+        out.stdout
+    );
+    let out = vendorwatch(&["explain", "swcdn.apple.com"]);
+    assert!(
+        out.stdout.contains("service: updates\n") && out.stdout.contains("swcdn.apple.com is listed as an exact host"),
+        "{}",
+        out.stdout
+    );
+    let out = vendorwatch(&["explain", "17.249.1.1"]);
+    assert_eq!(out.code, Some(0));
+    assert!(
+        out.stdout.contains("service: push\n") && out.stdout.contains("17.249.1.1 is inside 17.249.0.0/16"),
+        "{}",
+        out.stdout
+    );
+    let out = vendorwatch(&["explain", "2620:149:a44::1"]);
+    assert!(
+        out.stdout.contains("service: push\n") && out.stdout.contains("inside 2620:149:a44::/48"),
+        "{}",
+        out.stdout
+    );
+    for query in ["notapple.com", "apple.com.attacker.example", "apple.example.com", "203.0.113.10"] {
+        let out = vendorwatch(&["explain", query]);
+        assert_eq!(out.code, Some(1), "{query}: {out:?}");
+        assert!(!out.stdout.contains("vendor:"), "{query}: {}", out.stdout);
+    }
+    let out = vendorwatch(&["explain", "notapple.com"]);
+    assert_eq!(out.stdout, "notapple.com: no vendor host or suffix matches (names match whole labels)\n");
+}
+
+#[test]
+fn a_bad_config_names_its_file_and_line() {
+    let dir = TempDir::new("config");
+    for (text, line, words) in [
+        ("[[segment]]\nname = \"hq\"\ncidrs = [\"10.10.0.0/16\", \"not-a-net\"]\n", 3, "not-a-net"),
+        (
+            "[[segment]]\nname = \"hq\"\ncidrs = [\"10.10.0.0/16\"]\n\n[policy]\nbanned = [\"apple\", \"acme\"]\n",
+            6,
+            "acme",
+        ),
+        ("[[segment]]\nname = \"lab\"\nvlans = [30, 5000]\n", 3, "5000"),
+    ] {
+        let path = dir.path("site.toml");
+        std::fs::write(&path, text).unwrap();
+        let r = replay(&["tls_sni.pcap"], &["--config", path.to_str().unwrap()]);
+        assert!(r.out.code.is_some_and(|c| c != 0), "{text:?}: {:?}", r.out);
+        let want = format!("{}:{line}:", path.display());
+        assert!(
+            r.out.stderr.contains(&want) && r.out.stderr.contains(words),
+            "expected {want:?} and {words:?} in {}",
+            r.out.stderr
+        );
+        assert!(r.flows.is_empty(), "nothing is replayed under a broken config");
+    }
+}
+
+#[test]
+fn an_unreadable_input_fails_but_the_others_are_read() {
+    let dir = TempDir::new("missing");
+    let missing = dir.path("missing.pcap");
+    let r = replay(&[missing.to_str().unwrap(), "tls_sni.pcap"], &[]);
+    assert_eq!(r.out.code, Some(1), "{:?}", r.out);
+    assert!(r.out.stderr.contains("missing.pcap"), "{}", r.out.stderr);
+    assert_eq!(r.flows.len(), 1, "the readable file is replayed");
+}
