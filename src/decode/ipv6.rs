@@ -60,11 +60,23 @@ impl<'a> Packet<'a> {
                 FRAGMENT => {
                     let b = buffer.get(at..at + 8).ok_or(DecodeError::Ipv6Truncated)?;
                     let off = be16(b, 2);
-                    fragment = Some(FragmentInfo {
+                    let info = FragmentInfo {
                         ident: u32::from_be_bytes([b[4], b[5], b[6], b[7]]),
                         offset: usize::from(off & 0xfff8),
                         more: off & 1 != 0,
-                    });
+                    };
+                    fragment = Some(info);
+                    if info.more || info.offset != 0 {
+                        // What follows is a piece of the fragmentable part
+                        // (RFC 8200 4.5): later pieces start mid-datagram, so
+                        // the walk stops here, and the payload is the piece
+                        // to reassemble, typed by this header's next header.
+                        let start = at + 8;
+                        if start > end {
+                            return Err(DecodeError::Ipv6Truncated);
+                        }
+                        return Ok(Packet { buffer, protocol: b[0], payload_start: start, end, fragment });
+                    }
                     8
                 }
                 _ => return Ok(Packet { buffer, protocol: next, payload_start: at, end: end.max(at), fragment }),
@@ -90,7 +102,8 @@ impl<'a> Packet<'a> {
         Ipv6Addr::from(a)
     }
 
-    /// The upper-layer protocol (TCP, UDP, ICMPv6, ...), after extension headers.
+    /// The upper-layer protocol (TCP, UDP, ICMPv6, ...), after extension
+    /// headers; for a fragment, the protocol of the fragmented part.
     pub fn protocol(&self) -> u8 {
         self.protocol
     }
@@ -99,7 +112,7 @@ impl<'a> Packet<'a> {
         self.fragment
     }
 
-    /// The upper-layer payload.
+    /// The upper-layer payload; for a fragment, the fragment's data.
     pub fn payload(&self) -> &'a [u8] {
         &self.buffer[self.payload_start..self.end]
     }
@@ -132,6 +145,22 @@ mod tests {
         assert_eq!(p.payload(), b"udp!");
         assert_eq!(p.fragment(), Some(FragmentInfo { ident: 7, offset: 0, more: true }));
         assert_eq!(p.dst_addr().segments()[0], 0x2620);
+    }
+
+    #[test]
+    fn later_fragments_stop_the_walk_at_the_fragment_header() {
+        // Fragment (next = destination options, offset 8, M=0): the data is
+        // the middle of the datagram, not a destination options header.
+        let ext = [60, 0, 0x00, 0x08, 0, 0, 0, 9];
+        let bytes = packet(44, &ext, &[17, 200, 1, 2, 3, 4, 5, 6]);
+        let p = Packet::new_checked(&bytes).unwrap();
+        assert_eq!(p.protocol(), 60);
+        assert_eq!(p.payload(), &[17, 200, 1, 2, 3, 4, 5, 6]);
+        assert_eq!(p.fragment(), Some(FragmentInfo { ident: 9, offset: 8, more: false }));
+        // An atomic fragment (offset 0, M=0) is a whole packet: walk on.
+        let atomic = packet(44, &[17, 0, 0, 0, 0, 0, 0, 9], b"udp!");
+        let p = Packet::new_checked(&atomic).unwrap();
+        assert_eq!((p.protocol(), p.payload()), (17, &b"udp!"[..]));
     }
 
     #[test]
