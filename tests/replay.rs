@@ -151,11 +151,12 @@ fn tls_sni_in_one_segment() {
 #[test]
 fn client_hello_reassembled_from_segments_in_any_order() {
     let r = replay(&["tls_reassembly.pcap"], &[]);
-    assert_eq!(r.flows.len(), 3, "{}", r.dump());
+    assert_eq!(r.flows.len(), 4, "{}", r.dump());
     for (port, vendor, service, name, packets) in [
         (50011, "apple", "icloud", "gateway.icloud.com", 9),
         (50012, "apple", "updates", "swcdn.apple.com", 10),
         (50013, "bytedance", "tiktok", "www.tiktok.com", 11),
+        (50014, "bytedance", "tiktok", "log.byteoversea.com", 9),
     ] {
         let f = r.by_client_port(port);
         check(f, &attributed(vendor, service, "tls_sni", Some(name)));
@@ -163,7 +164,7 @@ fn client_hello_reassembled_from_segments_in_any_order() {
     }
     assert_eq!(r.metric(&flows_total("net-10-10", "apple", "icloud", false)), Some(1.0));
     assert_eq!(r.metric(&flows_total("net-10-10", "apple", "updates", false)), Some(1.0));
-    assert_eq!(r.metric(&flows_total("net-10-10", "bytedance", "tiktok", false)), Some(1.0));
+    assert_eq!(r.metric(&flows_total("net-10-10", "bytedance", "tiktok", false)), Some(2.0));
     assert_eq!(r.metric(&hosts("net-10-10", "apple", false)), Some(1.0), "one host, two Apple flows");
     assert_all_frames_accounted(&r);
 }
@@ -226,26 +227,27 @@ fn the_most_specific_signature_entry_wins() {
 #[test]
 fn dns_answers_attribute_later_flows_until_their_ttl_runs_out() {
     let r = replay(&["dns.pcap"], &[]);
-    assert_eq!(r.flows.len(), 7, "{}", r.dump());
+    assert_eq!(r.flows.len(), 10, "{}", r.dump());
     // Lookups: no vendor of their own (a resolver is not the vendor), the
-    // vendor looked up in query_vendor.
-    for (port, client, query_vendor, query_name) in [
-        (40001, "10.10.1.20", Some("bytedance"), Some("www.tiktok.com")),
-        (40002, "fd00:10:10::20", Some("bytedance"), Some("p16-sign-va.tiktokcdn.com")),
-        (40003, "10.10.1.20", None, None),
-        (40004, "10.10.1.20", Some("bytedance"), Some("api16-normal-c-useast1a.tiktokv.com")),
+    // vendor looked up in query_vendor. Over UDP, 2 frames; over TCP 8.
+    for (port, proto, client, query_vendor, query_name, packets) in [
+        (40001, "udp", "10.10.1.20", Some("bytedance"), Some("www.tiktok.com"), 2),
+        (40002, "udp", "fd00:10:10::20", Some("bytedance"), Some("p16-sign-va.tiktokcdn.com"), 2),
+        (40003, "udp", "10.10.1.20", None, None, 2),
+        (40004, "udp", "10.10.1.20", Some("bytedance"), Some("api16-normal-c-useast1a.tiktokv.com"), 2),
+        (40005, "tcp", "10.10.1.21", Some("bytedance"), Some("lf16-tiktok-web.tiktokcdn-us.com"), 8),
     ] {
         let f = r.by_client_port(port);
         check(f, &unattributed());
         check(
             f,
             &[
-                ("proto", json!("udp")),
+                ("proto", json!(proto)),
                 ("client", json!(client)),
                 ("server_port", json!(53)),
                 ("query_vendor", json!(query_vendor)),
                 ("query_name", json!(query_name)),
-                ("packets", json!(2)),
+                ("packets", json!(packets)),
             ],
         );
     }
@@ -257,18 +259,24 @@ fn dns_answers_attribute_later_flows_until_their_ttl_runs_out() {
     let f = r.by_client_port(50031);
     check(f, &attributed("bytedance", "tiktok", "dns", Some("p16-sign-va.tiktokcdn.com")));
     check(f, &[("server", json!("2001:db8:16::7")), ("segment", json!("net-fd00-10-10"))]);
+    check(r.by_client_port(50033), &attributed("bytedance", "tiktok", "dns", Some("lf16-tiktok-web.tiktokcdn-us.com")));
+    // Answers are per client: 10.10.1.22 never asked for 198.51.100.8.
+    let f = r.by_client_port(50034);
+    check(f, &unattributed());
+    check(f, &[("client", json!("10.10.1.22")), ("server", json!("198.51.100.8"))]);
     // The answer for 198.51.100.9 had a TTL of 10 s; the flow came 60 s later.
     let f = r.by_client_port(50032);
     check(f, &unattributed());
     check(f, &[("server", json!("198.51.100.9"))]);
 
-    assert_eq!(r.metric(&dns_queries("net-10-10", "bytedance", false)), Some(2.0));
+    assert_eq!(r.metric(&dns_queries("net-10-10", "bytedance", false)), Some(3.0));
     assert_eq!(r.metric(&dns_queries("net-fd00-10-10", "bytedance", false)), Some(1.0));
     assert_eq!(r.samples("vendorwatch_dns_queries_total").len(), 2, "example.org is no vendor's");
-    assert_eq!(r.metric(&flows_total("net-10-10", "bytedance", "tiktok", false)), Some(1.0));
+    assert_eq!(r.metric(&flows_total("net-10-10", "bytedance", "tiktok", false)), Some(2.0));
     assert_eq!(r.metric(&flows_total("net-fd00-10-10", "bytedance", "tiktok", false)), Some(1.0));
-    assert_eq!(r.metric(&flows_total("net-10-10", "none", "none", false)), Some(4.0));
-    assert_eq!(r.metric(&hosts("net-10-10", "bytedance", false)), Some(1.0));
+    // Four lookups, the flow without a lookup and the one past its TTL.
+    assert_eq!(r.metric(&flows_total("net-10-10", "none", "none", false)), Some(6.0));
+    assert_eq!(r.metric(&hosts("net-10-10", "bytedance", false)), Some(2.0), "10.10.1.20 and 10.10.1.21");
     assert_all_frames_accounted(&r);
 }
 
@@ -349,7 +357,7 @@ fn server_addresses_and_vendor_ports() {
 #[test]
 fn a_capture_starting_mid_flow_takes_the_ephemeral_port_as_client() {
     let r = replay(&["midflow.pcap"], &[]);
-    assert_eq!(r.flows.len(), 3, "{}", r.dump());
+    assert_eq!(r.flows.len(), 4, "{}", r.dump());
     let f = r.by_client_port(51000);
     check(f, &attributed("apple", "push", "port", None));
     check(
@@ -382,6 +390,20 @@ fn a_capture_starting_mid_flow_takes_the_ephemeral_port_as_client() {
             ("packets_to_client", json!(1)),
         ],
     );
+    // 40312 is in Linux's (and so Android's) ephemeral range 32768-60999;
+    // 5228 is Google's FCM service port: the phone is the client.
+    let f = r.flow("of 10.10.1.51", |f| f["client"] == "10.10.1.51" || f["server"] == "10.10.1.51");
+    check(
+        f,
+        &[
+            ("client", json!("10.10.1.51")),
+            ("client_port", json!(40312)),
+            ("server", json!("142.250.1.50")),
+            ("server_port", json!(5228)),
+            ("packets_from_client", json!(1)),
+        ],
+    );
+    check(f, &attributed("google", "push", "port", None));
     assert_all_frames_accounted(&r);
 }
 
@@ -587,13 +609,17 @@ fn quic_initials_v1_v2_and_reordered() {
 #[test]
 fn encrypted_client_hello_outer_names_are_not_attributed() {
     let r = replay(&["ech.pcap"], &[]);
-    assert_eq!(r.flows.len(), 2, "{}", r.dump());
+    assert_eq!(r.flows.len(), 3, "{}", r.dump());
     for (port, outer) in [(51200, "cloudflare-ech.com"), (51201, "www.icloud.com")] {
         let f = r.by_client_port(port);
         check(f, &unattributed());
         check(f, &[("ech", json!(true)), ("server_name", json!(outer)), ("packets", json!(9))]);
     }
-    assert_eq!(r.metric("vendorwatch_ech_flows_total{segment=\"net-10-10\"}"), Some(2.0));
+    // The address still counts: ECH hides the name, not the server.
+    let f = r.by_client_port(51202);
+    check(f, &attributed("apple", "services", "ip", None));
+    check(f, &[("ech", json!(true)), ("server_name", json!("cloudflare-ech.com"))]);
+    assert_eq!(r.metric("vendorwatch_ech_flows_total{segment=\"net-10-10\"}"), Some(3.0));
     assert_eq!(r.metric(&flows_total("net-10-10", "none", "none", false)), Some(2.0));
 }
 
@@ -703,6 +729,15 @@ fn the_sample_office_morning() {
         &[("server", json!("17.249.12.5")), ("segment", json!("hq")), ("banned", json!(true)), ("packets", json!(15))],
     );
     check(r.by_client_port(52002), &attributed("apple", "icloud", "dns", Some("p52-contacts.icloud.com")));
+    // Names outrank addresses: SNIs to Apple's 17.0.0.0/8, and to an
+    // address a DNS answer had already tied to the same name.
+    check(r.by_client_port(52010), &attributed("apple", "updates", "tls_sni", Some("swcdn.apple.com")));
+    check(r.by_client_port(52011), &attributed("apple", "icloud", "tls_sni", Some("gateway.icloud.com")));
+    check(
+        r.by_client_port(52100),
+        &attributed("bytedance", "tiktok", "tls_sni", Some("api16-normal-useast5.tiktokv.us")),
+    );
+    check(r.by_client_port(52060), &attributed("apple", "push", "tls_sni", Some("1-courier.push.apple.com")));
     check(r.by_client_port(52040), &attributed("bytedance", "tiktok", "dns", Some("www.tiktok.com")));
     check(r.by_client_port(52020), &attributed("google", "services", "quic_sni", Some("www.google.com")));
     check(r.by_client_port(52030), &attributed("microsoft", "updates", "http_host", Some("ctldl.windowsupdate.com")));

@@ -126,8 +126,13 @@ fn isn(path: &Path) -> (u32, u32) {
 /// A TLS connection: handshake, ClientHello (in MSS pieces, or in
 /// `segments`), a server flight of `server_len` bytes, FIN.
 fn tls(cap: &mut Capture, path: &Path, hello: &Hello<'_>, segments: &[Range<usize>], server_len: usize) {
+    tls_stream(cap, path, &tls_client_hello(hello), segments, server_len);
+}
+
+/// A TLS connection whose client stream is `client` (hello records).
+fn tls_stream(cap: &mut Capture, path: &Path, client: &[u8], segments: &[Range<usize>], server_len: usize) {
     let seed = u64::from(path.client.port());
-    tcp_conversation(cap, path, isn(path), &tls_client_hello(hello), segments, &tls_server_flight(server_len, seed));
+    tcp_conversation(cap, path, isn(path), client, segments, &tls_server_flight(server_len, seed));
 }
 
 /// A TLS connection for `sni` with a 1,200-byte server flight:
@@ -189,13 +194,21 @@ fn tls_reassembly() -> Fixture {
     let n = len("www.tiktok.com");
     let path = Path::new("10.10.1.11:50013", "203.0.113.11:443");
     tls(&mut cap, &path, &pq("www.tiktok.com"), &[0..700, 500..1300, 0..700, 1300..n], 1000);
+    cap.wait(SECOND);
+    // One hello in two TLS records (record fragmentation), one per segment.
+    let msg = app::client_hello(&Hello::sni("log.byteoversea.com"));
+    let (first, second) = (app::handshake_records(&msg[..100]), app::handshake_records(&msg[100..]));
+    let path = Path::new("10.10.1.11:50014", "203.0.113.11:443");
+    let both = [first.as_slice(), second.as_slice()].concat();
+    tls_stream(&mut cap, &path, &both, &[0..first.len(), first.len()..both.len()], 1000);
     Fixture {
         name: "tls_reassembly.pcap",
         about: "Three TLS connections from 10.10.1.11 to 203.0.113.11:443 with post-quantum ClientHellos: \
                 :50011 gateway.icloud.com in 2 segments in order (apple/icloud); :50012 swcdn.apple.com in 3 \
                 segments sent 3rd, 1st, 2nd, sequence numbers wrapping past 2^32 (apple/updates); :50013 \
                 www.tiktok.com as 0..700, 500..1300 (overlap), 0..700 (retransmission), 1300..end \
-                (bytedance/tiktok). All by tls_sni. Frames: 9, 10, 11.",
+                (bytedance/tiktok); :50014 log.byteoversea.com as two TLS records of 100 and the rest of the \
+                hello, one per segment (bytedance/tiktok). All by tls_sni. Frames: 9, 10, 11, 9.",
         bytes: ethernet(cap),
     }
 }
@@ -271,6 +284,9 @@ fn dns() -> Fixture {
     cap.wait(SECOND);
     nameless(&mut cap, &Path::new("10.10.1.20:50030", "198.51.100.7:443"));
     cap.wait(SECOND);
+    // Another host, which asked nothing, to the other address of that answer.
+    nameless(&mut cap, &Path::new("10.10.1.22:50034", "198.51.100.8:443"));
+    cap.wait(SECOND);
     let v6 = Path::new("[fd00:10:10::20]:40002", "[fd00:10:10::1]:53");
     let answer = [Answer::aaaa("p16-sign-va.tiktokcdn.com", 60, "2001:db8:16::7")];
     lookup(&mut cap, &v6, 0x1002, "p16-sign-va.tiktokcdn.com", QTYPE_AAAA, &answer);
@@ -279,6 +295,16 @@ fn dns() -> Fixture {
     cap.wait(SECOND);
     let other = Path::new("10.10.1.20:40003", "10.10.0.1:53");
     lookup(&mut cap, &other, 0x1003, "example.org", QTYPE_A, &[Answer::a("example.org", 300, "192.0.2.80")]);
+    cap.wait(SECOND);
+    // DNS over TCP (RFC 1035 4.2.2: a 2-byte length before each message).
+    let name = "lf16-tiktok-web.tiktokcdn-us.com";
+    let framed = |m: Vec<u8>| [&(m.len() as u16).to_be_bytes()[..], &m].concat();
+    let query = framed(dns_query(0x1005, name, QTYPE_A));
+    let answer = framed(dns_response(0x1005, name, QTYPE_A, &[Answer::a(name, 300, "198.51.100.21")]));
+    let tcp53 = Path::new("10.10.1.21:40005", "10.10.0.1:53");
+    tcp_conversation(&mut cap, &tcp53, isn(&tcp53), &query, &[], &answer);
+    cap.wait(SECOND);
+    nameless(&mut cap, &Path::new("10.10.1.21:50033", "198.51.100.21:443"));
     cap.wait(SECOND);
     let short = Path::new("10.10.1.20:40004", "10.10.0.1:53");
     let answer = [Answer::a("api16-normal-c-useast1a.tiktokv.com", 10, "198.51.100.9")];
@@ -289,10 +315,13 @@ fn dns() -> Fixture {
         name: "dns.pcap",
         about: "DNS from 10.10.1.20 (resolver 10.10.0.1) and fd00:10:10::20 (resolver fd00:10:10::1): \
                 www.tiktok.com A via a CNAME chain to 198.51.100.7/.8 (TTL 20), then a nameless TLS flow to \
-                198.51.100.7:443 (bytedance/tiktok by dns); p16-sign-va.tiktokcdn.com AAAA 2001:db8:16::7, then \
-                a nameless flow there (bytedance/tiktok by dns); example.org (no vendor lookup); \
-                api16-normal-c-useast1a.tiktokv.com A 198.51.100.9 with TTL 10, and a nameless flow there 60 s \
-                later: expired, no vendor. Lookup flows: vendor null, query_vendor bytedance (not example.org).",
+                198.51.100.7:443 (bytedance/tiktok by dns), and one from 10.10.1.22, which asked nothing, to \
+                198.51.100.8 (no vendor); p16-sign-va.tiktokcdn.com AAAA 2001:db8:16::7, then a nameless flow \
+                there (bytedance/tiktok by dns); example.org (no vendor lookup); from 10.10.1.21 over TCP \
+                (:40005) lf16-tiktok-web.tiktokcdn-us.com A 198.51.100.21, then a nameless flow there \
+                (bytedance/tiktok by dns); api16-normal-c-useast1a.tiktokv.com A 198.51.100.9 with TTL 10, and a \
+                nameless flow there 60 s later: expired, no vendor. Lookup flows: vendor null, query_vendor \
+                bytedance (not example.org).",
         bytes: ethernet(cap),
     }
 }
@@ -375,12 +404,21 @@ fn midflow() -> Fixture {
     cap.push(path.tcp(false, 0x0500_0000, 0x0600_0001, SYN | ACK, b""));
     cap.push(path.tcp(true, 0x0600_0001, 0x0500_0001, ACK, b""));
     cap.push(path.tcp(true, 0x0600_0001, 0x0500_0001, PSH | ACK, &tls_app_data(60, 6)));
+    cap.wait(SECOND);
+    // An Android phone's FCM connection: Linux picks client ports from
+    // 32768-60999, below IANA's dynamic range; the server speaks first.
+    let mut s = TcpSession::new(Path::new("10.10.1.51:40312", "142.250.1.50:5228"), 0x0700_0000, 0x0800_0000);
+    s.server_send(&mut cap, &tls_app_data(120, 7));
+    s.client_write(&mut cap, &tls_app_data(40, 8));
+    s.ack(&mut cap, false);
     Fixture {
         name: "midflow.pcap",
         about: "Captures that start mid-flow: 17.249.0.20:5223 -> 10.10.1.50:51000 data first (client \
                 10.10.1.50:51000, apple/push by port, 4 frames); 10.10.1.50:51001 -> 203.0.113.50:443 data \
                 (client 10.10.1.50:51001, 3 frames); a SYN-ACK from 203.0.113.51:443 first (client \
-                10.10.1.50:51002, 3 frames).",
+                10.10.1.50:51002, 3 frames); 142.250.1.50:5228 -> 10.10.1.51:40312 data first, an Android FCM \
+                connection whose client port is in Linux's ephemeral range 32768-60999 (client \
+                10.10.1.51:40312, google/push by port, 3 frames).",
         bytes: ethernet(cap),
     }
 }
@@ -756,12 +794,15 @@ fn ech() -> Fixture {
     tls(&mut cap, &Path::new("10.10.1.140:51200", "203.0.113.140:443"), &ech("cloudflare-ech.com"), &[], 1200);
     cap.wait(SECOND);
     tls(&mut cap, &Path::new("10.10.1.140:51201", "203.0.113.141:443"), &ech("www.icloud.com"), &[], 1200);
+    cap.wait(SECOND);
+    tls(&mut cap, &Path::new("10.10.1.140:51202", "17.253.144.12:443"), &ech("cloudflare-ech.com"), &[], 1200);
     Fixture {
         name: "ech.pcap",
         about: "Encrypted ClientHello (extension 0xfe0d, post-quantum key share, 2 segments): \
                 10.10.1.140:51200 -> 203.0.113.140:443 outer SNI cloudflare-ech.com and :51201 -> \
-                203.0.113.141:443 outer SNI www.icloud.com. Neither outer name is attributed: no vendor, \
-                ech true. 9 frames each.",
+                203.0.113.141:443 outer SNI www.icloud.com: neither outer name is attributed, no vendor; \
+                :51202 -> 17.253.144.12:443 outer SNI cloudflare-ech.com: apple/services by ip (the address \
+                still counts). All ech true, 9 frames each.",
         bytes: ethernet(cap),
     }
 }
