@@ -35,8 +35,8 @@
 //! let whole = whole.expect("both fragments arrived");
 //! let Ok(Decoded::Packet(p)) = whole.decode() else { panic!("not a packet") };
 //! assert_eq!((p.src_port, p.dst_port, p.payload), (5353, 53, &b"hello, world!"[..]));
-//! // The flow is charged the wire bytes of both fragments.
-//! assert_eq!(whole.wire_len, (first.len() + last.len()) as u32);
+//! // The flow is charged both frames and their wire bytes.
+//! assert_eq!((whole.fragments, whole.wire_len), (2, (first.len() + last.len()) as u32));
 //! assert_eq!(defrag.take_stats().reassembled, 1);
 //! ```
 
@@ -96,20 +96,31 @@ impl Default for Limits {
     }
 }
 
-/// Datagrams reassembled, and datagrams given up and why. Fragments of a
-/// given-up datagram that arrive later start a new one.
+/// Datagrams reassembled, and fragments given up and why. The given-up
+/// counts are of fragments (frames), so that with the fragments of the
+/// reassembled datagrams ([`Reassembled::fragments`]) they account for every
+/// fragment pushed once the datagrams in progress have been expired.
+/// Fragments of a given-up datagram that arrive later start a new one.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FragmentStats {
+    /// Datagrams completed.
     pub reassembled: u64,
-    /// A piece was still missing when the timeout passed.
+    /// Fragments of datagrams still missing a piece when the timeout passed.
     pub timed_out: u64,
-    /// Bigger than an IP datagram can be, or evicted to stay within
-    /// [`Limits::max_datagrams`] or [`Limits::max_bytes`].
+    /// Fragments of datagrams bigger than an IP datagram can be, or evicted
+    /// to stay within [`Limits::max_datagrams`] or [`Limits::max_bytes`].
     pub overflow: u64,
-    /// Fragments that contradict each other (overlapping with different
-    /// bytes, two different ends) or are malformed (a non-last fragment
-    /// whose length is not a multiple of 8).
+    /// Fragments of datagrams whose fragments contradict each other
+    /// (overlapping with different bytes, two different ends) or are
+    /// malformed (a non-last fragment whose length is not a multiple of 8).
     pub inconsistent: u64,
+}
+
+impl FragmentStats {
+    /// Fragments given up, for whatever reason.
+    pub fn given_up(&self) -> u64 {
+        self.timed_out + self.overflow + self.inconsistent
+    }
 }
 
 /// A reassembled datagram: a complete IP packet (a rebuilt header without
@@ -120,9 +131,11 @@ pub struct Reassembled {
     pub packet: Vec<u8>,
     pub vlans: Vlans,
     pub encap: Encap,
-    /// The wire length of the frames that carried the fragments, each less
-    /// its `outer_len`: what the flow should be charged for the datagram.
+    /// The sum of the `wire_len` given with each fragment: what the flow
+    /// should be charged for the datagram.
     pub wire_len: u32,
+    /// Fragments (frames) that carried it, duplicates included.
+    pub fragments: u32,
 }
 
 impl Reassembled {
@@ -170,6 +183,8 @@ struct Pending {
     /// that counts.
     protocol: u8,
     wire_len: u32,
+    /// Fragments pushed into this datagram, duplicates included.
+    fragments: u32,
 }
 
 impl Pending {
@@ -272,8 +287,10 @@ impl Defragmenter {
         }
     }
 
-    /// Adds a fragment that arrived at `now_ns` (capture time) in a frame of
-    /// `wire_len` bytes; returns the datagram once it is complete.
+    /// Adds a fragment that arrived at `now_ns` (capture time); `wire_len`
+    /// is what its frame is to be charged (say the frame's wire length less
+    /// the fragment's `outer_len`), summed into [`Reassembled::wire_len`].
+    /// Returns the datagram once it is complete.
     pub fn push(&mut self, now_ns: u64, frag: &Fragment<'_>, wire_len: u32) -> Option<Reassembled> {
         self.expire(now_ns);
         let v6 = frag.src.is_ipv6();
@@ -291,11 +308,11 @@ impl Defragmenter {
         };
         let len = frag.payload.len();
         if frag.more && (len == 0 || len % BLOCK != 0) {
-            self.give_up(&key, GiveUp::Inconsistent);
+            self.give_up(&key, GiveUp::Inconsistent, 1);
             return None;
         }
         if frag.offset + len > max_payload {
-            self.give_up(&key, GiveUp::Overflow);
+            self.give_up(&key, GiveUp::Overflow, 1);
             return None;
         }
         if !self.pending.contains_key(&key) {
@@ -303,14 +320,14 @@ impl Defragmenter {
             self.start(key, now_ns);
         }
         let entry = self.pending.get_mut(&key)?;
+        entry.fragments = entry.fragments.saturating_add(1);
         let before = entry.footprint();
         let added = entry.add(frag, header_len, max_payload);
         let after = entry.footprint();
-        entry.wire_len =
-            entry.wire_len.saturating_add(wire_len.saturating_sub(u32::try_from(frag.outer_len).unwrap_or(u32::MAX)));
+        entry.wire_len = entry.wire_len.saturating_add(wire_len);
         self.bytes = self.bytes + after - before;
         if let Err(why) = added {
-            self.give_up(&key, why);
+            self.give_up(&key, why, 0);
             return None;
         }
         if entry.is_complete() {
@@ -331,8 +348,8 @@ impl Defragmenter {
                 if now_ns.saturating_sub(p.first_ns) < self.limits.timeout_ns {
                     return;
                 }
-                self.remove(&key);
-                self.stats.timed_out += 1;
+                let fragments = self.remove(&key).map_or(0, |p| u64::from(p.fragments));
+                self.stats.timed_out += fragments;
             }
             self.order.pop_front();
         }
@@ -366,6 +383,7 @@ impl Defragmenter {
             total: None,
             protocol: key.protocol,
             wire_len: 0,
+            fragments: 0,
         };
         self.pending.insert(key, p);
         self.order.push_back((key, serial));
@@ -381,11 +399,13 @@ impl Defragmenter {
         Some(p)
     }
 
-    fn give_up(&mut self, key: &Key, why: GiveUp) {
-        self.remove(key);
+    /// Drops a datagram (if there is one) and counts its fragments, plus
+    /// `refused` ones that never joined it.
+    fn give_up(&mut self, key: &Key, why: GiveUp, refused: u64) {
+        let fragments = self.remove(key).map_or(0, |p| u64::from(p.fragments)) + refused;
         match why {
-            GiveUp::Inconsistent => self.stats.inconsistent += 1,
-            GiveUp::Overflow => self.stats.overflow += 1,
+            GiveUp::Inconsistent => self.stats.inconsistent += fragments,
+            GiveUp::Overflow => self.stats.overflow += fragments,
         }
     }
 
@@ -393,7 +413,7 @@ impl Defragmenter {
     fn evict_oldest(&mut self) -> bool {
         while let Some((key, serial)) = self.order.pop_front() {
             if self.pending.get(&key).is_some_and(|p| p.serial == serial) {
-                self.give_up(&key, GiveUp::Overflow);
+                self.give_up(&key, GiveUp::Overflow, 0);
                 return true;
             }
         }
@@ -436,7 +456,7 @@ fn finish(key: Key, mut p: Pending, header_len: usize) -> Reassembled {
             h[24..40].copy_from_slice(&octets16(dst));
         }
     }
-    Reassembled { packet: p.data, vlans: key.vlans, encap: key.encap, wire_len: p.wire_len }
+    Reassembled { packet: p.data, vlans: key.vlans, encap: key.encap, wire_len: p.wire_len, fragments: p.fragments }
 }
 
 /// IPv6 octets; a key never mixes families, so IPv4 is only mapped for
@@ -511,7 +531,7 @@ mod tests {
         assert_whole_datagram(&p);
         assert_eq!(p.src, "10.0.0.1".parse::<IpAddr>().unwrap());
         assert_eq!(whole.packet.len(), 20 + 48);
-        assert_eq!(whole.wire_len, 3 * 20 + 48);
+        assert_eq!((whole.wire_len, whole.fragments), (3 * 20 + 48, 3));
         assert_eq!((d.pending(), d.memory()), (0, 0));
         assert_eq!(d.take_stats(), FragmentStats { reassembled: 1, ..FragmentStats::default() });
     }
@@ -526,6 +546,7 @@ mod tests {
         let whole = push(&mut d, 4, &v4(2, 0, 24, true)).expect("complete");
         let Ok(Decoded::Packet(p)) = whole.decode() else { panic!("not a packet") };
         assert_whole_datagram(&p);
+        assert_eq!(whole.fragments, 4, "the duplicate's frame counts too");
         assert_eq!(d.take_stats().reassembled, 1);
     }
 
@@ -540,7 +561,7 @@ mod tests {
         // The rest alone can no longer complete it.
         assert!(push(&mut d, 3, &v4(3, 16, 48, false)).is_none());
         let stats = d.take_stats();
-        assert_eq!((stats.inconsistent, stats.reassembled), (1, 0));
+        assert_eq!((stats.inconsistent, stats.reassembled), (2, 0), "both fragments given up");
     }
 
     #[test]
@@ -551,7 +572,8 @@ mod tests {
         assert!(push(&mut d, 3, &v4(5, 0, 12, true)).is_none(), "12 bytes with MF: not a multiple of 8");
         assert!(push(&mut d, 4, &v4(6, 0, 48, true)).is_none());
         assert!(push(&mut d, 5, &v4(6, 8, 16, false)).is_none(), "ends before data already received");
-        assert_eq!((d.take_stats().inconsistent, d.pending()), (3, 0));
+        // Fragments: 2 of ident 4, the refused one of 5, 2 of 6.
+        assert_eq!((d.take_stats().inconsistent, d.pending()), (5, 0));
     }
 
     #[test]
@@ -564,9 +586,25 @@ mod tests {
         assert_eq!(d.pending(), 1, "not yet");
         // The middle arrives too late: the datagram was given up.
         assert!(push(&mut d, 1_000 + timeout, &v4(7, 16, 32, true)).is_none());
-        assert_eq!(d.take_stats().timed_out, 1);
+        assert_eq!(d.take_stats().timed_out, 2);
         d.expire(u64::MAX);
         assert_eq!((d.pending(), d.memory(), d.take_stats().timed_out), (0, 0, 1));
+    }
+
+    #[test]
+    fn every_fragment_is_accounted_for_once() {
+        let mut d = Defragmenter::new(Limits { max_datagrams: 2, ..Limits::default() });
+        let pushes =
+            [v4(1, 0, 16, true), v4(1, 16, 48, false), v4(2, 0, 16, true), v4(3, 0, 8, true), v4(4, 0, 8, true)];
+        let mut in_datagrams = 0;
+        for (ts, raw) in pushes.iter().enumerate() {
+            in_datagrams += push(&mut d, ts as u64, raw).map_or(0, |w| w.fragments);
+        }
+        d.expire(u64::MAX);
+        let stats = d.take_stats();
+        // Ident 2 was evicted for 4; 3 and 4 never completed.
+        assert_eq!((in_datagrams, stats.overflow, stats.timed_out), (2, 1, 2));
+        assert_eq!(u64::from(in_datagrams) + stats.given_up(), pushes.len() as u64);
     }
 
     #[test]
@@ -593,14 +631,13 @@ mod tests {
         fn f(raw: &[u8], vni: u32) -> Fragment<'_> {
             let Ok(Decoded::Fragment(mut f)) = decode(LinkType::Raw, raw) else { panic!("not a fragment") };
             f.encap = Encap { kind: EncapKind::Vxlan, id: Some(vni) };
-            f.outer_len = 50;
             f
         }
         // Overlay A sends the first half, overlay B the second: no datagram.
         assert!(d.push(1, &f(&first, 1), 100).is_none());
         assert!(d.push(2, &f(&last, 2), 100).is_none());
         let whole = d.push(3, &f(&last, 1), 100).expect("overlay A complete");
-        assert_eq!((whole.encap.id, whole.wire_len), (Some(1), 2 * (100 - 50)));
+        assert_eq!((whole.encap.id, whole.wire_len, whole.fragments), (Some(1), 2 * 100, 2));
         let Ok(Decoded::Packet(p)) = whole.decode() else { panic!("not a packet") };
         assert_eq!(p.encap, Encap { kind: EncapKind::Vxlan, id: Some(1) });
     }
