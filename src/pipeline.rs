@@ -12,11 +12,14 @@ use crate::classify::dns_cache::DnsCache;
 use crate::classify::names::NormalizedName;
 use crate::classify::signatures::{EntryId, SignatureSet, VendorId};
 use crate::classify::verdict::{Evidence, Verdict};
-use crate::decode::{self, Decoded, IPPROTO_TCP, IPPROTO_UDP, Packet, Vlans};
+use crate::decode::fragment::Defragmenter;
+use crate::decode::{self, Decoded, Encap, EncapKind, IPPROTO_TCP, IPPROTO_UDP, Packet, Vlans};
 use crate::export::flowlog::{FlowLog, FlowRecord};
-use crate::flow::{self, EndReason, Endpoint, FlowKey, FlowTable, FROM_CLIENT, TO_CLIENT, TcpProgress, TimeoutClass, Timeouts};
+use crate::flow::{
+    self, EndReason, Endpoint, FROM_CLIENT, FlowKey, FlowTable, TO_CLIENT, TcpProgress, TimeoutClass, Timeouts,
+};
 use crate::inspect::{self, Finding, Inspector};
-use crate::segment::{Config, ConfigError, Placement};
+use crate::segment::{Config, ConfigError, Placement, TunnelId, TunnelKind};
 use crate::source::Frame;
 
 /// Default bound on tracked flows: about 100 MB of flow state at most, which
@@ -80,6 +83,7 @@ pub struct FlowState {
     server: Endpoint,
     protocol: u8,
     vlans: Vlans,
+    encap: Encap,
     interface: u32,
     first_ns: u64,
     last_ns: u64,
@@ -112,6 +116,7 @@ pub struct Pipeline {
     rules: Arc<Rules>,
     flows: FlowTable<FlowState>,
     dns: DnsCache,
+    defrag: Defragmenter,
     stats: PacketStats,
     outputs: Arc<Mutex<Outputs>>,
     /// Packets and wire bytes per source index since the last flush.
@@ -129,11 +134,17 @@ impl Pipeline {
     }
 
     /// Like [`Pipeline::new`] with other idle timeouts (live `--idle-timeout`).
-    pub fn with_timeouts(rules: Arc<Rules>, max_flows: usize, timeouts: Timeouts, outputs: Arc<Mutex<Outputs>>) -> Self {
+    pub fn with_timeouts(
+        rules: Arc<Rules>,
+        max_flows: usize,
+        timeouts: Timeouts,
+        outputs: Arc<Mutex<Outputs>>,
+    ) -> Self {
         Pipeline {
             rules,
             flows: FlowTable::new(max_flows, timeouts),
             dns: DnsCache::new(DNS_CACHE_CAPACITY),
+            defrag: Defragmenter::default(),
             stats: PacketStats::default(),
             outputs,
             capture: Vec::new(),
@@ -177,10 +188,22 @@ impl Pipeline {
             c.1 += u64::from(frame.wire_len);
         }
         self.now_ns = self.now_ns.max(frame.ts_ns);
+        // Bytes count as the wire bytes of the innermost frame: a tunnel's
+        // outer headers are the mirror's overhead, not the flow's traffic.
+        let inner_len = |outer: usize| frame.wire_len.saturating_sub(u32::try_from(outer).unwrap_or(u32::MAX));
         match decode::decode(frame.link, frame.data) {
-            Ok(Decoded::Packet(p)) => self.packet(&p, frame),
+            Ok(Decoded::Packet(p)) => self.packet(&p, frame.ts_ns, frame.interface, inner_len(p.outer_len)),
             Ok(Decoded::NotIp) => self.stats.non_ip += 1,
-            Ok(Decoded::Fragment) => self.stats.fragments += 1,
+            Ok(Decoded::Fragment(f)) => {
+                self.stats.fragments += 1;
+                if let Some(whole) = self.defrag.push(frame.ts_ns, &f, inner_len(f.outer_len)) {
+                    match whole.decode() {
+                        Ok(Decoded::Packet(p)) => self.packet(&p, frame.ts_ns, frame.interface, whole.wire_len),
+                        Ok(_) => self.stats.non_ip += 1,
+                        Err(e) => self.stats.decode_errors[e.index()] += 1,
+                    }
+                }
+            }
             Err(e) => self.stats.decode_errors[e.index()] += 1,
         }
         // Timeouts are seconds long; checking ten times a second of capture
@@ -190,26 +213,26 @@ impl Pipeline {
             let outputs = &self.outputs;
             let rules = &self.rules;
             self.flows.expire(self.now_ns, &mut |k, f, r| finish_flow(rules, outputs, k, f, r));
+            self.defrag.expire(self.now_ns);
         }
     }
 
-    fn packet(&mut self, p: &Packet<'_>, frame: &Frame<'_>) {
-        let (key, forward) = FlowKey::of(p);
+    fn packet(&mut self, p: &Packet<'_>, ts: u64, interface: u32, wire_len: u32) {
+        let (key, _) = FlowKey::of(p);
         let rules = &self.rules;
         let outputs = &self.outputs;
         let dns = &self.dns;
-        let interface_name = self.interface_names.get(frame.interface as usize).map(String::as_str);
-        let ts = frame.ts_ns;
+        let interface_name = self.interface_names.get(interface as usize).map(String::as_str);
         let (flow, _new) = self.flows.get_or_insert(
             key,
             ts,
-            || new_flow(rules, dns, p, frame, interface_name),
+            || new_flow(rules, dns, p, ts, interface, interface_name),
             &mut |k, f, r| finish_flow(rules, outputs, k, f, r),
         );
         let from_client = (p.src, p.src_port) == (flow.client.addr, flow.client.port);
         let dir = if from_client { FROM_CLIENT } else { TO_CLIENT };
         flow.packets[dir] += 1;
-        flow.bytes[dir] += u64::from(frame.wire_len);
+        flow.bytes[dir] += u64::from(wire_len);
         flow.last_ns = flow.last_ns.max(ts);
         let class = (p.protocol == IPPROTO_TCP).then(|| flow.tcp.update(p.tcp_flags, p.tcp_seq, dir));
 
@@ -225,7 +248,6 @@ impl Pipeline {
                 self.stats.quic_skipped += flow.inspector.quic_skipped();
             }
         }
-        let _ = forward;
         if let Some(class) = class {
             self.flows.set_class(&key, class);
         }
@@ -304,6 +326,11 @@ impl Pipeline {
             *packets = 0;
             *bytes = 0;
         }
+        let defrag = self.defrag.take_stats();
+        self.stats.reassembled += defrag.reassembled;
+        self.stats.fragments_timed_out += defrag.timed_out;
+        self.stats.fragments_overflow += defrag.overflow;
+        self.stats.fragments_inconsistent += defrag.inconsistent;
         agg.packet_stats.add(&self.stats);
         self.stats = PacketStats::default();
         agg.flow_table_flows = self.flows.len() as u64;
@@ -320,21 +347,36 @@ impl Pipeline {
     }
 }
 
-fn new_flow(rules: &Rules, dns: &DnsCache, p: &Packet<'_>, frame: &Frame<'_>, interface: Option<&str>) -> (FlowState, TimeoutClass) {
+fn new_flow(
+    rules: &Rules,
+    dns: &DnsCache,
+    p: &Packet<'_>,
+    ts: u64,
+    interface: u32,
+    interface_name: Option<&str>,
+) -> (FlowState, TimeoutClass) {
     let (client, server) = if flow::sender_is_client(p) {
         (Endpoint { addr: p.src, port: p.src_port }, Endpoint { addr: p.dst, port: p.dst_port })
     } else {
         (Endpoint { addr: p.dst, port: p.dst_port }, Endpoint { addr: p.src, port: p.src_port })
     };
-    let placement = rules.config.segments.place(client.addr, server.addr, &p.vlans, None, interface);
+    let tunnel = match (p.encap.kind, p.encap.id) {
+        (EncapKind::Vxlan | EncapKind::Geneve, Some(id)) => Some(TunnelId { kind: TunnelKind::Vni, id }),
+        (EncapKind::ErspanII | EncapKind::ErspanIII, Some(id)) => {
+            Some(TunnelId { kind: TunnelKind::ErspanSession, id })
+        }
+        _ => None,
+    };
+    let placement = rules.config.segments.place(client.addr, server.addr, &p.vlans, tunnel, interface_name);
     let mut f = FlowState {
         client,
         server,
         protocol: p.protocol,
         vlans: p.vlans,
-        interface: frame.interface,
-        first_ns: frame.ts_ns,
-        last_ns: frame.ts_ns,
+        encap: p.encap,
+        interface,
+        first_ns: ts,
+        last_ns: ts,
         packets: [0; 2],
         bytes: [0; 2],
         flushed_packets: [0; 2],
@@ -348,7 +390,7 @@ fn new_flow(rules: &Rules, dns: &DnsCache, p: &Packet<'_>, frame: &Frame<'_>, in
         ech: false,
         inspector: Inspector::new(p.protocol),
     };
-    if let Some(name) = dns.lookup(client.addr, server.addr, frame.ts_ns) {
+    if let Some(name) = dns.lookup(client.addr, server.addr, ts) {
         if let Some(entry) = rules.match_name(name) {
             f.verdict.offer(entry, Evidence::Dns, Some(name));
         }
@@ -435,7 +477,11 @@ fn count_flow(rules: &Rules, agg: &mut Aggregator, f: &mut FlowState) -> bool {
     let (vendor, service, banned) = match f.verdict.entry {
         Some(entry) => {
             let e = rules.signatures.entry(entry);
-            (agg.label(&rules.signatures.vendor(e.vendor).id), agg.label(rules.signatures.service_name(e.service)), rules.is_banned(e.vendor))
+            (
+                agg.label(&rules.signatures.vendor(e.vendor).id),
+                agg.label(rules.signatures.service_name(e.service)),
+                rules.is_banned(e.vendor),
+            )
         }
         None => (agg.label(NO_VENDOR), agg.label(NO_VENDOR), false),
     };
@@ -473,6 +519,8 @@ fn flow_record<'a>(rules: &'a Rules, f: &'a FlowState, reason: EndReason) -> Flo
         server_port: f.server.port,
         vlan: f.vlans.innermost(),
         vlans: f.vlans.as_slice(),
+        encap: f.encap.kind.as_str(),
+        encap_id: f.encap.id,
         interface: f.interface,
         segment: &f.placement.segment,
         vendor: entry.map(|e| &*sigs.vendor(e.vendor).id),

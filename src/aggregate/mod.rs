@@ -53,6 +53,12 @@ pub struct PacketStats {
     pub decode_errors: [u64; DecodeError::ALL.len()],
     pub non_ip: u64,
     pub fragments: u64,
+    /// Datagrams put back together, and given up (timed out, over the
+    /// memory bound, contradictory fragments).
+    pub reassembled: u64,
+    pub fragments_timed_out: u64,
+    pub fragments_overflow: u64,
+    pub fragments_inconsistent: u64,
     pub quic_skipped: u64,
 }
 
@@ -63,6 +69,10 @@ impl PacketStats {
         }
         self.non_ip += other.non_ip;
         self.fragments += other.fragments;
+        self.reassembled += other.reassembled;
+        self.fragments_timed_out += other.fragments_timed_out;
+        self.fragments_overflow += other.fragments_overflow;
+        self.fragments_inconsistent += other.fragments_inconsistent;
         self.quic_skipped += other.quic_skipped;
     }
 }

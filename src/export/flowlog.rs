@@ -20,6 +20,10 @@ pub struct FlowRecord<'a> {
     /// The innermost VLAN id, if the frame was tagged.
     pub vlan: Option<u16>,
     pub vlans: &'a [u16],
+    /// The outermost encapsulation (`vxlan`, `gre`, `erspan`, ...), if any,
+    /// and its id (VNI, GRE key, ERSPAN session, PPPoE session).
+    pub encap: Option<&'static str>,
+    pub encap_id: Option<u32>,
     pub interface: u32,
     pub segment: &'a str,
     pub vendor: Option<&'a str>,

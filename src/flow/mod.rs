@@ -100,6 +100,8 @@ mod tests {
             tcp_seq: 0,
             payload: &[],
             vlans: Vlans::default(),
+            encap: Default::default(),
+            outer_len: 0,
         }
     }
 
