@@ -192,15 +192,17 @@ impl Pipeline {
         // outer headers are the mirror's overhead, not the flow's traffic.
         let inner_len = |outer: usize| frame.wire_len.saturating_sub(u32::try_from(outer).unwrap_or(u32::MAX));
         match decode::decode(frame.link, frame.data) {
-            Ok(Decoded::Packet(p)) => self.packet(&p, frame.ts_ns, frame.interface, inner_len(p.outer_len)),
+            Ok(Decoded::Packet(p)) => self.packet(&p, frame.ts_ns, frame.interface, inner_len(p.outer_len), 1),
             Ok(Decoded::NotIp) => self.stats.non_ip += 1,
             Ok(Decoded::Fragment(f)) => {
-                self.stats.fragments += 1;
+                // Counted when given up (flush_stats) or, reassembled, as the
+                // flow's packets: each fragment frame exactly once.
                 if let Some(whole) = self.defrag.push(frame.ts_ns, &f, inner_len(f.outer_len)) {
+                    let frames = u64::from(whole.fragments);
                     match whole.decode() {
-                        Ok(Decoded::Packet(p)) => self.packet(&p, frame.ts_ns, frame.interface, whole.wire_len),
-                        Ok(_) => self.stats.non_ip += 1,
-                        Err(e) => self.stats.decode_errors[e.index()] += 1,
+                        Ok(Decoded::Packet(p)) => self.packet(&p, frame.ts_ns, frame.interface, whole.wire_len, frames),
+                        Ok(_) => self.stats.non_ip += frames,
+                        Err(e) => self.stats.decode_errors[e.index()] += frames,
                     }
                 }
             }
@@ -217,7 +219,7 @@ impl Pipeline {
         }
     }
 
-    fn packet(&mut self, p: &Packet<'_>, ts: u64, interface: u32, wire_len: u32) {
+    fn packet(&mut self, p: &Packet<'_>, ts: u64, interface: u32, wire_len: u32, frames: u64) {
         let (key, _) = FlowKey::of(p);
         let rules = &self.rules;
         let outputs = &self.outputs;
@@ -231,7 +233,7 @@ impl Pipeline {
         );
         let from_client = (p.src, p.src_port) == (flow.client.addr, flow.client.port);
         let dir = if from_client { FROM_CLIENT } else { TO_CLIENT };
-        flow.packets[dir] += 1;
+        flow.packets[dir] += frames;
         flow.bytes[dir] += u64::from(wire_len);
         flow.last_ns = flow.last_ns.max(ts);
         let class = (p.protocol == IPPROTO_TCP).then(|| flow.tcp.update(p.tcp_flags, p.tcp_seq, dir));
@@ -327,6 +329,7 @@ impl Pipeline {
             *bytes = 0;
         }
         let defrag = self.defrag.take_stats();
+        self.stats.fragments += defrag.given_up();
         self.stats.reassembled += defrag.reassembled;
         self.stats.fragments_timed_out += defrag.timed_out;
         self.stats.fragments_overflow += defrag.overflow;
@@ -342,6 +345,8 @@ impl Pipeline {
         let outputs = self.outputs.clone();
         let rules = self.rules.clone();
         self.flows.drain(&mut |k, f, r| finish_flow(&rules, &outputs, k, f, r));
+        // Datagrams still missing pieces at the end never will complete.
+        self.defrag.expire(u64::MAX);
         let mut out = outputs.lock().unwrap_or_else(|e| e.into_inner());
         self.flush_stats(&mut out.aggregator);
     }
