@@ -19,7 +19,9 @@ impl NormalizedName {
         let mut buf = [0u8; 253];
         let mut previous = b'.';
         for (slot, &b) in buf.iter_mut().zip(name.as_bytes()) {
-            let ok = b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || (b == b'.' && previous != b'.');
+            // '*' appears in real queries (`*.teams.microsoft.com`); as a
+            // plain label character it can only ever match as a suffix.
+            let ok = b.is_ascii_alphanumeric() || b"-_*".contains(&b) || (b == b'.' && previous != b'.');
             if !ok {
                 return None;
             }
@@ -54,6 +56,7 @@ mod tests {
         assert_eq!(NormalizedName::new("_dns.resolver.arpa").unwrap().as_str(), "_dns.resolver.arpa");
         assert!(NormalizedName::new("a..b").is_none());
         assert!(NormalizedName::new("a b").is_none());
+        assert_eq!(NormalizedName::new("*.Teams.microsoft.com").unwrap().as_str(), "*.teams.microsoft.com");
         assert!(NormalizedName::new(".apple.com").is_none());
         assert!(NormalizedName::new(&"a".repeat(254)).is_none());
         assert_eq!(NormalizedName::new("").unwrap().as_str(), "");

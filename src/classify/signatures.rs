@@ -286,6 +286,13 @@ impl SignatureSet {
         for (list, exact) in [(&doc.hosts, true), (&doc.suffixes, false)] {
             for name in list {
                 let at = line_of(text, name.span().start);
+                if name.get_ref().contains('*') {
+                    report(
+                        at,
+                        format!("{:?}: wildcards are not supported; list the parent under suffixes", name.get_ref()),
+                    );
+                    continue;
+                }
                 let Some(norm) = NormalizedName::new(name.get_ref()).filter(|n| !n.as_str().is_empty()) else {
                     report(at, format!("{:?} is not a valid DNS name", name.get_ref()));
                     continue;

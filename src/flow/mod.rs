@@ -19,15 +19,39 @@ pub const TO_CLIENT: usize = 1;
 /// TCP: the SYN sender (the SYN-ACK's receiver). UDP: the first sender,
 /// unless only it uses a well-known port (we saw the reply first). A TCP
 /// flow seen mid-stream: the side with the more ephemeral port.
+///
+/// "Well-known" for UDP means the system ports and the few registered
+/// ports that UDP services answer on (STUN/TURN, IPsec NAT traversal, SIP,
+/// ...): a capture that opens on a STUN server's reply must not make the
+/// phone behind it the server.
 pub fn sender_is_client(p: &Packet<'_>) -> bool {
     let syn = p.tcp_flags & tcp::SYN != 0;
     let ack = p.tcp_flags & tcp::ACK != 0;
     match p.protocol {
         IPPROTO_TCP if syn => !ack,
         IPPROTO_TCP => port_rank(p.src_port) >= port_rank(p.dst_port),
-        IPPROTO_UDP => !(p.src_port < 1024 && p.dst_port >= 1024),
+        IPPROTO_UDP => !(udp_service_port(p.src_port) && !udp_service_port(p.dst_port)),
         _ => true,
     }
+}
+
+/// System ports, and registered ports of common UDP services (IANA).
+fn udp_service_port(port: u16) -> bool {
+    matches!(
+        port,
+        0..=1023
+            | 1194 // OpenVPN
+            | 1701 // L2TP
+            | 1812 | 1813 // RADIUS
+            | 1900 // SSDP
+            | 3478..=3481 // STUN/TURN (3479-3481: Microsoft Teams media)
+            | 4500 // IPsec NAT traversal
+            | 5060 | 5061 // SIP
+            | 5246 | 5247 // CAPWAP
+            | 5349 // STUN/TURN over DTLS
+            | 5353 // mDNS
+            | 19302..=19309 // Google STUN
+    )
 }
 
 /// 0: well-known, 1: registered, 2: dynamic (RFC 6335 ranges).
@@ -114,6 +138,8 @@ mod tests {
         assert!(sender_is_client(&pkt(17, 50000, 53, 0)));
         assert!(!sender_is_client(&pkt(17, 53, 50000, 0)), "a DNS answer seen first");
         assert!(sender_is_client(&pkt(17, 123, 123, 0)));
+        assert!(!sender_is_client(&pkt(17, 3479, 50006, 0)), "a STUN server's reply seen first");
+        assert!(sender_is_client(&pkt(17, 40000, 40001, 0)), "neither is a service port: the first sender");
     }
 
     #[test]

@@ -18,6 +18,8 @@ use stream::StreamAssembler;
 /// Packets of a flow (either direction) after which inspection stops:
 /// hellos and request heads come first, so later packets add only cost.
 const MAX_INSPECTED_PACKETS: u8 = 16;
+/// Shorter first payloads are neither a TLS record header nor a request line.
+const MIN_APPLICATION_PAYLOAD: usize = 6;
 
 /// What inspection found in a flow.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,6 +107,11 @@ impl Inspector {
             let host = http::parse_request_head(p.payload).and_then(|h| h.host);
             let finding = host.map(|h| Finding::Name { evidence: Evidence::HttpHost, name: h.into() });
             return (State::Done, finding);
+        }
+        // A few stray bytes (a keep-alive, an ACK with padding counted as
+        // data) are not the start of the request: wait for real data.
+        if p.payload.len() < MIN_APPLICATION_PAYLOAD {
+            return (State::Fresh, None);
         }
         (State::Done, None)
     }
