@@ -454,12 +454,31 @@ fn ipv6_extension_headers_and_ipv4_options() {
     let f = r.by_client_port(50301);
     check(f, &attributed("apple", "updates", "tls_sni", Some("mesu.apple.com")));
     check(f, &[("packets", json!(8))]);
+    // A QUIC Initial in two IPv6 fragments: both frames count, on the wire.
+    let (records, _) = read_pcap(&fixture("ipv6_ext.pcap"));
+    let fragments: u64 = records[records.len() - 2..].iter().map(|r| r.orig_len).sum();
+    let f = r.by_client_port(50302);
+    check(f, &attributed("google", "youtube", "quic_sni", Some("www.youtube.com")));
+    check(
+        f,
+        &[
+            ("proto", json!("udp")),
+            ("server", json!("2001:db8:70::2")),
+            ("packets", json!(2)),
+            ("bytes", json!(fragments)),
+        ],
+    );
     assert_all_frames_accounted(&r);
 
     let r = replay(&["ipv4_options.pcap"], &[]);
     let f = r.by_client_port(50400);
     check(f, &attributed("apple", "updates", "http_host", Some("swscan.apple.com")));
     check(f, &[("client", json!("10.10.1.80")), ("server", json!("203.0.113.80")), ("packets", json!(8))]);
+    // A DNS answer in two IPv4 fragments is read once reassembled.
+    let lookup = r.by_client_port(40401);
+    check(lookup, &[("query_vendor", json!("bytedance")), ("packets", json!(3)), ("packets_to_client", json!(2))]);
+    check(r.by_client_port(50402), &attributed("bytedance", "tiktok", "dns", Some("www.tiktok.com")));
+    assert_eq!(r.metric(&dns_queries("net-10-10", "bytedance", false)), Some(1.0));
     assert_all_frames_accounted(&r);
 }
 

@@ -203,8 +203,9 @@ fn tls_reassembly() -> Fixture {
     tls_stream(&mut cap, &path, &both, &[0..first.len(), first.len()..both.len()], 1000);
     Fixture {
         name: "tls_reassembly.pcap",
-        about: "Three TLS connections from 10.10.1.11 to 203.0.113.11:443 with post-quantum ClientHellos: \
-                :50011 gateway.icloud.com in 2 segments in order (apple/icloud); :50012 swcdn.apple.com in 3 \
+        about: "Four TLS connections from 10.10.1.11 to 203.0.113.11:443 whose ClientHello spans segments; \
+                post-quantum hellos (~1.5 KB): :50011 gateway.icloud.com in 2 segments in order \
+                (apple/icloud); :50012 swcdn.apple.com in 3 \
                 segments sent 3rd, 1st, 2nd, sequence numbers wrapping past 2^32 (apple/updates); :50013 \
                 www.tiktok.com as 0..700, 500..1300 (overlap), 0..700 (retransmission), 1300..end \
                 (bytedance/tiktok); :50014 log.byteoversea.com as two TLS records of 100 and the rest of the \
@@ -461,23 +462,25 @@ fn ipv6_ext() -> Fixture {
     let p = Path::new("[fd00:10:10::71]:50301", "[2001:db8:70::1]:443").with_extras(atomic);
     tls(&mut cap, &p, &Hello::sni("mesu.apple.com"), &[], 1200);
     cap.wait(SECOND);
-    // A UDP datagram in two real fragments: counted, not decoded.
-    let (src, dst) = ("fd00:10:10::72".parse().unwrap(), "2001:db8:70::2".parse().unwrap());
-    let udp = wire::udp_datagram(
-        "[fd00:10:10::72]:50302".parse().unwrap(),
-        "[2001:db8:70::2]:4500".parse().unwrap(),
-        &[0x55; 1600],
-    );
-    for (range, offset, more) in [(0..1448, 0, true), (1448..udp.len(), 1448, false)] {
+    // A 1,350-byte QUIC Initial over a 1,280-byte IPv6 path: the sender
+    // fragments it (RFC 8200 4.5), the sensor has to put it back together.
+    let (client, server): (SocketAddr, SocketAddr) =
+        ("[fd00:10:10::72]:50302".parse().unwrap(), "[2001:db8:70::2]:443".parse().unwrap());
+    let hello = app::client_hello(&Hello { quic: true, alpn: &["h3"], seed: 72, ..Hello::sni("www.youtube.com") });
+    let initial = app::quic_initial(QUIC_V1, &XorShift::new(72).bytes(8), &[72; 4], 0, &crypto(&hello), 1350);
+    let udp = wire::udp_datagram(client, server, &initial);
+    for (range, offset, more) in [(0..1232, 0, true), (1232..udp.len(), 1232, false)] {
         let frag = IpExtras { v6_extensions: vec![Extension::fragment(offset, more, 0x72)], ..IpExtras::default() };
-        cap.push(Link::ethernet().frame(&wire::ip_packet(src, dst, wire::IPPROTO_UDP, &udp[range], &frag, 0)));
+        let ip = wire::ip_packet(client.ip(), server.ip(), wire::IPPROTO_UDP, &udp[range], &frag, 0);
+        cap.push(Link::ethernet().frame(&ip));
     }
     Fixture {
         name: "ipv6_ext.pcap",
         about: "IPv6 with extension headers: [fd00:10:10::70]:50300 -> [2001:db8:70::1]:443 with hop-by-hop, \
                 destination options and routing headers on every packet (SNI www.icloud.com, apple/icloud); \
                 [fd00:10:10::71]:50301 with an atomic fragment header (SNI mesu.apple.com, apple/updates); \
-                two real fragments of one UDP datagram (ip_fragment, skipped). 8 + 8 + 2 frames.",
+                [fd00:10:10::72]:50302 -> [2001:db8:70::2]:443 a QUIC v1 Initial for www.youtube.com in two \
+                IPv6 fragments (google/youtube by quic_sni once reassembled). 8 + 8 + 2 frames.",
         bytes: ethernet(cap),
     }
 }
@@ -487,18 +490,28 @@ fn ipv4_options() -> Fixture {
     let p = Path::new("10.10.1.80:50400", "203.0.113.80:80").with_extras(IpExtras::v4_router_alert_and_record_route());
     http(&mut cap, &p, "swscan.apple.com", "/content/catalogs/others/index-15.merged-1.sucatalog", 600);
     cap.wait(SECOND);
-    // A UDP datagram in two IPv4 fragments: counted, not decoded.
-    let (src, dst) = ("10.10.1.81".parse().unwrap(), "203.0.113.81".parse().unwrap());
-    let udp = wire::udp_datagram("10.10.1.81:50401".parse().unwrap(), "203.0.113.81:4500".parse().unwrap(), &[7; 1600]);
+    // A DNS answer of 100 addresses (1,6xx bytes, as with EDNS) arrives
+    // in two IPv4 fragments; a nameless flow then goes to one of them.
+    let path = Path::new("10.10.1.81:40401", "10.10.0.1:53");
+    cap.push(path.udp(true, &dns_query(0x8101, "www.tiktok.com", QTYPE_A)));
+    let answers: Vec<Answer> =
+        (100..200).map(|i| Answer::a("www.tiktok.com", 300, &format!("198.51.100.{i}"))).collect();
+    let response = dns_response(0x8101, "www.tiktok.com", QTYPE_A, &answers);
+    let udp = wire::udp_datagram(path.server, path.client, &response);
     for (range, offset, more) in [(0..1480, 0, true), (1480..udp.len(), 1480, false)] {
         let frag = IpExtras { v4_fragment: Some((offset, more)), ..IpExtras::default() };
-        cap.push(Link::ethernet().frame(&wire::ip_packet(src, dst, wire::IPPROTO_UDP, &udp[range], &frag, 0x81)));
+        let ip = wire::ip_packet(path.server.ip(), path.client.ip(), wire::IPPROTO_UDP, &udp[range], &frag, 0x81);
+        cap.push(Link::ethernet().frame(&ip));
     }
+    cap.wait(SECOND);
+    nameless(&mut cap, &Path::new("10.10.1.81:50402", "198.51.100.150:443"));
     Fixture {
         name: "ipv4_options.pcap",
         about: "IPv4 options (Router Alert, Record Route; header length 36) on every packet of an HTTP GET \
                 10.10.1.80:50400 -> 203.0.113.80:80 for swscan.apple.com (apple/updates by http_host, 8 frames); \
-                two fragments of one UDP datagram (ip_fragment, skipped).",
+                a lookup of www.tiktok.com from 10.10.1.81:40401 whose 100-address answer comes in two IPv4 \
+                fragments (3 frames), then a nameless flow 10.10.1.81:50402 -> 198.51.100.150:443 attributed \
+                by that answer once reassembled (bytedance/tiktok by dns, 8 frames).",
         bytes: ethernet(cap),
     }
 }
@@ -626,6 +639,11 @@ pub fn merge(captures: Vec<Capture>) -> Vec<Record> {
     let mut all: Vec<Record> = captures.into_iter().flat_map(Capture::into_records).collect();
     all.sort_by_key(|r| r.ts_ns);
     all
+}
+
+/// One CRYPTO frame holding a whole handshake message.
+fn crypto(hello: &[u8]) -> Vec<u8> {
+    crate::inspect::quic::crypto_frame(0, hello)
 }
 
 /// A QUIC client Initial for `sni` and two server datagrams (3 frames).
