@@ -1,0 +1,316 @@
+//! The bodies of vendorwatch's fuzz targets, as plain functions.
+//!
+//! Each `fuzz_targets/<name>.rs` is a one-line libFuzzer wrapper around the
+//! function of the same name here, so the same bodies also run on stable
+//! Rust through `src/bin/smoke.rs` (seeds plus random mutations), where
+//! libFuzzer is not available.
+//!
+//! A body panics only where vendorwatch breaks a promise: every parser here
+//! is documented never to panic on any input, and a few results are checked
+//! against their documented contracts (e.g. a TLS SNI is a plausible DNS
+//! name).
+
+use std::io;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use vendorwatch::classify::names::NormalizedName;
+use vendorwatch::classify::signatures::SignatureSet;
+use vendorwatch::decode;
+use vendorwatch::export::flowlog::FlowLog;
+use vendorwatch::inspect::{dns, http, quic, tls};
+use vendorwatch::pipeline::{Outputs, Pipeline, Rules};
+use vendorwatch::segment::Config;
+use vendorwatch::source::file::CaptureReader;
+use vendorwatch::source::{Frame, LinkType};
+
+pub mod seeds;
+
+/// Every target: name and body.
+pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+    ("decode", decode),
+    ("capture_reader", capture_reader),
+    ("tls_hello", tls_hello),
+    ("dns", dns),
+    ("http", http),
+    ("quic_initial", quic_initial),
+    ("signatures", signatures),
+    ("pipeline", pipeline),
+];
+
+/// The link types a frame can have; the selector byte's low 7 bits pick one
+/// modulo the length, so every `LinkType` variant (and an unknown one) is
+/// reached. (The pipeline target uses the top bit as the interface.)
+pub const LINKS: [LinkType; 7] = [
+    LinkType::Ethernet,
+    LinkType::Raw,
+    LinkType::Null,
+    LinkType::Loop,
+    LinkType::LinuxSll,
+    LinkType::LinuxSll2,
+    LinkType::Other(147),
+];
+
+pub fn link_of(selector: u8) -> LinkType {
+    LINKS[usize::from(selector & 0x7f) % LINKS.len()]
+}
+
+/// Byte 0: link type selector; the rest: the frame.
+pub fn decode(data: &[u8]) {
+    let Some((&selector, frame)) = data.split_first() else { return };
+    if let Ok(decode::Decoded::Packet(p)) = decode::decode(link_of(selector), frame) {
+        // The payload is a sub-slice of the frame, never beyond it.
+        let start = p.payload.as_ptr() as usize;
+        let frame_start = frame.as_ptr() as usize;
+        assert!(start >= frame_start && start + p.payload.len() <= frame_start + frame.len());
+        assert!(p.vlans.as_slice().len() <= 4);
+        let _ = vendorwatch::flow::FlowKey::of(&p);
+    }
+}
+
+/// The input is a capture file (pcap or pcapng); every frame is read and
+/// decoded. Frames never exceed the record size limit.
+pub fn capture_reader(data: &[u8]) {
+    let Ok(mut reader) = CaptureReader::from_reader(data) else { return };
+    // Every record consumes at least its header, so this bounds the loop.
+    for _ in 0..=data.len() / 8 + 1 {
+        match reader.next_frame() {
+            Ok(Some(frame)) => {
+                assert!(frame.data.len() <= vendorwatch::source::pcap::MAX_RECORD_LEN as usize);
+                assert!(frame.data.len() <= data.len());
+                let _ = decode::decode(frame.link, frame.data);
+            }
+            Ok(None) | Err(_) => return,
+        }
+    }
+    panic!("capture reader returned more frames than the input can hold");
+}
+
+fn check_hello(hello: &tls::ClientHello) {
+    if let Some(sni) = &hello.sni {
+        assert!(!sni.is_empty() && sni.len() <= 253, "SNI length out of contract: {sni:?}");
+        assert!(
+            sni.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b)),
+            "SNI with characters outside [a-z0-9._-]: {sni:?}"
+        );
+        assert!(!sni.split('.').any(str::is_empty), "SNI with an empty label: {sni:?}");
+    }
+    if let Some(alpn) = &hello.alpn {
+        assert!(alpn.bytes().all(|b| b.is_ascii_graphic()), "ALPN not printable ASCII: {alpn:?}");
+    }
+}
+
+/// The input as a client's TCP stream, and as a bare handshake message.
+pub fn tls_hello(data: &[u8]) {
+    let _ = tls::looks_like_handshake_record(data);
+    if let tls::StreamHello::Hello(hello) = tls::client_hello_from_stream(data) {
+        check_hello(&hello);
+    }
+    // Every prefix of a stream is a state the pipeline may see.
+    if data.len() <= 600 {
+        for cut in 0..data.len() {
+            if let tls::StreamHello::Hello(hello) = tls::client_hello_from_stream(&data[..cut]) {
+                check_hello(&hello);
+            }
+        }
+    }
+    if let Ok(hello) = tls::parse_client_hello_message(data) {
+        check_hello(&hello);
+    }
+}
+
+fn walk_dns(msg: &[u8]) {
+    let Ok(m) = dns::Message::new_checked(msg) else { return };
+    let _ = (m.id(), m.is_response(), m.opcode(), m.rcode(), m.question_count(), m.answer_count());
+    if let Ok(Some(q)) = m.question() {
+        assert!(q.name.as_str().len() <= 255, "name longer than DNS allows");
+        let _ = NormalizedName::new(q.name.as_str());
+    }
+    // At most answer_count records, each at least 11 bytes.
+    let mut n = 0usize;
+    for record in m.answers() {
+        n += 1;
+        assert!(n <= usize::from(m.answer_count()), "more answers than ANCOUNT");
+        match record {
+            Ok(r) => {
+                if let dns::RecordData::Cname(name) = r.data {
+                    let _ = name.as_str();
+                }
+            }
+            Err(_) => break,
+        }
+    }
+}
+
+/// The input as a UDP DNS payload and as a TCP one (length-prefixed).
+pub fn dns(data: &[u8]) {
+    walk_dns(data);
+    if let Some(msg) = dns::tcp_message(data) {
+        walk_dns(msg);
+    }
+}
+
+/// The input as the first payload of an HTTP flow.
+pub fn http(data: &[u8]) {
+    let _ = http::is_request_start(data);
+    if let Some(head) = http::parse_request_head(data) {
+        if let Some(host) = head.host {
+            assert!(!host.is_empty(), "empty Host accepted");
+            let _ = NormalizedName::new(host);
+        }
+    }
+}
+
+/// Splits `data` into chunks, each prefixed by a 2-byte big-endian length.
+pub fn chunks(mut data: &[u8]) -> impl Iterator<Item = &[u8]> {
+    std::iter::from_fn(move || {
+        let (len, rest) = data.split_first_chunk::<2>()?;
+        let len = usize::from(u16::from_be_bytes(*len)).min(rest.len());
+        let (chunk, rest) = rest.split_at(len);
+        data = rest;
+        Some(chunk)
+    })
+}
+
+/// Byte 0, bit 0 clear: the rest is a sequence of length-prefixed client
+/// datagrams, as on the wire. Bit 0 set: each chunk is instead the
+/// *plaintext frames* of one Initial, sealed here with the keys of a fixed
+/// DCID (bits 1-2 pick v1, v2 or draft-29), so that the fuzzer reaches the
+/// frame parser and CRYPTO reassembly behind the AEAD.
+pub fn quic_initial(data: &[u8]) {
+    let Some((&mode, rest)) = data.split_first() else { return };
+    let mut initials = quic::ClientInitials::new();
+    let version = [0x0000_0001, 0x6b33_43cf, 0xff00_001d, 0x0000_0001][usize::from(mode >> 1) & 3];
+    for (pn, chunk) in chunks(rest).take(32).enumerate() {
+        let sealed;
+        let datagram = if mode & 1 == 1 {
+            let Some(packet) = quic::seal_client_initial(version, &seeds::QUIC_DCID, &[1, 2, 3, 4], pn as u32, chunk)
+            else {
+                continue;
+            };
+            sealed = packet;
+            &sealed[..]
+        } else {
+            chunk
+        };
+        let _ = quic::looks_like_client_initial(datagram);
+        match initials.on_datagram(datagram) {
+            quic::Progress::Hello(bytes) => {
+                assert_eq!(bytes.first(), Some(&1), "a Hello must start with the ClientHello type");
+                assert!(bytes.len() <= quic::MAX_CRYPTO + 4);
+                if let Ok(hello) = tls::parse_client_hello_message(bytes) {
+                    check_hello(&hello);
+                }
+            }
+            quic::Progress::NeedMore | quic::Progress::NotQuic | quic::Progress::GaveUp(_) => {}
+        }
+    }
+}
+
+/// A signature file must be named after its vendor id, so the name is taken
+/// from the first `vendor = "..."` line (else `fallback`): mutated inputs
+/// then get past that check to the entries.
+fn file_named_by_vendor(bytes: &[u8], fallback: &str) -> (PathBuf, String) {
+    let text = String::from_utf8_lossy(bytes).into_owned();
+    let id = text
+        .lines()
+        .find_map(|l| {
+            l.trim_start()
+                .strip_prefix("vendor")?
+                .trim_start()
+                .strip_prefix('=')?
+                .trim()
+                .strip_prefix('"')?
+                .split('"')
+                .next()
+        })
+        .filter(|id| !id.is_empty() && !id.contains(['/', '\\', '\0']))
+        .unwrap_or(fallback)
+        .to_owned();
+    (PathBuf::from(format!("{id}.toml")), text)
+}
+
+/// The input as signature files: split at the first 0xff byte into two
+/// files (so keys claimed twice across files are reached), each decoded as
+/// lossy UTF-8. A set that loads is then queried.
+pub fn signatures(data: &[u8]) {
+    let (a, b) = match data.iter().position(|&b| b == 0xff) {
+        Some(i) => (&data[..i], Some(&data[i + 1..])),
+        None => (data, None),
+    };
+    let mut files = vec![file_named_by_vendor(a, "a")];
+    if let Some(b) = b {
+        files.push(file_named_by_vendor(b, "b"));
+    }
+    // Also as segment config: the other TOML the user writes.
+    let _ = Config::parse(std::path::Path::new("site.toml"), &files[0].1);
+    let Ok(set) = SignatureSet::from_files(files) else { return };
+    for name in ["a", "example.com", "www.apple.com", "x.y.z.w"] {
+        if let Some(n) = NormalizedName::new(name) {
+            let _ = set.match_name_detail(&n);
+        }
+    }
+    for addr in ["17.0.0.1", "10.0.0.1", "2001:db8::1", "::", "255.255.255.255"] {
+        let addr: IpAddr = addr.parse().expect("valid literal");
+        if let Some(entry) = set.match_addr(addr) {
+            let _ = set.match_port(entry, addr, 6, 443);
+            let _ = set.port_rules_of(entry).count();
+        }
+    }
+    for v in &set.vendors {
+        let _ = vendorwatch::app::explain::explain(&set, &v.id);
+    }
+    let _ = vendorwatch::app::explain::explain(&set, "17.0.0.1");
+    if let Ok(rules) = Rules::new(set, Config::default_auto()) {
+        let _ = rules.is_banned(vendorwatch::classify::signatures::VendorId(0));
+    }
+}
+
+fn rules() -> Arc<Rules> {
+    static RULES: OnceLock<Arc<Rules>> = OnceLock::new();
+    RULES
+        .get_or_init(|| {
+            Arc::new(Rules::new(SignatureSet::embedded(), Config::default_auto()).expect("embedded rules are valid"))
+        })
+        .clone()
+}
+
+/// Frames for one pipeline: byte 0 = max flows (1..=8, so eviction is
+/// reached); then records of [link selector][time step: 1 byte, in 1/4 s]
+/// [2-byte length][frame]. A flow log is written (to nowhere) so flow
+/// records are built for every ended flow.
+pub fn pipeline(data: &[u8]) {
+    let Some((&max_flows, mut rest)) = data.split_first() else { return };
+    let outputs = Arc::new(Mutex::new(Outputs {
+        flow_log: Some(FlowLog::new(Box::new(io::sink()))),
+        active_log: Some(FlowLog::new(Box::new(io::sink()))),
+        ..Default::default()
+    }));
+    let mut p = Pipeline::new(rules(), usize::from(max_flows % 8) + 1, outputs);
+    let source = p.add_source("fuzz");
+    p.set_interface_names(vec!["eth0".into()]);
+    let mut ts = 1_700_000_000_000_000_000u64;
+    let mut n = 0u32;
+    while let [selector, step, l0, l1, tail @ ..] = rest {
+        let len = usize::from(u16::from_be_bytes([*l0, *l1])).min(tail.len());
+        let (frame, after) = tail.split_at(len);
+        rest = after;
+        ts += u64::from(*step) * 250_000_000;
+        let f = Frame {
+            ts_ns: ts,
+            link: link_of(*selector),
+            data: frame,
+            wire_len: len as u32,
+            interface: u32::from(*selector >> 7),
+        };
+        p.process(&f, source);
+        n += 1;
+        if n % 16 == 0 {
+            p.flush();
+            p.tick(ts);
+        }
+    }
+    let _ = p.flow_count();
+    p.finish();
+}
