@@ -674,13 +674,9 @@ fn malformed() -> Fixture {
     let c: SocketAddr = "10.10.1.110:50900".parse().unwrap();
     let s: SocketAddr = "203.0.113.110:443".parse().unwrap();
     let ip4 = |proto: u8, payload: &[u8]| wire::ip_packet(c.ip(), s.ip(), proto, payload, &IpExtras::default(), 1);
-    let eth_frame = |ethertype: u16, payload: &[u8]| {
-        let mut f = Link::ethernet().frame(&[]);
-        f.truncate(12);
-        f.extend_from_slice(&ethertype.to_be_bytes());
-        f.extend_from_slice(payload);
-        f
-    };
+    // An Ethernet header (router to host) before arbitrary bytes.
+    let macs = [0x02, 0x00, 0x0a, 0x0a, 0x00, 0x01, 0x02, 0x00, 0x0a, 0x0a, 0x01, 0x6e];
+    let eth_frame = |ethertype: u16, payload: &[u8]| [&macs[..], &ethertype.to_be_bytes(), payload].concat();
     let mut bad_v4 = ip4(wire::IPPROTO_UDP, &wire::udp_datagram(c, s, b"x"));
     bad_v4[0] = 0x44; // header length 16 < 20
     let mut bad_tcp = wire::tcp_segment(c, s, 1, 0, SYN, b"");
@@ -695,13 +691,8 @@ fn malformed() -> Fixture {
         &IpExtras { v6_extensions: (0..10).map(|_| Extension::dest_opts(1)).collect(), ..IpExtras::default() },
         0,
     );
-    let mut five_tags = eth_frame(wire::TPID_8021Q, &[]);
-    five_tags.truncate(12);
-    for _ in 0..5 {
-        five_tags.extend_from_slice(&[0x81, 0x00, 0x00, 0x0a]);
-    }
-    five_tags.extend_from_slice(&[0x08, 0x00]);
-    five_tags.extend_from_slice(&ip4(wire::IPPROTO_UDP, &wire::udp_datagram(c, s, b"x")));
+    let five_tags = Link::Ethernet { tags: vec![(wire::TPID_8021Q, 10); 5] };
+    let five_tags = five_tags.frame(&ip4(wire::IPPROTO_UDP, &wire::udp_datagram(c, s, b"x")));
     // (interface, frame): one per decode error we can produce, plus ARP.
     let bad: Vec<(u32, Vec<u8>)> = vec![
         (user0, vec![0x1b, 0x00, 0x10, 0x20, 0x30]), // unsupported_link_type
@@ -1000,7 +991,7 @@ struct BenchFlow {
     name: &'static str,
 }
 
-/// What [`bench`] wrote.
+/// What [`bench()`] wrote.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BenchStats {
     pub packets: u64,
