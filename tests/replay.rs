@@ -560,17 +560,29 @@ fn malformed_frames_are_counted_by_reason_and_skipped() {
         "tcp_bad_header",
         "udp_truncated",
         "udp_bad_header",
+        "ipv6_bad_header",
+        "gre_truncated",
+        "gre_bad_header",
+        "erspan_truncated",
+        "erspan_bad_header",
+        "geneve_truncated",
+        "capwap_truncated",
+        "ieee80211_truncated",
+        "mpls_truncated",
+        "pppoe_truncated",
+        "pppoe_bad_header",
+        "too_many_encapsulations",
     ] {
         assert_eq!(r.metric(&format!("vendorwatch_decode_errors_total{{reason=\"{reason}\"}}")), Some(1.0), "{reason}");
     }
     let errors: f64 = r.samples("vendorwatch_decode_errors_total").iter().map(|s| s.2).sum();
-    assert_eq!(errors, 13.0);
+    assert_eq!(errors, 25.0);
     assert_eq!(r.metric("vendorwatch_decode_skipped_total{reason=\"non_ip\"}"), Some(1.0));
     // The good flow in between is whole.
     assert_eq!(r.flows.len(), 1, "{}", r.dump());
     check(&r.flows[0], &attributed("apple", "services", "tls_sni", Some("www.apple.com")));
     check(&r.flows[0], &[("packets", json!(8)), ("client_port", json!(50900))]);
-    assert_eq!(r.metric("vendorwatch_capture_packets_total{source=\"malformed.pcapng\"}"), Some(22.0));
+    assert_eq!(r.metric("vendorwatch_capture_packets_total{source=\"malformed.pcapng\"}"), Some(34.0));
     assert_all_frames_accounted(&r);
 }
 

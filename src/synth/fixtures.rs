@@ -693,6 +693,18 @@ fn malformed() -> Fixture {
     );
     let five_tags = Link::Ethernet { tags: vec![(wire::TPID_8021Q, 10); 5] };
     let five_tags = five_tags.frame(&ip4(wire::IPPROTO_UDP, &wire::udp_datagram(c, s, b"x")));
+    // Tunnels (IP protocol numbers, UDP ports, ethertypes the decoder opens).
+    let (ipip, ipv6_in_ip, gre) = (4, 41, 47);
+    let udp_to = |port: u16, payload: &[u8]| {
+        let tunnel_end = SocketAddr::new(s.ip(), port);
+        eth_frame(wire::ETHERTYPE_IPV4, &ip4(wire::IPPROTO_UDP, &wire::udp_datagram(c, tunnel_end, payload)))
+    };
+    let erspan_ii = |header: &[u8]| {
+        // GRE with a sequence number, protocol ERSPAN type II.
+        let gre_header = [0x10, 0x00, 0x88, 0xbe, 0, 0, 0, 1];
+        eth_frame(wire::ETHERTYPE_IPV4, &ip4(gre, &[&gre_header[..], header].concat()))
+    };
+    let nested = (0..5).fold(ip4(wire::IPPROTO_UDP, &wire::udp_datagram(c, s, b"deep")), |inner, _| ip4(ipip, &inner));
     // (interface, frame): one per decode error we can produce, plus ARP.
     let bad: Vec<(u32, Vec<u8>)> = vec![
         (user0, vec![0x1b, 0x00, 0x10, 0x20, 0x30]), // unsupported_link_type
@@ -708,6 +720,18 @@ fn malformed() -> Fixture {
         (eth, eth_frame(wire::ETHERTYPE_IPV4, &ip4(wire::IPPROTO_TCP, &bad_tcp))), // tcp_bad_header
         (eth, eth_frame(wire::ETHERTYPE_IPV4, &ip4(wire::IPPROTO_UDP, &[0; 6]))), // udp_truncated
         (eth, eth_frame(wire::ETHERTYPE_IPV4, &ip4(wire::IPPROTO_UDP, &bad_udp))), // udp_bad_header
+        (eth, eth_frame(wire::ETHERTYPE_IPV4, &ip4(ipv6_in_ip, &bad_v4))), // ipv6_bad_header: 6in4 holding IPv4
+        (eth, eth_frame(wire::ETHERTYPE_IPV4, &ip4(gre, &[0x00, 0x00]))), // gre_truncated
+        (eth, eth_frame(wire::ETHERTYPE_IPV4, &ip4(gre, &[0x00, 0x02, 0x08, 0x00]))), // gre_bad_header: version 2
+        (eth, erspan_ii(&[0x10, 0x01, 0x00, 0x00])), // erspan_truncated
+        (eth, erspan_ii(&[0x20, 0x01, 0x00, 0x00, 0, 0, 0, 0])), // erspan_bad_header: version 2 in type II
+        (eth, udp_to(6081, &[0x02, 0x00, 0x65, 0x58, 0, 0, 1, 0])), // geneve_truncated: 8 option bytes missing
+        (eth, udp_to(5247, &[0x00, 0x20, 0x00, 0x00, 0, 0, 0, 0])), // capwap_truncated: header length 16
+        (eth, udp_to(5247, &[0x00, 0x10, 0x03, 0x00, 0, 0, 0, 0, 0x08, 0x01, 0, 0])), // ieee80211_truncated
+        (eth, eth_frame(0x8847, &[0x00, 0x01, 0x00, 0x40])), // mpls_truncated: no bottom of stack
+        (eth, eth_frame(0x8864, &[0x11, 0x00, 0x00])), // pppoe_truncated
+        (eth, eth_frame(0x8864, &[0x21, 0x00, 0x00, 0x01, 0x00, 0x02, 0x00, 0x21])), // pppoe_bad_header
+        (eth, eth_frame(wire::ETHERTYPE_IPV4, &nested)), // too_many_encapsulations: 5 x IP-in-IP
         (eth, wire::arp_request([10, 10, 1, 110], [10, 10, 0, 1])), // non_ip (not an error)
     ];
     let mut cap = Capture::at(30 * MINUTE);
@@ -727,10 +751,11 @@ fn malformed() -> Fixture {
     }
     Fixture {
         name: "malformed.pcapng",
-        about: "pcapng (Ethernet, Linux SLL, and LINKTYPE_USER0 147) with one broken frame for each decode \
-                error reason that can occur (all but ipv6_bad_header), plus one ARP frame (non_ip), \
-                interleaved with a good TLS flow 10.10.1.110:50900 -> 203.0.113.110:443 (SNI www.apple.com, \
-                8 frames). 22 frames: 13 errors, 1 non-IP, 8 in the flow.",
+        about: "pcapng (Ethernet, Linux SLL, and LINKTYPE_USER0 147) with one broken frame for each of the 25 \
+                decode error reasons (link, VLAN, IPv4/IPv6, TCP/UDP, and the tunnels: 6in4, GRE, ERSPAN, \
+                Geneve, CAPWAP, 802.11, MPLS, PPPoE, nesting depth), plus one ARP frame (non_ip), interleaved \
+                with a good TLS flow 10.10.1.110:50900 -> 203.0.113.110:443 (SNI www.apple.com, 8 frames). \
+                34 frames: 25 errors, 1 non-IP, 8 in the flow.",
         bytes: ng.finish(),
     }
 }
