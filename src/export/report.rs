@@ -94,9 +94,8 @@ impl Summary {
                     .collect();
                 // Banned vendors first, then by volume; unattributed last.
                 vendors.sort_by(|a, b| {
-                    (b.banned, a.vendor != NO_VENDOR, b.bytes)
-                        .cmp(&(a.banned, b.vendor != NO_VENDOR, a.bytes))
-                        .then(a.vendor.cmp(&b.vendor))
+                    let key = |v: &VendorSummary| (!v.banned, v.vendor == NO_VENDOR, std::cmp::Reverse(v.bytes));
+                    key(a).cmp(&key(b)).then_with(|| a.vendor.cmp(&b.vendor))
                 });
                 SegmentSummary { segment: segment.to_owned(), vendors }
             })
@@ -123,8 +122,8 @@ impl Summary {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "{:<20} {:<12} {:>8} {:>10} {:>14} {:>6}  services",
-            "SEGMENT", "VENDOR", "FLOWS", "PACKETS", "BYTES", "HOSTS"
+            "{:<20} {:<20} {:>8} {:>10} {:>14} {:>6} {:>8}  services",
+            "SEGMENT", "VENDOR", "FLOWS", "PACKETS", "BYTES", "HOSTS", "LOOKUPS"
         );
         for s in &self.segments {
             for v in &s.vendors {
@@ -133,13 +132,14 @@ impl Summary {
                     v.services.iter().map(|x| x.service.as_str()).filter(|x| *x != NO_VENDOR).collect();
                 let _ = writeln!(
                     out,
-                    "{:<20} {:<12} {:>8} {:>10} {:>14} {:>6}  {}",
+                    "{:<20} {:<20} {:>8} {:>10} {:>14} {:>6} {:>8}  {}",
                     s.segment,
                     vendor,
                     v.flows,
                     v.packets,
                     v.bytes,
                     v.hosts,
+                    v.dns_queries,
                     services.join(",")
                 );
             }

@@ -54,11 +54,14 @@ fn udp_service_port(port: u16) -> bool {
     )
 }
 
-/// 0: well-known, 1: registered, 2: dynamic (RFC 6335 ranges).
+/// 0: system port, 1: other service port, 2: ephemeral. Ephemeral starts
+/// at 32768, Linux's and Android's default range (32768-60999), which
+/// covers the RFC 6335 dynamic range (49152-65535) that Windows and macOS
+/// use.
 fn port_rank(port: u16) -> u8 {
     match port {
         0..=1023 => 0,
-        1024..=49151 => 1,
+        1024..=32767 => 1,
         _ => 2,
     }
 }
@@ -135,6 +138,7 @@ mod tests {
         assert!(!sender_is_client(&pkt(6, 443, 50000, tcp::SYN | tcp::ACK)));
         assert!(!sender_is_client(&pkt(6, 5223, 60000, tcp::ACK)), "mid-stream: ephemeral side is the client");
         assert!(sender_is_client(&pkt(6, 60000, 5223, tcp::ACK)));
+        assert!(!sender_is_client(&pkt(6, 5228, 40312, tcp::ACK)), "an Android ephemeral port is the client's");
         assert!(sender_is_client(&pkt(17, 50000, 53, 0)));
         assert!(!sender_is_client(&pkt(17, 53, 50000, 0)), "a DNS answer seen first");
         assert!(sender_is_client(&pkt(17, 123, 123, 0)));
