@@ -1110,13 +1110,8 @@ mod tests {
                 .collect();
         frames.extend(tunnel_frames());
         let mut defrag = fragment::Defragmenter::default();
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = crate::synth::XorShift::new(0x9e37_79b9_7f4a_7c15);
+        let mut next = || rng.next_u64();
         let mut opened = 0;
         for (link, frame) in &frames {
             for cut in 0..=frame.len() {

@@ -971,13 +971,8 @@ mod tests {
     #[test]
     fn random_mutations_never_panic() {
         // xorshift64: deterministic, so any failure reproduces.
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::synth::XorShift::new(0x9e37_79b9_7f4a_7c15);
+        let mut next = move || rng.next_u64();
         let (mut decodable, mut rejected) = (0, 0);
         for round in 0..30_000 {
             let seed = SEEDS[round % SEEDS.len()];

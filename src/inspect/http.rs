@@ -380,21 +380,7 @@ mod tests {
         assert_eq!(host(b"GET http://abs.example/ HTTP/1.1\r\nHost: header.example\r\n\r\n"), Some("abs.example"));
     }
 
-    /// xorshift64: deterministic, dependency-free pseudo-randomness.
-    struct XorShift(u64);
-
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            usize::try_from(self.next() % u64::try_from(n.max(1)).unwrap()).unwrap()
-        }
-    }
+    use crate::synth::XorShift;
 
     fn within(outer: &[u8], inner: &str) -> bool {
         let (outer, inner) = (outer.as_ptr_range(), inner.as_bytes().as_ptr_range());
@@ -437,7 +423,7 @@ mod tests {
                 }
             }
         }
-        let mut rng = XorShift(0x2545_f491_4f6c_dd1d);
+        let mut rng = XorShift::new(0x2545_f491_4f6c_dd1d);
         let mut found = 0;
         for round in 0..20_000 {
             let mut input = seeds[round % seeds.len()].to_vec();

@@ -1151,13 +1151,8 @@ mod tests {
 
     #[test]
     fn garbage_floods_cost_bounded_work() {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::synth::XorShift::new(0x9e37_79b9_7f4a_7c15);
+        let mut next = move || rng.next_u64();
         let mut gave_up = 0;
         for flow_no in 0..300 {
             let mut flow = ClientInitials::new();

@@ -872,21 +872,7 @@ mod tests {
         assert_eq!(client_hello_from_stream(&stream), StreamHello::Malformed);
     }
 
-    /// xorshift64: deterministic, dependency-free pseudo-randomness.
-    struct XorShift(u64);
-
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            usize::try_from(self.next() % u64::try_from(n.max(1)).unwrap()).unwrap()
-        }
-    }
+    use crate::synth::XorShift;
 
     /// Checks what must hold for any input; returns the outcome's variant
     /// index so callers can check the mutations exercised every outcome.
@@ -949,7 +935,7 @@ mod tests {
                 check_invariants(prefix);
             }
         }
-        let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+        let mut rng = XorShift::new(0x9e37_79b9_7f4a_7c15);
         let mut outcomes = [0_usize; 5];
         for round in 0..20_000 {
             let mut input = seeds[round % seeds.len()].clone();

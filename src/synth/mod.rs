@@ -54,6 +54,11 @@ impl XorShift {
         low + self.next_u64() % (high - low + 1)
     }
 
+    /// A value in `0..n` (0 when `n` is 0): an index into something.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % (n.max(1) as u64)) as usize
+    }
+
     /// True with probability `percent` / 100.
     pub fn chance(&mut self, percent: u64) -> bool {
         self.next_u64() % 100 < percent
