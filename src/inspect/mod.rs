@@ -33,7 +33,9 @@ pub enum Finding {
 
 enum State {
     Fresh,
-    Tls(Box<StreamAssembler>),
+    /// A TCP client stream being reassembled until its ClientHello or
+    /// request head is complete.
+    Stream(Box<StreamAssembler>),
     Quic(Box<quic::ClientInitials>),
     Done,
 }
@@ -78,9 +80,12 @@ impl Inspector {
         let (state, finding) = match std::mem::replace(&mut self.state, State::Done) {
             State::Fresh if p.protocol == IPPROTO_TCP => self.first_tcp_payload(p, client_isn),
             State::Fresh => first_udp_payload(p.payload),
-            State::Tls(mut stream) => {
-                let starts = tls::looks_like_handshake_record(p.payload);
-                if stream.add(p.tcp_seq, p.payload, starts) { tls_progress(stream) } else { (State::Done, None) }
+            State::Stream(mut stream) => {
+                if stream.add(p.tcp_seq, p.payload, starts_application(p.payload)) {
+                    stream_progress(stream)
+                } else {
+                    (State::Done, None)
+                }
             }
             State::Quic(mut initials) => {
                 let (keep, finding) = quic_progress(&mut initials, p.payload);
@@ -95,25 +100,20 @@ impl Inspector {
 
     fn first_tcp_payload(&mut self, p: &Packet<'_>, client_isn: Option<u32>) -> (State, Option<Finding>) {
         let stream_start = client_isn.map(|isn| isn.wrapping_add(1));
-        if tls::looks_like_handshake_record(p.payload) || stream_start.is_some_and(|s| s != p.tcp_seq) {
-            // A hello, or a segment that overtook the stream's first one.
-            let mut stream = Box::new(StreamAssembler::new(stream_start));
-            if !stream.add(p.tcp_seq, p.payload, tls::looks_like_handshake_record(p.payload)) {
-                return (State::Done, None);
-            }
-            return tls_progress(stream);
+        let starts = starts_application(p.payload);
+        // A segment that overtook the stream's first one waits for it.
+        let overtook = stream_start.is_some_and(|s| s != p.tcp_seq);
+        if !starts && !overtook {
+            // A few stray bytes (a keep-alive, an ACK with padding counted
+            // as data) are not the start of the request: wait for real data.
+            let state = if p.payload.len() < MIN_APPLICATION_PAYLOAD { State::Fresh } else { State::Done };
+            return (state, None);
         }
-        if http::is_request_start(p.payload) {
-            let host = http::parse_request_head(p.payload).and_then(|h| h.host);
-            let finding = host.map(|h| Finding::Name { evidence: Evidence::HttpHost, name: h.into() });
-            return (State::Done, finding);
+        let mut stream = Box::new(StreamAssembler::new(stream_start));
+        if !stream.add(p.tcp_seq, p.payload, starts) {
+            return (State::Done, None);
         }
-        // A few stray bytes (a keep-alive, an ACK with padding counted as
-        // data) are not the start of the request: wait for real data.
-        if p.payload.len() < MIN_APPLICATION_PAYLOAD {
-            return (State::Fresh, None);
-        }
-        (State::Done, None)
+        stream_progress(stream)
     }
 
     fn finish(&mut self) {
@@ -136,14 +136,36 @@ fn first_udp_payload(payload: &[u8]) -> (State, Option<Finding>) {
     (State::Done, finding)
 }
 
-fn tls_progress(stream: Box<StreamAssembler>) -> (State, Option<Finding>) {
-    match tls::client_hello_from_stream(stream.contiguous()) {
-        tls::StreamHello::Hello(hello) => (State::Done, hello_finding(hello, Evidence::TlsSni)),
-        tls::StreamHello::NeedMore { .. } if stream.contiguous().len() < stream::MAX_STREAM_PREFIX => {
-            (State::Tls(stream), None)
-        }
-        _ => (State::Done, None),
+/// Whether a payload can start a stream we read: a TLS handshake record or
+/// an HTTP request line.
+fn starts_application(payload: &[u8]) -> bool {
+    tls::looks_like_handshake_record(payload) || http::is_request_start(payload)
+}
+
+/// Reads the reassembled start of a client stream: a ClientHello (which may
+/// span segments) or an HTTP request head (whose Host may come in a later
+/// segment than the request line).
+fn stream_progress(stream: Box<StreamAssembler>) -> (State, Option<Finding>) {
+    let bytes = stream.contiguous();
+    let room_left = bytes.len() < stream::MAX_STREAM_PREFIX;
+    if bytes.is_empty() {
+        return (State::Stream(stream), None);
     }
+    if tls::looks_like_handshake_record(bytes) {
+        return match tls::client_hello_from_stream(bytes) {
+            tls::StreamHello::Hello(hello) => (State::Done, hello_finding(hello, Evidence::TlsSni)),
+            tls::StreamHello::NeedMore { .. } if room_left => (State::Stream(stream), None),
+            _ => (State::Done, None),
+        };
+    }
+    if http::is_request_start(bytes) {
+        if let Some(host) = http::parse_request_head(bytes).and_then(|h| h.host) {
+            return (State::Done, Some(Finding::Name { evidence: Evidence::HttpHost, name: host.into() }));
+        }
+        let head_complete = bytes.windows(4).any(|w| w == b"\r\n\r\n");
+        return if head_complete || !room_left { (State::Done, None) } else { (State::Stream(stream), None) };
+    }
+    (State::Done, None)
 }
 
 /// Feeds one datagram; returns whether the tracker is still needed.
@@ -164,4 +186,75 @@ fn hello_finding(hello: tls::ClientHello, evidence: Evidence) -> Option<Finding>
         return Some(Finding::EncryptedHello { outer_sni: hello.sni });
     }
     hello.sni.map(|name| Finding::Name { evidence, name })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::Vlans;
+    use crate::synth::app;
+
+    const ISN: u32 = 1000;
+
+    fn segment(seq: u32, payload: &[u8]) -> Packet<'_> {
+        Packet {
+            src: "10.0.0.1".parse().unwrap(),
+            dst: "17.1.1.1".parse().unwrap(),
+            protocol: IPPROTO_TCP,
+            src_port: 50000,
+            dst_port: 80,
+            tcp_flags: crate::decode::tcp::ACK,
+            tcp_seq: seq,
+            payload,
+            vlans: Vlans::default(),
+            encap: Default::default(),
+            outer_len: 0,
+        }
+    }
+
+    /// Feeds `(offset, bytes)` segments of one client stream in the given order.
+    fn feed(segments: &[(usize, &[u8])]) -> (Option<Finding>, bool) {
+        let mut inspector = Inspector::new(IPPROTO_TCP);
+        let mut found = None;
+        for (offset, bytes) in segments {
+            let p = segment(ISN + 1 + *offset as u32, bytes);
+            if let Some(f) = inspector.on_packet(&p, true, Some(ISN)) {
+                found = Some(f);
+            }
+        }
+        (found, inspector.is_done())
+    }
+
+    fn host(name: &str) -> Option<Finding> {
+        Some(Finding::Name { evidence: Evidence::HttpHost, name: name.into() })
+    }
+
+    #[test]
+    fn an_http_head_split_before_its_host_is_reassembled() {
+        let get = app::http_get("swcdn.apple.com", "/x");
+        let (a, b) = get.split_at(10);
+        assert_eq!(feed(&[(0, a), (10, b)]), (host("swcdn.apple.com"), true));
+        assert_eq!(feed(&[(10, b), (0, a)]), (host("swcdn.apple.com"), true), "second half overtook the first");
+    }
+
+    #[test]
+    fn a_head_without_host_ends_inspection() {
+        assert_eq!(feed(&[(0, b"GET / HTTP/1.1\r\nAccept: */*\r\n\r\n")]), (None, true));
+    }
+
+    #[test]
+    fn stray_bytes_before_the_request_do_not_end_inspection() {
+        let get = app::http_get("www.apple.com", "/");
+        assert_eq!(feed(&[(0, b"\0\0"), (0, &get)]), (host("www.apple.com"), true));
+        assert_eq!(feed(&[(0, b"SSH-2.0-OpenSSH_9.6\r\n")]), (None, true), "other protocols end inspection at once");
+    }
+
+    #[test]
+    fn a_hello_overtaken_by_its_second_segment() {
+        let record = app::tls_client_hello(&app::Hello::sni("gateway.icloud.com"));
+        let (a, b) = record.split_at(record.len() / 2);
+        let (found, done) = feed(&[(a.len(), b), (0, a)]);
+        assert_eq!(found, Some(Finding::Name { evidence: Evidence::TlsSni, name: "gateway.icloud.com".into() }));
+        assert!(done);
+    }
 }
