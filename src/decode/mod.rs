@@ -19,6 +19,7 @@ pub mod ethernet;
 pub mod fragment;
 pub mod geneve;
 pub mod gre;
+pub mod gtp;
 pub mod ieee80211;
 pub mod ipv4;
 pub mod ipv6;
@@ -218,6 +219,8 @@ pub enum EncapKind {
     SixInSix,
     Capwap,
     Pppoe,
+    /// GTP-U, a mobile core's user plane.
+    GtpU,
 }
 
 impl EncapKind {
@@ -237,6 +240,7 @@ impl EncapKind {
             EncapKind::SixInSix => "6in6",
             EncapKind::Capwap => "capwap",
             EncapKind::Pppoe => "pppoe",
+            EncapKind::GtpU => "gtp",
         })
     }
 }
@@ -514,7 +518,7 @@ fn transport(
         outer_len: 0,
     };
     let udp_tunnel_port = protocol == IPPROTO_UDP
-        && ([vxlan::PORT, geneve::PORT, capwap::PORT].contains(&dst_port) || src_port == capwap::PORT);
+        && ([vxlan::PORT, geneve::PORT, capwap::PORT, gtp::PORT].contains(&dst_port) || src_port == capwap::PORT);
     if udp_tunnel_port {
         let outer = packet();
         return or_outer(udp_tunnel(walk, base, &outer)?, outer);
@@ -550,6 +554,11 @@ fn udp_tunnel<'a>(walk: Walk, base: usize, udp: &Packet<'a>) -> Result<Decoded<'
                 gre::PROTO_TEB => tunnel(walk, base, encap, h.payload(), |w, f| ethernet(w, base, f)),
                 _ => tunnel(walk, base, encap, h.payload(), |w, f| ip(w, base, f)),
             };
+        }
+    } else if udp.dst_port == gtp::PORT {
+        if let Some(h) = gtp::Header::new_checked(data) {
+            let encap = Encap { kind: EncapKind::GtpU, id: Some(h.teid()) };
+            return tunnel(walk, base, encap, h.payload(), |w, f| ip(w, base, f));
         }
     } else if let Some(h) = capwap::Header::new_checked(data)? {
         let encap = Encap { kind: EncapKind::Capwap, id: None };

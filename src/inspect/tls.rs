@@ -339,8 +339,12 @@ fn parse_client_hello_body(body: &[u8]) -> Result<ClientHello, Malformed> {
     let mut extensions = Reader::new(r.only_vec16()?);
     let (mut seen_sni, mut seen_alpn) = (false, false);
     while !extensions.is_empty() {
-        let ext_type = extensions.u16()?;
-        let data = extensions.vec16()?;
+        // An extension whose length runs past the block ends the walk but
+        // keeps what came before: a corrupted tail (nDPI's tls_invalid_reads
+        // capture) does not unsay the server name the client asked for.
+        let Ok((ext_type, data)) = extensions.u16().and_then(|t| Ok((t, extensions.vec16()?))) else {
+            break;
+        };
         // Duplicates are forbidden (RFC 8446 §4.2); refusing them avoids
         // having to pick which copy a server would have honoured.
         match ext_type {
@@ -350,7 +354,10 @@ fn parse_client_hello_body(body: &[u8]) -> Result<ClientHello, Malformed> {
             }
             EXT_ALPN if !seen_alpn => {
                 seen_alpn = true;
-                hello.alpn = parse_alpn(data)?;
+                // A broken protocol list (nDPI's tls_invalid_reads capture
+                // has one) says nothing about the server name the client
+                // asked for: lose only the ALPN.
+                hello.alpn = parse_alpn(data).unwrap_or(None);
             }
             EXT_ENCRYPTED_CLIENT_HELLO if !hello.ech => hello.ech = true,
             EXT_SERVER_NAME | EXT_ALPN | EXT_ENCRYPTED_CLIENT_HELLO => return Err(Malformed),
@@ -714,10 +721,21 @@ mod tests {
     }
 
     #[test]
-    fn broken_alpn_extension_is_malformed() {
-        for data in [&[0x00, 0x00][..], &[0x00, 0x01, 0x00], &[0x00, 0x03, 0x05, b'h', b'2']] {
-            let msg = hello_msg(&[ext(EXT_ALPN, data)]);
-            assert_eq!(parse_client_hello_message(&msg), Err(Malformed), "{data:?}");
+    fn a_corrupted_extension_tail_keeps_the_server_name() {
+        // An extension header claiming 0x4fc6 bytes where 10 remain.
+        let garbage = [0x47, 0xe3, 0x4f, 0xc6, 0x94, 0x35, 0x77, 0xc3, 0x44, 0x38, 0x78, 0x70, 0x13, 0xce];
+        let msg = hello_msg(&[sni_ext(b"e.crashlytics.com"), garbage.to_vec()]);
+        assert_eq!(parse_client_hello_message(&msg).unwrap().sni, sni("e.crashlytics.com"));
+        let before = hello_msg(&[garbage.to_vec(), sni_ext(b"e.crashlytics.com")]);
+        assert_eq!(parse_client_hello_message(&before).unwrap().sni, None, "nothing after the break is read");
+    }
+
+    #[test]
+    fn broken_alpn_extension_loses_only_the_alpn() {
+        for data in [&[0x00, 0x00][..], &[0x00, 0x01, 0x00], &[0x00, 0x03, 0x05, b'h', b'2'], &[0xb8, 0x89, 0x02]] {
+            let msg = hello_msg(&[sni_ext(b"e.crashlytics.com"), ext(EXT_ALPN, data)]);
+            let hello = parse_client_hello_message(&msg).unwrap();
+            assert_eq!((hello.sni, hello.alpn), (sni("e.crashlytics.com"), None), "{data:?}");
         }
     }
 
