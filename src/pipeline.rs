@@ -78,7 +78,23 @@ pub struct Outputs {
 }
 
 /// The state of one flow.
+///
+/// `repr(C)` keeps the fields every packet touches (direction, counters,
+/// TCP state, whether inspection is done) together at the front, in the
+/// first cache lines of the flow's slot; the rest is read once per flow.
+#[repr(C)]
 pub struct FlowState {
+    /// Indexed by [`FROM_CLIENT`] / [`TO_CLIENT`].
+    packets: [u64; 2],
+    bytes: [u64; 2],
+    last_ns: u64,
+    /// Whether the client is the key's lower endpoint: a packet's direction
+    /// without comparing addresses.
+    client_is_lo: bool,
+    /// A DNS flow (server port 53, UDP or TCP): every message is read.
+    dns: bool,
+    tcp: TcpProgress,
+    inspector: Inspector,
     client: Endpoint,
     server: Endpoint,
     protocol: u8,
@@ -86,29 +102,17 @@ pub struct FlowState {
     encap: Encap,
     interface: u32,
     first_ns: u64,
-    last_ns: u64,
-    /// Indexed by [`FROM_CLIENT`] / [`TO_CLIENT`].
-    packets: [u64; 2],
-    bytes: [u64; 2],
     /// What earlier flushes already counted, so a flow is never counted twice.
     flushed_packets: [u64; 2],
     flushed_bytes: [u64; 2],
     counted: bool,
-    tcp: TcpProgress,
+    ech: bool,
     placement: Placement,
     verdict: Verdict,
     /// For DNS flows: the vendor name looked up.
     query: Option<(EntryId, Box<str>)>,
     /// The name the client asked for (SNI/Host), matched or not.
     server_name: Option<Box<str>>,
-    ech: bool,
-    inspector: Inspector,
-}
-
-impl FlowState {
-    fn is_dns(&self) -> bool {
-        self.server.port == DNS_PORT && (self.protocol == IPPROTO_UDP || self.protocol == IPPROTO_TCP)
-    }
 }
 
 /// One worker's pipeline.
@@ -220,25 +224,25 @@ impl Pipeline {
     }
 
     fn packet(&mut self, p: &Packet<'_>, ts: u64, interface: u32, wire_len: u32, frames: u64) {
-        let (key, _) = FlowKey::of(p);
+        let (key, forward) = FlowKey::of(p);
         let rules = &self.rules;
         let outputs = &self.outputs;
         let dns = &self.dns;
         let interface_name = self.interface_names.get(interface as usize).map(String::as_str);
-        let (flow, _new) = self.flows.get_or_insert(
+        let (slot, flow, _new) = self.flows.get_or_insert(
             key,
             ts,
-            || new_flow(rules, dns, p, ts, interface, interface_name),
+            || new_flow(rules, dns, p, forward, ts, interface, interface_name),
             &mut |k, f, r| finish_flow(rules, outputs, k, f, r),
         );
-        let from_client = (p.src, p.src_port) == (flow.client.addr, flow.client.port);
+        let from_client = forward == flow.client_is_lo;
         let dir = if from_client { FROM_CLIENT } else { TO_CLIENT };
         flow.packets[dir] += frames;
         flow.bytes[dir] += u64::from(wire_len);
         flow.last_ns = flow.last_ns.max(ts);
         let class = (p.protocol == IPPROTO_TCP).then(|| flow.tcp.update(p.tcp_flags, p.tcp_seq, dir));
 
-        if flow.is_dns() && !p.payload.is_empty() {
+        if flow.dns && !p.payload.is_empty() {
             let client = flow.client.addr;
             self.dns_message(key, p, client, ts);
         } else if !flow.inspector.is_done() {
@@ -251,7 +255,7 @@ impl Pipeline {
             }
         }
         if let Some(class) = class {
-            self.flows.set_class(&key, class);
+            self.flows.set_class(slot, class);
         }
     }
 
@@ -356,11 +360,13 @@ fn new_flow(
     rules: &Rules,
     dns: &DnsCache,
     p: &Packet<'_>,
+    forward: bool,
     ts: u64,
     interface: u32,
     interface_name: Option<&str>,
 ) -> (FlowState, TimeoutClass) {
-    let (client, server) = if flow::sender_is_client(p) {
+    let sender_is_client = flow::sender_is_client(p);
+    let (client, server) = if sender_is_client {
         (Endpoint { addr: p.src, port: p.src_port }, Endpoint { addr: p.dst, port: p.dst_port })
     } else {
         (Endpoint { addr: p.dst, port: p.dst_port }, Endpoint { addr: p.src, port: p.src_port })
@@ -374,6 +380,8 @@ fn new_flow(
     };
     let placement = rules.config.segments.place(client.addr, server.addr, &p.vlans, tunnel, interface_name);
     let mut f = FlowState {
+        client_is_lo: forward == sender_is_client,
+        dns: server.port == DNS_PORT && (p.protocol == IPPROTO_UDP || p.protocol == IPPROTO_TCP),
         client,
         server,
         protocol: p.protocol,
@@ -400,7 +408,7 @@ fn new_flow(
             f.verdict.offer(entry, Evidence::Dns, Some(name));
         }
     }
-    if !f.is_dns() {
+    if !f.dns {
         classify_by_address(rules, &mut f);
     }
     let class = match p.protocol {
@@ -447,7 +455,7 @@ fn reclassify(rules: &Rules, f: &mut FlowState) {
             f.verdict.offer(entry, evidence, Some(&name));
         }
     }
-    if !f.is_dns() {
+    if !f.dns {
         classify_by_address(rules, f);
     }
     if let Some((_, name)) = f.query.take() {

@@ -17,6 +17,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::names::NormalizedName;
+use crate::text_lines::LineIndex;
 
 include!(concat!(env!("OUT_DIR"), "/embedded_signatures.rs"));
 
@@ -142,10 +143,6 @@ struct EntryDoc {
     note: Option<String>,
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())].iter().filter(|&&b| b == b'\n').count() + 1
-}
-
 fn valid_id(s: &str) -> bool {
     !s.is_empty() && s.len() <= 32 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
@@ -198,18 +195,19 @@ impl SignatureSet {
     }
 
     fn add_file(&mut self, path: &Path, text: &str, problems: &mut Vec<Problem>) {
+        let lines = LineIndex::new(text);
         let mut report = |line: usize, message: String| problems.push(Problem { file: path.to_owned(), line, message });
         let doc: FileDoc = match toml::from_str(text) {
             Ok(doc) => doc,
             Err(e) => {
-                let line = e.span().map_or(0, |s| line_of(text, s.start));
+                let line = e.span().map_or(0, |s| lines.line(s.start));
                 report(line, e.message().trim().to_owned());
                 return;
             }
         };
         let _ = doc.description;
         let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
-        let vendor_line = line_of(text, doc.vendor.span().start);
+        let vendor_line = lines.line(doc.vendor.span().start);
         if !valid_id(doc.vendor.get_ref()) {
             report(
                 vendor_line,
@@ -230,16 +228,16 @@ impl SignatureSet {
             report(vendor_line, "no [[entry]]".into());
         }
         for entry in doc.entries {
-            let line = line_of(text, entry.span().start);
+            let line = lines.line(entry.span().start);
             let entry = entry.into_inner();
-            self.add_entry(path, text, vendor, line, entry, problems);
+            self.add_entry(path, &lines, vendor, line, entry, problems);
         }
     }
 
     fn add_entry(
         &mut self,
         path: &Path,
-        text: &str,
+        lines: &LineIndex,
         vendor: VendorId,
         line: usize,
         doc: EntryDoc,
@@ -250,14 +248,14 @@ impl SignatureSet {
         let service_name = doc.service.get_ref();
         if !valid_id(service_name) {
             report(
-                line_of(text, doc.service.span().start),
+                lines.line(doc.service.span().start),
                 format!("service {service_name:?} must be lowercase letters, digits and '-'"),
             );
             return;
         }
         if doc.source.get_ref().trim().is_empty() {
             report(
-                line_of(text, doc.source.span().start),
+                lines.line(doc.source.span().start),
                 "source must not be empty: cite where this entry comes from".into(),
             );
             return;
@@ -285,7 +283,7 @@ impl SignatureSet {
 
         for (list, exact) in [(&doc.hosts, true), (&doc.suffixes, false)] {
             for name in list {
-                let at = line_of(text, name.span().start);
+                let at = lines.line(name.span().start);
                 if name.get_ref().contains('*') {
                     report(
                         at,
@@ -309,7 +307,7 @@ impl SignatureSet {
         }
         let mut own = Vec::new();
         for cidr in &doc.cidrs {
-            let at = line_of(text, cidr.span().start);
+            let at = lines.line(cidr.span().start);
             let net: IpNet = match cidr.get_ref().parse() {
                 Ok(n) => n,
                 Err(_) => {
@@ -332,7 +330,7 @@ impl SignatureSet {
             };
         }
         for port in &doc.ports {
-            let at = line_of(text, port.span().start);
+            let at = lines.line(port.span().start);
             match parse_port_rule(port.get_ref()) {
                 Some((protocol, low, high)) => {
                     self.ports.push(PortRule { entry: id, protocol, low, high, within: own.clone() })

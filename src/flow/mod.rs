@@ -4,7 +4,7 @@ mod key;
 pub mod table;
 
 pub use key::FlowKey;
-pub use table::{EndReason, FlowTable, TimeoutClass, Timeouts};
+pub use table::{EndReason, FlowTable, SlotId, TimeoutClass, Timeouts};
 
 use std::net::IpAddr;
 

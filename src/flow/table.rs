@@ -1,16 +1,21 @@
 //! The flow table: a hash map into a slab of flows, with one
 //! least-recently-seen list per timeout class.
 //!
-//! Because every packet moves its flow to the front of its class list, each
-//! list is ordered by last activity; expiry only ever looks at list tails,
-//! and the stalest flow overall is the oldest of those tails. Nothing here
-//! scans the table.
+//! A packet moves its flow to the front of its class list, so each list is
+//! ordered by last activity; expiry only ever looks at list tails, and the
+//! stalest flow overall is the oldest of those tails. Nothing here scans the
+//! table. To keep the per-packet cost low, a flow is moved at most once per
+//! [`RELINK_INTERVAL_NS`] of capture time: the order (and so expiry and
+//! eviction) is exact to within that interval, far below any timeout.
 
 use hashbrown::HashMap;
 
 use super::FlowKey;
 
 const NIL: u32 = u32::MAX;
+/// Moving a flow in its list touches its neighbours' slots: a cache miss or
+/// two per packet if done every time.
+pub const RELINK_INTERVAL_NS: u64 = 1_000_000_000;
 
 /// Idle timeout classes; a flow moves between them as its state changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +66,10 @@ impl Timeouts {
     }
 }
 
+/// Where a flow lives in the table, valid until the table changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlotId(u32);
+
 /// Why a flow left the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EndReason {
@@ -82,13 +91,19 @@ impl EndReason {
     }
 }
 
+/// `repr(C)`: what every packet touches first (recency, list links, then
+/// the value's own hot fields); the key, compared in the index, last.
+/// Cache-line aligned so that those hot bytes span as few lines as they can.
+#[repr(C, align(64))]
 struct Slot<F> {
-    key: FlowKey,
-    value: F,
     last_ns: u64,
-    class: TimeoutClass,
+    /// When the flow was last moved to the front of its list.
+    moved_ns: u64,
     prev: u32,
     next: u32,
+    class: TimeoutClass,
+    value: F,
+    key: FlowKey,
 }
 
 /// A bounded flow table holding values of type `F`.
@@ -105,7 +120,9 @@ pub struct FlowTable<F> {
 impl<F> FlowTable<F> {
     pub fn new(max_flows: usize, timeouts: Timeouts) -> Self {
         FlowTable {
-            index: HashMap::with_capacity(max_flows.min(1 << 16)),
+            // Grown as flows come: a large empty index only spreads the
+            // live flows over more cache lines.
+            index: HashMap::new(),
             slots: Vec::new(),
             free: Vec::new(),
             heads: [NIL; TimeoutClass::COUNT],
@@ -161,8 +178,8 @@ impl<F> FlowTable<F> {
     }
 
     /// Finds the flow for `key`, or makes room and inserts `create()`.
-    /// Flows pushed out to make room go to `ended`. Returns the flow and
-    /// whether it is new.
+    /// Flows pushed out to make room go to `ended`. Returns the flow's slot
+    /// (for [`set_class`](Self::set_class)), the flow, and whether it is new.
     #[inline]
     pub fn get_or_insert(
         &mut self,
@@ -170,13 +187,16 @@ impl<F> FlowTable<F> {
         now_ns: u64,
         create: impl FnOnce() -> (F, TimeoutClass),
         ended: &mut impl FnMut(FlowKey, F, EndReason),
-    ) -> (&mut F, bool) {
+    ) -> (SlotId, &mut F, bool) {
         if let Some(&i) = self.index.get(&key) {
-            self.unlink(i);
             let s = self.slot_mut(i);
             s.last_ns = s.last_ns.max(now_ns);
-            self.push_front(i);
-            return (&mut self.slot_mut(i).value, false);
+            if s.last_ns >= s.moved_ns.saturating_add(RELINK_INTERVAL_NS) {
+                s.moved_ns = s.last_ns;
+                self.unlink(i);
+                self.push_front(i);
+            }
+            return (SlotId(i), &mut self.slot_mut(i).value, false);
         }
         while self.index.len() >= self.max_flows {
             let Some(stalest) = self.stalest() else { break };
@@ -184,7 +204,7 @@ impl<F> FlowTable<F> {
             ended(key, value, EndReason::TableFull);
         }
         let (value, class) = create();
-        let slot = Slot { key, value, last_ns: now_ns, class, prev: NIL, next: NIL };
+        let slot = Slot { key, value, last_ns: now_ns, moved_ns: now_ns, class, prev: NIL, next: NIL };
         let i = match self.free.pop() {
             Some(i) => {
                 self.slots[i as usize] = Some(slot);
@@ -197,7 +217,7 @@ impl<F> FlowTable<F> {
         };
         self.index.insert(key, i);
         self.push_front(i);
-        (&mut self.slot_mut(i).value, true)
+        (SlotId(i), &mut self.slot_mut(i).value, true)
     }
 
     /// The flow for `key`, without touching its recency.
@@ -207,13 +227,15 @@ impl<F> FlowTable<F> {
     }
 
     /// Moves a flow to another timeout class (e.g. after its handshake).
-    pub fn set_class(&mut self, key: &FlowKey, class: TimeoutClass) {
-        let Some(&i) = self.index.get(key) else { return };
-        if self.slot(i).class == class {
+    pub fn set_class(&mut self, slot: SlotId, class: TimeoutClass) {
+        let i = slot.0;
+        if self.slots.get(i as usize).and_then(Option::as_ref).is_none_or(|s| s.class == class) {
             return;
         }
         self.unlink(i);
-        self.slot_mut(i).class = class;
+        let s = self.slot_mut(i);
+        s.class = class;
+        s.moved_ns = s.last_ns;
         self.push_front(i);
     }
 
@@ -286,12 +308,13 @@ mod tests {
         let mut ended = Vec::new();
         {
             let mut sink = |k: FlowKey, v: u32, r: EndReason| ended.push((k.lo.1, v, r));
-            for (n, ts) in [(1, 10), (2, 20), (3, 30)] {
+            const S: u64 = 1_000_000_000;
+            for (n, ts) in [(1, 10 * S), (2, 20 * S), (3, 30 * S)] {
                 t.get_or_insert(key(n), ts, || (u32::from(n), TimeoutClass::Udp), &mut sink);
             }
             // Touch flow 1 so that flow 2 becomes the stalest.
-            *t.get_or_insert(key(1), 40, || unreachable!(), &mut sink).0 += 100;
-            t.get_or_insert(key(4), 50, || (4, TimeoutClass::TcpEstablished), &mut sink);
+            *t.get_or_insert(key(1), 40 * S, || unreachable!(), &mut sink).1 += 100;
+            t.get_or_insert(key(4), 50 * S, || (4, TimeoutClass::TcpEstablished), &mut sink);
         }
         assert_eq!(ended, vec![(2, 2, EndReason::TableFull)]);
         assert_eq!(t.len(), 3);
@@ -308,9 +331,9 @@ mod tests {
         let mut ended = Vec::new();
         let mut sink = |k: FlowKey, _v: u8, r: EndReason| ended.push((k.lo.1, r));
         t.get_or_insert(key(1), 0, || (0, TimeoutClass::TcpClosed), &mut sink);
-        t.get_or_insert(key(2), 0, || (0, TimeoutClass::TcpEstablished), &mut sink);
+        let (second, _, _) = t.get_or_insert(key(2), 0, || (0, TimeoutClass::TcpEstablished), &mut sink);
         t.expire(11 * S, &mut sink);
-        t.set_class(&key(2), TimeoutClass::TcpClosed);
+        t.set_class(second, TimeoutClass::TcpClosed);
         t.expire(12 * S, &mut sink);
         assert_eq!(
             ended,
@@ -318,6 +341,24 @@ mod tests {
             "moving to the closed class applies its shorter timeout"
         );
         assert!(t.is_empty());
+    }
+
+    #[test]
+    fn recency_is_exact_to_within_the_relink_interval() {
+        const S: u64 = 1_000_000_000;
+        let mut t: FlowTable<()> = FlowTable::new(2, Timeouts::default());
+        let ended = std::cell::RefCell::new(Vec::new());
+        let mut sink = |k: FlowKey, _v: (), r: EndReason| ended.borrow_mut().push((k.lo.1, r));
+        t.get_or_insert(key(1), 0, || ((), TimeoutClass::Udp), &mut sink);
+        t.get_or_insert(key(2), S / 2, || ((), TimeoutClass::Udp), &mut sink);
+        // Within the interval flow 1 is not moved: it is still the stalest.
+        t.get_or_insert(key(1), S / 2 + 1, || unreachable!(), &mut sink);
+        t.get_or_insert(key(3), S, || ((), TimeoutClass::Udp), &mut sink);
+        assert_eq!(*ended.borrow(), vec![(1, EndReason::TableFull)]);
+        // Past the interval a touch moves the flow: now flow 3 is older.
+        t.get_or_insert(key(2), 3 * S, || unreachable!(), &mut sink);
+        t.get_or_insert(key(4), 3 * S, || ((), TimeoutClass::Udp), &mut sink);
+        assert_eq!(ended.borrow()[1], (3, EndReason::TableFull));
     }
 
     #[test]

@@ -19,6 +19,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::decode::Vlans;
+use crate::text_lines::LineIndex;
 
 pub const UNASSIGNED: &str = "unassigned";
 /// Without a config, each private /16 (IPv4) or /48 (IPv6 ULA) becomes its
@@ -86,10 +87,6 @@ pub struct Config {
     pub file: Option<PathBuf>,
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())].iter().filter(|&&b| b == b'\n').count() + 1
-}
-
 impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
@@ -101,12 +98,13 @@ impl Config {
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let lines = LineIndex::new(text);
         let err = |line, message| ConfigError { file: path.to_owned(), line, message };
         let doc: ConfigDoc = toml::from_str(text)
-            .map_err(|e| err(e.span().map_or(0, |s| line_of(text, s.start)), e.message().trim().to_owned()))?;
+            .map_err(|e| err(e.span().map_or(0, |s| lines.line(s.start)), e.message().trim().to_owned()))?;
         let mut segments = Segments { names: vec![Arc::from(UNASSIGNED)], auto: None, ..Segments::default() };
         for seg in doc.segment {
-            let seg_line = line_of(text, seg.span().start);
+            let seg_line = lines.line(seg.span().start);
             let seg = seg.into_inner();
             let name = seg.name.get_ref();
             let valid = !name.is_empty()
@@ -114,12 +112,12 @@ impl Config {
                 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
             if !valid {
                 return Err(err(
-                    line_of(text, seg.name.span().start),
+                    lines.line(seg.name.span().start),
                     format!("segment name {name:?} must be 1-64 letters, digits, '-', '_' or '.'"),
                 ));
             }
             if segments.names.iter().any(|n| &**n == name.as_str()) {
-                return Err(err(line_of(text, seg.name.span().start), format!("segment {name:?} is defined twice")));
+                return Err(err(lines.line(seg.name.span().start), format!("segment {name:?} is defined twice")));
             }
             if seg.cidrs.is_empty()
                 && seg.vlans.is_empty()
@@ -135,7 +133,7 @@ impl Config {
             let id = segments.names.len();
             segments.names.push(Arc::from(name.as_str()));
             for cidr in &seg.cidrs {
-                let at = line_of(text, cidr.span().start);
+                let at = lines.line(cidr.span().start);
                 let net: IpNet = cidr
                     .get_ref()
                     .parse()
@@ -149,7 +147,7 @@ impl Config {
                 }
             }
             for vlan in &seg.vlans {
-                let at = line_of(text, vlan.span().start);
+                let at = lines.line(vlan.span().start);
                 if *vlan.get_ref() > 4095 {
                     return Err(err(at, format!("VLAN id {} is out of range 0-4095", vlan.get_ref())));
                 }
@@ -165,7 +163,7 @@ impl Config {
             }
             for (ids, kind) in [(&seg.vnis, TunnelKind::Vni), (&seg.erspan_sessions, TunnelKind::ErspanSession)] {
                 for tid in ids {
-                    let at = line_of(text, tid.span().start);
+                    let at = lines.line(tid.span().start);
                     let limit = if kind == TunnelKind::Vni { 0x00ff_ffff } else { 0x03ff };
                     if *tid.get_ref() > limit {
                         return Err(err(at, format!("{} {} is out of range 0-{limit}", kind.key(), tid.get_ref())));
@@ -184,7 +182,7 @@ impl Config {
                 }
             }
         }
-        let banned = doc.policy.banned.iter().map(|b| (b.get_ref().clone(), line_of(text, b.span().start))).collect();
+        let banned = doc.policy.banned.iter().map(|b| (b.get_ref().clone(), lines.line(b.span().start))).collect();
         Ok(Config { segments, banned, file: Some(path.to_owned()) })
     }
 
