@@ -7,13 +7,15 @@
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
+use hashbrown::HashMap;
+
 use crate::aggregate::{Aggregator, IN, NO_VENDOR, OUT, PacketStats, Traffic, TrafficKey, VendorKey};
 use crate::classify::dns_cache::DnsCache;
 use crate::classify::names::NormalizedName;
 use crate::classify::signatures::{EntryId, SignatureSet, VendorId};
 use crate::classify::verdict::{Evidence, Verdict};
 use crate::decode::fragment::Defragmenter;
-use crate::decode::{self, Decoded, Encap, EncapKind, IPPROTO_TCP, IPPROTO_UDP, Packet, Vlans};
+use crate::decode::{self, Decoded, Encap, EncapKind, IPPROTO_TCP, IPPROTO_UDP, Packet, Vlans, tcp};
 use crate::export::flowlog::{FlowLog, FlowRecord};
 use crate::flow::{
     self, EndReason, Endpoint, FROM_CLIENT, FlowKey, FlowTable, TO_CLIENT, TcpProgress, TimeoutClass, Timeouts,
@@ -22,8 +24,9 @@ use crate::inspect::{self, Finding, Inspector};
 use crate::segment::{Config, ConfigError, Placement, TunnelId, TunnelKind};
 use crate::source::Frame;
 
-/// Default bound on tracked flows: about 100 MB of flow state at most, which
-/// suits a small sensor; `--max-flows` changes it.
+/// Default bound on tracked flows: about 400 bytes each (100 MB in all) plus
+/// what flows still reassembling a hello hold (up to 16 KiB each); suits a
+/// small sensor, and `--max-flows` changes it.
 pub const DEFAULT_MAX_FLOWS: usize = 262_144;
 const DNS_CACHE_CAPACITY: usize = 65_536;
 const DNS_PORT: u16 = 53;
@@ -111,8 +114,10 @@ pub struct FlowState {
     verdict: Verdict,
     /// For DNS flows: the vendor name looked up.
     query: Option<(EntryId, Box<str>)>,
-    /// The name the client asked for (SNI/Host), matched or not.
+    /// The name the client asked for (SNI/Host), matched or not, and where
+    /// it was read.
     server_name: Option<Box<str>>,
+    server_name_evidence: Option<Evidence>,
 }
 
 /// One worker's pipeline.
@@ -126,6 +131,9 @@ pub struct Pipeline {
     /// Packets and wire bytes per source index since the last flush.
     capture: Vec<(u64, u64)>,
     sources: Vec<String>,
+    /// DNS queries for vendor names since the last flush, by the querying
+    /// flow's segment and the vendor: counted here, not under the shared lock.
+    dns_queries: HashMap<(Arc<str>, VendorId), u64>,
     /// Interface names for segment placement, by frame interface index.
     interface_names: Vec<String>,
     now_ns: u64,
@@ -149,6 +157,7 @@ impl Pipeline {
             flows: FlowTable::new(max_flows, timeouts),
             dns: DnsCache::new(DNS_CACHE_CAPACITY),
             defrag: Defragmenter::default(),
+            dns_queries: HashMap::new(),
             stats: PacketStats::default(),
             outputs,
             capture: Vec::new(),
@@ -179,6 +188,9 @@ impl Pipeline {
     /// Replaces the rules; flows in progress keep their evidence and are
     /// attributed again under the new signatures when they end.
     pub fn set_rules(&mut self, rules: Arc<Rules>) {
+        // Lookups counted so far belong to the old rules' vendor ids.
+        let outputs = self.outputs.clone();
+        self.flush_dns_queries(&mut outputs.lock().unwrap_or_else(|e| e.into_inner()).aggregator);
         self.rules = rules;
         let rules = self.rules.clone();
         self.flows.for_each_mut(|_, f| reclassify(&rules, f));
@@ -204,6 +216,12 @@ impl Pipeline {
                 if let Some(whole) = self.defrag.push(frame.ts_ns, &f, inner_len(f.outer_len)) {
                     let frames = u64::from(whole.fragments);
                     match whole.decode() {
+                        // Fragments of a tunnel's outer packet: the inner
+                        // frame is one packet, without the outer headers.
+                        Ok(Decoded::Packet(p)) if p.outer_len > 0 => {
+                            let inner = whole.packet.len().saturating_sub(p.outer_len);
+                            self.packet(&p, frame.ts_ns, frame.interface, u32::try_from(inner).unwrap_or(u32::MAX), 1)
+                        }
                         Ok(Decoded::Packet(p)) => self.packet(&p, frame.ts_ns, frame.interface, whole.wire_len, frames),
                         Ok(_) => self.stats.non_ip += frames,
                         Err(e) => self.stats.decode_errors[e.index()] += frames,
@@ -225,6 +243,15 @@ impl Pipeline {
 
     fn packet(&mut self, p: &Packet<'_>, ts: u64, interface: u32, wire_len: u32, frames: u64) {
         let (key, forward) = FlowKey::of(p);
+        if p.protocol == IPPROTO_TCP && p.tcp_flags & (tcp::SYN | tcp::ACK) == tcp::SYN {
+            // A client reusing its port for a new connection: that is a new
+            // flow, whose hello must be read and which counts once more.
+            if self.flows.get_mut(&key).is_some_and(|f| f.tcp.restarts_with(p.tcp_seq)) {
+                if let Some(old) = self.flows.remove_key(&key) {
+                    finish_flow(&self.rules, &self.outputs, key, old, EndReason::Restarted);
+                }
+            }
+        }
         let rules = &self.rules;
         let outputs = &self.outputs;
         let dns = &self.dns;
@@ -243,54 +270,15 @@ impl Pipeline {
         let class = (p.protocol == IPPROTO_TCP).then(|| flow.tcp.update(p.tcp_flags, p.tcp_seq, dir));
 
         if flow.dns && !p.payload.is_empty() {
-            let client = flow.client.addr;
-            self.dns_message(key, p, client, ts);
+            read_dns(rules, &mut self.dns, &mut self.dns_queries, flow, p, ts);
         } else if !flow.inspector.is_done() {
             let isn = flow.tcp.client_isn;
             if let Some(finding) = flow.inspector.on_packet(p, from_client, isn) {
                 apply_finding(rules, flow, finding);
             }
-            if flow.inspector.is_done() {
-                self.stats.quic_skipped += flow.inspector.quic_skipped();
-            }
         }
         if let Some(class) = class {
             self.flows.set_class(slot, class);
-        }
-    }
-
-    /// Counts vendor lookups and learns answers. DNS packets are a small
-    /// share of traffic, so full parsing is affordable here.
-    fn dns_message(&mut self, key: FlowKey, p: &Packet<'_>, client: IpAddr, ts: u64) {
-        let payload = if p.protocol == IPPROTO_TCP { inspect::dns::tcp_message(p.payload) } else { Some(p.payload) };
-        let Some(msg) = payload.and_then(|b| inspect::dns::Message::new_checked(b).ok()) else { return };
-        let Ok(Some(question)) = msg.question() else { return };
-        let qname = question.name;
-        let Some(entry) = self.rules.match_name(qname.as_str()) else { return };
-        let rules = self.rules.clone();
-        if !msg.is_response() {
-            let vendor = rules.signatures.entry(entry).vendor;
-            let mut out = self.outputs.lock().unwrap_or_else(|e| e.into_inner());
-            let segment = self.flows.get_mut(&key).map(|f| f.placement.segment.clone());
-            if let Some(segment) = segment {
-                let key = vendor_key(&mut out.aggregator, &rules, segment.as_ref(), vendor);
-                out.aggregator.add_dns_query(key);
-            }
-        } else {
-            for record in msg.answers() {
-                let Ok(record) = record else { break };
-                let addr: IpAddr = match record.data {
-                    inspect::dns::RecordData::A(a) => a.into(),
-                    inspect::dns::RecordData::Aaaa(a) => a.into(),
-                    _ => continue,
-                };
-                self.dns.learn(client, addr, qname.as_str(), record.ttl, ts);
-            }
-        }
-        if let Some(f) = self.flows.get_mut(&key) {
-            if f.query.is_none() {
-                f.query = Some((entry, qname.as_str().into()));
-            }
         }
     }
 
@@ -326,7 +314,15 @@ impl Pipeline {
         self.flush_stats(&mut out.aggregator);
     }
 
+    fn flush_dns_queries(&mut self, agg: &mut Aggregator) {
+        for ((segment, vendor), n) in self.dns_queries.drain() {
+            let key = vendor_key(agg, &self.rules, &segment, vendor);
+            *agg.dns_queries.entry(key).or_default() += n;
+        }
+    }
+
     fn flush_stats(&mut self, agg: &mut Aggregator) {
+        self.flush_dns_queries(agg);
         for (i, (packets, bytes)) in self.capture.iter_mut().enumerate() {
             agg.add_capture(&self.sources[i], *packets, *bytes);
             *packets = 0;
@@ -353,6 +349,41 @@ impl Pipeline {
         self.defrag.expire(u64::MAX);
         let mut out = outputs.lock().unwrap_or_else(|e| e.into_inner());
         self.flush_stats(&mut out.aggregator);
+    }
+}
+
+/// Reads one DNS message of a DNS flow: counts a query for a vendor name,
+/// and learns which addresses an answer gave the client for it. DNS packets
+/// are a small share of traffic, so full parsing is affordable here.
+fn read_dns(
+    rules: &Rules,
+    cache: &mut DnsCache,
+    queries: &mut HashMap<(Arc<str>, VendorId), u64>,
+    f: &mut FlowState,
+    p: &Packet<'_>,
+    ts: u64,
+) {
+    let payload = if p.protocol == IPPROTO_TCP { inspect::dns::tcp_message(p.payload) } else { Some(p.payload) };
+    let Some(msg) = payload.and_then(|b| inspect::dns::Message::new_checked(b).ok()) else { return };
+    let Ok(Some(question)) = msg.question() else { return };
+    let qname = question.name;
+    let Some(entry) = rules.match_name(qname.as_str()) else { return };
+    if msg.is_response() {
+        for record in msg.answers() {
+            let Ok(record) = record else { break };
+            let addr: IpAddr = match record.data {
+                inspect::dns::RecordData::A(a) => a.into(),
+                inspect::dns::RecordData::Aaaa(a) => a.into(),
+                _ => continue,
+            };
+            cache.learn(f.client.addr, addr, qname.as_str(), record.ttl, ts);
+        }
+    } else {
+        let vendor = rules.signatures.entry(entry).vendor;
+        *queries.entry((f.placement.segment.clone(), vendor)).or_default() += 1;
+    }
+    if f.query.is_none() {
+        f.query = Some((entry, qname.as_str().into()));
     }
 }
 
@@ -402,13 +433,18 @@ fn new_flow(
         server_name: None,
         ech: false,
         inspector: Inspector::new(p.protocol),
+        server_name_evidence: None,
     };
-    if let Some(name) = dns.lookup(client.addr, server.addr, ts) {
-        if let Some(entry) = rules.match_name(name) {
-            f.verdict.offer(entry, Evidence::Dns, Some(name));
+    if f.dns {
+        // Every DNS message is read as it comes, not by the inspector; a
+        // DNS flow is settled (and flushed live) from its first packet.
+        f.inspector.finish();
+    } else {
+        if let Some(name) = dns.lookup(client.addr, server.addr, ts) {
+            if let Some(entry) = rules.match_name(name) {
+                f.verdict.offer(entry, Evidence::Dns, Some(name));
+            }
         }
-    }
-    if !f.dns {
         classify_by_address(rules, &mut f);
     }
     let class = match p.protocol {
@@ -434,10 +470,9 @@ fn classify_by_address(rules: &Rules, f: &mut FlowState) {
 fn apply_finding(rules: &Rules, f: &mut FlowState, finding: Finding) {
     match finding {
         Finding::Name { evidence, name } => {
-            if let Some(entry) = rules.match_name(&name) {
-                f.verdict.offer(entry, evidence, Some(&name));
-            }
+            offer_name(rules, f, evidence, &name);
             f.server_name = Some(name);
+            f.server_name_evidence = Some(evidence);
         }
         Finding::EncryptedHello { outer_sni } => {
             f.ech = true;
@@ -446,20 +481,37 @@ fn apply_finding(rules: &Rules, f: &mut FlowState, finding: Finding) {
     }
 }
 
-/// Attributes a flow again under new rules, from the evidence it kept.
-fn reclassify(rules: &Rules, f: &mut FlowState) {
-    let kept = (f.verdict.evidence, f.verdict.name.clone());
-    f.verdict = Verdict::default();
-    if let (Some(evidence), Some(name)) = kept {
-        if let Some(entry) = rules.match_name(&name) {
-            f.verdict.offer(entry, evidence, Some(&name));
+/// A name the client asked for in the flow itself. If it matches no
+/// signature, a DNS answer for this address says nothing about this flow
+/// (a shared CDN address serves many names): only the address remains.
+fn offer_name(rules: &Rules, f: &mut FlowState, evidence: Evidence, name: &str) {
+    match rules.match_name(name) {
+        Some(entry) => f.verdict.offer(entry, evidence, Some(name)),
+        None if f.verdict.evidence == Some(Evidence::Dns) => {
+            f.verdict = Verdict::default();
+            classify_by_address(rules, f);
         }
+        None => {}
     }
-    if !f.dns {
-        classify_by_address(rules, f);
+}
+
+/// Attributes a flow again under new rules (a reload), from the evidence it
+/// kept: its DNS-taught name, the name it asked for, its addresses.
+fn reclassify(rules: &Rules, f: &mut FlowState) {
+    let dns_name = (f.verdict.evidence == Some(Evidence::Dns)).then(|| f.verdict.name.clone()).flatten();
+    f.verdict = Verdict::default();
+    if f.dns {
+        if let Some((_, name)) = f.query.take() {
+            f.query = rules.match_name(&name).map(|e| (e, name));
+        }
+        return;
     }
-    if let Some((_, name)) = f.query.take() {
-        f.query = rules.match_name(&name).map(|e| (e, name));
+    if let Some(entry) = dns_name.as_deref().and_then(|n| rules.match_name(n)) {
+        f.verdict.offer(entry, Evidence::Dns, dns_name.as_deref());
+    }
+    classify_by_address(rules, f);
+    if let (Some(name), Some(evidence)) = (f.server_name.clone(), f.server_name_evidence) {
+        offer_name(rules, f, evidence, &name);
     }
 }
 
@@ -512,7 +564,8 @@ fn count_flow(rules: &Rules, agg: &mut Aggregator, f: &mut FlowState) -> bool {
 fn finish_flow(rules: &Rules, outputs: &Mutex<Outputs>, _key: FlowKey, mut f: FlowState, reason: EndReason) {
     let mut out = outputs.lock().unwrap_or_else(|e| e.into_inner());
     count_flow(rules, &mut out.aggregator, &mut f);
-    if reason != EndReason::Shutdown {
+    out.aggregator.packet_stats.quic_skipped += f.inspector.quic_skipped();
+    if matches!(reason, EndReason::IdleTimeout | EndReason::TableFull) {
         out.aggregator.add_eviction(reason.as_str());
     }
     if let Some(log) = out.flow_log.as_mut() {

@@ -126,10 +126,6 @@ impl Aggregator {
         }
     }
 
-    pub fn add_dns_query(&mut self, key: VendorKey) {
-        *self.dns_queries.entry(key).or_default() += 1;
-    }
-
     pub fn add_eviction(&mut self, reason: &'static str) {
         *self.evictions.entry(reason).or_default() += 1;
     }

@@ -23,7 +23,12 @@ impl<'a> Packet<'a> {
             return Err(DecodeError::Ipv4BadHeader);
         }
         let header_len = usize::from(buffer[0] & 0x0f) * 4;
-        let total_len = usize::from(be16(buffer, 2));
+        // Zero is what a capture of TCP segmentation offload shows (the NIC
+        // fills the length in later): the packet is whatever was captured.
+        let total_len = match usize::from(be16(buffer, 2)) {
+            0 => buffer.len(),
+            n => n,
+        };
         if header_len < MIN_HEADER_LEN || total_len < header_len {
             return Err(DecodeError::Ipv4BadHeader);
         }
@@ -95,6 +100,9 @@ mod tests {
         bad[0] = 0x44;
         assert_eq!(Packet::new_checked(&bad).err(), Some(DecodeError::Ipv4BadHeader));
         assert_eq!(Packet::new_checked(&WITH_OPTIONS[..22]).err(), Some(DecodeError::Ipv4Truncated));
+        let mut offloaded = WITH_OPTIONS;
+        offloaded[2..4].copy_from_slice(&[0, 0]);
+        assert_eq!(Packet::new_checked(&offloaded).unwrap().payload(), &[0xaa, 0xbb, 0xcc, 0xdd], "TSO: length 0");
         let mut short_total = WITH_OPTIONS;
         short_total[3] = 10;
         assert_eq!(Packet::new_checked(&short_total).err(), Some(DecodeError::Ipv4BadHeader));

@@ -70,12 +70,11 @@ fn signature_ref<S: serde::Serializer>(r: &Option<(&str, usize)>, s: S) -> Resul
 pub struct FlowLog {
     out: BufWriter<Box<dyn Write + Send>>,
     error: Option<io::Error>,
-    written: u64,
 }
 
 impl FlowLog {
     pub fn new(out: Box<dyn Write + Send>) -> Self {
-        FlowLog { out: BufWriter::with_capacity(1 << 16, out), error: None, written: 0 }
+        FlowLog { out: BufWriter::with_capacity(1 << 16, out), error: None }
     }
 
     pub fn write(&mut self, record: &FlowRecord<'_>) {
@@ -86,13 +85,9 @@ impl FlowLog {
             .map_err(io::Error::from)
             .and_then(|()| self.out.write_all(b"\n"));
         match result {
-            Ok(()) => self.written += 1,
+            Ok(()) => {}
             Err(e) => self.error = Some(e),
         }
-    }
-
-    pub fn written(&self) -> u64 {
-        self.written
     }
 
     /// Flushes and returns the first error, if any.

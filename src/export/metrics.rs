@@ -195,14 +195,28 @@ pub fn write_counters(e: &mut Exposition, agg: &Aggregator, hosts_since_ns: u64)
     e.family(
         "vendorwatch_decode_skipped_total",
         Kind::Counter,
-        "Well-formed frames without a flow: non-IP frames and IP fragments.",
+        "Well-formed frames in no flow: non-IP frames, and IP fragments whose datagram could not be reassembled.",
     );
     e.sample("vendorwatch_decode_skipped_total", &[("reason", "non_ip")], agg.packet_stats.non_ip as f64);
     e.sample("vendorwatch_decode_skipped_total", &[("reason", "ip_fragment")], agg.packet_stats.fragments as f64);
     e.family(
+        "vendorwatch_fragment_datagrams_total",
+        Kind::Counter,
+        "Fragmented IP datagrams reassembled, and fragments given up (timed_out, overflow, inconsistent).",
+    );
+    let s = &agg.packet_stats;
+    for (outcome, n) in [
+        ("reassembled", s.reassembled),
+        ("timed_out", s.fragments_timed_out),
+        ("overflow", s.fragments_overflow),
+        ("inconsistent", s.fragments_inconsistent),
+    ] {
+        e.sample("vendorwatch_fragment_datagrams_total", &[("outcome", outcome)], n as f64);
+    }
+    e.family(
         "vendorwatch_quic_packets_skipped_total",
         Kind::Counter,
-        "QUIC Initial packets not decrypted (failed or over the per-flow bound).",
+        "QUIC Initial packets whose decryption failed, counted when their flow ends.",
     );
     e.sample("vendorwatch_quic_packets_skipped_total", &[], agg.packet_stats.quic_skipped as f64);
     e.family("vendorwatch_flow_table_flows", Kind::Gauge, "Flows currently tracked.");

@@ -2,16 +2,19 @@
 
 use std::net::IpAddr;
 
-use crate::decode::Packet;
+use crate::decode::{Encap, Packet};
 
-/// Addresses, ports, protocol and VLAN, with the lower endpoint first so
-/// that both directions of a flow hash to the same key.
+/// Addresses, ports, protocol, VLAN and tunnel, with the lower endpoint
+/// first so that both directions of a flow hash to the same key. The tunnel
+/// (kind and VNI, TEID, session or key) keeps apart tenants of an overlay
+/// whose private addresses overlap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FlowKey {
     pub lo: (IpAddr, u16),
     pub hi: (IpAddr, u16),
     pub protocol: u8,
     pub vlan: u16,
+    pub encap: Encap,
 }
 
 impl FlowKey {
@@ -21,10 +24,11 @@ impl FlowKey {
         let src = (p.src, p.src_port);
         let dst = (p.dst, p.dst_port);
         let vlan = p.vlans.innermost().unwrap_or(0);
+        let encap = p.encap;
         if src <= dst {
-            (FlowKey { lo: src, hi: dst, protocol: p.protocol, vlan }, true)
+            (FlowKey { lo: src, hi: dst, protocol: p.protocol, vlan, encap }, true)
         } else {
-            (FlowKey { lo: dst, hi: src, protocol: p.protocol, vlan }, false)
+            (FlowKey { lo: dst, hi: src, protocol: p.protocol, vlan, encap }, false)
         }
     }
 }

@@ -30,7 +30,8 @@ pub fn sender_is_client(p: &Packet<'_>) -> bool {
     match p.protocol {
         IPPROTO_TCP if syn => !ack,
         IPPROTO_TCP => port_rank(p.src_port) >= port_rank(p.dst_port),
-        IPPROTO_UDP => !(udp_service_port(p.src_port) && !udp_service_port(p.dst_port)),
+        // The sender is the server only if it alone uses a service port.
+        IPPROTO_UDP => !udp_service_port(p.src_port) || udp_service_port(p.dst_port),
         _ => true,
     }
 }
@@ -76,7 +77,6 @@ pub struct Endpoint {
 /// TCP connection progress, enough to pick a timeout class.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TcpProgress {
-    pub syn_seen: bool,
     /// Initial sequence number of the client, when its SYN was seen.
     pub client_isn: Option<u32>,
     pub fin: [bool; 2],
@@ -85,10 +85,16 @@ pub struct TcpProgress {
 }
 
 impl TcpProgress {
+    /// Whether a client SYN with sequence number `seq` starts a new
+    /// connection on these ports: the old one was closed or reset, or this
+    /// SYN is not a retransmission of the one that opened it.
+    pub fn restarts_with(&self, seq: u32) -> bool {
+        self.rst || self.fin.iter().any(|&f| f) || self.client_isn.is_some_and(|isn| isn != seq)
+    }
+
     /// Updates from one segment; returns the class the flow belongs in now.
     pub fn update(&mut self, flags: u8, seq: u32, dir: usize) -> TimeoutClass {
         if flags & tcp::SYN != 0 {
-            self.syn_seen = true;
             if dir == FROM_CLIENT && flags & tcp::ACK == 0 {
                 self.client_isn = Some(seq);
             }
@@ -144,6 +150,16 @@ mod tests {
         assert!(sender_is_client(&pkt(17, 123, 123, 0)));
         assert!(!sender_is_client(&pkt(17, 3479, 50006, 0)), "a STUN server's reply seen first");
         assert!(sender_is_client(&pkt(17, 40000, 40001, 0)), "neither is a service port: the first sender");
+    }
+
+    #[test]
+    fn a_new_syn_restarts_a_closed_or_different_connection() {
+        let mut t = TcpProgress::default();
+        t.update(tcp::SYN, 7, FROM_CLIENT);
+        assert!(!t.restarts_with(7), "a retransmitted SYN");
+        assert!(t.restarts_with(9000));
+        t.update(tcp::RST, 8, TO_CLIENT);
+        assert!(t.restarts_with(7));
     }
 
     #[test]

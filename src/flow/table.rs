@@ -79,6 +79,8 @@ pub enum EndReason {
     TableFull,
     /// The input ended (end of capture, shutdown).
     Shutdown,
+    /// A new connection reused the flow's addresses and ports.
+    Restarted,
 }
 
 impl EndReason {
@@ -87,6 +89,7 @@ impl EndReason {
             EndReason::IdleTimeout => "idle_timeout",
             EndReason::TableFull => "table_full",
             EndReason::Shutdown => "shutdown",
+            EndReason::Restarted => "restarted",
         }
     }
 }
@@ -226,6 +229,13 @@ impl<F> FlowTable<F> {
         Some(&mut self.slot_mut(i).value)
     }
 
+    /// Takes the flow for `key` out of the table (its connection ended and a
+    /// new one reuses the key).
+    pub fn remove_key(&mut self, key: &FlowKey) -> Option<F> {
+        let &i = self.index.get(key)?;
+        Some(self.remove(i).1)
+    }
+
     /// Moves a flow to another timeout class (e.g. after its handshake).
     pub fn set_class(&mut self, slot: SlotId, class: TimeoutClass) {
         let i = slot.0;
@@ -299,7 +309,7 @@ mod tests {
     fn key(n: u16) -> FlowKey {
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let b: IpAddr = "17.0.0.1".parse().unwrap();
-        FlowKey { lo: (a, n), hi: (b, 443), protocol: 6, vlan: 0 }
+        FlowKey { lo: (a, n), hi: (b, 443), protocol: 6, vlan: 0, encap: Default::default() }
     }
 
     #[test]

@@ -77,6 +77,10 @@ impl Inspector {
         if !from_client || p.payload.is_empty() {
             return None;
         }
+        // Data on a SYN (TCP Fast Open) starts after the SYN's own sequence number.
+        let syn = p.tcp_flags & crate::decode::tcp::SYN != 0;
+        let seq = if syn { p.tcp_seq.wrapping_add(1) } else { p.tcp_seq };
+        let p = &Packet { tcp_seq: seq, ..*p };
         let (state, finding) = match std::mem::replace(&mut self.state, State::Done) {
             State::Fresh if p.protocol == IPPROTO_TCP => self.first_tcp_payload(p, client_isn),
             State::Fresh => first_udp_payload(p.payload),
@@ -116,7 +120,8 @@ impl Inspector {
         stream_progress(stream)
     }
 
-    fn finish(&mut self) {
+    /// Stops inspecting this flow.
+    pub fn finish(&mut self) {
         if let State::Quic(initials) = &self.state {
             self.quic_skipped = initials.skipped();
         }

@@ -49,7 +49,10 @@ impl StreamAssembler {
     }
 
     fn hold(&mut self, seq: u32, payload: &[u8]) -> bool {
-        if self.pending.len() >= MAX_PENDING {
+        // Held bytes count against the same bound as assembled ones, so a
+        // flow never holds more than one hello's worth.
+        let held: usize = self.pending.iter().map(|(_, b)| b.len()).sum();
+        if self.pending.len() >= MAX_PENDING || self.data.len() + held + payload.len() > MAX_STREAM_PREFIX {
             return false;
         }
         let keep = payload.len().min(MAX_STREAM_PREFIX);

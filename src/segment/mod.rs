@@ -282,14 +282,18 @@ impl Segments {
         if let Some(i) = self.by_prefix(client) {
             return found(i, true);
         }
+        // A VLAN, tunnel or port says where the flow was seen, not which end
+        // lives there: an outside client connecting in makes the private
+        // server the segment's host.
+        let host_is_client = !(auto_key(client).is_none() && auto_key(server).is_some());
         if let Some(&i) = vlans.as_slice().iter().find_map(|v| self.vlans.get(v)) {
-            return found(i, true);
+            return found(i, host_is_client);
         }
         if let Some(&i) = tunnel.and_then(|t| self.tunnels.get(&t)) {
-            return found(i, true);
+            return found(i, host_is_client);
         }
         if let Some(&i) = interface.and_then(|name| self.interfaces.get(name)) {
-            return found(i, true);
+            return found(i, host_is_client);
         }
         if let Some(i) = self.by_prefix(server) {
             return found(i, false);
@@ -394,6 +398,8 @@ banned = ["apple"]
         let erspan = Some(TunnelId { kind: TunnelKind::ErspanSession, id: 7 });
         assert_eq!(&*c.segments.place(a, b, &none, erspan, None).segment, "span");
         assert_eq!(&*c.segments.place(a, b, &none, None, Some("eth2")).segment, "span");
+        let inbound = c.segments.place(ip("198.51.100.9"), ip("10.30.0.5"), &none, erspan, None);
+        assert_eq!((&*inbound.segment, inbound.host_is_client), ("span", false), "the private end is the host");
         assert_eq!(
             &*c.segments.place(a, b, &none, Some(TunnelId { kind: TunnelKind::Vni, id: 7 }), None).segment,
             UNASSIGNED
