@@ -19,5 +19,5 @@ pub mod inspect;
 pub mod pipeline;
 pub mod segment;
 pub mod source;
-pub mod text_lines;
 pub mod synth;
+pub mod text_lines;

@@ -165,7 +165,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Signatures { command: SignaturesCommand::Check { dir } } => {
             let (report, ok) = app::signatures::check(dir.as_deref());
-            if ok { print!("{report}") } else { eprint!("{report}") }
+            if ok {
+                print!("{report}")
+            } else {
+                eprint!("{report}")
+            }
             Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         Command::Explain { query, signatures } => {

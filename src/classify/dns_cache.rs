@@ -67,7 +67,6 @@ impl DnsCache {
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
     }
-
 }
 
 #[cfg(test)]
