@@ -622,3 +622,153 @@ pub fn proto_name(protocol: u8) -> &'static str {
         _ => "other",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::path::Path as FsPath;
+
+    use serde_json::Value;
+
+    use super::*;
+    use crate::source::LinkType;
+    use crate::synth::app;
+    use crate::synth::conv::{Capture, Path, TcpSession};
+    use crate::synth::wire::{ACK, Link, PSH, RST, SYN};
+
+    /// A flow-log sink the test can read back.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Runs Ethernet frames through a pipeline with the embedded signatures;
+    /// returns the flow log and the aggregate.
+    fn run(cap: Capture, config: Option<&str>) -> (Vec<Value>, Outputs) {
+        let config = config.map_or_else(Config::default_auto, |t| Config::parse(FsPath::new("t.toml"), t).unwrap());
+        let rules = Arc::new(Rules::new(SignatureSet::embedded(), config).unwrap());
+        let sink = Shared::default();
+        let outputs = Arc::new(Mutex::new(Outputs {
+            flow_log: Some(FlowLog::new(Box::new(sink.clone()))),
+            ..Outputs::default()
+        }));
+        let mut pipeline = Pipeline::new(rules, DEFAULT_MAX_FLOWS, outputs.clone());
+        let source = pipeline.add_source("test");
+        for r in cap.records() {
+            let frame = Frame {
+                ts_ns: r.ts_ns,
+                link: LinkType::Ethernet,
+                data: &r.data,
+                wire_len: r.data.len() as u32,
+                interface: 0,
+            };
+            pipeline.process(&frame, source);
+        }
+        pipeline.finish();
+        drop(pipeline);
+        let mut out = Arc::try_unwrap(outputs).ok().unwrap().into_inner().unwrap();
+        out.flow_log.as_mut().unwrap().finish().unwrap();
+        let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        (text.lines().map(|l| serde_json::from_str(l).unwrap()).collect(), out)
+    }
+
+    fn hello(sni: &str) -> Vec<u8> {
+        app::tls_client_hello(&app::Hello::sni(sni))
+    }
+
+    #[test]
+    fn a_reused_port_pair_starts_a_new_flow() {
+        let mut cap = Capture::new(1_000_000_000, 1_000_000);
+        let path = Path::new("10.1.0.5:50000", "192.0.2.80:443");
+        let mut first = TcpSession::new(path.clone(), 100, 900);
+        first.handshake(&mut cap);
+        first.client_write(&mut cap, &hello("example.org"));
+        cap.push(path.tcp(true, 100 + 1 + 200, 0, RST, b""));
+        let mut second = TcpSession::new(path, 7_000, 9_000);
+        second.handshake(&mut cap);
+        second.client_write(&mut cap, &hello("www.tiktok.com"));
+        let (flows, out) = run(cap, None);
+        assert_eq!(flows.len(), 2, "{flows:?}");
+        assert_eq!(flows[0]["end_reason"], "restarted");
+        assert_eq!(flows[1]["vendor"], "bytedance");
+        assert_eq!(flows[1]["evidence"], "tls_sni");
+        assert!(out.aggregator.evictions.is_empty(), "a restart is not an eviction");
+    }
+
+    #[test]
+    fn an_unmatched_name_in_the_flow_overrides_a_dns_answer() {
+        let mut cap = Capture::new(1_000_000_000, 1_000_000);
+        let dns = Path::new("10.1.0.5:40000", "10.1.0.1:53");
+        cap.push(dns.udp(true, &app::dns_query(1, "www.tiktok.com", 1)));
+        cap.push(dns.udp(
+            false,
+            &app::dns_response(1, "www.tiktok.com", 1, &[app::Answer::a("www.tiktok.com", 300, "198.51.100.7")]),
+        ));
+        // The same CDN address, asked for another name.
+        let mut other = TcpSession::new(Path::new("10.1.0.5:50001", "198.51.100.7:443"), 1, 1);
+        other.handshake(&mut cap);
+        other.client_write(&mut cap, &hello("www.wikipedia.org"));
+        // And with no name at all: the DNS answer attributes it.
+        let mut nameless = TcpSession::new(Path::new("10.1.0.5:50002", "198.51.100.7:443"), 1, 1);
+        nameless.handshake(&mut cap);
+        let (flows, out) = run(cap, None);
+        let by_port = |p: u64| flows.iter().find(|f| f["client_port"] == p).unwrap();
+        assert_eq!(
+            (&by_port(50001)["vendor"], &by_port(50001)["server_name"]),
+            (&Value::Null, &Value::from("www.wikipedia.org"))
+        );
+        assert_eq!(
+            (&by_port(50002)["vendor"], &by_port(50002)["evidence"]),
+            (&Value::from("bytedance"), &Value::from("dns"))
+        );
+        let lookup = by_port(40000);
+        assert_eq!((&lookup["vendor"], &lookup["query_vendor"]), (&Value::Null, &Value::from("bytedance")));
+        assert_eq!(out.aggregator.dns_queries.values().sum::<u64>(), 1);
+    }
+
+    #[test]
+    fn a_dns_flow_to_a_learned_vendor_address_stays_a_lookup() {
+        let mut cap = Capture::new(1_000_000_000, 1_000_000);
+        let dns = Path::new("10.1.0.5:40000", "10.1.0.1:53");
+        cap.push(dns.udp(
+            false,
+            &app::dns_response(1, "www.tiktok.com", 1, &[app::Answer::a("www.tiktok.com", 300, "198.51.100.7")]),
+        ));
+        cap.push(Path::new("10.1.0.5:40001", "198.51.100.7:53").udp(true, &app::dns_query(2, "example.org", 1)));
+        let (flows, _) = run(cap, None);
+        let to_cdn = flows.iter().find(|f| f["client_port"] == 40001).unwrap();
+        assert_eq!((&to_cdn["vendor"], &to_cdn["evidence"]), (&Value::Null, &Value::Null));
+    }
+
+    #[test]
+    fn an_inbound_flow_on_a_vlan_segment_counts_from_the_private_host() {
+        let mut cap = Capture::new(1_000_000_000, 1_000_000);
+        let path = Path::new("198.51.100.9:50000", "10.30.0.5:8443").with_link(Link::vlan(30));
+        cap.push(path.tcp(true, 1, 0, SYN, b""));
+        cap.push(path.tcp(true, 1, 0, SYN, b""));
+        cap.push(path.tcp(false, 1, 2, SYN | ACK, b""));
+        let (_, out) = run(cap, Some("[[segment]]\nname = \"lab\"\nvlans = [30]\n"));
+        let t: Vec<_> = out.aggregator.traffic.iter().filter(|(k, _)| &*k.segment == "lab").collect();
+        assert_eq!(t.len(), 1);
+        assert_eq!(t[0].1.packets, [1, 2], "out: the lab server's reply; in: the outside client's SYNs");
+    }
+
+    #[test]
+    fn a_hello_carried_on_the_syn_is_read() {
+        let mut cap = Capture::new(1_000_000_000, 1_000_000);
+        let path = Path::new("10.1.0.5:50000", "192.0.2.80:443");
+        cap.push(path.tcp(true, 500, 0, SYN, &hello("www.tiktok.com")));
+        cap.push(path.tcp(false, 9, 501, SYN | ACK, b""));
+        cap.push(path.tcp(true, 501, 10, PSH | ACK, b""));
+        let (flows, _) = run(cap, None);
+        assert_eq!((&flows[0]["vendor"], &flows[0]["evidence"]), (&Value::from("bytedance"), &Value::from("tls_sni")));
+    }
+}
