@@ -8,7 +8,7 @@ use crate::decode::{Encap, Packet};
 /// first so that both directions of a flow hash to the same key. The tunnel
 /// (kind and VNI, TEID, session or key) keeps apart tenants of an overlay
 /// whose private addresses overlap.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlowKey {
     pub lo: (IpAddr, u16),
     pub hi: (IpAddr, u16),
@@ -30,5 +30,25 @@ impl FlowKey {
         } else {
             (FlowKey { lo: dst, hi: src, protocol: p.protocol, vlan, encap }, false)
         }
+    }
+}
+
+/// Hashes the key as four machine words rather than field by field (each
+/// address enum, each port): the flow table hashes every packet's key.
+impl std::hash::Hash for FlowKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        fn bits(addr: IpAddr) -> u128 {
+            match addr {
+                IpAddr::V4(a) => u128::from(a.to_bits()),
+                IpAddr::V6(a) => a.to_bits(),
+            }
+        }
+        let family = u64::from(self.lo.0.is_ipv6()) | u64::from(self.hi.0.is_ipv6()) << 1;
+        let ports = u64::from(self.lo.1) | u64::from(self.hi.1) << 16 | u64::from(self.protocol) << 32;
+        let tunnel = u64::from(self.encap.id.unwrap_or(0)) | (self.encap.kind as u64) << 32;
+        state.write_u128(bits(self.lo.0));
+        state.write_u128(bits(self.hi.0));
+        state.write_u64(ports | u64::from(self.vlan) << 40 | family << 56);
+        state.write_u64(tunnel);
     }
 }
