@@ -16,6 +16,9 @@
 //!   Initials.
 //! - [`conv`] builds whole conversations: a TCP session with correct
 //!   sequence numbers, segments in any order, a timestamped frame collector.
+//! - [`tunnel`] wraps inner frames in GRE, ERSPAN II/III, VXLAN, Geneve,
+//!   MPLS, IP-in-IP (6in4, 4in6), CAPWAP (802.3 and 802.11), PPPoE and
+//!   GTP-U, between a tunnel's two ends.
 //! - [`fixtures`] holds the committed capture fixtures and the benchmark
 //!   capture.
 
@@ -23,6 +26,7 @@ pub mod app;
 pub mod capture;
 pub mod conv;
 pub mod fixtures;
+pub mod tunnel;
 pub mod wire;
 
 /// Marsaglia's xorshift64: the only source of "randomness" in synthesis,

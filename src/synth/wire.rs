@@ -134,6 +134,31 @@ fn mac_of(addr: [u8; 4]) -> [u8; 6] {
     [0x02, 0x00, addr[0], addr[1], addr[2], addr[3]]
 }
 
+/// The MAC [`Link::frame`] gives the host with this address: each host
+/// keeps one MAC throughout a capture, in tunnels too.
+pub fn mac_for(addr: IpAddr) -> [u8; 6] {
+    let last4 = |o: &[u8]| [o[o.len() - 4], o[o.len() - 3], o[o.len() - 2], o[o.len() - 1]];
+    match addr {
+        IpAddr::V4(a) => mac_of(a.octets()),
+        IpAddr::V6(a) => mac_of(last4(&a.octets())),
+    }
+}
+
+/// An Ethernet II frame of any ethertype (MPLS, PPPoE, ...): `tags` are
+/// (TPID, VLAN id), outermost first.
+pub fn ethernet_frame(dst: [u8; 6], src: [u8; 6], tags: &[(u16, u16)], ethertype: u16, payload: &[u8]) -> Vec<u8> {
+    let mut f = Vec::with_capacity(18 + 4 * tags.len() + payload.len());
+    f.extend_from_slice(&dst);
+    f.extend_from_slice(&src);
+    for &(tpid, id) in tags {
+        f.extend_from_slice(&tpid.to_be_bytes());
+        f.extend_from_slice(&(id & 0x0fff).to_be_bytes());
+    }
+    f.extend_from_slice(&ethertype.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
 /// SLL packet type: 4 (sent by us) for private sources, else 0 (to us).
 fn sll_packet_type(src: [u8; 4]) -> u8 {
     if src[0] == 10 || src[0] == 0xfd { 4 } else { 0 }
