@@ -22,6 +22,7 @@ use super::app::{
 };
 use super::capture::{NgInterface, PcapFormat, PcapNg, PcapWriter, Record, pcap_bytes};
 use super::conv::{Capture, MS, Path, SECOND, T0_NS, TcpSession, tcp_conversation};
+use super::tunnel::{Encap, GeneveOption, InnerFrame, Tunnel};
 use super::wire::{
     self, ACK, Extension, IpExtras, LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2, LINKTYPE_NULL,
     LINKTYPE_RAW, Link, PSH, SYN,
@@ -66,6 +67,7 @@ pub fn all() -> Vec<Fixture> {
         ech(),
         snaplen(),
         inbound(),
+        tunnels(),
         sample_pcap(),
         Fixture {
             name: "sample.toml",
@@ -876,6 +878,214 @@ fn inbound() -> Fixture {
                 (SYN-ACK, banner, data, FIN).",
         bytes: ethernet(cap),
     }
+}
+
+/// How an inner flow of `tunnels.pcap` talks.
+#[derive(Clone, Copy)]
+enum Talk {
+    /// A TLS connection whose ClientHello names this server (8 frames).
+    Sni(&'static str),
+    /// The same with a post-quantum hello in two segments (9 frames).
+    PostQuantum(&'static str),
+    /// A TLS connection without a name (8 frames).
+    Nameless,
+}
+
+/// One tunnelled flow of `tunnels.pcap`: the inner client's port, and the
+/// inner frames the flow is to be charged for, in capture order.
+#[derive(Debug, Clone)]
+pub struct TunnelledFlow {
+    pub client_port: u16,
+    pub frames: Vec<InnerFrame>,
+}
+
+/// The inner flows of `tunnels.pcap`: (tunnel, inner client, inner server,
+/// inner VLAN tags, conversation). Tunnel ends are in 192.0.2.0/24 and
+/// 2001:db8:ffff::/48; inner clients in 10.10.3.0/24 and fd00:10:10::3:0/112.
+fn tunnel_cases() -> Vec<(Tunnel, &'static str, &'static str, Vec<(u16, u16)>, Talk)> {
+    let t = Tunnel::new;
+    let geneve_option = GeneveOption { class: 0xffff, kind: 0x01, data: vec![0x00, 0x00, 0x17, 0x70] };
+    let mpls = Encap::Mpls { to_server: vec![1001, 2001], to_client: vec![1002, 2002] };
+    let gtp = Encap::GtpU { uplink_teid: 0x00a1_b2c3, downlink_teid: 0x00d4_e5f6, qfi: 9 };
+    let capwap_80211 = Encap::Capwap80211 { bssid: [0x02, 0x00, 0xc0, 0x00, 0x02, 0xb5] };
+    let no_tags = Vec::new;
+    vec![
+        (
+            t(Encap::Gre { key: Some(5001), sequence: true, ethernet: false }, "192.0.2.10", "192.0.2.11"),
+            "10.10.3.1:51501",
+            "203.0.113.171:443",
+            no_tags(),
+            Talk::Sni("www.tiktok.com"),
+        ),
+        (
+            t(Encap::Gre { key: None, sequence: true, ethernet: true }, "192.0.2.12", "192.0.2.13"),
+            "10.10.3.2:51502",
+            "17.253.144.20:443",
+            no_tags(),
+            Talk::Nameless,
+        ),
+        (
+            t(Encap::ErspanII { session: 7 }, "192.0.2.20", "192.0.2.100"),
+            "10.10.3.3:51503",
+            "203.0.113.173:443",
+            vec![(wire::TPID_8021Q, 120)],
+            Talk::Sni("gateway.icloud.com"),
+        ),
+        (
+            t(Encap::ErspanIII { session: 300 }, "192.0.2.21", "192.0.2.100"),
+            "10.10.3.4:51504",
+            "203.0.113.174:443",
+            no_tags(),
+            Talk::Sni("1-courier.push.apple.com"),
+        ),
+        (
+            t(Encap::Vxlan { vni: 5001 }, "192.0.2.30", "192.0.2.31"),
+            "10.10.3.5:51505",
+            "203.0.113.175:443",
+            no_tags(),
+            Talk::Sni("www.tiktok.com"),
+        ),
+        (
+            t(Encap::Geneve { vni: 6001, options: vec![geneve_option] }, "192.0.2.32", "192.0.2.33"),
+            "10.10.3.6:51506",
+            "203.0.113.176:443",
+            no_tags(),
+            Talk::Sni("gateway.icloud.com"),
+        ),
+        (
+            t(mpls, "192.0.2.34", "192.0.2.35"),
+            "10.10.3.7:51507",
+            "203.0.113.177:443",
+            no_tags(),
+            Talk::Sni("www.tiktok.com"),
+        ),
+        (
+            t(Encap::IpInIp, "192.0.2.40", "192.0.2.41"),
+            "10.10.3.8:51508",
+            "203.0.113.178:443",
+            no_tags(),
+            Talk::Sni("gateway.icloud.com"),
+        ),
+        (
+            t(Encap::IpInIp, "192.0.2.42", "192.0.2.43"),
+            "[fd00:10:10::3:9]:51509",
+            "[2620:149:a44::30]:443",
+            no_tags(),
+            Talk::Nameless,
+        ),
+        (
+            t(Encap::IpInIp, "2001:db8:ffff::44", "2001:db8:ffff::45"),
+            "10.10.3.10:51510",
+            "203.0.113.180:443",
+            no_tags(),
+            Talk::Sni("www.tiktok.com"),
+        ),
+        (
+            t(Encap::CapwapDot3, "192.0.2.50", "192.0.2.51"),
+            "10.10.3.11:51511",
+            "203.0.113.181:443",
+            no_tags(),
+            Talk::Sni("gateway.icloud.com"),
+        ),
+        (
+            t(capwap_80211, "192.0.2.52", "192.0.2.51"),
+            "10.10.3.12:51512",
+            "203.0.113.182:443",
+            no_tags(),
+            Talk::Sni("www.tiktok.com"),
+        ),
+        (
+            t(Encap::Pppoe { session: 0x1001 }, "192.0.2.60", "192.0.2.61"),
+            "10.10.3.13:51513",
+            "203.0.113.183:443",
+            no_tags(),
+            Talk::Sni("gateway.icloud.com"),
+        ),
+        (
+            t(Encap::Pppoe { session: 0x1001 }, "192.0.2.60", "192.0.2.61"),
+            "[fd00:10:10::3:14]:51514",
+            "[2001:db8:3::14]:443",
+            no_tags(),
+            Talk::Sni("www.tiktok.com"),
+        ),
+        (
+            t(gtp, "192.0.2.70", "192.0.2.71"),
+            "10.10.3.15:51515",
+            "203.0.113.185:443",
+            no_tags(),
+            Talk::Sni("www.tiktok.com"),
+        ),
+        (
+            t(Encap::Vxlan { vni: 5001 }, "192.0.2.30", "192.0.2.31"),
+            "10.10.3.16:51516",
+            "203.0.113.186:443",
+            no_tags(),
+            Talk::PostQuantum("gateway.icloud.com"),
+        ),
+    ]
+}
+
+/// The records of `tunnels.pcap` and its tunnelled flows.
+fn tunnels_capture() -> (Vec<Record>, Vec<TunnelledFlow>) {
+    let mut records = Vec::new();
+    let mut flows = Vec::new();
+    let mut now = T0_NS + 44 * MINUTE;
+    for (mut tunnel, client, server, tags, talk) in tunnel_cases() {
+        let path = Path::new(client, server).with_link(tunnel.inner_link(tags));
+        let mut inner = Capture::new(now, MS);
+        match talk {
+            Talk::Sni(sni) => tls(&mut inner, &path, &Hello::sni(sni), &[], 1200),
+            Talk::PostQuantum(sni) => {
+                tls(&mut inner, &path, &Hello { post_quantum: true, ..Hello::sni(sni) }, &[], 1200)
+            }
+            Talk::Nameless => nameless(&mut inner, &path),
+        }
+        let (outer, frames) = tunnel.wrap_records(inner.records(), path.client.ip());
+        records.extend(outer);
+        flows.push(TunnelledFlow { client_port: path.client.port(), frames });
+        now = inner.now() + SECOND;
+    }
+    // Something else on the VXLAN port: ordinary UDP, not a tunnel.
+    let mut cap = Capture::new(now, MS);
+    let path = Path::new("192.0.2.80:40000", "192.0.2.81:4789");
+    cap.push(path.udp(true, b"\x01\x00 status request, not a VXLAN header"));
+    cap.push(path.udp(false, b"\x01\x01 status: ok"));
+    records.extend(cap.into_records());
+    (records, flows)
+}
+
+/// The tunnelled flows of `tunnels.pcap` with the inner frames each is to
+/// be charged for.
+pub fn tunnel_flows() -> Vec<TunnelledFlow> {
+    tunnels_capture().1
+}
+
+fn tunnels() -> Fixture {
+    Fixture {
+        name: "tunnels.pcap",
+        about: "One inner TLS flow per encapsulation, each 8 inner frames (a 1,200-byte server flight), tunnel \
+                ends in 192.0.2.0/24 or 2001:db8:ffff::/48, inner clients 10.10.3.N:515NN (see \
+                fixtures::tunnel_cases): :51501 GRE key 5001 with sequence numbers, IPv4 inside (SNI \
+                www.tiktok.com); :51502 GRE with sequence numbers bridging Ethernet, nameless to 17.253.144.20 \
+                (apple by ip); :51503 ERSPAN II session 7 from 192.0.2.20 to the collector 192.0.2.100 (both \
+                directions), inner VLAN 120 (SNI gateway.icloud.com); :51504 ERSPAN III session 300 with \
+                platform subheader (SNI 1-courier.push.apple.com); :51505 VXLAN VNI 5001 (SNI www.tiktok.com); \
+                :51506 Geneve VNI 6001 with one option (SNI gateway.icloud.com); :51507 MPLS, two labels, IPv4 \
+                (SNI www.tiktok.com); :51508 IP-in-IP (SNI gateway.icloud.com); [fd00:10:10::3:9]:51509 6in4, \
+                nameless to 2620:149:a44::30 (apple/push by ip); :51510 4in6 (SNI www.tiktok.com); :51511 CAPWAP \
+                802.3 (SNI gateway.icloud.com); :51512 CAPWAP native 802.11 QoS data with LLC/SNAP (SNI \
+                www.tiktok.com); :51513 and [fd00:10:10::3:14]:51514 PPPoE session 0x1001, IPv4 and IPv6 (SNI \
+                gateway.icloud.com, www.tiktok.com); :51515 GTP-U with a PDU Session Container, uplink TEID \
+                0xa1b2c3, downlink TEID 0xd4e5f6 (SNI www.tiktok.com); :51516 VXLAN VNI 5001 whose \
+                post-quantum ClientHello (9 inner frames) makes a 1,550-byte outer IPv4 packet, sent in two \
+                fragments (SNI gateway.icloud.com). Then 192.0.2.80:40000 -> 192.0.2.81:4789 two UDP \
+                datagrams that are not VXLAN: a plain UDP flow.",
+        bytes: ethernet_records(&tunnels_capture().0),
+    }
+}
+
+fn ethernet_records(records: &[Record]) -> Vec<u8> {
+    pcap_bytes(PcapFormat::new(LINKTYPE_ETHERNET), records)
 }
 
 /// `pcaps/sample.pcap`: a small office morning (see [`SAMPLE_TOML`]).
