@@ -1039,3 +1039,250 @@ fn an_unreadable_input_fails_but_the_others_are_read() {
     assert!(r.out.stderr.contains("missing.pcap"), "{}", r.out.stderr);
     assert_eq!(r.flows.len(), 1, "the readable file is replayed");
 }
+
+/// Segments of remote mirrors told apart by their tunnel, plus the
+/// collector's own addresses (the tunnel ends). `vni-7` holds numbers that
+/// are ERSPAN sessions, PPPoE sessions or GRE keys in `tunnels.pcap`, but
+/// never a VXLAN or Geneve VNI there: no flow may land in it.
+const TUNNELS_TOML: &str = r#"
+[[segment]]
+name = "collector"
+cidrs = ["192.0.2.0/24", "2001:db8:ffff::/48"]
+
+[[segment]]
+name = "dc-fabric"
+vnis = [5001]
+
+[[segment]]
+name = "overlay"
+vnis = [6001]
+
+[[segment]]
+name = "span"
+erspan_sessions = [7]
+
+[[segment]]
+name = "span-dc"
+erspan_sessions = [300]
+
+[[segment]]
+name = "vni-7"
+vnis = [7, 300, 4097]
+"#;
+
+/// What one tunnelled flow of `tunnels.pcap` was built to be (see
+/// `fixtures::tunnel_cases`): the outermost encapsulation and its id, the
+/// inner endpoints and tags, the attribution, and the segment under
+/// [`TUNNELS_TOML`].
+struct Tunnelled {
+    port: u64,
+    encap: &'static str,
+    encap_id: Option<u64>,
+    client: &'static str,
+    server: &'static str,
+    vlans: &'static [u64],
+    attribution: (&'static str, &'static str, &'static str, Option<&'static str>),
+    packets: u64,
+    segment: &'static str,
+}
+
+const TIKTOK: (&str, &str, &str, Option<&str>) = ("bytedance", "tiktok", "tls_sni", Some("www.tiktok.com"));
+const ICLOUD: (&str, &str, &str, Option<&str>) = ("apple", "icloud", "tls_sni", Some("gateway.icloud.com"));
+
+#[rustfmt::skip]
+const TUNNELLED: [Tunnelled; 15] = [
+    // GRE key 5001 is no VNI: not dc-fabric.
+    Tunnelled { port: 51501, encap: "gre", encap_id: Some(5001), client: "10.10.3.1", server: "203.0.113.171", vlans: &[], attribution: TIKTOK, packets: 8, segment: "unassigned" },
+    Tunnelled { port: 51502, encap: "gre", encap_id: None, client: "10.10.3.2", server: "17.253.144.20", vlans: &[], attribution: ("apple", "services", "ip", None), packets: 8, segment: "unassigned" },
+    Tunnelled { port: 51503, encap: "erspan", encap_id: Some(7), client: "10.10.3.3", server: "203.0.113.173", vlans: &[120], attribution: ICLOUD, packets: 8, segment: "span" },
+    Tunnelled { port: 51504, encap: "erspan", encap_id: Some(300), client: "10.10.3.4", server: "203.0.113.174", vlans: &[], attribution: ("apple", "push", "tls_sni", Some("1-courier.push.apple.com")), packets: 8, segment: "span-dc" },
+    Tunnelled { port: 51505, encap: "vxlan", encap_id: Some(5001), client: "10.10.3.5", server: "203.0.113.175", vlans: &[], attribution: TIKTOK, packets: 8, segment: "dc-fabric" },
+    Tunnelled { port: 51506, encap: "geneve", encap_id: Some(6001), client: "10.10.3.6", server: "203.0.113.176", vlans: &[], attribution: ICLOUD, packets: 8, segment: "overlay" },
+    Tunnelled { port: 51507, encap: "mpls", encap_id: None, client: "10.10.3.7", server: "203.0.113.177", vlans: &[], attribution: TIKTOK, packets: 8, segment: "unassigned" },
+    Tunnelled { port: 51508, encap: "ipip", encap_id: None, client: "10.10.3.8", server: "203.0.113.178", vlans: &[], attribution: ICLOUD, packets: 8, segment: "unassigned" },
+    Tunnelled { port: 51509, encap: "6in4", encap_id: None, client: "fd00:10:10::3:9", server: "2620:149:a44::30", vlans: &[], attribution: ("apple", "push", "ip", None), packets: 8, segment: "unassigned" },
+    Tunnelled { port: 51510, encap: "4in6", encap_id: None, client: "10.10.3.10", server: "203.0.113.180", vlans: &[], attribution: TIKTOK, packets: 8, segment: "unassigned" },
+    Tunnelled { port: 51511, encap: "capwap", encap_id: None, client: "10.10.3.11", server: "203.0.113.181", vlans: &[], attribution: ICLOUD, packets: 8, segment: "unassigned" },
+    Tunnelled { port: 51512, encap: "capwap", encap_id: None, client: "10.10.3.12", server: "203.0.113.182", vlans: &[], attribution: TIKTOK, packets: 8, segment: "unassigned" },
+    // PPPoE session 0x1001 = 4097 is no VNI: not vni-7.
+    Tunnelled { port: 51513, encap: "pppoe", encap_id: Some(4097), client: "10.10.3.13", server: "203.0.113.183", vlans: &[], attribution: ICLOUD, packets: 8, segment: "unassigned" },
+    Tunnelled { port: 51514, encap: "pppoe", encap_id: Some(4097), client: "fd00:10:10::3:14", server: "2001:db8:3::14", vlans: &[], attribution: TIKTOK, packets: 8, segment: "unassigned" },
+    // The outer IPv4 packet of the post-quantum hello came in two fragments.
+    Tunnelled { port: 51516, encap: "vxlan", encap_id: Some(5001), client: "10.10.3.16", server: "203.0.113.186", vlans: &[], attribution: ICLOUD, packets: 9, segment: "dc-fabric" },
+];
+
+/// The GTP-U flow: uplink TEID 0xa1b2c3 from the phone, downlink TEID
+/// 0xd4e5f6 to it (each end picks the TEID it receives on).
+const GTP_PORT: u16 = 51515;
+const GTP_UPLINK_TEID: u64 = 0x00a1_b2c3;
+
+/// Per tunnelled flow (by inner client port): packets and bytes from and
+/// to the client, summed over the inner frames the fixture wrapped, after
+/// checking that `tunnels.pcap` holds each one at the end of its outer
+/// frame (or, for the one outer IPv4 packet sent in two fragments, at the
+/// end of the fragments' payloads put together). Also returns the frames
+/// of `tunnels.pcap` left after the tunnelled ones, and how many outer
+/// frames were fragments.
+fn tunnelled_traffic() -> (std::collections::BTreeMap<u16, [u64; 4]>, Vec<common::PcapRecord>, usize) {
+    let (records, end) = read_pcap(&fixture("tunnels.pcap"));
+    assert!(end.is_ok());
+    let mut records = records.into_iter();
+    let mut fragments = 0;
+    let mut traffic = std::collections::BTreeMap::new();
+    for flow in fixtures::tunnel_flows() {
+        let mut t = [0u64; 4]; // packets from, bytes from, packets to, bytes to the client
+        for inner in &flow.frames {
+            let record = records.next().expect("an outer frame per inner frame");
+            assert_eq!(record.caplen as u64, record.orig_len);
+            let ipv4_more_fragments = record.data[12..14] == [0x08, 0x00] && record.data[14 + 6] & 0x20 != 0;
+            if ipv4_more_fragments {
+                let last = records.next().expect("the last fragment");
+                let payload = [&record.data[14 + 20..], &last.data[14 + 20..]].concat();
+                assert!(payload.ends_with(&inner.frame), "port {}: fragments hold the inner frame", flow.client_port);
+                fragments += 2;
+            } else {
+                assert!(
+                    record.data.ends_with(&inner.frame),
+                    "port {}: outer frame holds the inner one",
+                    flow.client_port
+                );
+                assert!(record.data.len() > inner.frame.len());
+            }
+            let at = if inner.from_client { 0 } else { 2 };
+            t[at] += 1;
+            t[at + 1] += inner.frame.len() as u64;
+        }
+        traffic.insert(flow.client_port, t);
+    }
+    (traffic, records.collect(), fragments)
+}
+
+#[test]
+fn tunnelled_flows_are_their_inner_flows() {
+    let (traffic, rest, fragments) = tunnelled_traffic();
+    assert_eq!(fragments, 2, "one outer packet in two fragments");
+    assert_eq!(traffic.len(), TUNNELLED.len() + 1, "the fixture's flows and the test's table agree");
+    let dir = TempDir::new("tunnels-config");
+    let config = dir.path("tunnels.toml");
+    std::fs::write(&config, TUNNELS_TOML).unwrap();
+    let r = replay(&["tunnels.pcap"], &["--config", config.to_str().unwrap()]);
+    assert_eq!(r.out.code, Some(0), "{:?}", r.out);
+    for t in &TUNNELLED {
+        let f = r.by_client_port(t.port);
+        let [from_packets, from_bytes, to_packets, to_bytes] = traffic[&(t.port as u16)];
+        assert_eq!(from_packets + to_packets, t.packets, "port {}: the fixture's inner frames", t.port);
+        let (vendor, service, evidence, name) = t.attribution;
+        check(f, &attributed(vendor, service, evidence, name));
+        check(
+            f,
+            &[
+                ("proto", json!("tcp")),
+                ("encap", json!(t.encap)),
+                ("encap_id", json!(t.encap_id)),
+                ("client", json!(t.client)),
+                ("client_port", json!(t.port)),
+                ("server", json!(t.server)),
+                ("server_port", json!(443)),
+                ("vlans", json!(t.vlans)),
+                ("vlan", json!(t.vlans.last())),
+                ("segment", json!(t.segment)),
+                ("packets", json!(t.packets)),
+                ("bytes", json!(from_bytes + to_bytes)),
+                ("packets_from_client", json!(from_packets)),
+                ("bytes_from_client", json!(from_bytes)),
+                ("packets_to_client", json!(to_packets)),
+                ("bytes_to_client", json!(to_bytes)),
+            ],
+        );
+    }
+    // Port 4789 without a VXLAN header: a plain UDP flow of the tunnel
+    // ends' own addresses, charged its whole frames.
+    assert_eq!(rest.len(), 2, "two datagrams after the tunnelled flows");
+    let bogus = r.by_client_port(40000);
+    check(bogus, &unattributed());
+    check(
+        bogus,
+        &[
+            ("proto", json!("udp")),
+            ("encap", Value::Null),
+            ("encap_id", Value::Null),
+            ("client", json!("192.0.2.80")),
+            ("server", json!("192.0.2.81")),
+            ("server_port", json!(4789)),
+            ("segment", json!("collector")),
+            ("packets", json!(2)),
+            ("bytes", json!(rest[0].orig_len + rest[1].orig_len)),
+            ("bytes_from_client", json!(rest[0].orig_len)),
+        ],
+    );
+    // No tunnel end became a flow or a segment's host; nothing landed in
+    // vni-7, whose numbers are only ERSPAN/PPPoE sessions and GRE keys here.
+    assert_eq!(r.flows.iter().filter(|f| f["segment"] == "collector").count(), 1, "{}", r.dump());
+    assert!(r.flows.iter().all(|f| f["segment"] != "vni-7"), "{}", r.dump());
+    assert_eq!(r.flows.iter().filter(|f| f["encap"] != "gtp").count(), TUNNELLED.len() + 1, "{}", r.dump());
+
+    // Metrics count the inner frames per segment, from the inner client.
+    let [vx_from, vx_from_bytes, vx_to, vx_to_bytes] = traffic[&51505];
+    assert_eq!(r.metric(&flows_total("dc-fabric", "bytedance", "tiktok", false)), Some(1.0));
+    assert_eq!(r.metric(&flows_total("dc-fabric", "apple", "icloud", false)), Some(1.0));
+    let out = directional("packets", "dc-fabric", "bytedance", "tiktok", false, "out");
+    assert_eq!(r.metric(&out), Some(vx_from as f64));
+    let inn = directional("bytes", "dc-fabric", "bytedance", "tiktok", false, "in");
+    assert_eq!(r.metric(&inn), Some(vx_to_bytes as f64));
+    let out = directional("bytes", "dc-fabric", "bytedance", "tiktok", false, "out");
+    assert_eq!(r.metric(&out), Some(vx_from_bytes as f64));
+    assert_eq!(vx_from + vx_to, 8);
+    assert_eq!(r.metric(&flows_total("span", "apple", "icloud", false)), Some(1.0));
+    assert_eq!(r.metric(&flows_total("span-dc", "apple", "push", false)), Some(1.0));
+    assert_eq!(r.metric(&flows_total("overlay", "apple", "icloud", false)), Some(1.0));
+    assert_eq!(r.metric(&flows_total("collector", "none", "none", false)), Some(1.0));
+
+    // Every frame read: the flows' inner frames, one more for the second
+    // fragment (the reassembled outer packet is one inner frame), and no
+    // decode error.
+    let (records, _) = read_pcap(&fixture("tunnels.pcap"));
+    let wire: u64 = records.iter().map(|r| r.orig_len).sum();
+    assert_eq!(r.metric("vendorwatch_capture_packets_total{source=\"tunnels.pcap\"}"), Some(records.len() as f64));
+    assert_eq!(r.metric("vendorwatch_capture_bytes_total{source=\"tunnels.pcap\"}"), Some(wire as f64));
+    assert_eq!(r.sum("packets") + 1, records.len() as u64, "{}", r.dump());
+    assert_eq!(r.skipped(), 0.0, "no frame skipped:\n{}", r.metrics);
+    assert_eq!(r.metric("vendorwatch_fragment_datagrams_total{outcome=\"reassembled\"}"), Some(1.0));
+
+    // Without a config: the segment of the inner client's private network.
+    let r = replay(&["tunnels.pcap"], &[]);
+    for t in &TUNNELLED {
+        let segment = if t.client.contains(':') { "net-fd00-10-10" } else { "net-10-10" };
+        check(r.by_client_port(t.port), &[("segment", json!(segment)), ("encap", json!(t.encap))]);
+    }
+    check(r.by_client_port(40000), &[("segment", json!("unassigned")), ("encap", Value::Null)]);
+}
+
+#[test]
+fn gtp_uplink_and_downlink_teids_are_one_flow() {
+    // Flows are keyed by addresses, ports, protocol and VLAN (README): a
+    // GTP-U bearer's two directions, each with the TEID its receiver chose,
+    // are one flow; its id is the TEID of the client's packets.
+    let (traffic, _, _) = tunnelled_traffic();
+    let [from_packets, from_bytes, to_packets, to_bytes] = traffic[&GTP_PORT];
+    assert_eq!((from_packets, to_packets), (5, 3));
+    let r = replay(&["tunnels.pcap"], &[]);
+    let f = r.by_client_port(u64::from(GTP_PORT));
+    check(f, &attributed(TIKTOK.0, TIKTOK.1, TIKTOK.2, TIKTOK.3));
+    check(
+        f,
+        &[
+            ("proto", json!("tcp")),
+            ("encap", json!("gtp")),
+            ("encap_id", json!(GTP_UPLINK_TEID)),
+            ("client", json!("10.10.3.15")),
+            ("server", json!("203.0.113.185")),
+            ("server_port", json!(443)),
+            ("packets", json!(8)),
+            ("bytes", json!(from_bytes + to_bytes)),
+            ("packets_from_client", json!(from_packets)),
+            ("bytes_from_client", json!(from_bytes)),
+            ("bytes_to_client", json!(to_bytes)),
+        ],
+    );
+    assert_eq!(r.flows.len(), TUNNELLED.len() + 2, "{}", r.dump());
+}
