@@ -2,12 +2,14 @@
 
 use std::net::IpAddr;
 
-use crate::decode::{Encap, Packet};
+use crate::decode::{Encap, EncapKind, Packet};
 
 /// Addresses, ports, protocol, VLAN and tunnel, with the lower endpoint
-/// first so that both directions of a flow hash to the same key. The tunnel
-/// (kind and VNI, TEID, session or key) keeps apart tenants of an overlay
-/// whose private addresses overlap.
+/// first so that both directions of a flow hash to the same key. The
+/// tunnel's network id (VXLAN/Geneve VNI, ERSPAN or PPPoE session) keeps
+/// apart tenants whose private addresses overlap; ids that differ by
+/// direction (GTP-U TEIDs, GRE keys) are left out, or the two directions
+/// of one flow would be two flows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlowKey {
     pub lo: (IpAddr, u16),
@@ -24,7 +26,12 @@ impl FlowKey {
         let src = (p.src, p.src_port);
         let dst = (p.dst, p.dst_port);
         let vlan = p.vlans.innermost().unwrap_or(0);
-        let encap = p.encap;
+        let encap = match p.encap.kind {
+            EncapKind::Vxlan | EncapKind::Geneve | EncapKind::ErspanII | EncapKind::ErspanIII | EncapKind::Pppoe => {
+                p.encap
+            }
+            kind => Encap { kind, id: None },
+        };
         if src <= dst {
             (FlowKey { lo: src, hi: dst, protocol: p.protocol, vlan, encap }, true)
         } else {
