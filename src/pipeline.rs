@@ -20,12 +20,12 @@ use crate::export::flowlog::{FlowLog, FlowRecord};
 use crate::flow::{
     self, EndReason, Endpoint, FROM_CLIENT, FlowKey, FlowTable, TO_CLIENT, TcpProgress, TimeoutClass, Timeouts,
 };
-use crate::inspect::{self, Finding, Inspector};
+use crate::inspect::{self, Finding, InspectBudget, Inspector};
 use crate::segment::{Config, ConfigError, Placement, TunnelId, TunnelKind};
 use crate::source::Frame;
 
-/// Default bound on tracked flows: about 400 bytes each (100 MB in all) plus
-/// what flows still reassembling a hello hold (up to 16 KiB each); suits a
+/// Default bound on tracked flows: about 400 bytes each, 100 MB in all (plus
+/// the shared reassembly budget, [`InspectBudget::DEFAULT_BYTES`]); suits a
 /// small sensor, and `--max-flows` changes it.
 pub const DEFAULT_MAX_FLOWS: usize = 262_144;
 const DNS_CACHE_CAPACITY: usize = 65_536;
@@ -126,6 +126,7 @@ pub struct Pipeline {
     flows: FlowTable<FlowState>,
     dns: DnsCache,
     defrag: Defragmenter,
+    inspect_budget: InspectBudget,
     stats: PacketStats,
     outputs: Arc<Mutex<Outputs>>,
     /// Packets and wire bytes per source index since the last flush.
@@ -157,6 +158,7 @@ impl Pipeline {
             flows: FlowTable::new(max_flows, timeouts),
             dns: DnsCache::new(DNS_CACHE_CAPACITY),
             defrag: Defragmenter::default(),
+            inspect_budget: InspectBudget::default(),
             dns_queries: HashMap::new(),
             stats: PacketStats::default(),
             outputs,
@@ -273,7 +275,7 @@ impl Pipeline {
             read_dns(rules, &mut self.dns, &mut self.dns_queries, flow, p, ts);
         } else if !flow.inspector.is_done() {
             let isn = flow.tcp.client_isn;
-            if let Some(finding) = flow.inspector.on_packet(p, from_client, isn) {
+            if let Some(finding) = flow.inspector.on_packet(p, from_client, isn, &self.inspect_budget) {
                 apply_finding(rules, flow, finding);
             }
         }
@@ -565,6 +567,7 @@ fn finish_flow(rules: &Rules, outputs: &Mutex<Outputs>, _key: FlowKey, mut f: Fl
     let mut out = outputs.lock().unwrap_or_else(|e| e.into_inner());
     count_flow(rules, &mut out.aggregator, &mut f);
     out.aggregator.packet_stats.quic_skipped += f.inspector.quic_skipped();
+    out.aggregator.packet_stats.inspect_refused += u64::from(f.inspector.refused());
     if matches!(reason, EndReason::IdleTimeout | EndReason::TableFull) {
         out.aggregator.add_eviction(reason.as_str());
     }

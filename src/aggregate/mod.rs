@@ -60,6 +60,8 @@ pub struct PacketStats {
     pub fragments_overflow: u64,
     pub fragments_inconsistent: u64,
     pub quic_skipped: u64,
+    /// Flows whose hello reassembly was refused: the budget was spent.
+    pub inspect_refused: u64,
 }
 
 impl PacketStats {
@@ -74,6 +76,7 @@ impl PacketStats {
         self.fragments_overflow += other.fragments_overflow;
         self.fragments_inconsistent += other.fragments_inconsistent;
         self.quic_skipped += other.quic_skipped;
+        self.inspect_refused += other.inspect_refused;
     }
 }
 

@@ -219,6 +219,12 @@ pub fn write_counters(e: &mut Exposition, agg: &Aggregator, hosts_since_ns: u64)
         "QUIC Initial packets whose decryption failed, counted when their flow ends.",
     );
     e.sample("vendorwatch_quic_packets_skipped_total", &[], agg.packet_stats.quic_skipped as f64);
+    e.family(
+        "vendorwatch_inspect_refused_total",
+        Kind::Counter,
+        "Flows not reassembled because the worker's inspection memory budget was spent.",
+    );
+    e.sample("vendorwatch_inspect_refused_total", &[], agg.packet_stats.inspect_refused as f64);
     e.family("vendorwatch_flow_table_flows", Kind::Gauge, "Flows currently tracked.");
     e.sample("vendorwatch_flow_table_flows", &[], agg.flow_table_flows as f64);
     e.family(

@@ -11,6 +11,9 @@ pub mod quic;
 mod stream;
 pub mod tls;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use crate::classify::verdict::Evidence;
 use crate::decode::{IPPROTO_TCP, IPPROTO_UDP, Packet};
 use stream::StreamAssembler;
@@ -40,18 +43,71 @@ enum State {
     Done,
 }
 
+/// Memory one worker's flows may hold while reassembling a ClientHello, a
+/// request head or QUIC CRYPTO data. Each flow has its own bound (16 KiB);
+/// this one bounds them together, so a flood of half-sent hellos costs at
+/// most the budget, not 16 KiB times the flow table.
+#[derive(Debug, Clone)]
+pub struct InspectBudget {
+    free: Arc<AtomicUsize>,
+}
+
+/// What one reassembling flow reserves: the most its buffers can hold.
+const STREAM_RESERVATION: usize = stream::MAX_STREAM_PREFIX;
+const QUIC_RESERVATION: usize = quic::MAX_CRYPTO + 4 * 1024;
+
+impl InspectBudget {
+    /// 64 MiB: 4,096 flows reassembling at once, far more than hellos in
+    /// flight on a busy link.
+    pub const DEFAULT_BYTES: usize = 64 << 20;
+
+    pub fn new(bytes: usize) -> Self {
+        InspectBudget { free: Arc::new(AtomicUsize::new(bytes)) }
+    }
+
+    fn reserve(&self, bytes: usize) -> Option<Reservation> {
+        self.free
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |free| free.checked_sub(bytes))
+            .ok()
+            .map(|_| Reservation { free: self.free.clone(), bytes })
+    }
+}
+
+impl Default for InspectBudget {
+    fn default() -> Self {
+        InspectBudget::new(InspectBudget::DEFAULT_BYTES)
+    }
+}
+
+/// Budget held by one flow; given back when the flow stops reassembling
+/// or ends.
+#[derive(Debug)]
+struct Reservation {
+    free: Arc<AtomicUsize>,
+    bytes: usize,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.free.fetch_add(self.bytes, Ordering::Relaxed);
+    }
+}
+
 /// Per-flow inspection state.
 pub struct Inspector {
     state: State,
     packets: u8,
     /// QUIC packets whose decryption failed or were skipped after giving up.
     quic_skipped: u64,
+    reservation: Option<Reservation>,
+    /// Reassembly was refused because the budget was spent.
+    refused: bool,
 }
 
 impl Inspector {
     pub fn new(protocol: u8) -> Self {
         let state = if protocol == IPPROTO_TCP || protocol == IPPROTO_UDP { State::Fresh } else { State::Done };
-        Inspector { state, packets: 0, quic_skipped: 0 }
+        Inspector { state, packets: 0, quic_skipped: 0, reservation: None, refused: false }
     }
 
     /// Nothing more will be learned from this flow.
@@ -63,9 +119,20 @@ impl Inspector {
         self.quic_skipped
     }
 
+    /// Whether reassembly was refused for want of budget.
+    pub fn refused(&self) -> bool {
+        self.refused
+    }
+
     /// Looks at one packet. `client_isn` is the client's initial sequence
     /// number when its SYN was seen.
-    pub fn on_packet(&mut self, p: &Packet<'_>, from_client: bool, client_isn: Option<u32>) -> Option<Finding> {
+    pub fn on_packet(
+        &mut self,
+        p: &Packet<'_>,
+        from_client: bool,
+        client_isn: Option<u32>,
+        budget: &InspectBudget,
+    ) -> Option<Finding> {
         if self.is_done() {
             return None;
         }
@@ -99,6 +166,22 @@ impl Inspector {
             State::Done => (State::Done, None),
         };
         self.state = state;
+        // Buffers held across packets need budget; without it the flow is
+        // attributed by what it already has (DNS, address).
+        let needed = match self.state {
+            State::Stream(_) => STREAM_RESERVATION,
+            State::Quic(_) => QUIC_RESERVATION,
+            State::Fresh | State::Done => 0,
+        };
+        if needed == 0 {
+            self.reservation = None;
+        } else if self.reservation.is_none() {
+            self.reservation = budget.reserve(needed);
+            if self.reservation.is_none() {
+                self.refused = true;
+                self.finish();
+            }
+        }
         finding
     }
 
@@ -113,6 +196,14 @@ impl Inspector {
             let state = if p.payload.len() < MIN_APPLICATION_PAYLOAD { State::Fresh } else { State::Done };
             return (state, None);
         }
+        // The common case, a whole hello or request head in one segment,
+        // needs no buffer.
+        if starts && !overtook {
+            let (state, finding) = read_first_segment(p.payload);
+            if finding.is_some() || matches!(state, State::Done) {
+                return (state, finding);
+            }
+        }
         let mut stream = Box::new(StreamAssembler::new(stream_start));
         if !stream.add(p.tcp_seq, p.payload, starts) {
             return (State::Done, None);
@@ -126,6 +217,7 @@ impl Inspector {
             self.quic_skipped = initials.skipped();
         }
         self.state = State::Done;
+        self.reservation = None;
     }
 }
 
@@ -139,6 +231,23 @@ fn first_udp_payload(payload: &[u8]) -> (State, Option<Finding>) {
         return (State::Quic(initials), finding);
     }
     (State::Done, finding)
+}
+
+/// Reads a first segment that holds the whole hello or head; `Fresh` when
+/// it needs more segments.
+fn read_first_segment(payload: &[u8]) -> (State, Option<Finding>) {
+    if tls::looks_like_handshake_record(payload) {
+        return match tls::client_hello_from_stream(payload) {
+            tls::StreamHello::Hello(hello) => (State::Done, hello_finding(hello, Evidence::TlsSni)),
+            tls::StreamHello::NeedMore { .. } => (State::Fresh, None),
+            _ => (State::Done, None),
+        };
+    }
+    match http::parse_request_head(payload).and_then(|h| h.host) {
+        Some(host) => (State::Done, Some(Finding::Name { evidence: Evidence::HttpHost, name: host.into() })),
+        None if payload.windows(4).any(|w| w == b"\r\n\r\n") => (State::Done, None),
+        None => (State::Fresh, None),
+    }
 }
 
 /// Whether a payload can start a stream we read: a TLS handshake record or
@@ -223,7 +332,7 @@ mod tests {
         let mut found = None;
         for (offset, bytes) in segments {
             let p = segment(ISN + 1 + *offset as u32, bytes);
-            if let Some(f) = inspector.on_packet(&p, true, Some(ISN)) {
+            if let Some(f) = inspector.on_packet(&p, true, Some(ISN), &InspectBudget::default()) {
                 found = Some(f);
             }
         }
@@ -232,6 +341,32 @@ mod tests {
 
     fn host(name: &str) -> Option<Finding> {
         Some(Finding::Name { evidence: Evidence::HttpHost, name: name.into() })
+    }
+
+    #[test]
+    fn reassembly_stops_when_the_budget_is_spent_and_resumes_when_freed() {
+        let budget = InspectBudget::new(STREAM_RESERVATION + 100);
+        let record = app::tls_client_hello(&app::Hello::sni("gateway.icloud.com"));
+        let (a, b) = record.split_at(100);
+        let mut first = Inspector::new(IPPROTO_TCP);
+        assert_eq!(first.on_packet(&segment(ISN + 1, a), true, Some(ISN), &budget), None);
+        assert!(!first.is_done(), "the first flow holds the budget");
+        let mut second = Inspector::new(IPPROTO_TCP);
+        assert_eq!(second.on_packet(&segment(ISN + 1, a), true, Some(ISN), &budget), None);
+        assert!(second.is_done() && second.refused(), "no budget left for a second flow");
+        let found = first.on_packet(&segment(ISN + 101, b), true, Some(ISN), &budget);
+        assert_eq!(found, Some(Finding::Name { evidence: Evidence::TlsSni, name: "gateway.icloud.com".into() }));
+        let mut giving_up = Inspector::new(IPPROTO_TCP);
+        giving_up.on_packet(&segment(ISN + 1, a), true, Some(ISN), &budget);
+        for _ in 0..MAX_INSPECTED_PACKETS {
+            giving_up.on_packet(&segment(ISN + 1, b""), false, Some(ISN), &budget);
+        }
+        assert!(giving_up.is_done(), "a flow that never completes its hello stops after the packet bound");
+        let mut third = Inspector::new(IPPROTO_TCP);
+        third.on_packet(&segment(ISN + 1, a), true, Some(ISN), &budget);
+        assert!(!third.is_done(), "the first flow gave its budget back when done");
+        drop(third);
+        assert_eq!(budget.free.load(Ordering::Relaxed), STREAM_RESERVATION + 100, "an ended flow gives it back too");
     }
 
     #[test]
