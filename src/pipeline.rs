@@ -764,6 +764,59 @@ mod tests {
         assert_eq!(t[0].1.packets, [1, 2], "out: the lab server's reply; in: the outside client's SYNs");
     }
 
+    fn pipeline_with(files: &[(&str, &str)]) -> (Pipeline, Arc<Mutex<Outputs>>) {
+        let set = SignatureSet::from_files(files.iter().map(|(n, t)| (n.into(), (*t).to_owned()))).unwrap();
+        let rules = Arc::new(Rules::new(set, Config::default_auto()).unwrap());
+        let outputs = Arc::new(Mutex::new(Outputs::default()));
+        (Pipeline::new(rules, DEFAULT_MAX_FLOWS, outputs.clone()), outputs)
+    }
+
+    fn feed(pipeline: &mut Pipeline, cap: &Capture) {
+        let source = pipeline.add_source("test");
+        for r in cap.records() {
+            let frame = Frame {
+                ts_ns: r.ts_ns,
+                link: LinkType::Ethernet,
+                data: &r.data,
+                wire_len: r.data.len() as u32,
+                interface: 0,
+            };
+            pipeline.process(&frame, source);
+        }
+    }
+
+    const EXAMPLE: &str = "vendor = \"example\"\ndisplay_name = \"Example\"\n[[entry]]\nservice = \"web\"\nsource = \"test\"\nsuffixes = [\"example.org\"]\n";
+    const OTHER: &str = "vendor = \"other\"\ndisplay_name = \"Other\"\n[[entry]]\nservice = \"web\"\nsource = \"test\"\nsuffixes = [\"other.test\"]\n";
+
+    #[test]
+    fn a_reload_attributes_names_that_matched_nothing_before() {
+        let (mut pipeline, outputs) = pipeline_with(&[("other.toml", OTHER)]);
+        let mut cap = Capture::new(1_000_000_000, 1_000_000);
+        let mut s = TcpSession::new(Path::new("10.1.0.5:50000", "192.0.2.80:443"), 1, 1);
+        s.handshake(&mut cap);
+        s.client_write(&mut cap, &hello("www.example.org"));
+        feed(&mut pipeline, &cap);
+        let set = SignatureSet::from_files([("example.toml".into(), EXAMPLE.to_owned())]).unwrap();
+        pipeline.set_rules(Arc::new(Rules::new(set, Config::default_auto()).unwrap()));
+        pipeline.finish();
+        let out = outputs.lock().unwrap();
+        let vendors: Vec<&str> = out.aggregator.traffic.keys().map(|k| &*k.vendor).collect();
+        assert_eq!(vendors, vec!["example"]);
+    }
+
+    #[test]
+    fn a_dns_flow_is_counted_at_the_first_flush() {
+        let (mut pipeline, outputs) = pipeline_with(&[("example.toml", EXAMPLE)]);
+        let mut cap = Capture::new(1_000_000_000, 1_000_000);
+        cap.push(Path::new("10.1.0.5:40000", "10.1.0.1:53").udp(true, &app::dns_query(1, "www.example.org", 1)));
+        feed(&mut pipeline, &cap);
+        pipeline.flush();
+        let out = outputs.lock().unwrap();
+        let flows: u64 = out.aggregator.traffic.values().map(|t| t.flows).sum();
+        assert_eq!(flows, 1, "a live resolver flow must not wait for its idle timeout");
+        assert_eq!(out.aggregator.dns_queries.values().sum::<u64>(), 1);
+    }
+
     #[test]
     fn a_hello_carried_on_the_syn_is_read() {
         let mut cap = Capture::new(1_000_000_000, 1_000_000);

@@ -284,5 +284,9 @@ mod tests {
         );
         assert!(text.contains("vendorwatch_bytes_total{segment=\"hq\",vendor=\"apple\",service=\"push\",banned=\"true\",direction=\"in\"} 400\n"));
         assert!(text.contains("vendorwatch_decode_errors_total{reason=\"ipv4_truncated\"} 0\n"));
+        for outcome in ["reassembled", "timed_out", "overflow", "inconsistent"] {
+            let line = format!("vendorwatch_fragment_datagrams_total{{outcome=\"{outcome}\"}} 0\n");
+            assert!(text.contains(&line), "{line}");
+        }
     }
 }

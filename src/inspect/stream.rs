@@ -118,5 +118,8 @@ mod tests {
             assert!(t.add(100 + i * 10, b"x", false));
         }
         assert!(!t.add(5000, b"x", false));
+        let mut u = StreamAssembler::new(Some(0));
+        assert!(u.add(100, &[0; 10_000], false));
+        assert!(!u.add(20_000, &[0; 10_000], false), "held out-of-order bytes count against the bound");
     }
 }
