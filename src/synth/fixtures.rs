@@ -899,10 +899,14 @@ pub struct TunnelledFlow {
     pub frames: Vec<InnerFrame>,
 }
 
+/// One inner flow of `tunnels.pcap`: (tunnel, inner client, inner server,
+/// inner VLAN tags, conversation).
+type TunnelCase = (Tunnel, &'static str, &'static str, Vec<(u16, u16)>, Talk);
+
 /// The inner flows of `tunnels.pcap`: (tunnel, inner client, inner server,
 /// inner VLAN tags, conversation). Tunnel ends are in 192.0.2.0/24 and
 /// 2001:db8:ffff::/48; inner clients in 10.10.3.0/24 and fd00:10:10::3:0/112.
-fn tunnel_cases() -> Vec<(Tunnel, &'static str, &'static str, Vec<(u16, u16)>, Talk)> {
+fn tunnel_cases() -> Vec<TunnelCase> {
     let t = Tunnel::new;
     let geneve_option = GeneveOption { class: 0xffff, kind: 0x01, data: vec![0x00, 0x00, 0x17, 0x70] };
     let mpls = Encap::Mpls { to_server: vec![1001, 2001], to_client: vec![1002, 2002] };
