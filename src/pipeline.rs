@@ -664,17 +664,7 @@ mod tests {
             ..Outputs::default()
         }));
         let mut pipeline = Pipeline::new(rules, DEFAULT_MAX_FLOWS, outputs.clone());
-        let source = pipeline.add_source("test");
-        for r in cap.records() {
-            let frame = Frame {
-                ts_ns: r.ts_ns,
-                link: LinkType::Ethernet,
-                data: &r.data,
-                wire_len: r.data.len() as u32,
-                interface: 0,
-            };
-            pipeline.process(&frame, source);
-        }
+        feed(&mut pipeline, &cap);
         pipeline.finish();
         drop(pipeline);
         let mut out = Arc::try_unwrap(outputs).ok().unwrap().into_inner().unwrap();
