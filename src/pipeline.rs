@@ -476,9 +476,20 @@ fn apply_finding(rules: &Rules, f: &mut FlowState, finding: Finding) {
             f.server_name = Some(name);
             f.server_name_evidence = Some(evidence);
         }
-        Finding::EncryptedHello { outer_sni } => {
+        Finding::EncryptedHello { evidence, outer_sni } => {
             f.ech = true;
-            f.server_name = outer_sni;
+            // A GREASE ECH extension (every Chromium hello has one) leaves the
+            // outer SNI the real destination; real ECH names the provider
+            // that carries the flow. Either way it is evidence, except that
+            // a DNS answer for this address names the real destination of
+            // real ECH and so wins over the outer name.
+            if let Some(name) = outer_sni {
+                if f.verdict.evidence != Some(Evidence::Dns) {
+                    offer_name(rules, f, evidence, &name);
+                }
+                f.server_name = Some(name);
+                f.server_name_evidence = Some(evidence);
+            }
         }
     }
 }
@@ -512,7 +523,9 @@ fn reclassify(rules: &Rules, f: &mut FlowState) {
         f.verdict.offer(entry, Evidence::Dns, dns_name.as_deref());
     }
     classify_by_address(rules, f);
-    if let (Some(name), Some(evidence)) = (f.server_name.clone(), f.server_name_evidence) {
+    // An ECH hello's outer name does not override a DNS-taught name.
+    let dns_wins = f.ech && f.verdict.evidence == Some(Evidence::Dns);
+    if let (Some(name), Some(evidence), false) = (f.server_name.clone(), f.server_name_evidence, dns_wins) {
         offer_name(rules, f, evidence, &name);
     }
 }

@@ -638,20 +638,29 @@ fn quic_initials_v1_v2_and_reordered() {
 }
 
 #[test]
-fn encrypted_client_hello_outer_names_are_not_attributed() {
+fn encrypted_client_hello_outer_names_attribute_unless_dns_names_the_destination() {
     let r = replay(&["ech.pcap"], &[]);
-    assert_eq!(r.flows.len(), 3, "{}", r.dump());
-    for (port, outer) in [(51200, "cloudflare-ech.com"), (51201, "www.icloud.com")] {
-        let f = r.by_client_port(port);
-        check(f, &unattributed());
-        check(f, &[("ech", json!(true)), ("server_name", json!(outer)), ("packets", json!(9))]);
-    }
-    // The address still counts: ECH hides the name, not the server.
+    let hellos: Vec<&Value> = r.flows.iter().filter(|f| f["server_port"] == 443).collect();
+    assert_eq!(hellos.len(), 5, "{}", r.dump());
+    let f = r.by_client_port(51200);
+    check(f, &unattributed());
+    check(f, &[("ech", json!(true)), ("server_name", json!("cloudflare-ech.com")), ("packets", json!(9))]);
+    // GREASE ECH: the outer name is the destination.
+    let f = r.by_client_port(51201);
+    check(f, &attributed("apple", "icloud", "tls_sni", Some("www.icloud.com")));
+    check(f, &[("ech", json!(true)), ("server_name", json!("www.icloud.com")), ("packets", json!(9))]);
+    // A cover name that matches nothing leaves the address evidence.
     let f = r.by_client_port(51202);
     check(f, &attributed("apple", "services", "ip", None));
     check(f, &[("ech", json!(true)), ("server_name", json!("cloudflare-ech.com"))]);
-    assert_eq!(r.metric("vendorwatch_ech_flows_total{segment=\"net-10-10\"}"), Some(3.0));
-    assert_eq!(r.metric(&flows_total("net-10-10", "none", "none", false)), Some(2.0));
+    // Real ECH: the name the client looked up wins over the outer SNI.
+    let f = r.by_client_port(51203);
+    check(f, &attributed("apple", "icloud", "dns", Some("gateway.icloud.com")));
+    check(f, &[("ech", json!(true)), ("server_name", json!("cloudflare-ech.com"))]);
+    let f = r.by_client_port(51204);
+    check(f, &attributed("bytedance", "tiktok", "dns", Some("www.tiktok.com")));
+    check(f, &[("ech", json!(true)), ("server_name", json!("www.icloud.com"))]);
+    assert_eq!(r.metric("vendorwatch_ech_flows_total{segment=\"net-10-10\"}"), Some(5.0));
 }
 
 #[test]

@@ -29,9 +29,10 @@ const MIN_APPLICATION_PAYLOAD: usize = 6;
 pub enum Finding {
     /// A name the client asked for (SNI, Host).
     Name { evidence: Evidence, name: Box<str> },
-    /// A ClientHello with Encrypted ClientHello: its outer SNI names the
-    /// cover service, not the destination, so it is never attributed.
-    EncryptedHello { outer_sni: Option<Box<str>> },
+    /// A ClientHello with an Encrypted ClientHello extension (real or
+    /// GREASE): its outer SNI is evidence, but weaker than a DNS answer for
+    /// the address, which names real ECH's inner destination.
+    EncryptedHello { evidence: Evidence, outer_sni: Option<Box<str>> },
 }
 
 enum State {
@@ -297,7 +298,7 @@ fn quic_progress(initials: &mut quic::ClientInitials, payload: &[u8]) -> (bool, 
 
 fn hello_finding(hello: tls::ClientHello, evidence: Evidence) -> Option<Finding> {
     if hello.ech {
-        return Some(Finding::EncryptedHello { outer_sni: hello.sni });
+        return Some(Finding::EncryptedHello { evidence, outer_sni: hello.sni });
     }
     hello.sni.map(|name| Finding::Name { evidence, name })
 }

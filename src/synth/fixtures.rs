@@ -832,13 +832,29 @@ fn ech() -> Fixture {
     tls(&mut cap, &Path::new("10.10.1.140:51201", "203.0.113.141:443"), &ech("www.icloud.com"), &[], 1200);
     cap.wait(SECOND);
     tls(&mut cap, &Path::new("10.10.1.140:51202", "17.253.144.12:443"), &ech("cloudflare-ech.com"), &[], 1200);
+    // Real ECH: the client looked the real name up; the answer names the
+    // destination, the outer SNI only the provider.
+    cap.wait(SECOND);
+    let resolver = Path::new("10.10.1.140:40140", "10.10.0.1:53");
+    let answer = [Answer::a("gateway.icloud.com", 300, "203.0.113.142")];
+    lookup(&mut cap, &resolver, 0x1400, "gateway.icloud.com", QTYPE_A, &answer);
+    tls(&mut cap, &Path::new("10.10.1.140:51203", "203.0.113.142:443"), &ech("cloudflare-ech.com"), &[], 1200);
+    cap.wait(SECOND);
+    let resolver = Path::new("10.10.1.140:40141", "10.10.0.1:53");
+    let answer = [Answer::a("www.tiktok.com", 300, "203.0.113.143")];
+    lookup(&mut cap, &resolver, 0x1401, "www.tiktok.com", QTYPE_A, &answer);
+    tls(&mut cap, &Path::new("10.10.1.140:51204", "203.0.113.143:443"), &ech("www.icloud.com"), &[], 1200);
     Fixture {
         name: "ech.pcap",
-        about: "Encrypted ClientHello (extension 0xfe0d, post-quantum key share, 2 segments): \
-                10.10.1.140:51200 -> 203.0.113.140:443 outer SNI cloudflare-ech.com and :51201 -> \
-                203.0.113.141:443 outer SNI www.icloud.com: neither outer name is attributed, no vendor; \
-                :51202 -> 17.253.144.12:443 outer SNI cloudflare-ech.com: apple/services by ip (the address \
-                still counts). All ech true, 9 frames each.",
+        about: "Encrypted ClientHello (extension 0xfe0d, real or GREASE, post-quantum key share, 2 \
+                segments): 10.10.1.140:51200 -> 203.0.113.140:443 outer SNI cloudflare-ech.com: no vendor; \
+                :51201 -> 203.0.113.141:443 outer SNI www.icloud.com: apple/icloud by tls_sni (the outer \
+                name is the destination under GREASE); :51202 -> 17.253.144.12:443 outer SNI \
+                cloudflare-ech.com: apple/services by ip; after a lookup of gateway.icloud.com (A \
+                203.0.113.142), :51203 -> 203.0.113.142:443 outer SNI cloudflare-ech.com: apple/icloud by \
+                dns; after a lookup of www.tiktok.com (A 203.0.113.143), :51204 -> 203.0.113.143:443 outer \
+                SNI www.icloud.com: bytedance/tiktok by dns (the DNS name wins over the outer SNI). All \
+                ech true, 9 frames each.",
         bytes: ethernet(cap),
     }
 }
