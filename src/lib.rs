@@ -15,6 +15,7 @@ pub mod classify;
 pub mod decode;
 pub mod export;
 pub mod flow;
+pub mod hosts;
 pub mod inspect;
 pub mod pipeline;
 pub mod segment;

@@ -4,24 +4,26 @@
 //! counters it produces go to a shared [`Outputs`] once per flow (or per
 //! flush of a long-lived flow), never per packet.
 
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use hashbrown::HashMap;
 
 use crate::aggregate::{Aggregator, IN, NO_VENDOR, OUT, PacketStats, Traffic, TrafficKey, VendorKey};
+use crate::classify::attribution::{Applied, Attribution, FlowAddrs};
 use crate::classify::dns_cache::DnsCache;
-use crate::classify::names::NormalizedName;
-use crate::classify::signatures::{EntryId, SignatureSet, VendorId};
-use crate::classify::verdict::{Evidence, Verdict};
+pub use crate::classify::rules::Rules;
+use crate::classify::signatures::VendorId;
+use crate::classify::verdict::Evidence;
 use crate::decode::fragment::Defragmenter;
 use crate::decode::{self, Decoded, Encap, EncapKind, IPPROTO_TCP, IPPROTO_UDP, Packet, Vlans, tcp};
 use crate::export::flowlog::{FlowLog, FlowRecord};
 use crate::flow::{
     self, EndReason, Endpoint, FROM_CLIENT, FlowKey, FlowTable, TO_CLIENT, TcpProgress, TimeoutClass, Timeouts,
 };
-use crate::inspect::{self, Finding, InspectBudget, Inspector};
-use crate::segment::{Config, ConfigError, Placement, TunnelId, TunnelKind};
+use crate::hosts::{HostKey, HostTable};
+use crate::inspect::registry::is_dns_flow;
+use crate::inspect::{Direction, Finding, FlowContext, FlowFinding, InspectBudget, Inspection, Segment, Side};
+use crate::segment::{Placement, TunnelId, TunnelKind};
 use crate::source::Frame;
 
 /// Default bound on tracked flows: about 400 bytes each, 100 MB in all (plus
@@ -29,46 +31,9 @@ use crate::source::Frame;
 /// small sensor, and `--max-flows` changes it.
 pub const DEFAULT_MAX_FLOWS: usize = 262_144;
 const DNS_CACHE_CAPACITY: usize = 65_536;
-const DNS_PORT: u16 = 53;
+/// Hosts with facts (names, devices) remembered per worker.
+const HOST_TABLE_CAPACITY: usize = 65_536;
 const EXPIRY_INTERVAL_NS: u64 = 100_000_000;
-
-/// Signatures, segments and policy: everything a reload replaces at once.
-#[derive(Debug)]
-pub struct Rules {
-    pub signatures: SignatureSet,
-    pub config: Config,
-    /// Indexed by vendor id.
-    banned: Vec<bool>,
-}
-
-impl Rules {
-    /// Checks the policy against the signatures (a banned vendor must exist).
-    pub fn new(signatures: SignatureSet, config: Config) -> Result<Rules, ConfigError> {
-        let mut banned = vec![false; signatures.vendors.len()];
-        for (name, line) in &config.banned {
-            match signatures.vendor_by_name(name) {
-                Some(id) => banned[usize::from(id.0)] = true,
-                None => {
-                    let known: Vec<&str> = signatures.vendors.iter().map(|v| &*v.id).collect();
-                    return Err(ConfigError {
-                        file: config.file.clone().unwrap_or_default(),
-                        line: *line,
-                        message: format!("banned vendor {name:?} has no signatures (known: {})", known.join(", ")),
-                    });
-                }
-            }
-        }
-        Ok(Rules { signatures, config, banned })
-    }
-
-    pub fn is_banned(&self, vendor: VendorId) -> bool {
-        self.banned.get(usize::from(vendor.0)).copied().unwrap_or(false)
-    }
-
-    fn match_name(&self, name: &str) -> Option<EntryId> {
-        NormalizedName::new(name).and_then(|n| self.signatures.match_name(&n))
-    }
-}
 
 /// Where finished flows and counters go; shared by all workers.
 #[derive(Default)]
@@ -94,10 +59,8 @@ pub struct FlowState {
     /// Whether the client is the key's lower endpoint: a packet's direction
     /// without comparing addresses.
     client_is_lo: bool,
-    /// A DNS flow (server port 53, UDP or TCP): every message is read.
-    dns: bool,
     tcp: TcpProgress,
-    inspector: Inspector,
+    inspection: Inspection,
     client: Endpoint,
     server: Endpoint,
     protocol: u8,
@@ -109,15 +72,25 @@ pub struct FlowState {
     flushed_packets: [u64; 2],
     flushed_bytes: [u64; 2],
     counted: bool,
-    ech: bool,
     placement: Placement,
-    verdict: Verdict,
-    /// For DNS flows: the vendor name looked up.
-    query: Option<(EntryId, Box<str>)>,
-    /// The name the client asked for (SNI/Host), matched or not, and where
-    /// it was read.
-    server_name: Option<Box<str>>,
-    server_name_evidence: Option<Evidence>,
+    attribution: Attribution,
+    /// QUIC packets the inspection could not decrypt.
+    quic_skipped: u64,
+}
+
+impl FlowState {
+    fn addrs(&self) -> FlowAddrs {
+        FlowAddrs {
+            client: self.client.addr,
+            server: self.server.addr,
+            server_port: self.server.port,
+            protocol: self.protocol,
+        }
+    }
+
+    fn context(&self) -> FlowContext {
+        FlowContext { protocol: self.protocol, client_port: self.client.port, server_port: self.server.port }
+    }
 }
 
 /// One worker's pipeline.
@@ -127,6 +100,7 @@ pub struct Pipeline {
     dns: DnsCache,
     defrag: Defragmenter,
     inspect_budget: InspectBudget,
+    hosts: HostTable,
     stats: PacketStats,
     outputs: Arc<Mutex<Outputs>>,
     /// Packets and wire bytes per source index since the last flush.
@@ -159,6 +133,7 @@ impl Pipeline {
             dns: DnsCache::new(DNS_CACHE_CAPACITY),
             defrag: Defragmenter::default(),
             inspect_budget: InspectBudget::default(),
+            hosts: HostTable::new(HOST_TABLE_CAPACITY),
             dns_queries: HashMap::new(),
             stats: PacketStats::default(),
             outputs,
@@ -195,7 +170,10 @@ impl Pipeline {
         self.flush_dns_queries(&mut outputs.lock().unwrap_or_else(|e| e.into_inner()).aggregator);
         self.rules = rules;
         let rules = self.rules.clone();
-        self.flows.for_each_mut(|_, f| reclassify(&rules, f));
+        self.flows.for_each_mut(|_, f| {
+            let addrs = f.addrs();
+            f.attribution.reclassify(&rules, &addrs);
+        });
     }
 
     /// The hot path: one frame through every stage.
@@ -271,13 +249,15 @@ impl Pipeline {
         flow.last_ns = flow.last_ns.max(ts);
         let class = (p.protocol == IPPROTO_TCP).then(|| flow.tcp.update(p.tcp_flags, p.tcp_seq, dir));
 
-        if flow.dns && !p.payload.is_empty() {
-            read_dns(rules, &mut self.dns, &mut self.dns_queries, flow, p, ts);
-        } else if !flow.inspector.is_done() {
-            let isn = flow.tcp.client_isn;
-            if let Some(finding) = flow.inspector.on_packet(p, from_client, isn, &self.inspect_budget) {
-                apply_finding(rules, flow, finding);
-            }
+        if !flow.inspection.is_done() && !p.payload.is_empty() {
+            let mut env = InspectEnv {
+                rules: &self.rules,
+                dns: &mut self.dns,
+                queries: &mut self.dns_queries,
+                budget: &self.inspect_budget,
+                hosts: &mut self.hosts,
+            };
+            inspect_payload(&mut env, flow, p, dir, ts);
         }
         if let Some(class) = class {
             self.flows.set_class(slot, class);
@@ -306,7 +286,10 @@ impl Pipeline {
         let out = &mut *guard;
         let rules = &self.rules;
         self.flows.for_each_mut(|_, f| {
-            if f.inspector.is_done() && count_flow(rules, &mut out.aggregator, f) && f.verdict.entry.is_some() {
+            if f.inspection.is_settled()
+                && count_flow(rules, &mut out.aggregator, f)
+                && f.attribution.verdict.entry.is_some()
+            {
                 if let Some(log) = out.active_log.as_mut() {
                     log.write(&FlowRecord { end_reason: "active", ..flow_record(rules, f, EndReason::Shutdown) });
                 }
@@ -340,6 +323,8 @@ impl Pipeline {
         self.stats = PacketStats::default();
         agg.flow_table_flows = self.flows.len() as u64;
         agg.dns_cache_entries = self.dns.len() as u64;
+        agg.host_table_hosts = self.hosts.len() as u64;
+        agg.host_evictions += self.hosts.take_evictions();
     }
 
     /// Ends every flow (end of input) and flushes all counters.
@@ -354,38 +339,46 @@ impl Pipeline {
     }
 }
 
-/// Reads one DNS message of a DNS flow: counts a query for a vendor name,
-/// and learns which addresses an answer gave the client for it. DNS packets
-/// are a small share of traffic, so full parsing is affordable here.
-fn read_dns(
-    rules: &Rules,
-    cache: &mut DnsCache,
-    queries: &mut HashMap<(Arc<str>, VendorId), u64>,
-    f: &mut FlowState,
-    p: &Packet<'_>,
-    ts: u64,
-) {
-    let payload = if p.protocol == IPPROTO_TCP { inspect::dns::tcp_message(p.payload) } else { Some(p.payload) };
-    let Some(msg) = payload.and_then(|b| inspect::dns::Message::new_checked(b).ok()) else { return };
-    let Ok(Some(question)) = msg.question() else { return };
-    let qname = question.name;
-    let Some(entry) = rules.match_name(qname.as_str()) else { return };
-    if msg.is_response() {
-        for record in msg.answers() {
-            let Ok(record) = record else { break };
-            let addr: IpAddr = match record.data {
-                inspect::dns::RecordData::A(a) => a.into(),
-                inspect::dns::RecordData::Aaaa(a) => a.into(),
-                _ => continue,
-            };
-            cache.learn(f.client.addr, addr, qname.as_str(), record.ttl, ts);
+/// What inspecting a payload may change besides the flow itself.
+struct InspectEnv<'a> {
+    rules: &'a Rules,
+    dns: &'a mut DnsCache,
+    queries: &'a mut HashMap<(Arc<str>, VendorId), u64>,
+    budget: &'a InspectBudget,
+    hosts: &'a mut HostTable,
+}
+
+/// Feeds one payload to the flow's inspection and weighs what it finds.
+fn inspect_payload(env: &mut InspectEnv<'_>, flow: &mut FlowState, p: &Packet<'_>, dir: usize, ts: u64) {
+    let ctx = flow.context();
+    let addrs = flow.addrs();
+    let direction = if dir == FROM_CLIENT { Direction::FromClient } else { Direction::ToClient };
+    let attribution = &mut flow.attribution;
+    let quic_skipped = &mut flow.quic_skipped;
+    let segment = &flow.placement.segment;
+    let mut report = |finding: Finding<'_>| match finding {
+        Finding::Flow(FlowFinding::QuicPacketsSkipped(n)) => *quic_skipped = n,
+        Finding::Flow(f) => {
+            if let Applied::VendorQuery(vendor) = attribution.apply(env.rules, &addrs, f, env.dns, ts) {
+                *env.queries.entry((segment.clone(), vendor)).or_default() += 1;
+            }
         }
+        Finding::Host { side, fact } => {
+            let addr = match side {
+                Side::Client => addrs.client,
+                Side::Server => addrs.server,
+            };
+            env.hosts.learn(HostKey::of(addr, segment), fact, ts);
+        }
+    };
+    if p.protocol == IPPROTO_TCP {
+        // Data on a SYN (TCP Fast Open) starts after the SYN's own sequence number.
+        let syn = p.tcp_flags & tcp::SYN != 0;
+        let seq = if syn { p.tcp_seq.wrapping_add(1) } else { p.tcp_seq };
+        let segment = Segment { dir: direction, seq, payload: p.payload, stream_start: flow.tcp.stream_start(dir) };
+        flow.inspection.on_segment(&ctx, segment, env.budget, &mut report);
     } else {
-        let vendor = rules.signatures.entry(entry).vendor;
-        *queries.entry((f.placement.segment.clone(), vendor)).or_default() += 1;
-    }
-    if f.query.is_none() {
-        f.query = Some((entry, qname.as_str().into()));
+        flow.inspection.on_datagram(&ctx, direction, p.payload, env.budget, &mut report);
     }
 }
 
@@ -412,9 +405,12 @@ fn new_flow(
         _ => None,
     };
     let placement = rules.config.segments.place(client.addr, server.addr, &p.vlans, tunnel, interface_name);
-    let mut f = FlowState {
+    let ctx = FlowContext { protocol: p.protocol, client_port: client.port, server_port: server.port };
+    let addrs = FlowAddrs { client: client.addr, server: server.addr, server_port: server.port, protocol: p.protocol };
+    let transport = p.protocol == IPPROTO_UDP || p.protocol == IPPROTO_TCP;
+    let lookup = transport && is_dns_flow(&ctx);
+    let f = FlowState {
         client_is_lo: forward == sender_is_client,
-        dns: server.port == DNS_PORT && (p.protocol == IPPROTO_UDP || p.protocol == IPPROTO_TCP),
         client,
         server,
         protocol: p.protocol,
@@ -430,104 +426,16 @@ fn new_flow(
         counted: false,
         tcp: TcpProgress::default(),
         placement,
-        verdict: Verdict::default(),
-        query: None,
-        server_name: None,
-        ech: false,
-        inspector: Inspector::new(p.protocol),
-        server_name_evidence: None,
+        attribution: Attribution::for_new_flow(rules, dns, &addrs, lookup, ts),
+        inspection: Inspection::new(p.protocol),
+        quic_skipped: 0,
     };
-    if f.dns {
-        // Every DNS message is read as it comes, not by the inspector; a
-        // DNS flow is settled (and flushed live) from its first packet.
-        f.inspector.finish();
-    } else {
-        if let Some(name) = dns.lookup(client.addr, server.addr, ts) {
-            if let Some(entry) = rules.match_name(name) {
-                f.verdict.offer(entry, Evidence::Dns, Some(name));
-            }
-        }
-        classify_by_address(rules, &mut f);
-    }
     let class = match p.protocol {
         IPPROTO_TCP => TimeoutClass::TcpOpening,
         IPPROTO_UDP => TimeoutClass::Udp,
         _ => TimeoutClass::Other,
     };
     (f, class)
-}
-
-/// Address and port evidence: the server inside a vendor prefix, and a
-/// vendor port only inside that vendor's prefixes. Not for DNS flows: a
-/// lookup talks to a resolver, whoever runs it, not to the vendor asked about.
-fn classify_by_address(rules: &Rules, f: &mut FlowState) {
-    if let Some(entry) = rules.signatures.match_addr(f.server.addr) {
-        match rules.signatures.match_port(entry, f.server.addr, f.protocol, f.server.port) {
-            Some(port_entry) => f.verdict.offer(port_entry, Evidence::Port, None),
-            None => f.verdict.offer(entry, Evidence::Ip, None),
-        }
-    }
-}
-
-fn apply_finding(rules: &Rules, f: &mut FlowState, finding: Finding) {
-    match finding {
-        Finding::Name { evidence, name } => {
-            offer_name(rules, f, evidence, &name);
-            f.server_name = Some(name);
-            f.server_name_evidence = Some(evidence);
-        }
-        Finding::EncryptedHello { evidence, outer_sni } => {
-            f.ech = true;
-            // A GREASE ECH extension (every Chromium hello has one) leaves the
-            // outer SNI the real destination; real ECH names the provider
-            // that carries the flow. Either way it is evidence, except that
-            // a DNS answer for this address names the real destination of
-            // real ECH and so wins over the outer name.
-            if let Some(name) = outer_sni {
-                if f.verdict.evidence != Some(Evidence::Dns) {
-                    offer_name(rules, f, evidence, &name);
-                }
-                f.server_name = Some(name);
-                f.server_name_evidence = Some(evidence);
-            }
-        }
-    }
-}
-
-/// A name the client asked for in the flow itself. If it matches no
-/// signature, a DNS answer for this address says nothing about this flow
-/// (a shared CDN address serves many names): only the address remains.
-fn offer_name(rules: &Rules, f: &mut FlowState, evidence: Evidence, name: &str) {
-    match rules.match_name(name) {
-        Some(entry) => f.verdict.offer(entry, evidence, Some(name)),
-        None if f.verdict.evidence == Some(Evidence::Dns) => {
-            f.verdict = Verdict::default();
-            classify_by_address(rules, f);
-        }
-        None => {}
-    }
-}
-
-/// Attributes a flow again under new rules (a reload), from the evidence it
-/// kept: its DNS-taught name, the name it asked for, its addresses.
-fn reclassify(rules: &Rules, f: &mut FlowState) {
-    let dns_name = (f.verdict.evidence == Some(Evidence::Dns)).then(|| f.verdict.name.clone()).flatten();
-    f.verdict = Verdict::default();
-    if f.dns {
-        if let Some((_, name)) = f.query.take() {
-            f.query = rules.match_name(&name).map(|e| (e, name));
-        }
-        return;
-    }
-    if let Some(entry) = dns_name.as_deref().and_then(|n| rules.match_name(n)) {
-        f.verdict.offer(entry, Evidence::Dns, dns_name.as_deref());
-    }
-    classify_by_address(rules, f);
-    // An ECH hello's outer name does not override a DNS-taught name.
-    let dns_wins = f.ech && f.verdict.evidence == Some(Evidence::Dns);
-    if let (Some(name), Some(evidence), false) = (f.server_name.clone(), f.server_name_evidence, dns_wins) {
-        offer_name(rules, f, evidence, &name);
-    }
 }
 
 fn vendor_key(agg: &mut Aggregator, rules: &Rules, segment: &str, vendor: VendorId) -> VendorKey {
@@ -554,7 +462,7 @@ fn count_flow(rules: &Rules, agg: &mut Aggregator, f: &mut FlowState) -> bool {
     f.flushed_bytes = f.bytes;
     f.counted = true;
     let segment = agg.label(&f.placement.segment);
-    let (vendor, service, banned) = match f.verdict.entry {
+    let (vendor, service, banned) = match f.attribution.verdict.entry {
         Some(entry) => {
             let e = rules.signatures.entry(entry);
             (
@@ -565,11 +473,11 @@ fn count_flow(rules: &Rules, agg: &mut Aggregator, f: &mut FlowState) -> bool {
         }
         None => (agg.label(NO_VENDOR), agg.label(NO_VENDOR), false),
     };
-    if f.verdict.entry.is_some() {
+    if f.attribution.verdict.entry.is_some() {
         let host = if f.placement.host_is_client { f.client.addr } else { f.server.addr };
         agg.add_host(VendorKey { segment: segment.clone(), vendor: vendor.clone(), banned }, host, f.last_ns);
     }
-    if delta.flows == 1 && f.ech {
+    if delta.flows == 1 && f.attribution.ech {
         *agg.ech_flows.entry(segment.clone()).or_default() += 1;
     }
     agg.add_traffic(TrafficKey { segment, vendor, service, banned }, delta);
@@ -577,10 +485,16 @@ fn count_flow(rules: &Rules, agg: &mut Aggregator, f: &mut FlowState) -> bool {
 }
 
 fn finish_flow(rules: &Rules, outputs: &Mutex<Outputs>, _key: FlowKey, mut f: FlowState, reason: EndReason) {
+    let skipped = &mut f.quic_skipped;
+    f.inspection.finish(&mut |finding| {
+        if let Finding::Flow(FlowFinding::QuicPacketsSkipped(n)) = finding {
+            *skipped = n;
+        }
+    });
     let mut out = outputs.lock().unwrap_or_else(|e| e.into_inner());
     count_flow(rules, &mut out.aggregator, &mut f);
-    out.aggregator.packet_stats.quic_skipped += f.inspector.quic_skipped();
-    out.aggregator.packet_stats.inspect_refused += u64::from(f.inspector.refused());
+    out.aggregator.packet_stats.quic_skipped += f.quic_skipped;
+    out.aggregator.packet_stats.inspect_refused += u64::from(f.inspection.refused());
     if matches!(reason, EndReason::IdleTimeout | EndReason::TableFull) {
         out.aggregator.add_eviction(reason.as_str());
     }
@@ -591,7 +505,8 @@ fn finish_flow(rules: &Rules, outputs: &Mutex<Outputs>, _key: FlowKey, mut f: Fl
 
 fn flow_record<'a>(rules: &'a Rules, f: &'a FlowState, reason: EndReason) -> FlowRecord<'a> {
     let sigs = &rules.signatures;
-    let entry = f.verdict.entry.map(|e| sigs.entry(e));
+    let a = &f.attribution;
+    let entry = a.verdict.entry.map(|e| sigs.entry(e));
     FlowRecord {
         proto: proto_name(f.protocol),
         protocol_number: f.protocol,
@@ -608,13 +523,15 @@ fn flow_record<'a>(rules: &'a Rules, f: &'a FlowState, reason: EndReason) -> Flo
         vendor: entry.map(|e| &*sigs.vendor(e.vendor).id),
         service: entry.map(|e| sigs.service_name(e.service)),
         banned: entry.is_some_and(|e| rules.is_banned(e.vendor)),
-        evidence: f.verdict.evidence.map(Evidence::as_str),
-        name: f.verdict.name.as_deref(),
-        server_name: f.server_name.as_deref(),
-        query_vendor: f.query.as_ref().map(|(e, _)| &*sigs.vendor(sigs.entry(*e).vendor).id),
-        query_name: f.query.as_ref().map(|(_, n)| &**n),
+        evidence: a.verdict.evidence.map(Evidence::as_str),
+        name: a.verdict.name.as_deref(),
+        server_name: a.server_name.as_ref().map(|(n, _)| &**n),
+        query_vendor: a.query.as_ref().map(|(e, _)| &*sigs.vendor(sigs.entry(*e).vendor).id),
+        query_name: a.query.as_ref().map(|(_, n)| &**n),
+        alpn: a.alpn.as_deref(),
+        user_agent: a.user_agent.as_deref(),
         signature: entry.map(|e| (&*e.file, e.line)),
-        ech: f.ech,
+        ech: a.ech,
         packets: f.packets[FROM_CLIENT] + f.packets[TO_CLIENT],
         bytes: f.bytes[FROM_CLIENT] + f.bytes[TO_CLIENT],
         packets_from_client: f.packets[FROM_CLIENT],
@@ -647,6 +564,8 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
+    use crate::classify::signatures::SignatureSet;
+    use crate::segment::Config;
     use crate::source::LinkType;
     use crate::synth::app;
     use crate::synth::conv::{Capture, Path, TcpSession};

@@ -96,6 +96,9 @@ pub struct Aggregator {
     pub ech_flows: HashMap<Arc<str>, u64>,
     pub flow_table_flows: u64,
     pub dns_cache_entries: u64,
+    /// Hosts with facts held by the workers, and hosts evicted for room.
+    pub host_table_hosts: u64,
+    pub host_evictions: u64,
     /// Truncated or unreadable inputs.
     pub source_errors: u64,
 }

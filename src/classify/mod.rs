@@ -1,6 +1,8 @@
 //! Classify: which vendor and service a flow belongs to, and on what evidence.
 
+pub mod attribution;
 pub mod dns_cache;
 pub mod names;
+pub mod rules;
 pub mod signatures;
 pub mod verdict;

@@ -37,6 +37,10 @@ pub struct FlowRecord<'a> {
     /// For DNS flows: the vendor looked up, and the name.
     pub query_vendor: Option<&'a str>,
     pub query_name: Option<&'a str>,
+    /// The first protocol the client offered by ALPN.
+    pub alpn: Option<&'a str>,
+    /// The client's HTTP User-Agent (at most 256 bytes).
+    pub user_agent: Option<&'a str>,
     /// The signature entry (file, line) behind the vendor.
     #[serde(serialize_with = "signature_ref")]
     pub signature: Option<(&'a str, usize)>,

@@ -245,6 +245,10 @@ pub fn write_counters(e: &mut Exposition, agg: &Aggregator, hosts_since_ns: u64)
         "Answers held that tie a client's address lookups to vendor names.",
     );
     e.sample("vendorwatch_dns_cache_entries", &[], agg.dns_cache_entries as f64);
+    e.family("vendorwatch_host_table_hosts", Kind::Gauge, "Hosts whose facts (names, devices) are held.");
+    e.sample("vendorwatch_host_table_hosts", &[], agg.host_table_hosts as f64);
+    e.family("vendorwatch_host_evictions_total", Kind::Counter, "Hosts evicted from a full host table.");
+    e.sample("vendorwatch_host_evictions_total", &[], agg.host_evictions as f64);
 }
 
 #[cfg(test)]

@@ -79,6 +79,8 @@ pub struct Endpoint {
 pub struct TcpProgress {
     /// Initial sequence number of the client, when its SYN was seen.
     pub client_isn: Option<u32>,
+    /// Initial sequence number of the server, when its SYN-ACK was seen.
+    pub server_isn: Option<u32>,
     pub fin: [bool; 2],
     pub rst: bool,
     pub established: bool,
@@ -92,11 +94,20 @@ impl TcpProgress {
         self.rst || self.fin.iter().any(|&f| f) || self.client_isn.is_some_and(|isn| isn != seq)
     }
 
+    /// Sequence number of the first stream byte sent in `dir`, when that
+    /// direction's SYN was seen.
+    pub fn stream_start(&self, dir: usize) -> Option<u32> {
+        let isn = if dir == FROM_CLIENT { self.client_isn } else { self.server_isn };
+        isn.map(|isn| isn.wrapping_add(1))
+    }
+
     /// Updates from one segment; returns the class the flow belongs in now.
     pub fn update(&mut self, flags: u8, seq: u32, dir: usize) -> TimeoutClass {
         if flags & tcp::SYN != 0 {
             if dir == FROM_CLIENT && flags & tcp::ACK == 0 {
                 self.client_isn = Some(seq);
+            } else if dir == TO_CLIENT && flags & tcp::ACK != 0 {
+                self.server_isn = Some(seq);
             }
         } else if flags & tcp::ACK != 0 {
             self.established = true;

@@ -1,114 +1,256 @@
-//! Inspect: application-layer evidence from the first packets of a flow.
+//! Inspect: application-layer evidence from a flow's payloads.
 //!
-//! Only the packets that can carry evidence are looked at: a flow's first
-//! few client payloads (TLS ClientHello, HTTP request head, QUIC Initial)
-//! and DNS messages. Once a flow has given what it can, its [`Inspector`]
-//! is done and later packets cost nothing here.
+//! Every application protocol plugs in through one contract: a
+//! [`Registration`] (its name, transport, a probe of a flow's first payload
+//! in either direction, and a constructor) and an [`Inspector`] that is fed
+//! that direction's bytes and reports [`Finding`]s. [`registry::REGISTRY`]
+//! lists them; [`Inspection`], the per-flow driver, knows that list, not the
+//! protocols. TCP streams are reassembled here, in one place, for every
+//! inspector and both directions, within a per-flow bound and a shared
+//! [`InspectBudget`]. Once a flow has told what it can, its inspection is
+//! done and later packets cost nothing here.
+//!
+//! Adding a protocol: its parser in `proto`, its adapter in
+//! `inspect/inspectors/`, one line in [`registry::REGISTRY`], a fuzz target
+//! and a fixture.
 
 pub mod dns;
 pub mod http;
 pub mod quic;
-mod stream;
 pub mod tls;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod budget;
+mod inspectors;
+pub mod registry;
+mod stream;
+
+use std::net::IpAddr;
+
+pub use budget::InspectBudget;
+use budget::Reservation;
+use stream::{Placed, Stream};
 
 use crate::classify::verdict::Evidence;
-use crate::decode::{IPPROTO_TCP, IPPROTO_UDP, Packet};
-use stream::StreamAssembler;
+use crate::decode::{IPPROTO_TCP, IPPROTO_UDP};
 
-/// Packets of a flow (either direction) after which inspection stops:
-/// hellos and request heads come first, so later packets add only cost.
-const MAX_INSPECTED_PACKETS: u8 = 16;
-/// Shorter first payloads are neither a TLS record header nor a request line.
-const MIN_APPLICATION_PAYLOAD: usize = 6;
-
-/// What inspection found in a flow.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Finding {
-    /// A name the client asked for (SNI, Host).
-    Name { evidence: Evidence, name: Box<str> },
-    /// A ClientHello with an Encrypted ClientHello extension (real or
-    /// GREASE): its outer SNI is evidence, but weaker than a DNS answer for
-    /// the address, which names real ECH's inner destination.
-    EncryptedHello { evidence: Evidence, outer_sni: Option<Box<str>> },
+/// Which way a payload travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// From the flow's initiator.
+    FromClient,
+    /// To the flow's initiator.
+    ToClient,
 }
 
-enum State {
-    Fresh,
-    /// A TCP client stream being reassembled until its ClientHello or
-    /// request head is complete.
-    Stream(Box<StreamAssembler>),
-    Quic(Box<quic::ClientInitials>),
+impl Direction {
+    /// 0 for [`Direction::FromClient`], 1 for [`Direction::ToClient`], as the
+    /// flow's per-direction counters are indexed.
+    pub fn index(self) -> usize {
+        match self {
+            Direction::FromClient => 0,
+            Direction::ToClient => 1,
+        }
+    }
+}
+
+/// What an inspector knows of its flow besides the payloads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlowContext {
+    /// IP protocol number (TCP or UDP).
+    pub protocol: u8,
+    pub client_port: u16,
+    pub server_port: u16,
+}
+
+impl FlowContext {
+    /// Whether either end uses `port` (mDNS and similar peer protocols use
+    /// the same port on both ends).
+    pub fn has_port(&self, port: u16) -> bool {
+        self.client_port == port || self.server_port == port
+    }
+}
+
+/// A probe's answer about a flow's first payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Probe {
+    /// This protocol: start its inspector with this payload.
+    Accept,
+    /// Not this protocol.
+    Reject,
+    /// Too little to tell; ask again with the next payload.
+    Unsure,
+}
+
+/// What an inspector wants after a payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// Feed more. For a TCP stream, the first `consumed` bytes were read and
+    /// are dropped; the rest are given again with what follows them.
+    More { consumed: usize },
+    /// Like `More`, but the flow's attribution no longer depends on what
+    /// comes (a DNS flow reads every message but is a lookup whatever they
+    /// say): the flow's counters may be exported while it runs.
+    Watching { consumed: usize },
+    /// Nothing more to learn from this flow.
     Done,
 }
 
-/// Memory one worker's flows may hold while reassembling a ClientHello, a
-/// request head or QUIC CRYPTO data. Each flow has its own bound (16 KiB);
-/// this one bounds them together, so a flood of half-sent hellos costs at
-/// most the budget, not 16 KiB times the flow table.
-#[derive(Debug, Clone)]
-pub struct InspectBudget {
-    free: Arc<AtomicUsize>,
+/// Which end of the flow a host fact is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Client,
+    Server,
 }
 
-/// What one reassembling flow reserves: the most its buffers can hold.
-const STREAM_RESERVATION: usize = stream::MAX_STREAM_PREFIX;
-const QUIC_RESERVATION: usize = quic::MAX_CRYPTO + 4 * 1024;
-
-impl InspectBudget {
-    /// 64 MiB: 4,096 flows reassembling at once, far more than hellos in
-    /// flight on a busy link.
-    pub const DEFAULT_BYTES: usize = 64 << 20;
-
-    pub fn new(bytes: usize) -> Self {
-        InspectBudget { free: Arc::new(AtomicUsize::new(bytes)) }
-    }
-
-    fn reserve(&self, bytes: usize) -> Option<Reservation> {
-        self.free
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |free| free.checked_sub(bytes))
-            .ok()
-            .map(|_| Reservation { free: self.free.clone(), bytes })
+impl Side {
+    /// The side that sent a payload travelling in `dir`.
+    pub fn sender(dir: Direction) -> Side {
+        match dir {
+            Direction::FromClient => Side::Client,
+            Direction::ToClient => Side::Server,
+        }
     }
 }
 
-impl Default for InspectBudget {
-    fn default() -> Self {
-        InspectBudget::new(InspectBudget::DEFAULT_BYTES)
+/// Something an inspector learned, with its scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finding<'a> {
+    /// About this flow.
+    Flow(FlowFinding<'a>),
+    /// About one of the flow's hosts, whatever flows it has.
+    Host { side: Side, fact: HostFact<'a> },
+}
+
+/// A fact about one flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowFinding<'a> {
+    /// The ClientHello carried an Encrypted ClientHello extension (real or
+    /// GREASE); reported before the hello's server name.
+    EncryptedHello,
+    /// A name the client asked for (SNI, Host).
+    ServerName { evidence: Evidence, name: &'a str },
+    /// The first protocol the client offered by ALPN.
+    Alpn(&'a str),
+    /// The client's HTTP User-Agent.
+    UserAgent(&'a str),
+    /// A DNS message's question. `local`: multicast DNS or LLMNR, names on
+    /// the LAN rather than a lookup of a service.
+    DnsQuestion { name: &'a str, response: bool, local: bool },
+    /// An address a DNS response gave for its question's name (through any
+    /// CNAME chain), with the record's TTL.
+    DnsAnswer { name: &'a str, addr: IpAddr, ttl: u32 },
+    /// QUIC packets that could not be decrypted or came past the bound.
+    QuicPacketsSkipped(u64),
+}
+
+/// A fact about a host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostFact<'a> {
+    /// A name the host announced for itself (mDNS, LLMNR).
+    Hostname(&'a str),
+}
+
+/// Where an inspector reports its findings.
+pub type Report<'r> = dyn FnMut(Finding<'_>) + 'r;
+
+/// One application protocol's inspector for one flow.
+pub trait Inspector: Send {
+    /// Takes the next bytes of `dir`: for TCP the stream from the first byte
+    /// not yet consumed, for UDP one datagram.
+    fn feed(&mut self, dir: Direction, data: &[u8], report: &mut Report<'_>) -> Progress;
+
+    /// Bytes the inspector itself holds across payloads, charged to the
+    /// shared budget (stream bytes are charged by the driver).
+    fn reserved(&self) -> usize {
+        0
+    }
+
+    /// The flow's inspection ends: report what is still owed.
+    fn finish(&mut self, _report: &mut Report<'_>) {}
+}
+
+/// Which transports a protocol runs over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Tcp,
+    Udp,
+    Both,
+}
+
+impl Transport {
+    fn carries(self, protocol: u8) -> bool {
+        match self {
+            Transport::Tcp => protocol == IPPROTO_TCP,
+            Transport::Udp => protocol == IPPROTO_UDP,
+            Transport::Both => protocol == IPPROTO_TCP || protocol == IPPROTO_UDP,
+        }
     }
 }
 
-/// Budget held by one flow; given back when the flow stops reassembling
-/// or ends.
-#[derive(Debug)]
-struct Reservation {
-    free: Arc<AtomicUsize>,
-    bytes: usize,
+/// One protocol in the registry.
+pub struct Registration {
+    /// Short name, as in diagnostics.
+    pub name: &'static str,
+    pub transport: Transport,
+    /// Looks at a flow's first payload (or, while earlier probes were
+    /// unsure, a later one) in either direction; cheap, no allocation.
+    pub probe: fn(&FlowContext, Direction, &[u8]) -> Probe,
+    /// Starts the inspector for an accepted flow.
+    pub start: fn(&FlowContext) -> Box<dyn Inspector>,
 }
 
-impl Drop for Reservation {
-    fn drop(&mut self) {
-        self.free.fetch_add(self.bytes, Ordering::Relaxed);
-    }
-}
+/// Payloads every probe was unsure about before inspection gives up: a few
+/// stray bytes (keep-alives, padding counted as data) may come first.
+const MAX_UNSURE_PAYLOADS: u8 = 4;
 
 /// Per-flow inspection state.
-pub struct Inspector {
+pub struct Inspection {
     state: State,
-    packets: u8,
-    /// QUIC packets whose decryption failed or were skipped after giving up.
-    quic_skipped: u64,
-    reservation: Option<Reservation>,
-    /// Reassembly was refused because the budget was spent.
+    /// Reassembly or inspector memory was refused: the budget was spent.
     refused: bool,
 }
 
-impl Inspector {
+enum State {
+    /// No inspector has accepted the flow yet.
+    Probing {
+        unsure: u8,
+        server_rejected: bool,
+    },
+    Active(Box<Active>),
+    Done,
+}
+
+struct Active {
+    /// `None` while the direction's first bytes wait for a segment that was
+    /// overtaken.
+    inspector: Option<Box<dyn Inspector>>,
+    streams: [Stream; 2],
+    watching: bool,
+    reservation: Option<Reservation>,
+}
+
+/// A TCP payload as the driver needs it.
+#[derive(Debug, Clone, Copy)]
+pub struct Segment<'a> {
+    pub dir: Direction,
+    /// Sequence number of the payload's first byte (after a SYN's own).
+    pub seq: u32,
+    pub payload: &'a [u8],
+    /// Sequence number of the direction's first stream byte, when its SYN
+    /// was seen.
+    pub stream_start: Option<u32>,
+}
+
+impl Inspection {
+    /// Inspection for a flow of `protocol`; only TCP and UDP carry
+    /// application payloads we read.
     pub fn new(protocol: u8) -> Self {
-        let state = if protocol == IPPROTO_TCP || protocol == IPPROTO_UDP { State::Fresh } else { State::Done };
-        Inspector { state, packets: 0, quic_skipped: 0, reservation: None, refused: false }
+        let state = if protocol == IPPROTO_TCP || protocol == IPPROTO_UDP {
+            State::Probing { unsure: 0, server_rejected: false }
+        } else {
+            State::Done
+        };
+        Inspection { state, refused: false }
     }
 
     /// Nothing more will be learned from this flow.
@@ -116,286 +258,467 @@ impl Inspector {
         matches!(self.state, State::Done)
     }
 
-    pub fn quic_skipped(&self) -> u64 {
-        self.quic_skipped
+    /// The flow's attribution will not change through inspection.
+    pub fn is_settled(&self) -> bool {
+        match &self.state {
+            State::Done => true,
+            State::Active(a) => a.watching,
+            State::Probing { .. } => false,
+        }
     }
 
-    /// Whether reassembly was refused for want of budget.
+    /// Whether inspection was cut short because the budget was spent.
     pub fn refused(&self) -> bool {
         self.refused
     }
 
-    /// Looks at one packet. `client_isn` is the client's initial sequence
-    /// number when its SYN was seen.
-    pub fn on_packet(
+    /// Looks at one UDP datagram's payload.
+    pub fn on_datagram(
         &mut self,
-        p: &Packet<'_>,
-        from_client: bool,
-        client_isn: Option<u32>,
+        ctx: &FlowContext,
+        dir: Direction,
+        payload: &[u8],
         budget: &InspectBudget,
-    ) -> Option<Finding> {
-        if self.is_done() {
-            return None;
+        report: &mut Report<'_>,
+    ) {
+        if payload.is_empty() {
+            return;
         }
-        self.packets += 1;
-        if self.packets > MAX_INSPECTED_PACKETS {
-            self.finish();
-            return None;
+        match &mut self.state {
+            State::Done => {}
+            State::Probing { .. } => {
+                let Ok(mut inspector) = self.probe(ctx, dir, payload) else { return };
+                let progress = inspector.feed(dir, payload, report);
+                self.started_with(inspector, [Stream::new(None), Stream::new(None)], progress, budget, report);
+            }
+            State::Active(active) => {
+                let progress = match active.inspector.as_mut() {
+                    Some(inspector) => inspector.feed(dir, payload, report),
+                    None => Progress::Done,
+                };
+                self.progressed(progress, budget, report);
+            }
         }
-        if !from_client || p.payload.is_empty() {
-            return None;
+    }
+
+    /// Looks at one TCP segment's payload.
+    pub fn on_segment(&mut self, ctx: &FlowContext, s: Segment<'_>, budget: &InspectBudget, report: &mut Report<'_>) {
+        if s.payload.is_empty() {
+            return;
         }
-        // Data on a SYN (TCP Fast Open) starts after the SYN's own sequence number.
-        let syn = p.tcp_flags & crate::decode::tcp::SYN != 0;
-        let seq = if syn { p.tcp_seq.wrapping_add(1) } else { p.tcp_seq };
-        let p = &Packet { tcp_seq: seq, ..*p };
-        let (state, finding) = match std::mem::replace(&mut self.state, State::Done) {
-            State::Fresh if p.protocol == IPPROTO_TCP => self.first_tcp_payload(p, client_isn),
-            State::Fresh => first_udp_payload(p.payload),
-            State::Stream(mut stream) => {
-                if stream.add(p.tcp_seq, p.payload, starts_application(p.payload)) {
-                    stream_progress(stream)
-                } else {
-                    (State::Done, None)
+        match &mut self.state {
+            State::Done => {}
+            State::Probing { .. } => {
+                // A segment that overtook the direction's first one waits
+                // for it: the probe must see the stream's start.
+                let in_order = s.stream_start.is_none_or(|start| start == s.seq);
+                if in_order {
+                    let unsure = match self.probe(ctx, s.dir, s.payload) {
+                        Ok(inspector) => return self.start_tcp(inspector, s, budget, report),
+                        Err(unsure) => unsure,
+                    };
+                    // Too few bytes to tell (a hello's first bytes cut
+                    // short): hold them until the stream says more.
+                    if !unsure {
+                        return;
+                    }
                 }
+                let mut streams = [Stream::new(None), Stream::new(None)];
+                let stream = &mut streams[s.dir.index()];
+                *stream = Stream::new(Some(s.stream_start.unwrap_or(s.seq)));
+                if stream.add(s.seq, s.payload) == Placed::Overflow {
+                    return self.finish(report);
+                }
+                let active = Active { inspector: None, streams, watching: false, reservation: None };
+                self.state = State::Active(Box::new(active));
+                self.charge(budget, report);
             }
-            State::Quic(mut initials) => {
-                let (keep, finding) = quic_progress(&mut initials, p.payload);
-                self.quic_skipped = initials.skipped();
-                (if keep { State::Quic(initials) } else { State::Done }, finding)
+            State::Active(active) => {
+                let stream = &mut active.streams[s.dir.index()];
+                if let Some(start) = s.stream_start {
+                    stream.expect_start(start);
+                }
+                let Some(inspector) = active.inspector.as_mut() else {
+                    // Waiting for an overtaken first segment.
+                    match stream.add(s.seq, s.payload) {
+                        Placed::Overflow => return self.finish(report),
+                        Placed::Waiting => return self.charge(budget, report),
+                        Placed::Ready => {}
+                    }
+                    let held = stream.held();
+                    let mut inspector = match Self::probe_registry(ctx, s.dir, held) {
+                        Ok(inspector) => inspector,
+                        Err(Probe::Unsure) => return self.charge(budget, report),
+                        Err(_) => return self.finish(report),
+                    };
+                    let progress = inspector.feed(s.dir, held, report);
+                    if let Some(n) = consumed(progress) {
+                        stream.consume(n);
+                    }
+                    active.inspector = Some(inspector);
+                    return self.progressed(progress, budget, report);
+                };
+                let progress = if stream.is_next(s.seq) {
+                    // The common case: in order, nothing held; no copy.
+                    let progress = inspector.feed(s.dir, s.payload, report);
+                    if let Some(n) = consumed(progress) {
+                        let rest = s.payload.get(n..).unwrap_or(&[]);
+                        if stream.advance_past(s.seq, n, rest) == Placed::Overflow {
+                            return self.finish(report);
+                        }
+                    }
+                    progress
+                } else {
+                    match stream.add(s.seq, s.payload) {
+                        Placed::Overflow => return self.finish(report),
+                        Placed::Waiting => return self.charge(budget, report),
+                        Placed::Ready => {}
+                    }
+                    let progress = inspector.feed(s.dir, stream.held(), report);
+                    if let Some(n) = consumed(progress) {
+                        stream.consume(n);
+                    }
+                    progress
+                };
+                self.progressed(progress, budget, report);
             }
-            State::Done => (State::Done, None),
-        };
-        self.state = state;
-        // Buffers held across packets need budget; without it the flow is
-        // attributed by what it already has (DNS, address).
-        let needed = match self.state {
-            State::Stream(_) => STREAM_RESERVATION,
-            State::Quic(_) => QUIC_RESERVATION,
-            State::Fresh | State::Done => 0,
-        };
+        }
+    }
+
+    /// Ends inspection (the flow ends, or gave all it can).
+    pub fn finish(&mut self, report: &mut Report<'_>) {
+        if let State::Active(active) = std::mem::replace(&mut self.state, State::Done) {
+            if let Some(mut inspector) = active.inspector {
+                inspector.finish(report);
+            }
+        }
+    }
+
+    /// Runs the probes on a payload while probing: the accepted protocol's
+    /// inspector, or whether the probes were unsure (and may see more).
+    /// When all reject, inspection is done, unless only a server spoke: a
+    /// banner may be followed by a client protocol we read.
+    fn probe(&mut self, ctx: &FlowContext, dir: Direction, payload: &[u8]) -> Result<Box<dyn Inspector>, bool> {
+        let State::Probing { unsure, server_rejected } = &mut self.state else { return Err(false) };
+        match Self::probe_registry(ctx, dir, payload) {
+            Ok(inspector) => Ok(inspector),
+            Err(Probe::Unsure) if *unsure < MAX_UNSURE_PAYLOADS => {
+                *unsure += 1;
+                Err(true)
+            }
+            Err(Probe::Reject) if dir == Direction::ToClient && !*server_rejected => {
+                *server_rejected = true;
+                Err(false)
+            }
+            Err(_) => {
+                self.state = State::Done;
+                Err(false)
+            }
+        }
+    }
+
+    /// Starts an accepted TCP flow's inspector on its first segment.
+    fn start_tcp(
+        &mut self,
+        mut inspector: Box<dyn Inspector>,
+        s: Segment<'_>,
+        budget: &InspectBudget,
+        report: &mut Report<'_>,
+    ) {
+        let progress = inspector.feed(s.dir, s.payload, report);
+        let mut streams = [Stream::new(None), Stream::new(None)];
+        if let Some(n) = consumed(progress) {
+            let rest = s.payload.get(n..).unwrap_or(&[]);
+            if streams[s.dir.index()].advance_past(s.seq, n, rest) == Placed::Overflow {
+                inspector.finish(report);
+                return self.finish(report);
+            }
+        }
+        self.started_with(inspector, streams, progress, budget, report);
+    }
+
+    /// The first registered protocol that accepts, or whether any was unsure.
+    fn probe_registry(ctx: &FlowContext, dir: Direction, payload: &[u8]) -> Result<Box<dyn Inspector>, Probe> {
+        let mut answer = Probe::Reject;
+        for r in registry::REGISTRY.iter().filter(|r| r.transport.carries(ctx.protocol)) {
+            match (r.probe)(ctx, dir, payload) {
+                Probe::Accept => return Ok((r.start)(ctx)),
+                Probe::Unsure => answer = Probe::Unsure,
+                Probe::Reject => {}
+            }
+        }
+        Err(answer)
+    }
+
+    fn started_with(
+        &mut self,
+        mut inspector: Box<dyn Inspector>,
+        streams: [Stream; 2],
+        progress: Progress,
+        budget: &InspectBudget,
+        report: &mut Report<'_>,
+    ) {
+        if progress == Progress::Done {
+            // The common case, a whole hello or request head in one
+            // payload, needs no state at all.
+            inspector.finish(report);
+            self.state = State::Done;
+            return;
+        }
+        let watching = matches!(progress, Progress::Watching { .. });
+        let active = Active { inspector: Some(inspector), streams, watching, reservation: None };
+        self.state = State::Active(Box::new(active));
+        self.charge(budget, report);
+    }
+
+    fn progressed(&mut self, progress: Progress, budget: &InspectBudget, report: &mut Report<'_>) {
+        match (progress, &mut self.state) {
+            (Progress::Done, _) => self.finish(report),
+            (Progress::Watching { .. }, State::Active(active)) => {
+                active.watching = true;
+                self.charge(budget, report);
+            }
+            _ => self.charge(budget, report),
+        }
+    }
+
+    /// Holds budget for what the flow now keeps across payloads; without
+    /// it the flow is attributed by what it already has (DNS, address).
+    fn charge(&mut self, budget: &InspectBudget, report: &mut Report<'_>) {
+        let State::Active(active) = &mut self.state else { return };
+        let streams = active.streams.iter().filter(|s| !s.is_empty()).count() * stream::MAX_HELD;
+        let needed = streams + active.inspector.as_ref().map_or(0, |i| i.reserved());
+        let held = active.reservation.as_ref().map_or(0, Reservation::bytes);
         if needed == 0 {
-            self.reservation = None;
-        } else if self.reservation.is_none() {
-            self.reservation = budget.reserve(needed);
-            if self.reservation.is_none() {
+            active.reservation = None;
+        } else if needed > held {
+            // Give back the old reservation first so a growing flow does
+            // not need both at once.
+            active.reservation = None;
+            active.reservation = budget.reserve(needed);
+            if active.reservation.is_none() {
                 self.refused = true;
-                self.finish();
+                self.finish(report);
             }
         }
-        finding
-    }
-
-    fn first_tcp_payload(&mut self, p: &Packet<'_>, client_isn: Option<u32>) -> (State, Option<Finding>) {
-        let stream_start = client_isn.map(|isn| isn.wrapping_add(1));
-        let starts = starts_application(p.payload);
-        // A segment that overtook the stream's first one waits for it.
-        let overtook = stream_start.is_some_and(|s| s != p.tcp_seq);
-        if !starts && !overtook {
-            // A few stray bytes (a keep-alive, an ACK with padding counted
-            // as data) are not the start of the request: wait for real data.
-            let state = if p.payload.len() < MIN_APPLICATION_PAYLOAD { State::Fresh } else { State::Done };
-            return (state, None);
-        }
-        // The common case, a whole hello or request head in one segment,
-        // needs no buffer.
-        if starts && !overtook {
-            let (state, finding) = read_first_segment(p.payload);
-            if finding.is_some() || matches!(state, State::Done) {
-                return (state, finding);
-            }
-        }
-        let mut stream = Box::new(StreamAssembler::new(stream_start));
-        if !stream.add(p.tcp_seq, p.payload, starts) {
-            return (State::Done, None);
-        }
-        stream_progress(stream)
-    }
-
-    /// Stops inspecting this flow.
-    pub fn finish(&mut self) {
-        if let State::Quic(initials) = &self.state {
-            self.quic_skipped = initials.skipped();
-        }
-        self.state = State::Done;
-        self.reservation = None;
     }
 }
 
-fn first_udp_payload(payload: &[u8]) -> (State, Option<Finding>) {
-    if !quic::looks_like_client_initial(payload) {
-        return (State::Done, None);
+fn consumed(progress: Progress) -> Option<usize> {
+    match progress {
+        Progress::More { consumed } | Progress::Watching { consumed } => Some(consumed),
+        Progress::Done => None,
     }
-    let mut initials = Box::new(quic::ClientInitials::new());
-    let (keep, finding) = quic_progress(&mut initials, payload);
-    if keep {
-        return (State::Quic(initials), finding);
-    }
-    (State::Done, finding)
-}
-
-/// Reads a first segment that holds the whole hello or head; `Fresh` when
-/// it needs more segments.
-fn read_first_segment(payload: &[u8]) -> (State, Option<Finding>) {
-    if tls::looks_like_handshake_record(payload) {
-        return match tls::client_hello_from_stream(payload) {
-            tls::StreamHello::Hello(hello) => (State::Done, hello_finding(hello, Evidence::TlsSni)),
-            tls::StreamHello::NeedMore { .. } => (State::Fresh, None),
-            _ => (State::Done, None),
-        };
-    }
-    match http::parse_request_head(payload).and_then(|h| h.host) {
-        Some(host) => (State::Done, Some(Finding::Name { evidence: Evidence::HttpHost, name: host.into() })),
-        None if payload.windows(4).any(|w| w == b"\r\n\r\n") => (State::Done, None),
-        None => (State::Fresh, None),
-    }
-}
-
-/// Whether a payload can start a stream we read: a TLS handshake record or
-/// an HTTP request line.
-fn starts_application(payload: &[u8]) -> bool {
-    tls::looks_like_handshake_record(payload) || http::is_request_start(payload)
-}
-
-/// Reads the reassembled start of a client stream: a ClientHello (which may
-/// span segments) or an HTTP request head (whose Host may come in a later
-/// segment than the request line).
-fn stream_progress(stream: Box<StreamAssembler>) -> (State, Option<Finding>) {
-    let bytes = stream.contiguous();
-    let room_left = bytes.len() < stream::MAX_STREAM_PREFIX;
-    if bytes.is_empty() {
-        return (State::Stream(stream), None);
-    }
-    if tls::looks_like_handshake_record(bytes) {
-        return match tls::client_hello_from_stream(bytes) {
-            tls::StreamHello::Hello(hello) => (State::Done, hello_finding(hello, Evidence::TlsSni)),
-            tls::StreamHello::NeedMore { .. } if room_left => (State::Stream(stream), None),
-            _ => (State::Done, None),
-        };
-    }
-    if http::is_request_start(bytes) {
-        if let Some(host) = http::parse_request_head(bytes).and_then(|h| h.host) {
-            return (State::Done, Some(Finding::Name { evidence: Evidence::HttpHost, name: host.into() }));
-        }
-        let head_complete = bytes.windows(4).any(|w| w == b"\r\n\r\n");
-        return if head_complete || !room_left { (State::Done, None) } else { (State::Stream(stream), None) };
-    }
-    (State::Done, None)
-}
-
-/// Feeds one datagram; returns whether the tracker is still needed.
-fn quic_progress(initials: &mut quic::ClientInitials, payload: &[u8]) -> (bool, Option<Finding>) {
-    match initials.on_datagram(payload) {
-        quic::Progress::Hello(bytes) => {
-            (false, tls::parse_client_hello_message(bytes).ok().and_then(|h| hello_finding(h, Evidence::QuicSni)))
-        }
-        // NotQuic also covers an Initial that failed to decrypt: the tracker
-        // bounds its own attempts and gives up, so keep it until then.
-        quic::Progress::NeedMore | quic::Progress::NotQuic => (true, None),
-        quic::Progress::GaveUp(_) => (false, None),
-    }
-}
-
-fn hello_finding(hello: tls::ClientHello, evidence: Evidence) -> Option<Finding> {
-    if hello.ech {
-        return Some(Finding::EncryptedHello { evidence, outer_sni: hello.sni });
-    }
-    hello.sni.map(|name| Finding::Name { evidence, name })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::Vlans;
     use crate::synth::app;
 
     const ISN: u32 = 1000;
+    const HTTPS: FlowContext = FlowContext { protocol: IPPROTO_TCP, client_port: 50000, server_port: 443 };
 
-    fn segment(seq: u32, payload: &[u8]) -> Packet<'_> {
-        Packet {
-            src: "10.0.0.1".parse().unwrap(),
-            dst: "17.1.1.1".parse().unwrap(),
-            protocol: IPPROTO_TCP,
-            src_port: 50000,
-            dst_port: 80,
-            tcp_flags: crate::decode::tcp::ACK,
-            tcp_seq: seq,
-            payload,
-            vlans: Vlans::default(),
-            encap: Default::default(),
-            outer_len: 0,
-        }
+    /// What a flow's inspection reported, as owned text, and whether it ended.
+    #[derive(Debug, Default, PartialEq, Eq)]
+    struct Seen {
+        findings: Vec<String>,
+        done: bool,
     }
 
-    /// Feeds `(offset, bytes)` segments of one client stream in the given order.
-    fn feed(segments: &[(usize, &[u8])]) -> (Option<Finding>, bool) {
-        let mut inspector = Inspector::new(IPPROTO_TCP);
-        let mut found = None;
-        for (offset, bytes) in segments {
-            let p = segment(ISN + 1 + *offset as u32, bytes);
-            if let Some(f) = inspector.on_packet(&p, true, Some(ISN), &InspectBudget::default()) {
-                found = Some(f);
-            }
-        }
-        (found, inspector.is_done())
+    fn recorder(findings: &mut Vec<String>) -> impl FnMut(Finding<'_>) + '_ {
+        |f| findings.push(format!("{f:?}"))
     }
 
-    fn host(name: &str) -> Option<Finding> {
-        Some(Finding::Name { evidence: Evidence::HttpHost, name: name.into() })
+    /// Feeds `(direction, stream offset, bytes)` TCP segments in order given.
+    fn feed_tcp(ctx: &FlowContext, segments: &[(Direction, usize, &[u8])], budget: &InspectBudget) -> Seen {
+        let mut inspection = Inspection::new(IPPROTO_TCP);
+        let mut findings = Vec::new();
+        for &(dir, offset, payload) in segments {
+            let start = ISN + 1;
+            // usize::MAX stands for "one byte before the start".
+            let seq = start.wrapping_add(u32::try_from(offset).unwrap_or(u32::MAX));
+            let s = Segment { dir, seq, payload, stream_start: Some(start) };
+            inspection.on_segment(ctx, s, budget, &mut recorder(&mut findings));
+        }
+        Seen { findings, done: inspection.is_done() }
+    }
+
+    /// Feeds client segments; keeps only the server names found.
+    fn client(segments: &[(usize, &[u8])]) -> Seen {
+        let segments: Vec<_> = segments.iter().map(|&(o, b)| (Direction::FromClient, o, b)).collect();
+        let mut seen = feed_tcp(&HTTPS, &segments, &InspectBudget::default());
+        seen.findings.retain(|f| f.contains("ServerName"));
+        seen
+    }
+
+    fn name(evidence: Evidence, name: &str) -> String {
+        format!("{:?}", Finding::Flow(FlowFinding::ServerName { evidence, name }))
+    }
+
+    fn hello(sni: &str) -> Vec<u8> {
+        app::tls_client_hello(&app::Hello::sni(sni))
+    }
+
+    /// Cuts `bytes` into `n` segments of nearly equal size.
+    fn cut(bytes: &[u8], n: usize) -> Vec<(usize, &[u8])> {
+        let size = bytes.len().div_ceil(n);
+        bytes.chunks(size).enumerate().map(|(i, c)| (i * size, c)).collect()
+    }
+
+    #[test]
+    fn a_hello_is_read_whatever_the_number_of_segments_it_spans() {
+        let record = hello("gateway.icloud.com");
+        for n in [1, 14, 15, 20, 40, 200] {
+            let seen = client(&cut(&record, n));
+            assert_eq!(seen.findings, vec![name(Evidence::TlsSni, "gateway.icloud.com")], "{n} segments");
+            assert!(seen.done, "{n} segments");
+        }
+        let mut reversed = cut(&record, 40);
+        reversed.reverse();
+        assert_eq!(client(&reversed[..16]).findings, Vec::<String>::new(), "16 held out of order, no more");
+    }
+
+    #[test]
+    fn server_bytes_while_the_hello_is_incomplete_do_not_hold_it_forever() {
+        let record = hello("gateway.icloud.com");
+        let (a, _) = record.split_at(100);
+        let big = vec![0x17; 9000];
+        let segments =
+            [(Direction::FromClient, 0, a), (Direction::ToClient, 0, &big[..]), (Direction::ToClient, 9000, &big[..])];
+        let seen = feed_tcp(&HTTPS, &segments, &InspectBudget::default());
+        assert!(seen.done, "the server answered more than a hello's worth: the client's bytes were lost");
     }
 
     #[test]
     fn reassembly_stops_when_the_budget_is_spent_and_resumes_when_freed() {
-        let budget = InspectBudget::new(STREAM_RESERVATION + 100);
-        let record = app::tls_client_hello(&app::Hello::sni("gateway.icloud.com"));
-        let (a, b) = record.split_at(100);
-        let mut first = Inspector::new(IPPROTO_TCP);
-        assert_eq!(first.on_packet(&segment(ISN + 1, a), true, Some(ISN), &budget), None);
+        let budget = InspectBudget::new(stream::MAX_HELD + 100);
+        let hello = hello("gateway.icloud.com");
+        let (a, b) = hello.split_at(100);
+        let seg = |offset: usize, payload| Segment {
+            dir: Direction::FromClient,
+            seq: ISN + 1 + u32::try_from(offset).unwrap(),
+            payload,
+            stream_start: Some(ISN + 1),
+        };
+        let mut findings = Vec::new();
+        let mut first = Inspection::new(IPPROTO_TCP);
+        first.on_segment(&HTTPS, seg(0, a), &budget, &mut recorder(&mut findings));
         assert!(!first.is_done(), "the first flow holds the budget");
-        let mut second = Inspector::new(IPPROTO_TCP);
-        assert_eq!(second.on_packet(&segment(ISN + 1, a), true, Some(ISN), &budget), None);
+        let mut second = Inspection::new(IPPROTO_TCP);
+        second.on_segment(&HTTPS, seg(0, a), &budget, &mut recorder(&mut findings));
         assert!(second.is_done() && second.refused(), "no budget left for a second flow");
-        let found = first.on_packet(&segment(ISN + 101, b), true, Some(ISN), &budget);
-        assert_eq!(found, Some(Finding::Name { evidence: Evidence::TlsSni, name: "gateway.icloud.com".into() }));
-        let mut giving_up = Inspector::new(IPPROTO_TCP);
-        giving_up.on_packet(&segment(ISN + 1, a), true, Some(ISN), &budget);
-        for _ in 0..MAX_INSPECTED_PACKETS {
-            giving_up.on_packet(&segment(ISN + 1, b""), false, Some(ISN), &budget);
-        }
-        assert!(giving_up.is_done(), "a flow that never completes its hello stops after the packet bound");
-        let mut third = Inspector::new(IPPROTO_TCP);
-        third.on_packet(&segment(ISN + 1, a), true, Some(ISN), &budget);
+        first.on_segment(&HTTPS, seg(100, b), &budget, &mut recorder(&mut findings));
+        assert_eq!(findings[0], name(Evidence::TlsSni, "gateway.icloud.com"));
+        assert!(first.is_done());
+        let mut third = Inspection::new(IPPROTO_TCP);
+        third.on_segment(&HTTPS, seg(0, a), &budget, &mut recorder(&mut findings));
         assert!(!third.is_done(), "the first flow gave its budget back when done");
         drop(third);
-        assert_eq!(budget.free.load(Ordering::Relaxed), STREAM_RESERVATION + 100, "an ended flow gives it back too");
+        assert_eq!(budget.free(), stream::MAX_HELD + 100, "an ended flow gives it back too");
     }
 
     #[test]
     fn an_http_head_split_before_its_host_is_reassembled() {
         let get = app::http_get("swcdn.apple.com", "/x");
         let (a, b) = get.split_at(10);
-        assert_eq!(feed(&[(0, a), (10, b)]), (host("swcdn.apple.com"), true));
-        assert_eq!(feed(&[(10, b), (0, a)]), (host("swcdn.apple.com"), true), "second half overtook the first");
+        let expected = vec![name(Evidence::HttpHost, "swcdn.apple.com")];
+        assert_eq!(client(&[(0, a), (10, b)]), Seen { findings: expected.clone(), done: true });
+        assert_eq!(client(&[(10, b), (0, a)]), Seen { findings: expected, done: true }, "second half overtook");
     }
 
     #[test]
     fn a_head_without_host_ends_inspection() {
-        assert_eq!(feed(&[(0, b"GET / HTTP/1.1\r\nAccept: */*\r\n\r\n")]), (None, true));
+        assert_eq!(client(&[(0, b"GET / HTTP/1.1\r\nAccept: */*\r\n\r\n")]), Seen { findings: vec![], done: true });
+    }
+
+    #[test]
+    fn the_user_agent_is_reported_with_the_host() {
+        let head = b"GET /msdownload/update HTTP/1.1\r\nHost: 192.0.2.7\r\nUser-Agent: Microsoft-Delivery-Optimization/10.0\r\n\r\n";
+        let seen = feed_tcp(&HTTPS, &[(Direction::FromClient, 0, head)], &InspectBudget::default());
+        assert_eq!(
+            seen.findings[0],
+            format!("{:?}", Finding::Flow(FlowFinding::UserAgent("Microsoft-Delivery-Optimization/10.0")))
+        );
     }
 
     #[test]
     fn stray_bytes_before_the_request_do_not_end_inspection() {
         let get = app::http_get("www.apple.com", "/");
-        assert_eq!(feed(&[(0, b"\0\0"), (0, &get)]), (host("www.apple.com"), true));
-        assert_eq!(feed(&[(0, b"SSH-2.0-OpenSSH_9.6\r\n")]), (None, true), "other protocols end inspection at once");
+        // A keep-alive probe: one byte just before the stream's start.
+        let keep_alive = (Direction::FromClient, usize::MAX, &b"\0"[..]);
+        let segments = [keep_alive, (Direction::FromClient, 0, &get[..])];
+        let mut seen = feed_tcp(&HTTPS, &segments, &InspectBudget::default());
+        seen.findings.retain(|f| f.contains("ServerName"));
+        assert_eq!(seen.findings, vec![name(Evidence::HttpHost, "www.apple.com")]);
+        assert_eq!(client(&[(0, b"SSH-2.0-OpenSSH_9.6\r\n")]), Seen { findings: vec![], done: true });
     }
 
     #[test]
-    fn a_hello_overtaken_by_its_second_segment() {
-        let record = app::tls_client_hello(&app::Hello::sni("gateway.icloud.com"));
-        let (a, b) = record.split_at(record.len() / 2);
-        let (found, done) = feed(&[(a.len(), b), (0, a)]);
-        assert_eq!(found, Some(Finding::Name { evidence: Evidence::TlsSni, name: "gateway.icloud.com".into() }));
-        assert!(done);
+    fn a_server_banner_first_leaves_the_client_to_be_read() {
+        let record = hello("gateway.icloud.com");
+        let segments =
+            [(Direction::ToClient, 0, &b"SSH-2.0-OpenSSH_9.6\r\n"[..]), (Direction::FromClient, 0, &record[..])];
+        let seen = feed_tcp(&HTTPS, &segments, &InspectBudget::default());
+        assert_eq!(seen.findings[0], name(Evidence::TlsSni, "gateway.icloud.com"));
+    }
+
+    #[test]
+    fn dns_messages_over_tcp_are_read_one_after_another_and_the_flow_is_settled() {
+        let ctx = FlowContext { protocol: IPPROTO_TCP, client_port: 40000, server_port: 53 };
+        let framed = |m: Vec<u8>| [&u16::try_from(m.len()).unwrap().to_be_bytes()[..], &m].concat();
+        let two =
+            [framed(app::dns_query(1, "www.tiktok.com", 1)), framed(app::dns_query(2, "www.apple.com", 1))].concat();
+        let (a, b) = two.split_at(5);
+        let mut inspection = Inspection::new(IPPROTO_TCP);
+        let mut findings = Vec::new();
+        let budget = InspectBudget::default();
+        for (offset, payload) in [(0, a), (5, b)] {
+            let seq = ISN + 1 + offset;
+            let s = Segment { dir: Direction::FromClient, seq, payload, stream_start: Some(ISN + 1) };
+            inspection.on_segment(&ctx, s, &budget, &mut recorder(&mut findings));
+        }
+        let question =
+            |name| format!("{:?}", Finding::Flow(FlowFinding::DnsQuestion { name, response: false, local: false }));
+        assert_eq!(findings, vec![question("www.tiktok.com"), question("www.apple.com")]);
+        assert!(inspection.is_settled() && !inspection.is_done());
+    }
+
+    #[test]
+    fn mdns_answers_are_host_names_not_lookups() {
+        let ctx = FlowContext { protocol: IPPROTO_UDP, client_port: 5353, server_port: 5353 };
+        let answer =
+            app::dns_response(0, "johns-iphone.local", 1, &[app::Answer::a("johns-iphone.local", 120, "10.0.0.9")]);
+        let mut inspection = Inspection::new(IPPROTO_UDP);
+        let mut findings = Vec::new();
+        inspection.on_datagram(
+            &ctx,
+            Direction::FromClient,
+            &answer,
+            &InspectBudget::default(),
+            &mut recorder(&mut findings),
+        );
+        let host = Finding::Host { side: Side::Client, fact: HostFact::Hostname("johns-iphone.local") };
+        assert!(findings.contains(&format!("{host:?}")), "{findings:?}");
+        assert!(findings.iter().all(|f| !f.contains("DnsAnswer")), "{findings:?}");
+    }
+
+    #[test]
+    fn every_registered_probe_is_total_on_short_and_odd_payloads() {
+        let contexts = [
+            HTTPS,
+            FlowContext { protocol: IPPROTO_UDP, client_port: 50000, server_port: 443 },
+            FlowContext { protocol: IPPROTO_UDP, client_port: 5353, server_port: 5353 },
+        ];
+        for r in registry::REGISTRY {
+            for ctx in &contexts {
+                for len in 0..64 {
+                    let payload = vec![0xff; len];
+                    for dir in [Direction::FromClient, Direction::ToClient] {
+                        let _ = (r.probe)(ctx, dir, &payload);
+                    }
+                }
+            }
+        }
     }
 }

@@ -1,0 +1,186 @@
+//! How one flow's evidence becomes its verdict: the address it was opened
+//! to, what DNS taught its client, and what inspection found in it.
+//! Evidence precedence is [`Verdict::offer`]'s; the exceptions (a name that
+//! matches nothing, an ECH hello's outer name) are here.
+
+use std::net::IpAddr;
+
+use super::dns_cache::DnsCache;
+use super::rules::Rules;
+use super::signatures::{EntryId, VendorId};
+use super::verdict::{Evidence, Verdict};
+use crate::inspect::FlowFinding;
+
+/// The most of a User-Agent kept per flow: enough for every real agent's
+/// product tokens, too little for a header flood to cost memory.
+pub const MAX_USER_AGENT: usize = 256;
+/// Names are at most 253 bytes (RFC 1035); ALPN ids at most 255.
+const MAX_NAME: usize = 255;
+
+/// The addresses and ports a flow's attribution depends on.
+#[derive(Debug, Clone, Copy)]
+pub struct FlowAddrs {
+    pub client: IpAddr,
+    pub server: IpAddr,
+    pub server_port: u16,
+    pub protocol: u8,
+}
+
+/// A flow's attribution and the evidence kept to redo it after a reload.
+#[derive(Debug, Default)]
+pub struct Attribution {
+    pub verdict: Verdict,
+    /// A DNS flow: it talks to a resolver, whoever runs it, so it never
+    /// gets a vendor; `query` names the vendor it looked up.
+    pub lookup: bool,
+    /// The ClientHello carried an ECH extension.
+    pub ech: bool,
+    /// The name the client asked for (SNI/Host), matched or not, and where
+    /// it was read.
+    pub server_name: Option<(Box<str>, Evidence)>,
+    /// For DNS flows: the vendor entry and name looked up.
+    pub query: Option<(EntryId, Box<str>)>,
+    pub alpn: Option<Box<str>>,
+    pub user_agent: Option<Box<str>>,
+}
+
+/// What applying a finding asks of the caller beyond the attribution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    Nothing,
+    /// A DNS query for a vendor's name: count it for the flow's segment.
+    VendorQuery(VendorId),
+}
+
+impl Attribution {
+    /// A new flow's attribution from what is known before its payloads: a
+    /// DNS answer this client got for the server address, and the address.
+    pub fn for_new_flow(rules: &Rules, dns: &DnsCache, addrs: &FlowAddrs, lookup: bool, now_ns: u64) -> Self {
+        let mut a = Attribution { lookup, ..Attribution::default() };
+        if !lookup {
+            if let Some(name) = dns.lookup(addrs.client, addrs.server, now_ns) {
+                if let Some(entry) = rules.match_name(name) {
+                    a.verdict.offer(entry, Evidence::Dns, Some(name));
+                }
+            }
+            a.classify_by_address(rules, addrs);
+        }
+        a
+    }
+
+    /// Weighs one finding of the flow's inspection.
+    pub fn apply(
+        &mut self,
+        rules: &Rules,
+        addrs: &FlowAddrs,
+        finding: FlowFinding<'_>,
+        dns: &mut DnsCache,
+        now_ns: u64,
+    ) -> Applied {
+        match finding {
+            FlowFinding::EncryptedHello => self.ech = true,
+            FlowFinding::ServerName { evidence, name } => {
+                let name = truncated(name, MAX_NAME);
+                // A GREASE ECH extension (every Chromium hello has one)
+                // leaves the outer SNI the real destination; real ECH names
+                // the provider carrying the flow. Either way it is evidence,
+                // but a DNS answer for this address names real ECH's inner
+                // destination and so wins over the outer name.
+                if !(self.ech && self.verdict.evidence == Some(Evidence::Dns)) {
+                    self.offer_name(rules, addrs, evidence, name);
+                }
+                self.server_name = Some((name.into(), evidence));
+            }
+            FlowFinding::Alpn(alpn) => self.alpn = Some(truncated(alpn, MAX_NAME).into()),
+            FlowFinding::UserAgent(agent) => self.user_agent = Some(truncated(agent, MAX_USER_AGENT).into()),
+            FlowFinding::DnsQuestion { name, response, local } => {
+                return self.dns_question(rules, name, response, local);
+            }
+            FlowFinding::DnsAnswer { name, addr, ttl } => {
+                if rules.match_name(name).is_some() {
+                    dns.learn(addrs.client, addr, name, ttl, now_ns);
+                }
+            }
+            FlowFinding::QuicPacketsSkipped(_) => {}
+        }
+        Applied::Nothing
+    }
+
+    /// Attributes the flow again under new rules (a reload), from the
+    /// evidence it kept: its DNS-taught name, the name it asked for, its
+    /// addresses.
+    pub fn reclassify(&mut self, rules: &Rules, addrs: &FlowAddrs) {
+        let dns_name = (self.verdict.evidence == Some(Evidence::Dns)).then(|| self.verdict.name.clone()).flatten();
+        self.verdict = Verdict::default();
+        if self.lookup {
+            if let Some((_, name)) = self.query.take() {
+                self.query = rules.match_name(&name).map(|e| (e, name));
+            }
+            return;
+        }
+        if let Some(entry) = dns_name.as_deref().and_then(|n| rules.match_name(n)) {
+            self.verdict.offer(entry, Evidence::Dns, dns_name.as_deref());
+        }
+        self.classify_by_address(rules, addrs);
+        // An ECH hello's outer name does not override a DNS-taught name.
+        let dns_wins = self.ech && self.verdict.evidence == Some(Evidence::Dns);
+        if let (Some((name, evidence)), false) = (self.server_name.clone(), dns_wins) {
+            self.offer_name(rules, addrs, evidence, &name);
+        }
+    }
+
+    fn dns_question(&mut self, rules: &Rules, name: &str, response: bool, local: bool) -> Applied {
+        if !self.lookup {
+            // DNS found on a port we did not expect it on: a lookup after all.
+            *self = Attribution { lookup: true, ..Attribution::default() };
+        }
+        // A name on the LAN (mDNS, LLMNR) is a device fact, not a lookup of
+        // the vendor's service.
+        if local {
+            return Applied::Nothing;
+        }
+        let Some(entry) = rules.match_name(name) else { return Applied::Nothing };
+        if self.query.is_none() {
+            self.query = Some((entry, name.into()));
+        }
+        if response { Applied::Nothing } else { Applied::VendorQuery(rules.signatures.entry(entry).vendor) }
+    }
+
+    /// Address and port evidence: the server inside a vendor prefix, and a
+    /// vendor port only inside that vendor's prefixes.
+    fn classify_by_address(&mut self, rules: &Rules, addrs: &FlowAddrs) {
+        if let Some(entry) = rules.signatures.match_addr(addrs.server) {
+            match rules.signatures.match_port(entry, addrs.server, addrs.protocol, addrs.server_port) {
+                Some(port_entry) => self.verdict.offer(port_entry, Evidence::Port, None),
+                None => self.verdict.offer(entry, Evidence::Ip, None),
+            }
+        }
+    }
+
+    /// A name the client asked for in the flow itself. If it matches no
+    /// signature, a DNS answer for this address says nothing about this
+    /// flow (a shared CDN address serves many names): only the address
+    /// remains.
+    fn offer_name(&mut self, rules: &Rules, addrs: &FlowAddrs, evidence: Evidence, name: &str) {
+        match rules.match_name(name) {
+            Some(entry) => self.verdict.offer(entry, evidence, Some(name)),
+            None if self.verdict.evidence == Some(Evidence::Dns) => {
+                self.verdict = Verdict::default();
+                self.classify_by_address(rules, addrs);
+            }
+            None => {}
+        }
+    }
+}
+
+/// At most `max` bytes of `s`, cut at a character boundary.
+fn truncated(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.get(..end).unwrap_or("")
+}

@@ -1,0 +1,45 @@
+//! Signatures, segments and policy: everything a reload replaces at once.
+
+use crate::classify::names::NormalizedName;
+use crate::classify::signatures::{EntryId, SignatureSet, VendorId};
+use crate::segment::{Config, ConfigError};
+
+/// The rules one pipeline classifies and places flows by.
+#[derive(Debug)]
+pub struct Rules {
+    pub signatures: SignatureSet,
+    pub config: Config,
+    /// Indexed by vendor id.
+    banned: Vec<bool>,
+}
+
+impl Rules {
+    /// Checks the policy against the signatures (a banned vendor must exist).
+    pub fn new(signatures: SignatureSet, config: Config) -> Result<Rules, ConfigError> {
+        let mut banned = vec![false; signatures.vendors.len()];
+        for (name, line) in &config.banned {
+            match signatures.vendor_by_name(name) {
+                Some(id) => banned[usize::from(id.0)] = true,
+                None => {
+                    let known: Vec<&str> = signatures.vendors.iter().map(|v| &*v.id).collect();
+                    return Err(ConfigError {
+                        file: config.file.clone().unwrap_or_default(),
+                        line: *line,
+                        message: format!("banned vendor {name:?} has no signatures (known: {})", known.join(", ")),
+                    });
+                }
+            }
+        }
+        Ok(Rules { signatures, config, banned })
+    }
+
+    /// Whether the policy bans `vendor`.
+    pub fn is_banned(&self, vendor: VendorId) -> bool {
+        self.banned.get(usize::from(vendor.0)).copied().unwrap_or(false)
+    }
+
+    /// The signature entry for a name, if any.
+    pub fn match_name(&self, name: &str) -> Option<EntryId> {
+        NormalizedName::new(name).and_then(|n| self.signatures.match_name(&n))
+    }
+}

@@ -1,0 +1,91 @@
+//! DNS: every message of a DNS flow, over UDP or TCP, on the DNS port, the
+//! multicast DNS port and LLMNR's. Questions say which vendor a client
+//! looked up; answers tie names to addresses for the flows that follow;
+//! mDNS and LLMNR answers are names hosts announce for themselves.
+
+use std::net::IpAddr;
+
+use crate::decode::IPPROTO_TCP;
+use crate::inspect::dns::{Message, RecordData};
+use crate::inspect::{
+    Direction, Finding, FlowContext, FlowFinding, HostFact, Inspector, Probe, Progress, Registration, Report, Side,
+    Transport,
+};
+
+pub const REGISTRATION: Registration = Registration { name: "dns", transport: Transport::Both, probe, start };
+
+/// RFC 1035.
+pub const DNS_PORT: u16 = 53;
+/// RFC 6762.
+pub const MDNS_PORT: u16 = 5353;
+/// RFC 4795.
+pub const LLMNR_PORT: u16 = 5355;
+
+/// Whether a flow with these ports is DNS, whatever its payloads: a lookup
+/// talks to a resolver, so such a flow is never attributed by address.
+pub fn is_dns_flow(ctx: &FlowContext) -> bool {
+    ctx.server_port == DNS_PORT || ctx.has_port(MDNS_PORT) || ctx.has_port(LLMNR_PORT)
+}
+
+fn probe(ctx: &FlowContext, _: Direction, _: &[u8]) -> Probe {
+    if is_dns_flow(ctx) { Probe::Accept } else { Probe::Reject }
+}
+
+fn start(ctx: &FlowContext) -> Box<dyn Inspector> {
+    Box::new(Messages { tcp: ctx.protocol == IPPROTO_TCP, local: ctx.server_port != DNS_PORT })
+}
+
+struct Messages {
+    /// Messages carry a 2-byte length prefix (RFC 1035 4.2.2).
+    tcp: bool,
+    /// mDNS or LLMNR.
+    local: bool,
+}
+
+impl Inspector for Messages {
+    fn feed(&mut self, dir: Direction, data: &[u8], report: &mut Report<'_>) -> Progress {
+        if !self.tcp {
+            self.read(dir, data, report);
+            return Progress::Watching { consumed: data.len() };
+        }
+        let mut consumed = 0;
+        while let Some(&[hi, lo, ..]) = data.get(consumed..) {
+            let len = usize::from(u16::from_be_bytes([hi, lo]));
+            let rest = data.get(consumed..).unwrap_or(&[]);
+            let Some(message) = rest.get(2..2 + len) else { break };
+            self.read(dir, message, report);
+            consumed += 2 + len;
+        }
+        Progress::Watching { consumed }
+    }
+}
+
+impl Messages {
+    fn read(&self, dir: Direction, message: &[u8], report: &mut Report<'_>) {
+        let Ok(msg) = Message::new_checked(message) else { return };
+        let response = msg.is_response();
+        // mDNS responses usually carry no question, only their answers.
+        let question = msg.question().ok().flatten();
+        if let Some(q) = &question {
+            report(Finding::Flow(FlowFinding::DnsQuestion { name: q.name.as_str(), response, local: self.local }));
+        }
+        if !response {
+            return;
+        }
+        for record in msg.answers() {
+            let Ok(record) = record else { break };
+            let addr: IpAddr = match record.data {
+                RecordData::A(a) => a.into(),
+                RecordData::Aaaa(a) => a.into(),
+                _ => continue,
+            };
+            if self.local {
+                // A responder announces its own name and address.
+                let fact = HostFact::Hostname(record.name.as_str());
+                report(Finding::Host { side: Side::sender(dir), fact });
+            } else if let Some(q) = &question {
+                report(Finding::Flow(FlowFinding::DnsAnswer { name: q.name.as_str(), addr, ttl: record.ttl }));
+            }
+        }
+    }
+}

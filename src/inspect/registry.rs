@@ -1,0 +1,10 @@
+//! The inspectors the engine knows, in probe order: the first whose probe
+//! accepts a flow's first payload inspects the flow.
+
+use super::Registration;
+pub use super::inspectors::dns::is_dns_flow;
+use super::inspectors::{dns, http, quic, tls};
+
+/// Port-bound protocols first (DNS on its ports, whatever the payload looks
+/// like), then content-recognised ones.
+pub static REGISTRY: &[Registration] = &[dns::REGISTRATION, quic::REGISTRATION, tls::REGISTRATION, http::REGISTRATION];
