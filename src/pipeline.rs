@@ -530,6 +530,7 @@ fn flow_record<'a>(rules: &'a Rules, f: &'a FlowState, reason: EndReason) -> Flo
         query_name: a.query.as_ref().map(|(_, n)| &**n),
         alpn: a.alpn.as_deref(),
         user_agent: a.user_agent.as_deref(),
+        stun_software: a.stun_software.as_deref(),
         signature: entry.map(|e| (&*e.file, e.line)),
         ech: a.ech,
         packets: f.packets[FROM_CLIENT] + f.packets[TO_CLIENT],

@@ -42,6 +42,8 @@ pub struct Attribution {
     pub query: Option<(EntryId, Box<str>)>,
     pub alpn: Option<Box<str>>,
     pub user_agent: Option<Box<str>>,
+    /// The SOFTWARE a STUN agent named.
+    pub stun_software: Option<Box<str>>,
 }
 
 /// What applying a finding asks of the caller beyond the attribution.
@@ -101,7 +103,10 @@ impl Attribution {
                     dns.learn(addrs.client, addr, name, ttl, now_ns);
                 }
             }
-            FlowFinding::QuicPacketsSkipped(_) => {}
+            FlowFinding::StunSoftware(software) => {
+                self.stun_software = Some(truncated(software, MAX_USER_AGENT).into());
+            }
+            FlowFinding::StunAttribute(_) | FlowFinding::QuicPacketsSkipped(_) => {}
         }
         Applied::Nothing
     }

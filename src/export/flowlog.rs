@@ -41,6 +41,8 @@ pub struct FlowRecord<'a> {
     pub alpn: Option<&'a str>,
     /// The client's HTTP User-Agent (at most 256 bytes).
     pub user_agent: Option<&'a str>,
+    /// The SOFTWARE attribute of the flow's STUN messages.
+    pub stun_software: Option<&'a str>,
     /// The signature entry (file, line) behind the vendor.
     #[serde(serialize_with = "signature_ref")]
     pub signature: Option<(&'a str, usize)>,

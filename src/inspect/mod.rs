@@ -17,6 +17,7 @@
 pub mod dns;
 pub mod http;
 pub mod quic;
+pub mod stun;
 pub mod tls;
 
 mod budget;
@@ -139,6 +140,11 @@ pub enum FlowFinding<'a> {
     /// An address a DNS response gave for its question's name (through any
     /// CNAME chain), with the record's TTL.
     DnsAnswer { name: &'a str, addr: IpAddr, ttl: u32 },
+    /// The SOFTWARE attribute of a STUN message: the agent and version.
+    StunSoftware(&'a str),
+    /// A vendor-specific STUN attribute type (0x8000 and above, not the
+    /// IETF's).
+    StunAttribute(u16),
     /// QUIC packets that could not be decrypted or came past the bound.
     QuicPacketsSkipped(u64),
 }

@@ -3,8 +3,9 @@
 
 use super::Registration;
 pub use super::inspectors::dns::is_dns_flow;
-use super::inspectors::{dns, http, quic, tls};
+use super::inspectors::{dns, http, quic, stun, tls};
 
 /// Port-bound protocols first (DNS on its ports, whatever the payload looks
 /// like), then content-recognised ones.
-pub static REGISTRY: &[Registration] = &[dns::REGISTRATION, quic::REGISTRATION, tls::REGISTRATION, http::REGISTRATION];
+pub static REGISTRY: &[Registration] =
+    &[dns::REGISTRATION, quic::REGISTRATION, stun::REGISTRATION, tls::REGISTRATION, http::REGISTRATION];

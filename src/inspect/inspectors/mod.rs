@@ -4,6 +4,7 @@
 pub mod dns;
 pub mod http;
 pub mod quic;
+pub mod stun;
 pub mod tls;
 
 use super::stream::MAX_HELD;
