@@ -13,38 +13,18 @@
 //! a [`DecodeError`], which the caller counts by [`DecodeError::reason`] and
 //! skips.
 
-pub mod capwap;
-pub mod erspan;
-pub mod ethernet;
 pub mod fragment;
-pub mod geneve;
-pub mod gre;
-pub mod gtp;
-pub mod ieee80211;
-pub mod ipv4;
-pub mod ipv6;
-pub mod mpls;
-pub mod pppoe;
-pub mod sll;
-pub mod tcp;
-pub mod udp;
-pub mod vxlan;
+
+pub use wire::ip::{IPPROTO_GRE, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_TCP, IPPROTO_UDP};
+pub use wire::{
+    DecodeError, capwap, erspan, ethernet, geneve, gre, gtp, ieee80211, ipv4, ipv6, mpls, pppoe, sll, tcp, udp, vxlan,
+};
 
 use std::net::IpAddr;
 
 use crate::source::LinkType;
 
 pub use fragment::Fragment;
-
-pub const IPPROTO_ICMP: u8 = 1;
-/// IPv4 inside IP (RFC 2003, and RFC 2473 in IPv6).
-pub const IPPROTO_IPIP: u8 = 4;
-pub const IPPROTO_TCP: u8 = 6;
-pub const IPPROTO_UDP: u8 = 17;
-/// IPv6 inside IP (RFC 4213, and RFC 2473 in IPv6).
-pub const IPPROTO_IPV6: u8 = 41;
-pub const IPPROTO_GRE: u8 = 47;
-pub const IPPROTO_ICMPV6: u8 = 58;
 
 /// Stacked VLAN tags beyond this, counting the tags of Ethernet frames
 /// inside tunnels too, are treated as garbage: QinQ outside and inside an
@@ -54,121 +34,6 @@ const MAX_VLAN_TAGS: usize = 4;
 /// or three (say MPLS, GRE, then VXLAN), and the bound caps the work one
 /// crafted frame can cause.
 pub const MAX_ENCAP_DEPTH: u8 = 4;
-
-/// Reads a big-endian u16; callers have checked the length.
-#[inline]
-pub(crate) fn be16(b: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([b[at], b[at + 1]])
-}
-
-/// Reads a big-endian u32; callers have checked the length.
-#[inline]
-pub(crate) fn be32(b: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
-/// Why a frame could not be decoded; each reason is a metric label value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DecodeError {
-    UnsupportedLink,
-    LinkTruncated,
-    EthernetTruncated,
-    VlanTruncated,
-    TooManyVlanTags,
-    Ipv4Truncated,
-    Ipv4BadHeader,
-    Ipv6Truncated,
-    Ipv6BadHeader,
-    Ipv6ExtensionChain,
-    TcpTruncated,
-    TcpBadHeader,
-    UdpTruncated,
-    UdpBadHeader,
-    GreTruncated,
-    /// Reserved bits set, or a GRE version other than 0 and 1.
-    GreBadHeader,
-    ErspanTruncated,
-    /// The ERSPAN version field does not match the GRE protocol type.
-    ErspanBadHeader,
-    /// Geneve options run past the datagram.
-    GeneveTruncated,
-    /// The CAPWAP header length runs past the datagram.
-    CapwapTruncated,
-    /// An 802.11 data frame inside CAPWAP is cut before its SNAP header ends.
-    Ieee80211Truncated,
-    /// The label stack has no bottom entry, or the control word is cut.
-    MplsTruncated,
-    PppoeTruncated,
-    /// Not version 1, type 1, session data, or a length without PPP protocol.
-    PppoeBadHeader,
-    /// More than [`MAX_ENCAP_DEPTH`] nested encapsulations.
-    TooManyEncapsulations,
-}
-
-impl DecodeError {
-    pub const ALL: [DecodeError; 25] = [
-        DecodeError::UnsupportedLink,
-        DecodeError::LinkTruncated,
-        DecodeError::EthernetTruncated,
-        DecodeError::VlanTruncated,
-        DecodeError::TooManyVlanTags,
-        DecodeError::Ipv4Truncated,
-        DecodeError::Ipv4BadHeader,
-        DecodeError::Ipv6Truncated,
-        DecodeError::Ipv6BadHeader,
-        DecodeError::Ipv6ExtensionChain,
-        DecodeError::TcpTruncated,
-        DecodeError::TcpBadHeader,
-        DecodeError::UdpTruncated,
-        DecodeError::UdpBadHeader,
-        DecodeError::GreTruncated,
-        DecodeError::GreBadHeader,
-        DecodeError::ErspanTruncated,
-        DecodeError::ErspanBadHeader,
-        DecodeError::GeneveTruncated,
-        DecodeError::CapwapTruncated,
-        DecodeError::Ieee80211Truncated,
-        DecodeError::MplsTruncated,
-        DecodeError::PppoeTruncated,
-        DecodeError::PppoeBadHeader,
-        DecodeError::TooManyEncapsulations,
-    ];
-
-    /// The `reason` label of `vendorwatch_decode_errors_total`.
-    pub fn reason(self) -> &'static str {
-        match self {
-            DecodeError::UnsupportedLink => "unsupported_link_type",
-            DecodeError::LinkTruncated => "link_truncated",
-            DecodeError::EthernetTruncated => "ethernet_truncated",
-            DecodeError::VlanTruncated => "vlan_truncated",
-            DecodeError::TooManyVlanTags => "too_many_vlan_tags",
-            DecodeError::Ipv4Truncated => "ipv4_truncated",
-            DecodeError::Ipv4BadHeader => "ipv4_bad_header",
-            DecodeError::Ipv6Truncated => "ipv6_truncated",
-            DecodeError::Ipv6BadHeader => "ipv6_bad_header",
-            DecodeError::Ipv6ExtensionChain => "ipv6_extension_chain",
-            DecodeError::TcpTruncated => "tcp_truncated",
-            DecodeError::TcpBadHeader => "tcp_bad_header",
-            DecodeError::UdpTruncated => "udp_truncated",
-            DecodeError::UdpBadHeader => "udp_bad_header",
-            DecodeError::GreTruncated => "gre_truncated",
-            DecodeError::GreBadHeader => "gre_bad_header",
-            DecodeError::ErspanTruncated => "erspan_truncated",
-            DecodeError::ErspanBadHeader => "erspan_bad_header",
-            DecodeError::GeneveTruncated => "geneve_truncated",
-            DecodeError::CapwapTruncated => "capwap_truncated",
-            DecodeError::Ieee80211Truncated => "ieee80211_truncated",
-            DecodeError::MplsTruncated => "mpls_truncated",
-            DecodeError::PppoeTruncated => "pppoe_truncated",
-            DecodeError::PppoeBadHeader => "pppoe_bad_header",
-            DecodeError::TooManyEncapsulations => "too_many_encapsulations",
-        }
-    }
-
-    pub fn index(self) -> usize {
-        DecodeError::ALL.iter().position(|&e| e == self).unwrap_or(0)
-    }
-}
 
 /// The VLAN ids of a frame, outermost first, including those of Ethernet
 /// frames inside tunnels.

@@ -1,7 +1,7 @@
 //! Linux "cooked" capture headers (SLL v1 and v2), as written by
 //! `tcpdump -i any`; both carry the protocol as an ethertype.
 
-use super::{DecodeError, be16};
+use crate::{DecodeError, be16};
 
 /// A view of an SLL (16-byte) or SLL2 (20-byte) header.
 pub struct Header<'a> {

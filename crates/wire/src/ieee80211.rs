@@ -1,7 +1,7 @@
 //! IEEE 802.11 data frames with an LLC/SNAP header, as CAPWAP tunnels
 //! carry them: the header is skipped to the encapsulated ethertype.
 
-use super::{DecodeError, be16};
+use crate::{DecodeError, be16};
 
 /// Frame control, duration, three addresses and sequence control.
 const BASE_HEADER_LEN: usize = 24;

@@ -1,6 +1,6 @@
 //! TCP headers (RFC 9293): ports, sequence number, flags, options skipped.
 
-use super::{DecodeError, be16};
+use crate::{DecodeError, be16};
 
 pub const FIN: u8 = 0x01;
 pub const SYN: u8 = 0x02;

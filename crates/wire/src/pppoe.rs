@@ -1,6 +1,6 @@
 //! PPPoE session frames (RFC 2516) and the PPP protocol field after them.
 
-use super::{DecodeError, be16};
+use crate::{DecodeError, be16};
 
 pub const ETHERTYPE_SESSION: u16 = 0x8864;
 pub const PPP_IPV4: u16 = 0x0021;

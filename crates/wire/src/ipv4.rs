@@ -2,7 +2,7 @@
 
 use std::net::Ipv4Addr;
 
-use super::{DecodeError, be16};
+use crate::{DecodeError, be16};
 
 const MIN_HEADER_LEN: usize = 20;
 

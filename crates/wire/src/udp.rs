@@ -1,6 +1,6 @@
 //! UDP headers (RFC 768).
 
-use super::{DecodeError, be16};
+use crate::{DecodeError, be16};
 
 /// A view of a UDP datagram.
 pub struct Datagram<'a> {

@@ -4,7 +4,7 @@
 //! says whether an Ethernet frame or an IP packet follows. Type I has no
 //! header at all, so it needs no view.
 
-use super::{DecodeError, be16};
+use crate::{DecodeError, be16};
 
 /// Which ERSPAN header to expect: the GRE protocol type tells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 //! packets between base stations and gateways, on UDP port 2152. A mirror
 //! of an S1-U/N3 link shows every phone's traffic inside it.
 
-use super::{be16, be32};
+use crate::{be16, be32};
 
 pub const PORT: u16 = 2152;
 /// Message type of a G-PDU: a user packet (the others are signalling).

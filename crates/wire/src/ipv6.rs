@@ -3,7 +3,7 @@
 
 use std::net::Ipv6Addr;
 
-use super::{DecodeError, be16};
+use crate::{DecodeError, be16};
 
 const HEADER_LEN: usize = 40;
 /// Real packets carry two or three; a longer chain is an attack or garbage.

@@ -1,6 +1,6 @@
 //! Ethernet II frames and their 802.1Q / 802.1ad VLAN tags.
 
-use super::{DecodeError, be16};
+use crate::{DecodeError, be16};
 
 pub const ETHERTYPE_IPV4: u16 = 0x0800;
 pub const ETHERTYPE_IPV6: u16 = 0x86dd;

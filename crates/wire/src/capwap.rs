@@ -1,7 +1,7 @@
 //! CAPWAP data channel headers (RFC 5415), as wireless controllers use to
 //! tunnel their access points' client traffic.
 
-use super::{DecodeError, be32};
+use crate::{DecodeError, be32};
 
 /// The data channel port: the access point sends to it and the controller
 /// answers from it, so either port of the datagram may be this one.

@@ -2,7 +2,7 @@
 //! Version 1 (PPTP's enhanced GRE, RFC 2637) is parsed for its length only:
 //! its PPP payload is usually compressed or encrypted, so it is not opened.
 
-use super::{DecodeError, be16, be32};
+use crate::{DecodeError, be16, be32};
 
 /// Transparent Ethernet bridging: an Ethernet frame follows (NVGRE too).
 pub const PROTO_TEB: u16 = 0x6558;

@@ -1,6 +1,6 @@
 //! Geneve headers (RFC 8926): 8 bytes plus variable options.
 
-use super::{DecodeError, be16, be32};
+use crate::{DecodeError, be16, be32};
 
 /// The IANA destination port.
 pub const PORT: u16 = 6081;

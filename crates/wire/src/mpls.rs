@@ -1,7 +1,7 @@
 //! MPLS label stacks (RFC 3032) and what follows the bottom label: an IP
 //! packet, or an Ethernet pseudowire behind its control word (RFC 4385).
 
-use super::DecodeError;
+use crate::DecodeError;
 
 pub const ETHERTYPE_UNICAST: u16 = 0x8847;
 pub const ETHERTYPE_MULTICAST: u16 = 0x8848;
