@@ -1,5 +1,5 @@
 //! `vendorwatch replay` on the committed fixtures (`pcaps/`, written by
-//! `vendorwatch::synth::fixtures`), checked against what each fixture was
+//! `synth::fixtures`), checked against what each fixture was
 //! built to hold (see `pcaps/README.md`): per-flow attribution, segments,
 //! counters and metrics, error handling; plus `signatures check`,
 //! `explain` and `--config` errors.
@@ -16,7 +16,7 @@ use std::net::IpAddr;
 
 use common::{TempDir, fixture, read_pcap, replay, traffic_by_sender, vendorwatch};
 use serde_json::{Value, json};
-use vendorwatch::synth::fixtures;
+use synth::fixtures;
 
 /// Asserts flow fields; on mismatch shows the whole flow.
 fn check(flow: &Value, expected: &[(&str, Value)]) {

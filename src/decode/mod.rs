@@ -984,7 +984,7 @@ mod tests {
                 .collect();
         frames.extend(tunnel_frames());
         let mut defrag = fragment::Defragmenter::default();
-        let mut rng = crate::synth::XorShift::new(0x9e37_79b9_7f4a_7c15);
+        let mut rng = synth::XorShift::new(0x9e37_79b9_7f4a_7c15);
         let mut next = || rng.next_u64();
         let mut opened = 0;
         for (link, frame) in &frames {

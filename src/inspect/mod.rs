@@ -5,11 +5,9 @@
 //! and DNS messages. Once a flow has given what it can, its [`Inspector`]
 //! is done and later packets cost nothing here.
 
-pub mod dns;
-pub mod http;
-pub mod quic;
 mod stream;
-pub mod tls;
+
+pub use proto::{dns, http, quic, tls};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -306,7 +304,7 @@ fn hello_finding(hello: tls::ClientHello, evidence: Evidence) -> Option<Finding>
 mod tests {
     use super::*;
     use crate::decode::Vlans;
-    use crate::synth::app;
+    use synth::app;
 
     const ISN: u32 = 1000;
 

@@ -890,7 +890,7 @@ mod tests {
         assert_eq!(client_hello_from_stream(&stream), StreamHello::Malformed);
     }
 
-    use crate::synth::XorShift;
+    use synth::XorShift;
 
     /// Checks what must hold for any input; returns the outcome's variant
     /// index so callers can check the mutations exercised every outcome.

@@ -971,7 +971,7 @@ mod tests {
     #[test]
     fn random_mutations_never_panic() {
         // xorshift64: deterministic, so any failure reproduces.
-        let mut rng = crate::synth::XorShift::new(0x9e37_79b9_7f4a_7c15);
+        let mut rng = synth::XorShift::new(0x9e37_79b9_7f4a_7c15);
         let mut next = move || rng.next_u64();
         let (mut decodable, mut rejected) = (0, 0);
         for round in 0..30_000 {

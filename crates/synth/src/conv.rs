@@ -219,8 +219,8 @@ pub fn tcp_conversation(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::{self, Decoded};
-    use crate::source::LinkType;
+    use vendorwatch::decode::{self, Decoded};
+    use vendorwatch::source::LinkType;
 
     #[test]
     fn sequence_numbers_follow_the_stream_in_any_order() {

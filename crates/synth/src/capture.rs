@@ -191,8 +191,8 @@ fn push_option(body: &mut Vec<u8>, code: u16, value: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::LinkType;
-    use crate::source::file::CaptureReader;
+    use vendorwatch::source::LinkType;
+    use vendorwatch::source::file::CaptureReader;
 
     #[test]
     fn pcap_round_trips_in_every_format() {

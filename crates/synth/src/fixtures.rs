@@ -645,7 +645,7 @@ pub fn merge(captures: Vec<Capture>) -> Vec<Record> {
 
 /// One CRYPTO frame holding a whole handshake message.
 fn crypto(hello: &[u8]) -> Vec<u8> {
-    crate::inspect::quic::crypto_frame(0, hello)
+    crate::quic::crypto_frame(0, hello)
 }
 
 /// A QUIC client Initial for `sni` and two server datagrams (3 frames).
@@ -1359,7 +1359,7 @@ mod tests {
         let stats = bench(&mut out, 5_000, 1).unwrap();
         assert!((5_000..5_050).contains(&stats.packets), "{stats:?}");
         assert_eq!(stats.flows, 25);
-        let mut r = crate::source::file::CaptureReader::from_reader(&out[..]).unwrap();
+        let mut r = vendorwatch::source::file::CaptureReader::from_reader(&out[..]).unwrap();
         let mut n = 0;
         while r.next_frame().unwrap().is_some() {
             n += 1;

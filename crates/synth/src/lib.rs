@@ -1,4 +1,6 @@
-//! Deterministic packet synthesis for fixtures, tests and benchmarks.
+//! Deterministic packet synthesis for fixtures, tests, benchmarks and fuzz
+//! seeds. Not part of the engine: the engine and the fuzz crate use it only
+//! as a dev-dependency or for seeds, so none of it ships in the library.
 //!
 //! Everything here builds bytes the way they appear on a wire or in a
 //! capture file, smoltcp-style: small builders, no hidden state, no
@@ -14,6 +16,7 @@
 //! - [`app`] builds application payloads: TLS ClientHello (SNI,
 //!   post-quantum key share, ECH), HTTP/1.1, DNS queries and answers, QUIC
 //!   Initials.
+//! - [`quic`] protects QUIC client Initials (what `proto::quic` opens).
 //! - [`conv`] builds whole conversations: a TCP session with correct
 //!   sequence numbers, segments in any order, a timestamped frame collector.
 //! - [`tunnel`] wraps inner frames in GRE, ERSPAN II/III, VXLAN, Geneve,
@@ -26,6 +29,7 @@ pub mod app;
 pub mod capture;
 pub mod conv;
 pub mod fixtures;
+pub mod quic;
 pub mod tunnel;
 pub mod wire;
 

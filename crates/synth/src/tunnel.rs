@@ -543,9 +543,9 @@ fn ip_ends(ip: &[u8], from_client: bool) -> (IpAddr, IpAddr) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::{self, Decoded, EncapKind};
-    use crate::source::LinkType;
-    use crate::synth::conv::{Capture, Path, TcpSession};
+    use crate::conv::{Capture, Path, TcpSession};
+    use vendorwatch::decode::{self, Decoded, EncapKind};
+    use vendorwatch::source::LinkType;
 
     /// Every encapsulation, wrapped around a handshake's frames, decodes
     /// to the inner flow, with the outer frame's head before the charged

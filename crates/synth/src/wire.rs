@@ -383,8 +383,8 @@ pub fn arp_request(sender: [u8; 4], target: [u8; 4]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::{self, Decoded};
-    use crate::source::LinkType;
+    use vendorwatch::decode::{self, Decoded};
+    use vendorwatch::source::LinkType;
 
     fn sa(s: &str) -> SocketAddr {
         s.parse().unwrap()

@@ -40,18 +40,16 @@ pub const MAX_CRYPTO: usize = 16 * 1024;
 /// packet type, so more than this is garbage not worth parsing.
 const MAX_COALESCED: usize = 8;
 /// Longest connection ID QUIC v1 and v2 allow (RFC 9000 §17.2).
-const MAX_CID_LEN: usize = 20;
+pub const MAX_CID_LEN: usize = 20;
 /// Header protection sample length for AES (RFC 9001 §5.4.2).
-const SAMPLE_LEN: usize = 16;
+pub const SAMPLE_LEN: usize = 16;
 /// AEAD tag length of AES-128-GCM.
-const TAG_LEN: usize = 16;
+pub const TAG_LEN: usize = 16;
 /// The header protection sample starts this far after the packet number
 /// offset, as if the packet number were 4 bytes long (RFC 9001 §5.4.2).
-const PN_MAX_LEN: usize = 4;
+pub const PN_MAX_LEN: usize = 4;
 /// TLS handshake message type of a ClientHello.
 const CLIENT_HELLO: u8 = 1;
-/// Largest value a QUIC variable-length integer holds.
-const VARINT_MAX: u64 = (1 << 62) - 1;
 
 /// What one call to [`ClientInitials::on_datagram`] found, for the flow so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -315,105 +313,6 @@ pub fn looks_like_client_initial(datagram: &[u8]) -> bool {
         .is_some_and(|h| h.initial && h.end.checked_sub(h.pn_offset).is_some_and(|len| len >= PN_MAX_LEN + SAMPLE_LEN))
 }
 
-/// Builds a protected client Initial (for test fixtures and the fixture
-/// generator): long header with the given version, DCID, SCID, an empty
-/// token, `packet_number` encoded in 4 bytes and `frames` as the plaintext
-/// payload (the caller includes CRYPTO/PADDING/PING frames); applies AEAD
-/// and header protection with the client Initial keys derived from `dcid`.
-///
-/// `None` for an unsupported version, a connection ID over 20 bytes or a
-/// payload too long for a QUIC packet.
-#[must_use]
-pub fn seal_client_initial(
-    version: u32,
-    dcid: &[u8],
-    scid: &[u8],
-    packet_number: u32,
-    frames: &[u8],
-) -> Option<Vec<u8>> {
-    seal_initial(version, dcid, dcid, scid, packet_number, frames)
-}
-
-/// [`seal_client_initial`] with the keys derived from `key_dcid`, which a
-/// client keeps using after it switches to the server's connection ID.
-fn seal_initial(
-    version: u32,
-    dcid: &[u8],
-    key_dcid: &[u8],
-    scid: &[u8],
-    packet_number: u32,
-    frames: &[u8],
-) -> Option<Vec<u8>> {
-    let type_bits = initial_type_bits(version)?;
-    let dcid_len = u8::try_from(dcid.len()).ok().filter(|&l| usize::from(l) <= MAX_CID_LEN)?;
-    let scid_len = u8::try_from(scid.len()).ok().filter(|&l| usize::from(l) <= MAX_CID_LEN)?;
-    let keys = client_keys(version, key_dcid)?;
-    let length = frames.len().checked_add(PN_MAX_LEN + TAG_LEN)?;
-
-    // Reserved bits zero, packet number length 4 (encoded as 3).
-    let first = 0xc0 | (type_bits << 4) | 0x03;
-    let mut packet = Vec::with_capacity(length.checked_add(64)?);
-    packet.push(first);
-    packet.extend_from_slice(&version.to_be_bytes());
-    packet.push(dcid_len);
-    packet.extend_from_slice(dcid);
-    packet.push(scid_len);
-    packet.extend_from_slice(scid);
-    packet.push(0); // token length
-    // Two bytes at least, as in RFC 9001 Appendix A.
-    put_varint(&mut packet, u64::try_from(length).ok().filter(|&l| l <= VARINT_MAX)?, 2);
-    let pn_offset = packet.len();
-    packet.extend_from_slice(&packet_number.to_be_bytes());
-    let header_len = packet.len();
-    packet.extend_from_slice(frames);
-
-    let (header, payload) = packet.split_at_mut(header_len);
-    let tag = keys.packet.encrypt_in_place(u64::from(packet_number), header, payload).ok()?;
-    packet.extend_from_slice(tag.as_ref());
-
-    // The sample starts 4 bytes after pn_offset, that is at the ciphertext.
-    let sample_start = pn_offset.checked_add(PN_MAX_LEN)?;
-    let mut sample = [0u8; SAMPLE_LEN];
-    sample.copy_from_slice(packet.get(sample_start..sample_start.checked_add(SAMPLE_LEN)?)?);
-    let (head, rest) = packet.split_first_mut()?;
-    let pn = rest.get_mut(pn_offset.checked_sub(1)?..sample_start.checked_sub(1)?)?;
-    keys.header.encrypt_in_place(&sample, head, pn).ok()?;
-    Some(packet)
-}
-
-/// Encodes a CRYPTO frame (type 0x06, varint offset, varint length, data),
-/// for fixtures. An offset beyond 2^62-1, which no varint holds, is clamped
-/// to 2^62-1.
-#[must_use]
-pub fn crypto_frame(offset: u64, data: &[u8]) -> Vec<u8> {
-    let mut frame = Vec::with_capacity(data.len().saturating_add(17));
-    frame.push(0x06);
-    put_varint(&mut frame, offset, 1);
-    put_varint(&mut frame, u64::try_from(data.len()).unwrap_or(VARINT_MAX), 1);
-    frame.extend_from_slice(data);
-    frame
-}
-
-/// Appends `value` (clamped to 2^62-1) as a QUIC varint of the shortest
-/// encoding that is at least `min_len` bytes long.
-fn put_varint(out: &mut Vec<u8>, value: u64, min_len: usize) {
-    let value = value.min(VARINT_MAX);
-    let bytes = value.to_be_bytes();
-    let (prefix, encoded): (u8, &[u8]) = if value <= 0x3f && min_len <= 1 {
-        (0x00, &bytes[7..])
-    } else if value <= 0x3fff && min_len <= 2 {
-        (0x40, &bytes[6..])
-    } else if value <= 0x3fff_ffff && min_len <= 4 {
-        (0x80, &bytes[4..])
-    } else {
-        (0xc0, &bytes[..])
-    };
-    if let Some((first, rest)) = encoded.split_first() {
-        out.push(first | prefix);
-        out.extend_from_slice(rest);
-    }
-}
-
 /// rustls' name for the key schedule of a wire version we decrypt.
 fn rustls_version(version: u32) -> Option<Version> {
     match version {
@@ -425,7 +324,8 @@ fn rustls_version(version: u32) -> Option<Version> {
 }
 
 /// The long-header packet type bits of an Initial: RFC 9369 §3.2 moved them.
-fn initial_type_bits(version: u32) -> Option<u8> {
+#[must_use]
+pub fn initial_type_bits(version: u32) -> Option<u8> {
     rustls_version(version).map(|v| match v {
         Version::V2 => 0b01,
         _ => 0b00,
@@ -440,8 +340,10 @@ fn retry_type_bits(version: u32) -> Option<u8> {
     })
 }
 
-/// Derives the client's Initial keys (~3 µs, so callers cache them).
-fn client_keys(version: u32, dcid: &[u8]) -> Option<DirectionalKeys> {
+/// Derives the client's Initial keys (~3 µs, so callers cache them);
+/// `None` for a version whose Initials are not decrypted.
+#[must_use]
+pub fn client_keys(version: u32, dcid: &[u8]) -> Option<DirectionalKeys> {
     let version = rustls_version(version)?;
     let suite = TLS13_AES_128_GCM_SHA256.tls13()?.quic_suite()?;
     // On the client side, `local` is the client's own direction.
@@ -697,6 +599,7 @@ impl CryptoStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use synth::quic::{crypto_frame, seal_client_initial, seal_initial};
 
     /// Decodes hex, ignoring whitespace (the RFCs print vectors in columns).
     fn hex(s: &str) -> Vec<u8> {
@@ -1037,7 +940,7 @@ mod tests {
 
     #[test]
     fn decrypted_hellos_yield_their_sni_to_the_tls_parser() {
-        use crate::inspect::tls::parse_client_hello_message;
+        use crate::tls::parse_client_hello_message;
         let mut flow = ClientInitials::new();
         let rfc = expect_hello(flow.on_datagram(&hex(RFC9369_CLIENT_INITIAL)));
         let parsed = parse_client_hello_message(&rfc).unwrap();
@@ -1151,7 +1054,7 @@ mod tests {
 
     #[test]
     fn garbage_floods_cost_bounded_work() {
-        let mut rng = crate::synth::XorShift::new(0x9e37_79b9_7f4a_7c15);
+        let mut rng = synth::XorShift::new(0x9e37_79b9_7f4a_7c15);
         let mut next = move || rng.next_u64();
         let mut gave_up = 0;
         for flow_no in 0..300 {
@@ -1193,12 +1096,5 @@ mod tests {
         // The candidate nearest the expected number wins, up or down.
         assert_eq!(decode_packet_number(Some(0x1fe), 0x00, 1), 0x200);
         assert_eq!(decode_packet_number(Some(0x200), 0xff, 1), 0x1ff);
-    }
-
-    #[test]
-    fn crypto_frames_use_minimal_varints() {
-        assert_eq!(crypto_frame(0, b"abc"), [0x06, 0x00, 0x03, b'a', b'b', b'c']);
-        assert_eq!(crypto_frame(16384, &[]), [0x06, 0x80, 0x00, 0x40, 0x00, 0x00]);
-        assert_eq!(crypto_frame(u64::MAX, &[])[1..9], [0xff; 8]);
     }
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::XorShift;
-use crate::inspect::quic::{crypto_frame, seal_client_initial};
+use crate::quic::{crypto_frame, seal_client_initial};
 
 pub const QUIC_V1: u32 = 0x0000_0001;
 pub const QUIC_V2: u32 = 0x6b33_43cf;
@@ -335,7 +335,7 @@ fn extension(out: &mut Vec<u8>, kind: u16, data: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inspect::{dns, http, quic, tls};
+    use proto::{dns, http, quic, tls};
 
     #[test]
     fn hellos_parse_with_sni_ech_and_post_quantum_size() {

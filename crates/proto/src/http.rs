@@ -380,7 +380,7 @@ mod tests {
         assert_eq!(host(b"GET http://abs.example/ HTTP/1.1\r\nHost: header.example\r\n\r\n"), Some("abs.example"));
     }
 
-    use crate::synth::XorShift;
+    use synth::XorShift;
 
     fn within(outer: &[u8], inner: &str) -> bool {
         let (outer, inner) = (outer.as_ptr_range(), inner.as_bytes().as_ptr_range());
