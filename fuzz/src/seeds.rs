@@ -4,7 +4,7 @@
 
 use std::net::Ipv4Addr;
 
-use vendorwatch::inspect::quic;
+use synth::quic::{crypto_frame, seal_client_initial};
 
 /// The Destination Connection ID the `quic_initial` target seals with.
 pub const QUIC_DCID: [u8; 8] = [0x83, 0x94, 0xc8, 0xf0, 0x3e, 0x51, 0x57, 0x08];
@@ -140,7 +140,7 @@ pub fn tcp_dns(msg: &[u8]) -> Vec<u8> {
 
 /// The CRYPTO frame carrying `hello`, padded like a real first Initial.
 pub fn quic_plaintext(hello: &[u8], offset: u64, pad_to: usize) -> Vec<u8> {
-    let mut frames = quic::crypto_frame(offset, hello);
+    let mut frames = crypto_frame(offset, hello);
     if frames.len() < pad_to {
         frames.resize(pad_to, 0);
     }
@@ -216,7 +216,7 @@ const SNI: &str = "1-courier.push.apple.com";
 /// Initial, ICMP.
 fn session_packets() -> Vec<Vec<u8>> {
     let hello = tls_records(&client_hello_message(SNI, false), 4096);
-    let quic_initial = quic::seal_client_initial(
+    let quic_initial = seal_client_initial(
         1,
         &QUIC_DCID,
         &[1, 2, 3, 4],
@@ -328,7 +328,7 @@ pub fn all() -> Vec<(&'static str, Vec<(String, Vec<u8>)>)> {
     for (pn, frames) in
         [quic_plaintext(first, 0, 1162), quic_plaintext(second, first.len() as u64, 1162)].iter().enumerate()
     {
-        let sealed = quic::seal_client_initial(1, &QUIC_DCID, &[9; 8], pn as u32, frames).expect("sealable");
+        let sealed = seal_client_initial(1, &QUIC_DCID, &[9; 8], pn as u32, frames).expect("sealable");
         chunk(&mut wire, &sealed);
         // The same, second packet coalesced after a garbage short header.
         chunk(&mut wire2, &sealed);
@@ -337,8 +337,8 @@ pub fn all() -> Vec<(&'static str, Vec<(String, Vec<u8>)>)> {
     let mut plain_v1 = vec![1u8];
     chunk(&mut plain_v1, &quic_plaintext(&quic_hello, 0, 300));
     let mut plain_v2_split = vec![3u8];
-    chunk(&mut plain_v2_split, &[quic::crypto_frame(first.len() as u64, second), vec![1, 0, 0]].concat());
-    chunk(&mut plain_v2_split, &quic::crypto_frame(0, first));
+    chunk(&mut plain_v2_split, &[crypto_frame(first.len() as u64, second), vec![1, 0, 0]].concat());
+    chunk(&mut plain_v2_split, &crypto_frame(0, first));
     out.push((
         "quic_initial",
         vec![
@@ -418,7 +418,7 @@ pub fn decode_inputs_from_capture(file: &[u8], max_frames: usize) -> Vec<Vec<u8>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vendorwatch::inspect::{dns, tls};
+    use proto::{dns, quic, tls};
 
     fn seed(target: &str, name: &str) -> Vec<u8> {
         let (_, files) = all().into_iter().find(|(t, _)| *t == target).expect("target");
@@ -447,7 +447,7 @@ mod tests {
             for (pn, c) in crate::chunks(&input[1..]).enumerate() {
                 let sealed;
                 let d = if mode & 1 == 1 {
-                    sealed = quic::seal_client_initial(version, &QUIC_DCID, &[1, 2, 3, 4], pn as u32, c).unwrap();
+                    sealed = seal_client_initial(version, &QUIC_DCID, &[1, 2, 3, 4], pn as u32, c).unwrap();
                     &sealed[..]
                 } else {
                     c
