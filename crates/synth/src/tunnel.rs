@@ -16,225 +16,28 @@ use std::net::{IpAddr, SocketAddr};
 use super::capture::Record;
 use super::wire::{self, ETHERTYPE_IPV4, ETHERTYPE_IPV6, IpExtras, Link, TPID_8021AD, TPID_8021Q};
 
-/// Transparent Ethernet bridging: GRE's (and Geneve's) protocol type for
-/// an Ethernet frame.
-pub const PROTO_TEB: u16 = 0x6558;
-/// GRE protocol type of ERSPAN type II (and of type I, without sequence).
-pub const PROTO_ERSPAN_II: u16 = 0x88be;
-pub const PROTO_ERSPAN_III: u16 = 0x22eb;
-pub const ETHERTYPE_MPLS: u16 = 0x8847;
-pub const ETHERTYPE_PPPOE_SESSION: u16 = 0x8864;
-pub const PPP_IPV4: u16 = 0x0021;
-pub const PPP_IPV6: u16 = 0x0057;
-/// IPv4 in IP (RFC 2003; in IPv6, RFC 2473).
-pub const IPPROTO_IPIP: u8 = 4;
-/// IPv6 in IP (RFC 4213; in IPv6, RFC 2473).
-pub const IPPROTO_IPV6: u8 = 41;
-pub const IPPROTO_GRE: u8 = 47;
-pub const VXLAN_PORT: u16 = 4789;
-pub const GENEVE_PORT: u16 = 6081;
-/// CAPWAP data channel (the controller's port).
-pub const CAPWAP_DATA_PORT: u16 = 5247;
-pub const GTPU_PORT: u16 = 2152;
+pub use ::wire::capwap::emit as capwap_data;
+pub use ::wire::erspan::emit_ii as erspan_ii;
+pub use ::wire::erspan::emit_iii as erspan_iii;
+pub use ::wire::geneve::GeneveOption;
+pub use ::wire::geneve::emit as geneve;
+pub use ::wire::gre::GreFields;
+pub use ::wire::gre::emit as gre;
+pub use ::wire::gtp::emit as gtpu;
+pub use ::wire::ieee80211::emit_data as ieee80211_data;
+pub use ::wire::mpls::emit as mpls;
+pub use ::wire::pppoe::emit as pppoe_session;
+pub use ::wire::vxlan::emit as vxlan;
 
-/// The optional fields of a GRE header (RFC 2784, RFC 2890).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct GreFields {
-    /// Computes and sends the checksum word (C).
-    pub checksum: bool,
-    pub key: Option<u32>,
-    pub sequence: Option<u32>,
-}
-
-/// A GRE header (version 0) carrying `protocol`, then `payload`.
-pub fn gre(fields: GreFields, protocol: u16, payload: &[u8]) -> Vec<u8> {
-    let mut flags = 0u16;
-    if fields.checksum {
-        flags |= 0x8000;
-    }
-    if fields.key.is_some() {
-        flags |= 0x2000;
-    }
-    if fields.sequence.is_some() {
-        flags |= 0x1000;
-    }
-    let mut g = Vec::with_capacity(16 + payload.len());
-    g.extend_from_slice(&flags.to_be_bytes());
-    g.extend_from_slice(&protocol.to_be_bytes());
-    if fields.checksum {
-        g.extend_from_slice(&[0, 0, 0, 0]); // checksum, reserved1
-    }
-    for word in [fields.key, fields.sequence].into_iter().flatten() {
-        g.extend_from_slice(&word.to_be_bytes());
-    }
-    g.extend_from_slice(payload);
-    if fields.checksum {
-        let sum = wire::checksum(&[&g]);
-        g[4..6].copy_from_slice(&sum.to_be_bytes());
-    }
-    g
-}
-
-/// An ERSPAN type II header (version 1) in front of the mirrored Ethernet
-/// frame: `vlan` is the original VLAN, `index` the port it was taken from.
-pub fn erspan_ii(session: u16, vlan: u16, index: u32, frame: &[u8]) -> Vec<u8> {
-    let session = session & 0x03ff;
-    // En = 3: the frame keeps its VLAN tags (a trunk port's mirror).
-    let en = 3u8;
-    let mut e = vec![0x10 | ((vlan >> 8) & 0x0f) as u8, vlan as u8, (en << 3) | (session >> 8) as u8, session as u8];
-    e.extend_from_slice(&(index & 0x000f_ffff).to_be_bytes());
-    e.extend_from_slice(frame);
-    e
-}
-
-/// An ERSPAN type III header (version 2) in front of a mirrored Ethernet
-/// frame (frame type 0), with a timestamp in 100 us units and, when
-/// `platform` is given, the 8-byte platform-specific subheader (O flag)
-/// of platform id 3: the port index and the timestamp's upper seconds.
-pub fn erspan_iii(session: u16, timestamp: u32, platform: Option<(u32, u32)>, frame: &[u8]) -> Vec<u8> {
-    let session = session & 0x03ff;
-    let mut e = vec![0x20, 0x00, (session >> 8) as u8, session as u8];
-    e.extend_from_slice(&timestamp.to_be_bytes());
-    e.extend_from_slice(&[0, 0]); // security group tag
-    // P = 0, frame type 0 (Ethernet), hardware id 1, D = 0, granularity
-    // 00 (100 us), O when a subheader follows.
-    let hw_id = 1u8;
-    e.push(hw_id >> 4);
-    e.push(((hw_id & 0x0f) << 4) | u8::from(platform.is_some()));
-    if let Some((port, seconds)) = platform {
-        e.extend_from_slice(&((3u32 << 26) | (port & 0x03ff_ffff)).to_be_bytes());
-        e.extend_from_slice(&seconds.to_be_bytes());
-    }
-    e.extend_from_slice(frame);
-    e
-}
-
-/// A VXLAN header (RFC 7348: the I flag and a 24-bit VNI) before an
-/// Ethernet frame.
-pub fn vxlan(vni: u32, frame: &[u8]) -> Vec<u8> {
-    let mut v = vec![0x08, 0, 0, 0];
-    v.extend_from_slice(&((vni & 0x00ff_ffff) << 8).to_be_bytes());
-    v.extend_from_slice(frame);
-    v
-}
-
-/// A Geneve option TLV (RFC 8926 3.5); `data` is a multiple of 4 bytes long.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GeneveOption {
-    pub class: u16,
-    pub kind: u8,
-    pub data: Vec<u8>,
-}
-
-impl GeneveOption {
-    fn encode(&self, out: &mut Vec<u8>) {
-        assert!(self.data.len() % 4 == 0 && self.data.len() <= 124, "Geneve option data of {} bytes", self.data.len());
-        out.extend_from_slice(&self.class.to_be_bytes());
-        out.push(self.kind);
-        out.push((self.data.len() / 4) as u8);
-        out.extend_from_slice(&self.data);
-    }
-}
-
-/// A Geneve header (version 0) with its options, carrying `protocol`
-/// ([`PROTO_TEB`] for Ethernet, or an IP ethertype).
-pub fn geneve(vni: u32, protocol: u16, options: &[GeneveOption], payload: &[u8]) -> Vec<u8> {
-    let mut opts = Vec::new();
-    for o in options {
-        o.encode(&mut opts);
-    }
-    assert!(opts.len() / 4 <= 0x3f, "Geneve options too long");
-    let mut g = vec![(opts.len() / 4) as u8, 0x00];
-    g.extend_from_slice(&protocol.to_be_bytes());
-    g.extend_from_slice(&((vni & 0x00ff_ffff) << 8).to_be_bytes());
-    g.extend_from_slice(&opts);
-    g.extend_from_slice(payload);
-    g
-}
-
-/// An MPLS label stack (RFC 3032), outermost label first, bottom of stack
-/// set on the last, TTL 64, then `payload`.
-pub fn mpls(labels: &[u32], payload: &[u8]) -> Vec<u8> {
-    let mut m = Vec::with_capacity(4 * labels.len() + payload.len());
-    for (i, label) in labels.iter().enumerate() {
-        let bottom = u32::from(i + 1 == labels.len());
-        m.extend_from_slice(&(((label & 0x000f_ffff) << 12) | (bottom << 8) | 64).to_be_bytes());
-    }
-    m.extend_from_slice(payload);
-    m
-}
-
-/// A CAPWAP data header (RFC 5415, 8 bytes: radio 1, wireless binding
-/// IEEE 802.11) before an IEEE 802.3 frame, or with the T flag before a
-/// native 802.11 frame.
-pub fn capwap_data(native_80211: bool, frame: &[u8]) -> Vec<u8> {
-    let (hlen, rid, wbid) = (2u32, 1u32, 1u32);
-    let word = (hlen << 19) | (rid << 14) | (wbid << 9) | (u32::from(native_80211) << 8);
-    let mut c = word.to_be_bytes().to_vec();
-    c.extend_from_slice(&[0, 0, 0, 0]); // fragment id, offset
-    c.extend_from_slice(frame);
-    c
-}
-
-/// An IEEE 802.11 QoS data frame bridged by an access point, with an
-/// LLC/SNAP header before `ethertype`'s payload: from the station to the
-/// distribution system (`to_ds`) or back.
-pub fn ieee80211_data(
-    to_ds: bool,
-    bssid: [u8; 6],
-    station: [u8; 6],
-    peer: [u8; 6],
-    sequence: u16,
-    ethertype: u16,
-    payload: &[u8],
-) -> Vec<u8> {
-    // Frame control: QoS data (type 2, subtype 8), then ToDS or FromDS.
-    let mut f = vec![0x88, if to_ds { 0x01 } else { 0x02 }];
-    f.extend_from_slice(&[0x2c, 0x00]); // duration
-    let (a1, a2, a3) = if to_ds { (bssid, station, peer) } else { (station, bssid, peer) };
-    for a in [a1, a2, a3] {
-        f.extend_from_slice(&a);
-    }
-    f.extend_from_slice(&((sequence & 0x0fff) << 4).to_le_bytes());
-    f.extend_from_slice(&[0x00, 0x00]); // QoS control: best effort
-    f.extend_from_slice(&[0xaa, 0xaa, 0x03, 0x00, 0x00, 0x00]);
-    f.extend_from_slice(&ethertype.to_be_bytes());
-    f.extend_from_slice(payload);
-    f
-}
-
-/// A PPPoE session frame's payload (RFC 2516): the PPPoE header and the PPP
-/// protocol (IPv4 or IPv6, from the packet's version) before `ip`.
-pub fn pppoe_session(session: u16, ip: &[u8]) -> Vec<u8> {
-    let protocol = if is_ipv6(ip) { PPP_IPV6 } else { PPP_IPV4 };
-    let mut s = vec![0x11, 0x00];
-    s.extend_from_slice(&session.to_be_bytes());
-    s.extend_from_slice(&((ip.len() + 2) as u16).to_be_bytes());
-    s.extend_from_slice(&protocol.to_be_bytes());
-    s.extend_from_slice(ip);
-    s
-}
-
-/// A GTP-U G-PDU (3GPP TS 29.281) carrying `ip` on bearer `teid`; with
-/// `pdu_session`, a sequence number and one PDU Session Container
-/// extension header (TS 38.415: uplink or downlink, and the QoS flow id).
-pub fn gtpu(teid: u32, sequence: u16, pdu_session: Option<(bool, u8)>, ip: &[u8]) -> Vec<u8> {
-    let mut optional = Vec::new();
-    if let Some((uplink, qfi)) = pdu_session {
-        optional.extend_from_slice(&sequence.to_be_bytes());
-        optional.push(0); // N-PDU number
-        optional.push(0x85); // next extension: PDU Session Container
-        optional.extend_from_slice(&[1, if uplink { 0x10 } else { 0x00 }, qfi & 0x3f, 0]);
-    }
-    // Version 1, protocol type GTP, E and S when the extension is there.
-    let flags = if pdu_session.is_some() { 0x36 } else { 0x30 };
-    let mut g = vec![flags, 0xff];
-    g.extend_from_slice(&((optional.len() + ip.len()) as u16).to_be_bytes());
-    g.extend_from_slice(&teid.to_be_bytes());
-    g.extend_from_slice(&optional);
-    g.extend_from_slice(ip);
-    g
-}
+// The numbers the builders use, defined once in the wire crate.
+pub use ::wire::capwap::PORT as CAPWAP_DATA_PORT;
+pub use ::wire::geneve::PORT as GENEVE_PORT;
+pub use ::wire::gre::{PROTO_ERSPAN_II, PROTO_ERSPAN_III, PROTO_TEB};
+pub use ::wire::gtp::PORT as GTPU_PORT;
+pub use ::wire::ip::{IPPROTO_GRE, IPPROTO_IPIP, IPPROTO_IPV6};
+pub use ::wire::mpls::ETHERTYPE_UNICAST as ETHERTYPE_MPLS;
+pub use ::wire::pppoe::{ETHERTYPE_SESSION as ETHERTYPE_PPPOE_SESSION, PPP_IPV4, PPP_IPV6};
+pub use ::wire::vxlan::PORT as VXLAN_PORT;
 
 fn is_ipv6(ip: &[u8]) -> bool {
     ip.first().is_some_and(|b| b >> 4 == 6)

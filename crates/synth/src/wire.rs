@@ -5,29 +5,19 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-pub const LINKTYPE_NULL: u32 = 0;
-pub const LINKTYPE_ETHERNET: u32 = 1;
-pub const LINKTYPE_RAW: u32 = 101;
-pub const LINKTYPE_LINUX_SLL: u32 = 113;
-pub const LINKTYPE_LINUX_SLL2: u32 = 276;
-
-pub const ETHERTYPE_IPV4: u16 = 0x0800;
-pub const ETHERTYPE_ARP: u16 = 0x0806;
-pub const ETHERTYPE_IPV6: u16 = 0x86dd;
-/// 802.1Q customer tag.
-pub const TPID_8021Q: u16 = 0x8100;
-/// 802.1ad service tag (the outer tag of QinQ).
-pub const TPID_8021AD: u16 = 0x88a8;
-
-pub const IPPROTO_TCP: u8 = 6;
-pub const IPPROTO_UDP: u8 = 17;
-
+// The numbers and header builders are the wire crate's own (its `emit`
+// feature); this module frames whole packets from them.
+pub use ::wire::checksum::checksum;
+pub use ::wire::ethernet::{ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, TPID_8021AD, TPID_8021Q};
+pub use ::wire::ip::{IPPROTO_TCP, IPPROTO_UDP};
+pub use ::wire::ipv6::Extension;
+pub use ::wire::linktype::{
+    ETHERNET as LINKTYPE_ETHERNET, LINUX_SLL as LINKTYPE_LINUX_SLL, LINUX_SLL2 as LINKTYPE_LINUX_SLL2,
+    NULL as LINKTYPE_NULL, RAW as LINKTYPE_RAW,
+};
 /// TCP flag bits.
-pub const FIN: u8 = 0x01;
-pub const SYN: u8 = 0x02;
-pub const RST: u8 = 0x04;
-pub const PSH: u8 = 0x08;
-pub const ACK: u8 = 0x10;
+pub use ::wire::tcp::{ACK, FIN, PSH, RST, SYN};
+use ::wire::{ethernet, ipv4, ipv6, tcp, udp};
 
 /// BSD loopback address family of IPv6 as macOS writes it.
 const AF_INET6_DARWIN: u32 = 30;
@@ -85,13 +75,8 @@ impl Link {
         let mut f = Vec::with_capacity(ip.len() + 24);
         match self {
             Link::Ethernet { tags } => {
-                f.extend_from_slice(&mac_of(dst));
-                f.extend_from_slice(&mac_of(src));
-                for &(tpid, id) in tags {
-                    f.extend_from_slice(&tpid.to_be_bytes());
-                    f.extend_from_slice(&(id & 0x0fff).to_be_bytes());
-                }
-                f.extend_from_slice(&ethertype.to_be_bytes());
+                let header = ethernet::Repr { dst: mac_of(dst), src: mac_of(src), tags, ethertype };
+                return header.emit(ip);
             }
             Link::LinuxSll => {
                 f.extend_from_slice(&u16::from(sll_packet_type(src)).to_be_bytes());
@@ -147,73 +132,12 @@ pub fn mac_for(addr: IpAddr) -> [u8; 6] {
 /// An Ethernet II frame of any ethertype (MPLS, PPPoE, ...): `tags` are
 /// (TPID, VLAN id), outermost first.
 pub fn ethernet_frame(dst: [u8; 6], src: [u8; 6], tags: &[(u16, u16)], ethertype: u16, payload: &[u8]) -> Vec<u8> {
-    let mut f = Vec::with_capacity(18 + 4 * tags.len() + payload.len());
-    f.extend_from_slice(&dst);
-    f.extend_from_slice(&src);
-    for &(tpid, id) in tags {
-        f.extend_from_slice(&tpid.to_be_bytes());
-        f.extend_from_slice(&(id & 0x0fff).to_be_bytes());
-    }
-    f.extend_from_slice(&ethertype.to_be_bytes());
-    f.extend_from_slice(payload);
-    f
+    ethernet::Repr { dst, src, tags, ethertype }.emit(payload)
 }
 
 /// SLL packet type: 4 (sent by us) for private sources, else 0 (to us).
 fn sll_packet_type(src: [u8; 4]) -> u8 {
     if src[0] == 10 || src[0] == 0xfd { 4 } else { 0 }
-}
-
-/// An IPv6 extension header: its protocol number and body after the
-/// next-header byte (and length byte, for all but the fragment header).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Extension {
-    pub kind: u8,
-    pub body: Vec<u8>,
-}
-
-impl Extension {
-    pub const HOP_BY_HOP: u8 = 0;
-    pub const ROUTING: u8 = 43;
-    pub const FRAGMENT: u8 = 44;
-    pub const DEST_OPTS: u8 = 60;
-
-    /// Hop-by-hop options holding a Router Alert (RFC 2711) and padding.
-    pub fn hop_by_hop() -> Extension {
-        Extension { kind: Self::HOP_BY_HOP, body: vec![5, 2, 0, 0, 1, 0] }
-    }
-
-    /// Destination options holding only padding (PadN), `8 * units` bytes long.
-    pub fn dest_opts(units: usize) -> Extension {
-        let pad = units * 8 - 2;
-        let mut body = vec![1, (pad - 2) as u8];
-        body.resize(pad, 0);
-        Extension { kind: Self::DEST_OPTS, body }
-    }
-
-    /// A type 0 routing header with no segments left.
-    pub fn routing() -> Extension {
-        Extension { kind: Self::ROUTING, body: vec![0, 0, 0, 0, 0, 0] }
-    }
-
-    /// A fragment header; `offset` in bytes (a multiple of 8).
-    pub fn fragment(offset: u16, more: bool, ident: u32) -> Extension {
-        let mut body = vec![0];
-        body.extend_from_slice(&((offset & 0xfff8) | u16::from(more)).to_be_bytes());
-        body.extend_from_slice(&ident.to_be_bytes());
-        Extension { kind: Self::FRAGMENT, body }
-    }
-
-    fn encode(&self, next: u8, out: &mut Vec<u8>) {
-        out.push(next);
-        if self.kind == Self::FRAGMENT {
-            out.extend_from_slice(&self.body);
-        } else {
-            // Hdr Ext Len: 8-byte units beyond the first 8 bytes.
-            out.push(((self.body.len() + 2) / 8 - 1) as u8);
-            out.extend_from_slice(&self.body);
-        }
-    }
 }
 
 /// What an IP header carries besides addresses and protocol.
@@ -241,130 +165,25 @@ impl IpExtras {
 /// must be of the same family) around a transport payload.
 pub fn ip_packet(src: IpAddr, dst: IpAddr, protocol: u8, payload: &[u8], extras: &IpExtras, ident: u16) -> Vec<u8> {
     match (src, dst) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => {
-            let mut options = extras.v4_options.clone();
-            options.resize(options.len().next_multiple_of(4), 0);
-            let header_len = 20 + options.len();
-            let total = header_len + payload.len();
-            let mut p = Vec::with_capacity(total);
-            p.push(0x40 | (header_len / 4) as u8);
-            p.push(0);
-            p.extend_from_slice(&(total as u16).to_be_bytes());
-            p.extend_from_slice(&ident.to_be_bytes());
-            let frag = match extras.v4_fragment {
-                Some((offset, more)) => (offset / 8) | if more { 0x2000 } else { 0 },
-                None => 0x4000, // don't fragment
-            };
-            p.extend_from_slice(&frag.to_be_bytes());
-            p.push(64);
-            p.push(protocol);
-            p.extend_from_slice(&[0, 0]);
-            p.extend_from_slice(&s.octets());
-            p.extend_from_slice(&d.octets());
-            p.extend_from_slice(&options);
-            let sum = checksum(&[&p[..header_len]]);
-            p[10..12].copy_from_slice(&sum.to_be_bytes());
-            p.extend_from_slice(payload);
-            p
+        (IpAddr::V4(src), IpAddr::V4(dst)) => {
+            let fragment = extras.v4_fragment;
+            ipv4::Repr { src, dst, protocol, ident, fragment, options: &extras.v4_options }.emit(payload)
         }
-        (IpAddr::V6(s), IpAddr::V6(d)) => {
-            let mut ext = Vec::new();
-            let kinds: Vec<u8> = extras.v6_extensions.iter().map(|e| e.kind).chain([protocol]).collect();
-            for (i, e) in extras.v6_extensions.iter().enumerate() {
-                e.encode(kinds[i + 1], &mut ext);
-            }
-            let mut p = Vec::with_capacity(40 + ext.len() + payload.len());
-            p.extend_from_slice(&[0x60, 0, 0, 0]);
-            p.extend_from_slice(&((ext.len() + payload.len()) as u16).to_be_bytes());
-            p.push(kinds[0]);
-            p.push(64);
-            p.extend_from_slice(&s.octets());
-            p.extend_from_slice(&d.octets());
-            p.extend_from_slice(&ext);
-            p.extend_from_slice(payload);
-            p
+        (IpAddr::V6(src), IpAddr::V6(dst)) => {
+            ipv6::Repr { src, dst, protocol, extensions: &extras.v6_extensions }.emit(payload)
         }
         _ => panic!("ip_packet: {src} and {dst} are of different families"),
     }
 }
 
-/// The Internet checksum (RFC 1071) over the concatenation of `parts`.
-pub fn checksum(parts: &[&[u8]]) -> u16 {
-    let mut sum = 0u32;
-    let mut odd: Option<u8> = None;
-    for part in parts {
-        for &b in *part {
-            match odd.take() {
-                Some(hi) => sum += u32::from(u16::from_be_bytes([hi, b])),
-                None => odd = Some(b),
-            }
-        }
-    }
-    if let Some(hi) = odd {
-        sum += u32::from(hi) << 8;
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
-/// The TCP/UDP pseudo-header for the checksum.
-fn pseudo_header(src: IpAddr, dst: IpAddr, protocol: u8, len: usize) -> Vec<u8> {
-    let mut p = Vec::with_capacity(40);
-    match (src, dst) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => {
-            p.extend_from_slice(&s.octets());
-            p.extend_from_slice(&d.octets());
-            p.extend_from_slice(&[0, protocol]);
-            p.extend_from_slice(&(len as u16).to_be_bytes());
-        }
-        (IpAddr::V6(s), IpAddr::V6(d)) => {
-            p.extend_from_slice(&s.octets());
-            p.extend_from_slice(&d.octets());
-            p.extend_from_slice(&(len as u32).to_be_bytes());
-            p.extend_from_slice(&[0, 0, 0, protocol]);
-        }
-        _ => {}
-    }
-    p
-}
-
 /// A TCP segment with checksum; SYNs carry an MSS option of 1460.
 pub fn tcp_segment(src: SocketAddr, dst: SocketAddr, seq: u32, ack: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
-    let options: &[u8] = if flags & SYN != 0 { &[2, 4, 0x05, 0xb4] } else { &[] };
-    let header_len = 20 + options.len();
-    let mut s = Vec::with_capacity(header_len + payload.len());
-    s.extend_from_slice(&src.port().to_be_bytes());
-    s.extend_from_slice(&dst.port().to_be_bytes());
-    s.extend_from_slice(&seq.to_be_bytes());
-    s.extend_from_slice(&(if flags & ACK != 0 { ack } else { 0 }).to_be_bytes());
-    s.push(((header_len / 4) as u8) << 4);
-    s.push(flags);
-    s.extend_from_slice(&64240u16.to_be_bytes());
-    s.extend_from_slice(&[0, 0, 0, 0]); // checksum, urgent pointer
-    s.extend_from_slice(options);
-    s.extend_from_slice(payload);
-    let sum = checksum(&[&pseudo_header(src.ip(), dst.ip(), IPPROTO_TCP, s.len()), &s]);
-    s[16..18].copy_from_slice(&sum.to_be_bytes());
-    s
+    tcp::Repr { src, dst, seq, ack, flags }.emit(payload)
 }
 
 /// A UDP datagram with checksum.
 pub fn udp_datagram(src: SocketAddr, dst: SocketAddr, payload: &[u8]) -> Vec<u8> {
-    let len = 8 + payload.len();
-    let mut d = Vec::with_capacity(len);
-    d.extend_from_slice(&src.port().to_be_bytes());
-    d.extend_from_slice(&dst.port().to_be_bytes());
-    d.extend_from_slice(&(len as u16).to_be_bytes());
-    d.extend_from_slice(&[0, 0]);
-    d.extend_from_slice(payload);
-    let sum = match checksum(&[&pseudo_header(src.ip(), dst.ip(), IPPROTO_UDP, len), &d]) {
-        0 => 0xffff, // zero means "no checksum" in UDP
-        s => s,
-    };
-    d[6..8].copy_from_slice(&sum.to_be_bytes());
-    d
+    udp::Repr { src, dst }.emit(payload)
 }
 
 /// An Ethernet ARP request (who-has `target` tell `sender`): a non-IP frame.
@@ -409,7 +228,7 @@ mod tests {
         let ip = ip_packet(c.ip(), s.ip(), IPPROTO_UDP, &udp_datagram(c, s, b"odd"), &IpExtras::default(), 9);
         assert_eq!(checksum(&[&ip[..20]]), 0, "IPv4 header checksum");
         let udp = &ip[20..];
-        assert_eq!(checksum(&[&pseudo_header(c.ip(), s.ip(), IPPROTO_UDP, udp.len()), udp]), 0);
+        assert_eq!(checksum(&[&::wire::checksum::pseudo_header(c.ip(), s.ip(), IPPROTO_UDP, udp.len()), udp]), 0);
     }
 
     #[test]

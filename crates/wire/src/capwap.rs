@@ -56,6 +56,19 @@ impl<'a> Header<'a> {
     }
 }
 
+/// A CAPWAP data header (RFC 5415, 8 bytes: radio 1, wireless binding
+/// IEEE 802.11) before an IEEE 802.3 frame, or with the T flag before a
+/// native 802.11 frame.
+#[cfg(feature = "emit")]
+pub fn emit(native_80211: bool, frame: &[u8]) -> Vec<u8> {
+    let (hlen, rid, wbid) = (2u32, 1u32, 1u32);
+    let word = (hlen << 19) | (rid << 14) | (wbid << 9) | (u32::from(native_80211) << 8);
+    let mut c = word.to_be_bytes().to_vec();
+    c.extend_from_slice(&[0, 0, 0, 0]); // fragment id, offset
+    c.extend_from_slice(frame);
+    c
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -72,6 +72,42 @@ impl<'a> Header<'a> {
     }
 }
 
+/// An ERSPAN type II header (version 1) in front of the mirrored Ethernet
+/// frame: `vlan` is the original VLAN, `index` the port it was taken from.
+#[cfg(feature = "emit")]
+pub fn emit_ii(session: u16, vlan: u16, index: u32, frame: &[u8]) -> Vec<u8> {
+    let session = session & 0x03ff;
+    // En = 3: the frame keeps its VLAN tags (a trunk port's mirror).
+    let en = 3u8;
+    let mut e = vec![0x10 | ((vlan >> 8) & 0x0f) as u8, vlan as u8, (en << 3) | (session >> 8) as u8, session as u8];
+    e.extend_from_slice(&(index & 0x000f_ffff).to_be_bytes());
+    e.extend_from_slice(frame);
+    e
+}
+
+/// An ERSPAN type III header (version 2) in front of a mirrored Ethernet
+/// frame (frame type 0), with a timestamp in 100 us units and, when
+/// `platform` is given, the 8-byte platform-specific subheader (O flag)
+/// of platform id 3: the port index and the timestamp's upper seconds.
+#[cfg(feature = "emit")]
+pub fn emit_iii(session: u16, timestamp: u32, platform: Option<(u32, u32)>, frame: &[u8]) -> Vec<u8> {
+    let session = session & 0x03ff;
+    let mut e = vec![0x20, 0x00, (session >> 8) as u8, session as u8];
+    e.extend_from_slice(&timestamp.to_be_bytes());
+    e.extend_from_slice(&[0, 0]); // security group tag
+    // P = 0, frame type 0 (Ethernet), hardware id 1, D = 0, granularity
+    // 00 (100 us), O when a subheader follows.
+    let hw_id = 1u8;
+    e.push(hw_id >> 4);
+    e.push(((hw_id & 0x0f) << 4) | u8::from(platform.is_some()));
+    if let Some((port, seconds)) = platform {
+        e.extend_from_slice(&((3u32 << 26) | (port & 0x03ff_ffff)).to_be_bytes());
+        e.extend_from_slice(&seconds.to_be_bytes());
+    }
+    e.extend_from_slice(frame);
+    e
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

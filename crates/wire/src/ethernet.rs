@@ -3,9 +3,16 @@
 use crate::{DecodeError, be16};
 
 pub const ETHERTYPE_IPV4: u16 = 0x0800;
+pub const ETHERTYPE_ARP: u16 = 0x0806;
 pub const ETHERTYPE_IPV6: u16 = 0x86dd;
+/// 802.1Q customer tag.
+pub const TPID_8021Q: u16 = 0x8100;
+/// 802.1ad service tag (the outer tag of QinQ).
+pub const TPID_8021AD: u16 = 0x88a8;
+/// The pre-standard QinQ tag.
+pub const TPID_QINQ: u16 = 0x9100;
 /// 802.1Q customer tag, 802.1ad service tag, and the pre-standard QinQ tag.
-pub const VLAN_TPIDS: [u16; 3] = [0x8100, 0x88a8, 0x9100];
+pub const VLAN_TPIDS: [u16; 3] = [TPID_8021Q, TPID_8021AD, TPID_QINQ];
 
 const HEADER_LEN: usize = 14;
 const TAG_LEN: usize = 4;
@@ -55,6 +62,34 @@ impl<'a> Tag<'a> {
 
     pub fn payload(&self) -> &'a [u8] {
         &self.buffer[TAG_LEN..]
+    }
+}
+
+/// What [`Repr::emit`] writes: an Ethernet II header with its VLAN tags.
+#[cfg(feature = "emit")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Repr<'a> {
+    pub dst: [u8; 6],
+    pub src: [u8; 6],
+    /// (TPID, VLAN id), outermost first.
+    pub tags: &'a [(u16, u16)],
+    pub ethertype: u16,
+}
+
+#[cfg(feature = "emit")]
+impl Repr<'_> {
+    /// The header, then `payload`.
+    pub fn emit(&self, payload: &[u8]) -> Vec<u8> {
+        let mut f = Vec::with_capacity(18 + 4 * self.tags.len() + payload.len());
+        f.extend_from_slice(&self.dst);
+        f.extend_from_slice(&self.src);
+        for &(tpid, id) in self.tags {
+            f.extend_from_slice(&tpid.to_be_bytes());
+            f.extend_from_slice(&(id & 0x0fff).to_be_bytes());
+        }
+        f.extend_from_slice(&self.ethertype.to_be_bytes());
+        f.extend_from_slice(payload);
+        f
     }
 }
 

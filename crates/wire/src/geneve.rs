@@ -45,6 +45,43 @@ impl<'a> Header<'a> {
     }
 }
 
+/// A Geneve option TLV (RFC 8926 3.5); `data` is a multiple of 4 bytes long.
+#[cfg(feature = "emit")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneveOption {
+    pub class: u16,
+    pub kind: u8,
+    pub data: Vec<u8>,
+}
+
+#[cfg(feature = "emit")]
+impl GeneveOption {
+    fn encode(&self, out: &mut Vec<u8>) {
+        assert!(self.data.len() % 4 == 0 && self.data.len() <= 124, "Geneve option data of {} bytes", self.data.len());
+        out.extend_from_slice(&self.class.to_be_bytes());
+        out.push(self.kind);
+        out.push((self.data.len() / 4) as u8);
+        out.extend_from_slice(&self.data);
+    }
+}
+
+/// A Geneve header (version 0) with its options, carrying `protocol`
+/// ([`crate::gre::PROTO_TEB`] for Ethernet, or an IP ethertype).
+#[cfg(feature = "emit")]
+pub fn emit(vni: u32, protocol: u16, options: &[GeneveOption], payload: &[u8]) -> Vec<u8> {
+    let mut opts = Vec::new();
+    for o in options {
+        o.encode(&mut opts);
+    }
+    assert!(opts.len() / 4 <= 0x3f, "Geneve options too long");
+    let mut g = vec![(opts.len() / 4) as u8, 0x00];
+    g.extend_from_slice(&protocol.to_be_bytes());
+    g.extend_from_slice(&((vni & 0x00ff_ffff) << 8).to_be_bytes());
+    g.extend_from_slice(&opts);
+    g.extend_from_slice(payload);
+    g
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

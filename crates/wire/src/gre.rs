@@ -77,6 +77,46 @@ impl<'a> Header<'a> {
     }
 }
 
+/// A GRE header (version 0) carrying `protocol`, then `payload`.
+#[cfg(feature = "emit")]
+pub fn emit(fields: GreFields, protocol: u16, payload: &[u8]) -> Vec<u8> {
+    let mut flags = 0u16;
+    if fields.checksum {
+        flags |= 0x8000;
+    }
+    if fields.key.is_some() {
+        flags |= 0x2000;
+    }
+    if fields.sequence.is_some() {
+        flags |= 0x1000;
+    }
+    let mut g = Vec::with_capacity(16 + payload.len());
+    g.extend_from_slice(&flags.to_be_bytes());
+    g.extend_from_slice(&protocol.to_be_bytes());
+    if fields.checksum {
+        g.extend_from_slice(&[0, 0, 0, 0]); // checksum, reserved1
+    }
+    for word in [fields.key, fields.sequence].into_iter().flatten() {
+        g.extend_from_slice(&word.to_be_bytes());
+    }
+    g.extend_from_slice(payload);
+    if fields.checksum {
+        let sum = crate::checksum::checksum(&[&g]);
+        g[4..6].copy_from_slice(&sum.to_be_bytes());
+    }
+    g
+}
+
+/// The optional fields of a GRE header (RFC 2784, RFC 2890).
+#[cfg(feature = "emit")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GreFields {
+    /// Computes and sends the checksum word (C).
+    pub checksum: bool,
+    pub key: Option<u32>,
+    pub sequence: Option<u32>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -66,6 +66,28 @@ impl<'a> Header<'a> {
     }
 }
 
+/// A GTP-U G-PDU (3GPP TS 29.281) carrying `ip` on bearer `teid`; with
+/// `pdu_session`, a sequence number and one PDU Session Container
+/// extension header (TS 38.415: uplink or downlink, and the QoS flow id).
+#[cfg(feature = "emit")]
+pub fn emit(teid: u32, sequence: u16, pdu_session: Option<(bool, u8)>, ip: &[u8]) -> Vec<u8> {
+    let mut optional = Vec::new();
+    if let Some((uplink, qfi)) = pdu_session {
+        optional.extend_from_slice(&sequence.to_be_bytes());
+        optional.push(0); // N-PDU number
+        optional.push(0x85); // next extension: PDU Session Container
+        optional.extend_from_slice(&[1, if uplink { 0x10 } else { 0x00 }, qfi & 0x3f, 0]);
+    }
+    // Version 1, protocol type GTP, E and S when the extension is there.
+    let flags = if pdu_session.is_some() { 0x36 } else { 0x30 };
+    let mut g = vec![flags, 0xff];
+    g.extend_from_slice(&((optional.len() + ip.len()) as u16).to_be_bytes());
+    g.extend_from_slice(&teid.to_be_bytes());
+    g.extend_from_slice(&optional);
+    g.extend_from_slice(ip);
+    g
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

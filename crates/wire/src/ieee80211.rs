@@ -66,6 +66,34 @@ impl<'a> DataFrame<'a> {
     }
 }
 
+/// An IEEE 802.11 QoS data frame bridged by an access point, with an
+/// LLC/SNAP header before `ethertype`'s payload: from the station to the
+/// distribution system (`to_ds`) or back.
+#[cfg(feature = "emit")]
+pub fn emit_data(
+    to_ds: bool,
+    bssid: [u8; 6],
+    station: [u8; 6],
+    peer: [u8; 6],
+    sequence: u16,
+    ethertype: u16,
+    payload: &[u8],
+) -> Vec<u8> {
+    // Frame control: QoS data (type 2, subtype 8), then ToDS or FromDS.
+    let mut f = vec![0x88, if to_ds { 0x01 } else { 0x02 }];
+    f.extend_from_slice(&[0x2c, 0x00]); // duration
+    let (a1, a2, a3) = if to_ds { (bssid, station, peer) } else { (station, bssid, peer) };
+    for a in [a1, a2, a3] {
+        f.extend_from_slice(&a);
+    }
+    f.extend_from_slice(&((sequence & 0x0fff) << 4).to_le_bytes());
+    f.extend_from_slice(&[0x00, 0x00]); // QoS control: best effort
+    f.extend_from_slice(&[0xaa, 0xaa, 0x03, 0x00, 0x00, 0x00]);
+    f.extend_from_slice(&ethertype.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -73,6 +73,51 @@ impl<'a> Packet<'a> {
     }
 }
 
+/// What [`Repr::emit`] writes: an IPv4 header (TTL 64, checksum filled in).
+#[cfg(feature = "emit")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Repr<'a> {
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+    pub protocol: u8,
+    pub ident: u16,
+    /// (offset in bytes, more fragments); `None` sets Don't Fragment.
+    pub fragment: Option<(u16, bool)>,
+    /// Options, padded with End-of-Option-List to a multiple of 4.
+    pub options: &'a [u8],
+}
+
+#[cfg(feature = "emit")]
+impl Repr<'_> {
+    /// The header, then `payload`.
+    pub fn emit(&self, payload: &[u8]) -> Vec<u8> {
+        let mut options = self.options.to_vec();
+        options.resize(options.len().next_multiple_of(4), 0);
+        let header_len = MIN_HEADER_LEN + options.len();
+        let total = header_len + payload.len();
+        let mut p = Vec::with_capacity(total);
+        p.push(0x40 | (header_len / 4) as u8);
+        p.push(0);
+        p.extend_from_slice(&(total as u16).to_be_bytes());
+        p.extend_from_slice(&self.ident.to_be_bytes());
+        let frag = match self.fragment {
+            Some((offset, more)) => (offset / 8) | if more { 0x2000 } else { 0 },
+            None => 0x4000, // don't fragment
+        };
+        p.extend_from_slice(&frag.to_be_bytes());
+        p.push(64);
+        p.push(self.protocol);
+        p.extend_from_slice(&[0, 0]);
+        p.extend_from_slice(&self.src.octets());
+        p.extend_from_slice(&self.dst.octets());
+        p.extend_from_slice(&options);
+        let sum = crate::checksum::checksum(&[&p[..header_len]]);
+        p[10..12].copy_from_slice(&sum.to_be_bytes());
+        p.extend_from_slice(payload);
+        p
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

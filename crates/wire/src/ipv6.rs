@@ -9,12 +9,13 @@ const HEADER_LEN: usize = 40;
 /// Real packets carry two or three; a longer chain is an attack or garbage.
 const MAX_EXTENSION_HEADERS: usize = 8;
 
-const HOP_BY_HOP: u8 = 0;
-const ROUTING: u8 = 43;
-const FRAGMENT: u8 = 44;
-const AUTH: u8 = 51;
-const DEST_OPTS: u8 = 60;
-const MOBILITY: u8 = 135;
+/// Extension header numbers (next-header values of the chain).
+pub const HOP_BY_HOP: u8 = 0;
+pub const ROUTING: u8 = 43;
+pub const FRAGMENT: u8 = 44;
+pub const AUTH: u8 = 51;
+pub const DEST_OPTS: u8 = 60;
+pub const MOBILITY: u8 = 135;
 
 /// Fragment header fields, when the chain contains one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,6 +116,94 @@ impl<'a> Packet<'a> {
     /// The upper-layer payload; for a fragment, the fragment's data.
     pub fn payload(&self) -> &'a [u8] {
         &self.buffer[self.payload_start..self.end]
+    }
+}
+
+/// An extension header for [`Repr::emit`]: its protocol number and body
+/// after the next-header byte (and length byte, for all but the fragment
+/// header).
+#[cfg(feature = "emit")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Extension {
+    pub kind: u8,
+    pub body: Vec<u8>,
+}
+
+#[cfg(feature = "emit")]
+impl Extension {
+    pub const HOP_BY_HOP: u8 = HOP_BY_HOP;
+    pub const ROUTING: u8 = ROUTING;
+    pub const FRAGMENT: u8 = FRAGMENT;
+    pub const DEST_OPTS: u8 = DEST_OPTS;
+
+    /// Hop-by-hop options holding a Router Alert (RFC 2711) and padding.
+    pub fn hop_by_hop() -> Extension {
+        Extension { kind: HOP_BY_HOP, body: vec![5, 2, 0, 0, 1, 0] }
+    }
+
+    /// Destination options holding only padding (PadN), `8 * units` bytes long.
+    pub fn dest_opts(units: usize) -> Extension {
+        let pad = units * 8 - 2;
+        let mut body = vec![1, (pad - 2) as u8];
+        body.resize(pad, 0);
+        Extension { kind: DEST_OPTS, body }
+    }
+
+    /// A type 0 routing header with no segments left.
+    pub fn routing() -> Extension {
+        Extension { kind: ROUTING, body: vec![0, 0, 0, 0, 0, 0] }
+    }
+
+    /// A fragment header; `offset` in bytes (a multiple of 8).
+    pub fn fragment(offset: u16, more: bool, ident: u32) -> Extension {
+        let mut body = vec![0];
+        body.extend_from_slice(&((offset & 0xfff8) | u16::from(more)).to_be_bytes());
+        body.extend_from_slice(&ident.to_be_bytes());
+        Extension { kind: FRAGMENT, body }
+    }
+
+    fn encode(&self, next: u8, out: &mut Vec<u8>) {
+        out.push(next);
+        if self.kind == FRAGMENT {
+            out.extend_from_slice(&self.body);
+        } else {
+            // Hdr Ext Len: 8-byte units beyond the first 8 bytes.
+            out.push(((self.body.len() + 2) / 8 - 1) as u8);
+            out.extend_from_slice(&self.body);
+        }
+    }
+}
+
+/// What [`Repr::emit`] writes: an IPv6 header (hop limit 64) and its
+/// extension headers, in order, before the upper-layer `protocol`.
+#[cfg(feature = "emit")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Repr<'a> {
+    pub src: Ipv6Addr,
+    pub dst: Ipv6Addr,
+    pub protocol: u8,
+    pub extensions: &'a [Extension],
+}
+
+#[cfg(feature = "emit")]
+impl Repr<'_> {
+    /// The headers, then `payload`.
+    pub fn emit(&self, payload: &[u8]) -> Vec<u8> {
+        let mut ext = Vec::new();
+        let kinds: Vec<u8> = self.extensions.iter().map(|e| e.kind).chain([self.protocol]).collect();
+        for (i, e) in self.extensions.iter().enumerate() {
+            e.encode(kinds[i + 1], &mut ext);
+        }
+        let mut p = Vec::with_capacity(HEADER_LEN + ext.len() + payload.len());
+        p.extend_from_slice(&[0x60, 0, 0, 0]);
+        p.extend_from_slice(&((ext.len() + payload.len()) as u16).to_be_bytes());
+        p.push(kinds[0]);
+        p.push(64);
+        p.extend_from_slice(&self.src.octets());
+        p.extend_from_slice(&self.dst.octets());
+        p.extend_from_slice(&ext);
+        p.extend_from_slice(payload);
+        p
     }
 }
 

@@ -11,6 +11,8 @@
 #![forbid(unsafe_code)]
 
 pub mod capwap;
+#[cfg(feature = "emit")]
+pub mod checksum;
 pub mod erspan;
 pub mod ethernet;
 pub mod geneve;

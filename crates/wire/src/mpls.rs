@@ -49,6 +49,19 @@ impl<'a> Stack<'a> {
     }
 }
 
+/// An MPLS label stack (RFC 3032), outermost label first, bottom of stack
+/// set on the last, TTL 64, then `payload`.
+#[cfg(feature = "emit")]
+pub fn emit(labels: &[u32], payload: &[u8]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(4 * labels.len() + payload.len());
+    for (i, label) in labels.iter().enumerate() {
+        let bottom = u32::from(i + 1 == labels.len());
+        m.extend_from_slice(&(((label & 0x000f_ffff) << 12) | (bottom << 8) | 64).to_be_bytes());
+    }
+    m.extend_from_slice(payload);
+    m
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -44,6 +44,19 @@ impl<'a> Session<'a> {
     }
 }
 
+/// A PPPoE session frame's payload (RFC 2516): the PPPoE header and the PPP
+/// protocol (IPv4 or IPv6, from the packet's version) before `ip`.
+#[cfg(feature = "emit")]
+pub fn emit(session: u16, ip: &[u8]) -> Vec<u8> {
+    let protocol = if ip.first().is_some_and(|b| b >> 4 == 6) { PPP_IPV6 } else { PPP_IPV4 };
+    let mut s = vec![0x11, 0x00];
+    s.extend_from_slice(&session.to_be_bytes());
+    s.extend_from_slice(&((ip.len() + 2) as u16).to_be_bytes());
+    s.extend_from_slice(&protocol.to_be_bytes());
+    s.extend_from_slice(ip);
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,12 @@
 //! UDP headers (RFC 768).
 
+#[cfg(feature = "emit")]
+use std::net::SocketAddr;
+
+#[cfg(feature = "emit")]
+use crate::checksum::{checksum, pseudo_header};
+#[cfg(feature = "emit")]
+use crate::ip::IPPROTO_UDP;
 use crate::{DecodeError, be16};
 
 /// A view of a UDP datagram.
@@ -33,6 +40,34 @@ impl<'a> Datagram<'a> {
 
     pub fn payload(&self) -> &'a [u8] {
         &self.buffer[8..self.end]
+    }
+}
+
+/// What [`Repr::emit`] writes: a UDP header with its checksum.
+#[cfg(feature = "emit")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Repr {
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+}
+
+#[cfg(feature = "emit")]
+impl Repr {
+    /// The header, then `payload`.
+    pub fn emit(&self, payload: &[u8]) -> Vec<u8> {
+        let len = 8 + payload.len();
+        let mut d = Vec::with_capacity(len);
+        d.extend_from_slice(&self.src.port().to_be_bytes());
+        d.extend_from_slice(&self.dst.port().to_be_bytes());
+        d.extend_from_slice(&(len as u16).to_be_bytes());
+        d.extend_from_slice(&[0, 0]);
+        d.extend_from_slice(payload);
+        let sum = match checksum(&[&pseudo_header(self.src.ip(), self.dst.ip(), IPPROTO_UDP, len), &d]) {
+            0 => 0xffff, // zero means "no checksum" in UDP
+            s => s,
+        };
+        d[6..8].copy_from_slice(&sum.to_be_bytes());
+        d
     }
 }
 

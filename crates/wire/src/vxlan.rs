@@ -31,6 +31,16 @@ impl<'a> Header<'a> {
     }
 }
 
+/// A VXLAN header (RFC 7348: the I flag and a 24-bit VNI) before an
+/// Ethernet frame.
+#[cfg(feature = "emit")]
+pub fn emit(vni: u32, frame: &[u8]) -> Vec<u8> {
+    let mut v = vec![0x08, 0, 0, 0];
+    v.extend_from_slice(&((vni & 0x00ff_ffff) << 8).to_be_bytes());
+    v.extend_from_slice(frame);
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
