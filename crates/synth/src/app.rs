@@ -131,8 +131,14 @@ pub fn client_hello(h: &Hello<'_>) -> Vec<u8> {
 
 /// Wraps a handshake message in TLS handshake records of at most 16 KiB.
 pub fn handshake_records(msg: &[u8]) -> Vec<u8> {
+    handshake_records_of(msg, 1 << 14)
+}
+
+/// Wraps a handshake message in TLS handshake records of at most
+/// `fragment` bytes each (a sender may fragment a hello as it likes).
+pub fn handshake_records_of(msg: &[u8], fragment: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(msg.len() + 5);
-    for chunk in msg.chunks(1 << 14) {
+    for chunk in msg.chunks(fragment.max(1)) {
         out.extend_from_slice(&[0x16, 0x03, 0x01]);
         vec16(&mut out, chunk);
     }

@@ -160,6 +160,14 @@ impl PcapNg {
         self.block(6, &body);
     }
 
+    /// A Simple Packet Block: a frame on interface 0 without a timestamp.
+    pub fn simple_packet(&mut self, data: &[u8]) {
+        let mut body = (data.len() as u32).to_le_bytes().to_vec();
+        body.extend_from_slice(data);
+        body.resize(body.len().next_multiple_of(4), 0);
+        self.block(3, &body);
+    }
+
     /// Any other block (readers must skip what they do not know).
     pub fn custom_block(&mut self, block_type: u32, body: &[u8]) {
         let mut padded = body.to_vec();
