@@ -488,18 +488,18 @@ fn erspan(
 mod tests {
     use super::*;
 
-    // Hand-built layers, outermost last, so a frame reads inside out:
-    // eth(IPV4, &ipv4(UDP, &udp(..))).
+    // Layers, outermost last, so a frame reads inside out:
+    // eth(IPV4, &ipv4(UDP, &udp(..))). Well-formed headers come from the
+    // wire crate's emit side; the helpers that set odd bits (VLAN tags, GRE
+    // flags, UDP without checksum) write them by hand.
 
     const ARP: u16 = 0x0806;
     const IPV4: u16 = ethernet::ETHERTYPE_IPV4;
     const IPV6: u16 = ethernet::ETHERTYPE_IPV6;
 
     fn eth(kind: u16, payload: &[u8]) -> Vec<u8> {
-        let mut f = vec![0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2];
-        f.extend_from_slice(&kind.to_be_bytes());
-        f.extend_from_slice(payload);
-        f
+        ethernet::Repr { dst: [0x02, 0, 0, 0, 0, 1], src: [0x02, 0, 0, 0, 0, 2], tags: &[], ethertype: kind }
+            .emit(payload)
     }
 
     fn tag(id: u16, kind: u16, payload: &[u8]) -> Vec<u8> {
@@ -510,13 +510,8 @@ mod tests {
     }
 
     fn ipv4_between(src: [u8; 4], dst: [u8; 4], protocol: u8, payload: &[u8]) -> Vec<u8> {
-        let total = (20 + payload.len()) as u16;
-        let mut p = vec![0x45, 0, 0, 0, 0x12, 0x34, 0x40, 0, 64, protocol, 0, 0];
-        p[2..4].copy_from_slice(&total.to_be_bytes());
-        p.extend_from_slice(&src);
-        p.extend_from_slice(&dst);
-        p.extend_from_slice(payload);
-        p
+        let (src, dst) = (src.into(), dst.into());
+        ipv4::Repr { src, dst, protocol, ident: 0x1234, fragment: None, options: &[] }.emit(payload)
     }
 
     /// An outer (tunnel endpoint) IPv4 packet.
@@ -525,13 +520,8 @@ mod tests {
     }
 
     fn ipv6(next: u8, payload: &[u8]) -> Vec<u8> {
-        let mut p = vec![0x60, 0, 0, 0];
-        p.extend_from_slice(&(payload.len() as u16).to_be_bytes());
-        p.extend_from_slice(&[next, 64]);
-        p.extend_from_slice(&"2001:db8::1".parse::<std::net::Ipv6Addr>().unwrap().octets());
-        p.extend_from_slice(&"2001:db8::2".parse::<std::net::Ipv6Addr>().unwrap().octets());
-        p.extend_from_slice(payload);
-        p
+        let (src, dst) = ("2001:db8::1".parse().unwrap(), "2001:db8::2".parse().unwrap());
+        ipv6::Repr { src, dst, protocol: next, extensions: &[] }.emit(payload)
     }
 
     fn udp(src: u16, dst: u16, payload: &[u8]) -> Vec<u8> {
@@ -546,8 +536,8 @@ mod tests {
     /// The flow everything below carries: a TLS client hello's first bytes
     /// from 10.1.1.1:49152 to 17.253.144.10:443.
     fn inner_ipv4() -> Vec<u8> {
-        let mut seg = vec![0xc0, 0x00, 0x01, 0xbb, 0, 0, 0, 7, 0, 0, 0, 0, 0x50, tcp::SYN, 0xff, 0xff, 0, 0, 0, 0];
-        seg.extend_from_slice(b"\x16\x03\x01");
+        let (src, dst) = ("10.1.1.1:49152".parse().unwrap(), "17.253.144.10:443".parse().unwrap());
+        let seg = tcp::Repr { src, dst, seq: 7, ack: 0, flags: tcp::SYN }.emit(b"\x16\x03\x01");
         ipv4_between([10, 1, 1, 1], [17, 253, 144, 10], IPPROTO_TCP, &seg)
     }
 
@@ -566,10 +556,7 @@ mod tests {
     }
 
     fn vxlan(vni: u32, payload: &[u8]) -> Vec<u8> {
-        let mut v = vec![0x08, 0, 0, 0];
-        v.extend_from_slice(&(vni << 8).to_be_bytes());
-        v.extend_from_slice(payload);
-        v
+        vxlan::emit(vni, payload)
     }
 
     fn packet(d: Result<Decoded<'_>, DecodeError>) -> Packet<'_> {
