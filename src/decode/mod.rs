@@ -608,8 +608,8 @@ mod tests {
 
     #[test]
     fn gre_bridged_ethernet_keeps_outer_and_inner_vlans() {
-        let inner = eth(0x8100, &tag(200, IPV4, &inner_ipv4()));
-        let frame = eth(0x8100, &tag(100, IPV4, &ipv4(IPPROTO_GRE, &gre([0x20, 0], gre::PROTO_TEB, &[7], &inner))));
+        let inner = eth(ethernet::TPID_8021Q, &tag(200, IPV4, &inner_ipv4()));
+        let frame = eth(ethernet::TPID_8021Q, &tag(100, IPV4, &ipv4(IPPROTO_GRE, &gre([0x20, 0], gre::PROTO_TEB, &[7], &inner))));
         let p = packet(decode(LinkType::Ethernet, &frame));
         assert_inner_flow(&p);
         assert_eq!(p.vlans.as_slice(), &[100, 200]);
@@ -629,7 +629,7 @@ mod tests {
 
     #[test]
     fn erspan_types_carry_the_mirrored_frame_and_session() {
-        let mirrored = eth(0x8100, &tag(30, IPV4, &inner_ipv4()));
+        let mirrored = eth(ethernet::TPID_8021Q, &tag(30, IPV4, &inner_ipv4()));
         // Type II: S set (sequence 1), version 1, session 0x155.
         let mut ii = vec![0x10, 0x1e, 0x01, 0x55, 0, 0, 0, 0];
         ii.extend_from_slice(&mirrored);
@@ -664,7 +664,7 @@ mod tests {
     #[test]
     fn vxlan_opens_to_the_inner_ethernet_frame() {
         let frame = eth(
-            0x8100,
+            ethernet::TPID_8021Q,
             &tag(5, IPV4, &ipv4(IPPROTO_UDP, &udp(61000, vxlan::PORT, &vxlan(0x12_3456, &eth(IPV4, &inner_ipv4()))))),
         );
         let p = packet(decode(LinkType::Ethernet, &frame));
@@ -733,7 +733,7 @@ mod tests {
         // Ethernet pseudowire: control word, then a tagged frame.
         let mut pw = labels.to_vec();
         pw.extend_from_slice(&[0, 0, 0, 1]);
-        pw.extend_from_slice(&eth(0x8100, &tag(12, IPV4, &inner_ipv4())));
+        pw.extend_from_slice(&eth(ethernet::TPID_8021Q, &tag(12, IPV4, &inner_ipv4())));
         let frame = eth(mpls::ETHERTYPE_MULTICAST, &pw);
         let p = packet(decode(LinkType::Ethernet, &frame));
         assert_inner_flow(&p);
@@ -925,7 +925,7 @@ mod tests {
 
     /// One frame of every kind the decoder opens, for the robustness test.
     fn tunnel_frames() -> Vec<(LinkType, Vec<u8>)> {
-        let inner_eth = eth(0x8100, &tag(9, IPV4, &inner_ipv4()));
+        let inner_eth = eth(ethernet::TPID_8021Q, &tag(9, IPV4, &inner_ipv4()));
         let mut ii = vec![0x10, 0x1e, 0x01, 0x55, 0, 0, 0, 0];
         ii.extend_from_slice(&inner_eth);
         let mut iii = vec![0x20, 0x1e, 0x00, 0x09, 0, 0, 0, 0, 0, 0, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 0];
