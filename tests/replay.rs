@@ -705,7 +705,7 @@ fn the_sample_office_morning() {
     let config = fixture("sample.toml").display().to_string();
     let r = replay(&["sample.pcap"], &["--config", &config, "--format", "json"]);
     assert_eq!(r.out.code, Some(0), "{:?}", r.out);
-    // What the sample was built with (src/synth/fixtures.rs, sample_pcap):
+    // What the sample was built with (crates/synth/src/fixtures.rs, sample_pcap):
     // hq: APNs by port and over IPv6 by SNI (push 2), an iCloud flow by
     // SNI and one by a DNS answer (icloud 2), a software update (1); QUIC
     // to Google; an HTTP Host of Microsoft's; a TikTok flow by DNS; four

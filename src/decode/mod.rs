@@ -609,7 +609,10 @@ mod tests {
     #[test]
     fn gre_bridged_ethernet_keeps_outer_and_inner_vlans() {
         let inner = eth(ethernet::TPID_8021Q, &tag(200, IPV4, &inner_ipv4()));
-        let frame = eth(ethernet::TPID_8021Q, &tag(100, IPV4, &ipv4(IPPROTO_GRE, &gre([0x20, 0], gre::PROTO_TEB, &[7], &inner))));
+        let frame = eth(
+            ethernet::TPID_8021Q,
+            &tag(100, IPV4, &ipv4(IPPROTO_GRE, &gre([0x20, 0], gre::PROTO_TEB, &[7], &inner))),
+        );
         let p = packet(decode(LinkType::Ethernet, &frame));
         assert_inner_flow(&p);
         assert_eq!(p.vlans.as_slice(), &[100, 200]);
