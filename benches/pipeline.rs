@@ -11,10 +11,13 @@
 //! Throughput is reported per packet (elements/s).
 
 use std::hint::black_box;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use synth::app::{self, Hello};
+use synth::capture::{PcapFormat, Record, pcap_bytes};
+use synth::wire::{self, ACK, IPPROTO_TCP, IPPROTO_UDP, IpExtras, LINKTYPE_ETHERNET, Link, PSH, SYN};
 use vendorwatch::classify::signatures::SignatureSet;
 use vendorwatch::decode;
 use vendorwatch::pipeline::{DEFAULT_MAX_FLOWS, Outputs, Pipeline, Rules};
@@ -22,73 +25,21 @@ use vendorwatch::segment::Config;
 use vendorwatch::source::file::CaptureReader;
 use vendorwatch::source::{Frame, LinkType};
 
-const ETH_IPV4: [u8; 14] = [2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00];
-
-fn ipv4(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, l4: &[u8]) -> Vec<u8> {
-    let mut f = ETH_IPV4.to_vec();
-    let total = (20 + l4.len()) as u16;
-    f.extend_from_slice(&[0x45, 0, (total >> 8) as u8, total as u8, 0, 0, 0x40, 0, 64, protocol, 0, 0]);
-    f.extend_from_slice(&src.octets());
-    f.extend_from_slice(&dst.octets());
-    f.extend_from_slice(l4);
-    f
+/// An Ethernet frame holding a TCP segment (no ACK number) between two hosts.
+fn tcp(src: (Ipv4Addr, u16), dst: (Ipv4Addr, u16), seq: u32, flags: u8, data: &[u8]) -> Vec<u8> {
+    let (src, dst) = (SocketAddr::from(src), SocketAddr::from(dst));
+    let segment = wire::tcp_segment(src, dst, seq, 0, flags, data);
+    Link::ethernet().frame(&wire::ip_packet(src.ip(), dst.ip(), IPPROTO_TCP, &segment, &IpExtras::default(), 0))
 }
 
-fn tcp(sp: u16, dp: u16, seq: u32, flags: u8, data: &[u8]) -> Vec<u8> {
-    let mut s = Vec::with_capacity(20 + data.len());
-    s.extend_from_slice(&sp.to_be_bytes());
-    s.extend_from_slice(&dp.to_be_bytes());
-    s.extend_from_slice(&seq.to_be_bytes());
-    s.extend_from_slice(&[0, 0, 0, 0, 0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
-    s.extend_from_slice(data);
-    s
-}
-
-fn udp(sp: u16, dp: u16, data: &[u8]) -> Vec<u8> {
-    let mut d = Vec::with_capacity(8 + data.len());
-    d.extend_from_slice(&sp.to_be_bytes());
-    d.extend_from_slice(&dp.to_be_bytes());
-    d.extend_from_slice(&((8 + data.len()) as u16).to_be_bytes());
-    d.extend_from_slice(&[0, 0]);
-    d.extend_from_slice(data);
-    d
-}
-
-/// A TLS record holding a ClientHello with SNI `name` and ALPN h2.
-fn client_hello(name: &str) -> Vec<u8> {
-    let n = name.as_bytes();
-    let mut sni = Vec::new();
-    sni.extend_from_slice(&((n.len() + 3) as u16).to_be_bytes());
-    sni.push(0);
-    sni.extend_from_slice(&(n.len() as u16).to_be_bytes());
-    sni.extend_from_slice(n);
-    let mut ext = vec![0, 0];
-    ext.extend_from_slice(&(sni.len() as u16).to_be_bytes());
-    ext.extend_from_slice(&sni);
-    ext.extend_from_slice(&[0, 16, 0, 5, 0, 3, 2, b'h', b'2']);
-    let mut body = vec![3, 3];
-    body.extend_from_slice(&[0x5a; 32]);
-    body.extend_from_slice(&[0, 0, 4, 0x13, 0x01, 0x13, 0x02, 1, 0]);
-    body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
-    body.extend_from_slice(&ext);
-    let mut hs = vec![1];
-    hs.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
-    hs.extend_from_slice(&body);
-    let mut rec = vec![0x16, 3, 1];
-    rec.extend_from_slice(&(hs.len() as u16).to_be_bytes());
-    rec.extend_from_slice(&hs);
-    rec
+/// The IP packet of a UDP datagram between two hosts.
+fn udp_ip(src: (Ipv4Addr, u16), dst: (Ipv4Addr, u16), data: &[u8]) -> Vec<u8> {
+    let (src, dst) = (SocketAddr::from(src), SocketAddr::from(dst));
+    wire::ip_packet(src.ip(), dst.ip(), IPPROTO_UDP, &wire::udp_datagram(src, dst, data), &IpExtras::default(), 0)
 }
 
 fn dns_query(id: u16, name: &str) -> Vec<u8> {
-    let mut m = id.to_be_bytes().to_vec();
-    m.extend_from_slice(&[1, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
-    for label in name.split('.') {
-        m.push(label.len() as u8);
-        m.extend_from_slice(label.as_bytes());
-    }
-    m.extend_from_slice(&[0, 0, 1, 0, 1]);
-    m
+    app::dns_query(id, name, app::QTYPE_A)
 }
 
 const NAMES: [&str; 6] = [
@@ -111,21 +62,22 @@ fn traffic(flows: u32, data_per_flow: u32) -> Vec<(u64, Vec<u8>)> {
         let cp = 20_000 + (i % 40_000) as u16;
         let (mut cs, mut ss) = (i.wrapping_mul(2_654_435_761), i.wrapping_mul(40_503));
         let mut v = Vec::new();
-        v.push(ipv4(c, Ipv4Addr::new(10, 0, 0, 53), 17, &udp(cp ^ 1, 53, &dns_query(i as u16, NAMES[i as usize % 6]))));
-        v.push(ipv4(c, s, 6, &tcp(cp, 443, cs, 0x02, &[])));
+        let resolver = (Ipv4Addr::new(10, 0, 0, 53), 53);
+        v.push(Link::ethernet().frame(&udp_ip((c, cp ^ 1), resolver, &dns_query(i as u16, NAMES[i as usize % 6]))));
+        v.push(tcp((c, cp), (s, 443), cs, SYN, &[]));
         cs = cs.wrapping_add(1);
-        v.push(ipv4(s, c, 6, &tcp(443, cp, ss, 0x12, &[])));
+        v.push(tcp((s, 443), (c, cp), ss, SYN | ACK, &[]));
         ss = ss.wrapping_add(1);
-        v.push(ipv4(c, s, 6, &tcp(cp, 443, cs, 0x10, &[])));
-        let hello = client_hello(NAMES[i as usize % NAMES.len()]);
-        v.push(ipv4(c, s, 6, &tcp(cp, 443, cs, 0x18, &hello)));
+        v.push(tcp((c, cp), (s, 443), cs, ACK, &[]));
+        let hello = app::tls_client_hello(&Hello::sni(NAMES[i as usize % NAMES.len()]));
+        v.push(tcp((c, cp), (s, 443), cs, PSH | ACK, &hello));
         cs = cs.wrapping_add(hello.len() as u32);
         let data = [0x17u8; 1448];
         for j in 0..data_per_flow {
-            v.push(ipv4(s, c, 6, &tcp(443, cp, ss, 0x10, &data)));
+            v.push(tcp((s, 443), (c, cp), ss, ACK, &data));
             ss = ss.wrapping_add(1448);
             if j % 2 == 1 {
-                v.push(ipv4(c, s, 6, &tcp(cp, 443, cs, 0x10, &[])));
+                v.push(tcp((c, cp), (s, 443), cs, ACK, &[]));
             }
         }
         per_flow.push(v);
@@ -145,18 +97,8 @@ fn traffic(flows: u32, data_per_flow: u32) -> Vec<(u64, Vec<u8>)> {
 }
 
 fn pcap_file(frames: &[(u64, Vec<u8>)]) -> Vec<u8> {
-    let mut v = Vec::new();
-    for x in [0xa1b2_3c4du32, 0x0004_0002, 0, 0, 65535, 1] {
-        v.extend_from_slice(&x.to_le_bytes());
-    }
-    for (ts, data) in frames {
-        let len = data.len() as u32;
-        for x in [(ts / 1_000_000_000) as u32, (ts % 1_000_000_000) as u32, len, len] {
-            v.extend_from_slice(&x.to_le_bytes());
-        }
-        v.extend_from_slice(data);
-    }
-    v
+    let records: Vec<Record> = frames.iter().map(|(ts, data)| Record::new(*ts, data.clone())).collect();
+    pcap_bytes(PcapFormat { nanos: true, ..PcapFormat::new(LINKTYPE_ETHERNET) }, &records)
 }
 
 fn rules() -> Arc<Rules> {
@@ -170,22 +112,19 @@ fn frame(ts_ns: u64, data: &[u8]) -> Frame<'_> {
 fn bench_decode(c: &mut Criterion) {
     let mut g = c.benchmark_group("decode");
     g.throughput(Throughput::Elements(1));
-    let data = ipv4(Ipv4Addr::new(17, 0, 0, 5), Ipv4Addr::new(10, 0, 0, 1), 6, &tcp(443, 50_000, 1, 0x10, &[0; 1448]));
+    let data = tcp((Ipv4Addr::new(17, 0, 0, 5), 443), (Ipv4Addr::new(10, 0, 0, 1), 50_000), 1, ACK, &[0; 1448]);
     g.bench_function("ipv4_tcp_data", |b| b.iter(|| decode::decode(LinkType::Ethernet, black_box(&data)).is_ok()));
-    let dns =
-        ipv4(Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 53), 17, &udp(5353, 53, &dns_query(7, NAMES[0])));
+    let dns_ip = udp_ip((Ipv4Addr::new(10, 0, 0, 1), 5353), (Ipv4Addr::new(10, 0, 0, 53), 53), &dns_query(7, NAMES[0]));
+    let dns = Link::ethernet().frame(&dns_ip);
     g.bench_function("ipv4_udp_dns", |b| b.iter(|| decode::decode(LinkType::Ethernet, black_box(&dns)).is_ok()));
-    let mut v6 = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x86, 0xdd];
-    let seg = tcp(443, 50_000, 1, 0x10, &[0; 1200]);
-    v6.extend_from_slice(&[0x60, 0, 0, 0]);
-    v6.extend_from_slice(&(seg.len() as u16).to_be_bytes());
-    v6.extend_from_slice(&[6, 64]);
-    v6.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
-    v6.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
-    v6.extend_from_slice(&seg);
+    let (c6, s6): (SocketAddr, SocketAddr) = (
+        (Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1), 443).into(),
+        (Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2), 50_000).into(),
+    );
+    let seg = wire::tcp_segment(c6, s6, 1, 0, ACK, &[0; 1200]);
+    let v6 = Link::ethernet().frame(&wire::ip_packet(c6.ip(), s6.ip(), IPPROTO_TCP, &seg, &IpExtras::default(), 0));
     g.bench_function("ipv6_tcp_data", |b| b.iter(|| decode::decode(LinkType::Ethernet, black_box(&v6)).is_ok()));
-    let mut qinq = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x88, 0xa8, 0x00, 0x64, 0x81, 0x00, 0x00, 0x1e];
-    qinq.extend_from_slice(&dns[12..]);
+    let qinq = Link::qinq(100, 30).frame(&dns_ip);
     g.bench_function("qinq_udp", |b| b.iter(|| decode::decode(LinkType::Ethernet, black_box(&qinq)).is_ok()));
     g.finish();
 }

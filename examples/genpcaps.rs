@@ -7,14 +7,14 @@
 //! ```
 //!
 //! Output is byte-for-byte reproducible: `tests/replay.rs` checks that the
-//! committed `pcaps/` is what `vendorwatch::synth::fixtures` generates.
+//! committed `pcaps/` is what `synth::fixtures` generates.
 
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use vendorwatch::synth::fixtures;
+use synth::fixtures;
 
 const USAGE: &str = "usage: genpcaps [--out DIR] | --bench FILE [--packets N] [--seed N]";
 

@@ -20,5 +20,4 @@ pub mod inspect;
 pub mod pipeline;
 pub mod segment;
 pub mod source;
-pub mod synth;
 pub mod text_lines;

@@ -568,9 +568,9 @@ mod tests {
     use crate::classify::signatures::SignatureSet;
     use crate::segment::Config;
     use crate::source::LinkType;
-    use crate::synth::app;
-    use crate::synth::conv::{Capture, Path, TcpSession};
-    use crate::synth::wire::{ACK, Link, PSH, RST, SYN};
+    use synth::app;
+    use synth::conv::{Capture, Path, TcpSession};
+    use synth::wire::{ACK, Link, PSH, RST, SYN};
 
     /// A flow-log sink the test can read back.
     #[derive(Clone, Default)]

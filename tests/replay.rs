@@ -1,5 +1,5 @@
 //! `vendorwatch replay` on the committed fixtures (`pcaps/`, written by
-//! `vendorwatch::synth::fixtures`), checked against what each fixture was
+//! `synth::fixtures`), checked against what each fixture was
 //! built to hold (see `pcaps/README.md`): per-flow attribution, segments,
 //! counters and metrics, error handling; plus `signatures check`,
 //! `explain` and `--config` errors.
@@ -16,7 +16,7 @@ use std::net::IpAddr;
 
 use common::{TempDir, fixture, read_pcap, replay, traffic_by_sender, vendorwatch};
 use serde_json::{Value, json};
-use vendorwatch::synth::fixtures;
+use synth::fixtures;
 
 /// Asserts flow fields; on mismatch shows the whole flow.
 fn check(flow: &Value, expected: &[(&str, Value)]) {
@@ -714,7 +714,7 @@ fn the_sample_office_morning() {
     let config = fixture("sample.toml").display().to_string();
     let r = replay(&["sample.pcap"], &["--config", &config, "--format", "json"]);
     assert_eq!(r.out.code, Some(0), "{:?}", r.out);
-    // What the sample was built with (src/synth/fixtures.rs, sample_pcap):
+    // What the sample was built with (crates/synth/src/fixtures.rs, sample_pcap):
     // hq: APNs by port and over IPv6 by SNI (push 2), an iCloud flow by
     // SNI and one by a DNS answer (icloud 2), a software update (1); QUIC
     // to Google; an HTTP Host of Microsoft's; a TikTok flow by DNS; four

@@ -15,11 +15,11 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use proto::{dns, http, quic, tls};
 use vendorwatch::classify::names::NormalizedName;
 use vendorwatch::classify::signatures::SignatureSet;
 use vendorwatch::decode;
 use vendorwatch::export::flowlog::FlowLog;
-use vendorwatch::inspect::{dns, http, quic, tls};
 use vendorwatch::pipeline::{Outputs, Pipeline, Rules};
 use vendorwatch::segment::Config;
 use vendorwatch::source::file::CaptureReader;
@@ -185,7 +185,8 @@ pub fn quic_initial(data: &[u8]) {
     for (pn, chunk) in chunks(rest).take(32).enumerate() {
         let sealed;
         let datagram = if mode & 1 == 1 {
-            let Some(packet) = quic::seal_client_initial(version, &seeds::QUIC_DCID, &[1, 2, 3, 4], pn as u32, chunk)
+            let Some(packet) =
+                synth::quic::seal_client_initial(version, &seeds::QUIC_DCID, &[1, 2, 3, 4], pn as u32, chunk)
             else {
                 continue;
             };

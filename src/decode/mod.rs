@@ -13,38 +13,18 @@
 //! a [`DecodeError`], which the caller counts by [`DecodeError::reason`] and
 //! skips.
 
-pub mod capwap;
-pub mod erspan;
-pub mod ethernet;
 pub mod fragment;
-pub mod geneve;
-pub mod gre;
-pub mod gtp;
-pub mod ieee80211;
-pub mod ipv4;
-pub mod ipv6;
-pub mod mpls;
-pub mod pppoe;
-pub mod sll;
-pub mod tcp;
-pub mod udp;
-pub mod vxlan;
+
+pub use wire::ip::{IPPROTO_GRE, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_TCP, IPPROTO_UDP};
+pub use wire::{
+    DecodeError, capwap, erspan, ethernet, geneve, gre, gtp, ieee80211, ipv4, ipv6, mpls, pppoe, sll, tcp, udp, vxlan,
+};
 
 use std::net::IpAddr;
 
 use crate::source::LinkType;
 
 pub use fragment::Fragment;
-
-pub const IPPROTO_ICMP: u8 = 1;
-/// IPv4 inside IP (RFC 2003, and RFC 2473 in IPv6).
-pub const IPPROTO_IPIP: u8 = 4;
-pub const IPPROTO_TCP: u8 = 6;
-pub const IPPROTO_UDP: u8 = 17;
-/// IPv6 inside IP (RFC 4213, and RFC 2473 in IPv6).
-pub const IPPROTO_IPV6: u8 = 41;
-pub const IPPROTO_GRE: u8 = 47;
-pub const IPPROTO_ICMPV6: u8 = 58;
 
 /// Stacked VLAN tags beyond this, counting the tags of Ethernet frames
 /// inside tunnels too, are treated as garbage: QinQ outside and inside an
@@ -54,121 +34,6 @@ const MAX_VLAN_TAGS: usize = 4;
 /// or three (say MPLS, GRE, then VXLAN), and the bound caps the work one
 /// crafted frame can cause.
 pub const MAX_ENCAP_DEPTH: u8 = 4;
-
-/// Reads a big-endian u16; callers have checked the length.
-#[inline]
-pub(crate) fn be16(b: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([b[at], b[at + 1]])
-}
-
-/// Reads a big-endian u32; callers have checked the length.
-#[inline]
-pub(crate) fn be32(b: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
-/// Why a frame could not be decoded; each reason is a metric label value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DecodeError {
-    UnsupportedLink,
-    LinkTruncated,
-    EthernetTruncated,
-    VlanTruncated,
-    TooManyVlanTags,
-    Ipv4Truncated,
-    Ipv4BadHeader,
-    Ipv6Truncated,
-    Ipv6BadHeader,
-    Ipv6ExtensionChain,
-    TcpTruncated,
-    TcpBadHeader,
-    UdpTruncated,
-    UdpBadHeader,
-    GreTruncated,
-    /// Reserved bits set, or a GRE version other than 0 and 1.
-    GreBadHeader,
-    ErspanTruncated,
-    /// The ERSPAN version field does not match the GRE protocol type.
-    ErspanBadHeader,
-    /// Geneve options run past the datagram.
-    GeneveTruncated,
-    /// The CAPWAP header length runs past the datagram.
-    CapwapTruncated,
-    /// An 802.11 data frame inside CAPWAP is cut before its SNAP header ends.
-    Ieee80211Truncated,
-    /// The label stack has no bottom entry, or the control word is cut.
-    MplsTruncated,
-    PppoeTruncated,
-    /// Not version 1, type 1, session data, or a length without PPP protocol.
-    PppoeBadHeader,
-    /// More than [`MAX_ENCAP_DEPTH`] nested encapsulations.
-    TooManyEncapsulations,
-}
-
-impl DecodeError {
-    pub const ALL: [DecodeError; 25] = [
-        DecodeError::UnsupportedLink,
-        DecodeError::LinkTruncated,
-        DecodeError::EthernetTruncated,
-        DecodeError::VlanTruncated,
-        DecodeError::TooManyVlanTags,
-        DecodeError::Ipv4Truncated,
-        DecodeError::Ipv4BadHeader,
-        DecodeError::Ipv6Truncated,
-        DecodeError::Ipv6BadHeader,
-        DecodeError::Ipv6ExtensionChain,
-        DecodeError::TcpTruncated,
-        DecodeError::TcpBadHeader,
-        DecodeError::UdpTruncated,
-        DecodeError::UdpBadHeader,
-        DecodeError::GreTruncated,
-        DecodeError::GreBadHeader,
-        DecodeError::ErspanTruncated,
-        DecodeError::ErspanBadHeader,
-        DecodeError::GeneveTruncated,
-        DecodeError::CapwapTruncated,
-        DecodeError::Ieee80211Truncated,
-        DecodeError::MplsTruncated,
-        DecodeError::PppoeTruncated,
-        DecodeError::PppoeBadHeader,
-        DecodeError::TooManyEncapsulations,
-    ];
-
-    /// The `reason` label of `vendorwatch_decode_errors_total`.
-    pub fn reason(self) -> &'static str {
-        match self {
-            DecodeError::UnsupportedLink => "unsupported_link_type",
-            DecodeError::LinkTruncated => "link_truncated",
-            DecodeError::EthernetTruncated => "ethernet_truncated",
-            DecodeError::VlanTruncated => "vlan_truncated",
-            DecodeError::TooManyVlanTags => "too_many_vlan_tags",
-            DecodeError::Ipv4Truncated => "ipv4_truncated",
-            DecodeError::Ipv4BadHeader => "ipv4_bad_header",
-            DecodeError::Ipv6Truncated => "ipv6_truncated",
-            DecodeError::Ipv6BadHeader => "ipv6_bad_header",
-            DecodeError::Ipv6ExtensionChain => "ipv6_extension_chain",
-            DecodeError::TcpTruncated => "tcp_truncated",
-            DecodeError::TcpBadHeader => "tcp_bad_header",
-            DecodeError::UdpTruncated => "udp_truncated",
-            DecodeError::UdpBadHeader => "udp_bad_header",
-            DecodeError::GreTruncated => "gre_truncated",
-            DecodeError::GreBadHeader => "gre_bad_header",
-            DecodeError::ErspanTruncated => "erspan_truncated",
-            DecodeError::ErspanBadHeader => "erspan_bad_header",
-            DecodeError::GeneveTruncated => "geneve_truncated",
-            DecodeError::CapwapTruncated => "capwap_truncated",
-            DecodeError::Ieee80211Truncated => "ieee80211_truncated",
-            DecodeError::MplsTruncated => "mpls_truncated",
-            DecodeError::PppoeTruncated => "pppoe_truncated",
-            DecodeError::PppoeBadHeader => "pppoe_bad_header",
-            DecodeError::TooManyEncapsulations => "too_many_encapsulations",
-        }
-    }
-
-    pub fn index(self) -> usize {
-        DecodeError::ALL.iter().position(|&e| e == self).unwrap_or(0)
-    }
-}
 
 /// The VLAN ids of a frame, outermost first, including those of Ethernet
 /// frames inside tunnels.
@@ -623,18 +488,18 @@ fn erspan(
 mod tests {
     use super::*;
 
-    // Hand-built layers, outermost last, so a frame reads inside out:
-    // eth(IPV4, &ipv4(UDP, &udp(..))).
+    // Layers, outermost last, so a frame reads inside out:
+    // eth(IPV4, &ipv4(UDP, &udp(..))). Well-formed headers come from the
+    // wire crate's emit side; the helpers that set odd bits (VLAN tags, GRE
+    // flags, UDP without checksum) write them by hand.
 
     const ARP: u16 = 0x0806;
     const IPV4: u16 = ethernet::ETHERTYPE_IPV4;
     const IPV6: u16 = ethernet::ETHERTYPE_IPV6;
 
     fn eth(kind: u16, payload: &[u8]) -> Vec<u8> {
-        let mut f = vec![0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2];
-        f.extend_from_slice(&kind.to_be_bytes());
-        f.extend_from_slice(payload);
-        f
+        ethernet::Repr { dst: [0x02, 0, 0, 0, 0, 1], src: [0x02, 0, 0, 0, 0, 2], tags: &[], ethertype: kind }
+            .emit(payload)
     }
 
     fn tag(id: u16, kind: u16, payload: &[u8]) -> Vec<u8> {
@@ -645,13 +510,8 @@ mod tests {
     }
 
     fn ipv4_between(src: [u8; 4], dst: [u8; 4], protocol: u8, payload: &[u8]) -> Vec<u8> {
-        let total = (20 + payload.len()) as u16;
-        let mut p = vec![0x45, 0, 0, 0, 0x12, 0x34, 0x40, 0, 64, protocol, 0, 0];
-        p[2..4].copy_from_slice(&total.to_be_bytes());
-        p.extend_from_slice(&src);
-        p.extend_from_slice(&dst);
-        p.extend_from_slice(payload);
-        p
+        let (src, dst) = (src.into(), dst.into());
+        ipv4::Repr { src, dst, protocol, ident: 0x1234, fragment: None, options: &[] }.emit(payload)
     }
 
     /// An outer (tunnel endpoint) IPv4 packet.
@@ -660,13 +520,8 @@ mod tests {
     }
 
     fn ipv6(next: u8, payload: &[u8]) -> Vec<u8> {
-        let mut p = vec![0x60, 0, 0, 0];
-        p.extend_from_slice(&(payload.len() as u16).to_be_bytes());
-        p.extend_from_slice(&[next, 64]);
-        p.extend_from_slice(&"2001:db8::1".parse::<std::net::Ipv6Addr>().unwrap().octets());
-        p.extend_from_slice(&"2001:db8::2".parse::<std::net::Ipv6Addr>().unwrap().octets());
-        p.extend_from_slice(payload);
-        p
+        let (src, dst) = ("2001:db8::1".parse().unwrap(), "2001:db8::2".parse().unwrap());
+        ipv6::Repr { src, dst, protocol: next, extensions: &[] }.emit(payload)
     }
 
     fn udp(src: u16, dst: u16, payload: &[u8]) -> Vec<u8> {
@@ -681,8 +536,8 @@ mod tests {
     /// The flow everything below carries: a TLS client hello's first bytes
     /// from 10.1.1.1:49152 to 17.253.144.10:443.
     fn inner_ipv4() -> Vec<u8> {
-        let mut seg = vec![0xc0, 0x00, 0x01, 0xbb, 0, 0, 0, 7, 0, 0, 0, 0, 0x50, tcp::SYN, 0xff, 0xff, 0, 0, 0, 0];
-        seg.extend_from_slice(b"\x16\x03\x01");
+        let (src, dst) = ("10.1.1.1:49152".parse().unwrap(), "17.253.144.10:443".parse().unwrap());
+        let seg = tcp::Repr { src, dst, seq: 7, ack: 0, flags: tcp::SYN }.emit(b"\x16\x03\x01");
         ipv4_between([10, 1, 1, 1], [17, 253, 144, 10], IPPROTO_TCP, &seg)
     }
 
@@ -701,10 +556,7 @@ mod tests {
     }
 
     fn vxlan(vni: u32, payload: &[u8]) -> Vec<u8> {
-        let mut v = vec![0x08, 0, 0, 0];
-        v.extend_from_slice(&(vni << 8).to_be_bytes());
-        v.extend_from_slice(payload);
-        v
+        vxlan::emit(vni, payload)
     }
 
     fn packet(d: Result<Decoded<'_>, DecodeError>) -> Packet<'_> {
@@ -756,8 +608,11 @@ mod tests {
 
     #[test]
     fn gre_bridged_ethernet_keeps_outer_and_inner_vlans() {
-        let inner = eth(0x8100, &tag(200, IPV4, &inner_ipv4()));
-        let frame = eth(0x8100, &tag(100, IPV4, &ipv4(IPPROTO_GRE, &gre([0x20, 0], gre::PROTO_TEB, &[7], &inner))));
+        let inner = eth(ethernet::TPID_8021Q, &tag(200, IPV4, &inner_ipv4()));
+        let frame = eth(
+            ethernet::TPID_8021Q,
+            &tag(100, IPV4, &ipv4(IPPROTO_GRE, &gre([0x20, 0], gre::PROTO_TEB, &[7], &inner))),
+        );
         let p = packet(decode(LinkType::Ethernet, &frame));
         assert_inner_flow(&p);
         assert_eq!(p.vlans.as_slice(), &[100, 200]);
@@ -777,7 +632,7 @@ mod tests {
 
     #[test]
     fn erspan_types_carry_the_mirrored_frame_and_session() {
-        let mirrored = eth(0x8100, &tag(30, IPV4, &inner_ipv4()));
+        let mirrored = eth(ethernet::TPID_8021Q, &tag(30, IPV4, &inner_ipv4()));
         // Type II: S set (sequence 1), version 1, session 0x155.
         let mut ii = vec![0x10, 0x1e, 0x01, 0x55, 0, 0, 0, 0];
         ii.extend_from_slice(&mirrored);
@@ -812,7 +667,7 @@ mod tests {
     #[test]
     fn vxlan_opens_to_the_inner_ethernet_frame() {
         let frame = eth(
-            0x8100,
+            ethernet::TPID_8021Q,
             &tag(5, IPV4, &ipv4(IPPROTO_UDP, &udp(61000, vxlan::PORT, &vxlan(0x12_3456, &eth(IPV4, &inner_ipv4()))))),
         );
         let p = packet(decode(LinkType::Ethernet, &frame));
@@ -881,7 +736,7 @@ mod tests {
         // Ethernet pseudowire: control word, then a tagged frame.
         let mut pw = labels.to_vec();
         pw.extend_from_slice(&[0, 0, 0, 1]);
-        pw.extend_from_slice(&eth(0x8100, &tag(12, IPV4, &inner_ipv4())));
+        pw.extend_from_slice(&eth(ethernet::TPID_8021Q, &tag(12, IPV4, &inner_ipv4())));
         let frame = eth(mpls::ETHERTYPE_MULTICAST, &pw);
         let p = packet(decode(LinkType::Ethernet, &frame));
         assert_inner_flow(&p);
@@ -1073,7 +928,7 @@ mod tests {
 
     /// One frame of every kind the decoder opens, for the robustness test.
     fn tunnel_frames() -> Vec<(LinkType, Vec<u8>)> {
-        let inner_eth = eth(0x8100, &tag(9, IPV4, &inner_ipv4()));
+        let inner_eth = eth(ethernet::TPID_8021Q, &tag(9, IPV4, &inner_ipv4()));
         let mut ii = vec![0x10, 0x1e, 0x01, 0x55, 0, 0, 0, 0];
         ii.extend_from_slice(&inner_eth);
         let mut iii = vec![0x20, 0x1e, 0x00, 0x09, 0, 0, 0, 0, 0, 0, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 0];
@@ -1119,7 +974,7 @@ mod tests {
                 .collect();
         frames.extend(tunnel_frames());
         let mut defrag = fragment::Defragmenter::default();
-        let mut rng = crate::synth::XorShift::new(0x9e37_79b9_7f4a_7c15);
+        let mut rng = synth::XorShift::new(0x9e37_79b9_7f4a_7c15);
         let mut next = || rng.next_u64();
         let mut opened = 0;
         for (link, frame) in &frames {

@@ -14,11 +14,7 @@
 //! `inspect/inspectors/`, one line in [`registry::REGISTRY`], a fuzz target
 //! and a fixture.
 
-pub mod dns;
-pub mod http;
-pub mod quic;
-pub mod stun;
-pub mod tls;
+pub use proto::{dns, http, quic, stun, tls};
 
 mod budget;
 mod inspectors;
@@ -520,7 +516,7 @@ fn consumed(progress: Progress) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::synth::app;
+    use synth::app;
 
     const ISN: u32 = 1000;
     const HTTPS: FlowContext = FlowContext { protocol: IPPROTO_TCP, client_port: 50000, server_port: 443 };

@@ -54,40 +54,28 @@ impl<R: Read> CaptureReader<R> {
 mod tests {
     use super::*;
     use crate::source::LinkType;
+    use synth::capture::{NgInterface, PcapFormat, PcapNg, Record, pcap_bytes};
+    use synth::wire::{LINKTYPE_ETHERNET, LINKTYPE_RAW};
 
-    fn pcap_file(big_endian: bool, nanos: bool, records: &[(u32, u32, &[u8])]) -> Vec<u8> {
-        let w32 =
-            |v: &mut Vec<u8>, x: u32| v.extend_from_slice(&if big_endian { x.to_be_bytes() } else { x.to_le_bytes() });
-        let w16 =
-            |v: &mut Vec<u8>, x: u16| v.extend_from_slice(&if big_endian { x.to_be_bytes() } else { x.to_le_bytes() });
-        let mut v = Vec::new();
-        w32(&mut v, if nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 });
-        w16(&mut v, 2);
-        w16(&mut v, 4);
-        w32(&mut v, 0);
-        w32(&mut v, 0);
-        w32(&mut v, 65535);
-        w32(&mut v, 1);
-        for (s, f, data) in records {
-            w32(&mut v, *s);
-            w32(&mut v, *f);
-            w32(&mut v, data.len() as u32);
-            w32(&mut v, data.len() as u32 + 10);
-            v.extend_from_slice(data);
-        }
-        v
+    fn pcap_file(big_endian: bool, nanos: bool, snaplen: u32, records: &[(u64, &[u8])]) -> Vec<u8> {
+        let format = PcapFormat { linktype: LINKTYPE_ETHERNET, big_endian, nanos, snaplen };
+        let records: Vec<Record> = records.iter().map(|(ts, data)| Record::new(*ts, data.to_vec())).collect();
+        pcap_bytes(format, &records)
     }
 
     #[test]
     fn reads_classic_pcap_in_both_byte_orders_and_resolutions() {
         for (be, nanos) in [(false, false), (true, false), (false, true), (true, true)] {
-            let file = pcap_file(be, nanos, &[(10, 5, b"abc"), (11, 7, b"defg")]);
+            let unit = if nanos { 1 } else { 1_000 };
+            let records: [(u64, &[u8]); 2] =
+                [(10_000_000_000 + 5 * unit, b"abcdefghijklm"), (11_000_000_000 + 7 * unit, b"defg")];
+            // A snap length of 4 cuts the first frame to less than its wire length.
+            let file = pcap_file(be, nanos, 4, &records);
             let mut r = CaptureReader::from_reader(&file[..]).unwrap();
             let f = r.next_frame().unwrap().unwrap();
-            assert_eq!(f.data, b"abc");
+            assert_eq!(f.data, b"abcd");
             assert_eq!(f.wire_len, 13);
             assert_eq!(f.link, LinkType::Ethernet);
-            let unit = if nanos { 1 } else { 1_000 };
             assert_eq!(f.ts_ns, 10_000_000_000 + 5 * unit);
             let f = r.next_frame().unwrap().unwrap();
             assert_eq!(f.data, b"defg");
@@ -97,7 +85,7 @@ mod tests {
 
     #[test]
     fn truncated_pcap_reports_where_it_stopped() {
-        let mut file = pcap_file(false, false, &[(1, 0, b"first"), (2, 0, b"second")]);
+        let mut file = pcap_file(false, false, 65535, &[(1_000_000_000, b"first"), (2_000_000_000, b"second")]);
         file.truncate(file.len() - 3);
         let mut r = CaptureReader::from_reader(&file[..]).unwrap();
         assert_eq!(r.next_frame().unwrap().unwrap().data, b"first");
@@ -110,38 +98,16 @@ mod tests {
         }
     }
 
-    fn block(t: u32, body: &[u8]) -> Vec<u8> {
-        let len = 12 + body.len().next_multiple_of(4);
-        let mut v = Vec::new();
-        v.extend_from_slice(&t.to_le_bytes());
-        v.extend_from_slice(&(len as u32).to_le_bytes());
-        v.extend_from_slice(body);
-        v.resize(len - 4, 0);
-        v.extend_from_slice(&(len as u32).to_le_bytes());
-        v
-    }
-
     #[test]
     fn reads_pcapng_with_two_interfaces_and_resolutions() {
-        let mut f =
-            block(0x0A0D_0D0A, &[0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
-        // Interface 0: Ethernet, default microseconds.
-        f.extend(block(1, &[1, 0, 0, 0, 0, 0, 0, 0]));
-        // Interface 1: raw IP with if_tsresol = 9 (nanoseconds).
-        f.extend(block(1, &[101, 0, 0, 0, 0, 0, 0, 0, 9, 0, 1, 0, 9, 0, 0, 0, 0, 0, 0, 0]));
-        let epb = |iface: u32, ts: u64, data: &[u8]| {
-            let mut b = Vec::new();
-            b.extend_from_slice(&iface.to_le_bytes());
-            b.extend_from_slice(&((ts >> 32) as u32).to_le_bytes());
-            b.extend_from_slice(&(ts as u32).to_le_bytes());
-            b.extend_from_slice(&(data.len() as u32).to_le_bytes());
-            b.extend_from_slice(&(data.len() as u32).to_le_bytes());
-            b.extend_from_slice(data);
-            block(6, &b)
-        };
-        f.extend(epb(1, 1_500_000_000, b"raw"));
-        f.extend(block(0x0BAD, b"custom"));
-        f.extend(epb(0, 2_000_000, b"ether"));
+        let mut ng = PcapNg::new();
+        // Interface 0: Ethernet, default microseconds; 1: raw IP in nanoseconds.
+        ng.interface(NgInterface { linktype: LINKTYPE_ETHERNET, snaplen: 65535, nanos: false, name: "eth0" });
+        ng.interface(NgInterface { linktype: LINKTYPE_RAW, snaplen: 65535, nanos: true, name: "tun0" });
+        ng.packet(&Record { ts_ns: 1_500_000_000, data: b"raw".to_vec(), interface: 1 });
+        ng.custom_block(0x0BAD, b"custom");
+        ng.packet(&Record { ts_ns: 2_000_000_000, data: b"ether".to_vec(), interface: 0 });
+        let f = ng.finish();
         let mut r = CaptureReader::from_reader(&f[..]).unwrap();
         let a = r.next_frame().unwrap().unwrap();
         assert_eq!((a.data, a.link, a.ts_ns, a.interface), (&b"raw"[..], LinkType::Raw, 1_500_000_000, 1));

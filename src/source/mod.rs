@@ -6,6 +6,7 @@
 
 mod buffer;
 pub mod file;
+#[cfg(feature = "live")]
 pub mod live;
 pub mod pcap;
 pub mod pcapng;

@@ -1,0 +1,17 @@
+//! Application parsers: the bytes a flow's first payloads carry, read into
+//! what vendorwatch classifies by. Pure functions and small state machines
+//! over borrowed bytes: no I/O, no flow state, never a panic on any input.
+//!
+//! - [`tls`]: a TLS ClientHello (SNI, ALPN, ECH), whole or across records.
+//! - [`http`]: an HTTP/1.x request head (Host, User-Agent, CONNECT target).
+//! - [`dns`]: a DNS message (questions, answers, compression).
+//! - [`quic`]: QUIC client Initials, decrypted, with the ClientHello they carry.
+//! - [`stun`]: STUN/TURN messages and their attributes.
+
+#![forbid(unsafe_code)]
+
+pub mod dns;
+pub mod http;
+pub mod quic;
+pub mod stun;
+pub mod tls;

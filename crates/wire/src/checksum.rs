@@ -1,0 +1,48 @@
+//! The Internet checksum (RFC 1071) and the TCP/UDP pseudo-header, for the
+//! builders: the decoder does not verify checksums (captures of offloaded
+//! traffic carry whatever the NIC had not yet filled in).
+
+use std::net::IpAddr;
+
+/// The Internet checksum over the concatenation of `parts`.
+pub fn checksum(parts: &[&[u8]]) -> u16 {
+    let mut sum = 0u32;
+    let mut odd: Option<u8> = None;
+    for part in parts {
+        for &b in *part {
+            match odd.take() {
+                Some(hi) => sum += u32::from(u16::from_be_bytes([hi, b])),
+                None => odd = Some(b),
+            }
+        }
+    }
+    if let Some(hi) = odd {
+        sum += u32::from(hi) << 8;
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// The TCP/UDP pseudo-header of a `len`-byte segment (empty for addresses
+/// of different families).
+pub fn pseudo_header(src: IpAddr, dst: IpAddr, protocol: u8, len: usize) -> Vec<u8> {
+    let mut p = Vec::with_capacity(40);
+    match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            p.extend_from_slice(&s.octets());
+            p.extend_from_slice(&d.octets());
+            p.extend_from_slice(&[0, protocol]);
+            p.extend_from_slice(&(len as u16).to_be_bytes());
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            p.extend_from_slice(&s.octets());
+            p.extend_from_slice(&d.octets());
+            p.extend_from_slice(&(len as u32).to_be_bytes());
+            p.extend_from_slice(&[0, 0, 0, protocol]);
+        }
+        _ => {}
+    }
+    p
+}

@@ -1,0 +1,112 @@
+//! Ethernet II frames and their 802.1Q / 802.1ad VLAN tags.
+
+use crate::{DecodeError, be16};
+
+pub const ETHERTYPE_IPV4: u16 = 0x0800;
+pub const ETHERTYPE_ARP: u16 = 0x0806;
+pub const ETHERTYPE_IPV6: u16 = 0x86dd;
+/// 802.1Q customer tag.
+pub const TPID_8021Q: u16 = 0x8100;
+/// 802.1ad service tag (the outer tag of QinQ).
+pub const TPID_8021AD: u16 = 0x88a8;
+/// The pre-standard QinQ tag.
+pub const TPID_QINQ: u16 = 0x9100;
+/// 802.1Q customer tag, 802.1ad service tag, and the pre-standard QinQ tag.
+pub const VLAN_TPIDS: [u16; 3] = [TPID_8021Q, TPID_8021AD, TPID_QINQ];
+
+const HEADER_LEN: usize = 14;
+const TAG_LEN: usize = 4;
+
+/// A view of an Ethernet II header, checked once at construction.
+pub struct Frame<'a> {
+    buffer: &'a [u8],
+}
+
+impl<'a> Frame<'a> {
+    pub fn new_checked(buffer: &'a [u8]) -> Result<Self, DecodeError> {
+        if buffer.len() < HEADER_LEN {
+            return Err(DecodeError::EthernetTruncated);
+        }
+        Ok(Frame { buffer })
+    }
+
+    pub fn ethertype(&self) -> u16 {
+        be16(self.buffer, 12)
+    }
+
+    pub fn payload(&self) -> &'a [u8] {
+        &self.buffer[HEADER_LEN..]
+    }
+}
+
+/// One VLAN tag: TCI (priority, DEI, VLAN id) and the next ethertype.
+pub struct Tag<'a> {
+    buffer: &'a [u8],
+}
+
+impl<'a> Tag<'a> {
+    pub fn new_checked(buffer: &'a [u8]) -> Result<Self, DecodeError> {
+        if buffer.len() < TAG_LEN {
+            return Err(DecodeError::VlanTruncated);
+        }
+        Ok(Tag { buffer })
+    }
+
+    pub fn vlan_id(&self) -> u16 {
+        be16(self.buffer, 0) & 0x0fff
+    }
+
+    pub fn ethertype(&self) -> u16 {
+        be16(self.buffer, 2)
+    }
+
+    pub fn payload(&self) -> &'a [u8] {
+        &self.buffer[TAG_LEN..]
+    }
+}
+
+/// What [`Repr::emit`] writes: an Ethernet II header with its VLAN tags.
+#[cfg(feature = "emit")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Repr<'a> {
+    pub dst: [u8; 6],
+    pub src: [u8; 6],
+    /// (TPID, VLAN id), outermost first.
+    pub tags: &'a [(u16, u16)],
+    pub ethertype: u16,
+}
+
+#[cfg(feature = "emit")]
+impl Repr<'_> {
+    /// The header, then `payload`.
+    pub fn emit(&self, payload: &[u8]) -> Vec<u8> {
+        let mut f = Vec::with_capacity(18 + 4 * self.tags.len() + payload.len());
+        f.extend_from_slice(&self.dst);
+        f.extend_from_slice(&self.src);
+        for &(tpid, id) in self.tags {
+            f.extend_from_slice(&tpid.to_be_bytes());
+            f.extend_from_slice(&(id & 0x0fff).to_be_bytes());
+        }
+        f.extend_from_slice(&self.ethertype.to_be_bytes());
+        f.extend_from_slice(payload);
+        f
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_ethertype_and_tag() {
+        let frame = [0u8, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x81, 0x00, 0x20, 0x1e, 0x08, 0x00, 0x45];
+        let f = Frame::new_checked(&frame).unwrap();
+        assert_eq!(f.ethertype(), 0x8100);
+        let t = Tag::new_checked(f.payload()).unwrap();
+        assert_eq!(t.vlan_id(), 30);
+        assert_eq!(t.ethertype(), ETHERTYPE_IPV4);
+        assert_eq!(t.payload(), &[0x45]);
+        assert_eq!(Frame::new_checked(&frame[..13]).err(), Some(DecodeError::EthernetTruncated));
+        assert_eq!(Tag::new_checked(&[0x20]).err(), Some(DecodeError::VlanTruncated));
+    }
+}

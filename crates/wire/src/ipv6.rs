@@ -1,0 +1,265 @@
+//! IPv6 headers (RFC 8200) and the extension-header chain in front of the
+//! upper-layer protocol.
+
+use std::net::Ipv6Addr;
+
+use crate::{DecodeError, be16};
+
+const HEADER_LEN: usize = 40;
+/// Real packets carry two or three; a longer chain is an attack or garbage.
+const MAX_EXTENSION_HEADERS: usize = 8;
+
+/// Extension header numbers (next-header values of the chain).
+pub const HOP_BY_HOP: u8 = 0;
+pub const ROUTING: u8 = 43;
+pub const FRAGMENT: u8 = 44;
+pub const AUTH: u8 = 51;
+pub const DEST_OPTS: u8 = 60;
+pub const MOBILITY: u8 = 135;
+
+/// Fragment header fields, when the chain contains one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FragmentInfo {
+    pub ident: u32,
+    /// Offset in bytes.
+    pub offset: usize,
+    pub more: bool,
+}
+
+/// A view of an IPv6 packet with its extension headers walked.
+pub struct Packet<'a> {
+    buffer: &'a [u8],
+    /// Upper-layer protocol after the extension headers.
+    protocol: u8,
+    payload_start: usize,
+    end: usize,
+    fragment: Option<FragmentInfo>,
+}
+
+impl<'a> Packet<'a> {
+    pub fn new_checked(buffer: &'a [u8]) -> Result<Self, DecodeError> {
+        if buffer.len() < HEADER_LEN {
+            return Err(DecodeError::Ipv6Truncated);
+        }
+        if buffer[0] >> 4 != 6 {
+            return Err(DecodeError::Ipv6BadHeader);
+        }
+        let end = (HEADER_LEN + usize::from(be16(buffer, 4))).min(buffer.len());
+        let mut next = buffer[6];
+        let mut at = HEADER_LEN;
+        let mut fragment = None;
+        for _ in 0..=MAX_EXTENSION_HEADERS {
+            let ext_len = match next {
+                HOP_BY_HOP | ROUTING | DEST_OPTS | MOBILITY => {
+                    let b = buffer.get(at..at + 2).ok_or(DecodeError::Ipv6Truncated)?;
+                    (usize::from(b[1]) + 1) * 8
+                }
+                AUTH => {
+                    let b = buffer.get(at..at + 2).ok_or(DecodeError::Ipv6Truncated)?;
+                    (usize::from(b[1]) + 2) * 4
+                }
+                FRAGMENT => {
+                    let b = buffer.get(at..at + 8).ok_or(DecodeError::Ipv6Truncated)?;
+                    let off = be16(b, 2);
+                    let info = FragmentInfo {
+                        ident: u32::from_be_bytes([b[4], b[5], b[6], b[7]]),
+                        offset: usize::from(off & 0xfff8),
+                        more: off & 1 != 0,
+                    };
+                    fragment = Some(info);
+                    if info.more || info.offset != 0 {
+                        // What follows is a piece of the fragmentable part
+                        // (RFC 8200 4.5): later pieces start mid-datagram, so
+                        // the walk stops here, and the payload is the piece
+                        // to reassemble, typed by this header's next header.
+                        let start = at + 8;
+                        if start > end {
+                            return Err(DecodeError::Ipv6Truncated);
+                        }
+                        return Ok(Packet { buffer, protocol: b[0], payload_start: start, end, fragment });
+                    }
+                    8
+                }
+                _ => return Ok(Packet { buffer, protocol: next, payload_start: at, end: end.max(at), fragment }),
+            };
+            next = buffer[at];
+            at += ext_len;
+            if at > end {
+                return Err(DecodeError::Ipv6Truncated);
+            }
+        }
+        Err(DecodeError::Ipv6ExtensionChain)
+    }
+
+    pub fn src_addr(&self) -> Ipv6Addr {
+        let mut a = [0u8; 16];
+        a.copy_from_slice(&self.buffer[8..24]);
+        Ipv6Addr::from(a)
+    }
+
+    pub fn dst_addr(&self) -> Ipv6Addr {
+        let mut a = [0u8; 16];
+        a.copy_from_slice(&self.buffer[24..40]);
+        Ipv6Addr::from(a)
+    }
+
+    /// The upper-layer protocol (TCP, UDP, ICMPv6, ...), after extension
+    /// headers; for a fragment, the protocol of the fragmented part.
+    pub fn protocol(&self) -> u8 {
+        self.protocol
+    }
+
+    pub fn fragment(&self) -> Option<FragmentInfo> {
+        self.fragment
+    }
+
+    /// The upper-layer payload; for a fragment, the fragment's data.
+    pub fn payload(&self) -> &'a [u8] {
+        &self.buffer[self.payload_start..self.end]
+    }
+}
+
+/// An extension header for [`Repr::emit`]: its protocol number and body
+/// after the next-header byte (and length byte, for all but the fragment
+/// header).
+#[cfg(feature = "emit")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Extension {
+    pub kind: u8,
+    pub body: Vec<u8>,
+}
+
+#[cfg(feature = "emit")]
+impl Extension {
+    pub const HOP_BY_HOP: u8 = HOP_BY_HOP;
+    pub const ROUTING: u8 = ROUTING;
+    pub const FRAGMENT: u8 = FRAGMENT;
+    pub const DEST_OPTS: u8 = DEST_OPTS;
+
+    /// Hop-by-hop options holding a Router Alert (RFC 2711) and padding.
+    pub fn hop_by_hop() -> Extension {
+        Extension { kind: HOP_BY_HOP, body: vec![5, 2, 0, 0, 1, 0] }
+    }
+
+    /// Destination options holding only padding (PadN), `8 * units` bytes long.
+    pub fn dest_opts(units: usize) -> Extension {
+        let pad = units * 8 - 2;
+        let mut body = vec![1, (pad - 2) as u8];
+        body.resize(pad, 0);
+        Extension { kind: DEST_OPTS, body }
+    }
+
+    /// A type 0 routing header with no segments left.
+    pub fn routing() -> Extension {
+        Extension { kind: ROUTING, body: vec![0, 0, 0, 0, 0, 0] }
+    }
+
+    /// A fragment header; `offset` in bytes (a multiple of 8).
+    pub fn fragment(offset: u16, more: bool, ident: u32) -> Extension {
+        let mut body = vec![0];
+        body.extend_from_slice(&((offset & 0xfff8) | u16::from(more)).to_be_bytes());
+        body.extend_from_slice(&ident.to_be_bytes());
+        Extension { kind: FRAGMENT, body }
+    }
+
+    fn encode(&self, next: u8, out: &mut Vec<u8>) {
+        out.push(next);
+        if self.kind == FRAGMENT {
+            out.extend_from_slice(&self.body);
+        } else {
+            // Hdr Ext Len: 8-byte units beyond the first 8 bytes.
+            out.push(((self.body.len() + 2) / 8 - 1) as u8);
+            out.extend_from_slice(&self.body);
+        }
+    }
+}
+
+/// What [`Repr::emit`] writes: an IPv6 header (hop limit 64) and its
+/// extension headers, in order, before the upper-layer `protocol`.
+#[cfg(feature = "emit")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Repr<'a> {
+    pub src: Ipv6Addr,
+    pub dst: Ipv6Addr,
+    pub protocol: u8,
+    pub extensions: &'a [Extension],
+}
+
+#[cfg(feature = "emit")]
+impl Repr<'_> {
+    /// The headers, then `payload`.
+    pub fn emit(&self, payload: &[u8]) -> Vec<u8> {
+        let mut ext = Vec::new();
+        let kinds: Vec<u8> = self.extensions.iter().map(|e| e.kind).chain([self.protocol]).collect();
+        for (i, e) in self.extensions.iter().enumerate() {
+            e.encode(kinds[i + 1], &mut ext);
+        }
+        let mut p = Vec::with_capacity(HEADER_LEN + ext.len() + payload.len());
+        p.extend_from_slice(&[0x60, 0, 0, 0]);
+        p.extend_from_slice(&((ext.len() + payload.len()) as u16).to_be_bytes());
+        p.push(kinds[0]);
+        p.push(64);
+        p.extend_from_slice(&self.src.octets());
+        p.extend_from_slice(&self.dst.octets());
+        p.extend_from_slice(&ext);
+        p.extend_from_slice(payload);
+        p
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn packet(next: u8, ext: &[u8], payload: &[u8]) -> Vec<u8> {
+        let mut v = vec![0x60, 0, 0, 0];
+        v.extend_from_slice(&((ext.len() + payload.len()) as u16).to_be_bytes());
+        v.extend_from_slice(&[next, 64]);
+        let src: std::net::Ipv6Addr = "2001:db8::1".parse().unwrap();
+        let dst: std::net::Ipv6Addr = "2620:149::2".parse().unwrap();
+        v.extend_from_slice(&src.octets());
+        v.extend_from_slice(&dst.octets());
+        v.extend_from_slice(ext);
+        v.extend_from_slice(payload);
+        v
+    }
+
+    #[test]
+    fn walks_hop_by_hop_and_fragment_headers() {
+        // Hop-by-hop (8 bytes, next = fragment), fragment (next = UDP, offset 0, M=1).
+        let ext = [44, 0, 1, 4, 0, 0, 0, 0, 17, 0, 0x00, 0x01, 0, 0, 0, 7];
+        let bytes = packet(0, &ext, b"udp!");
+        let p = Packet::new_checked(&bytes).unwrap();
+        assert_eq!(p.protocol(), 17);
+        assert_eq!(p.payload(), b"udp!");
+        assert_eq!(p.fragment(), Some(FragmentInfo { ident: 7, offset: 0, more: true }));
+        assert_eq!(p.dst_addr().segments()[0], 0x2620);
+    }
+
+    #[test]
+    fn later_fragments_stop_the_walk_at_the_fragment_header() {
+        // Fragment (next = destination options, offset 8, M=0): the data is
+        // the middle of the datagram, not a destination options header.
+        let ext = [60, 0, 0x00, 0x08, 0, 0, 0, 9];
+        let bytes = packet(44, &ext, &[17, 200, 1, 2, 3, 4, 5, 6]);
+        let p = Packet::new_checked(&bytes).unwrap();
+        assert_eq!(p.protocol(), 60);
+        assert_eq!(p.payload(), &[17, 200, 1, 2, 3, 4, 5, 6]);
+        assert_eq!(p.fragment(), Some(FragmentInfo { ident: 9, offset: 8, more: false }));
+        // An atomic fragment (offset 0, M=0) is a whole packet: walk on.
+        let atomic = packet(44, &[17, 0, 0, 0, 0, 0, 0, 9], b"udp!");
+        let p = Packet::new_checked(&atomic).unwrap();
+        assert_eq!((p.protocol(), p.payload()), (17, &b"udp!"[..]));
+    }
+
+    #[test]
+    fn rejects_truncated_and_endless_chains() {
+        let ext = [17, 4, 0, 0, 0, 0, 0, 0]; // claims 40 bytes
+        assert_eq!(Packet::new_checked(&packet(60, &ext, b"")).err(), Some(DecodeError::Ipv6Truncated));
+        let mut chain = Vec::new();
+        for _ in 0..10 {
+            chain.extend_from_slice(&[60, 0, 0, 0, 0, 0, 0, 0]);
+        }
+        assert_eq!(Packet::new_checked(&packet(60, &chain, b"")).err(), Some(DecodeError::Ipv6ExtensionChain));
+    }
+}
