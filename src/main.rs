@@ -97,7 +97,7 @@ struct ReplayArgs {
 
 #[derive(Parser)]
 struct LiveArgs {
-    /// Interface to capture from (repeatable). Needs root or CAP_NET_RAW and CAP_NET_ADMIN.
+    /// Interface to capture from (repeatable). Needs root or CAP_NET_RAW.
     #[arg(long = "interface", short = 'i', required = true, value_name = "IF")]
     interfaces: Vec<String>,
     /// Segments and policy (TOML); reloaded on SIGHUP and POST /-/reload.
