@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 use vendorwatch::app;
 use vendorwatch::pipeline::DEFAULT_MAX_FLOWS;
@@ -35,6 +35,20 @@ enum Command {
         /// Signature directory instead of the embedded set.
         #[arg(long, value_name = "DIR")]
         signatures: Option<PathBuf>,
+    },
+    /// Prints a shell completion script (e.g. `vendorwatch completions bash > /etc/bash_completion.d/vendorwatch`).
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+    /// Prints a manual page, roff (e.g. `vendorwatch man live | man -l -`), or writes them all.
+    Man {
+        /// The command whose page to print, e.g. `live` or `signatures check` (default: vendorwatch(1)).
+        #[arg(value_name = "COMMAND")]
+        command: Vec<String>,
+        /// Writes vendorwatch.1 and a page per subcommand (vendorwatch-live.1, ...) into DIR instead.
+        #[arg(long, value_name = "DIR", conflicts_with = "command")]
+        dir: Option<PathBuf>,
     },
 }
 
@@ -83,7 +97,7 @@ struct ReplayArgs {
 
 #[derive(Parser)]
 struct LiveArgs {
-    /// Interface to capture from (repeatable). Needs root or CAP_NET_RAW and CAP_NET_ADMIN.
+    /// Interface to capture from (repeatable). Needs root or CAP_NET_RAW.
     #[arg(long = "interface", short = 'i', required = true, value_name = "IF")]
     interfaces: Vec<String>,
     /// Segments and policy (TOML); reloaded on SIGHUP and POST /-/reload.
@@ -178,5 +192,41 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{text}");
             Ok(if matched { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "vendorwatch", &mut std::io::stdout().lock());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man { command, dir } => {
+            man(&command, dir.as_deref())?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+/// The manual pages come from the clap definitions, so they cannot drift
+/// from `--help`; as with git, each subcommand has its own page.
+fn man(path: &[String], dir: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let mut cli = Cli::command().disable_help_subcommand(true);
+    cli.build();
+    let page = |cmd: &clap::Command| {
+        clap_mangen::Man::new(cmd.clone()).source(concat!("vendorwatch ", env!("CARGO_PKG_VERSION")))
+    };
+    if let Some(dir) = dir {
+        std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
+        let mut todo = vec![&cli];
+        while let Some(cmd) = todo.pop() {
+            page(cmd).generate_to(dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
+            todo.extend(cmd.get_subcommands());
+        }
+        return Ok(());
+    }
+    let mut cmd = &cli;
+    for name in path {
+        cmd = cmd.find_subcommand(name).ok_or_else(|| {
+            let known: Vec<&str> = cmd.get_subcommands().map(|c| c.get_name()).collect();
+            anyhow::anyhow!("no manual page for {:?} (commands: {})", path.join(" "), known.join(", "))
+        })?;
+    }
+    page(cmd).render(&mut std::io::stdout().lock())?;
+    Ok(())
 }
