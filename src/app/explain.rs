@@ -2,8 +2,8 @@
 
 use std::net::IpAddr;
 
-use crate::classify::names::NormalizedName;
-use crate::classify::signatures::{EntryId, SignatureSet};
+use crate::classify::names::{NormalizedName, akamai_embedded_name};
+use crate::classify::signatures::{EntryId, NameOutcome, SignatureSet};
 
 /// Explains how `query` (a host name or an address) would be attributed.
 /// Returns the text and whether anything matched.
@@ -27,13 +27,35 @@ pub fn explain(set: &SignatureSet, query: &str) -> (String, bool) {
     let Some(name) = NormalizedName::new(query) else {
         return (format!("{query:?} is neither an address nor a DNS name\n"), false);
     };
-    match set.match_name_detail(&name) {
-        None => (format!("{}: no vendor host or suffix matches (names match whole labels)\n", name.as_str()), false),
-        Some(m) => {
-            let how = if m.exact {
-                format!("{} is listed as an exact host", name.as_str())
+    match set.name_outcome(&name) {
+        NameOutcome::Unmatched => {
+            (format!("{}: no vendor host or suffix matches (names match whole labels)\n", name.as_str()), false)
+        }
+        NameOutcome::Excluded { suffix, exclusion } => (
+            format!(
+                "{}: not attributed: {suffix} is left out by {} ({}:{})\nreason:  {}\n",
+                name.as_str(),
+                set.vendor(exclusion.vendor).id,
+                exclusion.file,
+                exclusion.line,
+                exclusion.reason
+            ),
+            false,
+        ),
+        NameOutcome::Matched(m) => {
+            // The name the tables matched: the whole name, or the host an edge name embeds.
+            let looked_up =
+                akamai_embedded_name(name.as_str()).filter(|_| m.edge.is_some()).map_or(name.as_str(), |(n, _)| n);
+            let listed = if m.exact {
+                format!("{} is listed as an exact host", m.matched)
             } else {
-                format!("{} ends in the suffix {} (the longest listed suffix of it)", name.as_str(), m.matched)
+                format!("{} ends in the suffix {} (the longest listed suffix of it)", looked_up, m.matched)
+            };
+            let how = match m.edge {
+                Some(edge) => {
+                    format!("{} is an Akamai edge name ({edge}) for the host it embeds, and {listed}", name.as_str())
+                }
+                None => listed,
             };
             (describe(set, m.entry, &how), true)
         }
