@@ -75,3 +75,35 @@ fn describe(set: &SignatureSet, entry: EntryId, how: &str) -> String {
         e.source
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    const MICROSOFT: &str = "vendor = \"microsoft\"\ndisplay_name = \"Microsoft\"\n[[entry]]\nservice = \"services\"\nsource = \"s\"\nsuffixes = [\"microsoft.com\"]\n[[exclude]]\nsuffixes = [\"applicationinsights.microsoft.com\"]\nreason = \"customers' telemetry\"\n";
+
+    fn set() -> SignatureSet {
+        SignatureSet::from_files([(PathBuf::from("microsoft.toml"), MICROSOFT.to_owned())]).unwrap()
+    }
+
+    #[test]
+    fn says_which_exclusion_leaves_a_name_out() {
+        let (text, matched) = explain(&set(), "dc.applicationinsights.microsoft.com");
+        assert!(!matched);
+        assert!(
+            text.contains("applicationinsights.microsoft.com is left out by microsoft (microsoft.toml:7)"),
+            "{text}"
+        );
+        assert!(text.contains("reason:  customers' telemetry"), "{text}");
+    }
+
+    #[test]
+    fn says_an_edge_name_matched_through_the_host_it_embeds() {
+        let (text, matched) = explain(&set(), "update.microsoft.com.edgekey.net");
+        assert!(matched);
+        assert!(text.contains("is an Akamai edge name (edgekey.net)"), "{text}");
+        assert!(text.contains("update.microsoft.com ends in the suffix microsoft.com"), "{text}");
+    }
+}
