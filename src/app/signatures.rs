@@ -14,14 +14,23 @@ pub fn check(dir: Option<&Path>) -> (String, bool) {
     match set {
         Err(problems) => (format!("{problems}\n{} problem(s); signatures rejected\n", problems.0.len()), false),
         Ok(set) => {
+            let sizes = set.sizes();
             let mut out = format!(
-                "{} vendors, {} entries, {} services: ok\n",
+                "{} vendors, {} entries, {} services: ok\n  {} hosts, {} suffixes, {} excluded suffixes, {} prefixes, {} port rules\n",
                 set.vendors.len(),
                 set.entries.len(),
-                set.services.len()
+                set.services.len(),
+                sizes.hosts,
+                sizes.suffixes,
+                sizes.exclusions,
+                sizes.prefixes,
+                sizes.port_rules
             );
-            for (i, v) in set.vendors.iter().enumerate() {
-                let n = set.entries.iter().filter(|e| usize::from(e.vendor.0) == i).count();
+            let mut per_vendor = vec![0usize; set.vendors.len()];
+            for e in &set.entries {
+                per_vendor[usize::from(e.vendor.0)] += 1;
+            }
+            for (v, n) in set.vendors.iter().zip(per_vendor) {
                 out.push_str(&format!("  {:<10} {:>4} entries  {}\n", v.id, n, v.display_name));
             }
             (out, true)

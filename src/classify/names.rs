@@ -40,6 +40,23 @@ impl NormalizedName {
     }
 }
 
+/// Akamai edge domains whose host names embed the customer's host name
+/// whole: `captive.apple.com.edgekey.net` is Akamai's edge for
+/// `captive.apple.com`. (Akamai's other names, `e6858.dsce9.akamaiedge.net`
+/// or `img-s-msn-com.akamaized.net` with dashes, embed nothing readable.)
+pub const AKAMAI_EDGE_DOMAINS: [&str; 3] = ["edgekey.net", "edgesuite.net", "akamaized.net"];
+
+/// Splits an Akamai edge name into the host name it embeds and the edge
+/// domain: `Some(("captive.apple.com", "edgekey.net"))`. The embedded part
+/// must have at least two labels, so that a bare brand label
+/// (`apple.edgekey.net`) never reads as a name.
+pub fn akamai_embedded_name(name: &str) -> Option<(&str, &'static str)> {
+    AKAMAI_EDGE_DOMAINS.iter().find_map(|&edge| {
+        let inner = name.strip_suffix(edge)?.strip_suffix('.')?;
+        inner.contains('.').then_some((inner, edge))
+    })
+}
+
 impl std::fmt::Debug for NormalizedName {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -60,5 +77,20 @@ mod tests {
         assert!(NormalizedName::new(".apple.com").is_none());
         assert!(NormalizedName::new(&"a".repeat(254)).is_none());
         assert_eq!(NormalizedName::new("").unwrap().as_str(), "");
+    }
+
+    #[test]
+    fn reads_the_host_an_akamai_edge_name_embeds() {
+        assert_eq!(akamai_embedded_name("captive.apple.com.edgekey.net"), Some(("captive.apple.com", "edgekey.net")));
+        assert_eq!(
+            akamai_embedded_name("appldnld.apple.com.edgesuite.net"),
+            Some(("appldnld.apple.com", "edgesuite.net"))
+        );
+        assert_eq!(akamai_embedded_name("a.b.akamaized.net"), Some(("a.b", "akamaized.net")));
+        assert_eq!(akamai_embedded_name("apple.edgekey.net"), None, "one label is not a host name");
+        assert_eq!(akamai_embedded_name("img-s-msn-com.akamaized.net"), None);
+        assert_eq!(akamai_embedded_name("edgekey.net"), None);
+        assert_eq!(akamai_embedded_name("www.apple.com.notedgekey.net"), None);
+        assert_eq!(akamai_embedded_name("www.apple.com"), None);
     }
 }

@@ -5,6 +5,13 @@
 //! set and `vendorwatch signatures check` validates them. Every problem is
 //! reported with its file and line, and a set with any problem is rejected
 //! whole, so a running sensor keeps its previous set.
+//!
+//! Loading is linear in the size of the files: every table is a hash map or
+//! a prefix trie, port rules are stored once (not once per prefix) and
+//! compiled into per-scope port segments.
+
+mod ports;
+mod public_suffix;
 
 use std::fmt;
 use std::net::IpAddr;
@@ -16,22 +23,27 @@ use prefix_trie::PrefixMap;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::names::NormalizedName;
+use self::ports::{PortIndex, PortRule, Scope};
+use super::names::{NormalizedName, akamai_embedded_name};
 use crate::text_lines::LineIndex;
 
 include!(concat!(env!("OUT_DIR"), "/embedded_signatures.rs"));
 
-/// Index of a vendor in [`SignatureSet::vendors`].
+/// Index of a vendor in [`SignatureSet::vendors`]. A set holds at most
+/// [`MAX_VENDORS`]; loading more is an error, never a wrap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct VendorId(pub u16);
 
 /// Index of a service name in [`SignatureSet::services`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ServiceId(pub u16);
+pub struct ServiceId(pub u32);
 
 /// Index of an entry in [`SignatureSet::entries`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct EntryId(pub u32);
+
+/// The most vendors a set can hold (one file each).
+pub const MAX_VENDORS: usize = u16::MAX as usize + 1;
 
 #[derive(Debug, Clone)]
 pub struct Vendor {
@@ -49,23 +61,47 @@ pub struct Entry {
     pub line: usize,
 }
 
+/// One `[[exclude]]` of a signature file: names its vendor leaves out.
+#[derive(Debug, Clone)]
+pub struct Exclusion {
+    pub vendor: VendorId,
+    pub reason: Box<str>,
+    pub file: Box<str>,
+    pub line: usize,
+}
+
 /// How a name matched: the entry, and the host or suffix that did it.
 #[derive(Debug, Clone, Copy)]
 pub struct NameMatch<'n> {
     pub entry: EntryId,
     pub matched: &'n str,
     pub exact: bool,
+    /// The Akamai edge domain when the match is on the host name an edge
+    /// name embeds (`captive.apple.com` in `captive.apple.com.edgekey.net`).
+    pub edge: Option<&'static str>,
 }
 
-/// A port (range) that names a service, but only inside the vendor's prefixes.
-#[derive(Debug, Clone)]
-struct PortRule {
-    entry: EntryId,
-    protocol: u8,
-    low: u16,
-    high: u16,
-    /// The entry's own prefixes; empty means any prefix of the vendor.
-    within: Vec<IpNet>,
+/// What the name tables say about a name.
+#[derive(Debug, Clone, Copy)]
+pub enum NameOutcome<'n, 's> {
+    Matched(NameMatch<'n>),
+    /// The name lies under `suffix`, which a file leaves out.
+    Excluded {
+        suffix: &'n str,
+        exclusion: &'s Exclusion,
+    },
+    Unmatched,
+}
+
+/// Sizes of the lookup tables, for reports and for tests of their shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableSizes {
+    pub hosts: usize,
+    pub suffixes: usize,
+    pub exclusions: usize,
+    pub prefixes: usize,
+    pub port_rules: usize,
+    pub port_segments: usize,
 }
 
 /// A problem in a signature file.
@@ -100,19 +136,86 @@ impl fmt::Display for Problems {
 
 impl std::error::Error for Problems {}
 
+/// What a listed suffix does: name an entry, or leave the name out.
+#[derive(Debug, Clone, Copy)]
+enum SuffixRule {
+    Entry(EntryId),
+    Excluded(u32),
+}
+
+/// The kinds of table keys; hosts and suffixes are separate name spaces,
+/// a suffix and an exclusion share one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum KeyKind {
+    Host,
+    Suffix,
+    Exclusion,
+    Cidr,
+}
+
+impl KeyKind {
+    fn word(self) -> &'static str {
+        match self {
+            KeyKind::Host => "host",
+            KeyKind::Suffix => "suffix",
+            KeyKind::Exclusion => "exclusion",
+            KeyKind::Cidr => "cidr",
+        }
+    }
+
+    /// The name space a key is unique in.
+    fn space(self) -> u8 {
+        match self {
+            KeyKind::Host => 0,
+            KeyKind::Suffix | KeyKind::Exclusion => 1,
+            KeyKind::Cidr => 2,
+        }
+    }
+}
+
+/// Where a table key was defined.
+#[derive(Debug, Clone, Copy)]
+struct Origin {
+    kind: KeyKind,
+    file: u32,
+    line: usize,
+    vendor: VendorId,
+}
+
+/// Load-time bookkeeping, dropped once the set is built.
+#[derive(Default)]
+struct Loader {
+    files: Vec<PathBuf>,
+    origins: HashMap<(u8, Box<str>), Origin>,
+    /// Keys in definition order, for the checks across vendors.
+    keys: Vec<(u8, Box<str>)>,
+    problems: Vec<Problem>,
+}
+
+impl Loader {
+    fn report(&mut self, file: u32, line: usize, message: String) {
+        self.problems.push(Problem { file: self.files[file as usize].clone(), line, message });
+    }
+
+    fn place(&self, origin: &Origin) -> String {
+        format!("{}:{}", self.files[origin.file as usize].display(), origin.line)
+    }
+}
+
 /// The loaded signatures with their lookup tables.
 #[derive(Debug, Default)]
 pub struct SignatureSet {
     pub vendors: Vec<Vendor>,
     pub services: Vec<Box<str>>,
     pub entries: Vec<Entry>,
+    pub exclusions: Vec<Exclusion>,
+    vendor_ids: HashMap<Box<str>, VendorId>,
+    service_ids: HashMap<Box<str>, ServiceId>,
     hosts: HashMap<Box<str>, EntryId>,
-    suffixes: HashMap<Box<str>, EntryId>,
+    suffixes: HashMap<Box<str>, SuffixRule>,
     v4: PrefixMap<Ipv4Net, EntryId>,
     v6: PrefixMap<Ipv6Net, EntryId>,
-    ports: Vec<PortRule>,
-    /// Where each table key was defined, to report keys claimed twice.
-    origins: HashMap<String, (PathBuf, usize, VendorId)>,
+    ports: PortIndex,
 }
 
 #[derive(Deserialize)]
@@ -124,6 +227,8 @@ struct FileDoc {
     description: Option<String>,
     #[serde(default, rename = "entry")]
     entries: Vec<Spanned<EntryDoc>>,
+    #[serde(default, rename = "exclude")]
+    exclusions: Vec<Spanned<ExcludeDoc>>,
 }
 
 #[derive(Deserialize)]
@@ -143,8 +248,24 @@ struct EntryDoc {
     note: Option<String>,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExcludeDoc {
+    suffixes: Vec<Spanned<String>>,
+    reason: Spanned<String>,
+}
+
 fn valid_id(s: &str) -> bool {
     !s.is_empty() && s.len() <= 32 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// The parent suffixes of a name, longest first: `a.b.c` -> `b.c`, `c`.
+fn parents(name: &str) -> impl Iterator<Item = &str> {
+    let mut rest = name;
+    std::iter::from_fn(move || {
+        rest = &rest[rest.find('.')? + 1..];
+        Some(rest)
+    })
 }
 
 impl SignatureSet {
@@ -187,174 +308,341 @@ impl SignatureSet {
     /// Builds a set from (path, contents) pairs, collecting every problem.
     pub fn from_files(files: impl IntoIterator<Item = (PathBuf, String)>) -> Result<SignatureSet, Problems> {
         let mut set = SignatureSet::default();
-        let mut problems = Vec::new();
+        let mut loader = Loader::default();
         for (path, text) in files {
-            set.add_file(&path, &text, &mut problems);
+            let file = u32::try_from(loader.files.len()).unwrap_or(u32::MAX);
+            loader.files.push(path);
+            set.add_file(file, &text, &mut loader);
         }
-        if problems.is_empty() { Ok(set) } else { Err(Problems(problems)) }
+        set.check_across_vendors(&mut loader);
+        set.ports.build();
+        if loader.problems.is_empty() { Ok(set) } else { Err(Problems(loader.problems)) }
     }
 
-    fn add_file(&mut self, path: &Path, text: &str, problems: &mut Vec<Problem>) {
+    fn add_file(&mut self, file: u32, text: &str, loader: &mut Loader) {
         let lines = LineIndex::new(text);
-        let mut report = |line: usize, message: String| problems.push(Problem { file: path.to_owned(), line, message });
         let doc: FileDoc = match toml::from_str(text) {
             Ok(doc) => doc,
             Err(e) => {
                 let line = e.span().map_or(0, |s| lines.line(s.start));
-                report(line, e.message().trim().to_owned());
+                loader.report(file, line, e.message().trim().to_owned());
                 return;
             }
         };
         let _ = doc.description;
+        let path = loader.files[file as usize].clone();
         let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
         let vendor_line = lines.line(doc.vendor.span().start);
-        if !valid_id(doc.vendor.get_ref()) {
-            report(
+        let vendor_name = doc.vendor.get_ref();
+        if !valid_id(vendor_name) {
+            loader.report(
+                file,
                 vendor_line,
-                format!("vendor id {:?} must be lowercase letters, digits and '-'", doc.vendor.get_ref()),
+                format!("vendor id {vendor_name:?} must be lowercase letters, digits and '-'"),
+            );
+        } else if vendor_name != stem {
+            loader.report(file, vendor_line, format!("vendor id {vendor_name:?} must match the file name {stem:?}"));
+        }
+        if self.vendor_ids.contains_key(vendor_name.as_str()) {
+            loader.report(file, vendor_line, format!("vendor {vendor_name:?} is defined twice"));
+            return;
+        }
+        let Ok(raw) = u16::try_from(self.vendors.len()) else {
+            loader.report(
+                file,
+                vendor_line,
+                format!("more than {MAX_VENDORS} vendors: vendor ids are 16 bits; split no vendor over files"),
             );
             return;
-        }
-        if doc.vendor.get_ref() != stem {
-            report(vendor_line, format!("vendor id {:?} must match the file name {stem:?}", doc.vendor.get_ref()));
-        }
-        if self.vendors.iter().any(|v| &*v.id == doc.vendor.get_ref()) {
-            report(vendor_line, format!("vendor {:?} is defined twice", doc.vendor.get_ref()));
-            return;
-        }
-        let vendor = VendorId(self.vendors.len() as u16);
-        self.vendors.push(Vendor { id: doc.vendor.get_ref().as_str().into(), display_name: doc.display_name.into() });
+        };
+        let vendor = VendorId(raw);
+        self.vendor_ids.entry(vendor_name.as_str().into()).or_insert(vendor);
+        self.vendors.push(Vendor { id: vendor_name.as_str().into(), display_name: doc.display_name.into() });
         if doc.entries.is_empty() {
-            report(vendor_line, "no [[entry]]".into());
+            loader.report(file, vendor_line, "no [[entry]]".into());
         }
         for entry in doc.entries {
             let line = lines.line(entry.span().start);
-            let entry = entry.into_inner();
-            self.add_entry(path, &lines, vendor, line, entry, problems);
+            self.add_entry(file, &lines, vendor, line, entry.into_inner(), loader);
+        }
+        for exclusion in doc.exclusions {
+            let line = lines.line(exclusion.span().start);
+            self.add_exclusion(file, &lines, vendor, line, exclusion.into_inner(), loader);
         }
     }
 
+    /// Reports every problem of the entry, not just the first.
     fn add_entry(
         &mut self,
-        path: &Path,
+        file: u32,
         lines: &LineIndex,
         vendor: VendorId,
         line: usize,
         doc: EntryDoc,
-        problems: &mut Vec<Problem>,
+        loader: &mut Loader,
     ) {
-        let mut report =
-            |at: usize, message: String| problems.push(Problem { file: path.to_owned(), line: at, message });
         let service_name = doc.service.get_ref();
         if !valid_id(service_name) {
-            report(
+            loader.report(
+                file,
                 lines.line(doc.service.span().start),
                 format!("service {service_name:?} must be lowercase letters, digits and '-'"),
             );
-            return;
         }
         if doc.source.get_ref().trim().is_empty() {
-            report(
+            loader.report(
+                file,
                 lines.line(doc.source.span().start),
                 "source must not be empty: cite where this entry comes from".into(),
             );
-            return;
         }
         if doc.hosts.is_empty() && doc.suffixes.is_empty() && doc.cidrs.is_empty() && doc.ports.is_empty() {
-            report(line, "entry matches nothing: give hosts, suffixes, cidrs or ports".into());
-            return;
+            loader.report(file, line, "entry matches nothing: give hosts, suffixes, cidrs or ports".into());
         }
         let _ = doc.note;
-        let service = match self.services.iter().position(|s| &**s == service_name.as_str()) {
-            Some(i) => ServiceId(i as u16),
+        let service = match self.service_ids.get(service_name.as_str()) {
+            Some(&id) => id,
             None => {
+                let Ok(raw) = u32::try_from(self.services.len()) else {
+                    loader.report(file, line, "more than 2^32 services".into());
+                    return;
+                };
                 self.services.push(service_name.as_str().into());
-                ServiceId((self.services.len() - 1) as u16)
+                self.service_ids.insert(service_name.as_str().into(), ServiceId(raw));
+                ServiceId(raw)
             }
         };
-        let id = EntryId(self.entries.len() as u32);
+        let Ok(raw) = u32::try_from(self.entries.len()) else {
+            loader.report(file, line, "more than 2^32 entries".into());
+            return;
+        };
+        let id = EntryId(raw);
         self.entries.push(Entry {
             vendor,
             service,
             source: doc.source.get_ref().trim().into(),
-            file: path.display().to_string().into(),
+            file: loader.files[file as usize].display().to_string().into(),
             line,
         });
 
-        for (list, exact) in [(&doc.hosts, true), (&doc.suffixes, false)] {
+        for (list, kind) in [(&doc.hosts, KeyKind::Host), (&doc.suffixes, KeyKind::Suffix)] {
             for name in list {
                 let at = lines.line(name.span().start);
-                if name.get_ref().contains('*') {
-                    report(
-                        at,
-                        format!("{:?}: wildcards are not supported; list the parent under suffixes", name.get_ref()),
-                    );
-                    continue;
+                let Some(key) = self.checked_name(name.get_ref(), kind, vendor, file, at, loader) else { continue };
+                if self.claim(kind, &key, file, at, vendor, loader) {
+                    match kind {
+                        KeyKind::Host => self.hosts.insert(key, id),
+                        _ => self.suffixes.insert(key, SuffixRule::Entry(id)).map(|_| id),
+                    };
                 }
-                let Some(norm) = NormalizedName::new(name.get_ref()).filter(|n| !n.as_str().is_empty()) else {
-                    report(at, format!("{:?} is not a valid DNS name", name.get_ref()));
-                    continue;
-                };
-                let key = norm.as_str();
-                let kind = if exact { "host" } else { "suffix" };
-                if let Err(m) = self.claim(format!("{kind} {key}"), path, at, vendor) {
-                    report(at, m);
-                    continue;
-                }
-                let table = if exact { &mut self.hosts } else { &mut self.suffixes };
-                table.insert(key.into(), id);
             }
         }
-        let mut own = Vec::new();
+        let mut has_prefixes = false;
         for cidr in &doc.cidrs {
             let at = lines.line(cidr.span().start);
             let net: IpNet = match cidr.get_ref().parse() {
                 Ok(n) => n,
                 Err(_) => {
-                    report(at, format!("{:?} is not a CIDR prefix", cidr.get_ref()));
+                    loader.report(file, at, format!("{:?} is not a CIDR prefix", cidr.get_ref()));
                     continue;
                 }
             };
             if net.trunc() != net {
-                report(at, format!("{net} has host bits set (did you mean {}?)", net.trunc()));
+                loader.report(file, at, format!("{net} has host bits set (did you mean {}?)", net.trunc()));
                 continue;
             }
-            if let Err(m) = self.claim(format!("cidr {net}"), path, at, vendor) {
-                report(at, m);
+            if net.prefix_len() == 0 {
+                loader.report(file, at, format!("{net} is every address: a vendor owns no whole address family"));
                 continue;
             }
-            own.push(net);
+            if !self.claim(KeyKind::Cidr, &net.to_string(), file, at, vendor, loader) {
+                continue;
+            }
+            has_prefixes = true;
             match net {
                 IpNet::V4(n) => self.v4.insert(n, id),
                 IpNet::V6(n) => self.v6.insert(n, id),
             };
         }
+        // Ports need prefixes: the entry's own, or else any of the vendor's.
+        let scope = if has_prefixes { Scope::Entry(id) } else { Scope::Vendor(vendor) };
         for port in &doc.ports {
-            let at = lines.line(port.span().start);
             match parse_port_rule(port.get_ref()) {
-                Some((protocol, low, high)) => {
-                    self.ports.push(PortRule { entry: id, protocol, low, high, within: own.clone() })
-                }
-                None => report(
-                    at,
+                Some((protocol, low, high)) => self.ports.push(PortRule { entry: id, protocol, low, high }, scope),
+                None => loader.report(
+                    file,
+                    lines.line(port.span().start),
                     format!("{:?} is not a port rule like \"tcp/5223\" or \"udp/3478-3497\"", port.get_ref()),
                 ),
             }
         }
     }
 
-    /// Records who defined a table key; the same key in two places is an error.
-    fn claim(&mut self, key: String, path: &Path, line: usize, vendor: VendorId) -> Result<(), String> {
-        if let Some((file, first_line, owner)) = self.origins.get(&key) {
-            let who = &self.vendors[owner.0 as usize].id;
-            return Err(if *owner == vendor {
-                format!("{key} already listed at {}:{first_line}", file.display())
-            } else {
-                format!("{key} is claimed by two vendors: also {who} at {}:{first_line}", file.display())
-            });
+    fn add_exclusion(
+        &mut self,
+        file: u32,
+        lines: &LineIndex,
+        vendor: VendorId,
+        line: usize,
+        doc: ExcludeDoc,
+        loader: &mut Loader,
+    ) {
+        if doc.reason.get_ref().trim().is_empty() {
+            loader.report(
+                file,
+                lines.line(doc.reason.span().start),
+                "reason must not be empty: say why these names are left out".into(),
+            );
         }
-        self.origins.insert(key, (path.to_owned(), line, vendor));
-        Ok(())
+        if doc.suffixes.is_empty() {
+            loader.report(file, line, "exclusion leaves out nothing: give suffixes".into());
+        }
+        let index = self.exclusions.len() as u32;
+        self.exclusions.push(Exclusion {
+            vendor,
+            reason: doc.reason.get_ref().trim().into(),
+            file: loader.files[file as usize].display().to_string().into(),
+            line,
+        });
+        for name in &doc.suffixes {
+            let at = lines.line(name.span().start);
+            let kind = KeyKind::Exclusion;
+            let Some(key) = self.checked_name(name.get_ref(), kind, vendor, file, at, loader) else { continue };
+            if self.claim(kind, &key, file, at, vendor, loader) {
+                self.suffixes.insert(key, SuffixRule::Excluded(index));
+            }
+        }
+    }
+
+    /// The normalised table key for a listed name, or `None` after reporting why not.
+    fn checked_name(
+        &self,
+        name: &str,
+        kind: KeyKind,
+        vendor: VendorId,
+        file: u32,
+        at: usize,
+        loader: &mut Loader,
+    ) -> Option<Box<str>> {
+        if name.contains('*') {
+            loader.report(file, at, format!("{name:?}: wildcards are not supported; list the parent under suffixes"));
+            return None;
+        }
+        let Some(norm) = NormalizedName::new(name).filter(|n| !n.as_str().is_empty()) else {
+            loader.report(file, at, format!("{name:?} is not a valid DNS name"));
+            return None;
+        };
+        let key = norm.as_str();
+        if kind == KeyKind::Suffix {
+            if let Some(why) = public_suffix::refusal(&self.vendors[usize::from(vendor.0)].id, key) {
+                loader.report(file, at, why);
+                return None;
+            }
+        }
+        Some(key.into())
+    }
+
+    /// Records who defined a table key; the same key in two places is an error.
+    fn claim(&self, kind: KeyKind, key: &str, file: u32, line: usize, vendor: VendorId, loader: &mut Loader) -> bool {
+        let slot = (kind.space(), Box::<str>::from(key));
+        if let Some(first) = loader.origins.get(&slot).copied() {
+            let what = format!("{} {key}", kind.word());
+            let place = loader.place(&first);
+            let message = if first.kind != kind {
+                format!("{what} is also listed as {} {key} at {place}", first.kind.word())
+            } else if first.vendor == vendor {
+                format!("{what} already listed at {place}")
+            } else {
+                let who = &self.vendors[usize::from(first.vendor.0)].id;
+                format!("{what} is claimed by two vendors: also {who} at {place}")
+            };
+            loader.report(file, line, message);
+            return false;
+        }
+        loader.origins.insert(slot.clone(), Origin { kind, file, line, vendor });
+        loader.keys.push(slot);
+        true
+    }
+
+    fn suffix_owner(&self, rule: SuffixRule) -> VendorId {
+        match rule {
+            SuffixRule::Entry(e) => self.entry(e).vendor,
+            SuffixRule::Excluded(x) => self.exclusions[x as usize].vendor,
+        }
+    }
+
+    /// A name or prefix belongs to one vendor: no host or suffix of one lies
+    /// under another's suffix, no prefix inside another's, and an exclusion
+    /// only leaves out names under its own vendor's suffixes. Each key is
+    /// checked against the nearest rule above it, so one overlap is one problem.
+    fn check_across_vendors(&self, loader: &mut Loader) {
+        let keys = std::mem::take(&mut loader.keys);
+        for slot in &keys {
+            let origin = loader.origins[slot];
+            let key = &*slot.1;
+            let vendor = origin.vendor;
+            let who = |v: VendorId| &*self.vendors[usize::from(v.0)].id;
+            let above = |from_self: bool| {
+                let start = if from_self { Some(key) } else { None };
+                start.into_iter().chain(parents(key)).find_map(|p| self.suffixes.get(p).map(|&r| (p, r)))
+            };
+            let rule_place = |p: &str| loader.place(&loader.origins[&(KeyKind::Suffix.space(), Box::from(p))]);
+            match origin.kind {
+                KeyKind::Host | KeyKind::Suffix => {
+                    let Some((p, rule)) = above(origin.kind == KeyKind::Host) else { continue };
+                    let owner = self.suffix_owner(rule);
+                    if owner != vendor && matches!(rule, SuffixRule::Entry(_)) {
+                        let message = format!(
+                            "{} {key} ({}) lies under suffix {p} of {} at {}: a name belongs to one vendor",
+                            origin.kind.word(),
+                            who(vendor),
+                            who(owner),
+                            rule_place(p)
+                        );
+                        loader.report(origin.file, origin.line, message);
+                    }
+                }
+                KeyKind::Exclusion => {
+                    let message = match above(false) {
+                        None => format!("exclusion {key} leaves out nothing: no suffix of {} covers it", who(vendor)),
+                        Some((p, SuffixRule::Excluded(_))) => {
+                            format!("exclusion {key} is already left out by exclusion {p} at {}", rule_place(p))
+                        }
+                        Some((p, rule)) if self.suffix_owner(rule) != vendor => format!(
+                            "exclusion {key} lies under suffix {p} of {} at {}: a file leaves out only its own names",
+                            who(self.suffix_owner(rule)),
+                            rule_place(p)
+                        ),
+                        Some(_) => continue,
+                    };
+                    loader.report(origin.file, origin.line, message);
+                }
+                KeyKind::Cidr => {
+                    let Ok(net) = key.parse::<IpNet>() else { continue };
+                    let covering = match net {
+                        IpNet::V4(n) => {
+                            self.v4.cover(&n).filter(|(p, _)| *p != n).last().map(|(p, &e)| (IpNet::V4(p), e))
+                        }
+                        IpNet::V6(n) => {
+                            self.v6.cover(&n).filter(|(p, _)| *p != n).last().map(|(p, &e)| (IpNet::V6(p), e))
+                        }
+                    };
+                    let Some((outer, entry)) = covering else { continue };
+                    let owner = self.entry(entry).vendor;
+                    if owner != vendor {
+                        let place =
+                            loader.place(&loader.origins[&(KeyKind::Cidr.space(), Box::from(outer.to_string()))]);
+                        let message = format!(
+                            "cidr {net} ({}) lies inside cidr {outer} of {} at {place}: an address belongs to one vendor",
+                            who(vendor),
+                            who(owner)
+                        );
+                        loader.report(origin.file, origin.line, message);
+                    }
+                }
+            }
+        }
+        loader.keys = keys;
     }
 
     pub fn vendor(&self, id: VendorId) -> &Vendor {
@@ -362,15 +650,26 @@ impl SignatureSet {
     }
 
     pub fn vendor_by_name(&self, name: &str) -> Option<VendorId> {
-        self.vendors.iter().position(|v| &*v.id == name).map(|i| VendorId(i as u16))
+        self.vendor_ids.get(name).copied()
     }
 
     pub fn service_name(&self, id: ServiceId) -> &str {
-        &self.services[usize::from(id.0)]
+        &self.services[id.0 as usize]
     }
 
     pub fn entry(&self, id: EntryId) -> &Entry {
         &self.entries[id.0 as usize]
+    }
+
+    pub fn sizes(&self) -> TableSizes {
+        TableSizes {
+            hosts: self.hosts.len(),
+            suffixes: self.suffixes.values().filter(|r| matches!(r, SuffixRule::Entry(_))).count(),
+            exclusions: self.suffixes.values().filter(|r| matches!(r, SuffixRule::Excluded(_))).count(),
+            prefixes: self.v4.len() + self.v6.len(),
+            port_rules: self.ports.rules().len(),
+            port_segments: self.ports.segments(),
+        }
     }
 
     /// The most specific entry for a name: an exact host beats any suffix,
@@ -382,19 +681,51 @@ impl SignatureSet {
     /// Like [`match_name`](Self::match_name), also saying which host or
     /// suffix matched.
     pub fn match_name_detail<'n>(&self, name: &'n NormalizedName) -> Option<NameMatch<'n>> {
+        match self.name_outcome(name) {
+            NameOutcome::Matched(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The name tables' whole answer: a match, an exclusion, or nothing.
+    ///
+    /// An exclusion is a suffix that matches nothing: the longest listed
+    /// suffix decides, so a name under an excluded suffix is unattributed
+    /// unless a longer suffix or an exact host of it is listed. An Akamai
+    /// edge name with no rule of its own attributes like the host name it
+    /// embeds, but only through a host or a suffix of two or more labels.
+    pub fn name_outcome<'n>(&self, name: &'n NormalizedName) -> NameOutcome<'n, '_> {
         let name = name.as_str();
         if name.is_empty() {
-            return None;
+            return NameOutcome::Unmatched;
         }
-        if let Some(&entry) = self.hosts.get(name) {
-            return Some(NameMatch { entry, matched: name, exact: true });
+        match self.lookup_name(name) {
+            NameOutcome::Unmatched => {}
+            outcome => return outcome,
         }
-        let mut rest = name;
-        loop {
-            if let Some(&entry) = self.suffixes.get(rest) {
-                return Some(NameMatch { entry, matched: rest, exact: false });
+        let Some((inner, edge)) = akamai_embedded_name(name) else { return NameOutcome::Unmatched };
+        match self.lookup_name(inner) {
+            NameOutcome::Matched(m) if m.matched.contains('.') => {
+                NameOutcome::Matched(NameMatch { edge: Some(edge), ..m })
             }
-            rest = &rest[rest.find('.')? + 1..];
+            NameOutcome::Excluded { suffix, exclusion } => NameOutcome::Excluded { suffix, exclusion },
+            _ => NameOutcome::Unmatched,
+        }
+    }
+
+    fn lookup_name<'n>(&self, name: &'n str) -> NameOutcome<'n, '_> {
+        if let Some(&entry) = self.hosts.get(name) {
+            return NameOutcome::Matched(NameMatch { entry, matched: name, exact: true, edge: None });
+        }
+        let found = std::iter::once(name).chain(parents(name)).find_map(|p| self.suffixes.get(p).map(|&r| (p, r)));
+        match found {
+            Some((matched, SuffixRule::Entry(entry))) => {
+                NameOutcome::Matched(NameMatch { entry, matched, exact: false, edge: None })
+            }
+            Some((suffix, SuffixRule::Excluded(x))) => {
+                NameOutcome::Excluded { suffix, exclusion: &self.exclusions[x as usize] }
+            }
+            None => NameOutcome::Unmatched,
         }
     }
 
@@ -407,20 +738,27 @@ impl SignatureSet {
     }
 
     /// A port rule of `addr_entry`'s vendor that covers this server port;
-    /// ports count only together with the vendor's own prefixes.
+    /// ports count only together with the vendor's own prefixes. The rules of
+    /// the most specific entry whose own prefixes hold `addr` come first,
+    /// then the vendor's rules that count in any of its prefixes.
     pub fn match_port(&self, addr_entry: EntryId, addr: IpAddr, protocol: u8, port: u16) -> Option<EntryId> {
         let vendor = self.entry(addr_entry).vendor;
-        self.ports
-            .iter()
-            .filter(|r| r.protocol == protocol && (r.low..=r.high).contains(&port))
-            .filter(|r| self.entry(r.entry).vendor == vendor)
-            .find(|r| r.within.is_empty() || r.within.iter().any(|n| n.contains(&addr)))
-            .map(|r| r.entry)
+        let own = |entry: EntryId| {
+            (self.entry(entry).vendor == vendor)
+                .then(|| self.ports.lookup(Scope::Entry(entry), protocol, port))
+                .flatten()
+        };
+        // At most 33 (IPv4) or 129 (IPv6) covering prefixes; the last is the longest.
+        let by_prefix = match addr {
+            IpAddr::V4(a) => self.v4.cover(&Ipv4Net::from(a)).filter_map(|(_, &e)| own(e)).last(),
+            IpAddr::V6(a) => self.v6.cover(&Ipv6Net::from(a)).filter_map(|(_, &e)| own(e)).last(),
+        };
+        by_prefix.or_else(|| self.ports.lookup(Scope::Vendor(vendor), protocol, port))
     }
 
     /// Prefix and port descriptions for `explain`.
     pub fn port_rules_of(&self, entry: EntryId) -> impl Iterator<Item = String> + '_ {
-        self.ports.iter().filter(move |r| r.entry == entry).map(|r| {
+        self.ports.rules().iter().filter(move |r| r.entry == entry).map(|r| {
             let proto = if r.protocol == crate::decode::IPPROTO_TCP { "tcp" } else { "udp" };
             if r.low == r.high { format!("{proto}/{}", r.low) } else { format!("{proto}/{}-{}", r.low, r.high) }
         })
@@ -532,6 +870,170 @@ ports = ["tcp/5223"]
 
         let no_source = "vendor = \"x\"\ndisplay_name = \"X\"\n[[entry]]\nservice = \"s\"\nsource = \" \"\nhosts = [\"a.example\"]\n";
         assert!(set(&[("x.toml", no_source)]).unwrap_err().to_string().contains("x.toml:5: source must not be empty"));
+    }
+
+    const MICROSOFT: &str = r#"
+vendor = "microsoft"
+display_name = "Microsoft"
+
+[[entry]]
+service = "services"
+source = "test"
+suffixes = ["microsoft.com"]
+
+[[entry]]
+service = "telemetry"
+source = "test"
+hosts = ["eu.applicationinsights.microsoft.com"]
+
+[[exclude]]
+suffixes = ["applicationinsights.microsoft.com"]
+reason = "customers' own application telemetry"
+"#;
+
+    fn problems_of(files: &[(&str, &str)]) -> Vec<String> {
+        set(files).unwrap_err().0.iter().map(|p| p.to_string()).collect()
+    }
+
+    #[test]
+    fn an_excluded_suffix_leaves_its_names_out_unless_a_longer_rule_names_them() {
+        let s = set(&[("microsoft.toml", MICROSOFT)]).unwrap();
+        for excluded in ["applicationinsights.microsoft.com", "dc.applicationinsights.microsoft.com"] {
+            match s.name_outcome(&name(excluded)) {
+                NameOutcome::Excluded { suffix, exclusion } => {
+                    assert_eq!(suffix, "applicationinsights.microsoft.com");
+                    assert_eq!((&*exclusion.file, exclusion.line), ("microsoft.toml", 15));
+                }
+                other => panic!("{excluded}: {other:?}"),
+            }
+            assert!(s.match_name(&name(excluded)).is_none());
+        }
+        let host = s.match_name(&name("eu.applicationinsights.microsoft.com")).unwrap();
+        assert_eq!(s.service_name(s.entry(host).service), "telemetry", "an exact host beats the exclusion");
+        assert!(s.match_name(&name("www.microsoft.com")).is_some());
+        assert_eq!(s.sizes().exclusions, 1);
+    }
+
+    #[test]
+    fn exclusions_speak_only_for_their_own_vendors_names() {
+        let apple_excludes =
+            |suffix: &str| format!("{APPLE}\n[[exclude]]\nsuffixes = [\"{suffix}\"]\nreason = \"r\"\n");
+        let p = problems_of(&[("apple.toml", &apple_excludes("x.microsoft.com")), ("microsoft.toml", MICROSOFT)]);
+        assert!(
+            p.iter().any(|p| p.starts_with("apple.toml:20: exclusion x.microsoft.com lies under suffix microsoft.com of microsoft at microsoft.toml:8")),
+            "{p:?}"
+        );
+        let p = problems_of(&[("apple.toml", &apple_excludes("example.org"))]);
+        assert_eq!(p, vec!["apple.toml:20: exclusion example.org leaves out nothing: no suffix of apple covers it"]);
+        let p = problems_of(&[("apple.toml", &apple_excludes("push.apple.com"))]);
+        assert!(
+            p[0].contains("exclusion push.apple.com is also listed as suffix push.apple.com at apple.toml:"),
+            "{p:?}"
+        );
+        let no_reason = format!("{APPLE}\n[[exclude]]\nsuffixes = [\"x.apple.com\"]\nreason = \"\"\n");
+        assert!(problems_of(&[("apple.toml", &no_reason)])[0].contains("reason must not be empty"));
+    }
+
+    #[test]
+    fn akamai_edge_names_attribute_like_the_vendor_host_they_embed() {
+        let with_tld = format!("{APPLE}\n[[entry]]\nservice = \"services\"\nsource = \"t\"\nsuffixes = [\"apple\"]\n");
+        let s = set(&[("apple.toml", &with_tld), ("microsoft.toml", MICROSOFT)]).unwrap();
+        let edge_name = name("captive.apple.com.edgekey.net");
+        let m = s.match_name_detail(&edge_name).unwrap();
+        assert_eq!((m.matched, m.exact, m.edge), ("apple.com", false, Some("edgekey.net")));
+        assert_eq!(s.vendor(s.entry(m.entry).vendor).id.as_ref(), "apple");
+        let push = s.match_name(&name("1-courier.push.apple.com.edgesuite.net")).unwrap();
+        assert_eq!(s.service_name(s.entry(push).service), "push");
+        assert!(s.match_name(&name("identity.apple.com.akamaized.net")).is_some());
+        for none in ["www.example.com.edgekey.net", "apple.edgekey.net", "foo.apple.edgekey.net", "edgekey.net"] {
+            assert!(s.match_name(&name(none)).is_none(), "{none}: no vendor host embedded (a bare TLD does not count)");
+        }
+        assert!(matches!(
+            s.name_outcome(&name("dc.applicationinsights.microsoft.com.edgekey.net")),
+            NameOutcome::Excluded { .. }
+        ));
+    }
+
+    #[test]
+    fn a_name_or_prefix_inside_another_vendors_is_reported_where_it_is_listed() {
+        let huawei = "vendor = \"huawei\"\ndisplay_name = \"H\"\n[[entry]]\nservice = \"s\"\nsource = \"x\"\nhosts = [\"cdn.apple.com\"]\nsuffixes = [\"hw.push.apple.com\", \"huawei.com\"]\ncidrs = [\"17.250.0.0/16\", \"2001:db8::/32\"]\n";
+        let p = problems_of(&[("apple.toml", APPLE), ("huawei.toml", huawei)]);
+        assert_eq!(
+            p,
+            vec![
+                "huawei.toml:6: host cdn.apple.com (huawei) lies under suffix apple.com of apple at apple.toml:8: a name belongs to one vendor",
+                "huawei.toml:7: suffix hw.push.apple.com (huawei) lies under suffix push.apple.com of apple at apple.toml:14: a name belongs to one vendor",
+                "huawei.toml:8: cidr 17.250.0.0/16 (huawei) lies inside cidr 17.0.0.0/8 of apple at apple.toml:9: an address belongs to one vendor",
+            ]
+        );
+    }
+
+    #[test]
+    fn every_problem_of_an_entry_is_reported() {
+        let bad = "vendor = \"x\"\ndisplay_name = \"X\"\n[[entry]]\nservice = \"Bad Service\"\nsource = \"\"\nsuffixes = [\"com\", \"co.uk\", \"ok.example.com\"]\ncidrs = [\"0.0.0.0/0\", \"::/0\", \"10.0.0.1/8\"]\nports = [\"tcp/0\"]\n";
+        let p = problems_of(&[("x.toml", bad)]);
+        let want = [
+            "x.toml:4: service \"Bad Service\" must be",
+            "x.toml:5: source must not be empty",
+            "x.toml:6: suffix com is a public suffix",
+            "x.toml:6: suffix co.uk is a public suffix",
+            "x.toml:7: 0.0.0.0/0 is every address",
+            "x.toml:7: ::/0 is every address",
+            "x.toml:7: 10.0.0.1/8 has host bits set",
+            "x.toml:8: \"tcp/0\" is not a port rule",
+        ];
+        assert_eq!(p.len(), want.len(), "{p:#?}");
+        for (got, want) in p.iter().zip(want) {
+            assert!(got.starts_with(want), "{got} should start with {want}");
+        }
+    }
+
+    #[test]
+    fn a_prefix_by_port_entry_costs_prefixes_plus_ports() {
+        let prefixes: Vec<String> = (0..8000u32).map(|i| format!("\"10.{}.{}.0/24\"", i / 256, i % 256)).collect();
+        let ports: Vec<String> = (0..8000u32).map(|i| format!("\"tcp/{}\"", 1000 + 2 * i)).collect();
+        let text = format!(
+            "vendor = \"v\"\ndisplay_name = \"V\"\n[[entry]]\nservice = \"s\"\nsource = \"t\"\ncidrs = [{}]\nports = [{}]\n",
+            prefixes.join(","),
+            ports.join(",")
+        );
+        let s = set(&[("v.toml", &text)]).unwrap();
+        let sizes = s.sizes();
+        assert_eq!((sizes.prefixes, sizes.port_rules), (8000, 8000));
+        assert!(sizes.port_segments <= 2 * 8000 + 1, "{sizes:?}");
+        let addr: IpAddr = "10.20.30.40".parse().unwrap();
+        let e = s.match_addr(addr).unwrap();
+        assert_eq!(s.match_port(e, addr, 6, 1000 + 2 * 7999), Some(e));
+        assert_eq!(s.match_port(e, addr, 6, 1001), None, "odd ports are not listed");
+        assert_eq!(s.match_port(e, addr, 17, 1000), None, "udp is not listed");
+    }
+
+    #[test]
+    fn more_than_65536_services_keep_their_own_ids() {
+        let mut text = String::from("vendor = \"v\"\ndisplay_name = \"V\"\n");
+        for i in 0..70_000 {
+            text.push_str(&format!("[[entry]]\nservice = \"s{i}\"\nsource = \"t\"\nhosts = [\"h{i}.example.com\"]\n"));
+        }
+        let s = set(&[("v.toml", &text)]).unwrap();
+        assert_eq!(s.services.len(), 70_000);
+        for i in [0, 65_535, 65_536, 65_537, 69_999] {
+            let e = s.match_name(&name(&format!("h{i}.example.com"))).unwrap();
+            assert_eq!(s.service_name(s.entry(e).service), format!("s{i}"));
+        }
+    }
+
+    #[test]
+    fn more_vendors_than_ids_is_a_load_error_not_a_wrap() {
+        let files: Vec<(PathBuf, String)> = (0..=MAX_VENDORS)
+            .map(|i| {
+                let text = format!("vendor = \"v{i}\"\ndisplay_name = \"V\"\n[[entry]]\nservice = \"s\"\nsource = \"t\"\nhosts = [\"v{i}.example\"]\n");
+                (PathBuf::from(format!("v{i}.toml")), text)
+            })
+            .collect();
+        let p = SignatureSet::from_files(files).unwrap_err();
+        assert_eq!(p.0.len(), 1, "only the vendor past the limit is refused");
+        assert_eq!(p.0[0].file, PathBuf::from(format!("v{MAX_VENDORS}.toml")));
+        assert!(p.0[0].message.contains("more than 65536 vendors"), "{p}");
     }
 
     #[test]
