@@ -12,7 +12,7 @@
 
 use std::hint::black_box;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use synth::app::{self, Hello};
@@ -20,7 +20,7 @@ use synth::capture::{PcapFormat, Record, pcap_bytes};
 use synth::wire::{self, ACK, IPPROTO_TCP, IPPROTO_UDP, IpExtras, LINKTYPE_ETHERNET, Link, PSH, SYN};
 use vendorwatch::classify::signatures::SignatureSet;
 use vendorwatch::decode;
-use vendorwatch::pipeline::{DEFAULT_MAX_FLOWS, Outputs, Pipeline, Rules};
+use vendorwatch::pipeline::{DEFAULT_MAX_FLOWS, FlowRecords, Pipeline, Rules};
 use vendorwatch::segment::Config;
 use vendorwatch::source::file::CaptureReader;
 use vendorwatch::source::{Frame, LinkType};
@@ -157,7 +157,7 @@ fn bench_pipeline(c: &mut Criterion) {
     g.throughput(Throughput::Elements(mix.len() as u64));
     g.bench_function("mix_from_start", |b| {
         b.iter_batched(
-            || Pipeline::new(rules.clone(), DEFAULT_MAX_FLOWS, Arc::new(Mutex::new(Outputs::default()))),
+            || Pipeline::new(rules.clone(), DEFAULT_MAX_FLOWS, FlowRecords::Off),
             |mut p| {
                 let source = p.add_source("bench");
                 for (ts, data) in &mix {
@@ -176,7 +176,7 @@ fn bench_pipeline(c: &mut Criterion) {
     // Server data segments and bare client ACKs (TCP flags byte 0x10).
     let mid: Vec<(u64, Vec<u8>)> =
         warm.iter().filter(|(_, d)| d.len() > 1000 || (d.len() == 54 && d[47] == 0x10)).cloned().collect();
-    let mut p = Pipeline::new(rules.clone(), DEFAULT_MAX_FLOWS, Arc::new(Mutex::new(Outputs::default())));
+    let mut p = Pipeline::new(rules.clone(), DEFAULT_MAX_FLOWS, FlowRecords::Off);
     let source = p.add_source("bench");
     for (ts, data) in &warm {
         p.process(&frame(*ts, data), source);

@@ -1,14 +1,16 @@
 //! The pipeline: frame -> decode -> flow -> inspect -> classify -> aggregate.
 //!
-//! One [`Pipeline`] per worker owns its flow table and DNS cache; the
-//! counters it produces go to a shared [`Outputs`] once per flow (or per
-//! flush of a long-lived flow), never per packet.
+//! One [`Pipeline`] per worker owns its flow table, DNS cache, counters
+//! and ended-flow records; nothing on the packet path is shared with another
+//! thread. Whoever drives the pipeline takes what it produced as a [`Batch`]
+//! (at a flush, or at the end) and merges it where it likes: the replay's
+//! main thread, the live sensor's collector.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use hashbrown::HashMap;
 
-use crate::aggregate::{Aggregator, IN, NO_VENDOR, OUT, PacketStats, Traffic, TrafficKey, VendorKey};
+use crate::aggregate::{Aggregator, IN, NO_VENDOR, OUT, PacketStats, Traffic, TrafficKey, VendorKey, WorkerGauges};
 use crate::classify::attribution::{Applied, Attribution, FlowAddrs};
 use crate::classify::dns_cache::DnsCache;
 pub use crate::classify::rules::Rules;
@@ -16,7 +18,7 @@ use crate::classify::signatures::VendorId;
 use crate::classify::verdict::Evidence;
 use crate::decode::fragment::Defragmenter;
 use crate::decode::{self, Decoded, Encap, EncapKind, IPPROTO_TCP, IPPROTO_UDP, Packet, Vlans, tcp};
-use crate::export::flowlog::{FlowLog, FlowRecord};
+use crate::export::flowlog::FlowRecord;
 use crate::flow::{
     self, EndReason, Endpoint, FROM_CLIENT, FlowKey, FlowTable, TO_CLIENT, TcpProgress, TimeoutClass, Timeouts,
 };
@@ -35,14 +37,46 @@ const DNS_CACHE_CAPACITY: usize = 65_536;
 const HOST_TABLE_CAPACITY: usize = 65_536;
 const EXPIRY_INTERVAL_NS: u64 = 100_000_000;
 
-/// Where finished flows and counters go; shared by all workers.
-#[derive(Default)]
-pub struct Outputs {
-    pub aggregator: Aggregator,
-    pub flow_log: Option<FlowLog>,
-    /// Records of attributed flows still running, written when a flush
-    /// counts them (end_reason "active"): the live sensor's `/api/flows`.
-    pub active_log: Option<FlowLog>,
+/// Which flow records a pipeline keeps for its driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowRecords {
+    /// None: counters only.
+    Off,
+    /// Every ended flow (a replay's `--flows-out`).
+    All,
+    /// Attributed flows only: ended ones, and at each flush those still
+    /// running that it counted (end_reason "active"), for `/api/flows`.
+    Attributed,
+}
+
+/// What a pipeline produced since its last handover.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// Counter deltas, for [`Aggregator::merge`].
+    pub counts: Aggregator,
+    /// The worker's gauges at the handover.
+    pub gauges: WorkerGauges,
+    /// Flow records, oldest first.
+    pub records: Vec<FlowRecord>,
+}
+
+impl Batch {
+    /// Folds a later batch into this one, for a handover the receiver could
+    /// not take yet; keeps at most `max_records` records, the newest.
+    pub fn absorb(&mut self, later: Batch, max_records: usize) {
+        self.counts.merge(later.counts);
+        self.gauges = later.gauges;
+        self.records.extend(later.records);
+        let excess = self.records.len().saturating_sub(max_records);
+        self.records.drain(..excess);
+    }
+}
+
+/// A worker's own outputs, moved out by [`Pipeline::take_batch`].
+struct WorkerOutputs {
+    counts: Aggregator,
+    records: Vec<FlowRecord>,
+    keep: FlowRecords,
 }
 
 /// The state of one flow.
@@ -102,12 +136,12 @@ pub struct Pipeline {
     inspect_budget: InspectBudget,
     hosts: HostTable,
     stats: PacketStats,
-    outputs: Arc<Mutex<Outputs>>,
+    out: WorkerOutputs,
     /// Packets and wire bytes per source index since the last flush.
     capture: Vec<(u64, u64)>,
     sources: Vec<String>,
     /// DNS queries for vendor names since the last flush, by the querying
-    /// flow's segment and the vendor: counted here, not under the shared lock.
+    /// flow's segment and the vendor: labelled once per flush, not per query.
     dns_queries: HashMap<(Arc<str>, VendorId), u64>,
     /// Interface names for segment placement, by frame interface index.
     interface_names: Vec<String>,
@@ -116,17 +150,12 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    pub fn new(rules: Arc<Rules>, max_flows: usize, outputs: Arc<Mutex<Outputs>>) -> Self {
-        Self::with_timeouts(rules, max_flows, Timeouts::default(), outputs)
+    pub fn new(rules: Arc<Rules>, max_flows: usize, records: FlowRecords) -> Self {
+        Self::with_timeouts(rules, max_flows, Timeouts::default(), records)
     }
 
     /// Like [`Pipeline::new`] with other idle timeouts (live `--idle-timeout`).
-    pub fn with_timeouts(
-        rules: Arc<Rules>,
-        max_flows: usize,
-        timeouts: Timeouts,
-        outputs: Arc<Mutex<Outputs>>,
-    ) -> Self {
+    pub fn with_timeouts(rules: Arc<Rules>, max_flows: usize, timeouts: Timeouts, records: FlowRecords) -> Self {
         Pipeline {
             rules,
             flows: FlowTable::new(max_flows, timeouts),
@@ -136,7 +165,7 @@ impl Pipeline {
             hosts: HostTable::new(HOST_TABLE_CAPACITY),
             dns_queries: HashMap::new(),
             stats: PacketStats::default(),
-            outputs,
+            out: WorkerOutputs { counts: Aggregator::default(), records: Vec::new(), keep: records },
             capture: Vec::new(),
             sources: Vec::new(),
             interface_names: Vec::new(),
@@ -166,8 +195,7 @@ impl Pipeline {
     /// attributed again under the new signatures when they end.
     pub fn set_rules(&mut self, rules: Arc<Rules>) {
         // Lookups counted so far belong to the old rules' vendor ids.
-        let outputs = self.outputs.clone();
-        self.flush_dns_queries(&mut outputs.lock().unwrap_or_else(|e| e.into_inner()).aggregator);
+        self.flush_dns_queries();
         self.rules = rules;
         let rules = self.rules.clone();
         self.flows.for_each_mut(|_, f| {
@@ -214,9 +242,9 @@ impl Pipeline {
         // time is exact enough and keeps the check off most packets.
         if self.now_ns >= self.next_expiry_ns {
             self.next_expiry_ns = self.now_ns.saturating_add(EXPIRY_INTERVAL_NS);
-            let outputs = &self.outputs;
+            let out = &mut self.out;
             let rules = &self.rules;
-            self.flows.expire(self.now_ns, &mut |k, f, r| finish_flow(rules, outputs, k, f, r));
+            self.flows.expire(self.now_ns, &mut |k, f, r| finish_flow(rules, out, k, f, r));
             self.defrag.expire(self.now_ns);
         }
     }
@@ -228,19 +256,19 @@ impl Pipeline {
             // flow, whose hello must be read and which counts once more.
             if self.flows.get_mut(&key).is_some_and(|f| f.tcp.restarts_with(p.tcp_seq)) {
                 if let Some(old) = self.flows.remove_key(&key) {
-                    finish_flow(&self.rules, &self.outputs, key, old, EndReason::Restarted);
+                    finish_flow(&self.rules, &mut self.out, key, old, EndReason::Restarted);
                 }
             }
         }
         let rules = &self.rules;
-        let outputs = &self.outputs;
+        let out = &mut self.out;
         let dns = &self.dns;
         let interface_name = self.interface_names.get(interface as usize).map(String::as_str);
         let (slot, flow, _new) = self.flows.get_or_insert(
             key,
             ts,
             || new_flow(rules, dns, p, forward, ts, interface, interface_name),
-            &mut |k, f, r| finish_flow(rules, outputs, k, f, r),
+            &mut |k, f, r| finish_flow(rules, out, k, f, r),
         );
         let from_client = forward == flow.client_is_lo;
         let dir = if from_client { FROM_CLIENT } else { TO_CLIENT };
@@ -268,9 +296,9 @@ impl Pipeline {
     /// ends the flows idle past their timeout at `now_ns`.
     pub fn tick(&mut self, now_ns: u64) {
         self.now_ns = self.now_ns.max(now_ns);
-        let outputs = &self.outputs;
+        let out = &mut self.out;
         let rules = &self.rules;
-        self.flows.expire(self.now_ns, &mut |k, f, r| finish_flow(rules, outputs, k, f, r));
+        self.flows.expire(self.now_ns, &mut |k, f, r| finish_flow(rules, out, k, f, r));
     }
 
     /// Flows tracked by this worker.
@@ -278,36 +306,61 @@ impl Pipeline {
         self.flows.len()
     }
 
-    /// Moves counters of settled flows and per-packet stats into the
-    /// outputs, for a live sensor's periodic export.
+    /// Counts what settled flows did since the last flush and adds the
+    /// per-packet stats, for a live sensor's periodic export; the result is
+    /// in the next [`Pipeline::take_batch`].
     pub fn flush(&mut self) {
-        let outputs = self.outputs.clone();
-        let mut guard = outputs.lock().unwrap_or_else(|e| e.into_inner());
-        let out = &mut *guard;
         let rules = &self.rules;
+        let out = &mut self.out;
+        let active = out.keep != FlowRecords::Off;
         self.flows.for_each_mut(|_, f| {
             if f.inspection.is_settled()
-                && count_flow(rules, &mut out.aggregator, f)
+                && count_flow(rules, &mut out.counts, f)
+                && active
                 && f.attribution.verdict.entry.is_some()
             {
-                if let Some(log) = out.active_log.as_mut() {
-                    log.write(&FlowRecord { end_reason: "active", ..flow_record(rules, f, EndReason::Shutdown) });
-                }
+                out.records.push(FlowRecord { end_reason: "active", ..flow_record(rules, f, EndReason::Shutdown) });
             }
         });
-        let mut out = guard;
-        self.flush_stats(&mut out.aggregator);
+        self.flush_stats();
     }
 
-    fn flush_dns_queries(&mut self, agg: &mut Aggregator) {
+    /// Records kept since the last take.
+    pub fn pending_records(&self) -> usize {
+        self.out.records.len()
+    }
+
+    /// Takes the records kept so far, oldest first (a replay writing its
+    /// flow log as it goes, so records never pile up).
+    pub fn drain_records(&mut self) -> std::vec::Drain<'_, FlowRecord> {
+        self.out.records.drain(..)
+    }
+
+    /// Takes everything produced since the last take: counter deltas,
+    /// gauges and records.
+    pub fn take_batch(&mut self) -> Batch {
+        Batch {
+            counts: self.out.counts.take_counts(),
+            gauges: WorkerGauges {
+                flows: self.flows.len() as u64,
+                dns_cache_entries: self.dns.len() as u64,
+                host_table_hosts: self.hosts.len() as u64,
+            },
+            records: std::mem::take(&mut self.out.records),
+        }
+    }
+
+    fn flush_dns_queries(&mut self) {
+        let agg = &mut self.out.counts;
         for ((segment, vendor), n) in self.dns_queries.drain() {
             let key = vendor_key(agg, &self.rules, &segment, vendor);
             *agg.dns_queries.entry(key).or_default() += n;
         }
     }
 
-    fn flush_stats(&mut self, agg: &mut Aggregator) {
-        self.flush_dns_queries(agg);
+    fn flush_stats(&mut self) {
+        self.flush_dns_queries();
+        let agg = &mut self.out.counts;
         for (i, (packets, bytes)) in self.capture.iter_mut().enumerate() {
             agg.add_capture(&self.sources[i], *packets, *bytes);
             *packets = 0;
@@ -321,21 +374,17 @@ impl Pipeline {
         self.stats.fragments_inconsistent += defrag.inconsistent;
         agg.packet_stats.add(&self.stats);
         self.stats = PacketStats::default();
-        agg.flow_table_flows = self.flows.len() as u64;
-        agg.dns_cache_entries = self.dns.len() as u64;
-        agg.host_table_hosts = self.hosts.len() as u64;
         agg.host_evictions += self.hosts.take_evictions();
     }
 
     /// Ends every flow (end of input) and flushes all counters.
     pub fn finish(&mut self) {
-        let outputs = self.outputs.clone();
-        let rules = self.rules.clone();
-        self.flows.drain(&mut |k, f, r| finish_flow(&rules, &outputs, k, f, r));
+        let rules = &self.rules;
+        let out = &mut self.out;
+        self.flows.drain(&mut |k, f, r| finish_flow(rules, out, k, f, r));
         // Datagrams still missing pieces at the end never will complete.
         self.defrag.expire(u64::MAX);
-        let mut out = outputs.lock().unwrap_or_else(|e| e.into_inner());
-        self.flush_stats(&mut out.aggregator);
+        self.flush_stats();
     }
 }
 
@@ -484,26 +533,31 @@ fn count_flow(rules: &Rules, agg: &mut Aggregator, f: &mut FlowState) -> bool {
     true
 }
 
-fn finish_flow(rules: &Rules, outputs: &Mutex<Outputs>, _key: FlowKey, mut f: FlowState, reason: EndReason) {
+fn finish_flow(rules: &Rules, out: &mut WorkerOutputs, _key: FlowKey, mut f: FlowState, reason: EndReason) {
     let skipped = &mut f.quic_skipped;
     f.inspection.finish(&mut |finding| {
         if let Finding::Flow(FlowFinding::QuicPacketsSkipped(n)) = finding {
             *skipped = n;
         }
     });
-    let mut out = outputs.lock().unwrap_or_else(|e| e.into_inner());
-    count_flow(rules, &mut out.aggregator, &mut f);
-    out.aggregator.packet_stats.quic_skipped += f.quic_skipped;
-    out.aggregator.packet_stats.inspect_refused += u64::from(f.inspection.refused());
+    let agg = &mut out.counts;
+    count_flow(rules, agg, &mut f);
+    agg.packet_stats.quic_skipped += f.quic_skipped;
+    agg.packet_stats.inspect_refused += u64::from(f.inspection.refused());
     if matches!(reason, EndReason::IdleTimeout | EndReason::TableFull) {
-        out.aggregator.add_eviction(reason.as_str());
+        agg.add_eviction(reason.as_str());
     }
-    if let Some(log) = out.flow_log.as_mut() {
-        log.write(&flow_record(rules, &f, reason));
+    let keep = match out.keep {
+        FlowRecords::Off => false,
+        FlowRecords::All => true,
+        FlowRecords::Attributed => f.attribution.verdict.entry.is_some(),
+    };
+    if keep {
+        out.records.push(flow_record(rules, &f, reason));
     }
 }
 
-fn flow_record<'a>(rules: &'a Rules, f: &'a FlowState, reason: EndReason) -> FlowRecord<'a> {
+fn flow_record(rules: &Rules, f: &FlowState, reason: EndReason) -> FlowRecord {
     let sigs = &rules.signatures;
     let a = &f.attribution;
     let entry = a.verdict.entry.map(|e| sigs.entry(e));
@@ -515,23 +569,23 @@ fn flow_record<'a>(rules: &'a Rules, f: &'a FlowState, reason: EndReason) -> Flo
         server: f.server.addr,
         server_port: f.server.port,
         vlan: f.vlans.innermost(),
-        vlans: f.vlans.as_slice(),
+        vlans: f.vlans.as_slice().into(),
         encap: f.encap.kind.as_str(),
         encap_id: f.encap.id,
         interface: f.interface,
-        segment: &f.placement.segment,
-        vendor: entry.map(|e| &*sigs.vendor(e.vendor).id),
-        service: entry.map(|e| sigs.service_name(e.service)),
+        segment: f.placement.segment.clone(),
+        vendor: entry.map(|e| sigs.vendor(e.vendor).id.clone()),
+        service: entry.map(|e| sigs.service_name(e.service).into()),
         banned: entry.is_some_and(|e| rules.is_banned(e.vendor)),
         evidence: a.verdict.evidence.map(Evidence::as_str),
-        name: a.verdict.name.as_deref(),
-        server_name: a.server_name.as_ref().map(|(n, _)| &**n),
-        query_vendor: a.query.as_ref().map(|(e, _)| &*sigs.vendor(sigs.entry(*e).vendor).id),
-        query_name: a.query.as_ref().map(|(_, n)| &**n),
-        alpn: a.alpn.as_deref(),
-        user_agent: a.user_agent.as_deref(),
-        stun_software: a.stun_software.as_deref(),
-        signature: entry.map(|e| (&*e.file, e.line)),
+        name: a.verdict.name.clone(),
+        server_name: a.server_name.as_ref().map(|(n, _)| n.clone()),
+        query_vendor: a.query.as_ref().map(|(e, _)| sigs.vendor(sigs.entry(*e).vendor).id.clone()),
+        query_name: a.query.as_ref().map(|(_, n)| n.clone()),
+        alpn: a.alpn.clone(),
+        user_agent: a.user_agent.clone(),
+        stun_software: a.stun_software.clone(),
+        signature: entry.map(|e| (e.file.clone(), e.line)),
         ech: a.ech,
         packets: f.packets[FROM_CLIENT] + f.packets[TO_CLIENT],
         bytes: f.bytes[FROM_CLIENT] + f.bytes[TO_CLIENT],
@@ -561,11 +615,13 @@ pub fn proto_name(protocol: u8) -> &'static str {
 mod tests {
     use std::io::Write;
     use std::path::Path as FsPath;
+    use std::sync::Mutex;
 
     use serde_json::Value;
 
     use super::*;
     use crate::classify::signatures::SignatureSet;
+    use crate::export::flowlog::FlowLog;
     use crate::segment::Config;
     use crate::source::LinkType;
     use synth::app;
@@ -587,23 +643,22 @@ mod tests {
     }
 
     /// Runs Ethernet frames through a pipeline with the embedded signatures;
-    /// returns the flow log and the aggregate.
-    fn run(cap: Capture, config: Option<&str>) -> (Vec<Value>, Outputs) {
+    /// returns the flow log and the counters.
+    fn run(cap: Capture, config: Option<&str>) -> (Vec<Value>, Aggregator) {
         let config = config.map_or_else(Config::default_auto, |t| Config::parse(FsPath::new("t.toml"), t).unwrap());
         let rules = Arc::new(Rules::new(SignatureSet::embedded(), config).unwrap());
         let sink = Shared::default();
-        let outputs = Arc::new(Mutex::new(Outputs {
-            flow_log: Some(FlowLog::new(Box::new(sink.clone()))),
-            ..Outputs::default()
-        }));
-        let mut pipeline = Pipeline::new(rules, DEFAULT_MAX_FLOWS, outputs.clone());
+        let mut log = FlowLog::new(Box::new(sink.clone()));
+        let mut pipeline = Pipeline::new(rules, DEFAULT_MAX_FLOWS, FlowRecords::All);
         feed(&mut pipeline, &cap);
         pipeline.finish();
-        drop(pipeline);
-        let mut out = Arc::try_unwrap(outputs).ok().unwrap().into_inner().unwrap();
-        out.flow_log.as_mut().unwrap().finish().unwrap();
+        let batch = pipeline.take_batch();
+        for r in &batch.records {
+            log.write(r);
+        }
+        log.finish().unwrap();
         let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
-        (text.lines().map(|l| serde_json::from_str(l).unwrap()).collect(), out)
+        (text.lines().map(|l| serde_json::from_str(l).unwrap()).collect(), batch.counts)
     }
 
     fn hello(sni: &str) -> Vec<u8> {
@@ -626,7 +681,7 @@ mod tests {
         assert_eq!(flows[0]["end_reason"], "restarted");
         assert_eq!(flows[1]["vendor"], "bytedance");
         assert_eq!(flows[1]["evidence"], "tls_sni");
-        assert!(out.aggregator.evictions.is_empty(), "a restart is not an eviction");
+        assert!(out.evictions.is_empty(), "a restart is not an eviction");
     }
 
     #[test]
@@ -657,7 +712,7 @@ mod tests {
         );
         let lookup = by_port(40000);
         assert_eq!((&lookup["vendor"], &lookup["query_vendor"]), (&Value::Null, &Value::from("bytedance")));
-        assert_eq!(out.aggregator.dns_queries.values().sum::<u64>(), 1);
+        assert_eq!(out.dns_queries.values().sum::<u64>(), 1);
     }
 
     #[test]
@@ -682,16 +737,15 @@ mod tests {
         cap.push(path.tcp(true, 1, 0, SYN, b""));
         cap.push(path.tcp(false, 1, 2, SYN | ACK, b""));
         let (_, out) = run(cap, Some("[[segment]]\nname = \"lab\"\nvlans = [30]\n"));
-        let t: Vec<_> = out.aggregator.traffic.iter().filter(|(k, _)| &*k.segment == "lab").collect();
+        let t: Vec<_> = out.traffic.iter().filter(|(k, _)| &*k.segment == "lab").collect();
         assert_eq!(t.len(), 1);
         assert_eq!(t[0].1.packets, [1, 2], "out: the lab server's reply; in: the outside client's SYNs");
     }
 
-    fn pipeline_with(files: &[(&str, &str)]) -> (Pipeline, Arc<Mutex<Outputs>>) {
+    fn pipeline_with(files: &[(&str, &str)]) -> Pipeline {
         let set = SignatureSet::from_files(files.iter().map(|(n, t)| (n.into(), (*t).to_owned()))).unwrap();
         let rules = Arc::new(Rules::new(set, Config::default_auto()).unwrap());
-        let outputs = Arc::new(Mutex::new(Outputs::default()));
-        (Pipeline::new(rules, DEFAULT_MAX_FLOWS, outputs.clone()), outputs)
+        Pipeline::new(rules, DEFAULT_MAX_FLOWS, FlowRecords::Off)
     }
 
     fn feed(pipeline: &mut Pipeline, cap: &Capture) {
@@ -713,7 +767,7 @@ mod tests {
 
     #[test]
     fn a_reload_attributes_names_that_matched_nothing_before() {
-        let (mut pipeline, outputs) = pipeline_with(&[("other.toml", OTHER)]);
+        let mut pipeline = pipeline_with(&[("other.toml", OTHER)]);
         let mut cap = Capture::new(1_000_000_000, 1_000_000);
         let mut s = TcpSession::new(Path::new("10.1.0.5:50000", "192.0.2.80:443"), 1, 1);
         s.handshake(&mut cap);
@@ -722,22 +776,22 @@ mod tests {
         let set = SignatureSet::from_files([("example.toml".into(), EXAMPLE.to_owned())]).unwrap();
         pipeline.set_rules(Arc::new(Rules::new(set, Config::default_auto()).unwrap()));
         pipeline.finish();
-        let out = outputs.lock().unwrap();
-        let vendors: Vec<&str> = out.aggregator.traffic.keys().map(|k| &*k.vendor).collect();
+        let out = pipeline.take_batch().counts;
+        let vendors: Vec<&str> = out.traffic.keys().map(|k| &*k.vendor).collect();
         assert_eq!(vendors, vec!["example"]);
     }
 
     #[test]
     fn a_dns_flow_is_counted_at_the_first_flush() {
-        let (mut pipeline, outputs) = pipeline_with(&[("example.toml", EXAMPLE)]);
+        let mut pipeline = pipeline_with(&[("example.toml", EXAMPLE)]);
         let mut cap = Capture::new(1_000_000_000, 1_000_000);
         cap.push(Path::new("10.1.0.5:40000", "10.1.0.1:53").udp(true, &app::dns_query(1, "www.example.org", 1)));
         feed(&mut pipeline, &cap);
         pipeline.flush();
-        let out = outputs.lock().unwrap();
-        let flows: u64 = out.aggregator.traffic.values().map(|t| t.flows).sum();
+        let out = pipeline.take_batch().counts;
+        let flows: u64 = out.traffic.values().map(|t| t.flows).sum();
         assert_eq!(flows, 1, "a live resolver flow must not wait for its idle timeout");
-        assert_eq!(out.aggregator.dns_queries.values().sum::<u64>(), 1);
+        assert_eq!(out.dns_queries.values().sum::<u64>(), 1);
     }
 
     #[test]

@@ -13,14 +13,14 @@
 use std::io;
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use proto::{dns, http, quic, tls};
 use vendorwatch::classify::names::NormalizedName;
 use vendorwatch::classify::signatures::SignatureSet;
 use vendorwatch::decode;
 use vendorwatch::export::flowlog::FlowLog;
-use vendorwatch::pipeline::{Outputs, Pipeline, Rules};
+use vendorwatch::pipeline::{FlowRecords, Pipeline, Rules};
 use vendorwatch::segment::Config;
 use vendorwatch::source::file::CaptureReader;
 use vendorwatch::source::{Frame, LinkType};
@@ -283,12 +283,8 @@ fn rules() -> Arc<Rules> {
 /// records are built for every ended flow.
 pub fn pipeline(data: &[u8]) {
     let Some((&max_flows, mut rest)) = data.split_first() else { return };
-    let outputs = Arc::new(Mutex::new(Outputs {
-        flow_log: Some(FlowLog::new(Box::new(io::sink()))),
-        active_log: Some(FlowLog::new(Box::new(io::sink()))),
-        ..Default::default()
-    }));
-    let mut p = Pipeline::new(rules(), usize::from(max_flows % 8) + 1, outputs);
+    let mut log = FlowLog::new(Box::new(io::sink()));
+    let mut p = Pipeline::new(rules(), usize::from(max_flows % 8) + 1, FlowRecords::All);
     let source = p.add_source("fuzz");
     p.set_interface_names(vec!["eth0".into()]);
     let mut ts = 1_700_000_000_000_000_000u64;
@@ -310,8 +306,10 @@ pub fn pipeline(data: &[u8]) {
         if n % 16 == 0 {
             p.flush();
             p.tick(ts);
+            p.drain_records().for_each(|r| log.write(&r));
         }
     }
     let _ = p.flow_count();
     p.finish();
+    p.drain_records().for_each(|r| log.write(&r));
 }

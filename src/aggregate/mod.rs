@@ -1,6 +1,10 @@
 //! Aggregate: counters per segment, vendor and service, fed once per flow
 //! (or per flush of a long flow), never per packet.
 //!
+//! Each worker counts into its own [`Aggregator`] and hands it over as a
+//! delta; whoever owns the merged one folds the deltas in with
+//! [`Aggregator::merge`], so no counter is shared between threads.
+//!
 //! Counters are keyed by label strings, not signature indices, so they
 //! survive a signature reload unchanged. Every key set is bounded: segments
 //! by the config (and the automatic-segment cap), vendors and services by
@@ -80,8 +84,17 @@ impl PacketStats {
     }
 }
 
+/// Gauges one worker reports with each handover; the exported gauges are
+/// their sums over the workers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WorkerGauges {
+    pub flows: u64,
+    pub dns_cache_entries: u64,
+    pub host_table_hosts: u64,
+}
+
 /// Every counter vendorwatch exports.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Aggregator {
     strings: hashbrown::HashSet<Arc<str>>,
     pub traffic: HashMap<TrafficKey, Traffic>,
@@ -90,7 +103,6 @@ pub struct Aggregator {
     /// Captured frames per source (file or interface), in first-seen order.
     pub capture_packets: Vec<(String, u64)>,
     pub capture_bytes: Vec<(String, u64)>,
-    pub capture_drops: Vec<(String, u64)>,
     pub packet_stats: PacketStats,
     pub evictions: BTreeMap<&'static str, u64>,
     pub ech_flows: HashMap<Arc<str>, u64>,
@@ -101,6 +113,8 @@ pub struct Aggregator {
     pub host_evictions: u64,
     /// Truncated or unreadable inputs.
     pub source_errors: u64,
+    /// The latest gauges of each worker, by worker index.
+    workers: Vec<WorkerGauges>,
 }
 
 impl Aggregator {
@@ -147,6 +161,68 @@ impl Aggregator {
                 self.capture_bytes.push((source.to_owned(), bytes));
             }
         }
+    }
+
+    /// Adds a worker's delta (counters since its last handover). Gauges are
+    /// not deltas: they arrive through [`Aggregator::set_gauges`].
+    pub fn merge(&mut self, delta: Aggregator) {
+        for (k, t) in delta.traffic {
+            let key = TrafficKey {
+                segment: self.label(&k.segment),
+                vendor: self.label(&k.vendor),
+                service: self.label(&k.service),
+                banned: k.banned,
+            };
+            self.add_traffic(key, t);
+        }
+        for (k, hosts) in delta.hosts {
+            let key = self.relabel(&k);
+            for (host, ts_ns) in hosts {
+                self.add_host(key.clone(), host, ts_ns);
+            }
+        }
+        for (k, n) in delta.dns_queries {
+            let key = self.relabel(&k);
+            *self.dns_queries.entry(key).or_default() += n;
+        }
+        for ((source, packets), (_, bytes)) in delta.capture_packets.iter().zip(&delta.capture_bytes) {
+            self.add_capture(source, *packets, *bytes);
+        }
+        self.packet_stats.add(&delta.packet_stats);
+        for (reason, n) in delta.evictions {
+            *self.evictions.entry(reason).or_default() += n;
+        }
+        for (segment, n) in delta.ech_flows {
+            let segment = self.label(&segment);
+            *self.ech_flows.entry(segment).or_default() += n;
+        }
+        self.host_evictions += delta.host_evictions;
+        self.source_errors += delta.source_errors;
+    }
+
+    fn relabel(&mut self, k: &VendorKey) -> VendorKey {
+        VendorKey { segment: self.label(&k.segment), vendor: self.label(&k.vendor), banned: k.banned }
+    }
+
+    /// Moves the counters out, leaving this aggregator empty but with its
+    /// interned labels: a worker's handover.
+    pub fn take_counts(&mut self) -> Aggregator {
+        let strings = std::mem::take(&mut self.strings);
+        let counts = std::mem::take(self);
+        self.strings = strings;
+        counts
+    }
+
+    /// Records worker `worker`'s latest gauges and sums them into the
+    /// exported ones.
+    pub fn set_gauges(&mut self, worker: usize, gauges: WorkerGauges) {
+        if self.workers.len() <= worker {
+            self.workers.resize(worker + 1, WorkerGauges::default());
+        }
+        self.workers[worker] = gauges;
+        self.flow_table_flows = self.workers.iter().map(|g| g.flows).sum();
+        self.dns_cache_entries = self.workers.iter().map(|g| g.dns_cache_entries).sum();
+        self.host_table_hosts = self.workers.iter().map(|g| g.host_table_hosts).sum();
     }
 
     /// Distinct hosts per (segment, vendor) seen since `since_ns` (all when 0).

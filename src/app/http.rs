@@ -16,9 +16,10 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::live::{Live, lock};
+use crate::export::flowlog::FlowRecord;
 use crate::export::metrics::{Exposition, Format, Kind, write_counters};
 use crate::export::report::Summary;
 
@@ -46,16 +47,11 @@ async fn metrics(State(live): State<Arc<Live>>, headers: HeaderMap) -> Response 
     ([(header::CONTENT_TYPE, format.content_type())], text).into_response()
 }
 
-/// The aggregated counters followed by the sensor's own.
+/// The aggregated counters followed by the sensor's own. Renders the
+/// collector's snapshot, holding no lock a worker or the collector waits on.
 pub(crate) fn exposition(live: &Live, format: Format) -> String {
     let mut e = Exposition::new(format);
-    let since = live.hosts_since_ns();
-    {
-        let mut out = lock(&live.outputs);
-        // Each worker writes its own table size at a flush; the sum is ours.
-        out.aggregator.flow_table_flows = live.flow_table_flows();
-        write_counters(&mut e, &out.aggregator, since);
-    }
+    write_counters(&mut e, &live.snapshot(), live.hosts_since_ns());
     write_sensor_counters(&mut e, live);
     e.finish()
 }
@@ -137,8 +133,13 @@ fn json(value: &impl serde::Serialize) -> Response {
 
 async fn summary(State(live): State<Arc<Live>>) -> Response {
     let since = live.hosts_since_ns();
-    let summary = Summary::from_aggregator(&lock(&live.outputs).aggregator, since);
+    let summary = Summary::from_aggregator(&live.snapshot(), since);
     json(&summary)
+}
+
+#[derive(Serialize)]
+struct FlowsBody<'a> {
+    flows: Vec<&'a FlowRecord>,
 }
 
 #[derive(Deserialize)]
@@ -152,7 +153,7 @@ async fn flows(State(live): State<Arc<Live>>, Query(q): Query<FlowsQuery>) -> Re
     let nonempty = |s: &Option<String>| s.as_deref().filter(|s| !s.is_empty()).map(str::to_owned);
     let (vendor, segment) = (nonempty(&q.vendor), nonempty(&q.segment));
     let flows = live.recent.query(vendor.as_deref(), segment.as_deref(), q.limit.unwrap_or(usize::MAX));
-    json(&serde_json::json!({ "flows": flows }))
+    json(&FlowsBody { flows: flows.iter().map(|r| &**r).collect() })
 }
 
 async fn reload(State(live): State<Arc<Live>>) -> Response {

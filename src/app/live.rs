@@ -2,26 +2,32 @@
 //! and serves metrics and the report over HTTP.
 //!
 //! Threads: one plain std thread per capture handle (`--workers` per
-//! interface), each owning a [`Pipeline`]; tokio, on the main thread, only
-//! for HTTP, signals and timers. The packet path takes no lock and makes no
-//! allocation per packet: a worker meets the shared state between batches
-//! (a rules generation number, an atomic load) and once per flush interval
-//! (counters into the shared [`Outputs`], kernel statistics into atomics).
+//! interface), each owning a [`Pipeline`]; one collector thread that owns
+//! the merged counters; tokio, on the main thread, only for HTTP, signals
+//! and timers. The packet path takes no lock and makes no allocation per
+//! packet: a worker meets the shared state between batches (a rules
+//! generation number, an atomic load) and once per flush interval, when it
+//! hands its counter deltas and flow records to the collector through a
+//! bounded channel without waiting (a full channel leaves the batch with
+//! the worker, folded into the next). The collector merges and publishes
+//! a snapshot that scrapes render from; no capture thread ever waits for
+//! a scrape, a reload or the collector.
 
 use std::collections::{HashMap, VecDeque};
-use std::io::{self, Write};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 
-use crate::export::flowlog::FlowLog;
+use crate::aggregate::Aggregator;
+use crate::export::flowlog::FlowRecord;
 use crate::flow::Timeouts;
-use crate::pipeline::{Outputs, Pipeline, Rules};
+use crate::pipeline::{Batch, FlowRecords, Pipeline, Rules};
 use crate::source::live::{CaptureOptions, DEFAULT_RING_BYTES, LiveCapture};
 
 /// The default `--listen` address: loopback only, so exposing the sensor
@@ -30,6 +36,11 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:9799";
 /// How long an idle worker waits in `poll(2)` before looking at its stop
 /// flag and timers: bounds shutdown and reload latency on a quiet link.
 const IDLE_WAIT: Duration = Duration::from_millis(100);
+/// Batches in flight per worker; past that a worker keeps its batch and
+/// folds the next one into it.
+const HANDOVERS_PER_WORKER: usize = 4;
+/// How often the collector forgets hosts seen before the window.
+const PRUNE_INTERVAL: Duration = Duration::from_secs(60);
 
 pub struct LiveOptions {
     pub interfaces: Vec<String>,
@@ -45,7 +56,7 @@ pub struct LiveOptions {
     pub host_window: Duration,
     /// Caps every idle timeout of the flow table.
     pub idle_timeout: Option<Duration>,
-    /// How often workers move counters into the shared outputs.
+    /// How often workers hand their counters to the collector.
     pub flush_interval: Duration,
     /// Attributed flow records kept for `/api/flows`.
     pub recent_flows: usize,
@@ -59,7 +70,6 @@ pub(crate) struct HandleStats {
     pub dropped: AtomicU64,
     pub if_dropped: AtomicU64,
     pub errors: AtomicU64,
-    pub flows: AtomicU64,
     pub alive: AtomicBool,
 }
 
@@ -96,13 +106,15 @@ pub(crate) struct ReloadState {
     pub last_ok: bool,
 }
 
-/// Everything the HTTP side and the workers share.
+/// Everything the HTTP side, the collector and the workers share.
 pub(crate) struct Live {
-    pub outputs: Arc<Mutex<Outputs>>,
+    /// The merged counters as of the collector's last merge. Held only to
+    /// swap or clone the pointer: a scrape renders its own reference.
+    snapshot: Mutex<Arc<Aggregator>>,
     pub rules: RulesCell,
     pub reload: Mutex<ReloadState>,
     pub handles: Vec<HandleStats>,
-    pub recent: Arc<RecentFlows>,
+    pub recent: RecentFlows,
     pub stop: AtomicBool,
     pub host_window: Duration,
     config: Option<PathBuf>,
@@ -110,6 +122,30 @@ pub(crate) struct Live {
 }
 
 impl Live {
+    fn new(rules: Rules, opts: &LiveOptions, handles: Vec<HandleStats>) -> Self {
+        Live {
+            snapshot: Mutex::new(Arc::default()),
+            rules: RulesCell::new(Arc::new(rules)),
+            reload: Mutex::new(ReloadState { failures: 0, last_success_s: unix_seconds(), last_ok: true }),
+            handles,
+            recent: RecentFlows::new(opts.recent_flows),
+            stop: AtomicBool::new(false),
+            host_window: opts.host_window,
+            config: opts.config.clone(),
+            signatures: opts.signatures.clone(),
+        }
+    }
+
+    /// The counters as last published by the collector.
+    pub fn snapshot(&self) -> Arc<Aggregator> {
+        lock(&self.snapshot).clone()
+    }
+
+    fn publish(&self, counters: Arc<Aggregator>) {
+        // The old snapshot is freed after the lock is released.
+        let _old = std::mem::replace(&mut *lock(&self.snapshot), counters);
+    }
+
     /// Reloads config and signatures; on an error the running set stays.
     pub fn reload(&self, why: &str) -> Result<String, String> {
         let mut state = lock(&self.reload);
@@ -136,11 +172,6 @@ impl Live {
         }
     }
 
-    /// Flow-table size over all workers.
-    pub fn flow_table_flows(&self) -> u64 {
-        self.handles.iter().map(|h| h.flows.load(Ordering::Relaxed)).sum()
-    }
-
     pub fn all_alive(&self) -> bool {
         self.handles.iter().all(|h| h.alive.load(Ordering::Relaxed))
     }
@@ -148,17 +179,6 @@ impl Live {
     /// The oldest host timestamp that still counts for `vendorwatch_hosts`.
     pub fn hosts_since_ns(&self) -> u64 {
         unix_ns().saturating_sub(u64::try_from(self.host_window.as_nanos()).unwrap_or(u64::MAX))
-    }
-
-    /// Hands buffered flow records to the `/api/flows` ring.
-    fn flush_records(&self) {
-        let mut out = lock(&self.outputs);
-        if let Some(log) = out.flow_log.as_mut() {
-            let _ = log.finish();
-        }
-        if let Some(log) = out.active_log.as_mut() {
-            let _ = log.finish();
-        }
     }
 }
 
@@ -182,13 +202,6 @@ pub(crate) fn unix_seconds() -> f64 {
 pub fn run(rules: Rules, opts: LiveOptions) -> anyhow::Result<()> {
     anyhow::ensure!(!opts.interfaces.is_empty(), "no --interface given");
     let workers = opts.workers.max(1);
-    let outputs = Arc::new(Mutex::new(Outputs::default()));
-    let recent = Arc::new(RecentFlows::new(opts.recent_flows));
-    {
-        let mut out = lock(&outputs);
-        out.flow_log = Some(FlowLog::new(Box::new(RecentWriter::new(recent.clone()))));
-        out.active_log = Some(FlowLog::new(Box::new(RecentWriter::new(recent.clone()))));
-    }
 
     // Open every handle before serving, so /healthz means "capturing".
     let mut captures = Vec::new();
@@ -212,17 +225,9 @@ pub fn run(rules: Rules, opts: LiveOptions) -> anyhow::Result<()> {
         }
     }
 
-    let live = Arc::new(Live {
-        outputs: outputs.clone(),
-        rules: RulesCell::new(Arc::new(rules)),
-        reload: Mutex::new(ReloadState { failures: 0, last_success_s: unix_seconds(), last_ok: true }),
-        handles,
-        recent,
-        stop: AtomicBool::new(false),
-        host_window: opts.host_window,
-        config: opts.config.clone(),
-        signatures: opts.signatures.clone(),
-    });
+    let live = Arc::new(Live::new(rules, &opts, handles));
+    let (handover, batches) = mpsc::sync_channel(HANDOVERS_PER_WORKER * captures.len());
+    let collector = Collector::spawn(live.clone(), batches)?;
 
     let mut timeouts = Timeouts::default();
     if let Some(cap) = opts.idle_timeout {
@@ -242,6 +247,7 @@ pub fn run(rules: Rules, opts: LiveOptions) -> anyhow::Result<()> {
     for (slot, (capture, index)) in captures.into_iter().enumerate() {
         let worker = Worker {
             live: live.clone(),
+            link: WorkerLink::new(live.clone(), slot, handover.clone(), opts.recent_flows),
             slot,
             interface_index: index,
             interface_names: opts.interfaces.clone(),
@@ -258,23 +264,21 @@ pub fn run(rules: Rules, opts: LiveOptions) -> anyhow::Result<()> {
         );
     }
 
+    // The workers hold the only senders: the collector ends after them.
+    drop(handover);
+
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the HTTP runtime")?;
-    let served = runtime.block_on(serve(live.clone(), opts.listen, opts.flush_interval, &opts.interfaces, workers));
+    let served = runtime.block_on(serve(live.clone(), opts.listen, &opts.interfaces, workers));
     live.stop.store(true, Ordering::Release);
     for t in threads {
         let _ = t.join();
     }
+    let _ = collector.join();
     served
 }
 
-async fn serve(
-    live: Arc<Live>,
-    listen: SocketAddr,
-    flush_interval: Duration,
-    interfaces: &[String],
-    workers: usize,
-) -> anyhow::Result<()> {
+async fn serve(live: Arc<Live>, listen: SocketAddr, interfaces: &[String], workers: usize) -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
 
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
@@ -301,10 +305,6 @@ async fn serve(
         })
     };
 
-    let mut flush = tokio::time::interval(flush_interval);
-    flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut prune = tokio::time::interval(Duration::from_secs(60));
-    prune.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let why = loop {
         tokio::select! {
             _ = term.recv() => break "SIGTERM",
@@ -312,11 +312,6 @@ async fn serve(
             _ = hup.recv() => {
                 let live = live.clone();
                 let _ = tokio::task::spawn_blocking(move || live.reload("SIGHUP")).await;
-            }
-            _ = flush.tick() => live.flush_records(),
-            _ = prune.tick() => {
-                let since = live.hosts_since_ns();
-                lock(&live.outputs).aggregator.prune_hosts(since);
             }
         }
     };
@@ -329,8 +324,108 @@ async fn serve(
     Ok(())
 }
 
+/// Merges the workers' batches off the capture threads and publishes the
+/// result for scrapes; owns the merged counters.
+struct Collector {
+    live: Arc<Live>,
+    merged: Aggregator,
+    batches: Receiver<Handover>,
+}
+
+/// One worker's batch, as sent to the collector.
+struct Handover {
+    worker: usize,
+    batch: Batch,
+}
+
+impl Collector {
+    fn spawn(live: Arc<Live>, batches: Receiver<Handover>) -> anyhow::Result<JoinHandle<()>> {
+        let collector = Collector { live, merged: Aggregator::default(), batches };
+        std::thread::Builder::new()
+            .name("collector".into())
+            .spawn(move || collector.run())
+            .context("cannot start the collector thread")
+    }
+
+    /// Runs until every worker has dropped its sender.
+    fn run(mut self) {
+        let mut next_prune = Instant::now() + PRUNE_INTERVAL;
+        loop {
+            match self.batches.recv_timeout(next_prune.saturating_duration_since(Instant::now())) {
+                Ok(first) => {
+                    self.absorb(first);
+                    // Whatever else is waiting goes into the same snapshot.
+                    while let Ok(next) = self.batches.try_recv() {
+                        self.absorb(next);
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+            if Instant::now() >= next_prune {
+                next_prune = Instant::now() + PRUNE_INTERVAL;
+                self.merged.prune_hosts(self.live.hosts_since_ns());
+            }
+            self.live.publish(Arc::new(self.merged.clone()));
+        }
+    }
+
+    fn absorb(&mut self, Handover { worker, batch }: Handover) {
+        self.merged.merge(batch.counts);
+        self.merged.set_gauges(worker, batch.gauges);
+        self.live.recent.extend(batch.records);
+    }
+}
+
+/// A worker's side of the shared state, met between batches of frames:
+/// the rules generation, and the channel to the collector.
+struct WorkerLink {
+    live: Arc<Live>,
+    worker: usize,
+    generation: u64,
+    handover: SyncSender<Handover>,
+    /// A batch the collector had no room for yet; the next folds into it.
+    held: Option<Batch>,
+    /// Records a held batch keeps (the newest): `/api/flows` shows no more.
+    max_records: usize,
+}
+
+impl WorkerLink {
+    fn new(live: Arc<Live>, worker: usize, handover: SyncSender<Handover>, max_records: usize) -> Self {
+        let generation = live.rules.generation();
+        WorkerLink { live, worker, generation, handover, held: None, max_records }
+    }
+
+    /// Takes new rules if a reload happened since the last look.
+    fn follow_rules(&mut self, pipeline: &mut Pipeline) {
+        let g = self.live.rules.generation();
+        if g != self.generation {
+            self.generation = g;
+            pipeline.set_rules(self.live.rules.current());
+        }
+    }
+
+    /// Flushes the pipeline and hands its batch to the collector; never
+    /// waits: with the channel full the batch stays here for the next time.
+    fn hand_over(&mut self, pipeline: &mut Pipeline) {
+        pipeline.flush();
+        let mut batch = pipeline.take_batch();
+        if let Some(mut held) = self.held.take() {
+            held.absorb(batch, self.max_records);
+            batch = held;
+        }
+        match self.handover.try_send(Handover { worker: self.worker, batch }) {
+            Ok(()) => {}
+            Err(TrySendError::Full(h)) => self.held = Some(h.batch),
+            // The collector is gone only when the sensor stops.
+            Err(TrySendError::Disconnected(_)) => {}
+        }
+    }
+}
+
 struct Worker {
     live: Arc<Live>,
+    link: WorkerLink,
     slot: usize,
     interface_index: usize,
     interface_names: Vec<String>,
@@ -340,18 +435,16 @@ struct Worker {
 }
 
 impl Worker {
-    fn run(self, mut capture: LiveCapture) {
-        let live = &*self.live;
+    fn run(mut self, mut capture: LiveCapture) {
+        let live = self.live.clone();
         let stats = &live.handles[self.slot];
+        // Rules read after the link's generation: a reload in between is
+        // picked up at the next check and applied again, which is harmless.
         let mut pipeline =
-            Pipeline::with_timeouts(live.rules.current(), self.max_flows, self.timeouts, live.outputs.clone());
+            Pipeline::with_timeouts(live.rules.current(), self.max_flows, self.timeouts, FlowRecords::Attributed);
         pipeline.set_interface_names(self.interface_names.clone());
         let interface = &self.interface_names[self.interface_index];
         let source = pipeline.add_source(interface);
-        let mut generation = live.rules.generation();
-        // Rules read after the generation: a reload in between is picked up
-        // at the next check and applied again, which is harmless.
-        pipeline.set_rules(live.rules.current());
         let mut next_flush = Instant::now() + self.flush_interval;
         let mut last_error_log: Option<Instant> = None;
         while !live.stop.load(Ordering::Acquire) {
@@ -363,33 +456,28 @@ impl Worker {
                 }
                 std::thread::sleep(IDLE_WAIT);
             }
-            let g = live.rules.generation();
-            if g != generation {
-                generation = g;
-                pipeline.set_rules(live.rules.current());
-            }
+            self.link.follow_rules(&mut pipeline);
             let now = Instant::now();
             if now >= next_flush {
                 next_flush = now + self.flush_interval;
                 pipeline.tick(unix_ns());
-                pipeline.flush();
-                self.publish(&mut capture, &pipeline);
+                self.link.hand_over(&mut pipeline);
+                self.publish(&mut capture);
             }
         }
         // No pipeline.finish(): the counts die with the process anyway, and
         // ending a full table of flows could outlast the 2 s stop bound.
-        self.publish(&mut capture, &pipeline);
+        self.publish(&mut capture);
         stats.alive.store(false, Ordering::Relaxed);
     }
 
-    fn publish(&self, capture: &mut LiveCapture, pipeline: &Pipeline) {
+    fn publish(&self, capture: &mut LiveCapture) {
         let stats = &self.live.handles[self.slot];
         if let Ok(s) = capture.stats() {
             stats.received.store(s.received, Ordering::Relaxed);
             stats.dropped.store(s.dropped, Ordering::Relaxed);
             stats.if_dropped.store(s.if_dropped, Ordering::Relaxed);
         }
-        stats.flows.store(pipeline.flow_count() as u64, Ordering::Relaxed);
     }
 }
 
@@ -404,9 +492,33 @@ pub(crate) struct RecentFlows {
 #[derive(Default)]
 struct RecentInner {
     seq: u64,
-    entries: VecDeque<(u64, Box<str>, serde_json::Value)>,
+    entries: VecDeque<(u64, Arc<FlowRecord>)>,
     /// Flow identity -> sequence number of its newest entry.
-    latest: HashMap<Box<str>, u64>,
+    latest: HashMap<FlowId, u64>,
+}
+
+/// What makes two records the same flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct FlowId {
+    protocol: u8,
+    client: IpAddr,
+    client_port: u16,
+    server: IpAddr,
+    server_port: u16,
+    first_seen_ns: u64,
+}
+
+impl FlowId {
+    fn of(r: &FlowRecord) -> Self {
+        FlowId {
+            protocol: r.protocol_number,
+            client: r.client,
+            client_port: r.client_port,
+            server: r.server,
+            server_port: r.server_port,
+            first_seen_ns: r.first_seen_ns,
+        }
+    }
 }
 
 impl RecentFlows {
@@ -414,20 +526,21 @@ impl RecentFlows {
         RecentFlows { capacity: capacity.max(1), inner: Mutex::new(RecentInner::default()) }
     }
 
-    fn push(&self, record: serde_json::Value) {
-        let id: Box<str> = ["proto", "client", "client_port", "server", "server_port", "first_seen"]
-            .iter()
-            .map(|k| record.get(k).map(ToString::to_string).unwrap_or_default())
-            .collect::<Vec<_>>()
-            .join(" ")
-            .into();
+    /// Adds a batch of records, oldest first, under one lock.
+    fn extend(&self, records: Vec<FlowRecord>) {
+        if records.is_empty() {
+            return;
+        }
         let mut inner = lock(&self.inner);
-        inner.seq += 1;
-        let seq = inner.seq;
-        inner.latest.insert(id.clone(), seq);
-        inner.entries.push_back((seq, id, record));
+        for record in records {
+            inner.seq += 1;
+            let seq = inner.seq;
+            inner.latest.insert(FlowId::of(&record), seq);
+            inner.entries.push_back((seq, Arc::new(record)));
+        }
         while inner.entries.len() > self.capacity {
-            if let Some((seq, id, _)) = inner.entries.pop_front() {
+            if let Some((seq, record)) = inner.entries.pop_front() {
+                let id = FlowId::of(&record);
                 if inner.latest.get(&id) == Some(&seq) {
                     inner.latest.remove(&id);
                 }
@@ -436,61 +549,19 @@ impl RecentFlows {
     }
 
     /// Newest first, filtered by exact vendor and segment.
-    pub fn query(&self, vendor: Option<&str>, segment: Option<&str>, limit: usize) -> Vec<serde_json::Value> {
+    pub fn query(&self, vendor: Option<&str>, segment: Option<&str>, limit: usize) -> Vec<Arc<FlowRecord>> {
         let inner = lock(&self.inner);
-        let field = |r: &serde_json::Value, k: &str, want: Option<&str>| {
-            want.is_none_or(|w| r.get(k).and_then(|v| v.as_str()) == Some(w))
-        };
         inner
             .entries
             .iter()
             .rev()
-            .filter(|(seq, id, _)| inner.latest.get(id) == Some(seq))
-            .filter(|(_, _, r)| field(r, "vendor", vendor) && field(r, "segment", segment))
+            .filter(|(seq, r)| inner.latest.get(&FlowId::of(r)) == Some(seq))
+            .filter(|(_, r)| {
+                vendor.is_none_or(|v| r.vendor.as_deref() == Some(v)) && segment.is_none_or(|s| &*r.segment == s)
+            })
             .take(limit)
-            .map(|(_, _, r)| r.clone())
+            .map(|(_, r)| r.clone())
             .collect()
-    }
-}
-
-/// A flow-log sink that keeps attributed records in [`RecentFlows`].
-struct RecentWriter {
-    ring: Arc<RecentFlows>,
-    partial: Vec<u8>,
-}
-
-impl RecentWriter {
-    fn new(ring: Arc<RecentFlows>) -> Self {
-        RecentWriter { ring, partial: Vec::new() }
-    }
-}
-
-impl Write for RecentWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let mut rest = buf;
-        while let Some(i) = rest.iter().position(|&b| b == b'\n') {
-            self.partial.extend_from_slice(&rest[..i]);
-            rest = &rest[i + 1..];
-            // Most finished flows are unattributed: skip them unparsed.
-            const NONE: &[u8] = b"\"vendor\":null";
-            let unattributed = self.partial.windows(NONE.len()).any(|w| w == NONE);
-            if unattributed {
-                self.partial.clear();
-                continue;
-            }
-            if let Ok(record) = serde_json::from_slice::<serde_json::Value>(&self.partial) {
-                if record.get("vendor").is_some_and(|v| v.is_string()) {
-                    self.ring.push(record);
-                }
-            }
-            self.partial.clear();
-        }
-        self.partial.extend_from_slice(rest);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
     }
 }
 
@@ -525,28 +596,236 @@ mod tests {
         assert!(parse_duration("").is_err());
     }
 
+    fn record(port: u16, vendor: &str, packets: u64) -> FlowRecord {
+        FlowRecord {
+            proto: "tcp",
+            protocol_number: 6,
+            client: "10.0.0.1".parse().unwrap(),
+            client_port: port,
+            server: "17.0.0.1".parse().unwrap(),
+            server_port: 443,
+            vlan: None,
+            vlans: Box::default(),
+            encap: None,
+            encap_id: None,
+            interface: 0,
+            segment: Arc::from("hq"),
+            vendor: Some(vendor.into()),
+            service: Some("web".into()),
+            banned: false,
+            evidence: Some("tls_sni"),
+            name: None,
+            server_name: None,
+            query_vendor: None,
+            query_name: None,
+            alpn: None,
+            user_agent: None,
+            stun_software: None,
+            signature: None,
+            ech: false,
+            packets,
+            bytes: 0,
+            packets_from_client: packets,
+            packets_to_client: 0,
+            bytes_from_client: 0,
+            bytes_to_client: 0,
+            first_seen_ns: 1,
+            last_seen_ns: 2,
+            end_reason: "active",
+        }
+    }
+
     #[test]
     fn recent_flows_keep_the_newest_record_per_flow_and_filter() {
-        let ring = Arc::new(RecentFlows::new(3));
-        let mut w = RecentWriter::new(ring.clone());
-        let rec = |port: u16, vendor: &str, packets: u64| {
-            format!(
-                "{{\"proto\":\"tcp\",\"client\":\"10.0.0.1\",\"client_port\":{port},\"server\":\"17.0.0.1\",\"server_port\":443,\"first_seen\":\"t\",\"segment\":\"hq\",\"vendor\":\"{vendor}\",\"packets\":{packets}}}\n"
-            )
-        };
-        let text = format!("{}{}{}", rec(1, "apple", 1), rec(2, "huawei", 1), rec(1, "apple", 5));
-        let (a, b) = text.as_bytes().split_at(17);
-        w.write_all(a).unwrap();
-        w.write_all(b).unwrap();
-        w.write_all(b"{\"vendor\":null,\"segment\":\"hq\"}\n").unwrap();
+        let ring = RecentFlows::new(3);
+        ring.extend(vec![record(1, "apple", 1), record(2, "huawei", 1)]);
+        ring.extend(vec![record(1, "apple", 5)]);
         let all = ring.query(None, None, 10);
-        assert_eq!(all.len(), 2, "the older record of port 1 is superseded, the unattributed one dropped: {all:?}");
-        assert_eq!(all[0]["packets"], 5);
+        assert_eq!(all.len(), 2, "the older record of port 1 is superseded: {all:?}");
+        assert_eq!(all[0].packets, 5);
         assert_eq!(ring.query(Some("huawei"), Some("hq"), 10).len(), 1);
         assert_eq!(ring.query(Some("huawei"), Some("lab"), 10).len(), 0);
-        for port in 3..10 {
-            w.write_all(rec(port, "apple", 1).as_bytes()).unwrap();
-        }
+        ring.extend((3..10).map(|port| record(port, "apple", 1)).collect());
         assert_eq!(ring.query(None, None, 10).len(), 3, "bounded");
+    }
+
+    use crate::classify::signatures::SignatureSet;
+    use crate::export::metrics::{Exposition, Format, write_counters};
+    use crate::segment::Config;
+    use crate::source::{Frame, LinkType};
+    use synth::app;
+    use synth::conv::{Capture, Path, TcpSession};
+
+    fn rules() -> Rules {
+        Rules::new(SignatureSet::embedded(), Config::default_auto()).unwrap()
+    }
+
+    fn live() -> Arc<Live> {
+        let opts = LiveOptions {
+            interfaces: vec!["test".into()],
+            config: None,
+            signatures: None,
+            listen: DEFAULT_LISTEN.parse().unwrap(),
+            bpf: None,
+            workers: 1,
+            max_flows: 1024,
+            host_window: Duration::from_secs(900),
+            idle_timeout: None,
+            flush_interval: Duration::from_secs(1),
+            recent_flows: 1000,
+        };
+        Arc::new(Live::new(rules(), &opts, Vec::new()))
+    }
+
+    /// Attributed and unattributed TLS flows from a few hosts, stamped a
+    /// minute ago (inside the hosts window).
+    fn traffic() -> Capture {
+        let mut cap = Capture::new(unix_ns() - 60_000_000_000, 1_000_000);
+        for (i, sni) in ["www.tiktok.com", "www.example.org"].iter().cycle().take(40).enumerate() {
+            let client = format!("10.1.0.{}:{}", 2 + i % 5, 50_000 + i);
+            let mut s = TcpSession::new(Path::new(&client, "192.0.2.80:443"), 1, 1);
+            s.handshake(&mut cap);
+            s.client_write(&mut cap, &app::tls_client_hello(&app::Hello::sni(sni)));
+        }
+        cap
+    }
+
+    fn frames(cap: &Capture) -> impl Iterator<Item = Frame<'_>> {
+        cap.records().iter().map(|r| Frame {
+            ts_ns: r.ts_ns,
+            link: LinkType::Ethernet,
+            data: &r.data,
+            wire_len: r.data.len() as u32,
+            interface: 0,
+        })
+    }
+
+    /// The counters one pipeline makes of `cap` on its own, rendered.
+    fn reference(cap: &Capture) -> String {
+        let mut pipeline = Pipeline::new(Arc::new(rules()), 1024, FlowRecords::Off);
+        let source = pipeline.add_source("test");
+        frames(cap).for_each(|f| pipeline.process(&f, source));
+        pipeline.finish();
+        let batch = pipeline.take_batch();
+        let mut agg = batch.counts;
+        agg.set_gauges(0, batch.gauges);
+        let mut e = Exposition::new(Format::Prometheus);
+        write_counters(&mut e, &agg, 0);
+        e.finish()
+    }
+
+    /// The Done-when of issue 7: a scrape and a reload while a worker
+    /// captures stall no worker. The test holds every lock a scrape
+    /// (snapshot, /api/flows ring) or a reload (its state) takes, and swaps
+    /// the rules halfway, while a worker processes frames and hands over
+    /// batch after batch; the worker must get to its end regardless.
+    #[test]
+    fn a_scrape_and_a_reload_during_capture_stall_no_worker() {
+        let live = live();
+        let cap = traffic();
+        let frames_sent = cap.clone();
+        let (handover, batches) = mpsc::sync_channel(HANDOVERS_PER_WORKER);
+        let collector = Collector::spawn(live.clone(), batches).unwrap();
+        let (halfway_tx, halfway_rx) = mpsc::channel();
+        let (reloaded_tx, reloaded_rx) = mpsc::channel::<()>();
+        let (done_tx, done_rx) = mpsc::channel();
+
+        let scrape = lock(&live.snapshot);
+        let flows_read = lock(&live.recent.inner);
+        let reload = lock(&live.reload);
+        let worker = {
+            let live = live.clone();
+            let cap = frames_sent;
+            std::thread::spawn(move || {
+                let mut link = WorkerLink::new(live.clone(), 0, handover, 1000);
+                let mut pipeline = Pipeline::new(live.rules.current(), 1024, FlowRecords::Attributed);
+                let source = pipeline.add_source("test");
+                let half = cap.records().len() / 2;
+                for (i, frame) in frames(&cap).enumerate() {
+                    pipeline.process(&frame, source);
+                    if i == half {
+                        halfway_tx.send(()).unwrap();
+                        reloaded_rx.recv().unwrap();
+                    }
+                    if i % 8 == 0 {
+                        link.follow_rules(&mut pipeline);
+                        link.hand_over(&mut pipeline);
+                    }
+                }
+                pipeline.finish();
+                link.hand_over(&mut pipeline);
+                let held = link.held.is_some();
+                done_tx.send(()).unwrap();
+                // The rest only delivers what the stalled collector could
+                // not take, once the test lets it go.
+                if let Some(batch) = link.held.take() {
+                    link.handover.send(Handover { worker: 0, batch }).unwrap();
+                }
+                (held, link.generation)
+            })
+        };
+        halfway_rx.recv().unwrap();
+        // A reload lands while the worker is mid-capture (and while the
+        // reload lock is held, as during a real one).
+        live.rules.replace(Arc::new(rules()));
+        reloaded_tx.send(()).unwrap();
+        // A generous bound, only so that a stall fails rather than hangs.
+        let finished = done_rx.recv_timeout(Duration::from_secs(120));
+        drop((scrape, flows_read, reload));
+        assert!(finished.is_ok(), "the worker stalled behind a scrape, an /api/flows read or a reload");
+        let (held, generation) = worker.join().unwrap();
+        assert!(held, "the collector was stalled: the worker kept its last batch instead of waiting");
+        assert_eq!(generation, live.rules.generation(), "the worker took the reloaded rules");
+        collector.join().unwrap();
+
+        // Nothing was lost on the way: the published counters render as one
+        // pipeline's do, and /api/flows has every attributed flow.
+        let text = crate::app::http::exposition(&live, Format::Prometheus);
+        let want = reference(&cap);
+        assert!(want.contains("vendor=\"bytedance\""), "{want}");
+        assert!(text.starts_with(&want), "live:\n{text}\nreference:\n{want}");
+        assert_eq!(live.recent.query(Some("bytedance"), None, 1000).len(), 20);
+    }
+
+    #[test]
+    fn a_full_handover_is_folded_into_the_next() {
+        let live = live();
+        let cap = traffic();
+        let (handover, batches) = mpsc::sync_channel(1);
+        let mut link = WorkerLink::new(live.clone(), 3, handover, 1000);
+        let mut pipeline = Pipeline::new(live.rules.current(), 1024, FlowRecords::Attributed);
+        let source = pipeline.add_source("test");
+        let mut merged = Aggregator::default();
+        let mut records = Vec::new();
+        for (i, frame) in frames(&cap).enumerate() {
+            pipeline.process(&frame, source);
+            if i % 16 == 0 {
+                link.hand_over(&mut pipeline);
+            }
+            // The receiver takes one batch in four: most find the channel full.
+            if i % 64 == 0 {
+                if let Ok(Handover { worker, batch }) = batches.try_recv() {
+                    assert_eq!(worker, 3);
+                    records.extend(batch.records);
+                    merged.merge(batch.counts);
+                }
+            }
+        }
+        pipeline.finish();
+        link.hand_over(&mut pipeline);
+        for Handover { batch, .. } in
+            batches.try_iter().chain(link.held.take().map(|batch| Handover { worker: 3, batch }))
+        {
+            records.extend(batch.records);
+            merged.merge(batch.counts);
+        }
+        let mut e = Exposition::new(Format::Prometheus);
+        write_counters(&mut e, &merged, 0);
+        let flows_line =
+            |t: &str| t.lines().filter(|l| l.starts_with("vendorwatch_flows_total")).collect::<Vec<_>>().join("\n");
+        assert_eq!(flows_line(&e.finish()), flows_line(&reference(&cap)));
+        let ended: Vec<u16> = records.iter().filter(|r| r.end_reason != "active").map(|r| r.client_port).collect();
+        assert_eq!(ended.len(), 20, "every attributed flow's final record arrives, once: {ended:?}");
+        assert!(records.iter().all(|r| r.vendor.as_deref() == Some("bytedance")));
     }
 }

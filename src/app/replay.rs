@@ -3,15 +3,18 @@
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use anyhow::Context;
 
 use crate::export::flowlog::FlowLog;
 use crate::export::metrics::{Exposition, Format, write_counters};
 use crate::export::report::Summary;
-use crate::pipeline::{Outputs, Pipeline, Rules};
+use crate::pipeline::{FlowRecords, Pipeline, Rules};
 use crate::source::file::CaptureReader;
+
+/// Flow records taken from the pipeline and written at a time.
+const RECORDS_PER_WRITE: usize = 1024;
 
 pub struct ReplayOptions {
     pub files: Vec<PathBuf>,
@@ -36,12 +39,22 @@ pub fn run(
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> anyhow::Result<ReplayOutcome> {
-    let outputs = Arc::new(Mutex::new(Outputs::default()));
-    if let Some(path) = &opts.flows_out {
-        let file = File::create(path).with_context(|| format!("cannot create flow log {}", path.display()))?;
-        outputs.lock().unwrap_or_else(|e| e.into_inner()).flow_log = Some(FlowLog::new(Box::new(file)));
-    }
-    let mut pipeline = Pipeline::new(Arc::new(rules), opts.max_flows, outputs.clone());
+    let mut flow_log = match &opts.flows_out {
+        Some(path) => {
+            let file = File::create(path).with_context(|| format!("cannot create flow log {}", path.display()))?;
+            Some(FlowLog::new(Box::new(file)))
+        }
+        None => None,
+    };
+    let records = if flow_log.is_some() { FlowRecords::All } else { FlowRecords::Off };
+    // One pipeline on this thread: its batch is merged once, at the end;
+    // only the flow records are taken as they come, so they never pile up.
+    let mut pipeline = Pipeline::new(Arc::new(rules), opts.max_flows, records);
+    let mut write_records = |pipeline: &mut Pipeline| {
+        if let Some(log) = flow_log.as_mut() {
+            pipeline.drain_records().for_each(|r| log.write(&r));
+        }
+    };
     let mut outcome = ReplayOutcome::default();
     for path in &opts.files {
         let source = pipeline.add_source(&source_name(path));
@@ -59,6 +72,9 @@ pub fn run(
                 Ok(Some(frame)) => {
                     pipeline.process(&frame, source);
                     frames += 1;
+                    if pipeline.pending_records() >= RECORDS_PER_WRITE {
+                        write_records(&mut pipeline);
+                    }
                 }
                 Ok(None) => break,
                 Err(e) => {
@@ -70,17 +86,20 @@ pub fn run(
         }
     }
     pipeline.finish();
-    let mut out = outputs.lock().unwrap_or_else(|e| e.into_inner());
-    out.aggregator.source_errors = (outcome.truncated_files + outcome.unreadable_files) as u64;
-    if let Some(log) = out.flow_log.as_mut() {
+    write_records(&mut pipeline);
+    let batch = pipeline.take_batch();
+    let mut agg = batch.counts;
+    agg.set_gauges(0, batch.gauges);
+    agg.source_errors = (outcome.truncated_files + outcome.unreadable_files) as u64;
+    if let Some(log) = flow_log.as_mut() {
         log.finish().with_context(|| "cannot write the flow log")?;
     }
     if let Some(path) = &opts.metrics_out {
         let mut e = Exposition::new(Format::Prometheus);
-        write_counters(&mut e, &out.aggregator, 0);
+        write_counters(&mut e, &agg, 0);
         std::fs::write(path, e.finish()).with_context(|| format!("cannot write metrics to {}", path.display()))?;
     }
-    let summary = Summary::from_aggregator(&out.aggregator, 0);
+    let summary = Summary::from_aggregator(&agg, 0);
     if opts.json {
         serde_json::to_writer_pretty(&mut *stdout, &summary)?;
         writeln!(stdout)?;

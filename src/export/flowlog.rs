@@ -3,14 +3,17 @@
 
 use std::io::{self, BufWriter, Write};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use serde::Serialize;
 
 use super::time::rfc3339;
 
-/// One finished flow, as written to `--flows-out`.
-#[derive(Debug, Serialize)]
-pub struct FlowRecord<'a> {
+/// One finished flow (or, at a live flush, one still running), as written
+/// to `--flows-out` and served by `/api/flows`. Owned, so a worker can hand
+/// it over; serialised once, where it is written.
+#[derive(Debug, Clone, Serialize)]
+pub struct FlowRecord {
     pub proto: &'static str,
     pub protocol_number: u8,
     pub client: IpAddr,
@@ -19,33 +22,34 @@ pub struct FlowRecord<'a> {
     pub server_port: u16,
     /// The innermost VLAN id, if the frame was tagged.
     pub vlan: Option<u16>,
-    pub vlans: &'a [u16],
+    pub vlans: Box<[u16]>,
     /// The outermost encapsulation (`vxlan`, `gre`, `erspan`, ...), if any,
     /// and its id (VNI, GRE key, ERSPAN session, PPPoE session).
     pub encap: Option<&'static str>,
     pub encap_id: Option<u32>,
     pub interface: u32,
-    pub segment: &'a str,
-    pub vendor: Option<&'a str>,
-    pub service: Option<&'a str>,
+    #[serde(serialize_with = "shared_str")]
+    pub segment: Arc<str>,
+    pub vendor: Option<Box<str>>,
+    pub service: Option<Box<str>>,
     pub banned: bool,
     pub evidence: Option<&'static str>,
     /// The name that matched a signature.
-    pub name: Option<&'a str>,
+    pub name: Option<Box<str>>,
     /// The name the client asked for (SNI, QUIC SNI or Host), matched or not.
-    pub server_name: Option<&'a str>,
+    pub server_name: Option<Box<str>>,
     /// For DNS flows: the vendor looked up, and the name.
-    pub query_vendor: Option<&'a str>,
-    pub query_name: Option<&'a str>,
+    pub query_vendor: Option<Box<str>>,
+    pub query_name: Option<Box<str>>,
     /// The first protocol the client offered by ALPN.
-    pub alpn: Option<&'a str>,
+    pub alpn: Option<Box<str>>,
     /// The client's HTTP User-Agent (at most 256 bytes).
-    pub user_agent: Option<&'a str>,
+    pub user_agent: Option<Box<str>>,
     /// The SOFTWARE attribute of the flow's STUN messages.
-    pub stun_software: Option<&'a str>,
+    pub stun_software: Option<Box<str>>,
     /// The signature entry (file, line) behind the vendor.
     #[serde(serialize_with = "signature_ref")]
-    pub signature: Option<(&'a str, usize)>,
+    pub signature: Option<(Box<str>, usize)>,
     pub ech: bool,
     pub packets: u64,
     pub bytes: u64,
@@ -64,7 +68,11 @@ fn timestamp<S: serde::Serializer>(ns: &u64, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&rfc3339(*ns))
 }
 
-fn signature_ref<S: serde::Serializer>(r: &Option<(&str, usize)>, s: S) -> Result<S::Ok, S::Error> {
+fn shared_str<S: serde::Serializer>(v: &Arc<str>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(v)
+}
+
+fn signature_ref<S: serde::Serializer>(r: &Option<(Box<str>, usize)>, s: S) -> Result<S::Ok, S::Error> {
     match r {
         Some((file, line)) => s.serialize_str(&format!("{file}:{line}")),
         None => s.serialize_none(),
@@ -83,7 +91,7 @@ impl FlowLog {
         FlowLog { out: BufWriter::with_capacity(1 << 16, out), error: None }
     }
 
-    pub fn write(&mut self, record: &FlowRecord<'_>) {
+    pub fn write(&mut self, record: &FlowRecord) {
         if self.error.is_some() {
             return;
         }

@@ -10,7 +10,8 @@
 use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use hashbrown::HashMap;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
@@ -192,7 +193,7 @@ impl Config {
         Config {
             segments: Segments {
                 names: vec![Arc::from(UNASSIGNED)],
-                auto: Some(Mutex::new(AutoSegments::default())),
+                auto: Some(AutoSegments::default()),
                 ..Segments::default()
             },
             banned: Vec::new(),
@@ -201,15 +202,64 @@ impl Config {
     }
 }
 
-#[derive(Debug, Default)]
+/// The automatic segments met so far, shared by every worker without a
+/// lock: a new flow reads up to [`MAX_AUTO_SEGMENTS`] atomics, and only the
+/// first sight of a network writes one (a compare-and-swap on a free slot).
+/// The name is a function of the network, so no worker waits for another's.
+#[derive(Debug)]
 struct AutoSegments {
-    by_key: HashMap<AutoKey, Arc<str>>,
+    /// Encoded [`AutoKey`]s in the order first seen; 0 is a free slot.
+    keys: [AtomicU64; MAX_AUTO_SEGMENTS],
+    names: [OnceLock<Arc<str>>; MAX_AUTO_SEGMENTS],
+    overflow: Arc<str>,
+}
+
+impl Default for AutoSegments {
+    fn default() -> Self {
+        AutoSegments {
+            keys: std::array::from_fn(|_| AtomicU64::new(0)),
+            names: std::array::from_fn(|_| OnceLock::new()),
+            overflow: Arc::from(AUTO_OVERFLOW),
+        }
+    }
+}
+
+impl AutoSegments {
+    /// The segment of a private network: its own while fewer than
+    /// [`MAX_AUTO_SEGMENTS`] networks were seen before it, else the overflow.
+    fn segment(&self, key: AutoKey) -> Arc<str> {
+        let code = key.code();
+        for (slot, name) in self.keys.iter().zip(&self.names) {
+            let found = match slot.load(Ordering::Acquire) {
+                0 => match slot.compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire) {
+                    Ok(_) => true,
+                    // Another worker took the slot; it may have been for this network.
+                    Err(other) => other == code,
+                },
+                other => other == code,
+            };
+            if found {
+                return name.get_or_init(|| Arc::from(auto_name(key))).clone();
+            }
+        }
+        self.overflow.clone()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum AutoKey {
     V4([u8; 2]),
     V6([u16; 3]),
+}
+
+impl AutoKey {
+    /// A nonzero number per key (the tag bit keeps 0 for a free slot).
+    fn code(self) -> u64 {
+        match self {
+            AutoKey::V4([a, b]) => (1 << 48) | (u64::from(a) << 8) | u64::from(b),
+            AutoKey::V6([a, b, c]) => (2 << 48) | (u64::from(a) << 32) | (u64::from(b) << 16) | u64::from(c),
+        }
+    }
 }
 
 /// Which kind of encapsulation id a segment can be defined by.
@@ -253,7 +303,7 @@ pub struct Segments {
     vlans: HashMap<u16, usize>,
     interfaces: HashMap<String, usize>,
     tunnels: HashMap<TunnelId, usize>,
-    auto: Option<Mutex<AutoSegments>>,
+    auto: Option<AutoSegments>,
 }
 
 impl Segments {
@@ -301,18 +351,7 @@ impl Segments {
         if let Some(auto) = &self.auto {
             for (addr, host_is_client) in [(client, true), (server, false)] {
                 if let Some(key) = auto_key(addr) {
-                    let mut table = auto.lock().unwrap_or_else(|p| p.into_inner());
-                    let len = table.by_key.len();
-                    let segment = match table.by_key.get(&key) {
-                        Some(name) => name.clone(),
-                        None if len < MAX_AUTO_SEGMENTS => {
-                            let name: Arc<str> = Arc::from(auto_name(key));
-                            table.by_key.insert(key, name.clone());
-                            name
-                        }
-                        None => Arc::from(AUTO_OVERFLOW),
-                    };
-                    return Placement { segment, host_is_client };
+                    return Placement { segment: auto.segment(key), host_is_client };
                 }
             }
         }
@@ -434,5 +473,39 @@ banned = ["apple"]
             c.segments.place(IpAddr::from([10, b, 0, 1]), ip("17.1.1.1"), &none, None, None);
         }
         assert_eq!(&*c.segments.place(ip("10.255.0.1"), ip("17.1.1.1"), &none, None, None).segment, AUTO_OVERFLOW);
+    }
+
+    #[test]
+    fn workers_placing_at_once_agree_on_the_automatic_segments() {
+        let c = Config::default_auto();
+        let none = Vlans::default();
+        // Four workers meet 100 networks in different orders.
+        let seen: Vec<Vec<(u8, Arc<str>)>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..4u8)
+                .map(|w| {
+                    let segments = &c.segments;
+                    scope.spawn(move || {
+                        (0..100u8)
+                            .map(|i| {
+                                let b = i.wrapping_mul(37).wrapping_add(w.wrapping_mul(61)) % 100;
+                                let p = segments.place(IpAddr::from([10, b, 0, 1]), ip("17.1.1.1"), &none, None, None);
+                                (b, p.segment)
+                            })
+                            .collect()
+                    })
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().unwrap()).collect()
+        });
+        let mut by_net: HashMap<u8, Arc<str>> = HashMap::new();
+        for (b, segment) in seen.into_iter().flatten() {
+            let first = by_net.entry(b).or_insert_with(|| segment.clone());
+            assert_eq!(*first, segment, "10.{b}/16 got two segments");
+        }
+        let own = by_net.iter().filter(|(_, s)| &***s != AUTO_OVERFLOW).count();
+        assert_eq!(own, MAX_AUTO_SEGMENTS, "exactly the bound get their own segment");
+        for (b, segment) in &by_net {
+            assert!(&**segment == AUTO_OVERFLOW || **segment == *format!("net-10-{b}"), "{segment}");
+        }
     }
 }
