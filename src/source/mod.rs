@@ -5,8 +5,10 @@
 //! memory flat however large the capture is.
 
 mod buffer;
+pub mod clock;
 pub mod compressed;
 pub mod file;
+pub mod input;
 pub mod live;
 pub mod pcap;
 pub mod pcapng;
