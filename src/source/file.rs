@@ -32,7 +32,7 @@ impl CaptureReader<Stream> {
     /// or xz compressed or not.
     pub fn from_stream<R: Read + Send + 'static>(inner: R) -> Result<Self, OpenError> {
         let (stream, compression) = compressed::decompressed(inner)
-            .map_err(|source| OpenError { compression: None, source: ReadError::Io { offset: 0, source } })?;
+            .map_err(|source| OpenError { compression: None, source: ReadError::reading(0, 0, source) })?;
         CaptureReader::from_reader(stream).map_err(|source| OpenError { compression: Some(compression), source })
     }
 }
@@ -62,7 +62,7 @@ impl<R: Read> CaptureReader<R> {
     /// A capture from uncompressed bytes.
     pub fn from_reader(inner: R) -> Result<Self, ReadError> {
         let mut buf = ReadBuffer::new(inner, BUFFER_LEN);
-        if !buf.fill(4).map_err(|source| ReadError::Io { offset: 0, source })? {
+        if !buf.fill(4).map_err(|source| ReadError::reading(0, 0, source))? {
             return Err(ReadError::Truncated { offset: 0, record: 0, what: "file header" });
         }
         let a = buf.available();

@@ -95,14 +95,27 @@ impl ReadError {
     /// The `reason` label of `vendorwatch_capture_errors_total`.
     pub fn reason(&self) -> &'static str {
         match self {
-            // A compressed stream cut short says so through its decoder.
-            ReadError::Io { source, .. } if source.kind() == std::io::ErrorKind::UnexpectedEof => "truncated",
             ReadError::Io { .. } => "io",
             ReadError::Truncated { .. } => "truncated",
             ReadError::Malformed { .. } => "malformed",
             ReadError::TooLarge { .. } => "record_too_large",
             ReadError::BadTimestamp { .. } => "bad_timestamp",
             ReadError::UnknownFormat { .. } => "not_a_capture",
+        }
+    }
+
+    /// A read that failed at `offset`, in record `record`. A compressed
+    /// stream cut short says so through its decoder, as an unexpected end:
+    /// that is a truncation like any other.
+    pub(crate) fn reading(offset: u64, record: u64, source: std::io::Error) -> ReadError {
+        if source.kind() == std::io::ErrorKind::UnexpectedEof {
+            ReadError::Truncated {
+                offset,
+                record,
+                what: "the compressed stream ends early (offsets count decompressed bytes)",
+            }
+        } else {
+            ReadError::Io { offset, source }
         }
     }
 

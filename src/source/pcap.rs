@@ -25,8 +25,9 @@ pub struct PcapReader<R> {
 impl<R: Read> PcapReader<R> {
     /// Reads the global header. `buf` must start at the file's first byte.
     pub(crate) fn new(mut buf: ReadBuffer<R>) -> Result<Self, ReadError> {
-        let io = |source, offset| ReadError::Io { offset, source };
-        if !buf.fill(GLOBAL_HEADER_LEN).map_err(|e| io(e, 0))? {
+        let io = |source, offset| ReadError::reading(offset, 0, source);
+        // The magic first: a short file that is no capture should say so.
+        if !buf.fill(4).map_err(|e| io(e, 0))? {
             return Err(ReadError::Truncated { offset: 0, record: 0, what: "global header" });
         }
         let h = buf.available();
@@ -38,6 +39,10 @@ impl<R: Read> PcapReader<R> {
             0x4d3c_b2a1 => (true, true),
             other => return Err(ReadError::UnknownFormat { magic: other }),
         };
+        if !buf.fill(GLOBAL_HEADER_LEN).map_err(|e| io(e, 0))? {
+            return Err(ReadError::Truncated { offset: 0, record: 0, what: "global header" });
+        }
+        let h = buf.available();
         let raw = [h[20], h[21], h[22], h[23]];
         let network = if big_endian { u32::from_be_bytes(raw) } else { u32::from_le_bytes(raw) };
         // The upper bits carry FCS-length flags (pcap spec, LinkType field).
@@ -61,7 +66,7 @@ impl<R: Read> PcapReader<R> {
         self.buf.release();
         let offset = self.buf.offset();
         let record = self.records;
-        let io = |source| ReadError::Io { offset, source };
+        let io = |source| ReadError::reading(offset, record, source);
         if !self.buf.fill(RECORD_HEADER_LEN).map_err(io)? {
             if self.buf.available().is_empty() {
                 return Ok(None);

@@ -91,7 +91,7 @@ impl<R: Read> PcapNgReader<R> {
             self.buf.release();
             let offset = self.buf.offset();
             let record = self.records;
-            let io = |source| ReadError::Io { offset, source };
+            let io = |source| ReadError::reading(offset, record, source);
             if !self.buf.fill(12).map_err(io)? {
                 if self.buf.available().is_empty() {
                     return Ok(None);
