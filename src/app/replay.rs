@@ -112,19 +112,19 @@ pub fn run(
         };
         let source = pipeline.add_source(&input.label);
         let mut clock = CaptureClock::new(opts.max_time_jump);
-        let mut first_jump_at = None;
+        let mut hand_on = |frame: &Frame<'_>, _at_clock: bool| {
+            pipeline.process(frame, source);
+            let (first, last) = span.get_or_insert((frame.ts_ns, frame.ts_ns));
+            *first = (*first).min(frame.ts_ns);
+            *last = (*last).max(frame.ts_ns);
+        };
         let mut frames = 0u64;
         let mut skipped = 0u64;
         loop {
-            let placed_by_clock = match reader.next_frame() {
+            match reader.next_frame() {
                 Ok(Some(frame)) => {
-                    let ts_ns = clock.place(frame.ts_ns);
-                    pipeline.process(&Frame { ts_ns, ..frame }, source);
+                    clock.place(&frame, &mut hand_on);
                     frames += 1;
-                    let (first, last) = span.get_or_insert((ts_ns, ts_ns));
-                    *first = (*first).min(ts_ns);
-                    *last = (*last).max(ts_ns);
-                    ts_ns != frame.ts_ns
                 }
                 Ok(None) => break,
                 Err(e) if e.is_skip() => {
@@ -133,30 +133,35 @@ pub fn run(
                         writeln!(stderr, "vendorwatch: {}: {e}", input.display())?;
                     }
                     status.error(e.reason(), e.to_string());
-                    continue;
                 }
                 Err(e) => {
                     writeln!(stderr, "vendorwatch: {}: {e}; kept the {frames} frames read before it", input.display())?;
                     status.error(e.reason(), e.to_string());
                     break;
                 }
-            };
-            if placed_by_clock && first_jump_at.is_none() {
-                first_jump_at = Some(reader.record_offset());
             }
         }
+        clock.finish(&mut hand_on);
         if skipped > SKIPS_SHOWN {
             writeln!(stderr, "vendorwatch: {}: {} more records skipped", input.display(), skipped - SKIPS_SHOWN)?;
         }
         status.jumps = clock.jumps();
-        if let Some(at) = first_jump_at {
+        if status.jumps > 0 {
             writeln!(
                 stderr,
-                "vendorwatch: {}: {} records stamped more than {} from the capture clock (the first at byte {at}) \
-                 were timed at the clock",
+                "vendorwatch: {}: {} records stamped more than {} from the capture clock were timed at the clock",
                 input.display(),
                 status.jumps,
                 humanize(opts.max_time_jump),
+            )?;
+        }
+        if clock.followed() > 0 {
+            writeln!(
+                stderr,
+                "vendorwatch: {}: the capture's time jumps by more than {} {} times (the clock followed)",
+                input.display(),
+                humanize(opts.max_time_jump),
+                clock.followed(),
             )?;
         }
         if !status.errors.is_empty() {
