@@ -69,8 +69,9 @@ enum OutputFormat {
 
 #[derive(Parser)]
 struct ReplayArgs {
-    /// Capture files (pcap or pcapng), read in order.
-    #[arg(required = true, value_name = "FILE")]
+    /// Capture files (pcap or pcapng; gzip, zstd or xz compressed or not, told by content), read in
+    /// order; a directory is read recursively in name order; - is standard input.
+    #[arg(required = true, value_name = "INPUT")]
     files: Vec<PathBuf>,
     /// Segments and policy (TOML).
     #[arg(long, value_name = "FILE")]
@@ -90,9 +91,15 @@ struct ReplayArgs {
     /// Report format on stdout.
     #[arg(long, value_enum, default_value = "table")]
     format: OutputFormat,
-    /// Exits non-zero when a capture is truncated or malformed.
+    /// Exits 1 when any capture file has an error (cut short, a malformed or oversized record, a
+    /// record skipped for its timestamp), not only when one cannot be read. Frames that do not
+    /// decode are counted and skipped either way.
     #[arg(long)]
     strict: bool,
+    /// A record stamped further than this ahead of the capture clock or behind it is counted and
+    /// timed at the clock, so one absurd stamp cannot derail flow timing.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = app::live::parse_duration)]
+    max_time_jump: std::time::Duration,
 }
 
 #[derive(Parser)]
@@ -154,10 +161,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 metrics_out: args.metrics_out,
                 json: matches!(args.format, OutputFormat::Json),
                 strict: args.strict,
+                max_time_jump: args.max_time_jump,
             };
             let outcome = app::replay::run(rules, &opts, &mut std::io::stdout().lock(), &mut std::io::stderr().lock())?;
-            let failed = outcome.unreadable_files > 0 || (opts.strict && outcome.truncated_files > 0);
-            Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+            Ok(if outcome.failed(opts.strict) { ExitCode::from(1) } else { ExitCode::SUCCESS })
         }
         Command::Live(args) => {
             let rules = app::rules::load_rules(args.signatures.as_deref(), args.config.as_deref())?;

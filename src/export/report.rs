@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::aggregate::{Aggregator, IN, NO_VENDOR, OUT};
 use crate::decode::DecodeError;
+use crate::export::time::rfc3339;
 
 #[derive(Debug, Default, Serialize)]
 pub struct Summary {
@@ -55,6 +56,47 @@ pub struct CaptureSummary {
     pub ip_fragments: u64,
     pub evictions: BTreeMap<&'static str, u64>,
     pub source_errors: u64,
+    /// The first and last packet time (as the capture clock placed them),
+    /// RFC 3339; replay only.
+    #[serde(serialize_with = "rfc3339_or_null")]
+    pub first_packet: Option<u64>,
+    #[serde(serialize_with = "rfc3339_or_null")]
+    pub last_packet: Option<u64>,
+    /// What went wrong reading the inputs; replay only.
+    pub input_errors: Vec<InputError>,
+    /// Records timed at the capture clock, by source (those with any); replay only.
+    pub time_jumps: BTreeMap<String, u64>,
+}
+
+/// One kind of problem with one input.
+#[derive(Debug, Serialize)]
+pub struct InputError {
+    pub source: String,
+    /// As in `vendorwatch_capture_errors_total`: `unreadable`, `not_a_capture`,
+    /// `truncated`, `malformed`, `record_too_large`, `bad_timestamp`, `io`.
+    pub reason: &'static str,
+    /// Records skipped for it (1 for an error that ended or prevented reading).
+    pub records: u64,
+    /// The first such error, with its byte offset.
+    pub error: String,
+}
+
+fn rfc3339_or_null<S: serde::Serializer>(ns: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+    match ns {
+        Some(ns) => s.serialize_str(&rfc3339(*ns)),
+        None => s.serialize_none(),
+    }
+}
+
+/// A duration as a person reads it: `4m 59s`, `2h 3m`, `0.250s`.
+fn duration(ns: u64) -> String {
+    let s = ns / 1_000_000_000;
+    match s {
+        0..60 => format!("{:.3}s", ns as f64 / 1e9),
+        60..3600 => format!("{}m {}s", s / 60, s % 60),
+        3600..86_400 => format!("{}h {}m", s / 3600, s / 60 % 60),
+        _ => format!("{}d {}h", s / 86_400, s / 3600 % 24),
+    }
 }
 
 impl Summary {
@@ -113,6 +155,7 @@ impl Summary {
             ip_fragments: agg.packet_stats.fragments,
             evictions: agg.evictions.clone(),
             source_errors: agg.source_errors,
+            ..CaptureSummary::default()
         };
         Summary { segments, capture }
     }
@@ -151,8 +194,30 @@ impl Summary {
             "\n{} packets, {} bytes read; {} malformed frames skipped; {} non-IP; {} IP fragments",
             c.packets, c.bytes, errors, c.non_ip, c.ip_fragments
         );
+        let span = match (c.first_packet, c.last_packet) {
+            (Some(first), Some(last)) => {
+                format!("from {} to {} ({})", rfc3339(first), rfc3339(last), duration(last.saturating_sub(first)))
+            }
+            _ => "no packet times".to_owned(),
+        };
+        let mut files: Vec<&str> = c.input_errors.iter().map(|e| e.source.as_str()).collect();
+        files.dedup();
+        let evicted = c.evictions.get("table_full").copied().unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "{span}; {evicted} flows evicted for lack of room; {} {} with errors",
+            files.len(),
+            if files.len() == 1 { "file" } else { "files" }
+        );
         for (reason, n) in &c.decode_errors {
             let _ = writeln!(out, "  decode error {reason}: {n}");
+        }
+        for e in &c.input_errors {
+            let records = if e.records > 1 { format!(" ({} records)", e.records) } else { String::new() };
+            let _ = writeln!(out, "  {}: {}{records}", e.source, e.error);
+        }
+        for (source, n) in &c.time_jumps {
+            let _ = writeln!(out, "  {source}: {n} records stamped too far from the capture clock, timed at the clock");
         }
         out
     }

@@ -2,13 +2,16 @@
 //!
 //! Capture readers parse records in place from this buffer instead of copying
 //! each record into its own allocation; the buffer only grows when a single
-//! record is larger than it (bounded by the readers' own record size limits).
+//! record is larger than it (bounded by the readers' own record size limits),
+//! and shrinks back once such a record is gone.
 
 use std::io::{self, Read};
 
 pub(crate) struct ReadBuffer<R> {
     inner: R,
     buf: Vec<u8>,
+    /// The size the buffer returns to after a large record.
+    capacity: usize,
     start: usize,
     end: usize,
     /// Absolute file offset of `buf[start]`.
@@ -19,7 +22,7 @@ pub(crate) struct ReadBuffer<R> {
 
 impl<R: Read> ReadBuffer<R> {
     pub(crate) fn new(inner: R, capacity: usize) -> Self {
-        ReadBuffer { inner, buf: vec![0; capacity], start: 0, end: 0, offset: 0, pending: 0 }
+        ReadBuffer { inner, buf: vec![0; capacity], capacity, start: 0, end: 0, offset: 0, pending: 0 }
     }
 
     /// Drops the record handed out last; call before parsing the next one.
@@ -59,8 +62,12 @@ impl<R: Read> ReadBuffer<R> {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
-            if self.buf.len() < n {
-                self.buf.resize(n, 0);
+            let wanted = n.max(self.capacity).max(self.end);
+            if self.buf.len() < wanted {
+                self.buf.resize(wanted, 0);
+            } else if self.buf.len() > wanted {
+                self.buf.truncate(wanted);
+                self.buf.shrink_to_fit();
             }
         }
         while self.end - self.start < n {
@@ -106,5 +113,25 @@ mod tests {
         b.release();
         assert_eq!(b.offset(), 100);
         assert!(!b.fill(1).unwrap());
+    }
+
+    #[test]
+    fn shrinks_back_after_a_large_record() {
+        let data: Vec<u8> = (0..=255u8).cycle().take(4000).collect();
+        let mut b = ReadBuffer::new(&data[..], 64);
+        assert!(b.fill(1000).unwrap());
+        assert!(b.buf.len() >= 1000);
+        b.hand_out(1000);
+        b.release();
+        // Small records again: once the big buffer's tail is used up, the
+        // buffer is back to its own size.
+        let mut read = 1000;
+        while read + 10 <= data.len() {
+            assert!(b.fill(10).unwrap());
+            assert_eq!(b.available()[0], data[read]);
+            b.consume(10);
+            read += 10;
+        }
+        assert_eq!(b.buf.len(), 64, "the 1000-byte buffer was given back");
     }
 }

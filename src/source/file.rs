@@ -1,10 +1,12 @@
-//! Opens a capture file and picks the reader by its magic number.
+//! Opens a capture (a file or standard input, compressed or not) and picks
+//! the reader by its magic number.
 
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
 use super::buffer::ReadBuffer;
+use super::compressed::{self, Compression, Stream};
 use super::pcap::PcapReader;
 use super::pcapng::PcapNgReader;
 use super::{Frame, ReadError};
@@ -18,18 +20,49 @@ pub enum CaptureReader<R> {
     PcapNg(PcapNgReader<R>),
 }
 
-impl CaptureReader<File> {
+impl CaptureReader<Stream> {
+    /// Opens a capture file, decompressing it if its content says so.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
         use anyhow::Context;
         let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-        CaptureReader::from_reader(file).with_context(|| format!("cannot read {}", path.display()))
+        CaptureReader::from_stream(file).with_context(|| format!("cannot read {}", path.display()))
+    }
+
+    /// A capture from any byte stream (standard input, a file), gzip, zstd
+    /// or xz compressed or not.
+    pub fn from_stream<R: Read + Send + 'static>(inner: R) -> Result<Self, OpenError> {
+        let (stream, compression) = compressed::decompressed(inner)
+            .map_err(|source| OpenError { compression: None, source: ReadError::reading(0, 0, source) })?;
+        CaptureReader::from_reader(stream).map_err(|source| OpenError { compression: Some(compression), source })
+    }
+}
+
+/// Why a stream could not be opened as a capture.
+#[derive(Debug)]
+pub struct OpenError {
+    /// How the stream was compressed, once that was known.
+    pub compression: Option<Compression>,
+    pub source: ReadError,
+}
+
+impl std::error::Error for OpenError {}
+
+impl std::fmt::Display for OpenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.compression {
+            Some(c @ (Compression::Gzip | Compression::Zstd | Compression::Xz)) => {
+                write!(f, "{} (in the {c}-decompressed stream)", self.source)
+            }
+            _ => write!(f, "{}", self.source),
+        }
     }
 }
 
 impl<R: Read> CaptureReader<R> {
+    /// A capture from uncompressed bytes.
     pub fn from_reader(inner: R) -> Result<Self, ReadError> {
         let mut buf = ReadBuffer::new(inner, BUFFER_LEN);
-        if !buf.fill(4).map_err(|source| ReadError::Io { offset: 0, source })? {
+        if !buf.fill(4).map_err(|source| ReadError::reading(0, 0, source))? {
             return Err(ReadError::Truncated { offset: 0, record: 0, what: "file header" });
         }
         let a = buf.available();
@@ -48,34 +81,54 @@ impl<R: Read> CaptureReader<R> {
             CaptureReader::PcapNg(r) => r.next_frame(),
         }
     }
+
+    /// Byte offset of the record of the frame handed out last.
+    pub fn record_offset(&self) -> u64 {
+        match self {
+            CaptureReader::Pcap(r) => r.record_offset(),
+            CaptureReader::PcapNg(r) => r.record_offset(),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::LinkType;
-    use synth::capture::{NgInterface, PcapFormat, PcapNg, Record, pcap_bytes};
-    use synth::wire::{LINKTYPE_ETHERNET, LINKTYPE_RAW};
+    use crate::source::{LinkType, MAX_RECORD_LEN};
 
-    fn pcap_file(big_endian: bool, nanos: bool, snaplen: u32, records: &[(u64, &[u8])]) -> Vec<u8> {
-        let format = PcapFormat { linktype: LINKTYPE_ETHERNET, big_endian, nanos, snaplen };
-        let records: Vec<Record> = records.iter().map(|(ts, data)| Record::new(*ts, data.to_vec())).collect();
-        pcap_bytes(format, &records)
+    fn pcap_file(big_endian: bool, nanos: bool, records: &[(u32, u32, &[u8])]) -> Vec<u8> {
+        let w32 =
+            |v: &mut Vec<u8>, x: u32| v.extend_from_slice(&if big_endian { x.to_be_bytes() } else { x.to_le_bytes() });
+        let w16 =
+            |v: &mut Vec<u8>, x: u16| v.extend_from_slice(&if big_endian { x.to_be_bytes() } else { x.to_le_bytes() });
+        let mut v = Vec::new();
+        w32(&mut v, if nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 });
+        w16(&mut v, 2);
+        w16(&mut v, 4);
+        w32(&mut v, 0);
+        w32(&mut v, 0);
+        w32(&mut v, 65535);
+        w32(&mut v, 1);
+        for (s, f, data) in records {
+            w32(&mut v, *s);
+            w32(&mut v, *f);
+            w32(&mut v, data.len() as u32);
+            w32(&mut v, data.len() as u32 + 10);
+            v.extend_from_slice(data);
+        }
+        v
     }
 
     #[test]
     fn reads_classic_pcap_in_both_byte_orders_and_resolutions() {
         for (be, nanos) in [(false, false), (true, false), (false, true), (true, true)] {
-            let unit = if nanos { 1 } else { 1_000 };
-            let records: [(u64, &[u8]); 2] =
-                [(10_000_000_000 + 5 * unit, b"abcdefghijklm"), (11_000_000_000 + 7 * unit, b"defg")];
-            // A snap length of 4 cuts the first frame to less than its wire length.
-            let file = pcap_file(be, nanos, 4, &records);
+            let file = pcap_file(be, nanos, &[(10, 5, b"abc"), (11, 7, b"defg")]);
             let mut r = CaptureReader::from_reader(&file[..]).unwrap();
             let f = r.next_frame().unwrap().unwrap();
-            assert_eq!(f.data, b"abcd");
+            assert_eq!(f.data, b"abc");
             assert_eq!(f.wire_len, 13);
             assert_eq!(f.link, LinkType::Ethernet);
+            let unit = if nanos { 1 } else { 1_000 };
             assert_eq!(f.ts_ns, 10_000_000_000 + 5 * unit);
             let f = r.next_frame().unwrap().unwrap();
             assert_eq!(f.data, b"defg");
@@ -85,7 +138,7 @@ mod tests {
 
     #[test]
     fn truncated_pcap_reports_where_it_stopped() {
-        let mut file = pcap_file(false, false, 65535, &[(1_000_000_000, b"first"), (2_000_000_000, b"second")]);
+        let mut file = pcap_file(false, false, &[(1, 0, b"first"), (2, 0, b"second")]);
         file.truncate(file.len() - 3);
         let mut r = CaptureReader::from_reader(&file[..]).unwrap();
         assert_eq!(r.next_frame().unwrap().unwrap().data, b"first");
@@ -98,16 +151,38 @@ mod tests {
         }
     }
 
+    fn block(t: u32, body: &[u8]) -> Vec<u8> {
+        let len = 12 + body.len().next_multiple_of(4);
+        let mut v = Vec::new();
+        v.extend_from_slice(&t.to_le_bytes());
+        v.extend_from_slice(&(len as u32).to_le_bytes());
+        v.extend_from_slice(body);
+        v.resize(len - 4, 0);
+        v.extend_from_slice(&(len as u32).to_le_bytes());
+        v
+    }
+
     #[test]
     fn reads_pcapng_with_two_interfaces_and_resolutions() {
-        let mut ng = PcapNg::new();
-        // Interface 0: Ethernet, default microseconds; 1: raw IP in nanoseconds.
-        ng.interface(NgInterface { linktype: LINKTYPE_ETHERNET, snaplen: 65535, nanos: false, name: "eth0" });
-        ng.interface(NgInterface { linktype: LINKTYPE_RAW, snaplen: 65535, nanos: true, name: "tun0" });
-        ng.packet(&Record { ts_ns: 1_500_000_000, data: b"raw".to_vec(), interface: 1 });
-        ng.custom_block(0x0BAD, b"custom");
-        ng.packet(&Record { ts_ns: 2_000_000_000, data: b"ether".to_vec(), interface: 0 });
-        let f = ng.finish();
+        let mut f =
+            block(0x0A0D_0D0A, &[0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+        // Interface 0: Ethernet, default microseconds.
+        f.extend(block(1, &[1, 0, 0, 0, 0, 0, 0, 0]));
+        // Interface 1: raw IP with if_tsresol = 9 (nanoseconds).
+        f.extend(block(1, &[101, 0, 0, 0, 0, 0, 0, 0, 9, 0, 1, 0, 9, 0, 0, 0, 0, 0, 0, 0]));
+        let epb = |iface: u32, ts: u64, data: &[u8]| {
+            let mut b = Vec::new();
+            b.extend_from_slice(&iface.to_le_bytes());
+            b.extend_from_slice(&((ts >> 32) as u32).to_le_bytes());
+            b.extend_from_slice(&(ts as u32).to_le_bytes());
+            b.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            b.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            b.extend_from_slice(data);
+            block(6, &b)
+        };
+        f.extend(epb(1, 1_500_000_000, b"raw"));
+        f.extend(block(0x0BAD, b"custom"));
+        f.extend(epb(0, 2_000_000, b"ether"));
         let mut r = CaptureReader::from_reader(&f[..]).unwrap();
         let a = r.next_frame().unwrap().unwrap();
         assert_eq!((a.data, a.link, a.ts_ns, a.interface), (&b"raw"[..], LinkType::Raw, 1_500_000_000, 1));
@@ -122,5 +197,120 @@ mod tests {
             CaptureReader::from_reader(&b"GIF89a-not-a-capture-file"[..]),
             Err(ReadError::UnknownFormat { .. })
         ));
+    }
+
+    #[test]
+    fn a_fraction_past_one_second_skips_that_record_only() {
+        for nanos in [false, true] {
+            let over = if nanos { 1_000_000_000 } else { 1_000_000 };
+            let file = pcap_file(false, nanos, &[(1, 0, b"good"), (2, over, b"late"), (3, over - 1, b"next")]);
+            let mut r = CaptureReader::from_reader(&file[..]).unwrap();
+            assert_eq!(r.next_frame().unwrap().unwrap().data, b"good");
+            match r.next_frame() {
+                Err(e @ ReadError::BadTimestamp { offset, record: 1, .. }) => {
+                    assert_eq!(offset, 24 + 16 + 4);
+                    assert!(e.is_skip());
+                    assert_eq!(e.reason(), "bad_timestamp");
+                }
+                other => panic!("expected a bad timestamp, got {other:?}"),
+            }
+            let f = r.next_frame().unwrap().unwrap();
+            assert_eq!(f.data, b"next", "reading goes on after the skipped record");
+            assert_eq!(f.ts_ns, 4_000_000_000 - if nanos { 1 } else { 1_000 });
+            assert_eq!(r.record_offset(), 24 + 2 * 16 + 8);
+        }
+    }
+
+    #[test]
+    fn records_up_to_the_limit_are_read_and_larger_ones_named_with_their_offset() {
+        let big = vec![0x5a; 3 << 20];
+        let file = pcap_file(false, false, &[(1, 0, b"a"), (2, 0, &big), (3, 0, b"b")]);
+        let mut r = CaptureReader::from_reader(&file[..]).unwrap();
+        assert_eq!(r.next_frame().unwrap().unwrap().data, b"a");
+        assert_eq!(r.next_frame().unwrap().unwrap().data.len(), 3 << 20);
+        assert_eq!(r.next_frame().unwrap().unwrap().data, b"b");
+        assert!(r.next_frame().unwrap().is_none());
+
+        let mut file = pcap_file(false, false, &[(1, 0, b"a"), (2, 0, b"b")]);
+        // Record 1 claims one byte more than the limit.
+        let at = 24 + 16 + 1;
+        file[at + 8..at + 12].copy_from_slice(&(MAX_RECORD_LEN + 1).to_le_bytes());
+        let mut r = CaptureReader::from_reader(&file[..]).unwrap();
+        r.next_frame().unwrap().unwrap();
+        match r.next_frame() {
+            Err(e @ ReadError::TooLarge { offset, record: 1, len }) => {
+                assert_eq!((offset, len), (at as u64, u64::from(MAX_RECORD_LEN) + 1));
+                assert!(e.to_string().contains(&format!("byte {at}")), "{e}");
+                assert_eq!(e.reason(), "record_too_large");
+            }
+            other => panic!("expected a record over the limit, got {other:?}"),
+        }
+    }
+
+    fn shb() -> Vec<u8> {
+        block(0x0A0D_0D0A, &[0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])
+    }
+
+    #[test]
+    fn pcapng_trailing_length_must_match() {
+        let mut f = shb();
+        let idb_at = f.len();
+        f.extend(block(1, &[1, 0, 0, 0, 0, 0, 0, 0]));
+        let last = f.len() - 4;
+        f[last..].copy_from_slice(&24u32.to_le_bytes());
+        match CaptureReader::from_reader(&f[..]).unwrap().next_frame() {
+            Err(ReadError::Malformed { offset, what, .. }) => {
+                assert_eq!(offset, idb_at as u64);
+                assert!(what.contains("trailing block length"), "{what}");
+            }
+            other => panic!("expected a length mismatch, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn pcapng_resolutions_finer_than_a_picosecond_are_rejected() {
+        for (tsresol, ok) in [(12u8, true), (13, false), (0x80 | 40, true), (0x80 | 41, false), (0x7f, false)] {
+            let mut f = shb();
+            f.extend(block(1, &[1, 0, 0, 0, 0, 0, 0, 0, 9, 0, 1, 0, tsresol, 0, 0, 0, 0, 0, 0, 0]));
+            let mut r = CaptureReader::from_reader(&f[..]).unwrap();
+            match (ok, r.next_frame()) {
+                (true, Ok(None)) => {}
+                (false, Err(ReadError::Malformed { offset, what, .. })) => {
+                    assert_eq!(offset, 28);
+                    assert!(what.contains("if_tsresol"), "{what}");
+                }
+                (_, other) => panic!("if_tsresol {tsresol:#x}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn pcapng_blocks_over_the_limit_are_named_with_their_offset() {
+        let mut f = shb();
+        let at = f.len() as u64;
+        f.extend_from_slice(&6u32.to_le_bytes());
+        f.extend_from_slice(&(MAX_RECORD_LEN + 128 * 1024).to_le_bytes());
+        f.extend_from_slice(&[0; 4]);
+        match CaptureReader::from_reader(&f[..]).unwrap().next_frame() {
+            Err(ReadError::TooLarge { offset, .. }) => assert_eq!(offset, at),
+            other => panic!("expected a block over the limit, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn compressed_streams_read_like_the_plain_file() {
+        use std::io::Write;
+        let file = pcap_file(false, false, &[(10, 5, b"abc"), (11, 7, b"defg")]);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&file).unwrap();
+        let mut r = CaptureReader::from_stream(std::io::Cursor::new(gz.finish().unwrap())).unwrap();
+        assert_eq!(r.next_frame().unwrap().unwrap().data, b"abc");
+        assert_eq!(r.next_frame().unwrap().unwrap().data, b"defg");
+        assert!(r.next_frame().unwrap().is_none());
+
+        let not_capture = zstd::stream::encode_all(&b"just some text, no capture"[..], 1).unwrap();
+        let e = CaptureReader::from_stream(std::io::Cursor::new(not_capture)).err().expect("not a capture");
+        assert!(matches!(e.source, ReadError::UnknownFormat { .. }));
+        assert_eq!(e.to_string(), "not a pcap or pcapng file (magic 7473756a) (in the zstd-decompressed stream)");
     }
 }

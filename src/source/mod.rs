@@ -5,7 +5,10 @@
 //! memory flat however large the capture is.
 
 mod buffer;
+pub mod clock;
+pub mod compressed;
 pub mod file;
+pub mod input;
 #[cfg(feature = "live")]
 pub mod live;
 pub mod pcap;
@@ -59,7 +62,9 @@ pub struct Frame<'a> {
     pub interface: u32,
 }
 
-/// Why a capture file stopped before its natural end.
+/// What went wrong reading a capture. Most errors end the file (everything
+/// read before counts); [`ReadError::is_skip`] errors skip one record, and
+/// reading goes on with the next.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
     #[error("I/O error at byte {offset}: {source}")]
@@ -72,6 +77,51 @@ pub enum ReadError {
     Truncated { offset: u64, record: u64, what: &'static str },
     #[error("malformed at byte {offset} (record {record}): {what}")]
     Malformed { offset: u64, record: u64, what: &'static str },
+    #[error("record at byte {offset} (record {record}) is {len} bytes, over the {} MiB limit", MAX_RECORD_LEN >> 20)]
+    TooLarge { offset: u64, record: u64, len: u64 },
+    /// The record is well framed but its time cannot be right; it was skipped.
+    #[error("bad timestamp at byte {offset} (record {record}): {what}; record skipped")]
+    BadTimestamp { offset: u64, record: u64, what: &'static str },
     #[error("not a pcap or pcapng file (magic {magic:08x})")]
     UnknownFormat { magic: u32 },
+}
+
+/// The largest record read: a frame's captured bytes (pcap record, pcapng
+/// packet block) or a whole pcapng block of another kind. Larger ones are
+/// taken as corruption: trusting the length would let one bad header
+/// claim gigabytes, and no link carries frames anywhere near this.
+pub const MAX_RECORD_LEN: u32 = 16 * 1024 * 1024;
+
+impl ReadError {
+    /// The `reason` label of `vendorwatch_capture_errors_total`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ReadError::Io { .. } => "io",
+            ReadError::Truncated { .. } => "truncated",
+            ReadError::Malformed { .. } => "malformed",
+            ReadError::TooLarge { .. } => "record_too_large",
+            ReadError::BadTimestamp { .. } => "bad_timestamp",
+            ReadError::UnknownFormat { .. } => "not_a_capture",
+        }
+    }
+
+    /// A read that failed at `offset`, in record `record`. A compressed
+    /// stream cut short says so through its decoder, as an unexpected end:
+    /// that is a truncation like any other.
+    pub(crate) fn reading(offset: u64, record: u64, source: std::io::Error) -> ReadError {
+        if source.kind() == std::io::ErrorKind::UnexpectedEof {
+            ReadError::Truncated {
+                offset,
+                record,
+                what: "the compressed stream ends early (offsets count decompressed bytes)",
+            }
+        } else {
+            ReadError::Io { offset, source }
+        }
+    }
+
+    /// Whether only one record was lost and the next call reads on.
+    pub fn is_skip(&self) -> bool {
+        matches!(self, ReadError::BadTimestamp { .. })
+    }
 }

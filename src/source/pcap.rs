@@ -5,14 +5,12 @@
 
 use std::io::Read;
 
+pub use super::MAX_RECORD_LEN;
 use super::buffer::ReadBuffer;
 use super::{Frame, LinkType, ReadError};
 
 const GLOBAL_HEADER_LEN: usize = 24;
 const RECORD_HEADER_LEN: usize = 16;
-/// Larger records are treated as corruption: no link carries frames this big,
-/// and trusting the field would let one bad header allocate gigabytes.
-pub const MAX_RECORD_LEN: u32 = 256 * 1024;
 
 pub struct PcapReader<R> {
     buf: ReadBuffer<R>,
@@ -20,13 +18,16 @@ pub struct PcapReader<R> {
     nanos: bool,
     link: LinkType,
     records: u64,
+    /// Where the record handed out last starts.
+    record_offset: u64,
 }
 
 impl<R: Read> PcapReader<R> {
     /// Reads the global header. `buf` must start at the file's first byte.
     pub(crate) fn new(mut buf: ReadBuffer<R>) -> Result<Self, ReadError> {
-        let io = |source, offset| ReadError::Io { offset, source };
-        if !buf.fill(GLOBAL_HEADER_LEN).map_err(|e| io(e, 0))? {
+        let io = |source, offset| ReadError::reading(offset, 0, source);
+        // The magic first: a short file that is no capture should say so.
+        if !buf.fill(4).map_err(|e| io(e, 0))? {
             return Err(ReadError::Truncated { offset: 0, record: 0, what: "global header" });
         }
         let h = buf.available();
@@ -38,12 +39,16 @@ impl<R: Read> PcapReader<R> {
             0x4d3c_b2a1 => (true, true),
             other => return Err(ReadError::UnknownFormat { magic: other }),
         };
+        if !buf.fill(GLOBAL_HEADER_LEN).map_err(|e| io(e, 0))? {
+            return Err(ReadError::Truncated { offset: 0, record: 0, what: "global header" });
+        }
+        let h = buf.available();
         let raw = [h[20], h[21], h[22], h[23]];
         let network = if big_endian { u32::from_be_bytes(raw) } else { u32::from_le_bytes(raw) };
         // The upper bits carry FCS-length flags (pcap spec, LinkType field).
         let link = LinkType::from_number(network & 0x0fff_ffff);
         buf.consume(GLOBAL_HEADER_LEN);
-        Ok(PcapReader { buf, big_endian, nanos, link, records: 0 })
+        Ok(PcapReader { buf, big_endian, nanos, link, records: 0, record_offset: GLOBAL_HEADER_LEN as u64 })
     }
 
     fn u32_at(&self, b: &[u8], at: usize) -> u32 {
@@ -51,12 +56,17 @@ impl<R: Read> PcapReader<R> {
         if self.big_endian { u32::from_be_bytes(raw) } else { u32::from_le_bytes(raw) }
     }
 
+    /// Where the record of the frame handed out last starts.
+    pub fn record_offset(&self) -> u64 {
+        self.record_offset
+    }
+
     /// The next frame, `Ok(None)` at the clean end of the file.
     pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, ReadError> {
         self.buf.release();
         let offset = self.buf.offset();
         let record = self.records;
-        let io = |source| ReadError::Io { offset, source };
+        let io = |source| ReadError::reading(offset, record, source);
         if !self.buf.fill(RECORD_HEADER_LEN).map_err(io)? {
             if self.buf.available().is_empty() {
                 return Ok(None);
@@ -69,15 +79,21 @@ impl<R: Read> PcapReader<R> {
         let caplen = self.u32_at(h, 8);
         let wire_len = self.u32_at(h, 12);
         if caplen > MAX_RECORD_LEN {
-            return Err(ReadError::Malformed { offset, record, what: "record length too large" });
+            return Err(ReadError::TooLarge { offset, record, len: u64::from(caplen) });
         }
         let total = RECORD_HEADER_LEN + caplen as usize;
         if !self.buf.fill(total).map_err(io)? {
             return Err(ReadError::Truncated { offset, record, what: "packet data" });
         }
-        let frac_ns = if self.nanos { u64::from(frac) } else { u64::from(frac) * 1_000 };
         self.buf.hand_out(total);
         self.records += 1;
+        self.record_offset = offset;
+        let frac_ns = if self.nanos { u64::from(frac) } else { u64::from(frac) * 1_000 };
+        if frac_ns >= 1_000_000_000 {
+            let what =
+                if self.nanos { "nanoseconds field past one second" } else { "microseconds field past one second" };
+            return Err(ReadError::BadTimestamp { offset, record, what });
+        }
         Ok(Some(Frame {
             ts_ns: u64::from(secs) * 1_000_000_000 + frac_ns,
             link: self.link,

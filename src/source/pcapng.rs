@@ -8,8 +8,7 @@
 use std::io::Read;
 
 use super::buffer::ReadBuffer;
-use super::pcap::MAX_RECORD_LEN;
-use super::{Frame, LinkType, ReadError};
+use super::{Frame, LinkType, MAX_RECORD_LEN, ReadError};
 
 const SHB: u32 = 0x0A0D_0D0A;
 const IDB: u32 = 1;
@@ -17,9 +16,15 @@ const PB: u32 = 2;
 const SPB: u32 = 3;
 const EPB: u32 = 6;
 const BYTE_ORDER_MAGIC: u32 = 0x1A2B_3C4D;
-/// Non-packet blocks (name tables, statistics, custom) are skipped whole;
-/// anything bigger than this is taken as corruption.
-const MAX_BLOCK_LEN: u32 = 16 * 1024 * 1024;
+/// A packet block holding the largest record, with room for its header and
+/// options; other blocks (name tables, statistics, custom) are skipped
+/// whole. Anything bigger is taken as corruption.
+const MAX_BLOCK_LEN: u32 = MAX_RECORD_LEN + 64 * 1024;
+/// Finest `if_tsresol` accepted: picoseconds (10^-12, or 2^-40). Finer
+/// units leave a 64-bit stamp less than seven months from 1970: no real
+/// capture clock ticks that way, and such a value is a corrupt header.
+const MAX_DECIMAL_RESOLUTION: u32 = 12;
+const MAX_BINARY_RESOLUTION: u32 = 40;
 
 #[derive(Debug, Clone, Copy)]
 enum TsScale {
@@ -56,11 +61,13 @@ pub struct PcapNgReader<R> {
     /// Interfaces of earlier sections, so interface numbers stay unique per file.
     interface_base: u32,
     records: u64,
+    /// Where the block handed out last starts.
+    record_offset: u64,
 }
 
 impl<R: Read> PcapNgReader<R> {
     pub(crate) fn new(buf: ReadBuffer<R>) -> Self {
-        PcapNgReader { buf, big_endian: false, interfaces: Vec::new(), interface_base: 0, records: 0 }
+        PcapNgReader { buf, big_endian: false, interfaces: Vec::new(), interface_base: 0, records: 0, record_offset: 0 }
     }
 
     fn u32_at(&self, b: &[u8], at: usize) -> u32 {
@@ -73,13 +80,18 @@ impl<R: Read> PcapNgReader<R> {
         if self.big_endian { u16::from_be_bytes(raw) } else { u16::from_le_bytes(raw) }
     }
 
+    /// Where the block of the frame handed out last starts.
+    pub fn record_offset(&self) -> u64 {
+        self.record_offset
+    }
+
     /// The next frame, `Ok(None)` at the clean end of the file.
     pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, ReadError> {
         loop {
             self.buf.release();
             let offset = self.buf.offset();
             let record = self.records;
-            let io = |source| ReadError::Io { offset, source };
+            let io = |source| ReadError::reading(offset, record, source);
             if !self.buf.fill(12).map_err(io)? {
                 if self.buf.available().is_empty() {
                     return Ok(None);
@@ -102,13 +114,25 @@ impl<R: Read> PcapNgReader<R> {
             }
             let h = self.buf.available();
             let len = self.u32_at(h, 4);
-            if len < 12 || len % 4 != 0 || len > MAX_BLOCK_LEN {
+            if len > MAX_BLOCK_LEN {
+                return Err(ReadError::TooLarge { offset, record, len: u64::from(len) });
+            }
+            if len < 12 || len % 4 != 0 {
                 return Err(ReadError::Malformed { offset, record, what: "block length" });
             }
             if !self.buf.fill(len as usize).map_err(io)? {
                 return Err(ReadError::Truncated { offset, record, what: "block body" });
             }
             let len = len as usize;
+            // Both lengths must agree, or the next block would be looked
+            // for at a place nobody wrote one.
+            if self.u32_at(self.buf.available(), len - 4) as usize != len {
+                return Err(ReadError::Malformed {
+                    offset,
+                    record,
+                    what: "trailing block length differs from the leading one",
+                });
+            }
             match block_type {
                 SHB => {
                     self.interface_base += self.interfaces.len() as u32;
@@ -116,11 +140,9 @@ impl<R: Read> PcapNgReader<R> {
                     self.buf.consume(len);
                 }
                 IDB => {
-                    let iface = self.parse_idb(&self.buf.available()[8..len - 4]).ok_or(ReadError::Malformed {
-                        offset,
-                        record,
-                        what: "interface description",
-                    })?;
+                    let iface = self
+                        .parse_idb(&self.buf.available()[8..len - 4])
+                        .map_err(|what| ReadError::Malformed { offset, record, what })?;
                     self.interfaces.push(iface);
                     self.buf.consume(len);
                 }
@@ -135,6 +157,7 @@ impl<R: Read> PcapNgReader<R> {
                     let data_start = 8 + start;
                     self.buf.hand_out(len);
                     self.records += 1;
+                    self.record_offset = offset;
                     return Ok(Some(Frame {
                         ts_ns: iface.scale.to_nanos(ts),
                         link: iface.link,
@@ -179,9 +202,9 @@ impl<R: Read> PcapNgReader<R> {
         Some((start, caplen as usize, wire_len, iface, stamp))
     }
 
-    fn parse_idb(&self, body: &[u8]) -> Option<Interface> {
+    fn parse_idb(&self, body: &[u8]) -> Result<Interface, &'static str> {
         if body.len() < 8 {
-            return None;
+            return Err("interface description");
         }
         let link = LinkType::from_number(u32::from(self.u16_at(body, 0)));
         let snaplen = self.u32_at(body, 4);
@@ -198,18 +221,19 @@ impl<R: Read> PcapNgReader<R> {
                 // if_tsresol: high bit set means a power of two, else of ten.
                 let v = opts[4];
                 let exp = u32::from(v & 0x7f);
-                scale = if v & 0x80 != 0 {
-                    TsScale::PerSecond(1u64.checked_shl(exp)?)
-                } else {
-                    match exp {
-                        6 => TsScale::Micros,
-                        9 => TsScale::Nanos,
-                        e => TsScale::PerSecond(10u64.checked_pow(e)?),
-                    }
+                let binary = v & 0x80 != 0;
+                if exp > if binary { MAX_BINARY_RESOLUTION } else { MAX_DECIMAL_RESOLUTION } {
+                    return Err("interface timestamp resolution (if_tsresol) finer than a picosecond");
+                }
+                scale = match (binary, exp) {
+                    (true, e) => TsScale::PerSecond(1 << e),
+                    (false, 6) => TsScale::Micros,
+                    (false, 9) => TsScale::Nanos,
+                    (false, e) => TsScale::PerSecond(10u64.pow(e)),
                 };
             }
             opts = &opts[4 + padded..];
         }
-        Some(Interface { link, snaplen, scale })
+        Ok(Interface { link, snaplen, scale })
     }
 }

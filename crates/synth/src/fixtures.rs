@@ -74,6 +74,8 @@ pub fn all() -> Vec<Fixture> {
             about: "Segments and policy for sample.pcap.",
             bytes: SAMPLE_TOML.as_bytes().to_vec(),
         },
+        time_all_ones(),
+        time_2106(),
     ]
 }
 
@@ -1352,6 +1354,90 @@ fn bench_flow(i: u64, rng: &mut XorShift) -> BenchFlow {
         opening: rng.chance(5),
         name: BENCH_NAMES[rng.range(0, BENCH_NAMES.len() as u64 - 1) as usize],
     }
+}
+
+/// Which record of `time_all_ones.pcapng` is stamped 0xFFFFFFFFFFFFFFFF.
+pub const ALL_ONES_RECORD: usize = 4;
+
+/// Three interleaved flows, one record stamped with all ones (in the
+/// microseconds of an Enhanced Packet Block): a corrupt stamp that must not
+/// move flow timing.
+fn time_all_ones() -> Fixture {
+    let mut ng = PcapNg::new();
+    ng.interface(NgInterface { linktype: LINKTYPE_ETHERNET, snaplen: 65535, nanos: false, name: "eth0" });
+    let mut flows = Vec::new();
+    for (i, (client, server, sni)) in [
+        ("10.10.1.170:51600", "203.0.113.170:443", "www.apple.com"),
+        ("10.10.1.170:51601", "203.0.113.171:443", "www.tiktok.com"),
+        ("10.10.1.170:51602", "203.0.113.172:443", "gateway.icloud.com"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut cap = Capture::at(46 * MINUTE + i as u64 * 300_000);
+        tls_sni_conv(&mut cap, client, server, sni);
+        flows.push(cap);
+    }
+    for record in merge(flows) {
+        ng.packet(&record);
+    }
+    let mut bytes = ng.finish();
+    set_epb_stamp(&mut bytes, ALL_ONES_RECORD, u64::MAX);
+    Fixture {
+        name: "time_all_ones.pcapng",
+        about: "pcapng (Ethernet, microseconds), three TLS flows interleaved, 0.3 ms apart, from 10.10.1.170: \
+                :51600 -> 203.0.113.170:443 SNI www.apple.com (apple/services), :51601 -> 203.0.113.171:443 SNI \
+                www.tiktok.com (bytedance/tiktok), :51602 -> 203.0.113.172:443 SNI gateway.icloud.com \
+                (apple/icloud), 8 frames each; record 4 (the SYN-ACK of :51601) is stamped 0xFFFFFFFFFFFFFFFF. \
+                Three flows, one time jump.",
+        bytes,
+    }
+}
+
+/// Which record of `time_2106.pcap` is dated 2106 (the last second a
+/// classic pcap can hold).
+pub const YEAR_2106_RECORD: usize = 3;
+
+/// Three TLS connections a minute apart, one record of the first dated
+/// 2106: idle expiry must still end the first two when the next begins.
+fn time_2106() -> Fixture {
+    let mut cap = Capture::at(48 * MINUTE);
+    tls_sni_conv(&mut cap, "10.10.1.180:51700", "203.0.113.180:443", "www.apple.com");
+    cap.wait(MINUTE);
+    tls_sni_conv(&mut cap, "10.10.1.180:51701", "203.0.113.181:443", "www.tiktok.com");
+    cap.wait(MINUTE);
+    tls_sni_conv(&mut cap, "10.10.1.180:51702", "203.0.113.182:443", "gateway.icloud.com");
+    let mut records = cap.into_records();
+    records[YEAR_2106_RECORD].ts_ns = u64::from(u32::MAX) * SECOND;
+    Fixture {
+        name: "time_2106.pcap",
+        about: "Three TLS connections from 10.10.1.180, each closed, a minute apart: :51700 -> \
+                203.0.113.180:443 SNI www.apple.com (apple/services), :51701 -> 203.0.113.181:443 SNI \
+                www.tiktok.com (bytedance/tiktok), :51702 -> 203.0.113.182:443 SNI gateway.icloud.com \
+                (apple/icloud), 8 frames each; record 3 (the first connection's ClientHello) is dated \
+                2106-02-07T06:28:15Z. The first two end by idle timeout, the third at the end of the file.",
+        bytes: ethernet_records(&records),
+    }
+}
+
+/// Overwrites the stamp of the `index`-th Enhanced Packet Block of a
+/// little-endian pcapng file, as a corrupt writer would have left it.
+fn set_epb_stamp(file: &mut [u8], index: usize, stamp: u64) {
+    let u32_at = |file: &[u8], at: usize| u32::from_le_bytes([file[at], file[at + 1], file[at + 2], file[at + 3]]);
+    let mut at = 0;
+    let mut seen = 0;
+    while at + 12 <= file.len() {
+        if u32_at(file, at) == 6 {
+            if seen == index {
+                file[at + 12..at + 16].copy_from_slice(&((stamp >> 32) as u32).to_le_bytes());
+                file[at + 16..at + 20].copy_from_slice(&(stamp as u32).to_le_bytes());
+                return;
+            }
+            seen += 1;
+        }
+        at += u32_at(file, at + 4) as usize;
+    }
+    panic!("no packet block {index}");
 }
 
 #[cfg(test)]
