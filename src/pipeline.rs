@@ -413,11 +413,14 @@ fn inspect_payload(env: &mut InspectEnv<'_>, flow: &mut FlowState, p: &Packet<'_
             }
         }
         Finding::Host { side, fact } => {
+            // The frame's MACs are those of the hosts that sent and got it.
+            let sender = (side == Side::Client) == (direction == Direction::FromClient);
+            let mac = p.macs.map(|m| if sender { m.src } else { m.dst });
             let addr = match side {
                 Side::Client => addrs.client,
                 Side::Server => addrs.server,
             };
-            env.hosts.learn(HostKey::of(addr, segment), fact, ts);
+            env.hosts.learn(HostKey::new(mac, addr, segment), fact, ts);
         }
     };
     if p.protocol == IPPROTO_TCP {

@@ -134,6 +134,9 @@ pub struct Packet<'a> {
     /// The transport payload (TCP/UDP data; the whole IP payload otherwise).
     pub payload: &'a [u8],
     pub vlans: Vlans,
+    /// The MAC addresses of the innermost Ethernet header, when the frame
+    /// has one: the hosts on the segment (or the router between them).
+    pub macs: Option<Macs>,
     /// The outermost encapsulation the packet came in.
     pub encap: Encap,
     /// Bytes of the frame before the innermost frame (the Ethernet frame
@@ -141,6 +144,13 @@ pub struct Packet<'a> {
     /// encapsulation, so `wire_len - outer_len` is always the wire bytes of
     /// the frame the flow itself sent.
     pub outer_len: usize,
+}
+
+/// Source and destination MAC addresses of an Ethernet header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Macs {
+    pub src: [u8; 6],
+    pub dst: [u8; 6],
 }
 
 /// The result of decoding one frame.
@@ -156,7 +166,7 @@ pub enum Decoded<'a> {
 
 /// Decodes a frame of the given link type.
 pub fn decode(link: LinkType, frame: &[u8]) -> Result<Decoded<'_>, DecodeError> {
-    let walk = Walk { vlans: Vlans::default(), depth: 0 };
+    let walk = Walk { vlans: Vlans::default(), macs: None, depth: 0 };
     let base = frame.as_ptr().addr();
     match link {
         LinkType::Ethernet => ethernet(walk, base, frame),
@@ -180,7 +190,7 @@ pub fn decode(link: LinkType, frame: &[u8]) -> Result<Decoded<'_>, DecodeError> 
 /// encapsulation: a reassembled datagram ([`fragment::Reassembled::decode`]).
 /// `outer_len` then counts from the start of `packet`.
 pub fn decode_ip(packet: &[u8], vlans: Vlans, encap: Encap) -> Result<Decoded<'_>, DecodeError> {
-    let decoded = ip(Walk { vlans, depth: 0 }, packet.as_ptr().addr(), packet)?;
+    let decoded = ip(Walk { vlans, macs: None, depth: 0 }, packet.as_ptr().addr(), packet)?;
     // The datagram's own tunnels, if any, are inside the given one.
     Ok(if encap.kind == EncapKind::None { decoded } else { stamp(decoded, encap, 0) })
 }
@@ -192,6 +202,8 @@ pub fn decode_ip(packet: &[u8], vlans: Vlans, encap: Encap) -> Result<Decoded<'_
 #[derive(Clone, Copy)]
 struct Walk {
     vlans: Vlans,
+    /// Of the innermost Ethernet header so far.
+    macs: Option<Macs>,
     /// Encapsulations entered so far.
     depth: u8,
 }
@@ -242,6 +254,7 @@ fn stamp(decoded: Decoded<'_>, encap: Encap, inner_at: usize) -> Decoded<'_> {
 #[inline]
 fn ethernet(walk: Walk, base: usize, frame: &[u8]) -> Result<Decoded<'_>, DecodeError> {
     let eth = ethernet::Frame::new_checked(frame)?;
+    let walk = Walk { macs: Some(Macs { src: eth.src(), dst: eth.dst() }), ..walk };
     ethertype(walk, base, eth.ethertype(), eth.payload())
 }
 
@@ -379,6 +392,7 @@ fn transport(
         tcp_seq,
         payload: data,
         vlans: walk.vlans,
+        macs: walk.macs,
         encap: Encap::default(),
         outer_len: 0,
     };
@@ -697,6 +711,20 @@ mod tests {
                 "port {port}"
             );
         }
+    }
+
+    #[test]
+    fn a_packet_carries_the_macs_of_its_innermost_ethernet_header() {
+        let plain = eth(ethernet::ETHERTYPE_IPV4, &ipv4(IPPROTO_UDP, &udp(5353, 5353, b"x")));
+        let p = packet(decode(LinkType::Ethernet, &plain));
+        assert_eq!(p.macs, Some(Macs { src: [0x02, 0, 0, 0, 0, 2], dst: [0x02, 0, 0, 0, 0, 1] }));
+        let mut inner = plain.clone();
+        inner[6..12].copy_from_slice(&[0x9c, 0x20, 0x7b, 1, 2, 3]);
+        let outer = eth(ethernet::ETHERTYPE_IPV4, &ipv4(IPPROTO_UDP, &udp(61000, vxlan::PORT, &vxlan(1, &inner))));
+        let p = packet(decode(LinkType::Ethernet, &outer));
+        assert_eq!(p.macs.map(|m| m.src), Some([0x9c, 0x20, 0x7b, 1, 2, 3]), "the tenant's frame, not the mirror's");
+        let raw = ipv4(IPPROTO_UDP, &udp(5353, 5353, b"x"));
+        assert_eq!(packet(decode(LinkType::Raw, &raw)).macs, None);
     }
 
     #[test]

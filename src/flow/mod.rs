@@ -144,6 +144,7 @@ mod tests {
             tcp_seq: 0,
             payload: &[],
             vlans: Vlans::default(),
+            macs: None,
             encap: Default::default(),
             outer_len: 0,
         }

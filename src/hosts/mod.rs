@@ -35,6 +35,13 @@ impl HostKey {
     pub fn of(addr: IpAddr, segment: &Arc<str>) -> HostKey {
         HostKey { id: HostId::Addr(addr), segment: segment.clone() }
     }
+
+    /// A host known by its MAC where the frame showed one, else by its
+    /// address.
+    pub fn new(mac: Option<[u8; 6]>, addr: IpAddr, segment: &Arc<str>) -> HostKey {
+        let id = mac.map_or(HostId::Addr(addr), HostId::Mac);
+        HostKey { id, segment: segment.clone() }
+    }
 }
 
 /// What is known of one host.

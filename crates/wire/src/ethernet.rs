@@ -30,6 +30,16 @@ impl<'a> Frame<'a> {
         Ok(Frame { buffer })
     }
 
+    /// The destination MAC address.
+    pub fn dst(&self) -> [u8; 6] {
+        mac(self.buffer, 0)
+    }
+
+    /// The source MAC address.
+    pub fn src(&self) -> [u8; 6] {
+        mac(self.buffer, 6)
+    }
+
     pub fn ethertype(&self) -> u16 {
         be16(self.buffer, 12)
     }
@@ -37,6 +47,11 @@ impl<'a> Frame<'a> {
     pub fn payload(&self) -> &'a [u8] {
         &self.buffer[HEADER_LEN..]
     }
+}
+
+/// Six bytes at `at`; the constructor checked the header's length.
+fn mac(b: &[u8], at: usize) -> [u8; 6] {
+    b.get(at..at + 6).and_then(|m| <[u8; 6]>::try_from(m).ok()).unwrap_or_default()
 }
 
 /// One VLAN tag: TCI (priority, DEI, VLAN id) and the next ethertype.
