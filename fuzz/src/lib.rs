@@ -15,7 +15,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-use proto::{dns, http, quic, tls};
+use proto::{dns, http, quic, stun, tls};
 use vendorwatch::classify::names::NormalizedName;
 use vendorwatch::classify::signatures::SignatureSet;
 use vendorwatch::decode;
@@ -34,6 +34,7 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("tls_hello", tls_hello),
     ("dns", dns),
     ("http", http),
+    ("stun", stun),
     ("quic_initial", quic_initial),
     ("signatures", signatures),
     ("pipeline", pipeline),
@@ -158,6 +159,18 @@ pub fn http(data: &[u8]) {
         if let Some(host) = head.host {
             assert!(!host.is_empty(), "empty Host accepted");
             let _ = NormalizedName::new(host);
+        }
+    }
+}
+
+/// The input as a UDP datagram that may be a STUN message.
+pub fn stun(data: &[u8]) {
+    if let Ok(message) = stun::Message::new_checked(data) {
+        assert!(message.total_len() <= data.len(), "a message longer than its datagram");
+        let _ = message.method();
+        for attr in message.attributes() {
+            assert!(attr.value.len() <= data.len());
+            let _ = attr.is_vendor_specific();
         }
     }
 }

@@ -192,6 +192,8 @@ pub fn all() -> Vec<(&'static str, Vec<(String, Vec<u8>)>)> {
         ],
     ));
 
+    out.push(("stun", vec![("binding.bin".into(), stun_binding(b"Skype"))]));
+
     // quic_initial: mode 0 = wire datagrams; mode 1 (| version << 1) = plaintext frames.
     let quic_hello = client_hello_message("www.tiktok.com", false);
     let (first, second) = quic_hello.split_at(quic_hello.len() / 2);
@@ -349,4 +351,18 @@ mod tests {
             assert!(n >= 1, "{name}");
         }
     }
+}
+
+/// A STUN Binding request with a SOFTWARE attribute and a vendor one.
+fn stun_binding(software: &[u8]) -> Vec<u8> {
+    let mut attrs = vec![0x80, 0x22, 0x00, u8::try_from(software.len()).unwrap_or(0)];
+    attrs.extend_from_slice(software);
+    attrs.resize(attrs.len().div_ceil(4) * 4, 0);
+    attrs.extend_from_slice(&[0x80, 0x08, 0x00, 0x04, 0, 0, 0, 6]);
+    let mut m = vec![0x00, 0x01];
+    m.extend_from_slice(&u16::try_from(attrs.len()).unwrap_or(0).to_be_bytes());
+    m.extend_from_slice(&0x2112_a442u32.to_be_bytes());
+    m.extend_from_slice(&[7; 12]);
+    m.extend_from_slice(&attrs);
+    m
 }
