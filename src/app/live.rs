@@ -191,6 +191,7 @@ impl Live {
     /// swapped in.
     pub fn reload(&self, why: &str) -> Result<String, String> {
         let _one_at_a_time = lock(&self.reloading);
+        eprintln!("vendorwatch: reloading ({why})");
         let loaded = super::rules::load_rules(self.signatures.as_deref(), self.config.as_deref());
         match loaded {
             Ok(rules) => {
