@@ -98,6 +98,12 @@ impl Exposition {
     }
 }
 
+/// Nanoseconds as Unix seconds, to the f64's precision (dividing the
+/// whole count would round the fraction off).
+fn unix_seconds(ns: u64) -> f64 {
+    (ns / 1_000_000_000) as f64 + (ns % 1_000_000_000) as f64 / 1e9
+}
+
 fn flag(b: bool) -> &'static str {
     if b { "true" } else { "false" }
 }
@@ -200,7 +206,7 @@ pub fn write_counters(e: &mut Exposition, agg: &Aggregator, hosts_since_ns: u64,
         e.sample(
             "vendorwatch_vendor_last_seen_timestamp_seconds",
             &[("segment", &k.segment), ("vendor", &k.vendor), ("banned", banned(&k.vendor))],
-            *ts_ns as f64 / 1e9,
+            unix_seconds(*ts_ns),
         );
     }
     e.family(
@@ -308,7 +314,7 @@ pub fn write_counters(e: &mut Exposition, agg: &Aggregator, hosts_since_ns: u64,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aggregate::{Traffic, TrafficKey};
+    use crate::aggregate::{NO_EVIDENCE, Traffic, TrafficKey, VendorKey};
 
     #[test]
     fn escapes_labels_and_names_families_per_format() {
@@ -341,5 +347,72 @@ mod tests {
             let line = format!("vendorwatch_fragment_datagrams_total{{outcome=\"{outcome}\"}} 0\n");
             assert!(text.contains(&line), "{line}");
         }
+    }
+
+    fn render(agg: &Aggregator, policy: &Policy) -> String {
+        let mut e = Exposition::new(Format::Prometheus);
+        write_counters(&mut e, agg, 0, policy);
+        e.finish()
+    }
+
+    fn lines<'a>(text: &'a str, family: &str) -> Vec<&'a str> {
+        text.lines().filter(|l| l.starts_with(&format!("{family}{{"))).collect()
+    }
+
+    /// The first contact is an increase from 0: configured segments have
+    /// banned-flow and lookup series at 0 for every banned vendor; the
+    /// policy in force labels past counts, so banning relabels them.
+    #[test]
+    fn banned_vendors_have_zero_series_and_the_policy_relabels_past_counts() {
+        let mut agg = Aggregator::default();
+        let (hq, apple, google) = (agg.label("hq"), agg.label("apple"), agg.label("google"));
+        let key = TrafficKey { segment: hq.clone(), vendor: apple.clone(), service: agg.label("push") };
+        agg.add_traffic(key, Traffic { flows: 3, packets: [1, 1], bytes: [10, 10] });
+        agg.saw_vendor(VendorKey { segment: hq.clone(), vendor: apple.clone() }, 1_500_000_000_250_000_000);
+        agg.dns_queries.insert(VendorKey { segment: hq.clone(), vendor: google }, 4);
+        agg.add_evidence(hq.clone(), "tls_sni");
+        agg.add_evidence(hq, NO_EVIDENCE);
+
+        let open = render(&agg, &Policy::banning(&[], &["hq", "lab"]));
+        assert_eq!(lines(&open, "vendorwatch_banned_flows_total"), Vec::<&str>::new());
+        assert_eq!(
+            lines(&open, "vendorwatch_vendor_last_seen_timestamp_seconds"),
+            [
+                "vendorwatch_vendor_last_seen_timestamp_seconds{segment=\"hq\",vendor=\"apple\",banned=\"false\"} 1500000000.25"
+            ]
+        );
+
+        let strict = render(&agg, &Policy::banning(&["apple", "huawei"], &["hq", "lab"]));
+        assert_eq!(
+            lines(&strict, "vendorwatch_banned_flows_total"),
+            [
+                "vendorwatch_banned_flows_total{segment=\"hq\",vendor=\"apple\"} 3",
+                "vendorwatch_banned_flows_total{segment=\"hq\",vendor=\"huawei\"} 0",
+                "vendorwatch_banned_flows_total{segment=\"lab\",vendor=\"apple\"} 0",
+                "vendorwatch_banned_flows_total{segment=\"lab\",vendor=\"huawei\"} 0",
+            ]
+        );
+        assert_eq!(
+            lines(&strict, "vendorwatch_dns_queries_total"),
+            [
+                "vendorwatch_dns_queries_total{segment=\"hq\",vendor=\"apple\",banned=\"true\"} 0",
+                "vendorwatch_dns_queries_total{segment=\"hq\",vendor=\"google\",banned=\"false\"} 4",
+                "vendorwatch_dns_queries_total{segment=\"hq\",vendor=\"huawei\",banned=\"true\"} 0",
+                "vendorwatch_dns_queries_total{segment=\"lab\",vendor=\"apple\",banned=\"true\"} 0",
+                "vendorwatch_dns_queries_total{segment=\"lab\",vendor=\"huawei\",banned=\"true\"} 0",
+            ]
+        );
+        // One series for apple's flows, relabelled: never one of each.
+        assert_eq!(
+            lines(&strict, "vendorwatch_flows_total"),
+            ["vendorwatch_flows_total{segment=\"hq\",vendor=\"apple\",service=\"push\",banned=\"true\"} 3"]
+        );
+        assert_eq!(
+            lines(&strict, "vendorwatch_flows_by_evidence_total"),
+            [
+                "vendorwatch_flows_by_evidence_total{segment=\"hq\",evidence=\"none\"} 1",
+                "vendorwatch_flows_by_evidence_total{segment=\"hq\",evidence=\"tls_sni\"} 1",
+            ]
+        );
     }
 }
