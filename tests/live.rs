@@ -890,6 +890,7 @@ fn a_reload_that_bans_a_vendor_relabels_its_counts_and_the_flow_log_rotates() {
     assert_eq!(community_ids(&logged), community_ids(&replay_records), "the Community IDs replay writes");
     assert!(logged.iter().all(|r| r["interface_name"] == pair.sensor_if.as_str()), "{:?}", logged.first());
     assert!(logged.iter().all(|r| r["end_reason"] != "active"), "ended flows only");
+    assert_readme_lists_every_family(&before);
 
     let series = |text: &str, banned: &str| {
         samples(text)
@@ -979,4 +980,19 @@ fn start_prometheus(pair: &VethPair, dir: &Path) -> Proc {
         format!("--web.listen-address={PROMETHEUS_LISTEN}"),
     ];
     Proc::start(&pair.sensor_ns, "prometheus", &args, dir.join("prometheus.stderr"))
+}
+
+/// Every family of an exposition has a row in the README's metrics table.
+fn assert_readme_lists_every_family(exposition: &str) {
+    let readme = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start = readme.find("### Metrics (").expect("the README's metrics section");
+    let rows: Vec<&str> =
+        readme[start..].lines().skip_while(|l| !l.starts_with('|')).take_while(|l| l.starts_with('|')).collect();
+    let listed =
+        |name: &str| rows.iter().any(|r| r.split('|').nth(1).is_some_and(|c| c.contains(&format!("`{name}`"))));
+    let families: Vec<&str> =
+        exposition.lines().filter_map(|l| l.strip_prefix("# TYPE ")?.split_whitespace().next()).collect();
+    assert!(families.len() > 20, "{families:?}");
+    let missing: Vec<&&str> = families.iter().filter(|f| !listed(f)).collect();
+    assert!(missing.is_empty(), "exported but not in the README's metrics table: {missing:?}");
 }
