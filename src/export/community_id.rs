@@ -109,6 +109,9 @@ fn icmp6_counterpart(kind: u8) -> Option<u8> {
 mod tests {
     use super::*;
 
+    /// (protocol, source, destination, ports or type and code, Community ID)
+    type Vector = (u8, &'static str, &'static str, Option<(u16, u16)>, &'static str);
+
     fn id(protocol: u8, src: &str, dst: &str, ports: Option<(u16, u16)>) -> String {
         let transport = match (protocol, ports) {
             (IPPROTO_ICMP | IPPROTO_ICMPV6, Some((kind, code))) => {
@@ -125,7 +128,7 @@ mod tests {
     /// and one-way, and RSVP (no ports), each in both directions.
     #[test]
     fn matches_the_specifications_baseline() {
-        let baseline: &[(u8, &str, &str, Option<(u16, u16)>, &str)] = &[
+        let baseline: &[Vector] = &[
             (
                 58,
                 "fe80::200:86ff:fe05:80da",
