@@ -137,6 +137,14 @@ struct LiveArgs {
     /// Attributed flow records kept for /api/flows.
     #[arg(long, value_name = "N", default_value_t = 1000)]
     recent_flows: usize,
+    /// Writes one JSON line per ended flow (as replay does) to FILE, appending; reopened on SIGHUP
+    /// (for logrotate). - is standard output (journald under systemd).
+    #[arg(long, value_name = "FILE")]
+    flows_out: Option<PathBuf>,
+    /// Started as root, becomes USER (keeping only CAP_NET_RAW) once the interfaces and the
+    /// listening socket are open.
+    #[arg(long, value_name = "USER")]
+    user: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -180,6 +188,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 idle_timeout: args.idle_timeout,
                 flush_interval: args.flush_interval.max(std::time::Duration::from_millis(10)),
                 recent_flows: args.recent_flows,
+                flows_out: args.flows_out,
+                user: args.user,
             };
             app::live::run(rules, opts)?;
             Ok(ExitCode::SUCCESS)

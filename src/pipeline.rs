@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use hashbrown::HashMap;
 
-use crate::aggregate::{Aggregator, IN, NO_VENDOR, OUT, PacketStats, Traffic, TrafficKey, VendorKey, WorkerGauges};
+use crate::aggregate::{
+    Aggregator, IN, NO_EVIDENCE, NO_VENDOR, OUT, PacketStats, Traffic, TrafficKey, VendorKey, WorkerGauges,
+};
 use crate::classify::attribution::{Applied, Attribution, FlowAddrs};
 use crate::classify::dns_cache::DnsCache;
 pub use crate::classify::rules::Rules;
@@ -18,6 +20,7 @@ use crate::classify::signatures::VendorId;
 use crate::classify::verdict::Evidence;
 use crate::decode::fragment::Defragmenter;
 use crate::decode::{self, Decoded, Encap, EncapKind, IPPROTO_TCP, IPPROTO_UDP, Packet, Vlans, tcp};
+use crate::export::community_id::{self, Transport};
 use crate::export::flowlog::FlowRecord;
 use crate::flow::{
     self, EndReason, Endpoint, FROM_CLIENT, FlowKey, FlowTable, TO_CLIENT, TcpProgress, TimeoutClass, Timeouts,
@@ -77,6 +80,9 @@ struct WorkerOutputs {
     counts: Aggregator,
     records: Vec<FlowRecord>,
     keep: FlowRecords,
+    /// Capture interface names by frame interface index, for the records'
+    /// `interface_name`.
+    interface_names: Arc<[Arc<str>]>,
 }
 
 /// The state of one flow.
@@ -110,6 +116,9 @@ pub struct FlowState {
     attribution: Attribution,
     /// QUIC packets the inspection could not decrypt.
     quic_skipped: u64,
+    /// ICMP(v6): the first packet's type and code, and whether the client
+    /// sent it (the Community ID hashes them in place of ports).
+    icmp_first: Option<(u8, u8, bool)>,
 }
 
 impl FlowState {
@@ -140,11 +149,11 @@ pub struct Pipeline {
     /// Packets and wire bytes per source index since the last flush.
     capture: Vec<(u64, u64)>,
     sources: Vec<String>,
+    /// Interface names for segment placement, by frame interface index.
+    interface_names: Arc<[Arc<str>]>,
     /// DNS queries for vendor names since the last flush, by the querying
     /// flow's segment and the vendor: labelled once per flush, not per query.
     dns_queries: HashMap<(Arc<str>, VendorId), u64>,
-    /// Interface names for segment placement, by frame interface index.
-    interface_names: Vec<String>,
     now_ns: u64,
     next_expiry_ns: u64,
 }
@@ -165,10 +174,15 @@ impl Pipeline {
             hosts: HostTable::new(HOST_TABLE_CAPACITY),
             dns_queries: HashMap::new(),
             stats: PacketStats::default(),
-            out: WorkerOutputs { counts: Aggregator::default(), records: Vec::new(), keep: records },
+            out: WorkerOutputs {
+                counts: Aggregator::default(),
+                records: Vec::new(),
+                keep: records,
+                interface_names: Arc::new([]),
+            },
+            interface_names: Arc::new([]),
             capture: Vec::new(),
             sources: Vec::new(),
-            interface_names: Vec::new(),
             now_ns: 0,
             next_expiry_ns: 0,
         }
@@ -184,7 +198,8 @@ impl Pipeline {
     /// Names capture interfaces (index = frame interface number) for
     /// `interfaces = [...]` segments.
     pub fn set_interface_names(&mut self, names: Vec<String>) {
-        self.interface_names = names;
+        self.interface_names = names.into_iter().map(Arc::from).collect();
+        self.out.interface_names = self.interface_names.clone();
     }
 
     pub fn rules(&self) -> &Arc<Rules> {
@@ -263,7 +278,7 @@ impl Pipeline {
         let rules = &self.rules;
         let out = &mut self.out;
         let dns = &self.dns;
-        let interface_name = self.interface_names.get(interface as usize).map(String::as_str);
+        let interface_name = self.interface_names.get(interface as usize).map(|n| &**n);
         let (slot, flow, _new) = self.flows.get_or_insert(
             key,
             ts,
@@ -319,7 +334,8 @@ impl Pipeline {
                 && active
                 && f.attribution.verdict.entry.is_some()
             {
-                out.records.push(FlowRecord { end_reason: "active", ..flow_record(rules, f, EndReason::Shutdown) });
+                let record = flow_record(rules, &out.interface_names, f, EndReason::Shutdown);
+                out.records.push(FlowRecord { end_reason: "active", ..record });
             }
         });
         self.flush_stats();
@@ -481,6 +497,10 @@ fn new_flow(
         attribution: Attribution::for_new_flow(rules, dns, &addrs, lookup, ts),
         inspection: Inspection::new(p.protocol),
         quic_skipped: 0,
+        icmp_first: match (p.protocol, p.payload) {
+            (decode::IPPROTO_ICMP | decode::IPPROTO_ICMPV6, [kind, code, ..]) => Some((*kind, *code, sender_is_client)),
+            _ => None,
+        },
     };
     let class = match p.protocol {
         IPPROTO_TCP => TimeoutClass::TcpOpening,
@@ -491,11 +511,7 @@ fn new_flow(
 }
 
 fn vendor_key(agg: &mut Aggregator, rules: &Rules, segment: &str, vendor: VendorId) -> VendorKey {
-    VendorKey {
-        segment: agg.label(segment),
-        vendor: agg.label(&rules.signatures.vendor(vendor).id),
-        banned: rules.is_banned(vendor),
-    }
+    VendorKey { segment: agg.label(segment), vendor: agg.label(&rules.signatures.vendor(vendor).id) }
 }
 
 /// Adds what the flow did since its last flush to the counters; false when
@@ -514,25 +530,28 @@ fn count_flow(rules: &Rules, agg: &mut Aggregator, f: &mut FlowState) -> bool {
     f.flushed_bytes = f.bytes;
     f.counted = true;
     let segment = agg.label(&f.placement.segment);
-    let (vendor, service, banned) = match f.attribution.verdict.entry {
+    let (vendor, service) = match f.attribution.verdict.entry {
         Some(entry) => {
             let e = rules.signatures.entry(entry);
-            (
-                agg.label(&rules.signatures.vendor(e.vendor).id),
-                agg.label(rules.signatures.service_name(e.service)),
-                rules.is_banned(e.vendor),
-            )
+            (agg.label(&rules.signatures.vendor(e.vendor).id), agg.label(rules.signatures.service_name(e.service)))
         }
-        None => (agg.label(NO_VENDOR), agg.label(NO_VENDOR), false),
+        None => (agg.label(NO_VENDOR), agg.label(NO_VENDOR)),
     };
-    if f.attribution.verdict.entry.is_some() {
+    let verdict = &f.attribution.verdict;
+    if verdict.entry.is_some() {
         let host = if f.placement.host_is_client { f.client.addr } else { f.server.addr };
-        agg.add_host(VendorKey { segment: segment.clone(), vendor: vendor.clone(), banned }, host, f.last_ns);
+        let key = VendorKey { segment: segment.clone(), vendor: vendor.clone() };
+        agg.add_host(key.clone(), host, f.last_ns);
+        agg.saw_vendor(key, f.last_ns);
     }
-    if delta.flows == 1 && f.attribution.ech {
-        *agg.ech_flows.entry(segment.clone()).or_default() += 1;
+    if delta.flows == 1 {
+        let evidence = verdict.entry.and(verdict.evidence).map_or(NO_EVIDENCE, Evidence::as_str);
+        agg.add_evidence(segment.clone(), evidence);
+        if f.attribution.ech {
+            *agg.ech_flows.entry(segment.clone()).or_default() += 1;
+        }
     }
-    agg.add_traffic(TrafficKey { segment, vendor, service, banned }, delta);
+    agg.add_traffic(TrafficKey { segment, vendor, service }, delta);
     true
 }
 
@@ -556,11 +575,11 @@ fn finish_flow(rules: &Rules, out: &mut WorkerOutputs, _key: FlowKey, mut f: Flo
         FlowRecords::Attributed => f.attribution.verdict.entry.is_some(),
     };
     if keep {
-        out.records.push(flow_record(rules, &f, reason));
+        out.records.push(flow_record(rules, &out.interface_names, &f, reason));
     }
 }
 
-fn flow_record(rules: &Rules, f: &FlowState, reason: EndReason) -> FlowRecord {
+fn flow_record(rules: &Rules, interface_names: &[Arc<str>], f: &FlowState, reason: EndReason) -> FlowRecord {
     let sigs = &rules.signatures;
     let a = &f.attribution;
     let entry = a.verdict.entry.map(|e| sigs.entry(e));
@@ -576,6 +595,8 @@ fn flow_record(rules: &Rules, f: &FlowState, reason: EndReason) -> FlowRecord {
         encap: f.encap.kind.as_str(),
         encap_id: f.encap.id,
         interface: f.interface,
+        interface_name: interface_names.get(f.interface as usize).cloned(),
+        community_id: community_id(f).map(String::into_boxed_str),
         segment: f.placement.segment.clone(),
         vendor: entry.map(|e| sigs.vendor(e.vendor).id.clone()),
         service: entry.map(|e| sigs.service_name(e.service).into()),
@@ -599,6 +620,29 @@ fn flow_record(rules: &Rules, f: &FlowState, reason: EndReason) -> FlowRecord {
         first_seen_ns: f.first_ns,
         last_seen_ns: f.last_ns,
         end_reason: reason.as_str(),
+    }
+}
+
+/// The flow's Community ID, from its first packet for ICMP (whose type and
+/// code stand in for ports). SCTP's ports are not decoded: no ID.
+fn community_id(f: &FlowState) -> Option<String> {
+    let (client, server) = (f.client.addr, f.server.addr);
+    let seed = 0;
+    match f.protocol {
+        IPPROTO_TCP | IPPROTO_UDP => community_id::community_id_v1(
+            seed,
+            client,
+            server,
+            f.protocol,
+            Transport::Ports(f.client.port, f.server.port),
+        ),
+        decode::IPPROTO_ICMP | decode::IPPROTO_ICMPV6 => {
+            let (kind, code, from_client) = f.icmp_first?;
+            let (src, dst) = if from_client { (client, server) } else { (server, client) };
+            community_id::community_id_v1(seed, src, dst, f.protocol, Transport::Icmp { kind, code })
+        }
+        community_id::IPPROTO_SCTP => None,
+        _ => community_id::community_id_v1(seed, client, server, f.protocol, Transport::None),
     }
 }
 

@@ -110,29 +110,39 @@ impl VethPair {
             ]));
             run(in_ns(ns, "ip").args(["link", "set", "lo", "up"]));
         }
+        pair.add_link();
+        pair
+    }
+
+    /// Creates the veth pair between the namespaces and brings it up.
+    fn add_link(&self) {
         // The largest MTU a veth takes, so jumbo and GRO-sized frames of a
         // fixture go through whole.
         run(Command::new("ip").args([
             "link",
             "add",
-            &pair.sensor_if,
+            &self.sensor_if,
             "netns",
-            &pair.sensor_ns,
+            &self.sensor_ns,
             "mtu",
             "65535",
             "type",
             "veth",
             "peer",
             "name",
-            &pair.sender_if,
+            &self.sender_if,
             "netns",
-            &pair.sender_ns,
+            &self.sender_ns,
             "mtu",
             "65535",
         ]));
-        run(in_ns(&pair.sensor_ns, "ip").args(["link", "set", &pair.sensor_if, "up"]));
-        run(in_ns(&pair.sender_ns, "ip").args(["link", "set", &pair.sender_if, "up"]));
-        pair
+        run(in_ns(&self.sensor_ns, "ip").args(["link", "set", &self.sensor_if, "up"]));
+        run(in_ns(&self.sender_ns, "ip").args(["link", "set", &self.sender_if, "up"]));
+    }
+
+    /// Deletes the veth pair (both ends), as when a mirror port's NIC goes away.
+    fn delete_link(&self) {
+        run(in_ns(&self.sensor_ns, "ip").args(["link", "del", &self.sensor_if]));
     }
 
     /// Replays `file` into the sensor's end as fast as tcpreplay goes.
@@ -674,4 +684,315 @@ fn a_missing_interface_is_a_clear_error() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("vw-no-such-if"), "{err}");
+}
+
+/// A line of /proc/PID/status, e.g. `Uid` -> "65534\t65534\t65534\t65534".
+fn proc_status(pid: u32, key: &str) -> String {
+    let text = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let prefix = format!("{key}:");
+    text.lines().find_map(|l| l.strip_prefix(&prefix)).map(|v| v.trim().to_owned()).unwrap_or_default()
+}
+
+fn healthz(ns: &str) -> u16 {
+    http(ns, "GET", &format!("http://{LISTEN}/healthz"), None).0
+}
+
+/// Started as root with `--user nobody`, the sensor runs as nobody with
+/// CAP_NET_RAW alone. Its interface vanishes: /healthz turns 503 and
+/// vendorwatch_capture_up 0; the interface comes back: the sensor reopens
+/// it by itself (as nobody), /healthz is 200 and capture_up 1 again, and the
+/// traffic replayed then is counted as replay counts it.
+#[test]
+fn a_vanished_interface_is_reopened_by_the_unprivileged_sensor() {
+    if !can_run("a_vanished_interface_is_reopened_by_the_unprivileged_sensor", &["ip", "tcpreplay", "curl"]) {
+        return;
+    }
+    let file = fixture();
+    let expected = replay_summary(&file, &[]);
+    let expected_packets = expected["capture"]["packets"].as_u64().unwrap();
+    let pair = VethPair::new();
+    let dir = TempDir::new();
+    let mut sensor =
+        start_sensor(&pair, &dir.0, &["--user", "nobody", "--idle-timeout", "1s", "--flush-interval", "200ms"]);
+    let ns = &pair.sensor_ns;
+
+    let nobody = String::from_utf8(run(Command::new("id").args(["-u", "nobody"])).stdout).unwrap();
+    let nobody = nobody.trim();
+    let pid = sensor.child.id();
+    assert_eq!(proc_status(pid, "Uid"), format!("{nobody}\t{nobody}\t{nobody}\t{nobody}"), "runs as nobody");
+    assert!(!proc_status(pid, "Groups").split_whitespace().any(|g| g == "0"), "no root group");
+    // Bit 13 is CAP_NET_RAW: the only capability left, effective and permitted.
+    for set in ["CapEff", "CapPrm"] {
+        assert_eq!(proc_status(pid, set), "0000000000002000", "{set}: only CAP_NET_RAW");
+    }
+    assert!(sensor.stderr().contains("running as nobody"), "{}", sensor.stderr());
+
+    let up = format!("interface=\"{}\"", pair.sensor_if);
+    let capture_up = || metric(&get(ns, "/metrics"), "vendorwatch_capture_up", &up);
+    assert_eq!(capture_up(), Some(1.0));
+
+    pair.delete_link();
+    wait_for("/healthz to say the capture is down", Duration::from_secs(15), || {
+        sensor.assert_running();
+        (healthz(ns) == 503).then_some(())
+    });
+    assert_eq!(capture_up(), Some(0.0), "capture_up while the interface is gone");
+    let errors = metric(&get(ns, "/metrics"), "vendorwatch_capture_errors_total", &up).unwrap();
+    assert!(errors >= 1.0, "the failed read is counted");
+    // Reopening is tried (and fails) while the interface is away.
+    wait_for("a reopen attempt to fail", Duration::from_secs(15), || {
+        sensor.stderr().contains(&format!("cannot capture on interface {}", pair.sensor_if)).then_some(())
+    });
+    assert_eq!(healthz(ns), 503, "still down after a failed reopen");
+
+    pair.add_link();
+    wait_for("/healthz to say the sensor captures again", Duration::from_secs(30), || {
+        sensor.assert_running();
+        (healthz(ns) == 200).then_some(())
+    });
+    assert_eq!(capture_up(), Some(1.0), "capture_up once the interface is back");
+    assert!(sensor.stderr().contains("again"), "{}", sensor.stderr());
+
+    pair.replay(&file);
+    let text = wait_settled(&pair, &mut sensor, expected_packets);
+    let summary: Value = serde_json::from_str(&get(ns, "/api/summary")).unwrap();
+    assert_eq!(summary_rows(&summary), summary_rows(&expected), "traffic after the reopen is counted as replay does");
+    assert_eq!(metric(&text, "vendorwatch_capture_received_total", &up), Some(expected_packets as f64));
+    assert_eq!(proc_status(pid, "Uid"), format!("{nobody}\t{nobody}\t{nobody}\t{nobody}"), "still nobody");
+    sensor.assert_running();
+}
+
+/// A reload that takes long (a large generated signature set) holds up
+/// nothing: /metrics and /healthz answer while it is built, and SIGTERM
+/// stops the sensor within two seconds though the reload is unfinished.
+#[test]
+fn a_slow_reload_blocks_no_endpoint_and_no_stop() {
+    if !can_run("a_slow_reload_blocks_no_endpoint_and_no_stop", &["ip", "curl"]) {
+        return;
+    }
+    let pair = VethPair::new();
+    let dir = TempDir::new();
+    let sigs = dir.0.join("signatures");
+    fs::create_dir_all(&sigs).unwrap();
+    for entry in fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("signatures")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            fs::copy(&path, sigs.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let sig_arg = sigs.display().to_string();
+    let mut sensor = start_sensor(&pair, &dir.0, &["--signatures", &sig_arg]);
+    let ns = &pair.sensor_ns;
+    let started = metric(&get(ns, "/metrics"), "vendorwatch_config_last_reload_success_timestamp_seconds", "").unwrap();
+
+    // Half a million names: seconds of parsing and indexing.
+    let mut big =
+        String::from("vendor = \"generated\"\ndisplay_name = \"Generated\"\n\n[[entry]]\nservice = \"bulk\"\n");
+    big.push_str("source = \"tests/live.rs\"\nhosts = [\n");
+    for i in 0..500_000 {
+        big.push_str(&format!("  \"h{i}.generated-{}.example\",\n", i % 1000));
+    }
+    big.push_str("]\n");
+    fs::write(sigs.join("generated.toml"), big).unwrap();
+
+    sensor.signal("HUP");
+    wait_for("the reload to start", Duration::from_secs(10), || {
+        sensor.stderr().contains("reloading (SIGHUP)").then_some(())
+    });
+    let (metrics, health) = (get(ns, "/metrics"), healthz(ns));
+    assert!(!sensor.stderr().contains("reloaded (SIGHUP)"), "the reload ended before the check; make it larger");
+    assert_eq!(health, 200, "/healthz answers during the reload");
+    assert_eq!(
+        metric(&metrics, "vendorwatch_config_last_reload_success_timestamp_seconds", ""),
+        Some(started),
+        "/metrics answers during the reload, with the running set's state"
+    );
+
+    let sent = Instant::now();
+    sensor.signal("TERM");
+    let status = loop {
+        if let Some(status) = sensor.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(sent.elapsed() < Duration::from_secs(15), "SIGTERM did not stop the sensor during a reload");
+        sleep(Duration::from_millis(10));
+    };
+    let took = sent.elapsed();
+    let stderr = sensor.stderr();
+    assert!(status.success(), "exit status {status}: {stderr}");
+    assert!(!stderr.contains("reloaded (SIGHUP)"), "the reload was still running when the sensor stopped: {stderr}");
+    assert!(took < Duration::from_secs(2), "SIGTERM during a reload took {took:?}");
+    eprintln!("SIGTERM during a slow reload: stopped in {took:?}");
+}
+
+/// Flow records of `--flows-out` (and of replay's) as a multiset of
+/// (community_id, interface_name present).
+fn flow_log(path: &Path) -> Vec<Value> {
+    fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{}: {e}: {l}", path.display())))
+        .collect()
+}
+
+fn community_ids(records: &[Value]) -> Vec<String> {
+    let mut ids: Vec<String> =
+        records.iter().map(|r| r["community_id"].as_str().expect("community_id").to_owned()).collect();
+    ids.sort();
+    ids
+}
+
+/// A reload that bans a vendor relabels its counts: the exposition has one
+/// series per vendor and service, now banned="true", and Prometheus' `sum by
+/// (vendor)` stays the replay's count. The sensor's flow log has every flow
+/// once, with the Community IDs replay writes and the interface name; after
+/// logrotate's move and a SIGHUP it goes on in a new file.
+#[test]
+fn a_reload_that_bans_a_vendor_relabels_its_counts_and_the_flow_log_rotates() {
+    if !can_run(
+        "a_reload_that_bans_a_vendor_relabels_its_counts_and_the_flow_log_rotates",
+        &["ip", "tcpreplay", "curl", "prometheus"],
+    ) {
+        return;
+    }
+    let file = fixture();
+    let dir = TempDir::new();
+    let replay_log = dir.0.join("replay.jsonl");
+    let expected = replay_summary(&file, &["--flows-out", replay_log.to_str().unwrap()]);
+    let expected_packets = expected["capture"]["packets"].as_u64().unwrap();
+    let replay_records = flow_log(&replay_log);
+    let total_flows: u64 = summary_rows(&expected).values().map(|r| r[0]).sum();
+    assert_eq!(replay_records.len() as u64, total_flows);
+    let mut per_vendor: BTreeMap<String, u64> = BTreeMap::new();
+    for ((_, vendor, _), r) in summary_rows(&expected) {
+        *per_vendor.entry(vendor).or_default() += r[0];
+    }
+    let vendor = "apple";
+    assert!(per_vendor.get(vendor).is_some_and(|&n| n > 0), "the fixture has {vendor} flows: {per_vendor:?}");
+
+    let pair = VethPair::new();
+    let config = dir.0.join("site.toml");
+    fs::write(&config, "[policy]\nbanned = []\n").unwrap();
+    let flows = dir.0.join("flows.jsonl");
+    let (cfg_arg, flows_arg) = (config.display().to_string(), flows.display().to_string());
+    let mut sensor = start_sensor(
+        &pair,
+        &dir.0,
+        &["--config", &cfg_arg, "--flows-out", &flows_arg, "--idle-timeout", "1s", "--flush-interval", "200ms"],
+    );
+    let ns = &pair.sensor_ns;
+    pair.replay(&file);
+    let before = wait_settled(&pair, &mut sensor, expected_packets);
+    let logged = wait_for("the flow log to have every flow", Duration::from_secs(10), || {
+        let r = flow_log(&flows);
+        (r.len() as u64 == total_flows).then_some(r)
+    });
+    assert_eq!(community_ids(&logged), community_ids(&replay_records), "the Community IDs replay writes");
+    assert!(logged.iter().all(|r| r["interface_name"] == pair.sensor_if.as_str()), "{:?}", logged.first());
+    assert!(logged.iter().all(|r| r["end_reason"] != "active"), "ended flows only");
+    assert_readme_lists_every_family(&before);
+
+    let series = |text: &str, banned: &str| {
+        samples(text)
+            .keys()
+            .filter(|(name, labels)| {
+                name == "vendorwatch_flows_total"
+                    && label(labels, "vendor") == Some(vendor)
+                    && label(labels, "banned") == Some(banned)
+            })
+            .count()
+    };
+    assert!(series(&before, "false") > 0 && series(&before, "true") == 0, "not banned yet");
+
+    let mut prometheus = start_prometheus(&pair, &dir.0);
+    let sum_by_vendor = || -> Option<BTreeMap<String, u64>> {
+        let q = "sum by (vendor) (vendorwatch_flows_total)";
+        let url = format!("http://{PROMETHEUS_LISTEN}/api/v1/query");
+        let out = in_ns(ns, "curl")
+            .args(["-sS", "--max-time", "5", "-G", "--data-urlencode", &format!("query={q}"), &url])
+            .output()
+            .ok()?;
+        let v: Value = serde_json::from_slice(&out.stdout).ok()?;
+        let mut m = BTreeMap::new();
+        for r in v["data"]["result"].as_array()? {
+            let value: f64 = r["value"][1].as_str()?.parse().ok()?;
+            m.insert(r["metric"]["vendor"].as_str()?.to_owned(), value as u64);
+        }
+        Some(m).filter(|m| !m.is_empty())
+    };
+    let got = wait_for("Prometheus to scrape", Duration::from_secs(60), || {
+        prometheus.assert_running();
+        sum_by_vendor()
+    });
+    assert_eq!(got, per_vendor, "sum by (vendor) before the reload");
+
+    // logrotate moves the log away; the reload's SIGHUP reopens it.
+    let rotated = dir.0.join("flows.jsonl.1");
+    fs::rename(&flows, &rotated).unwrap();
+    fs::write(&config, format!("[policy]\nbanned = [\"{vendor}\"]\n")).unwrap();
+    sensor.signal("HUP");
+    let after = wait_for("the reload that bans the vendor", Duration::from_secs(20), || {
+        let text = get(ns, "/metrics");
+        (series(&text, "true") > 0).then_some(text)
+    });
+    assert_eq!(series(&after, "false"), 0, "relabelled, not a second series beside the old one");
+    assert_eq!(
+        by_segment_vendor(&samples(&after), "vendorwatch_flows_total"),
+        by_segment_vendor(&samples(&before), "vendorwatch_flows_total")
+    );
+    let scraped_after = metric(&after, "vendorwatch_config_last_reload_success_timestamp_seconds", "").unwrap();
+    let got = wait_for("Prometheus to scrape the relabelled series", Duration::from_secs(30), || {
+        let q = format!("vendorwatch_config_last_reload_success_timestamp_seconds >= {scraped_after}");
+        let url = format!("http://{PROMETHEUS_LISTEN}/api/v1/query");
+        let out =
+            in_ns(ns, "curl").args(["-sS", "-G", "--data-urlencode", &format!("query={q}"), &url]).output().ok()?;
+        let v: Value = serde_json::from_slice(&out.stdout).ok()?;
+        (!v["data"]["result"].as_array()?.is_empty()).then(sum_by_vendor).flatten()
+    });
+    assert_eq!(got, per_vendor, "sum by (vendor) after the reload: no vendor counted twice");
+
+    // The flow log goes on in a new file; the rotated one is left whole.
+    pair.replay(&file);
+    wait_settled(&pair, &mut sensor, 2 * expected_packets);
+    let new_file = wait_for("the reopened flow log to have every flow", Duration::from_secs(10), || {
+        let r = flow_log(&flows);
+        (r.len() as u64 == total_flows).then_some(r)
+    });
+    assert_eq!(flow_log(&rotated).len() as u64, total_flows, "the rotated file keeps the first round");
+    assert_eq!(community_ids(&new_file), community_ids(&replay_records));
+    let banned_now = new_file.iter().filter(|r| r["vendor"] == vendor).all(|r| r["banned"] == true);
+    assert!(banned_now, "records after the reload say banned");
+    sensor.assert_running();
+    prometheus.assert_running();
+}
+
+/// Debian's Prometheus in the sensor's namespace, scraping every second.
+fn start_prometheus(pair: &VethPair, dir: &Path) -> Proc {
+    let config = dir.join("prometheus.yml");
+    fs::write(
+        &config,
+        format!("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: vendorwatch\n    static_configs:\n      - targets: ['{LISTEN}']\n"),
+    )
+    .unwrap();
+    let args = vec![
+        format!("--config.file={}", config.display()),
+        format!("--storage.tsdb.path={}", dir.join("tsdb").display()),
+        format!("--web.listen-address={PROMETHEUS_LISTEN}"),
+    ];
+    Proc::start(&pair.sensor_ns, "prometheus", &args, dir.join("prometheus.stderr"))
+}
+
+/// Every family of an exposition has a row in the README's metrics table.
+fn assert_readme_lists_every_family(exposition: &str) {
+    let readme = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start = readme.find("### Metrics (").expect("the README's metrics section");
+    let rows: Vec<&str> =
+        readme[start..].lines().skip_while(|l| !l.starts_with('|')).take_while(|l| l.starts_with('|')).collect();
+    let listed =
+        |name: &str| rows.iter().any(|r| r.split('|').nth(1).is_some_and(|c| c.contains(&format!("`{name}`"))));
+    let families: Vec<&str> =
+        exposition.lines().filter_map(|l| l.strip_prefix("# TYPE ")?.split_whitespace().next()).collect();
+    assert!(families.len() > 20, "{families:?}");
+    let missing: Vec<&&str> = families.iter().filter(|f| !listed(f)).collect();
+    assert!(missing.is_empty(), "exported but not in the README's metrics table: {missing:?}");
 }

@@ -6,9 +6,14 @@
 //! [`Aggregator::merge`], so no counter is shared between threads.
 //!
 //! Counters are keyed by label strings, not signature indices, so they
-//! survive a signature reload unchanged. Every key set is bounded: segments
-//! by the config (and the automatic-segment cap), vendors and services by
-//! the signature files, hosts by [`MAX_HOSTS_PER_VENDOR`].
+//! survive a signature reload unchanged. Keys hold what traffic *is*
+//! (segment, vendor, service), never what the policy says of it: whether a
+//! vendor is banned is applied when the counters are rendered, from the
+//! [`Policy`] in force then, so a reload that bans a vendor relabels its
+//! past counts instead of starting a second series beside them. Every key
+//! set is bounded: segments by the config (and the automatic-segment cap),
+//! vendors and services by the signature files, hosts by
+//! [`MAX_HOSTS_PER_VENDOR`], evidence by its fixed names.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -17,6 +22,9 @@ use std::sync::Arc;
 use hashbrown::HashMap;
 
 use crate::decode::DecodeError;
+
+mod policy;
+pub use policy::Policy;
 
 /// The label value for flows no signature matched.
 pub const NO_VENDOR: &str = "none";
@@ -33,15 +41,16 @@ pub struct TrafficKey {
     pub segment: Arc<str>,
     pub vendor: Arc<str>,
     pub service: Arc<str>,
-    pub banned: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct VendorKey {
     pub segment: Arc<str>,
     pub vendor: Arc<str>,
-    pub banned: bool,
 }
+
+/// The label value of `evidence` for flows no signature matched.
+pub const NO_EVIDENCE: &str = "none";
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Traffic {
@@ -100,6 +109,11 @@ pub struct Aggregator {
     pub traffic: HashMap<TrafficKey, Traffic>,
     hosts: HashMap<VendorKey, HashMap<IpAddr, u64>>,
     pub dns_queries: HashMap<VendorKey, u64>,
+    /// When each attributed vendor last had a packet in the segment (ns).
+    pub last_seen: HashMap<VendorKey, u64>,
+    /// Flows by segment and the evidence that attributed them
+    /// ([`NO_EVIDENCE`] for none), counted once per flow.
+    pub evidence: HashMap<(Arc<str>, &'static str), u64>,
     /// Captured frames per source (file or interface), in first-seen order.
     pub capture_packets: Vec<(String, u64)>,
     pub capture_bytes: Vec<(String, u64)>,
@@ -146,6 +160,16 @@ impl Aggregator {
         }
     }
 
+    /// Moves the vendor's last-seen time in the segment forward to `ts_ns`.
+    pub fn saw_vendor(&mut self, key: VendorKey, ts_ns: u64) {
+        let seen = self.last_seen.entry(key).or_insert(ts_ns);
+        *seen = (*seen).max(ts_ns);
+    }
+
+    pub fn add_evidence(&mut self, segment: Arc<str>, evidence: &'static str) {
+        *self.evidence.entry((segment, evidence)).or_default() += 1;
+    }
+
     pub fn add_eviction(&mut self, reason: &'static str) {
         *self.evictions.entry(reason).or_default() += 1;
     }
@@ -171,7 +195,6 @@ impl Aggregator {
                 segment: self.label(&k.segment),
                 vendor: self.label(&k.vendor),
                 service: self.label(&k.service),
-                banned: k.banned,
             };
             self.add_traffic(key, t);
         }
@@ -184,6 +207,14 @@ impl Aggregator {
         for (k, n) in delta.dns_queries {
             let key = self.relabel(&k);
             *self.dns_queries.entry(key).or_default() += n;
+        }
+        for (k, ts_ns) in delta.last_seen {
+            let key = self.relabel(&k);
+            self.saw_vendor(key, ts_ns);
+        }
+        for ((segment, evidence), n) in delta.evidence {
+            let segment = self.label(&segment);
+            *self.evidence.entry((segment, evidence)).or_default() += n;
         }
         for ((source, packets), (_, bytes)) in delta.capture_packets.iter().zip(&delta.capture_bytes) {
             self.add_capture(source, *packets, *bytes);
@@ -201,7 +232,7 @@ impl Aggregator {
     }
 
     fn relabel(&mut self, k: &VendorKey) -> VendorKey {
-        VendorKey { segment: self.label(&k.segment), vendor: self.label(&k.vendor), banned: k.banned }
+        VendorKey { segment: self.label(&k.segment), vendor: self.label(&k.vendor) }
     }
 
     /// Moves the counters out, leaving this aggregator empty but with its
@@ -248,7 +279,7 @@ mod tests {
     #[test]
     fn hosts_are_distinct_windowed_and_bounded() {
         let mut a = Aggregator::default();
-        let key = VendorKey { segment: a.label("hq"), vendor: a.label("apple"), banned: true };
+        let key = VendorKey { segment: a.label("hq"), vendor: a.label("apple") };
         let h1: IpAddr = "10.0.0.1".parse().unwrap();
         a.add_host(key.clone(), h1, 10);
         a.add_host(key.clone(), h1, 20);

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use super::live::{Live, lock};
 use crate::export::flowlog::FlowRecord;
-use crate::export::metrics::{Exposition, Format, Kind, write_counters};
+use crate::export::metrics::{Exposition, Format, Kind};
 use crate::export::report::Summary;
 
 pub(crate) fn router(live: Arc<Live>) -> Router {
@@ -51,7 +51,7 @@ async fn metrics(State(live): State<Arc<Live>>, headers: HeaderMap) -> Response 
 /// collector's snapshot, holding no lock a worker or the collector waits on.
 pub(crate) fn exposition(live: &Live, format: Format) -> String {
     let mut e = Exposition::new(format);
-    write_counters(&mut e, &live.snapshot(), live.hosts_since_ns());
+    live.write_counters(&mut e);
     write_sensor_counters(&mut e, live);
     e.finish()
 }
@@ -133,7 +133,7 @@ fn json(value: &impl serde::Serialize) -> Response {
 
 async fn summary(State(live): State<Arc<Live>>) -> Response {
     let since = live.hosts_since_ns();
-    let summary = Summary::from_aggregator(&live.snapshot(), since);
+    let summary = Summary::from_aggregator(&live.snapshot(), since, &live.rules.policy());
     json(&summary)
 }
 

@@ -12,6 +12,13 @@
 //! the worker, folded into the next). The collector merges and publishes
 //! a snapshot that scrapes render from; no capture thread ever waits for
 //! a scrape, a reload or the collector.
+//!
+//! A reload is built on a thread of its own and swapped in whole: the
+//! endpoints answer while it runs, and SIGTERM does not wait for it. A
+//! capture handle that fails (its interface vanished or went down) is
+//! closed and opened again with backoff; `/healthz` and
+//! `vendorwatch_capture_up` say so meanwhile. The collector also writes
+//! the flow log (`--flows-out`), reopened on SIGHUP for logrotate.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -24,11 +31,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 
-use crate::aggregate::Aggregator;
-use crate::export::flowlog::FlowRecord;
+use crate::aggregate::{Aggregator, Policy};
+use crate::export::flowlog::{FlowLog, FlowRecord};
+use crate::export::metrics::{Exposition, Kind, write_counters};
 use crate::flow::Timeouts;
 use crate::pipeline::{Batch, FlowRecords, Pipeline, Rules};
-use crate::source::live::{CaptureOptions, DEFAULT_RING_BYTES, LiveCapture};
+use crate::source::live::{CaptureOptions, CaptureStats, DEFAULT_RING_BYTES, LiveCapture};
 
 /// The default `--listen` address: loopback only, so exposing the sensor
 /// is a deliberate choice.
@@ -41,6 +49,13 @@ const IDLE_WAIT: Duration = Duration::from_millis(100);
 const HANDOVERS_PER_WORKER: usize = 4;
 /// How often the collector forgets hosts seen before the window.
 const PRUNE_INTERVAL: Duration = Duration::from_secs(60);
+/// Reopening a failed capture handle waits this long first, doubling up to
+/// [`REOPEN_MAX_WAIT`] while the interface stays away.
+const REOPEN_FIRST_WAIT: Duration = Duration::from_millis(100);
+const REOPEN_MAX_WAIT: Duration = Duration::from_secs(5);
+/// Flow records a worker keeps while the collector cannot take them, when
+/// they go to the flow log (without it, `--recent-flows` is the bound).
+const FLOW_LOG_HELD_RECORDS: usize = 1 << 16;
 
 pub struct LiveOptions {
     pub interfaces: Vec<String>,
@@ -60,6 +75,10 @@ pub struct LiveOptions {
     pub flush_interval: Duration,
     /// Attributed flow records kept for `/api/flows`.
     pub recent_flows: usize,
+    /// Writes every ended flow as a JSON line here (`-`: standard output).
+    pub flows_out: Option<PathBuf>,
+    /// Becomes this user once the interfaces and the listening socket are open.
+    pub user: Option<String>,
 }
 
 /// Kernel counters of one capture handle, published by its worker.
@@ -70,19 +89,21 @@ pub(crate) struct HandleStats {
     pub dropped: AtomicU64,
     pub if_dropped: AtomicU64,
     pub errors: AtomicU64,
-    pub alive: AtomicBool,
+    /// The handle is open and being read (false while it is reopened).
+    pub capturing: AtomicBool,
 }
 
 /// The rules in force, and a generation number workers compare between
 /// batches: a reload swaps the Arc under the mutex, then bumps the number.
 pub(crate) struct RulesCell {
     generation: AtomicU64,
-    current: Mutex<Arc<Rules>>,
+    current: Mutex<(Arc<Rules>, Arc<Policy>)>,
 }
 
 impl RulesCell {
     fn new(rules: Arc<Rules>) -> Self {
-        RulesCell { generation: AtomicU64::new(0), current: Mutex::new(rules) }
+        let policy = Arc::new(Policy::of(&rules));
+        RulesCell { generation: AtomicU64::new(0), current: Mutex::new((rules, policy)) }
     }
 
     fn generation(&self) -> u64 {
@@ -90,11 +111,18 @@ impl RulesCell {
     }
 
     fn current(&self) -> Arc<Rules> {
-        lock(&self.current).clone()
+        lock(&self.current).0.clone()
+    }
+
+    /// The policy of the rules in force, for labelling counters.
+    pub fn policy(&self) -> Arc<Policy> {
+        lock(&self.current).1.clone()
     }
 
     fn replace(&self, rules: Arc<Rules>) {
-        *lock(&self.current) = rules;
+        let policy = Arc::new(Policy::of(&rules));
+        // The old rules are freed after the lock is released.
+        let _old = std::mem::replace(&mut *lock(&self.current), (rules, policy));
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
 }
@@ -119,6 +147,14 @@ pub(crate) struct Live {
     pub host_window: Duration,
     config: Option<PathBuf>,
     signatures: Option<PathBuf>,
+    /// Held by the reload being built, so that reloads run one at a time;
+    /// nothing else takes it.
+    reloading: Mutex<()>,
+    /// Set by SIGHUP; the collector reopens the flow log when it sees it.
+    reopen_flow_log: AtomicBool,
+    /// Flow records lost for the flow log: a worker's held batch was full,
+    /// or the log could not be written. Only exported with a flow log.
+    flow_log_lost: Option<AtomicU64>,
 }
 
 impl Live {
@@ -133,6 +169,9 @@ impl Live {
             host_window: opts.host_window,
             config: opts.config.clone(),
             signatures: opts.signatures.clone(),
+            reloading: Mutex::new(()),
+            reopen_flow_log: AtomicBool::new(false),
+            flow_log_lost: opts.flows_out.as_ref().map(|_| AtomicU64::new(0)),
         }
     }
 
@@ -146,10 +185,15 @@ impl Live {
         let _old = std::mem::replace(&mut *lock(&self.snapshot), counters);
     }
 
-    /// Reloads config and signatures; on an error the running set stays.
+    /// Reloads config and signatures on the calling thread (a reload's
+    /// own); on an error the running set stays. The new set is built
+    /// holding no lock a scrape, a worker or the collector takes, then
+    /// swapped in.
     pub fn reload(&self, why: &str) -> Result<String, String> {
-        let mut state = lock(&self.reload);
-        match super::rules::load_rules(self.signatures.as_deref(), self.config.as_deref()) {
+        let _one_at_a_time = lock(&self.reloading);
+        eprintln!("vendorwatch: reloading ({why})");
+        let loaded = super::rules::load_rules(self.signatures.as_deref(), self.config.as_deref());
+        match loaded {
             Ok(rules) => {
                 let text = format!(
                     "reloaded ({why}): {} vendors, {} segments",
@@ -157,14 +201,18 @@ impl Live {
                     segment_count(&rules)
                 );
                 self.rules.replace(Arc::new(rules));
+                let mut state = lock(&self.reload);
                 state.last_success_s = unix_seconds();
                 state.last_ok = true;
+                drop(state);
                 eprintln!("vendorwatch: {text}");
                 Ok(text)
             }
             Err(e) => {
+                let mut state = lock(&self.reload);
                 state.failures += 1;
                 state.last_ok = false;
+                drop(state);
                 let text = format!("reload ({why}) failed, keeping the running rules: {e:#}");
                 eprintln!("vendorwatch: {text}");
                 Err(text)
@@ -172,8 +220,45 @@ impl Live {
         }
     }
 
+    /// Whether every capture handle is open and being read (`/healthz`).
     pub fn all_alive(&self) -> bool {
-        self.handles.iter().all(|h| h.alive.load(Ordering::Relaxed))
+        self.handles.iter().all(|h| h.capturing.load(Ordering::Relaxed))
+    }
+
+    /// The aggregated counters, labelled by the policy in force now, and
+    /// the live sensor's own families that come from them or the workers.
+    pub fn write_counters(&self, e: &mut Exposition) {
+        write_counters(e, &self.snapshot(), self.hosts_since_ns(), &self.rules.policy());
+        e.family(
+            "vendorwatch_capture_up",
+            Kind::Gauge,
+            "1 while every capture thread of the interface captures, 0 while one is not (reopening it).",
+        );
+        let mut interfaces: Vec<(&str, bool)> = Vec::new();
+        for h in &self.handles {
+            let up = h.capturing.load(Ordering::Relaxed);
+            match interfaces.iter_mut().find(|(name, _)| *name == h.interface) {
+                Some((_, all)) => *all &= up,
+                None => interfaces.push((&h.interface, up)),
+            }
+        }
+        for (interface, up) in interfaces {
+            e.sample("vendorwatch_capture_up", &[("interface", interface)], if up { 1.0 } else { 0.0 });
+        }
+        if let Some(lost) = &self.flow_log_lost {
+            e.family(
+                "vendorwatch_flow_log_records_lost_total",
+                Kind::Counter,
+                "Flow records the flow log (--flows-out) did not get: held past the bound, or not writable.",
+            );
+            e.sample("vendorwatch_flow_log_records_lost_total", &[], lost.load(Ordering::Relaxed) as f64);
+        }
+    }
+
+    fn lost_flow_records(&self, n: u64) {
+        if let (Some(lost), 1..) = (&self.flow_log_lost, n) {
+            lost.fetch_add(n, Ordering::Relaxed);
+        }
     }
 
     /// The oldest host timestamp that still counts for `vendorwatch_hosts`.
@@ -216,18 +301,31 @@ pub fn run(rules: Rules, opts: LiveOptions) -> anyhow::Result<()> {
             ring_bytes: DEFAULT_RING_BYTES,
         };
         for _ in 0..workers {
-            captures.push((LiveCapture::open(&copts, index as u32)?, index));
+            captures.push((LiveCapture::open(&copts, index as u32)?, copts.clone(), index));
             handles.push(HandleStats {
                 interface: interface.clone(),
-                alive: AtomicBool::new(true),
+                capturing: AtomicBool::new(true),
                 ..HandleStats::default()
             });
         }
     }
+    let listener =
+        std::net::TcpListener::bind(opts.listen).with_context(|| format!("cannot listen on {}", opts.listen))?;
+    listener.set_nonblocking(true).context("cannot make the listening socket non-blocking")?;
+    // Still the only thread: the new user and its one capability hold for
+    // every thread started from here on.
+    if let Some(user) = &opts.user {
+        let who = crate::source::live::drop_privileges(user)?;
+        eprintln!("vendorwatch: running as {user} (uid {}, gid {}) with CAP_NET_RAW only", who.uid, who.gid);
+    }
+    let flow_log = match &opts.flows_out {
+        Some(path) => Some(FlowLogFile::open(path.clone())?),
+        None => None,
+    };
 
     let live = Arc::new(Live::new(rules, &opts, handles));
     let (handover, batches) = mpsc::sync_channel(HANDOVERS_PER_WORKER * captures.len());
-    let collector = Collector::spawn(live.clone(), batches)?;
+    let collector = Collector::spawn(live.clone(), batches, flow_log)?;
 
     let mut timeouts = Timeouts::default();
     if let Some(cap) = opts.idle_timeout {
@@ -243,17 +341,24 @@ pub fn run(rules: Rules, opts: LiveOptions) -> anyhow::Result<()> {
         }
     }
     let per_worker_flows = (opts.max_flows / captures.len()).max(1);
+    let (records, max_records) = match opts.flows_out {
+        Some(_) => (FlowRecords::All, FLOW_LOG_HELD_RECORDS.max(opts.recent_flows)),
+        None => (FlowRecords::Attributed, opts.recent_flows),
+    };
     let mut threads: Vec<JoinHandle<()>> = Vec::new();
-    for (slot, (capture, index)) in captures.into_iter().enumerate() {
+    for (slot, (capture, copts, index)) in captures.into_iter().enumerate() {
         let worker = Worker {
             live: live.clone(),
-            link: WorkerLink::new(live.clone(), slot, handover.clone(), opts.recent_flows),
+            link: WorkerLink::new(live.clone(), slot, handover.clone(), max_records),
             slot,
+            capture_options: copts,
             interface_index: index,
             interface_names: opts.interfaces.clone(),
             max_flows: per_worker_flows,
             timeouts,
             flush_interval: opts.flush_interval,
+            records,
+            banked: CaptureStats::default(),
         };
         let name = format!("capture-{}-{slot}", opts.interfaces[index]);
         threads.push(
@@ -269,8 +374,11 @@ pub fn run(rules: Rules, opts: LiveOptions) -> anyhow::Result<()> {
 
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the HTTP runtime")?;
-    let served = runtime.block_on(serve(live.clone(), opts.listen, &opts.interfaces, workers));
+    let served = runtime.block_on(serve(live.clone(), listener, &opts.interfaces, workers));
     live.stop.store(true, Ordering::Release);
+    // A reload requested over HTTP may still be building on the blocking
+    // pool: the sensor stops without waiting for it.
+    runtime.shutdown_background();
     for t in threads {
         let _ = t.join();
     }
@@ -278,18 +386,23 @@ pub fn run(rules: Rules, opts: LiveOptions) -> anyhow::Result<()> {
     served
 }
 
-async fn serve(live: Arc<Live>, listen: SocketAddr, interfaces: &[String], workers: usize) -> anyhow::Result<()> {
+async fn serve(
+    live: Arc<Live>,
+    listener: std::net::TcpListener,
+    interfaces: &[String],
+    workers: usize,
+) -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
 
-    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let listen = listener.local_addr().context("the listening socket has no address")?;
+    let listener = tokio::net::TcpListener::from_std(listener).context("cannot serve on the listening socket")?;
     let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
     let mut hup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
     eprintln!(
-        "vendorwatch: capturing on {} ({workers} worker{} each), serving http://{}/metrics",
+        "vendorwatch: capturing on {} ({workers} worker{} each), serving http://{listen}/metrics",
         interfaces.join(", "),
         if workers == 1 { "" } else { "s" },
-        listener.local_addr().unwrap_or(listen)
     );
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -310,8 +423,17 @@ async fn serve(live: Arc<Live>, listen: SocketAddr, interfaces: &[String], worke
             _ = term.recv() => break "SIGTERM",
             _ = int.recv() => break "SIGINT",
             _ = hup.recv() => {
-                let live = live.clone();
-                let _ = tokio::task::spawn_blocking(move || live.reload("SIGHUP")).await;
+                live.reopen_flow_log.store(true, Ordering::Release);
+                // Built on a thread of its own, not awaited: signals and
+                // requests are answered while it runs, and a stop does not
+                // wait for it.
+                let reloader = live.clone();
+                let spawned = std::thread::Builder::new()
+                    .name("reload".into())
+                    .spawn(move || reloader.reload("SIGHUP"));
+                if let Err(e) = spawned {
+                    eprintln!("vendorwatch: cannot start a reload: {e}");
+                }
             }
         }
     };
@@ -324,12 +446,70 @@ async fn serve(live: Arc<Live>, listen: SocketAddr, interfaces: &[String], worke
     Ok(())
 }
 
+/// The flow log of `--flows-out`: a file opened for appending (reopened on
+/// SIGHUP, after logrotate moved it) or standard output.
+struct FlowLogFile {
+    /// None for standard output.
+    path: Option<PathBuf>,
+    log: FlowLog,
+    /// Records the current log had lost when last looked at.
+    lost_seen: u64,
+}
+
+impl FlowLogFile {
+    fn open(path: PathBuf) -> anyhow::Result<FlowLogFile> {
+        if path.as_os_str() == "-" {
+            return Ok(FlowLogFile { path: None, log: FlowLog::new(Box::new(std::io::stdout())), lost_seen: 0 });
+        }
+        let file = Self::append(&path)?;
+        Ok(FlowLogFile { path: Some(path), log: FlowLog::new(Box::new(file)), lost_seen: 0 })
+    }
+
+    fn append(path: &std::path::Path) -> anyhow::Result<std::fs::File> {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("cannot open flow log {}", path.display()))
+    }
+
+    /// Closes the log and opens its path again; keeps the old file if that
+    /// fails.
+    fn reopen(&mut self, live: &Live) {
+        let Some(path) = self.path.clone() else { return };
+        self.flush(live);
+        match Self::append(&path) {
+            Ok(file) => {
+                let mut old = std::mem::replace(&mut self.log, FlowLog::new(Box::new(file)));
+                let _ = old.finish();
+                self.lost_seen = 0;
+            }
+            Err(e) => eprintln!("vendorwatch: {e:#}; writing on to the file as it was open"),
+        }
+    }
+
+    /// Hands the buffered lines to the file; says once that the log broke,
+    /// and counts what it loses.
+    fn flush(&mut self, live: &Live) {
+        let first_error = self.log.lost() == 0;
+        if let Some(e) = self.log.flush() {
+            if first_error {
+                eprintln!("vendorwatch: cannot write the flow log: {e}; records are lost until a reopen (SIGHUP)");
+            }
+        }
+        let lost = self.log.lost();
+        live.lost_flow_records(lost - self.lost_seen);
+        self.lost_seen = lost;
+    }
+}
+
 /// Merges the workers' batches off the capture threads and publishes the
-/// result for scrapes; owns the merged counters.
+/// result for scrapes; owns the merged counters and the flow log.
 struct Collector {
     live: Arc<Live>,
     merged: Aggregator,
     batches: Receiver<Handover>,
+    flow_log: Option<FlowLogFile>,
 }
 
 /// One worker's batch, as sent to the collector.
@@ -339,8 +519,12 @@ struct Handover {
 }
 
 impl Collector {
-    fn spawn(live: Arc<Live>, batches: Receiver<Handover>) -> anyhow::Result<JoinHandle<()>> {
-        let collector = Collector { live, merged: Aggregator::default(), batches };
+    fn spawn(
+        live: Arc<Live>,
+        batches: Receiver<Handover>,
+        flow_log: Option<FlowLogFile>,
+    ) -> anyhow::Result<JoinHandle<()>> {
+        let collector = Collector { live, merged: Aggregator::default(), batches, flow_log };
         std::thread::Builder::new()
             .name("collector".into())
             .spawn(move || collector.run())
@@ -360,20 +544,39 @@ impl Collector {
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => return,
+                Err(RecvTimeoutError::Disconnected) => break,
             }
             if Instant::now() >= next_prune {
                 next_prune = Instant::now() + PRUNE_INTERVAL;
                 self.merged.prune_hosts(self.live.hosts_since_ns());
             }
             self.live.publish(Arc::new(self.merged.clone()));
+            if let Some(log) = &mut self.flow_log {
+                if self.live.reopen_flow_log.swap(false, Ordering::AcqRel) {
+                    log.reopen(&self.live);
+                } else {
+                    log.flush(&self.live);
+                }
+            }
+        }
+        if let Some(log) = &mut self.flow_log {
+            log.flush(&self.live);
         }
     }
 
     fn absorb(&mut self, Handover { worker, batch }: Handover) {
         self.merged.merge(batch.counts);
         self.merged.set_gauges(worker, batch.gauges);
-        self.live.recent.extend(batch.records);
+        let mut records = batch.records;
+        if let Some(log) = &mut self.flow_log {
+            // The log has each flow once, when it ends; /api/flows also the
+            // attributed ones still running.
+            for r in records.iter().filter(|r| r.end_reason != "active") {
+                log.log.write(r);
+            }
+            records.retain(|r| r.vendor.is_some());
+        }
+        self.live.recent.extend(records);
     }
 }
 
@@ -386,7 +589,7 @@ struct WorkerLink {
     handover: SyncSender<Handover>,
     /// A batch the collector had no room for yet; the next folds into it.
     held: Option<Batch>,
-    /// Records a held batch keeps (the newest): `/api/flows` shows no more.
+    /// Records a held batch keeps (the newest).
     max_records: usize,
 }
 
@@ -411,6 +614,8 @@ impl WorkerLink {
         pipeline.flush();
         let mut batch = pipeline.take_batch();
         if let Some(mut held) = self.held.take() {
+            let over = (held.records.len() + batch.records.len()).saturating_sub(self.max_records);
+            self.live.lost_flow_records(over as u64);
             held.absorb(batch, self.max_records);
             batch = held;
         }
@@ -427,34 +632,60 @@ struct Worker {
     live: Arc<Live>,
     link: WorkerLink,
     slot: usize,
+    /// How the handle was opened, to open it again after a failure.
+    capture_options: CaptureOptions,
     interface_index: usize,
     interface_names: Vec<String>,
     max_flows: usize,
     timeouts: Timeouts,
     flush_interval: Duration,
+    records: FlowRecords,
+    /// The kernel's counters of the handles closed before the current one.
+    banked: CaptureStats,
 }
 
 impl Worker {
-    fn run(mut self, mut capture: LiveCapture) {
+    fn run(mut self, capture: LiveCapture) {
         let live = self.live.clone();
         let stats = &live.handles[self.slot];
         // Rules read after the link's generation: a reload in between is
         // picked up at the next check and applied again, which is harmless.
-        let mut pipeline =
-            Pipeline::with_timeouts(live.rules.current(), self.max_flows, self.timeouts, FlowRecords::Attributed);
+        let mut pipeline = Pipeline::with_timeouts(live.rules.current(), self.max_flows, self.timeouts, self.records);
         pipeline.set_interface_names(self.interface_names.clone());
-        let interface = &self.interface_names[self.interface_index];
-        let source = pipeline.add_source(interface);
+        let interface = self.interface_names[self.interface_index].clone();
+        let source = pipeline.add_source(&interface);
+        let mut capture = Some(capture);
         let mut next_flush = Instant::now() + self.flush_interval;
-        let mut last_error_log: Option<Instant> = None;
+        let mut reopen = Reopen::default();
         while !live.stop.load(Ordering::Acquire) {
-            if let Err(e) = capture.dispatch(IDLE_WAIT, |frame| pipeline.process(frame, source)) {
-                stats.errors.fetch_add(1, Ordering::Relaxed);
-                if last_error_log.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
-                    eprintln!("vendorwatch: capture error on {interface}: {e}");
-                    last_error_log = Some(Instant::now());
+            match &mut capture {
+                Some(handle) => {
+                    if let Err(e) = handle.dispatch(IDLE_WAIT, |frame| pipeline.process(frame, source)) {
+                        // Whatever failed (the interface vanished or went
+                        // down), a new handle is the way back.
+                        stats.errors.fetch_add(1, Ordering::Relaxed);
+                        stats.capturing.store(false, Ordering::Relaxed);
+                        eprintln!("vendorwatch: capture error on {interface}: {e}; reopening it");
+                        self.bank(handle);
+                        capture = None;
+                        reopen.failed();
+                    }
                 }
-                std::thread::sleep(IDLE_WAIT);
+                None if reopen.due() => match LiveCapture::open(&self.capture_options, self.interface_index as u32) {
+                    Ok(handle) => {
+                        eprintln!("vendorwatch: capturing on {interface} again");
+                        capture = Some(handle);
+                        stats.capturing.store(true, Ordering::Relaxed);
+                        reopen = Reopen::default();
+                    }
+                    Err(e) => {
+                        if reopen.should_log() {
+                            eprintln!("vendorwatch: {e:#}; retrying every {:?} at most", REOPEN_MAX_WAIT);
+                        }
+                        reopen.failed();
+                    }
+                },
+                None => std::thread::sleep(reopen.wait().min(IDLE_WAIT)),
             }
             self.link.follow_rules(&mut pipeline);
             let now = Instant::now();
@@ -462,22 +693,59 @@ impl Worker {
                 next_flush = now + self.flush_interval;
                 pipeline.tick(unix_ns());
                 self.link.hand_over(&mut pipeline);
-                self.publish(&mut capture);
+                self.publish(capture.as_mut());
             }
         }
         // No pipeline.finish(): the counts die with the process anyway, and
         // ending a full table of flows could outlast the 2 s stop bound.
-        self.publish(&mut capture);
-        stats.alive.store(false, Ordering::Relaxed);
+        self.publish(capture.as_mut());
+        stats.capturing.store(false, Ordering::Relaxed);
     }
 
-    fn publish(&self, capture: &mut LiveCapture) {
-        let stats = &self.live.handles[self.slot];
+    /// Keeps a closing handle's counters, so the exported ones never go back.
+    fn bank(&mut self, capture: &mut LiveCapture) {
         if let Ok(s) = capture.stats() {
-            stats.received.store(s.received, Ordering::Relaxed);
-            stats.dropped.store(s.dropped, Ordering::Relaxed);
-            stats.if_dropped.store(s.if_dropped, Ordering::Relaxed);
+            self.banked.received += s.received;
+            self.banked.dropped += s.dropped;
+            self.banked.if_dropped += s.if_dropped;
         }
+    }
+
+    fn publish(&self, capture: Option<&mut LiveCapture>) {
+        let stats = &self.live.handles[self.slot];
+        let now = capture.and_then(|c| c.stats().ok()).unwrap_or_default();
+        stats.received.store(self.banked.received + now.received, Ordering::Relaxed);
+        stats.dropped.store(self.banked.dropped + now.dropped, Ordering::Relaxed);
+        stats.if_dropped.store(self.banked.if_dropped + now.if_dropped, Ordering::Relaxed);
+    }
+}
+
+/// When to try opening a failed capture handle again: soon at first, then
+/// backing off while the interface stays away.
+#[derive(Debug, Default)]
+struct Reopen {
+    attempts: u32,
+    next: Option<Instant>,
+}
+
+impl Reopen {
+    fn failed(&mut self) {
+        let wait = REOPEN_FIRST_WAIT.saturating_mul(1 << self.attempts.min(16)).min(REOPEN_MAX_WAIT);
+        self.attempts += 1;
+        self.next = Some(Instant::now() + wait);
+    }
+
+    fn due(&self) -> bool {
+        self.next.is_none_or(|t| Instant::now() >= t)
+    }
+
+    fn wait(&self) -> Duration {
+        self.next.map_or(Duration::ZERO, |t| t.saturating_duration_since(Instant::now()))
+    }
+
+    /// The first failures, then one in ten: a long absence is not a flood.
+    fn should_log(&self) -> bool {
+        self.attempts < 3 || self.attempts % 10 == 0
     }
 }
 
@@ -609,6 +877,8 @@ mod tests {
             encap: None,
             encap_id: None,
             interface: 0,
+            interface_name: None,
+            community_id: None,
             segment: Arc::from("hq"),
             vendor: Some(vendor.into()),
             service: Some("web".into()),
@@ -650,7 +920,7 @@ mod tests {
     }
 
     use crate::classify::signatures::SignatureSet;
-    use crate::export::metrics::{Exposition, Format, write_counters};
+    use crate::export::metrics::Format;
     use crate::segment::Config;
     use crate::source::{Frame, LinkType};
     use synth::app;
@@ -673,6 +943,8 @@ mod tests {
             idle_timeout: None,
             flush_interval: Duration::from_secs(1),
             recent_flows: 1000,
+            flows_out: None,
+            user: None,
         };
         Arc::new(Live::new(rules(), &opts, Vec::new()))
     }
@@ -710,7 +982,7 @@ mod tests {
         let mut agg = batch.counts;
         agg.set_gauges(0, batch.gauges);
         let mut e = Exposition::new(Format::Prometheus);
-        write_counters(&mut e, &agg, 0);
+        write_counters(&mut e, &agg, 0, &Policy::of(&rules()));
         e.finish()
     }
 
@@ -725,7 +997,7 @@ mod tests {
         let cap = traffic();
         let frames_sent = cap.clone();
         let (handover, batches) = mpsc::sync_channel(HANDOVERS_PER_WORKER);
-        let collector = Collector::spawn(live.clone(), batches).unwrap();
+        let collector = Collector::spawn(live.clone(), batches, None).unwrap();
         let (halfway_tx, halfway_rx) = mpsc::channel();
         let (reloaded_tx, reloaded_rx) = mpsc::channel::<()>();
         let (done_tx, done_rx) = mpsc::channel();
@@ -820,7 +1092,7 @@ mod tests {
             merged.merge(batch.counts);
         }
         let mut e = Exposition::new(Format::Prometheus);
-        write_counters(&mut e, &merged, 0);
+        write_counters(&mut e, &merged, 0, &Policy::default());
         let flows_line =
             |t: &str| t.lines().filter(|l| l.starts_with("vendorwatch_flows_total")).collect::<Vec<_>>().join("\n");
         assert_eq!(flows_line(&e.finish()), flows_line(&reference(&cap)));

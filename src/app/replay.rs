@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+use crate::aggregate::Policy;
 use crate::export::flowlog::FlowLog;
 use crate::export::metrics::{Exposition, Format, Kind, write_counters};
 use crate::export::report::{InputError, Summary};
@@ -187,6 +188,7 @@ pub fn run(
     if let Some(log) = flow_log.as_mut() {
         pipeline.drain_records().for_each(|r| log.write(&r));
     }
+    let policy = Policy::of(pipeline.rules());
     let batch = pipeline.take_batch();
     let mut agg = batch.counts;
     agg.set_gauges(0, batch.gauges);
@@ -196,11 +198,11 @@ pub fn run(
     }
     if let Some(path) = &opts.metrics_out {
         let mut e = Exposition::new(Format::Prometheus);
-        write_counters(&mut e, &agg, 0);
+        write_counters(&mut e, &agg, 0, &policy);
         write_input_counters(&mut e, &statuses);
         std::fs::write(path, e.finish()).with_context(|| format!("cannot write metrics to {}", path.display()))?;
     }
-    let mut summary = Summary::from_aggregator(&agg, 0);
+    let mut summary = Summary::from_aggregator(&agg, 0, &policy);
     summary.capture.first_packet = span.map(|(first, _)| first);
     summary.capture.last_packet = span.map(|(_, last)| last);
     for (label, status) in &statuses {

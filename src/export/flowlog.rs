@@ -28,6 +28,12 @@ pub struct FlowRecord {
     pub encap: Option<&'static str>,
     pub encap_id: Option<u32>,
     pub interface: u32,
+    /// The capture interface (live), when known.
+    #[serde(serialize_with = "shared_opt_str")]
+    pub interface_name: Option<Arc<str>>,
+    /// Community ID v1 (seed 0), as Zeek and Suricata log it; null where
+    /// the flow's ports are not known (SCTP, an ICMP flow without a header).
+    pub community_id: Option<Box<str>>,
     #[serde(serialize_with = "shared_str")]
     pub segment: Arc<str>,
     pub vendor: Option<Box<str>>,
@@ -72,6 +78,13 @@ fn shared_str<S: serde::Serializer>(v: &Arc<str>, s: S) -> Result<S::Ok, S::Erro
     s.serialize_str(v)
 }
 
+fn shared_opt_str<S: serde::Serializer>(v: &Option<Arc<str>>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => s.serialize_str(v),
+        None => s.serialize_none(),
+    }
+}
+
 fn signature_ref<S: serde::Serializer>(r: &Option<(Box<str>, usize)>, s: S) -> Result<S::Ok, S::Error> {
     match r {
         Some((file, line)) => s.serialize_str(&format!("{file}:{line}")),
@@ -80,19 +93,23 @@ fn signature_ref<S: serde::Serializer>(r: &Option<(Box<str>, usize)>, s: S) -> R
 }
 
 /// A JSON-lines writer that keeps the first write error instead of
-/// stopping the pipeline; the caller reports it at the end.
+/// stopping the pipeline; the caller reports it at the end (a replay) or
+/// counts what it could not write (the live sensor, until it reopens).
 pub struct FlowLog {
     out: BufWriter<Box<dyn Write + Send>>,
     error: Option<io::Error>,
+    /// Records not written because of an earlier error.
+    lost: u64,
 }
 
 impl FlowLog {
     pub fn new(out: Box<dyn Write + Send>) -> Self {
-        FlowLog { out: BufWriter::with_capacity(1 << 16, out), error: None }
+        FlowLog { out: BufWriter::with_capacity(1 << 16, out), error: None, lost: 0 }
     }
 
     pub fn write(&mut self, record: &FlowRecord) {
         if self.error.is_some() {
+            self.lost += 1;
             return;
         }
         let result = serde_json::to_writer(&mut self.out, record)
@@ -100,8 +117,27 @@ impl FlowLog {
             .and_then(|()| self.out.write_all(b"\n"));
         match result {
             Ok(()) => {}
-            Err(e) => self.error = Some(e),
+            Err(e) => {
+                self.error = Some(e);
+                self.lost += 1;
+            }
         }
+    }
+
+    /// Hands what is buffered to the file; the first error, if any, stays
+    /// (so that [`FlowLog::finish`] still reports it).
+    pub fn flush(&mut self) -> Option<&io::Error> {
+        if self.error.is_none() {
+            if let Err(e) = self.out.flush() {
+                self.error = Some(e);
+            }
+        }
+        self.error.as_ref()
+    }
+
+    /// Records not written since the first error.
+    pub fn lost(&self) -> u64 {
+        self.lost
     }
 
     /// Flushes and returns the first error, if any.

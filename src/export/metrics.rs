@@ -11,7 +11,9 @@
 
 use std::fmt::Write;
 
-use crate::aggregate::{Aggregator, IN, OUT};
+use std::collections::BTreeMap;
+
+use crate::aggregate::{Aggregator, IN, OUT, Policy};
 use crate::decode::DecodeError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,13 +98,21 @@ impl Exposition {
     }
 }
 
+/// Nanoseconds as Unix seconds, to the f64's precision (dividing the
+/// whole count would round the fraction off).
+fn unix_seconds(ns: u64) -> f64 {
+    (ns / 1_000_000_000) as f64 + (ns % 1_000_000_000) as f64 / 1e9
+}
+
 fn flag(b: bool) -> &'static str {
     if b { "true" } else { "false" }
 }
 
-/// Writes every vendorwatch counter. `hosts_since_ns` limits the hosts
-/// gauge to hosts seen since then (0: all).
-pub fn write_counters(e: &mut Exposition, agg: &Aggregator, hosts_since_ns: u64) {
+/// Writes every vendorwatch counter, labelled `banned` by `policy` (the one
+/// in force now, whatever it was when the traffic was counted).
+/// `hosts_since_ns` limits the hosts gauge to hosts seen since then (0: all).
+pub fn write_counters(e: &mut Exposition, agg: &Aggregator, hosts_since_ns: u64, policy: &Policy) {
+    let banned = |vendor: &str| flag(policy.is_banned(vendor));
     let mut traffic: Vec<_> = agg.traffic.iter().collect();
     traffic.sort_by(|a, b| a.0.cmp(b.0));
 
@@ -110,7 +120,7 @@ pub fn write_counters(e: &mut Exposition, agg: &Aggregator, hosts_since_ns: u64)
     for (k, t) in &traffic {
         e.sample(
             "vendorwatch_flows_total",
-            &[("segment", &k.segment), ("vendor", &k.vendor), ("service", &k.service), ("banned", flag(k.banned))],
+            &[("segment", &k.segment), ("vendor", &k.vendor), ("service", &k.service), ("banned", banned(&k.vendor))],
             t.flows as f64,
         );
     }
@@ -136,7 +146,7 @@ pub fn write_counters(e: &mut Exposition, agg: &Aggregator, hosts_since_ns: u64)
                         ("segment", &k.segment),
                         ("vendor", &k.vendor),
                         ("service", &k.service),
-                        ("banned", flag(k.banned)),
+                        ("banned", banned(&k.vendor)),
                         ("direction", label),
                     ],
                     values[dir] as f64,
@@ -148,7 +158,7 @@ pub fn write_counters(e: &mut Exposition, agg: &Aggregator, hosts_since_ns: u64)
     for (k, n) in agg.host_counts(hosts_since_ns) {
         e.sample(
             "vendorwatch_hosts",
-            &[("segment", &k.segment), ("vendor", &k.vendor), ("banned", flag(k.banned))],
+            &[("segment", &k.segment), ("vendor", &k.vendor), ("banned", banned(&k.vendor))],
             n as f64,
         );
     }
@@ -157,13 +167,22 @@ pub fn write_counters(e: &mut Exposition, agg: &Aggregator, hosts_since_ns: u64)
         Kind::Counter,
         "DNS queries for vendor names, by the querying host's segment.",
     );
-    let mut queries: Vec<_> = agg.dns_queries.iter().collect();
-    queries.sort();
-    for (k, n) in queries {
+    // Every configured segment has a series at 0 for each banned vendor, so
+    // the first lookup is an increase from 0, not the birth of a series.
+    let mut queries: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+    for segment in policy.configured_segments() {
+        for vendor in policy.banned_vendors() {
+            queries.insert((segment, vendor), 0);
+        }
+    }
+    for (k, n) in &agg.dns_queries {
+        *queries.entry((&k.segment, &k.vendor)).or_default() += n;
+    }
+    for ((segment, vendor), n) in queries {
         e.sample(
             "vendorwatch_dns_queries_total",
-            &[("segment", &k.segment), ("vendor", &k.vendor), ("banned", flag(k.banned))],
-            *n as f64,
+            &[("segment", segment), ("vendor", vendor), ("banned", banned(vendor))],
+            n as f64,
         );
     }
     e.family(
@@ -175,6 +194,47 @@ pub fn write_counters(e: &mut Exposition, agg: &Aggregator, hosts_since_ns: u64)
     ech.sort();
     for (segment, n) in ech {
         e.sample("vendorwatch_ech_flows_total", &[("segment", segment)], *n as f64);
+    }
+    e.family(
+        "vendorwatch_vendor_last_seen_timestamp_seconds",
+        Kind::Gauge,
+        "When the vendor last had a packet in the segment, Unix time (live: the capture clock, i.e. wall clock).",
+    );
+    let mut seen: Vec<_> = agg.last_seen.iter().collect();
+    seen.sort();
+    for (k, ts_ns) in seen {
+        e.sample(
+            "vendorwatch_vendor_last_seen_timestamp_seconds",
+            &[("segment", &k.segment), ("vendor", &k.vendor), ("banned", banned(&k.vendor))],
+            unix_seconds(*ts_ns),
+        );
+    }
+    e.family(
+        "vendorwatch_banned_flows_total",
+        Kind::Counter,
+        "Flows of vendors the policy bans, by segment; at 0 for every configured segment from the start.",
+    );
+    let mut banned_flows: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+    for segment in policy.configured_segments() {
+        for vendor in policy.banned_vendors() {
+            banned_flows.insert((segment, vendor), 0);
+        }
+    }
+    for (k, t) in traffic.iter().filter(|(k, _)| policy.is_banned(&k.vendor)) {
+        *banned_flows.entry((&k.segment, &k.vendor)).or_default() += t.flows;
+    }
+    for ((segment, vendor), n) in banned_flows {
+        e.sample("vendorwatch_banned_flows_total", &[("segment", segment), ("vendor", vendor)], n as f64);
+    }
+    e.family(
+        "vendorwatch_flows_by_evidence_total",
+        Kind::Counter,
+        "Flows by segment and the evidence that attributed them (tls_sni, quic_sni, http_host, dns, ip, port; none).",
+    );
+    let mut evidence: Vec<_> = agg.evidence.iter().collect();
+    evidence.sort();
+    for ((segment, kind), n) in evidence {
+        e.sample("vendorwatch_flows_by_evidence_total", &[("segment", segment), ("evidence", kind)], *n as f64);
     }
     e.family("vendorwatch_capture_packets_total", Kind::Counter, "Frames read, by source (capture file or interface).");
     for (source, n) in &agg.capture_packets {
@@ -254,7 +314,7 @@ pub fn write_counters(e: &mut Exposition, agg: &Aggregator, hosts_since_ns: u64)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aggregate::{Traffic, TrafficKey};
+    use crate::aggregate::{NO_EVIDENCE, Traffic, TrafficKey, VendorKey};
 
     #[test]
     fn escapes_labels_and_names_families_per_format() {
@@ -271,15 +331,10 @@ mod tests {
     #[test]
     fn writes_directional_traffic() {
         let mut agg = Aggregator::default();
-        let key = TrafficKey {
-            segment: agg.label("hq"),
-            vendor: agg.label("apple"),
-            service: agg.label("push"),
-            banned: true,
-        };
+        let key = TrafficKey { segment: agg.label("hq"), vendor: agg.label("apple"), service: agg.label("push") };
         agg.add_traffic(key, Traffic { flows: 2, packets: [3, 4], bytes: [300, 400] });
         let mut e = Exposition::new(Format::Prometheus);
-        write_counters(&mut e, &agg, 0);
+        write_counters(&mut e, &agg, 0, &Policy::banning(&["apple"], &[]));
         let text = e.finish();
         assert!(
             text.contains(
@@ -292,5 +347,72 @@ mod tests {
             let line = format!("vendorwatch_fragment_datagrams_total{{outcome=\"{outcome}\"}} 0\n");
             assert!(text.contains(&line), "{line}");
         }
+    }
+
+    fn render(agg: &Aggregator, policy: &Policy) -> String {
+        let mut e = Exposition::new(Format::Prometheus);
+        write_counters(&mut e, agg, 0, policy);
+        e.finish()
+    }
+
+    fn lines<'a>(text: &'a str, family: &str) -> Vec<&'a str> {
+        text.lines().filter(|l| l.starts_with(&format!("{family}{{"))).collect()
+    }
+
+    /// The first contact is an increase from 0: configured segments have
+    /// banned-flow and lookup series at 0 for every banned vendor; the
+    /// policy in force labels past counts, so banning relabels them.
+    #[test]
+    fn banned_vendors_have_zero_series_and_the_policy_relabels_past_counts() {
+        let mut agg = Aggregator::default();
+        let (hq, apple, google) = (agg.label("hq"), agg.label("apple"), agg.label("google"));
+        let key = TrafficKey { segment: hq.clone(), vendor: apple.clone(), service: agg.label("push") };
+        agg.add_traffic(key, Traffic { flows: 3, packets: [1, 1], bytes: [10, 10] });
+        agg.saw_vendor(VendorKey { segment: hq.clone(), vendor: apple.clone() }, 1_500_000_000_250_000_000);
+        agg.dns_queries.insert(VendorKey { segment: hq.clone(), vendor: google }, 4);
+        agg.add_evidence(hq.clone(), "tls_sni");
+        agg.add_evidence(hq, NO_EVIDENCE);
+
+        let open = render(&agg, &Policy::banning(&[], &["hq", "lab"]));
+        assert_eq!(lines(&open, "vendorwatch_banned_flows_total"), Vec::<&str>::new());
+        assert_eq!(
+            lines(&open, "vendorwatch_vendor_last_seen_timestamp_seconds"),
+            [
+                "vendorwatch_vendor_last_seen_timestamp_seconds{segment=\"hq\",vendor=\"apple\",banned=\"false\"} 1500000000.25"
+            ]
+        );
+
+        let strict = render(&agg, &Policy::banning(&["apple", "huawei"], &["hq", "lab"]));
+        assert_eq!(
+            lines(&strict, "vendorwatch_banned_flows_total"),
+            [
+                "vendorwatch_banned_flows_total{segment=\"hq\",vendor=\"apple\"} 3",
+                "vendorwatch_banned_flows_total{segment=\"hq\",vendor=\"huawei\"} 0",
+                "vendorwatch_banned_flows_total{segment=\"lab\",vendor=\"apple\"} 0",
+                "vendorwatch_banned_flows_total{segment=\"lab\",vendor=\"huawei\"} 0",
+            ]
+        );
+        assert_eq!(
+            lines(&strict, "vendorwatch_dns_queries_total"),
+            [
+                "vendorwatch_dns_queries_total{segment=\"hq\",vendor=\"apple\",banned=\"true\"} 0",
+                "vendorwatch_dns_queries_total{segment=\"hq\",vendor=\"google\",banned=\"false\"} 4",
+                "vendorwatch_dns_queries_total{segment=\"hq\",vendor=\"huawei\",banned=\"true\"} 0",
+                "vendorwatch_dns_queries_total{segment=\"lab\",vendor=\"apple\",banned=\"true\"} 0",
+                "vendorwatch_dns_queries_total{segment=\"lab\",vendor=\"huawei\",banned=\"true\"} 0",
+            ]
+        );
+        // One series for apple's flows, relabelled: never one of each.
+        assert_eq!(
+            lines(&strict, "vendorwatch_flows_total"),
+            ["vendorwatch_flows_total{segment=\"hq\",vendor=\"apple\",service=\"push\",banned=\"true\"} 3"]
+        );
+        assert_eq!(
+            lines(&strict, "vendorwatch_flows_by_evidence_total"),
+            [
+                "vendorwatch_flows_by_evidence_total{segment=\"hq\",evidence=\"none\"} 1",
+                "vendorwatch_flows_by_evidence_total{segment=\"hq\",evidence=\"tls_sni\"} 1",
+            ]
+        );
     }
 }

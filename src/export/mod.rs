@@ -1,5 +1,6 @@
 //! Export: Prometheus metrics, the per-flow log and the analyst's report.
 
+pub mod community_id;
 pub mod flowlog;
 pub mod metrics;
 pub mod report;

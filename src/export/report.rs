@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
-use crate::aggregate::{Aggregator, IN, NO_VENDOR, OUT};
+use crate::aggregate::{Aggregator, IN, NO_VENDOR, OUT, Policy};
 use crate::decode::DecodeError;
 use crate::export::time::rfc3339;
 
@@ -100,10 +100,12 @@ fn duration(ns: u64) -> String {
 }
 
 impl Summary {
-    pub fn from_aggregator(agg: &Aggregator, hosts_since_ns: u64) -> Summary {
+    /// `policy` says which vendors are banned (the one in force now).
+    pub fn from_aggregator(agg: &Aggregator, hosts_since_ns: u64, policy: &Policy) -> Summary {
         let mut by_segment: BTreeMap<&str, BTreeMap<(&str, bool), VendorSummary>> = BTreeMap::new();
+        let row = |vendor| (vendor, policy.is_banned(vendor));
         for (k, t) in &agg.traffic {
-            let v = by_segment.entry(&k.segment).or_default().entry((&k.vendor, k.banned)).or_default();
+            let v = by_segment.entry(&k.segment).or_default().entry(row(&k.vendor)).or_default();
             v.flows += t.flows;
             v.packets += t.packets[OUT] + t.packets[IN];
             v.bytes_out += t.bytes[OUT];
@@ -117,10 +119,10 @@ impl Summary {
             });
         }
         for (k, n) in agg.host_counts(hosts_since_ns) {
-            by_segment.entry(&k.segment).or_default().entry((&k.vendor, k.banned)).or_default().hosts = n;
+            by_segment.entry(&k.segment).or_default().entry(row(&k.vendor)).or_default().hosts = n;
         }
         for (k, n) in &agg.dns_queries {
-            by_segment.entry(&k.segment).or_default().entry((&k.vendor, k.banned)).or_default().dns_queries = *n;
+            by_segment.entry(&k.segment).or_default().entry(row(&k.vendor)).or_default().dns_queries = *n;
         }
         let segments = by_segment
             .into_iter()

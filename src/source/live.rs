@@ -131,19 +131,41 @@ impl LiveCapture {
 fn open_error(interface: &str, e: pcap::Error) -> anyhow::Error {
     let text = e.to_string();
     let hint = if text.contains("ermission") || text.contains("not permitted") {
-        " (live capture needs root or CAP_NET_RAW and CAP_NET_ADMIN: \
-         setcap cap_net_raw,cap_net_admin+eip /path/to/vendorwatch)"
+        " (live capture needs root or CAP_NET_RAW: setcap cap_net_raw+ep /path/to/vendorwatch)"
     } else {
         ""
     };
     anyhow::anyhow!("cannot capture on interface {interface}: {text}{hint}")
 }
 
+/// Who the sensor runs as after [`drop_privileges`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Credentials {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// Becomes `user` (its uid, its primary group, no supplementary groups),
+/// keeping only CAP_NET_RAW, so that an interface that vanishes can still be
+/// opened again. Call it from the only thread of the process: capabilities
+/// are per thread, and threads started later inherit them.
+pub fn drop_privileges(user: &str) -> anyhow::Result<Credentials> {
+    let (uid, gid) = sys::lookup_user(user)
+        .with_context(|| format!("--user {user}: cannot look the user up"))?
+        .ok_or_else(|| anyhow::anyhow!("--user {user}: no such user"))?;
+    anyhow::ensure!(uid != 0, "--user {user}: that user is root; name an unprivileged one");
+    anyhow::ensure!(sys::effective_uid() == 0, "--user {user}: the sensor must be started as root to change user");
+    sys::become_user(uid, gid).with_context(|| format!("--user {user}: cannot switch to uid {uid}, gid {gid}"))?;
+    Ok(Credentials { uid, gid })
+}
+
 /// The only unsafe code of the crate: `setsockopt(PACKET_FANOUT)`, which
-/// libpcap has no call for, and `poll(2)` on the handle's descriptor.
+/// libpcap has no call for, `poll(2)` on the handle's descriptor, and the
+/// calls that change the process's user while keeping CAP_NET_RAW.
 mod sys {
     #![allow(unsafe_code)]
 
+    use std::ffi::CString;
     use std::io;
     use std::os::fd::RawFd;
     use std::time::Duration;
@@ -186,5 +208,90 @@ mod sys {
             n if n > 0 => Ok(true),
             _ => Err(io::Error::last_os_error()),
         }
+    }
+
+    /// CAP_NET_RAW from <linux/capability.h>.
+    const CAP_NET_RAW: u32 = 13;
+    /// `_LINUX_CAPABILITY_VERSION_3`: 64-bit sets as two 32-bit halves.
+    const CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+    #[repr(C)]
+    struct CapHeader {
+        version: u32,
+        pid: libc::c_int,
+    }
+
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct CapData {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+
+    pub fn effective_uid() -> u32 {
+        // SAFETY: geteuid takes no arguments and cannot fail.
+        unsafe { libc::geteuid() }
+    }
+
+    /// The uid and primary gid of `name` through the system's user database
+    /// (NSS: /etc/passwd, LDAP, ...); None if there is no such user.
+    pub fn lookup_user(name: &str) -> io::Result<Option<(u32, u32)>> {
+        let name = CString::new(name).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in user name"))?;
+        let mut buf = vec![0 as libc::c_char; 16 * 1024];
+        loop {
+            // SAFETY: an all-zero passwd is a valid value of the plain C
+            // struct; getpwnam_r fills it.
+            let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+            let mut result: *mut libc::passwd = std::ptr::null_mut();
+            // SAFETY: `name` is a NUL-terminated string; `pwd`, `buf` (of the
+            // length passed) and `result` are valid for writes for the whole
+            // call, and `pwd`'s string fields point into `buf`, which we do
+            // not read through them.
+            let rc = unsafe { libc::getpwnam_r(name.as_ptr(), &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result) };
+            match rc {
+                0 if result.is_null() => return Ok(None),
+                0 => return Ok(Some((pwd.pw_uid, pwd.pw_gid))),
+                libc::ERANGE if buf.len() < 1 << 20 => buf.resize(buf.len() * 4, 0),
+                libc::ENOENT | libc::ESRCH | libc::EBADF | libc::EPERM => return Ok(None),
+                e => return Err(io::Error::from_raw_os_error(e)),
+            }
+        }
+    }
+
+    fn check(rc: libc::c_int) -> io::Result<()> {
+        if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+    }
+
+    /// Switches to `uid`/`gid` (no supplementary groups) keeping CAP_NET_RAW
+    /// permitted and effective, and nothing else.
+    pub fn become_user(uid: u32, gid: u32) -> io::Result<()> {
+        // SAFETY: each call takes plain integers or a pointer to one gid on
+        // our stack with the count 1; none retains a pointer.
+        unsafe {
+            // Keep the permitted set across setuid, so CAP_NET_RAW can stay.
+            check(libc::prctl(libc::PR_SET_KEEPCAPS, 1 as libc::c_ulong, 0, 0, 0))?;
+            check(libc::setgroups(1, &gid))?;
+            check(libc::setgid(gid))?;
+            check(libc::setuid(uid))?;
+            check(libc::prctl(libc::PR_SET_KEEPCAPS, 0 as libc::c_ulong, 0, 0, 0))?;
+        }
+        let mut header = CapHeader { version: CAPABILITY_VERSION_3, pid: 0 };
+        let mut data = [CapData::default(); 2];
+        data[0].effective = 1 << CAP_NET_RAW;
+        data[0].permitted = 1 << CAP_NET_RAW;
+        // SAFETY: capset reads one header and, for version 3, two data
+        // structs: both are initialised, repr(C) as in the kernel's ABI,
+        // and live on our stack for the call.
+        let rc = unsafe { libc::syscall(libc::SYS_capset, &raw mut header, data.as_mut_ptr()) };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // Root cannot be regained: if it could, the switch did not happen.
+        // SAFETY: setuid takes an integer; on success we refuse to go on.
+        if unsafe { libc::setuid(0) } == 0 {
+            return Err(io::Error::other("still able to become root after the switch"));
+        }
+        Ok(())
     }
 }
