@@ -1295,3 +1295,42 @@ fn gtp_uplink_and_downlink_teids_are_one_flow() {
     );
     assert_eq!(r.flows.len(), TUNNELLED.len() + 2, "{}", r.dump());
 }
+
+#[test]
+fn hellos_after_plaintext_preambles_are_read() {
+    let r = replay(&["preambles.pcap"], &[]);
+    assert_eq!(r.flows.len(), 10, "{}", r.dump());
+    for (port, vendor, service, name) in [
+        (51500, "microsoft", "office", "smtp.office365.com"),
+        (51501, "apple", "icloud", "imap.mail.me.com"),
+        (51502, "google", "services", "pop.gmail.com"),
+        (51503, "bytedance", "tiktok", "www.tiktok.com"),
+        (51504, "huawei", "services", "ldap.huawei.com"),
+        (51505, "apple", "services", "ftp.apple.com"),
+        (51506, "bytedance", "tiktok", "db.tiktokv.com"),
+        (51507, "microsoft", "services", "rdweb.wvd.microsoft.com"),
+        (51508, "apple", "icloud", "gateway.icloud.com"),
+    ] {
+        let f = r.by_client_port(port);
+        check(f, &attributed(vendor, service, "tls_sni", Some(name)));
+        check(f, &[("server_name", json!(name)), ("alpn", json!("h2"))]);
+    }
+    check(r.by_client_port(51508), &[("user_agent", json!("curl/8.5.0"))]);
+    let plain = r.by_client_port(51509);
+    check(plain, &unattributed());
+    check(plain, &[("server_name", Value::Null)]);
+    assert_all_frames_accounted(&r);
+}
+
+#[test]
+fn a_hello_cut_into_many_segments_is_read() {
+    let r = replay(&["split_hellos.pcap"], &[]);
+    assert_eq!(r.flows.len(), 4, "{}", r.dump());
+    for (port, segments) in [(51520, 14u64), (51521, 15), (51522, 20), (51523, 40)] {
+        let f = r.by_client_port(port);
+        check(f, &attributed("apple", "icloud", "tls_sni", Some("gateway.icloud.com")));
+        // Handshake (3), the hello's segments, a one-segment flight, FIN (3).
+        check(f, &[("packets", json!(3 + segments + 1 + 3))]);
+    }
+    assert_all_frames_accounted(&r);
+}
