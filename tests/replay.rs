@@ -1334,3 +1334,28 @@ fn a_hello_cut_into_many_segments_is_read() {
     }
     assert_all_frames_accounted(&r);
 }
+
+#[test]
+fn http_methods_sloppy_lines_and_vendor_agents_behind_bare_addresses() {
+    let r = replay(&["http_agents.pcap"], &[]);
+    assert_eq!(r.flows.len(), 8, "{}", r.dump());
+    let by_agent = attributed("microsoft", "updates", "http_user_agent", None);
+    check(r.by_client_port(51530), &by_agent);
+    check(r.by_client_port(51530), &[("server_name", json!("203.0.113.180"))]);
+    check(r.by_client_port(51531), &by_agent);
+    check(
+        r.by_client_port(51531),
+        &[("user_agent", json!("Windows-Update-Agent/10.0.10011.16384 Client-Protocol/2.0"))],
+    );
+    for (port, server_name) in [(51532, "cdn.example.net"), (51533, "203.0.113.181"), (51537, "sccm.example.net")] {
+        let f = r.by_client_port(port);
+        check(f, &unattributed());
+        check(f, &[("server_name", json!(server_name))]);
+    }
+    check(r.by_client_port(51534), &attributed("apple", "services", "http_host", Some("www.apple.com")));
+    check(r.by_client_port(51535), &attributed("apple", "updates", "http_host", Some("swcdn.apple.com")));
+    check(r.by_client_port(51536), &attributed("bytedance", "tiktok", "http_host", Some("www.tiktok.com")));
+    check(r.by_client_port(51536), &[("user_agent", json!("x/1"))]);
+    assert_eq!(r.metric(&flows_total("net-10-10", "microsoft", "updates", false)), Some(2.0));
+    assert_all_frames_accounted(&r);
+}

@@ -78,6 +78,7 @@ pub fn all() -> Vec<Fixture> {
         time_2106(),
         preambles(),
         split_hellos(),
+        http_agents(),
     ]
 }
 
@@ -1619,6 +1620,41 @@ fn split_hellos() -> Fixture {
         about: "One ClientHello for gateway.icloud.com cut into 14 (:51520), 15 (:51521), 20 (:51522) and 40 \
                 (:51523) TCP segments in order, from 10.10.2.20 to 203.0.113.170:443: each apple/icloud by \
                 tls_sni.",
+        bytes: ethernet(cap),
+    }
+}
+
+/// Plain-HTTP requests: any token as a method, the sloppy request lines
+/// servers accept, and vendor agents fetching from bare addresses.
+fn http_agents() -> Fixture {
+    let mut cap = Capture::at(64 * MINUTE);
+    let requests: [(u16, &str, &[u8]); 8] = [
+        (51530, "203.0.113.180:80", b"GET /filestreamingservice/files/4f1e HTTP/1.1\r\nHost: 203.0.113.180\r\nUser-Agent: Microsoft-Delivery-Optimization/10.0\r\nRange: bytes=0-1048575\r\n\r\n"),
+        (51531, "203.0.113.180:80", b"GET /v11/3/windowsupdate/selfupdate/wuident.cab HTTP/1.1\r\nHost: [2001:db8::180]\r\nUser-Agent: Windows-Update-Agent/10.0.10011.16384 Client-Protocol/2.0\r\n\r\n"),
+        (51532, "203.0.113.180:80", b"GET /update.cab HTTP/1.1\r\nHost: cdn.example.net\r\nUser-Agent: Microsoft-Delivery-Optimization/10.0\r\n\r\n"),
+        (51533, "203.0.113.181:80", b"GET /apk/update HTTP/1.1\r\nHost: 203.0.113.181\r\nUser-Agent: Dalvik/2.1.0 (Linux; U; Android 13; SM-S911B Build/TP1A.220624.014)\r\n\r\n"),
+        (51534, "203.0.113.182:80", b"QUERY /contacts HTTP/1.1\r\nHost: www.apple.com\r\nContent-Type: application/sql\r\n\r\n"),
+        (51535, "203.0.113.182:80", b"GET / HTTP/1.\r\nHost: swcdn.apple.com\r\n\r\n"),
+        (51536, "203.0.113.182:80", b"GET HTTP/1.1\nHost: www.tiktok.com\nUser-Agent: x/1\n\n"),
+        (51537, "203.0.113.183:80", b"CCM_POST /ccm_system/request HTTP/1.1\r\nHost: sccm.example.net\r\nUser-Agent: ccmhttp\r\n\r\n"),
+    ];
+    for (port, server, head) in requests {
+        let path = Path::new(&format!("10.10.2.30:{port}"), server);
+        tcp_conversation(&mut cap, &path, isn(&path), head, &[], &http_response(800, u64::from(port)));
+        cap.wait(SECOND);
+    }
+    Fixture {
+        name: "http_agents.pcap",
+        about: "Plain HTTP from 10.10.2.30: :51530 Host 203.0.113.180 (an address), User-Agent \
+                Microsoft-Delivery-Optimization/10.0: microsoft/updates by http_user_agent; :51531 Host \
+                [2001:db8::180], Windows-Update-Agent/10.0.10011.16384: microsoft/updates by http_user_agent; \
+                :51532 the same agent but Host cdn.example.net: no vendor (the name the request names wins, \
+                and it is nobody's); :51533 a Dalvik agent on a Samsung phone, Host an address: no vendor \
+                (Dalvik is every Android phone's runtime, the model names the device, not the service); \
+                :51534 method QUERY, Host www.apple.com: apple/services by http_host; :51535 'GET / HTTP/1.' \
+                Host swcdn.apple.com: apple/updates; :51536 'GET HTTP/1.1' (no target) with bare LF, Host \
+                www.tiktok.com: bytedance/tiktok; :51537 SCCM's CCM_POST, Host sccm.example.net: no vendor, \
+                server_name read.",
         bytes: ethernet(cap),
     }
 }
