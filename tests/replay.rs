@@ -1359,3 +1359,28 @@ fn http_methods_sloppy_lines_and_vendor_agents_behind_bare_addresses() {
     assert_eq!(r.metric(&flows_total("net-10-10", "microsoft", "updates", false)), Some(2.0));
     assert_all_frames_accounted(&r);
 }
+
+#[test]
+fn vendor_stun_attributes_attribute_calls_and_webrtc_commons_do_not() {
+    let r = replay(&["stun_calls.pcap"], &[]);
+    assert_eq!(r.flows.len(), 3, "{}", r.dump());
+    let teams = r.by_client_port(50000);
+    check(teams, &attributed("microsoft", "call", "stun", None));
+    check(teams, &[("stun_software", json!("Microsoft Teams")), ("packets", json!(4))]);
+    check(r.by_client_port(50001), &unattributed());
+    check(r.by_client_port(50002), &attributed("google", "call", "stun", None));
+    assert_eq!(r.metric(&flows_total("net-10-10", "microsoft", "call", false)), Some(1.0));
+    assert_all_frames_accounted(&r);
+}
+
+#[test]
+fn mdns_and_llmnr_questions_are_not_vendor_lookups() {
+    let r = replay(&["local_names.pcap"], &[]);
+    assert_eq!(r.flows.len(), 3, "{}", r.dump());
+    for port in [5353, 50010] {
+        check(r.by_client_port(port), &[("vendor", Value::Null), ("query_vendor", Value::Null)]);
+    }
+    check(r.by_client_port(50011), &[("vendor", Value::Null), ("query_vendor", json!("apple"))]);
+    assert_eq!(r.metric(&dns_queries("net-10-10", "apple", false)), Some(1.0), "only the unicast lookup");
+    assert_eq!(r.metric(&dns_queries("net-10-10", "bytedance", false)), None, "an LLMNR question is no lookup");
+}

@@ -79,6 +79,8 @@ pub fn all() -> Vec<Fixture> {
         preambles(),
         split_hellos(),
         http_agents(),
+        stun_calls(),
+        local_names(),
     ]
 }
 
@@ -1655,6 +1657,77 @@ fn http_agents() -> Fixture {
                 Host swcdn.apple.com: apple/updates; :51536 'GET HTTP/1.1' (no target) with bare LF, Host \
                 www.tiktok.com: bytedance/tiktok; :51537 SCCM's CCM_POST, Host sccm.example.net: no vendor, \
                 server_name read.",
+        bytes: ethernet(cap),
+    }
+}
+
+/// A STUN Binding request with `attributes` (type, value), padded.
+fn stun_binding(transaction: u8, attributes: &[(u16, &[u8])]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (kind, value) in attributes {
+        body.extend_from_slice(&kind.to_be_bytes());
+        body.extend_from_slice(&(value.len() as u16).to_be_bytes());
+        body.extend_from_slice(value);
+        body.resize(body.len().div_ceil(4) * 4, 0);
+    }
+    let mut m = vec![0x00, 0x01];
+    m.extend_from_slice(&(body.len() as u16).to_be_bytes());
+    m.extend_from_slice(&0x2112_a442u32.to_be_bytes());
+    m.extend_from_slice(&[transaction; 12]);
+    m.extend_from_slice(&body);
+    m
+}
+
+/// A call's connectivity checks: vendor STUN attributes, then media.
+fn stun_calls() -> Fixture {
+    let mut cap = Capture::at(66 * MINUTE);
+    // Teams: MS-VERSION (0x8008) and MS-IMPLEMENTATION-VERSION (0x8070),
+    // then SRTP on the same ports.
+    let teams = Path::new("10.10.2.40:50000", "203.0.113.190:3478");
+    let ms = stun_binding(1, &[(0x8022, b"Microsoft Teams"), (0x8008, &[0, 0, 0, 6]), (0x8070, &[0, 0, 0, 2])]);
+    cap.push(teams.udp(true, &ms));
+    cap.push(teams.udp(false, &stun_binding(1, &[])));
+    let mut rtp = vec![0x80, 0x6f, 0x00, 0x01, 0, 0, 0, 0, 0x11, 0x22, 0x33, 0x44];
+    rtp.extend_from_slice(&XorShift::new(40).bytes(160));
+    cap.push(teams.udp(true, &rtp));
+    cap.push(teams.udp(false, &rtp));
+    cap.wait(SECOND);
+    // A WebRTC check with only libwebrtc's GOOG-NETWORK-INFO: any vendor's.
+    let webrtc = Path::new("10.10.2.40:50001", "203.0.113.191:19302");
+    cap.push(webrtc.udp(true, &stun_binding(2, &[(0xc057, &[0, 1, 0, 10])])));
+    cap.push(webrtc.udp(false, &stun_binding(2, &[])));
+    cap.wait(SECOND);
+    // Google's 0xFF03.
+    let meet = Path::new("10.10.2.40:50002", "203.0.113.192:19305");
+    cap.push(meet.udp(true, &stun_binding(3, &[(0xff03, &[0, 0, 0, 1])])));
+    cap.push(meet.udp(false, &stun_binding(3, &[])));
+    Fixture {
+        name: "stun_calls.pcap",
+        about: "STUN Binding requests from 10.10.2.40: :50000 -> 203.0.113.190:3478 with SOFTWARE 'Microsoft \
+                Teams', MS-VERSION (0x8008) and MS-IMPLEMENTATION-VERSION (0x8070), then an RTP packet each way: \
+                microsoft/call by stun, 4 frames; :50001 -> 203.0.113.191:19302 with only GOOG-NETWORK-INFO \
+                (0xC057, every libwebrtc client's): no vendor; :50002 -> 203.0.113.192:19305 with 0xFF03: \
+                google/call by stun.",
+        bytes: ethernet(cap),
+    }
+}
+
+/// Names on the LAN: mDNS and LLMNR questions for names that a vendor's
+/// signatures match are device facts, not lookups of the vendor.
+fn local_names() -> Fixture {
+    let mut cap = Capture::at(68 * MINUTE);
+    let mdns = Path::new("10.10.2.50:5353", "224.0.0.251:5353");
+    cap.push(mdns.udp(true, &dns_query(0, "time.apple.com", QTYPE_A)));
+    let llmnr = Path::new("10.10.2.50:50010", "224.0.0.252:5355");
+    cap.push(llmnr.udp(true, &dns_query(0x5001, "www.tiktok.com", QTYPE_A)));
+    let unicast = Path::new("10.10.2.50:50011", "10.10.0.1:53");
+    lookup(&mut cap, &unicast, 0x5002, "time.apple.com", QTYPE_A, &[Answer::a("time.apple.com", 60, "17.253.14.251")]);
+    Fixture {
+        name: "local_names.pcap",
+        about: "From 10.10.2.50: an mDNS question (5353 -> 224.0.0.251) for time.apple.com and an LLMNR \
+                question (-> 224.0.0.252:5355) for www.tiktok.com: neither counts in \
+                vendorwatch_dns_queries_total; then a unicast lookup of time.apple.com at 10.10.0.1:53, which \
+                counts once for apple.",
         bytes: ethernet(cap),
     }
 }
