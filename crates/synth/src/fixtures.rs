@@ -1445,36 +1445,6 @@ fn set_epb_stamp(file: &mut [u8], index: usize, stamp: u64) {
     panic!("no packet block {index}");
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fixtures_are_reproducible_and_small() {
-        let a = all();
-        let b = all();
-        let total: usize = a.iter().map(|f| f.bytes.len()).sum();
-        assert!(total < 2_000_000, "fixtures take {total} bytes");
-        for (x, y) in a.iter().zip(&b) {
-            assert_eq!(x.bytes, y.bytes, "{} differs between two runs", x.name);
-        }
-    }
-
-    #[test]
-    fn bench_writes_about_the_requested_packets() {
-        let mut out = Vec::new();
-        let stats = bench(&mut out, 5_000, 1).unwrap();
-        assert!((5_000..5_050).contains(&stats.packets), "{stats:?}");
-        assert_eq!(stats.flows, 25);
-        let mut r = vendorwatch::source::file::CaptureReader::from_reader(&out[..]).unwrap();
-        let mut n = 0;
-        while r.next_frame().unwrap().is_some() {
-            n += 1;
-        }
-        assert_eq!(n, stats.packets);
-    }
-}
-
 /// One step of a plaintext preamble: who sends it, and what.
 type Step<'a> = (bool, &'a [u8]);
 
@@ -1729,5 +1699,35 @@ fn local_names() -> Fixture {
                 vendorwatch_dns_queries_total; then a unicast lookup of time.apple.com at 10.10.0.1:53, which \
                 counts once for apple.",
         bytes: ethernet(cap),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixtures_are_reproducible_and_small() {
+        let a = all();
+        let b = all();
+        let total: usize = a.iter().map(|f| f.bytes.len()).sum();
+        assert!(total < 2_000_000, "fixtures take {total} bytes");
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!(x.bytes, y.bytes, "{} differs between two runs", x.name);
+        }
+    }
+
+    #[test]
+    fn bench_writes_about_the_requested_packets() {
+        let mut out = Vec::new();
+        let stats = bench(&mut out, 5_000, 1).unwrap();
+        assert!((5_000..5_050).contains(&stats.packets), "{stats:?}");
+        assert_eq!(stats.flows, 25);
+        let mut r = vendorwatch::source::file::CaptureReader::from_reader(&out[..]).unwrap();
+        let mut n = 0;
+        while r.next_frame().unwrap().is_some() {
+            n += 1;
+        }
+        assert_eq!(n, stats.packets);
     }
 }
