@@ -120,25 +120,10 @@ const EXCLUSIONS: &[Exclusion] = &[
                  the server certificate (O=Huawei, SAN oss.huawei.com), which vendorwatch does not read",
     },
     Exclusion {
-        capture: "windowsupdate_over_http.pcap",
-        flow: "tcp 10.0.2.15:49815 <-> 151.99.72.125:80",
-        reason: "Delivery Optimization download from an ISP cache: the Host header is the IP literal 151.99.72.125 \
-                 (Telecom Italia in BGP data, no Microsoft prefix); nDPI's WindowsUpdate label comes from the URL path \
-                 (/data/.../msedge.b.tlu.dl.delivery.mp.microsoft.com/...) and User-Agent, which vendorwatch does \
-                 not use",
-    },
-    Exclusion {
         capture: "stun.pcap",
         flow: "tcp 10.77.110.51:41588 <-> 10.206.50.239:42000 vlan 1611",
         reason: "STUN over TCP between two private addresses, no name; nDPI's Teams label rests on \
                  Microsoft-specific STUN attributes, which vendorwatch does not read",
-    },
-    Exclusion {
-        capture: "skype-conference-call.pcap",
-        flow: "udp 192.168.2.20:49282 <-> 104.46.40.49:60642",
-        reason: "Skype/Teams media relay on an Azure address (nDPI's ip_protocol Azure; not in the Microsoft 365 \
-                 Teams ranges of microsoft.toml), no name; nDPI's label rests on Microsoft-specific STUN attributes; \
-                 Azure customer space is never attributed by address",
     },
     Exclusion {
         capture: "instagram.pcap",

@@ -1295,3 +1295,92 @@ fn gtp_uplink_and_downlink_teids_are_one_flow() {
     );
     assert_eq!(r.flows.len(), TUNNELLED.len() + 2, "{}", r.dump());
 }
+
+#[test]
+fn hellos_after_plaintext_preambles_are_read() {
+    let r = replay(&["preambles.pcap"], &[]);
+    assert_eq!(r.flows.len(), 10, "{}", r.dump());
+    for (port, vendor, service, name) in [
+        (51500, "microsoft", "office", "smtp.office365.com"),
+        (51501, "apple", "icloud", "imap.mail.me.com"),
+        (51502, "google", "services", "pop.gmail.com"),
+        (51503, "bytedance", "tiktok", "www.tiktok.com"),
+        (51504, "huawei", "services", "ldap.huawei.com"),
+        (51505, "apple", "services", "ftp.apple.com"),
+        (51506, "bytedance", "tiktok", "db.tiktokv.com"),
+        (51507, "microsoft", "services", "rdweb.wvd.microsoft.com"),
+        (51508, "apple", "icloud", "gateway.icloud.com"),
+    ] {
+        let f = r.by_client_port(port);
+        check(f, &attributed(vendor, service, "tls_sni", Some(name)));
+        check(f, &[("server_name", json!(name)), ("alpn", json!("h2"))]);
+    }
+    check(r.by_client_port(51508), &[("user_agent", json!("curl/8.5.0"))]);
+    let plain = r.by_client_port(51509);
+    check(plain, &unattributed());
+    check(plain, &[("server_name", Value::Null)]);
+    assert_all_frames_accounted(&r);
+}
+
+#[test]
+fn a_hello_cut_into_many_segments_is_read() {
+    let r = replay(&["split_hellos.pcap"], &[]);
+    assert_eq!(r.flows.len(), 4, "{}", r.dump());
+    for (port, segments) in [(51520, 14u64), (51521, 15), (51522, 20), (51523, 40)] {
+        let f = r.by_client_port(port);
+        check(f, &attributed("apple", "icloud", "tls_sni", Some("gateway.icloud.com")));
+        // Handshake (3), the hello's segments, a one-segment flight, FIN (3).
+        check(f, &[("packets", json!(3 + segments + 1 + 3))]);
+    }
+    assert_all_frames_accounted(&r);
+}
+
+#[test]
+fn http_methods_sloppy_lines_and_vendor_agents_behind_bare_addresses() {
+    let r = replay(&["http_agents.pcap"], &[]);
+    assert_eq!(r.flows.len(), 8, "{}", r.dump());
+    let by_agent = attributed("microsoft", "updates", "http_user_agent", None);
+    check(r.by_client_port(51530), &by_agent);
+    check(r.by_client_port(51530), &[("server_name", json!("203.0.113.180"))]);
+    check(r.by_client_port(51531), &by_agent);
+    check(
+        r.by_client_port(51531),
+        &[("user_agent", json!("Windows-Update-Agent/10.0.10011.16384 Client-Protocol/2.0"))],
+    );
+    for (port, server_name) in [(51532, "cdn.example.net"), (51533, "203.0.113.181"), (51537, "sccm.example.net")] {
+        let f = r.by_client_port(port);
+        check(f, &unattributed());
+        check(f, &[("server_name", json!(server_name))]);
+    }
+    check(r.by_client_port(51534), &attributed("apple", "services", "http_host", Some("www.apple.com")));
+    check(r.by_client_port(51535), &attributed("apple", "updates", "http_host", Some("swcdn.apple.com")));
+    check(r.by_client_port(51536), &attributed("bytedance", "tiktok", "http_host", Some("www.tiktok.com")));
+    check(r.by_client_port(51536), &[("user_agent", json!("x/1"))]);
+    assert_eq!(r.metric(&flows_total("net-10-10", "microsoft", "updates", false)), Some(2.0));
+    assert_all_frames_accounted(&r);
+}
+
+#[test]
+fn vendor_stun_attributes_attribute_calls_and_webrtc_commons_do_not() {
+    let r = replay(&["stun_calls.pcap"], &[]);
+    assert_eq!(r.flows.len(), 3, "{}", r.dump());
+    let teams = r.by_client_port(50000);
+    check(teams, &attributed("microsoft", "call", "stun", None));
+    check(teams, &[("stun_software", json!("Microsoft Teams")), ("packets", json!(4))]);
+    check(r.by_client_port(50001), &unattributed());
+    check(r.by_client_port(50002), &attributed("google", "call", "stun", None));
+    assert_eq!(r.metric(&flows_total("net-10-10", "microsoft", "call", false)), Some(1.0));
+    assert_all_frames_accounted(&r);
+}
+
+#[test]
+fn mdns_and_llmnr_questions_are_not_vendor_lookups() {
+    let r = replay(&["local_names.pcap"], &[]);
+    assert_eq!(r.flows.len(), 3, "{}", r.dump());
+    for port in [5353, 50010] {
+        check(r.by_client_port(port), &[("vendor", Value::Null), ("query_vendor", Value::Null)]);
+    }
+    check(r.by_client_port(50011), &[("vendor", Value::Null), ("query_vendor", json!("apple"))]);
+    assert_eq!(r.metric(&dns_queries("net-10-10", "apple", false)), Some(1.0), "only the unicast lookup");
+    assert_eq!(r.metric(&dns_queries("net-10-10", "bytedance", false)), None, "an LLMNR question is no lookup");
+}

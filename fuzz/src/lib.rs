@@ -20,6 +20,7 @@ use vendorwatch::classify::names::NormalizedName;
 use vendorwatch::classify::signatures::SignatureSet;
 use vendorwatch::decode;
 use vendorwatch::export::flowlog::FlowLog;
+use vendorwatch::inspect::{Direction, FlowContext, InspectBudget, Inspection, Segment};
 use vendorwatch::pipeline::{FlowRecords, Pipeline, Rules};
 use vendorwatch::segment::Config;
 use vendorwatch::source::file::CaptureReader;
@@ -38,6 +39,7 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("quic_initial", quic_initial),
     ("signatures", signatures),
     ("pipeline", pipeline),
+    ("stream", stream),
 ];
 
 /// The link types a frame can have; the selector byte's low 7 bits pick one
@@ -173,6 +175,35 @@ pub fn stun(data: &[u8]) {
             let _ = attr.is_vendor_specific();
         }
     }
+}
+
+/// Server ports of the TCP inspectors: the preambles' (SMTP, FTP, POP3, IMAP,
+/// XMPP, LDAP, PostgreSQL, RDP), a proxy's, TLS's and HTTP's.
+pub const STREAM_PORTS: [u16; 12] = [25, 587, 21, 110, 143, 5222, 389, 5432, 3389, 3128, 443, 80];
+
+/// Byte 0 picks the server port from [`STREAM_PORTS`]; then length-prefixed
+/// chunks, each a TCP payload whose first byte's low bit says the direction
+/// (set: from the server), fed in stream order through the per-flow driver.
+/// Whatever the inspectors hold is given back to the budget when it ends.
+pub fn stream(data: &[u8]) {
+    let Some((&port, rest)) = data.split_first() else { return };
+    let ctx = FlowContext { protocol: 6, client_port: 50000, server_port: STREAM_PORTS[usize::from(port) % 12] };
+    let budget = InspectBudget::new(1 << 20);
+    let mut inspection = Inspection::new(6);
+    let mut next = [1000u32, 9000u32];
+    for chunk in chunks(rest).take(64) {
+        let Some((&selector, payload)) = chunk.split_first() else { continue };
+        let side = usize::from(selector & 1);
+        let dir = if side == 0 { Direction::FromClient } else { Direction::ToClient };
+        let segment = Segment { dir, seq: next[side], payload, stream_start: Some([1000, 9000][side]) };
+        next[side] = next[side].wrapping_add(payload.len() as u32);
+        inspection.on_segment(&ctx, segment, &budget, &mut |finding| {
+            let _ = format!("{finding:?}");
+        });
+    }
+    inspection.finish(&mut |_| {});
+    drop(inspection);
+    assert_eq!(budget.free(), 1 << 20, "an ended flow holds no budget");
 }
 
 /// Splits `data` into chunks, each prefixed by a 2-byte big-endian length.

@@ -255,6 +255,29 @@ pub fn all() -> Vec<(&'static str, Vec<(String, Vec<u8>)>)> {
         chunk(&mut mixed, p);
     }
     out.push(("pipeline", vec![("session_ethernet.bin".into(), session), ("raw_tight_table.bin".into(), mixed)]));
+    // stream: [port selector][2-byte length][direction byte][payload]...
+    let conversation = |port: u8, steps: &[(u8, &[u8])]| {
+        let mut input = vec![port];
+        for (dir, payload) in steps {
+            chunk(&mut input, &[&[*dir][..], payload].concat());
+        }
+        input
+    };
+    let hello = app::tls_client_hello(&app::Hello::sni(SNI));
+    let starttls: [(u8, &[u8]); 5] =
+        [(1, b"220 mx ESMTP\r\n"), (0, b"EHLO c\r\n"), (0, b"STARTTLS\r\n"), (1, b"220 go\r\n"), (0, &hello)];
+    let pg_request = [0u8, 0, 0, 8, 4, 0xd2, 0x16, 0x2f];
+    let postgres: [(u8, &[u8]); 3] = [(0, &pg_request), (1, b"S"), (0, &hello)];
+    let connect: [(u8, &[u8]); 3] =
+        [(0, b"CONNECT a.example:443 HTTP/1.1\r\n\r\n"), (1, b"HTTP/1.1 200 OK\r\n\r\n"), (0, &hello)];
+    out.push((
+        "stream",
+        vec![
+            ("smtp_starttls.bin".into(), conversation(0, &starttls)),
+            ("postgres.bin".into(), conversation(7, &postgres)),
+            ("connect.bin".into(), conversation(9, &connect)),
+        ],
+    ));
     out
 }
 
@@ -332,6 +355,28 @@ mod tests {
                 }
             }
             assert!(got, "{name} gives no ClientHello");
+        }
+        for name in ["smtp_starttls.bin", "postgres.bin", "connect.bin"] {
+            let input = seed("stream", name);
+            let port = crate::STREAM_PORTS[usize::from(input[0]) % 12];
+            let ctx = vendorwatch::inspect::FlowContext { protocol: 6, client_port: 50000, server_port: port };
+            let budget = vendorwatch::inspect::InspectBudget::default();
+            let mut inspection = vendorwatch::inspect::Inspection::new(6);
+            let (mut next, mut found) = ([1000u32, 9000u32], Vec::new());
+            for c in crate::chunks(&input[1..]) {
+                let side = usize::from(c[0] & 1);
+                let dir =
+                    [vendorwatch::inspect::Direction::FromClient, vendorwatch::inspect::Direction::ToClient][side];
+                let s = vendorwatch::inspect::Segment {
+                    dir,
+                    seq: next[side],
+                    payload: &c[1..],
+                    stream_start: Some([1000, 9000][side]),
+                };
+                next[side] = next[side].wrapping_add(c.len() as u32 - 1);
+                inspection.on_segment(&ctx, s, &budget, &mut |f| found.push(format!("{f:?}")));
+            }
+            assert!(found.iter().any(|f| f.contains(SNI)), "{name} reaches no hello: {found:?}");
         }
         for name in ["small.toml", "two_files.bin", "apple.toml"] {
             let data = seed("signatures", name);

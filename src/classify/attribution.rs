@@ -44,6 +44,32 @@ pub struct Attribution {
     pub user_agent: Option<Box<str>>,
     /// The SOFTWARE a STUN agent named.
     pub stun_software: Option<Box<str>>,
+    /// The vendor-specific STUN attribute types seen, the first few.
+    stun_attributes: StunAttributes,
+}
+
+/// The distinct vendor STUN attribute types of a flow: agents send the same
+/// few in every check, so four cover them without a heap allocation.
+#[derive(Debug, Default, Clone, Copy)]
+struct StunAttributes {
+    kinds: [u16; 4],
+    len: u8,
+}
+
+impl StunAttributes {
+    /// Whether `kind` is new (and kept, while there is room).
+    fn add(&mut self, kind: u16) -> bool {
+        if self.as_slice().contains(&kind) || usize::from(self.len) == self.kinds.len() {
+            return false;
+        }
+        self.kinds[usize::from(self.len)] = kind;
+        self.len += 1;
+        true
+    }
+
+    fn as_slice(&self) -> &[u16] {
+        &self.kinds[..usize::from(self.len)]
+    }
 }
 
 /// What applying a finding asks of the caller beyond the attribution.
@@ -83,6 +109,13 @@ impl Attribution {
             FlowFinding::EncryptedHello => self.ech = true,
             FlowFinding::ServerName { evidence, name } => {
                 let name = truncated(name, MAX_NAME);
+                self.server_name = Some((name.into(), evidence));
+                // An address literal (`Host: 192.0.2.7`) names no host: it
+                // neither attributes nor takes a DNS answer's or an agent's
+                // attribution away.
+                if is_address_literal(name) {
+                    return Applied::Nothing;
+                }
                 // A GREASE ECH extension (every Chromium hello has one)
                 // leaves the outer SNI the real destination; real ECH names
                 // the provider carrying the flow. Either way it is evidence,
@@ -91,10 +124,13 @@ impl Attribution {
                 if !(self.ech && self.verdict.evidence == Some(Evidence::Dns)) {
                     self.offer_name(rules, addrs, evidence, name);
                 }
-                self.server_name = Some((name.into(), evidence));
             }
             FlowFinding::Alpn(alpn) => self.alpn = Some(truncated(alpn, MAX_NAME).into()),
-            FlowFinding::UserAgent(agent) => self.user_agent = Some(truncated(agent, MAX_USER_AGENT).into()),
+            FlowFinding::UserAgent(agent) => {
+                let agent = truncated(agent, MAX_USER_AGENT);
+                self.user_agent = Some(agent.into());
+                self.offer_user_agent(rules);
+            }
             FlowFinding::DnsQuestion { name, response, local } => {
                 return self.dns_question(rules, name, response, local);
             }
@@ -104,9 +140,20 @@ impl Attribution {
                 }
             }
             FlowFinding::StunSoftware(software) => {
-                self.stun_software = Some(truncated(software, MAX_USER_AGENT).into());
+                let software = truncated(software, MAX_USER_AGENT);
+                if let Some(entry) = rules.signatures.match_stun_software(software) {
+                    self.verdict.offer(entry, Evidence::Stun, None);
+                }
+                self.stun_software = Some(software.into());
             }
-            FlowFinding::StunAttribute(_) | FlowFinding::QuicPacketsSkipped(_) => {}
+            FlowFinding::StunAttribute(kind) => {
+                if self.stun_attributes.add(kind) {
+                    if let Some(entry) = rules.signatures.match_stun_attribute(kind) {
+                        self.verdict.offer(entry, Evidence::Stun, None);
+                    }
+                }
+            }
+            FlowFinding::QuicPacketsSkipped(_) => {}
         }
         Applied::Nothing
     }
@@ -127,10 +174,42 @@ impl Attribution {
             self.verdict.offer(entry, Evidence::Dns, dns_name.as_deref());
         }
         self.classify_by_address(rules, addrs);
+        self.offer_software(rules);
         // An ECH hello's outer name does not override a DNS-taught name.
         let dns_wins = self.ech && self.verdict.evidence == Some(Evidence::Dns);
         if let (Some((name, evidence)), false) = (self.server_name.clone(), dns_wins) {
-            self.offer_name(rules, addrs, evidence, &name);
+            if !is_address_literal(&name) {
+                self.offer_name(rules, addrs, evidence, &name);
+            }
+        }
+    }
+
+    /// Whether the flow named the host it wants (not an address literal).
+    fn names_a_host(&self) -> bool {
+        self.server_name.as_ref().is_some_and(|(name, _)| !is_address_literal(name))
+    }
+
+    /// A vendor's own HTTP agent attributes a request that names no host:
+    /// an agent says which software asked, not where it went, so a request
+    /// naming a host is the name's (or nobody's) and not the agent's.
+    fn offer_user_agent(&mut self, rules: &Rules) {
+        if self.names_a_host() {
+            return;
+        }
+        if let Some(entry) = self.user_agent.as_deref().and_then(|ua| rules.signatures.match_user_agent(ua)) {
+            self.verdict.offer(entry, Evidence::HttpUserAgent, None);
+        }
+    }
+
+    /// The agent and STUN evidence the flow kept, offered again (a reload,
+    /// or the name that displaced them matched nothing).
+    fn offer_software(&mut self, rules: &Rules) {
+        self.offer_user_agent(rules);
+        let sigs = &rules.signatures;
+        let stun = self.stun_software.as_deref().and_then(|s| sigs.match_stun_software(s));
+        let attrs = self.stun_attributes;
+        for entry in stun.into_iter().chain(attrs.as_slice().iter().filter_map(|&k| sigs.match_stun_attribute(k))) {
+            self.verdict.offer(entry, Evidence::Stun, None);
         }
     }
 
@@ -164,18 +243,24 @@ impl Attribution {
 
     /// A name the client asked for in the flow itself. If it matches no
     /// signature, a DNS answer for this address says nothing about this
-    /// flow (a shared CDN address serves many names): only the address
-    /// remains.
+    /// flow (a shared CDN address serves many names), nor does its HTTP
+    /// agent: only the address and STUN remain.
     fn offer_name(&mut self, rules: &Rules, addrs: &FlowAddrs, evidence: Evidence, name: &str) {
         match rules.match_name(name) {
             Some(entry) => self.verdict.offer(entry, evidence, Some(name)),
-            None if self.verdict.evidence == Some(Evidence::Dns) => {
+            None if matches!(self.verdict.evidence, Some(Evidence::Dns | Evidence::HttpUserAgent)) => {
                 self.verdict = Verdict::default();
                 self.classify_by_address(rules, addrs);
+                self.offer_software(rules);
             }
             None => {}
         }
     }
+}
+
+/// An IPv4 or IPv6 address written where a host name would be.
+fn is_address_literal(name: &str) -> bool {
+    name.parse::<IpAddr>().is_ok()
 }
 
 /// At most `max` bytes of `s`, cut at a character boundary.

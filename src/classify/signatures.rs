@@ -151,6 +151,9 @@ enum KeyKind {
     Suffix,
     Exclusion,
     Cidr,
+    UserAgent,
+    StunSoftware,
+    StunAttribute,
 }
 
 impl KeyKind {
@@ -160,6 +163,9 @@ impl KeyKind {
             KeyKind::Suffix => "suffix",
             KeyKind::Exclusion => "exclusion",
             KeyKind::Cidr => "cidr",
+            KeyKind::UserAgent => "user agent",
+            KeyKind::StunSoftware => "STUN software",
+            KeyKind::StunAttribute => "STUN attribute",
         }
     }
 
@@ -169,6 +175,9 @@ impl KeyKind {
             KeyKind::Host => 0,
             KeyKind::Suffix | KeyKind::Exclusion => 1,
             KeyKind::Cidr => 2,
+            KeyKind::UserAgent => 3,
+            KeyKind::StunSoftware => 4,
+            KeyKind::StunAttribute => 5,
         }
     }
 }
@@ -216,6 +225,11 @@ pub struct SignatureSet {
     v4: PrefixMap<Ipv4Net, EntryId>,
     v6: PrefixMap<Ipv6Net, EntryId>,
     ports: PortIndex,
+    /// User-Agent product tokens and STUN SOFTWARE prefixes, lowercased:
+    /// few, and matched once per flow, so a list.
+    user_agents: Vec<(Box<str>, EntryId)>,
+    stun_software: Vec<(Box<str>, EntryId)>,
+    stun_attributes: HashMap<u16, EntryId>,
 }
 
 #[derive(Deserialize)]
@@ -244,6 +258,15 @@ struct EntryDoc {
     cidrs: Vec<Spanned<String>>,
     #[serde(default)]
     ports: Vec<Spanned<String>>,
+    /// Prefixes of User-Agent tokens (`Microsoft-Delivery-Optimization/`).
+    #[serde(default)]
+    user_agents: Vec<Spanned<String>>,
+    /// Prefixes of a STUN SOFTWARE attribute's value.
+    #[serde(default)]
+    stun_software: Vec<Spanned<String>>,
+    /// Vendor-specific STUN attribute types (`"0x8008"`).
+    #[serde(default)]
+    stun_attributes: Vec<Spanned<String>>,
     #[serde(default)]
     note: Option<String>,
 }
@@ -396,8 +419,13 @@ impl SignatureSet {
                 "source must not be empty: cite where this entry comes from".into(),
             );
         }
-        if doc.hosts.is_empty() && doc.suffixes.is_empty() && doc.cidrs.is_empty() && doc.ports.is_empty() {
-            loader.report(file, line, "entry matches nothing: give hosts, suffixes, cidrs or ports".into());
+        let agents = doc.user_agents.is_empty() && doc.stun_software.is_empty() && doc.stun_attributes.is_empty();
+        if doc.hosts.is_empty() && doc.suffixes.is_empty() && doc.cidrs.is_empty() && doc.ports.is_empty() && agents {
+            loader.report(
+                file,
+                line,
+                "entry matches nothing: give hosts, suffixes, cidrs, ports, user_agents or stun_*".into(),
+            );
         }
         let _ = doc.note;
         let service = match self.service_ids.get(service_name.as_str()) {
@@ -464,6 +492,7 @@ impl SignatureSet {
                 IpNet::V6(n) => self.v6.insert(n, id),
             };
         }
+        self.add_agents(file, lines, vendor, id, &doc, loader);
         // Ports need prefixes: the entry's own, or else any of the vendor's.
         let scope = if has_prefixes { Scope::Entry(id) } else { Scope::Vendor(vendor) };
         for port in &doc.ports {
@@ -474,6 +503,51 @@ impl SignatureSet {
                     lines.line(port.span().start),
                     format!("{:?} is not a port rule like \"tcp/5223\" or \"udp/3478-3497\"", port.get_ref()),
                 ),
+            }
+        }
+    }
+
+    /// The software patterns of an entry: User-Agent tokens, STUN SOFTWARE
+    /// prefixes and attributes.
+    fn add_agents(
+        &mut self,
+        file: u32,
+        lines: &LineIndex,
+        vendor: VendorId,
+        id: EntryId,
+        doc: &EntryDoc,
+        loader: &mut Loader,
+    ) {
+        for (list, kind) in [(&doc.user_agents, KeyKind::UserAgent), (&doc.stun_software, KeyKind::StunSoftware)] {
+            for pattern in list {
+                let at = lines.line(pattern.span().start);
+                let text = pattern.get_ref().trim();
+                // Short patterns would match by accident ("M" in any agent).
+                if text.len() < 3 || !text.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
+                    let why = format!("{} {text:?} must be 3 or more printable ASCII characters", kind.word());
+                    loader.report(file, at, why);
+                    continue;
+                }
+                let key = text.to_ascii_lowercase();
+                if self.claim(kind, &key, file, at, vendor, loader) {
+                    let table =
+                        if kind == KeyKind::UserAgent { &mut self.user_agents } else { &mut self.stun_software };
+                    table.push((key.into(), id));
+                }
+            }
+        }
+        for attribute in &doc.stun_attributes {
+            let at = lines.line(attribute.span().start);
+            let text = attribute.get_ref();
+            let parsed = text.strip_prefix("0x").and_then(|hex| u16::from_str_radix(hex, 16).ok());
+            let Some(kind) = parsed.filter(|&k| k >= 0x8000) else {
+                let why =
+                    format!("{text:?} is not a STUN attribute type like \"0x8008\" in the vendor range 0x8000-0xffff");
+                loader.report(file, at, why);
+                continue;
+            };
+            if self.claim(KeyKind::StunAttribute, &format!("0x{kind:04x}"), file, at, vendor, loader) {
+                self.stun_attributes.insert(kind, id);
             }
         }
     }
@@ -617,6 +691,7 @@ impl SignatureSet {
                     };
                     loader.report(origin.file, origin.line, message);
                 }
+                KeyKind::UserAgent | KeyKind::StunSoftware | KeyKind::StunAttribute => {}
                 KeyKind::Cidr => {
                     let Ok(net) = key.parse::<IpNet>() else { continue };
                     let covering = match net {
@@ -729,6 +804,38 @@ impl SignatureSet {
         }
     }
 
+    /// The entry of a vendor agent named in a User-Agent: a listed pattern
+    /// that begins one of its tokens (split at spaces, parentheses, `;` and
+    /// `,`), ignoring case; the longest pattern wins.
+    pub fn match_user_agent(&self, agent: &str) -> Option<EntryId> {
+        let tokens = agent.split(|c: char| c.is_ascii_whitespace() || "();,".contains(c)).filter(|t| !t.is_empty());
+        tokens
+            .flat_map(|token| {
+                self.user_agents
+                    .iter()
+                    .filter(move |(p, _)| starts_with_ignore_case(token, p))
+                    .map(|(p, e)| (p.len(), *e))
+            })
+            .max_by_key(|&(len, _)| len)
+            .map(|(_, e)| e)
+    }
+
+    /// The entry whose STUN SOFTWARE prefix begins `software`, ignoring
+    /// case; the longest wins.
+    pub fn match_stun_software(&self, software: &str) -> Option<EntryId> {
+        let software = software.trim();
+        self.stun_software
+            .iter()
+            .filter(|(p, _)| starts_with_ignore_case(software, p))
+            .max_by_key(|(p, _)| p.len())
+            .map(|&(_, e)| e)
+    }
+
+    /// The entry of a vendor-specific STUN attribute type.
+    pub fn match_stun_attribute(&self, kind: u16) -> Option<EntryId> {
+        self.stun_attributes.get(&kind).copied()
+    }
+
     /// The longest prefix containing `addr`.
     pub fn match_addr(&self, addr: IpAddr) -> Option<EntryId> {
         match addr {
@@ -771,6 +878,11 @@ impl SignatureSet {
             IpAddr::V6(a) => self.v6.get_lpm(&Ipv6Net::from(a)).map(|(n, _)| IpNet::V6(n)),
         }
     }
+}
+
+/// `text` begins with the lowercase `prefix`, in any letter case.
+fn starts_with_ignore_case(text: &str, prefix: &str) -> bool {
+    text.as_bytes().get(..prefix.len()).is_some_and(|head| head.eq_ignore_ascii_case(prefix.as_bytes()))
 }
 
 fn parse_port_rule(s: &str) -> Option<(u8, u16, u16)> {
@@ -1034,6 +1146,50 @@ reason = "customers' own application telemetry"
         assert_eq!(p.0.len(), 1, "only the vendor past the limit is refused");
         assert_eq!(p.0[0].file, PathBuf::from(format!("v{MAX_VENDORS}.toml")));
         assert!(p.0[0].message.contains("more than 65536 vendors"), "{p}");
+    }
+
+    const AGENTS: &str = r#"
+vendor = "microsoft"
+display_name = "Microsoft"
+
+[[entry]]
+service = "updates"
+source = "test"
+user_agents = ["Microsoft-Delivery-Optimization/", "Windows-Update-Agent/"]
+
+[[entry]]
+service = "call"
+source = "test"
+stun_software = ["Microsoft Teams"]
+stun_attributes = ["0x8008", "0x8070"]
+"#;
+
+    #[test]
+    fn agents_match_a_token_prefix_and_attributes_their_type() {
+        let s = set(&[("microsoft.toml", AGENTS)]).unwrap();
+        let svc = |e: Option<EntryId>| e.map(|e| s.service_name(s.entry(e).service).to_owned());
+        assert_eq!(svc(s.match_user_agent("Microsoft-Delivery-Optimization/10.0")).as_deref(), Some("updates"));
+        assert_eq!(
+            svc(s.match_user_agent("Mozilla/5.0 (Windows-Update-Agent/10.0.10011.16384; Client-Protocol/2.50)"))
+                .as_deref(),
+            Some("updates"),
+            "a token inside a comment"
+        );
+        assert_eq!(s.match_user_agent("curl/8.5.0 microsoft-delivery-optimization"), None, "no '/': not the token");
+        assert_eq!(s.match_user_agent("X-Microsoft-Delivery-Optimization/1"), None, "tokens match from their start");
+        assert_eq!(svc(s.match_stun_software("microsoft teams 1.6")).as_deref(), Some("call"));
+        assert_eq!(s.match_stun_software("Teams"), None);
+        assert_eq!(svc(s.match_stun_attribute(0x8070)).as_deref(), Some("call"));
+        assert_eq!(s.match_stun_attribute(0x8022), None);
+        let bad = format!(
+            "{AGENTS}\n[[entry]]\nservice = \"x\"\nsource = \"t\"\nuser_agents = [\"MS\"]\nstun_attributes = [\"0x0024\", \"8008\", \"0x8008\"]\n"
+        );
+        let p = problems_of(&[("microsoft.toml", &bad)]);
+        assert_eq!(p.len(), 4, "{p:#?}");
+        assert!(p[0].contains(":19: user agent \"MS\" must be 3 or more"), "{p:?}");
+        assert!(p[1].contains(":20: \"0x0024\" is not a STUN attribute type"), "{p:?}");
+        assert!(p[2].contains(":20: \"8008\" is not a STUN attribute type"), "{p:?}");
+        assert!(p[3].contains(":20: STUN attribute 0x8008 already listed at microsoft.toml:"), "{p:?}");
     }
 
     #[test]

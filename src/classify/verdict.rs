@@ -9,6 +9,11 @@ pub enum Evidence {
     Ip,
     /// A vendor port, inside that vendor's prefixes.
     Port,
+    /// A vendor's own HTTP agent (its User-Agent product token), in a
+    /// request that names no host.
+    HttpUserAgent,
+    /// A vendor's STUN attribute or SOFTWARE in a call's connectivity checks.
+    Stun,
     /// An earlier DNS answer tied the server address to a vendor name.
     Dns,
     HttpHost,
@@ -21,6 +26,8 @@ impl Evidence {
         match self {
             Evidence::Ip => "ip",
             Evidence::Port => "port",
+            Evidence::HttpUserAgent => "http_user_agent",
+            Evidence::Stun => "stun",
             Evidence::Dns => "dns",
             Evidence::HttpHost => "http_host",
             Evidence::TlsSni => "tls_sni",
@@ -29,13 +36,16 @@ impl Evidence {
     }
 
     /// Names seen in the flow itself outrank a DNS answer, which outranks
-    /// the address: a shared address says less than the name asked for.
+    /// the agent, which outranks the address: a shared address says less
+    /// than the software that spoke, and the software (an agent, a call
+    /// stack) says less than the name its user meant to reach.
     fn strength(self) -> u8 {
         match self {
             Evidence::Ip => 0,
             Evidence::Port => 1,
-            Evidence::Dns => 2,
-            Evidence::HttpHost | Evidence::TlsSni | Evidence::QuicSni => 3,
+            Evidence::HttpUserAgent | Evidence::Stun => 2,
+            Evidence::Dns => 3,
+            Evidence::HttpHost | Evidence::TlsSni | Evidence::QuicSni => 4,
         }
     }
 }
@@ -75,5 +85,16 @@ mod tests {
             (v.entry, v.evidence, v.name.as_deref()),
             (Some(EntryId(2)), Some(Evidence::TlsSni), Some("x.apple.com"))
         );
+    }
+
+    #[test]
+    fn agents_rank_between_the_address_and_dns() {
+        let mut v = Verdict::default();
+        v.offer(EntryId(1), Evidence::Port, None);
+        v.offer(EntryId(2), Evidence::HttpUserAgent, None);
+        assert_eq!(v.entry, Some(EntryId(2)), "an agent beats a port");
+        v.offer(EntryId(3), Evidence::Dns, Some("a.example"));
+        v.offer(EntryId(4), Evidence::Stun, None);
+        assert_eq!(v.entry, Some(EntryId(3)), "a DNS answer beats an agent");
     }
 }

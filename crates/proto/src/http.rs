@@ -5,7 +5,10 @@
 //! lines terminated by LF are looked at, and a partial last line is ignored
 //! rather than misread (a cut `Host: exa` must not yield `exa`).
 
-/// Methods of RFC 9110 §9 plus PATCH (RFC 5789): what real clients send.
+/// Methods of RFC 9110 §9 plus PATCH (RFC 5789): what most clients send,
+/// recognised from their first bytes. Any other token is a method too
+/// (WebDAV's PROPFIND, `QUERY`, SCCM's `CCM_POST`) once the request line
+/// shows its HTTP version.
 const METHODS: [&[u8]; 9] = [b"GET", b"POST", b"HEAD", b"PUT", b"DELETE", b"OPTIONS", b"CONNECT", b"PATCH", b"TRACE"];
 
 /// Host and User-Agent of an HTTP/1.x request, borrowed from the payload.
@@ -21,11 +24,17 @@ pub struct RequestHead<'a> {
     pub user_agent: Option<&'a str>,
 }
 
-/// Cheap check: payload starts with an HTTP/1.x method token followed by a
-/// space (GET, POST, HEAD, PUT, DELETE, OPTIONS, CONNECT, PATCH, TRACE).
+/// Cheap check: payload starts with a request line. A common method and a
+/// space are enough; any other token method needs the rest of the line to
+/// end in an HTTP/1 version (so `EHLO x` or `a001 LOGIN` is not a request).
 #[must_use]
 pub fn is_request_start(payload: &[u8]) -> bool {
-    METHODS.iter().any(|method| payload.strip_prefix(*method).is_some_and(|rest| rest.first() == Some(&b' ')))
+    if METHODS.iter().any(|method| payload.strip_prefix(*method).is_some_and(|rest| rest.first() == Some(&b' '))) {
+        return true;
+    }
+    let line = payload.split(|&b| b == b'\n').next().unwrap_or(payload);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    RequestLine::new_checked(line).is_some()
 }
 
 /// Parses the request line and whatever header lines are complete in
@@ -87,15 +96,24 @@ struct RequestLine<'a> {
 }
 
 impl<'a> RequestLine<'a> {
-    /// `None` unless the line is a well-formed HTTP/1.x request line. Single
-    /// spaces only: a target containing a space makes the version field
-    /// invalid, which rejects it.
+    /// `None` unless the line is an HTTP/1.x request line, in the forms
+    /// common servers accept (nginx's parser): runs of spaces between the
+    /// parts, a missing target (`GET HTTP/1.1`, read as `/`), a version
+    /// without its minor digit (`HTTP/1.`). A target containing a space
+    /// leaves a middle part that is not one word, which rejects it.
     fn new_checked(line: &'a [u8]) -> Option<Self> {
         let (method, rest) = split_around(line, line.iter().position(|&b| b == b' '))?;
-        let (target, version) = split_around(rest, rest.iter().position(|&b| b == b' '))?;
-        let valid = is_token(method)
-            && !target.is_empty()
-            && matches!(version, [b'H', b'T', b'T', b'P', b'/', b'1', b'.', minor] if minor.is_ascii_digit());
+        let rest = rest.trim_ascii_start();
+        let (target, version) = match split_around(rest, rest.iter().rposition(|&b| b == b' ')) {
+            Some((target, version)) => (target.trim_ascii_end(), version),
+            None => (&[][..], rest),
+        };
+        let version_ok = match version.strip_prefix(b"HTTP/1.") {
+            Some([]) => true,
+            Some([minor]) => minor.is_ascii_digit(),
+            _ => false,
+        };
+        let valid = is_token(method) && version_ok && !target.contains(&b' ');
         valid.then_some(RequestLine { method, target })
     }
 
@@ -200,20 +218,25 @@ mod tests {
     }
 
     #[test]
-    fn request_start_accepts_known_methods_only() {
+    fn request_start_accepts_common_methods_and_any_token_with_a_version() {
         for method in ["GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "CONNECT", "PATCH", "TRACE"] {
             assert!(is_request_start(format!("{method} / HTTP/1.1\r\n").as_bytes()), "{method}");
             assert!(is_request_start(format!("{method} ").as_bytes()), "{method}");
+        }
+        for line in ["QUERY /contacts HTTP/1.1", "PROPFIND /dav/ HTTP/1.1", "CCM_POST /ccm_system/request HTTP/1.1"] {
+            assert!(is_request_start(format!("{line}\r\nHost: a\r\n").as_bytes()), "{line}");
+            assert!(is_request_start(line.as_bytes()), "{line}, cut before its CRLF");
         }
         for payload in [
             &b""[..],
             b"GET",
             b"GET/ HTTP/1.1",
-            b"get / HTTP/1.1",
-            b"GETS / HTTP/1.1",
             b"PRI * HTTP/2.0\r\n",
             b"\x16\x03\x01\x00\x10",
             b" GET / HTTP/1.1",
+            b"EHLO client.example\r\n",
+            b"a001 LOGIN user pass\r\n",
+            b"PROPFIND /dav/",
         ] {
             assert!(!is_request_start(payload), "{payload:?}");
         }
@@ -292,9 +315,9 @@ mod tests {
             b"GET / HTTP/2.0\r\nHost: a\r\n\r\n",
             b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
             b"GET / HTTP/1.1 extra\r\nHost: a\r\n\r\n",
-            b"GET  / HTTP/1.1\r\nHost: a\r\n\r\n",
-            b"GET  HTTP/1.1\r\nHost: a\r\n\r\n",
             b"GET /a b HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"GET / HTTP/1.12\r\nHost: a\r\n\r\n",
+            b"GET / HTTP/1.x\r\nHost: a\r\n\r\n",
             b"GET /\r\nHost: a\r\n\r\n",
             b" / HTTP/1.1\r\nHost: a\r\n\r\n",
             b"G(T / HTTP/1.1\r\nHost: a\r\n\r\n",
@@ -305,6 +328,22 @@ mod tests {
         }
         // Any token method is a request line; the head does not need headers.
         assert_eq!(parse_request_head(b"PROPFIND /x HTTP/1.1\r\n"), Some(RequestHead { host: None, user_agent: None }));
+    }
+
+    #[test]
+    fn sloppy_request_lines_that_servers_accept_are_read() {
+        for line in [
+            &b"GET / HTTP/1."[..],
+            b"GET HTTP/1.1",
+            b"GET  /  HTTP/1.1",
+            b"GET  HTTP/1.0",
+            b"QUERY /q HTTP/1.1",
+            b"CCM_POST /ccm_system/request HTTP/1.1",
+        ] {
+            let payload = [line, b"\nHost: a.example\nUser-Agent: x/1\n\n"].concat();
+            let head = parse_request_head(&payload);
+            assert_eq!(head, Some(RequestHead { host: Some("a.example"), user_agent: Some("x/1") }), "{line:?}");
+        }
     }
 
     #[test]

@@ -76,6 +76,11 @@ pub fn all() -> Vec<Fixture> {
         },
         time_all_ones(),
         time_2106(),
+        preambles(),
+        split_hellos(),
+        http_agents(),
+        stun_calls(),
+        local_names(),
     ]
 }
 
@@ -1438,6 +1443,263 @@ fn set_epb_stamp(file: &mut [u8], index: usize, stamp: u64) {
         at += u32_at(file, at + 4) as usize;
     }
     panic!("no packet block {index}");
+}
+
+/// One step of a plaintext preamble: who sends it, and what.
+type Step<'a> = (bool, &'a [u8]);
+
+/// A TCP connection whose client sends `hello`'s ClientHello after the
+/// plaintext `preamble` (client `true`, server `false`), then a server
+/// flight and FIN.
+fn after_preamble(cap: &mut Capture, path: &Path, preamble: &[Step<'_>], hello: &Hello<'_>) {
+    let (c, s) = isn(path);
+    let mut session = TcpSession::new(path.clone(), c, s);
+    session.handshake(cap);
+    for &(from_client, bytes) in preamble {
+        if from_client { session.client_write(cap, bytes) } else { session.server_send(cap, bytes) }
+    }
+    session.client_write(cap, &tls_client_hello(hello));
+    session.server_send(cap, &tls_server_flight(1200, u64::from(path.client.port())));
+    session.close(cap);
+}
+
+/// The LDAPMessage of an ExtendedRequest for StartTLS (RFC 4511 §4.14.1).
+fn ldap_start_tls(message_id: u8) -> Vec<u8> {
+    let oid = b"1.3.6.1.4.1.1466.20037";
+    let request = [&[0x77, 2 + oid.len() as u8, 0x80, oid.len() as u8][..], oid].concat();
+    [&[0x30, 3 + request.len() as u8, 0x02, 0x01, message_id][..], &request].concat()
+}
+
+/// An LDAP ExtendedResponse: success, for StartTLS.
+fn ldap_start_tls_ok(message_id: u8) -> Vec<u8> {
+    vec![0x30, 0x0c, 0x02, 0x01, message_id, 0x78, 0x07, 0x0a, 0x01, 0x00, 0x04, 0x00, 0x04, 0x00]
+}
+
+/// An RDP client's X.224 Connection Request with a cookie and an
+/// RDP_NEG_REQ for TLS and CredSSP ([MS-RDPBCGR] 2.2.1.1), in a TPKT.
+fn rdp_connection_request() -> Vec<u8> {
+    let cookie = b"Cookie: mstshash=user\r\n";
+    let neg_req = [0x01, 0x00, 0x08, 0x00, 0x03, 0x00, 0x00, 0x00];
+    let x224 = [&[0xe0, 0, 0, 0, 0, 0][..], cookie, &neg_req].concat();
+    let len = (4 + 1 + x224.len()) as u16;
+    [&[0x03, 0x00][..], &len.to_be_bytes(), &[x224.len() as u8], &x224].concat()
+}
+
+/// The server's X.224 Connection Confirm selecting TLS.
+fn rdp_connection_confirm() -> Vec<u8> {
+    let neg_rsp = [0x02, 0x00, 0x08, 0x00, 0x01, 0x00, 0x00, 0x00];
+    let x224 = [&[0xd0, 0, 0, 0x12, 0x34, 0][..], &neg_rsp].concat();
+    let len = (4 + 1 + x224.len()) as u16;
+    [&[0x03, 0x00][..], &len.to_be_bytes(), &[x224.len() as u8], &x224].concat()
+}
+
+/// The TLS hellos that follow plaintext preambles.
+fn preambles() -> Fixture {
+    let mut cap = Capture::at(60 * MINUTE);
+    let to = |port: u16, server: &str| Path::new(&format!("10.10.2.10:{port}"), server);
+    let smtp: [Step<'_>; 5] = [
+        (false, b"220 mx.example.net ESMTP ready\r\n"),
+        (true, b"EHLO client.example.net\r\n"),
+        (false, b"250-mx.example.net\r\n250-PIPELINING\r\n250-SIZE 35882577\r\n250 STARTTLS\r\n"),
+        (true, b"STARTTLS\r\n"),
+        (false, b"220 2.0.0 Ready to start TLS\r\n"),
+    ];
+    after_preamble(&mut cap, &to(51500, "203.0.113.160:587"), &smtp, &Hello::sni("smtp.office365.com"));
+    cap.wait(SECOND);
+    let imap: [Step<'_>; 5] = [
+        (false, b"* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] ready\r\n"),
+        (true, b"a001 CAPABILITY\r\n"),
+        (false, b"* CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED\r\na001 OK done\r\n"),
+        (true, b"a002 STARTTLS\r\n"),
+        (false, b"a002 OK Begin TLS negotiation now\r\n"),
+    ];
+    after_preamble(&mut cap, &to(51501, "203.0.113.161:143"), &imap, &Hello::sni("imap.mail.me.com"));
+    cap.wait(SECOND);
+    let pop3: [Step<'_>; 3] =
+        [(false, b"+OK POP3 server ready\r\n"), (true, b"STLS\r\n"), (false, b"+OK Begin TLS negotiation\r\n")];
+    after_preamble(&mut cap, &to(51502, "203.0.113.162:110"), &pop3, &Hello::sni("pop.gmail.com"));
+    cap.wait(SECOND);
+    let xmpp: [Step<'_>; 4] = [
+        (true, b"<?xml version='1.0'?><stream:stream to='chat.example.net' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>"),
+        (false, b"<?xml version='1.0'?><stream:stream from='chat.example.net' id='c2s1' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'><stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls></stream:features>"),
+        (true, b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"),
+        (false, b"<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"),
+    ];
+    after_preamble(&mut cap, &to(51503, "203.0.113.163:5222"), &xmpp, &Hello::sni("www.tiktok.com"));
+    cap.wait(SECOND);
+    let (request, response) = (ldap_start_tls(1), ldap_start_tls_ok(1));
+    let ldap: [Step<'_>; 2] = [(true, &request), (false, &response)];
+    after_preamble(&mut cap, &to(51504, "203.0.113.164:389"), &ldap, &Hello::sni("ldap.huawei.com"));
+    cap.wait(SECOND);
+    let ftp: [Step<'_>; 3] =
+        [(false, b"220 FTP server ready\r\n"), (true, b"AUTH TLS\r\n"), (false, b"234 Proceed with negotiation.\r\n")];
+    after_preamble(&mut cap, &to(51505, "203.0.113.165:21"), &ftp, &Hello::sni("ftp.apple.com"));
+    cap.wait(SECOND);
+    let ssl_request = [0x00, 0x00, 0x00, 0x08, 0x04, 0xd2, 0x16, 0x2f];
+    let postgres: [Step<'_>; 2] = [(true, &ssl_request), (false, b"S")];
+    after_preamble(&mut cap, &to(51506, "203.0.113.166:5432"), &postgres, &Hello::sni("db.tiktokv.com"));
+    cap.wait(SECOND);
+    let (request, confirm) = (rdp_connection_request(), rdp_connection_confirm());
+    let rdp: [Step<'_>; 2] = [(true, &request), (false, &confirm)];
+    after_preamble(&mut cap, &to(51507, "203.0.113.167:3389"), &rdp, &Hello::sni("rdweb.wvd.microsoft.com"));
+    cap.wait(SECOND);
+    let connect: [Step<'_>; 2] = [
+        (true, b"CONNECT 203.0.113.168:443 HTTP/1.1\r\nHost: 203.0.113.168:443\r\nUser-Agent: curl/8.5.0\r\n\r\n"),
+        (false, b"HTTP/1.1 200 Connection established\r\n\r\n"),
+    ];
+    after_preamble(&mut cap, &to(51508, "192.0.2.168:3128"), &connect, &Hello::sni("gateway.icloud.com"));
+    cap.wait(SECOND);
+    // A mail session that never asks for TLS: what follows is not a hello.
+    let plain: [Step<'_>; 4] = [
+        (false, b"220 mx.example.net ESMTP ready\r\n"),
+        (true, b"EHLO client.example.net\r\n"),
+        (false, b"250 mx.example.net\r\n"),
+        (true, b"MAIL FROM:<a@example.net>\r\n"),
+    ];
+    after_preamble(&mut cap, &to(51509, "203.0.113.169:25"), &plain, &Hello::sni("smtp.office365.com"));
+    Fixture {
+        name: "preambles.pcap",
+        about: "ClientHellos after plaintext preambles, from 10.10.2.10 (each connection: handshake, the \
+                preamble, the hello, a server flight, FIN): :51500 SMTP STARTTLS to 203.0.113.160:587, SNI \
+                smtp.office365.com (microsoft/office); :51501 IMAP STARTTLS to :143, imap.mail.me.com \
+                (apple/icloud); :51502 POP3 STLS to :110, pop.gmail.com (google/services); :51503 XMPP \
+                <starttls/> to :5222, www.tiktok.com (bytedance/tiktok); :51504 LDAP StartTLS extended \
+                operation to :389, ldap.huawei.com (huawei/services); :51505 FTP AUTH TLS to :21, \
+                ftp.apple.com (apple/services); :51506 PostgreSQL SSLRequest to :5432, db.tiktokv.com \
+                (bytedance/tiktok); :51507 RDP X.224 Connection Request for TLS+CredSSP to :3389, \
+                rdweb.wvd.microsoft.com (microsoft/services); :51508 HTTP CONNECT 203.0.113.168:443 through the \
+                proxy 192.0.2.168:3128, the tunnel's hello gateway.icloud.com (apple/icloud). All by tls_sni. \
+                :51509 SMTP to :25 whose client sends a hello after MAIL FROM without asking for TLS: not read \
+                (no vendor, no server_name).",
+        bytes: ethernet(cap),
+    }
+}
+
+/// A ClientHello cut into many segments: the hello is read by bytes,
+/// whatever the number of segments an evader picks.
+fn split_hellos() -> Fixture {
+    let mut cap = Capture::at(62 * MINUTE);
+    for (i, pieces) in [14usize, 15, 20, 40].into_iter().enumerate() {
+        let hello = tls_client_hello(&Hello::sni("gateway.icloud.com"));
+        let at = |i: usize| i * hello.len() / pieces;
+        let segments: Vec<Range<usize>> = (0..pieces).map(|i| at(i)..at(i + 1)).collect();
+        let path = Path::new(&format!("10.10.2.20:{}", 51520 + i), "203.0.113.170:443");
+        tls_stream(&mut cap, &path, &hello, &segments, 1200);
+        cap.wait(SECOND);
+    }
+    Fixture {
+        name: "split_hellos.pcap",
+        about: "One ClientHello for gateway.icloud.com cut into 14 (:51520), 15 (:51521), 20 (:51522) and 40 \
+                (:51523) TCP segments in order, from 10.10.2.20 to 203.0.113.170:443: each apple/icloud by \
+                tls_sni.",
+        bytes: ethernet(cap),
+    }
+}
+
+/// Plain-HTTP requests: any token as a method, the sloppy request lines
+/// servers accept, and vendor agents fetching from bare addresses.
+fn http_agents() -> Fixture {
+    let mut cap = Capture::at(64 * MINUTE);
+    let requests: [(u16, &str, &[u8]); 8] = [
+        (51530, "203.0.113.180:80", b"GET /filestreamingservice/files/4f1e HTTP/1.1\r\nHost: 203.0.113.180\r\nUser-Agent: Microsoft-Delivery-Optimization/10.0\r\nRange: bytes=0-1048575\r\n\r\n"),
+        (51531, "203.0.113.180:80", b"GET /v11/3/windowsupdate/selfupdate/wuident.cab HTTP/1.1\r\nHost: [2001:db8::180]\r\nUser-Agent: Windows-Update-Agent/10.0.10011.16384 Client-Protocol/2.0\r\n\r\n"),
+        (51532, "203.0.113.180:80", b"GET /update.cab HTTP/1.1\r\nHost: cdn.example.net\r\nUser-Agent: Microsoft-Delivery-Optimization/10.0\r\n\r\n"),
+        (51533, "203.0.113.181:80", b"GET /apk/update HTTP/1.1\r\nHost: 203.0.113.181\r\nUser-Agent: Dalvik/2.1.0 (Linux; U; Android 13; SM-S911B Build/TP1A.220624.014)\r\n\r\n"),
+        (51534, "203.0.113.182:80", b"QUERY /contacts HTTP/1.1\r\nHost: www.apple.com\r\nContent-Type: application/sql\r\n\r\n"),
+        (51535, "203.0.113.182:80", b"GET / HTTP/1.\r\nHost: swcdn.apple.com\r\n\r\n"),
+        (51536, "203.0.113.182:80", b"GET HTTP/1.1\nHost: www.tiktok.com\nUser-Agent: x/1\n\n"),
+        (51537, "203.0.113.183:80", b"CCM_POST /ccm_system/request HTTP/1.1\r\nHost: sccm.example.net\r\nUser-Agent: ccmhttp\r\n\r\n"),
+    ];
+    for (port, server, head) in requests {
+        let path = Path::new(&format!("10.10.2.30:{port}"), server);
+        tcp_conversation(&mut cap, &path, isn(&path), head, &[], &http_response(800, u64::from(port)));
+        cap.wait(SECOND);
+    }
+    Fixture {
+        name: "http_agents.pcap",
+        about: "Plain HTTP from 10.10.2.30: :51530 Host 203.0.113.180 (an address), User-Agent \
+                Microsoft-Delivery-Optimization/10.0: microsoft/updates by http_user_agent; :51531 Host \
+                [2001:db8::180], Windows-Update-Agent/10.0.10011.16384: microsoft/updates by http_user_agent; \
+                :51532 the same agent but Host cdn.example.net: no vendor (the name the request names wins, \
+                and it is nobody's); :51533 a Dalvik agent on a Samsung phone, Host an address: no vendor \
+                (Dalvik is every Android phone's runtime, the model names the device, not the service); \
+                :51534 method QUERY, Host www.apple.com: apple/services by http_host; :51535 'GET / HTTP/1.' \
+                Host swcdn.apple.com: apple/updates; :51536 'GET HTTP/1.1' (no target) with bare LF, Host \
+                www.tiktok.com: bytedance/tiktok; :51537 SCCM's CCM_POST, Host sccm.example.net: no vendor, \
+                server_name read.",
+        bytes: ethernet(cap),
+    }
+}
+
+/// A STUN Binding request with `attributes` (type, value), padded.
+fn stun_binding(transaction: u8, attributes: &[(u16, &[u8])]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (kind, value) in attributes {
+        body.extend_from_slice(&kind.to_be_bytes());
+        body.extend_from_slice(&(value.len() as u16).to_be_bytes());
+        body.extend_from_slice(value);
+        body.resize(body.len().div_ceil(4) * 4, 0);
+    }
+    let mut m = vec![0x00, 0x01];
+    m.extend_from_slice(&(body.len() as u16).to_be_bytes());
+    m.extend_from_slice(&0x2112_a442u32.to_be_bytes());
+    m.extend_from_slice(&[transaction; 12]);
+    m.extend_from_slice(&body);
+    m
+}
+
+/// A call's connectivity checks: vendor STUN attributes, then media.
+fn stun_calls() -> Fixture {
+    let mut cap = Capture::at(66 * MINUTE);
+    // Teams: MS-VERSION (0x8008) and MS-IMPLEMENTATION-VERSION (0x8070),
+    // then SRTP on the same ports.
+    let teams = Path::new("10.10.2.40:50000", "203.0.113.190:3478");
+    let ms = stun_binding(1, &[(0x8022, b"Microsoft Teams"), (0x8008, &[0, 0, 0, 6]), (0x8070, &[0, 0, 0, 2])]);
+    cap.push(teams.udp(true, &ms));
+    cap.push(teams.udp(false, &stun_binding(1, &[])));
+    let mut rtp = vec![0x80, 0x6f, 0x00, 0x01, 0, 0, 0, 0, 0x11, 0x22, 0x33, 0x44];
+    rtp.extend_from_slice(&XorShift::new(40).bytes(160));
+    cap.push(teams.udp(true, &rtp));
+    cap.push(teams.udp(false, &rtp));
+    cap.wait(SECOND);
+    // A WebRTC check with only libwebrtc's GOOG-NETWORK-INFO: any vendor's.
+    let webrtc = Path::new("10.10.2.40:50001", "203.0.113.191:19302");
+    cap.push(webrtc.udp(true, &stun_binding(2, &[(0xc057, &[0, 1, 0, 10])])));
+    cap.push(webrtc.udp(false, &stun_binding(2, &[])));
+    cap.wait(SECOND);
+    // Google's 0xFF03.
+    let meet = Path::new("10.10.2.40:50002", "203.0.113.192:19305");
+    cap.push(meet.udp(true, &stun_binding(3, &[(0xff03, &[0, 0, 0, 1])])));
+    cap.push(meet.udp(false, &stun_binding(3, &[])));
+    Fixture {
+        name: "stun_calls.pcap",
+        about: "STUN Binding requests from 10.10.2.40: :50000 -> 203.0.113.190:3478 with SOFTWARE 'Microsoft \
+                Teams', MS-VERSION (0x8008) and MS-IMPLEMENTATION-VERSION (0x8070), then an RTP packet each way: \
+                microsoft/call by stun, 4 frames; :50001 -> 203.0.113.191:19302 with only GOOG-NETWORK-INFO \
+                (0xC057, every libwebrtc client's): no vendor; :50002 -> 203.0.113.192:19305 with 0xFF03: \
+                google/call by stun.",
+        bytes: ethernet(cap),
+    }
+}
+
+/// Names on the LAN: mDNS and LLMNR questions for names that a vendor's
+/// signatures match are device facts, not lookups of the vendor.
+fn local_names() -> Fixture {
+    let mut cap = Capture::at(68 * MINUTE);
+    let mdns = Path::new("10.10.2.50:5353", "224.0.0.251:5353");
+    cap.push(mdns.udp(true, &dns_query(0, "time.apple.com", QTYPE_A)));
+    let llmnr = Path::new("10.10.2.50:50010", "224.0.0.252:5355");
+    cap.push(llmnr.udp(true, &dns_query(0x5001, "www.tiktok.com", QTYPE_A)));
+    let unicast = Path::new("10.10.2.50:50011", "10.10.0.1:53");
+    lookup(&mut cap, &unicast, 0x5002, "time.apple.com", QTYPE_A, &[Answer::a("time.apple.com", 60, "17.253.14.251")]);
+    Fixture {
+        name: "local_names.pcap",
+        about: "From 10.10.2.50: an mDNS question (5353 -> 224.0.0.251) for time.apple.com and an LLMNR \
+                question (-> 224.0.0.252:5355) for www.tiktok.com: neither counts in \
+                vendorwatch_dns_queries_total; then a unicast lookup of time.apple.com at 10.10.0.1:53, which \
+                counts once for apple.",
+        bytes: ethernet(cap),
+    }
 }
 
 #[cfg(test)]

@@ -26,7 +26,8 @@ impl Inspector for RequestHead {
             return progress;
         }
         let head = http::parse_request_head(data);
-        let complete = data.windows(4).any(|w| w == b"\r\n\r\n");
+        // The blank line ends the head, CRLF or bare LF (RFC 9112 §2.2).
+        let complete = data.windows(2).any(|w| w == b"\n\n") || data.windows(3).any(|w| w == b"\n\r\n");
         // The Host may come in a later segment than the request line.
         match head {
             Some(head) if head.host.is_some() || complete => {

@@ -3,6 +3,7 @@
 
 pub mod dns;
 pub mod http;
+pub mod preamble;
 pub mod quic;
 pub mod stun;
 pub mod tls;

@@ -26,8 +26,11 @@ fn probe(_: &FlowContext, dir: Direction, data: &[u8]) -> Probe {
     }
 }
 
+/// Reads the ClientHello at the start of the stream it is fed: the TLS
+/// inspector itself, and the last step of a preamble (STARTTLS and the
+/// like), which hands it the stream once the plaintext part is consumed.
 #[derive(Default)]
-struct ClientHello {
+pub struct ClientHello {
     server_bytes: usize,
 }
 
