@@ -201,13 +201,6 @@ impl DeviceIndex {
         if keys.iter().all(|(_, list)| list.is_empty()) {
             loader.report(file, line, "device entry matches nothing: give at least one key".into());
         }
-        if !doc.discovery_models.is_empty() && doc.discovery.is_empty() {
-            loader.report(
-                file,
-                line,
-                "discovery_models need the entry's discovery protocol (discovery = [...])".into(),
-            );
-        }
         for (key, list) in keys {
             for token in list {
                 let at = lines.line(token.span().start);
