@@ -85,6 +85,10 @@ struct ReplayArgs {
     /// Writes one JSON line per flow.
     #[arg(long, value_name = "FILE")]
     flows_out: Option<PathBuf>,
+    /// Writes one JSON line per device seen on a segment: its MAC, addresses, name, vendor, kind,
+    /// model, OS, the evidence for each, and its traffic by vendor and service.
+    #[arg(long, value_name = "FILE")]
+    devices_out: Option<PathBuf>,
     /// Writes the final counters in the Prometheus text format.
     #[arg(long, value_name = "FILE")]
     metrics_out: Option<PathBuf>,
@@ -158,6 +162,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 files: args.files,
                 max_flows: usize::try_from(args.max_flows).unwrap_or(usize::MAX),
                 flows_out: args.flows_out,
+                devices_out: args.devices_out,
                 metrics_out: args.metrics_out,
                 json: matches!(args.format, OutputFormat::Json),
                 strict: args.strict,

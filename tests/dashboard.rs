@@ -32,7 +32,6 @@ const KNOWN_MISSING: &[&str] = &[
     "vendorwatch_vendor_last_seen_timestamp_seconds",
     // Not drawn, but the first-contact alert checked below reads it.
     "vendorwatch_banned_flows_total",
-    "vendorwatch_devices",
     "vendorwatch_flows_by_evidence_total",
     "vendorwatch_capture_up",
 ];
