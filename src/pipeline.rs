@@ -418,6 +418,7 @@ fn inspect_payload(env: &mut InspectEnv<'_>, flow: &mut FlowState, p: &Packet<'_
     let segment = &flow.placement.segment;
     // A DHCP client without an address yet is known by the one it asks for.
     let mut claimed: Option<(IpAddr, Arc<str>)> = None;
+    let host_side = if flow.placement.host_is_client { Side::Client } else { Side::Server };
     let mut learn = |rules: &Rules, hosts: &mut HostTable, side: Side, fact: HostFact<'_>| {
         // The frame's MACs are those of the hosts that sent and got it.
         let sender = (side == Side::Client) == (direction == Direction::FromClient);
@@ -434,6 +435,12 @@ fn inspect_payload(env: &mut InspectEnv<'_>, flow: &mut FlowState, p: &Packet<'_
             Some((a, s)) if own.is_unspecified() => (*a, s),
             _ => (own, segment),
         };
+        // The other end is a host of the segment only if it is local too (a
+        // camera answering a probe); a server on the Internet is not, and
+        // the frame shows the router's MAC for it.
+        if side != host_side && !addr.is_unspecified() && !is_local(addr) {
+            return;
+        }
         hosts.learn(rules, HostKey::new(mac, addr, segment), addr, fact, ts);
     };
     let mut report = |finding: Finding<'_>| match finding {
@@ -456,6 +463,14 @@ fn inspect_payload(env: &mut InspectEnv<'_>, flow: &mut FlowState, p: &Packet<'_
         flow.inspection.on_segment(&ctx, segment, env.budget, &mut report);
     } else {
         flow.inspection.on_datagram(&ctx, direction, p.payload, env.budget, &mut report);
+    }
+}
+
+/// A private, shared, link-local or unique-local address: a LAN's own.
+fn is_local(addr: IpAddr) -> bool {
+    match addr {
+        IpAddr::V4(a) => a.is_private() || a.is_link_local() || (a.octets()[0] == 100 && a.octets()[1] & 0xc0 == 64),
+        IpAddr::V6(a) => (a.segments()[0] & 0xfe00) == 0xfc00 || (a.segments()[0] & 0xffc0) == 0xfe80,
     }
 }
 
@@ -558,9 +573,12 @@ fn count_flow(rules: &Rules, agg: &mut Aggregator, hosts: &mut HostTable, f: &mu
     if f.attribution.verdict.entry.is_some() {
         agg.add_host(VendorKey { segment: segment.clone(), vendor: vendor.clone(), banned }, host, f.last_ns);
     }
-    let traffic = DeviceTraffic { flows: delta.flows, bytes: delta.bytes[OUT] + delta.bytes[IN] };
-    let key = HostKey::new(f.host_mac, host, &segment);
-    hosts.add_traffic(rules, key, host, (vendor.clone(), service.clone()), traffic, f.last_ns);
+    // An address-less DHCP exchange is nobody's traffic yet.
+    if !host.is_unspecified() {
+        let traffic = DeviceTraffic { flows: delta.flows, bytes: delta.bytes[OUT] + delta.bytes[IN] };
+        let key = HostKey::new(f.host_mac, host, &segment);
+        hosts.add_traffic(rules, key, host, (vendor.clone(), service.clone()), traffic, f.last_ns);
+    }
     if delta.flows == 1 && f.attribution.ech {
         *agg.ech_flows.entry(segment.clone()).or_default() += 1;
     }
