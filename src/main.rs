@@ -30,7 +30,8 @@ enum Command {
     },
     /// Says which vendor, service, signature entry and source match a name or address, and why.
     Explain {
-        /// A host name (e.g. 1-courier.push.apple.com) or an IPv4/IPv6 address.
+        /// A host name (e.g. 1-courier.push.apple.com), an IPv4/IPv6 address, a MAC (what its OUI
+        /// says), or a User-Agent or server banner (which device token it carries).
         query: String,
         /// Signature directory instead of the embedded set.
         #[arg(long, value_name = "DIR")]
