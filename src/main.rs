@@ -30,7 +30,8 @@ enum Command {
     },
     /// Says which vendor, service, signature entry and source match a name or address, and why.
     Explain {
-        /// A host name (e.g. 1-courier.push.apple.com) or an IPv4/IPv6 address.
+        /// A host name (e.g. 1-courier.push.apple.com), an IPv4/IPv6 address, a MAC (what its OUI
+        /// says), or a User-Agent or server banner (which device token it carries).
         query: String,
         /// Signature directory instead of the embedded set.
         #[arg(long, value_name = "DIR")]
@@ -85,6 +86,10 @@ struct ReplayArgs {
     /// Writes one JSON line per flow.
     #[arg(long, value_name = "FILE")]
     flows_out: Option<PathBuf>,
+    /// Writes one JSON line per device seen on a segment: its MAC, addresses, name, vendor, kind,
+    /// model, OS, the evidence for each, and its traffic by vendor and service.
+    #[arg(long, value_name = "FILE")]
+    devices_out: Option<PathBuf>,
     /// Writes the final counters in the Prometheus text format.
     #[arg(long, value_name = "FILE")]
     metrics_out: Option<PathBuf>,
@@ -166,6 +171,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 files: args.files,
                 max_flows: usize::try_from(args.max_flows).unwrap_or(usize::MAX),
                 flows_out: args.flows_out,
+                devices_out: args.devices_out,
                 metrics_out: args.metrics_out,
                 json: matches!(args.format, OutputFormat::Json),
                 strict: args.strict,

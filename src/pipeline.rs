@@ -6,6 +6,7 @@
 //! (at a flush, or at the end) and merges it where it likes: the replay's
 //! main thread, the live sensor's collector.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use hashbrown::HashMap;
@@ -25,9 +26,11 @@ use crate::export::flowlog::FlowRecord;
 use crate::flow::{
     self, EndReason, Endpoint, FROM_CLIENT, FlowKey, FlowTable, TO_CLIENT, TcpProgress, TimeoutClass, Timeouts,
 };
-use crate::hosts::{HostKey, HostTable};
+use crate::hosts::{DeviceTraffic, HostKey, HostTable};
 use crate::inspect::registry::is_dns_flow;
-use crate::inspect::{Direction, Finding, FlowContext, FlowFinding, InspectBudget, Inspection, Segment, Side};
+use crate::inspect::{
+    Direction, Finding, FlowContext, FlowFinding, HostFact, InspectBudget, Inspection, Segment, Side,
+};
 use crate::segment::{Placement, TunnelId, TunnelKind};
 use crate::source::Frame;
 
@@ -78,6 +81,8 @@ impl Batch {
 /// A worker's own outputs, moved out by [`Pipeline::take_batch`].
 struct WorkerOutputs {
     counts: Aggregator,
+    /// What is known of the segment hosts: names, device evidence, traffic.
+    hosts: HostTable,
     records: Vec<FlowRecord>,
     keep: FlowRecords,
     /// Capture interface names by frame interface index, for the records'
@@ -119,6 +124,8 @@ pub struct FlowState {
     /// ICMP(v6): the first packet's type and code, and whether the client
     /// sent it (the Community ID hashes them in place of ports).
     icmp_first: Option<(u8, u8, bool)>,
+    /// The segment host's MAC, when the flow's first frame showed it.
+    host_mac: Option<[u8; 6]>,
 }
 
 impl FlowState {
@@ -143,7 +150,6 @@ pub struct Pipeline {
     dns: DnsCache,
     defrag: Defragmenter,
     inspect_budget: InspectBudget,
-    hosts: HostTable,
     stats: PacketStats,
     out: WorkerOutputs,
     /// Packets and wire bytes per source index since the last flush.
@@ -171,11 +177,11 @@ impl Pipeline {
             dns: DnsCache::new(DNS_CACHE_CAPACITY),
             defrag: Defragmenter::default(),
             inspect_budget: InspectBudget::default(),
-            hosts: HostTable::new(HOST_TABLE_CAPACITY),
             dns_queries: HashMap::new(),
             stats: PacketStats::default(),
             out: WorkerOutputs {
                 counts: Aggregator::default(),
+                hosts: HostTable::new(HOST_TABLE_CAPACITY),
                 records: Vec::new(),
                 keep: records,
                 interface_names: Arc::new([]),
@@ -298,7 +304,7 @@ impl Pipeline {
                 dns: &mut self.dns,
                 queries: &mut self.dns_queries,
                 budget: &self.inspect_budget,
-                hosts: &mut self.hosts,
+                hosts: &mut self.out.hosts,
             };
             inspect_payload(&mut env, flow, p, dir, ts);
         }
@@ -330,7 +336,7 @@ impl Pipeline {
         let active = out.keep != FlowRecords::Off;
         self.flows.for_each_mut(|_, f| {
             if f.inspection.is_settled()
-                && count_flow(rules, &mut out.counts, f)
+                && count_flow(rules, &mut out.counts, &mut out.hosts, f)
                 && active
                 && f.attribution.verdict.entry.is_some()
             {
@@ -360,7 +366,7 @@ impl Pipeline {
             gauges: WorkerGauges {
                 flows: self.flows.len() as u64,
                 dns_cache_entries: self.dns.len() as u64,
-                host_table_hosts: self.hosts.len() as u64,
+                host_table_hosts: self.out.hosts.len() as u64,
             },
             records: std::mem::take(&mut self.out.records),
         }
@@ -390,7 +396,8 @@ impl Pipeline {
         self.stats.fragments_inconsistent += defrag.inconsistent;
         agg.packet_stats.add(&self.stats);
         self.stats = PacketStats::default();
-        agg.host_evictions += self.hosts.take_evictions();
+        agg.host_evictions += self.out.hosts.take_evictions();
+        agg.devices.merge(self.out.hosts.take_changes());
     }
 
     /// Ends every flow (end of input) and flushes all counters.
@@ -421,23 +428,44 @@ fn inspect_payload(env: &mut InspectEnv<'_>, flow: &mut FlowState, p: &Packet<'_
     let attribution = &mut flow.attribution;
     let quic_skipped = &mut flow.quic_skipped;
     let segment = &flow.placement.segment;
+    // A DHCP client without an address yet is known by the one it asks for.
+    let mut claimed: Option<(IpAddr, Arc<str>)> = None;
+    let host_side = if flow.placement.host_is_client { Side::Client } else { Side::Server };
+    let mut learn = |rules: &Rules, hosts: &mut HostTable, side: Side, fact: HostFact<'_>| {
+        // The frame's MACs are those of the hosts that sent and got it.
+        let sender = (side == Side::Client) == (direction == Direction::FromClient);
+        let mac = p.macs.map(|m| if sender { m.src } else { m.dst });
+        let own = match side {
+            Side::Client => addrs.client,
+            Side::Server => addrs.server,
+        };
+        if let (HostFact::Address(a), true) = (fact, own.is_unspecified()) {
+            let placed = rules.config.segments.place(a, a, &p.vlans, None, None).segment;
+            claimed = Some((a, if &*placed == "unassigned" { segment.clone() } else { placed }));
+        }
+        let (addr, segment) = match &claimed {
+            Some((a, s)) if own.is_unspecified() => (*a, s),
+            _ => (own, segment),
+        };
+        // The other end is a host of the segment only if it is local too (a
+        // camera answering a probe); a server on the Internet is not, and
+        // the frame shows the router's MAC for it.
+        if side != host_side && !addr.is_unspecified() && !is_local(addr) {
+            return;
+        }
+        hosts.learn(rules, HostKey::new(mac, addr, segment), addr, fact, ts);
+    };
     let mut report = |finding: Finding<'_>| match finding {
         Finding::Flow(FlowFinding::QuicPacketsSkipped(n)) => *quic_skipped = n,
         Finding::Flow(f) => {
+            if let FlowFinding::UserAgent(ua) = f {
+                learn(env.rules, env.hosts, Side::Client, HostFact::UserAgent(ua));
+            }
             if let Applied::VendorQuery(vendor) = attribution.apply(env.rules, &addrs, f, env.dns, ts) {
                 *env.queries.entry((segment.clone(), vendor)).or_default() += 1;
             }
         }
-        Finding::Host { side, fact } => {
-            // The frame's MACs are those of the hosts that sent and got it.
-            let sender = (side == Side::Client) == (direction == Direction::FromClient);
-            let mac = p.macs.map(|m| if sender { m.src } else { m.dst });
-            let addr = match side {
-                Side::Client => addrs.client,
-                Side::Server => addrs.server,
-            };
-            env.hosts.learn(HostKey::new(mac, addr, segment), fact, ts);
-        }
+        Finding::Host { side, fact } => learn(env.rules, env.hosts, side, fact),
     };
     if p.protocol == IPPROTO_TCP {
         // Data on a SYN (TCP Fast Open) starts after the SYN's own sequence number.
@@ -447,6 +475,14 @@ fn inspect_payload(env: &mut InspectEnv<'_>, flow: &mut FlowState, p: &Packet<'_
         flow.inspection.on_segment(&ctx, segment, env.budget, &mut report);
     } else {
         flow.inspection.on_datagram(&ctx, direction, p.payload, env.budget, &mut report);
+    }
+}
+
+/// A private, shared, link-local or unique-local address: a LAN's own.
+fn is_local(addr: IpAddr) -> bool {
+    match addr {
+        IpAddr::V4(a) => a.is_private() || a.is_link_local() || (a.octets()[0] == 100 && a.octets()[1] & 0xc0 == 64),
+        IpAddr::V6(a) => (a.segments()[0] & 0xfe00) == 0xfc00 || (a.segments()[0] & 0xffc0) == 0xfe80,
     }
 }
 
@@ -473,6 +509,9 @@ fn new_flow(
         _ => None,
     };
     let placement = rules.config.segments.place(client.addr, server.addr, &p.vlans, tunnel, interface_name);
+    // The segment host sent this first frame if it is the side that did.
+    let host_sent = sender_is_client == placement.host_is_client;
+    let host_mac = p.macs.map(|m| if host_sent { m.src } else { m.dst });
     let ctx = FlowContext { protocol: p.protocol, client_port: client.port, server_port: server.port };
     let addrs = FlowAddrs { client: client.addr, server: server.addr, server_port: server.port, protocol: p.protocol };
     let transport = p.protocol == IPPROTO_UDP || p.protocol == IPPROTO_TCP;
@@ -501,6 +540,7 @@ fn new_flow(
             (decode::IPPROTO_ICMP | decode::IPPROTO_ICMPV6, [kind, code, ..]) => Some((*kind, *code, sender_is_client)),
             _ => None,
         },
+        host_mac,
     };
     let class = match p.protocol {
         IPPROTO_TCP => TimeoutClass::TcpOpening,
@@ -516,7 +556,7 @@ fn vendor_key(agg: &mut Aggregator, rules: &Rules, segment: &str, vendor: Vendor
 
 /// Adds what the flow did since its last flush to the counters; false when
 /// it did nothing since.
-fn count_flow(rules: &Rules, agg: &mut Aggregator, f: &mut FlowState) -> bool {
+fn count_flow(rules: &Rules, agg: &mut Aggregator, hosts: &mut HostTable, f: &mut FlowState) -> bool {
     let (out, inn) = if f.placement.host_is_client { (FROM_CLIENT, TO_CLIENT) } else { (TO_CLIENT, FROM_CLIENT) };
     let mut delta = Traffic { flows: u64::from(!f.counted), ..Traffic::default() };
     for (dir, idx) in [(OUT, out), (IN, inn)] {
@@ -538,11 +578,17 @@ fn count_flow(rules: &Rules, agg: &mut Aggregator, f: &mut FlowState) -> bool {
         None => (agg.label(NO_VENDOR), agg.label(NO_VENDOR)),
     };
     let verdict = &f.attribution.verdict;
+    let host = if f.placement.host_is_client { f.client.addr } else { f.server.addr };
     if verdict.entry.is_some() {
-        let host = if f.placement.host_is_client { f.client.addr } else { f.server.addr };
         let key = VendorKey { segment: segment.clone(), vendor: vendor.clone() };
         agg.add_host(key.clone(), host, f.last_ns);
         agg.saw_vendor(key, f.last_ns);
+    }
+    // An address-less DHCP exchange is nobody's traffic yet.
+    if !host.is_unspecified() {
+        let traffic = DeviceTraffic { flows: delta.flows, bytes: delta.bytes[OUT] + delta.bytes[IN] };
+        let key = HostKey::new(f.host_mac, host, &segment);
+        hosts.add_traffic(rules, key, host, (vendor.clone(), service.clone()), traffic, f.last_ns);
     }
     if delta.flows == 1 {
         let evidence = verdict.entry.and(verdict.evidence).map_or(NO_EVIDENCE, Evidence::as_str);
@@ -563,7 +609,7 @@ fn finish_flow(rules: &Rules, out: &mut WorkerOutputs, _key: FlowKey, mut f: Flo
         }
     });
     let agg = &mut out.counts;
-    count_flow(rules, agg, &mut f);
+    count_flow(rules, agg, &mut out.hosts, &mut f);
     agg.packet_stats.quic_skipped += f.quic_skipped;
     agg.packet_stats.inspect_refused += u64::from(f.inspection.refused());
     if matches!(reason, EndReason::IdleTimeout | EndReason::TableFull) {

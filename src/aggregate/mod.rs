@@ -127,6 +127,8 @@ pub struct Aggregator {
     pub host_evictions: u64,
     /// Truncated or unreadable inputs.
     pub source_errors: u64,
+    /// Device records, merged by device.
+    pub devices: crate::hosts::Devices,
     /// The latest gauges of each worker, by worker index.
     workers: Vec<WorkerGauges>,
 }
@@ -229,6 +231,7 @@ impl Aggregator {
         }
         self.host_evictions += delta.host_evictions;
         self.source_errors += delta.source_errors;
+        self.devices.merge(delta.devices);
     }
 
     fn relabel(&mut self, k: &VendorKey) -> VendorKey {
@@ -269,6 +272,7 @@ impl Aggregator {
         for hosts in self.hosts.values_mut() {
             hosts.retain(|_, &mut t| t >= since_ns);
         }
+        self.devices.prune(since_ns);
     }
 }
 

@@ -8,6 +8,12 @@ use crate::classify::signatures::{EntryId, NameOutcome, SignatureSet};
 /// Explains how `query` (a host name or an address) would be attributed.
 /// Returns the text and whether anything matched.
 pub fn explain(set: &SignatureSet, query: &str) -> (String, bool) {
+    if let Some(mac) = parse_mac(query) {
+        return explain_mac(set, mac);
+    }
+    if query.contains(['/', ' ', '(']) {
+        return explain_banner(set, query);
+    }
     if let Ok(addr) = query.parse::<IpAddr>() {
         let Some(entry) = set.match_addr(addr) else {
             return (format!("{addr}: no vendor prefix contains this address\n"), false);
@@ -76,6 +82,80 @@ fn describe(set: &SignatureSet, entry: EntryId, how: &str) -> String {
     )
 }
 
+/// `aa:bb:cc:dd:ee:ff` or `aa-bb-cc-dd-ee-ff`.
+fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let parts: Vec<&str> = s.split([':', '-']).collect();
+    if parts.len() != 6 || parts.iter().any(|p| p.len() != 2) {
+        return None;
+    }
+    let mut mac = [0u8; 6];
+    for (byte, part) in mac.iter_mut().zip(parts) {
+        *byte = u8::from_str_radix(part, 16).ok()?;
+    }
+    Some(mac)
+}
+
+/// What a MAC's OUI says, or that it says nothing.
+fn explain_mac(set: &SignatureSet, mac: [u8; 6]) -> (String, bool) {
+    let text = crate::hosts::record::mac_text(mac);
+    if crate::hosts::evidence::is_locally_administered(mac) {
+        let why = "locally administered (the U/L bit is set): chosen by software, often randomised per network; \
+                   its other bits say nothing about the vendor";
+        return (format!("{text}: {why}\n"), false);
+    }
+    if crate::hosts::evidence::is_multicast(mac) {
+        return (format!("{text}: a group (multicast) address, no device's\n"), false);
+    }
+    match set.devices.lookup_oui(mac) {
+        Some(id) => {
+            let e = set.devices.entry(id);
+            let head =
+                format!("{text}: OUI {:02x}:{:02x}:{:02x} is {}'s", mac[0], mac[1], mac[2], set.vendor(e.vendor).id);
+            (
+                format!(
+                    "{head} (oui evidence, strength 70)\n  signature: {}:{}\n  source:  {}\n",
+                    e.file, e.line, e.source
+                ),
+                true,
+            )
+        }
+        None => {
+            (format!("{text}: OUI {:02x}:{:02x}:{:02x} is in no vendor's signatures\n", mac[0], mac[1], mac[2]), false)
+        }
+    }
+}
+
+/// What a User-Agent, HTTP Server or SSDP SERVER string says about a device.
+fn explain_banner(set: &SignatureSet, banner: &str) -> (String, bool) {
+    use crate::classify::signatures::devices::Key;
+    let mut out = String::new();
+    for (key, as_what) in [
+        (Key::UserAgent, "a User-Agent"),
+        (Key::HttpServer, "an HTTP Server header"),
+        (Key::SsdpServer, "an SSDP SERVER header"),
+    ] {
+        let Some(m) = set.devices.lookup(key, banner) else { continue };
+        let e = set.devices.entry(m.entry);
+        let vendor = &set.vendor(e.vendor).id;
+        let says =
+            if e.hardware { format!("a {vendor} device") } else { format!("{vendor}'s software on any hardware") };
+        let kind = e.kind.map_or(String::new(), |k| format!(", kind {}", k.as_str()));
+        let os = e.os.as_deref().map_or(String::new(), |o| format!(", OS {o}"));
+        out.push_str(&format!(
+            "as {as_what}: the token {:?} ({}) says {says}{kind}{os}\n  signature: {}:{}\n  source:  {}\n",
+            m.token,
+            key.name(),
+            e.file,
+            e.line,
+            e.source
+        ));
+    }
+    if out.is_empty() {
+        return (format!("{banner:?}: no User-Agent, Server or SSDP token of any vendor's devices matches\n"), false);
+    }
+    (out, true)
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
@@ -105,5 +185,26 @@ mod tests {
         assert!(matched);
         assert!(text.contains("is an Akamai edge name (edgekey.net)"), "{text}");
         assert!(text.contains("update.microsoft.com ends in the suffix microsoft.com"), "{text}");
+    }
+    #[test]
+    fn a_mac_is_explained_by_its_oui_unless_locally_administered() {
+        let set = SignatureSet::embedded();
+        let (text, matched) = explain(&set, "44:19:B6:01:02:03");
+        assert!(matched && text.contains("is hikvision's") && text.contains("IEEE MA-L"), "{text}");
+        let (text, matched) = explain(&set, "02-03-93-aa-bb-cc");
+        assert!(!matched && text.contains("locally administered"), "{text}");
+        let (text, matched) = explain(&set, "00:40:8c:00:00:01");
+        assert!(!matched && text.contains("in no vendor's signatures"), "{text}");
+    }
+
+    #[test]
+    fn a_user_agent_or_banner_is_explained_by_its_token() {
+        let set = SignatureSet::embedded();
+        let (text, matched) = explain(&set, "Dalvik/2.1.0 (Linux; U; Android 12; NOH-NX9 Build/HUAWEINOH-N29)");
+        assert!(matched && text.contains("a huawei device, kind phone, OS Android"), "{text}");
+        let (text, matched) = explain(&set, "App-webs/");
+        assert!(matched && text.contains("an HTTP Server header") && text.contains("hikvision"), "{text}");
+        let (text, matched) = explain(&set, "curl/8.5.0");
+        assert!(!matched && text.contains("no User-Agent"), "{text}");
     }
 }

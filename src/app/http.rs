@@ -6,6 +6,8 @@
 //! - `GET /api/summary`: the replay report, as JSON.
 //! - `GET /api/flows?vendor=&segment=&limit=`: recent attributed flows with
 //!   their evidence, newest first.
+//! - `GET /api/devices?vendor=&segment=`: the devices seen within the host
+//!   window, as `--devices-out` writes them (they hold MACs and host names).
 //! - `POST /-/reload`: reloads config and signatures (as SIGHUP does).
 
 use std::sync::Arc;
@@ -29,6 +31,7 @@ pub(crate) fn router(live: Arc<Live>) -> Router {
         .route("/healthz", get(healthz))
         .route("/api/summary", get(summary))
         .route("/api/flows", get(flows))
+        .route("/api/devices", get(devices))
         .route("/-/reload", post(reload))
         .with_state(live)
 }
@@ -154,6 +157,26 @@ async fn flows(State(live): State<Arc<Live>>, Query(q): Query<FlowsQuery>) -> Re
     let (vendor, segment) = (nonempty(&q.vendor), nonempty(&q.segment));
     let flows = live.recent.query(vendor.as_deref(), segment.as_deref(), q.limit.unwrap_or(usize::MAX));
     json(&FlowsBody { flows: flows.iter().map(|r| &**r).collect() })
+}
+
+#[derive(Deserialize)]
+struct DevicesQuery {
+    vendor: Option<String>,
+    segment: Option<String>,
+}
+
+async fn devices(State(live): State<Arc<Live>>, Query(q): Query<DevicesQuery>) -> Response {
+    let snapshot = live.snapshot();
+    let wanted =
+        |want: &Option<String>, have: Option<&str>| want.as_deref().is_none_or(|w| w.is_empty() || Some(w) == have);
+    let devices: Vec<_> = snapshot
+        .devices
+        .seen_since(live.hosts_since_ns())
+        .into_iter()
+        .map(|(key, facts)| crate::hosts::record::DeviceRecord::new(key, facts))
+        .filter(|d| wanted(&q.vendor, d.vendor) && wanted(&q.segment, Some(d.segment)))
+        .collect();
+    json(&serde_json::json!({ "devices": devices }))
 }
 
 async fn reload(State(live): State<Arc<Live>>) -> Response {

@@ -28,6 +28,8 @@ pub struct ReplayOptions {
     pub files: Vec<PathBuf>,
     pub max_flows: usize,
     pub flows_out: Option<PathBuf>,
+    /// One JSON line per device.
+    pub devices_out: Option<PathBuf>,
     pub metrics_out: Option<PathBuf>,
     pub json: bool,
     pub strict: bool,
@@ -196,6 +198,9 @@ pub fn run(
     if let Some(log) = flow_log.as_mut() {
         log.finish().with_context(|| "cannot write the flow log")?;
     }
+    if let Some(path) = &opts.devices_out {
+        write_devices(path, &agg).with_context(|| format!("cannot write devices to {}", path.display()))?;
+    }
     if let Some(path) = &opts.metrics_out {
         let mut e = Exposition::new(Format::Prometheus);
         write_counters(&mut e, &agg, 0, &policy);
@@ -225,6 +230,16 @@ pub fn run(
         write!(stdout, "{}", summary.to_table())?;
     }
     Ok(outcome)
+}
+
+/// `--devices-out`: one JSON line per device, in key order.
+fn write_devices(path: &std::path::Path, agg: &crate::aggregate::Aggregator) -> std::io::Result<()> {
+    let mut out = std::io::BufWriter::new(File::create(path)?);
+    for (key, facts) in agg.devices.seen_since(0) {
+        serde_json::to_writer(&mut out, &crate::hosts::record::DeviceRecord::new(key, facts))?;
+        writeln!(out)?;
+    }
+    out.flush()
 }
 
 enum Unopened {

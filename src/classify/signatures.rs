@@ -10,6 +10,7 @@
 //! a prefix trie, port rules are stored once (not once per prefix) and
 //! compiled into per-scope port segments.
 
+pub mod devices;
 mod ports;
 mod public_suffix;
 
@@ -230,6 +231,8 @@ pub struct SignatureSet {
     user_agents: Vec<(Box<str>, EntryId)>,
     stun_software: Vec<(Box<str>, EntryId)>,
     stun_attributes: HashMap<u16, EntryId>,
+    /// What devices say about themselves, by vendor (`[[device]]`).
+    pub devices: devices::DeviceIndex,
 }
 
 #[derive(Deserialize)]
@@ -243,6 +246,8 @@ struct FileDoc {
     entries: Vec<Spanned<EntryDoc>>,
     #[serde(default, rename = "exclude")]
     exclusions: Vec<Spanned<ExcludeDoc>>,
+    #[serde(default, rename = "device")]
+    devices: Vec<Spanned<devices::DeviceDoc>>,
 }
 
 #[derive(Deserialize)]
@@ -339,6 +344,7 @@ impl SignatureSet {
         }
         set.check_across_vendors(&mut loader);
         set.ports.build();
+        set.devices.build();
         if loader.problems.is_empty() { Ok(set) } else { Err(Problems(loader.problems)) }
     }
 
@@ -391,6 +397,10 @@ impl SignatureSet {
         for exclusion in doc.exclusions {
             let line = lines.line(exclusion.span().start);
             self.add_exclusion(file, &lines, vendor, line, exclusion.into_inner(), loader);
+        }
+        for device in doc.devices {
+            let line = lines.line(device.span().start);
+            self.devices.add(file, &lines, vendor, line, device.into_inner(), loader);
         }
     }
 

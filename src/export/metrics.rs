@@ -163,6 +163,15 @@ pub fn write_counters(e: &mut Exposition, agg: &Aggregator, hosts_since_ns: u64,
         );
     }
     e.family(
+        "vendorwatch_devices",
+        Kind::Gauge,
+        "Devices seen on the segment, by the vendor and kind their evidence names (live: within the host window).",
+    );
+    for ((segment, vendor, kind, banned), n) in agg.devices.counts(hosts_since_ns) {
+        let labels = [("segment", &*segment), ("vendor", &*vendor), ("kind", kind.as_str()), ("banned", flag(banned))];
+        e.sample("vendorwatch_devices", &labels, n as f64);
+    }
+    e.family(
         "vendorwatch_dns_queries_total",
         Kind::Counter,
         "DNS queries for vendor names, by the querying host's segment.",

@@ -15,6 +15,19 @@ use crate::export::time::rfc3339;
 pub struct Summary {
     pub segments: Vec<SegmentSummary>,
     pub capture: CaptureSummary,
+    /// Devices per segment, vendor and kind (live: within the host window).
+    pub devices: Vec<DeviceCountSummary>,
+}
+
+/// How many devices of a vendor and kind a segment has.
+#[derive(Debug, Default, Serialize)]
+pub struct DeviceCountSummary {
+    pub segment: String,
+    /// `none` when no evidence names a vendor.
+    pub vendor: String,
+    pub kind: &'static str,
+    pub banned: bool,
+    pub devices: u64,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -159,7 +172,24 @@ impl Summary {
             source_errors: agg.source_errors,
             ..CaptureSummary::default()
         };
-        Summary { segments, capture }
+        let mut devices: Vec<DeviceCountSummary> = agg
+            .devices
+            .counts(hosts_since_ns)
+            .into_iter()
+            .map(|((segment, vendor, kind, banned), devices)| DeviceCountSummary {
+                segment: segment.to_string(),
+                vendor: vendor.into(),
+                kind: kind.as_str(),
+                banned,
+                devices,
+            })
+            .collect();
+        // Per segment, banned vendors first, then by count.
+        devices.sort_by(|a, b| {
+            let key = |d: &DeviceCountSummary| (d.segment.clone(), !d.banned, std::cmp::Reverse(d.devices));
+            key(a).cmp(&key(b)).then_with(|| (&a.vendor, a.kind).cmp(&(&b.vendor, b.kind)))
+        });
+        Summary { segments, capture, devices }
     }
 
     /// The human-readable table.
@@ -187,6 +217,13 @@ impl Summary {
                     v.dns_queries,
                     services.join(",")
                 );
+            }
+        }
+        if !self.devices.is_empty() {
+            let _ = writeln!(out, "\n{:<20} {:<20} {:<10} {:>8}", "SEGMENT", "DEVICE VENDOR", "KIND", "DEVICES");
+            for d in &self.devices {
+                let vendor = if d.banned { format!("{} [BANNED]", d.vendor) } else { d.vendor.clone() };
+                let _ = writeln!(out, "{:<20} {:<20} {:<10} {:>8}", d.segment, vendor, d.kind, d.devices);
             }
         }
         let c = &self.capture;

@@ -1,30 +1,50 @@
 //! Hosts: facts about the machines behind the flows (the names they
-//! announce; later their device, model and OS), kept per worker in a
-//! bounded table keyed by host.
+//! announce, the evidence of what device they are, their traffic), kept
+//! per worker in a bounded table keyed by host.
 //!
 //! A host is its MAC where the frame shows it on the segment, else its
 //! address, always within its segment: the same private address in two
 //! segments is two hosts.
+//!
+//! A worker's [`HostTable`] hands over what changed as [`Devices`] with
+//! each batch; batches merge by key ([`Devices::merge`]), so records from
+//! any number of workers add up to one record per device.
 
+pub mod device;
+pub mod evidence;
+pub mod record;
+
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use hashbrown::HashMap;
 
+pub use device::{DeviceKind, Evidence, Source};
+
+use crate::classify::rules::Rules;
 use crate::inspect::HostFact;
 
 /// The most of a name kept per host (DNS names are at most 253 bytes).
 const MAX_HOSTNAME: usize = 253;
+/// Addresses kept per host (IPv4, link-local and global IPv6, a few more).
+const MAX_ADDRESSES: usize = 8;
+/// Pieces of evidence kept per host.
+const MAX_EVIDENCE: usize = 32;
+/// (vendor, service) pairs of traffic kept per host.
+const MAX_TRAFFIC_KEYS: usize = 64;
+/// Devices held by the merged table.
+pub const MAX_DEVICES: usize = 65_536;
 
 /// How a host is known.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum HostId {
     Mac([u8; 6]),
     Addr(IpAddr),
 }
 
 /// A host within its segment.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct HostKey {
     pub id: HostId,
     pub segment: Arc<str>,
@@ -44,6 +64,13 @@ impl HostKey {
     }
 }
 
+/// A device's traffic to one vendor's service.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeviceTraffic {
+    pub flows: u64,
+    pub bytes: u64,
+}
+
 /// What is known of one host.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HostFacts {
@@ -51,6 +78,68 @@ pub struct HostFacts {
     pub last_ns: u64,
     /// The last name it announced.
     pub hostname: Option<Box<str>>,
+    /// Its addresses, in the order seen.
+    pub addresses: Vec<IpAddr>,
+    /// What says which device it is, in the order seen.
+    pub evidence: Vec<Evidence>,
+    /// Traffic by (vendor, service) label; in a worker's table, since the
+    /// last handover.
+    pub traffic: BTreeMap<(Arc<str>, Arc<str>), DeviceTraffic>,
+    /// Changed since the last handover.
+    dirty: bool,
+}
+
+impl HostFacts {
+    fn seen(&mut self, now_ns: u64) {
+        self.first_ns = self.first_ns.min(now_ns);
+        self.last_ns = self.last_ns.max(now_ns);
+        self.dirty = true;
+    }
+
+    fn add_address(&mut self, addr: IpAddr) {
+        if !addr.is_unspecified() && !self.addresses.contains(&addr) && self.addresses.len() < MAX_ADDRESSES {
+            self.addresses.push(addr);
+        }
+    }
+
+    fn add_evidence(&mut self, e: Evidence) {
+        if !self.evidence.iter().any(|old| old.same(&e)) && self.evidence.len() < MAX_EVIDENCE {
+            self.evidence.push(e);
+        }
+    }
+
+    fn add_traffic(&mut self, key: (Arc<str>, Arc<str>), t: DeviceTraffic) {
+        if self.traffic.len() < MAX_TRAFFIC_KEYS || self.traffic.contains_key(&key) {
+            let sum = self.traffic.entry(key).or_default();
+            sum.flows += t.flows;
+            sum.bytes += t.bytes;
+        }
+    }
+
+    /// Folds in a later report about the same device.
+    fn merge(&mut self, later: HostFacts) {
+        self.first_ns = self.first_ns.min(later.first_ns);
+        self.last_ns = self.last_ns.max(later.last_ns);
+        if later.hostname.is_some() {
+            self.hostname = later.hostname;
+        }
+        later.addresses.into_iter().for_each(|a| self.add_address(a));
+        later.evidence.into_iter().for_each(|e| self.add_evidence(e));
+        later.traffic.into_iter().for_each(|(k, t)| self.add_traffic(k, t));
+    }
+
+    /// What the evidence says.
+    pub fn device(&self) -> device::Inferred<'_> {
+        device::infer(&self.evidence)
+    }
+}
+
+fn new_facts(rules: &Rules, host: &HostKey, now_ns: u64) -> HostFacts {
+    let mut facts = HostFacts { first_ns: now_ns, last_ns: now_ns, ..HostFacts::default() };
+    if let HostId::Mac(mac) = host.id {
+        facts.evidence.extend(evidence::of_mac(rules, mac));
+    }
+    facts
 }
 
 /// A bounded map of hosts to their facts. When full, the least recently
@@ -68,14 +157,25 @@ impl HostTable {
         HostTable { map: HashMap::new(), capacity: capacity.max(1), evictions: 0 }
     }
 
-    /// Records a fact about `host` seen at `now_ns`.
-    pub fn learn(&mut self, host: HostKey, fact: HostFact<'_>, now_ns: u64) {
+    fn facts(&mut self, rules: &Rules, host: HostKey, now_ns: u64) -> &mut HostFacts {
         if self.map.len() >= self.capacity && !self.map.contains_key(&host) {
             self.make_room();
         }
-        let facts = self.map.entry(host).or_insert_with(|| HostFacts { first_ns: now_ns, ..HostFacts::default() });
-        facts.first_ns = facts.first_ns.min(now_ns);
-        facts.last_ns = facts.last_ns.max(now_ns);
+        let facts = match self.map.entry(host) {
+            hashbrown::hash_map::Entry::Occupied(o) => o.into_mut(),
+            hashbrown::hash_map::Entry::Vacant(v) => {
+                let facts = new_facts(rules, v.key(), now_ns);
+                v.insert(facts)
+            }
+        };
+        facts.seen(now_ns);
+        facts
+    }
+
+    /// Records a fact about `host` (at `addr`) seen at `now_ns`.
+    pub fn learn(&mut self, rules: &Rules, host: HostKey, addr: IpAddr, fact: HostFact<'_>, now_ns: u64) {
+        let facts = self.facts(rules, host, now_ns);
+        facts.add_address(addr);
         match fact {
             HostFact::Hostname(name) => {
                 let name = name.get(..name.len().min(MAX_HOSTNAME)).unwrap_or(name);
@@ -83,7 +183,31 @@ impl HostTable {
                     facts.hostname = Some(name.into());
                 }
             }
+            HostFact::Address(a) => facts.add_address(a),
+            other => evidence::of_fact(rules, &other).into_iter().for_each(|e| facts.add_evidence(e)),
         }
+    }
+
+    /// Records evidence found outside the inspectors (a TCP SYN).
+    pub fn add_evidence(&mut self, rules: &Rules, host: HostKey, addr: IpAddr, e: Evidence, now_ns: u64) {
+        let facts = self.facts(rules, host, now_ns);
+        facts.add_address(addr);
+        facts.add_evidence(e);
+    }
+
+    /// Adds a flow's traffic (since its last count) to its segment host.
+    pub fn add_traffic(
+        &mut self,
+        rules: &Rules,
+        host: HostKey,
+        addr: IpAddr,
+        to: (Arc<str>, Arc<str>),
+        t: DeviceTraffic,
+        now_ns: u64,
+    ) {
+        let facts = self.facts(rules, host, now_ns);
+        facts.add_address(addr);
+        facts.add_traffic(to, t);
     }
 
     /// The facts about `host`.
@@ -106,35 +230,120 @@ impl HostTable {
         std::mem::take(&mut self.evictions)
     }
 
-    fn make_room(&mut self) {
-        let mut seen: Vec<u64> = self.map.values().map(|f| f.last_ns).collect();
-        let cut = seen.len() / 8;
-        let (_, &mut threshold, _) = seen.select_nth_unstable(cut);
-        let before = self.map.len();
-        self.map.retain(|_, f| f.last_ns > threshold);
-        if self.map.len() == before {
-            // All equally old: drop any one.
-            if let Some(key) = self.map.keys().next().cloned() {
-                self.map.remove(&key);
-            }
+    /// The hosts changed since the last take, their traffic moved out.
+    pub fn take_changes(&mut self) -> Devices {
+        let mut out = Devices::default();
+        for (key, facts) in self.map.iter_mut().filter(|(_, f)| f.dirty) {
+            facts.dirty = false;
+            let traffic = std::mem::take(&mut facts.traffic);
+            out.map.insert(key.clone(), HostFacts { traffic, ..facts.clone() });
         }
-        self.evictions += (before - self.map.len()) as u64;
+        out
+    }
+
+    fn make_room(&mut self) {
+        self.evictions += evict_stalest(&mut self.map);
+    }
+}
+
+/// Drops the least recently seen eighth (at least one); returns how many.
+fn evict_stalest(map: &mut HashMap<HostKey, HostFacts>) -> u64 {
+    let mut seen: Vec<u64> = map.values().map(|f| f.last_ns).collect();
+    if seen.is_empty() {
+        return 0;
+    }
+    let cut = seen.len() / 8;
+    let (_, &mut threshold, _) = seen.select_nth_unstable(cut);
+    let before = map.len();
+    map.retain(|_, f| f.last_ns > threshold);
+    if map.len() == before {
+        // All equally old: drop any one.
+        if let Some(key) = map.keys().next().cloned() {
+            map.remove(&key);
+        }
+    }
+    (before - map.len()) as u64
+}
+
+/// Device records merged from the workers' handovers, bounded by
+/// [`MAX_DEVICES`] (the stalest go first).
+#[derive(Debug, Clone, Default)]
+pub struct Devices {
+    map: HashMap<HostKey, HostFacts>,
+}
+
+impl Devices {
+    /// Folds in a batch: records merge by key.
+    pub fn merge(&mut self, batch: Devices) {
+        for (key, facts) in batch.map {
+            if let Some(old) = self.map.get_mut(&key) {
+                old.merge(facts);
+                continue;
+            }
+            if self.map.len() >= MAX_DEVICES {
+                evict_stalest(&mut self.map);
+            }
+            self.map.insert(key, facts);
+        }
+    }
+
+    /// Forgets devices not seen since `since_ns`.
+    pub fn prune(&mut self, since_ns: u64) {
+        self.map.retain(|_, f| f.last_ns >= since_ns);
+    }
+
+    /// Devices seen since `since_ns` (all when 0), in key order.
+    pub fn seen_since(&self, since_ns: u64) -> Vec<(&HostKey, &HostFacts)> {
+        let mut v: Vec<_> = self.map.iter().filter(|(_, f)| f.last_ns >= since_ns).collect();
+        v.sort_by(|a, b| a.0.cmp(b.0));
+        v
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Devices per (segment, vendor, kind, banned) seen since `since_ns`;
+    /// vendor `none` where no evidence names one.
+    pub fn counts(&self, since_ns: u64) -> BTreeMap<(Arc<str>, Box<str>, DeviceKind, bool), u64> {
+        let mut counts = BTreeMap::new();
+        for (key, facts) in self.seen_since(since_ns) {
+            let d = facts.device();
+            let vendor: Box<str> = d.vendor.unwrap_or(crate::aggregate::NO_VENDOR).into();
+            *counts.entry((key.segment.clone(), vendor, d.kind, d.banned)).or_default() += 1;
+        }
+        counts
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::classify::signatures::SignatureSet;
+    use crate::segment::Config;
+
+    fn rules() -> Rules {
+        Rules::new(SignatureSet::embedded(), Config::default_auto()).unwrap()
+    }
 
     fn key(i: u32) -> HostKey {
         HostKey::of(IpAddr::from(i.to_be_bytes()), &Arc::from("lan"))
     }
 
+    fn addr(i: u32) -> IpAddr {
+        IpAddr::from(i.to_be_bytes())
+    }
+
     #[test]
     fn keeps_the_latest_name_and_the_time_span() {
+        let rules = rules();
         let mut t = HostTable::new(4);
-        t.learn(key(1), HostFact::Hostname("johns-iphone.local"), 20);
-        t.learn(key(1), HostFact::Hostname("johns-iphone-2.local"), 10);
+        t.learn(&rules, key(1), addr(1), HostFact::Hostname("johns-iphone.local"), 20);
+        t.learn(&rules, key(1), addr(1), HostFact::Hostname("johns-iphone-2.local"), 10);
         let facts = t.get(&key(1)).unwrap();
         assert_eq!((facts.first_ns, facts.last_ns), (10, 20));
         assert_eq!(facts.hostname.as_deref(), Some("johns-iphone-2.local"));
@@ -144,13 +353,47 @@ mod tests {
 
     #[test]
     fn a_flood_of_hosts_stays_bounded_and_evicts_the_stalest() {
+        let rules = rules();
         let mut t = HostTable::new(64);
         for i in 0..10_000u32 {
-            t.learn(key(i), HostFact::Hostname("x"), u64::from(i));
+            t.learn(&rules, key(i), addr(i), HostFact::Hostname("x"), u64::from(i));
         }
         assert!(t.len() <= 64);
         assert_eq!(t.take_evictions(), 10_000 - t.len() as u64);
         assert!(t.get(&key(9_999)).is_some(), "the newest host stays");
         assert!(t.get(&key(0)).is_none(), "the stalest went first");
+    }
+
+    #[test]
+    fn batches_from_two_workers_merge_into_one_record() {
+        let rules = rules();
+        let mac = HostKey::new(Some([0x3a, 0, 0, 0, 0, 1]), addr(7), &Arc::from("lan"));
+        let mut a = HostTable::new(8);
+        let mut b = HostTable::new(8);
+        a.learn(&rules, mac.clone(), addr(7), HostFact::MdnsModel("iPhone15,2"), 5);
+        let push = (Arc::from("apple"), Arc::from("push"));
+        a.add_traffic(&rules, mac.clone(), addr(7), push.clone(), DeviceTraffic { flows: 1, bytes: 100 }, 6);
+        b.add_traffic(&rules, mac.clone(), addr(8), push.clone(), DeviceTraffic { flows: 2, bytes: 50 }, 9);
+        let mut merged = Devices::default();
+        merged.merge(a.take_changes());
+        merged.merge(b.take_changes());
+        merged.merge(a.take_changes());
+        let all = merged.seen_since(0);
+        assert_eq!(all.len(), 1);
+        let facts = all[0].1;
+        assert_eq!((facts.first_ns, facts.last_ns), (5, 9));
+        assert_eq!(facts.addresses, vec![addr(7), addr(8)]);
+        assert_eq!(facts.traffic[&push], DeviceTraffic { flows: 3, bytes: 150 }, "a repeated take adds nothing");
+        let d = facts.device();
+        assert_eq!((d.vendor, d.kind, d.model), (Some("apple"), DeviceKind::Phone, Some("iPhone15,2")));
+    }
+
+    #[test]
+    fn a_locally_administered_mac_is_never_guessed_from() {
+        let rules = rules();
+        let apple_oui = [0x00, 0x03, 0x93, 1, 2, 3];
+        let local = [0x02, 0x03, 0x93, 1, 2, 3];
+        assert_eq!(evidence::of_mac(&rules, apple_oui).and_then(|e| e.vendor).as_deref(), Some("apple"));
+        assert!(evidence::of_mac(&rules, local).is_none(), "the U/L bit is set: its other bits mean nothing");
     }
 }

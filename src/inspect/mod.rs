@@ -14,7 +14,7 @@
 //! `inspect/inspectors/`, one line in [`registry::REGISTRY`], a fuzz target
 //! and a fixture.
 
-pub use proto::{dns, http, quic, stun, tls};
+pub use proto::{dhcp, discovery, dns, heads, http, mdns, quic, stun, tls};
 
 mod budget;
 mod inspectors;
@@ -148,8 +148,32 @@ pub enum FlowFinding<'a> {
 /// A fact about a host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HostFact<'a> {
-    /// A name the host announced for itself (mDNS, LLMNR).
+    /// A name the host announced for itself (mDNS, LLMNR, DHCP).
     Hostname(&'a str),
+    /// An address the host holds or asks for (DHCP), reported before the
+    /// host's other facts from the same message: a client without an
+    /// address yet is known by it.
+    Address(IpAddr),
+    /// A DHCPv4 vendor class (option 60) or DHCPv6 vendor class (option 16).
+    DhcpVendorClass(&'a str),
+    /// A DHCPv4 parameter request list (option 55): the client's option codes.
+    DhcpRequestList(&'a [u8]),
+    /// A DNS-SD service type the host announced (`_airplay._tcp`).
+    MdnsService(&'a str),
+    /// A model the host announced in an mDNS TXT record (`model=iPhone15,2`).
+    MdnsModel(&'a str),
+    /// The SERVER header of an SSDP announcement or answer.
+    SsdpServer(&'a str),
+    /// A WS-Discovery (ONVIF) answer's types and scopes.
+    WsDiscovery { types: &'a str, scopes: &'a str },
+    /// The model a Hikvision SADP answer gives.
+    Sadp { model: &'a str },
+    /// The model (and vendor field) a Dahua DHIP announcement gives.
+    Dhip { model: &'a str, vendor: Option<&'a str> },
+    /// The host's HTTP User-Agent, as a client.
+    UserAgent(&'a str),
+    /// The host's HTTP Server header, as a server.
+    HttpServer(&'a str),
 }
 
 /// Where an inspector reports its findings.
@@ -625,13 +649,27 @@ mod tests {
         let get = app::http_get("swcdn.apple.com", "/x");
         let (a, b) = get.split_at(10);
         let expected = vec![name(Evidence::HttpHost, "swcdn.apple.com")];
-        assert_eq!(client(&[(0, a), (10, b)]), Seen { findings: expected.clone(), done: true });
-        assert_eq!(client(&[(10, b), (0, a)]), Seen { findings: expected, done: true }, "second half overtook");
+        // Not done: the response's head is read next, for its Server header.
+        assert_eq!(client(&[(0, a), (10, b)]), Seen { findings: expected.clone(), done: false });
+        assert_eq!(client(&[(10, b), (0, a)]), Seen { findings: expected, done: false }, "second half overtook");
     }
 
     #[test]
     fn a_head_without_host_ends_inspection() {
-        assert_eq!(client(&[(0, b"GET / HTTP/1.1\r\nAccept: */*\r\n\r\n")]), Seen { findings: vec![], done: true });
+        assert_eq!(client(&[(0, b"GET / HTTP/1.1\r\nAccept: */*\r\n\r\n")]), Seen { findings: vec![], done: false });
+        let (a, b) =
+            (b"GET / HTTP/1.1\r\nAccept: */*\r\n\r\n", b"HTTP/1.1 401 Unauthorized\r\nServer: DNVRS-Webs\r\n\r\n");
+        let seen =
+            feed_tcp(&HTTPS, &[(Direction::FromClient, 0, a), (Direction::ToClient, 0, b)], &InspectBudget::default());
+        let banner = Finding::Host { side: Side::Server, fact: HostFact::HttpServer("DNVRS-Webs") };
+        assert_eq!(seen, Seen { findings: vec![format!("{banner:?}")], done: true }, "the response head ends it");
+        let bare = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+        let seen = feed_tcp(
+            &HTTPS,
+            &[(Direction::FromClient, 0, a), (Direction::ToClient, 0, bare)],
+            &InspectBudget::default(),
+        );
+        assert_eq!(seen, Seen { findings: vec![], done: true }, "no Server header: done all the same");
     }
 
     #[test]

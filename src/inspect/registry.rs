@@ -3,13 +3,20 @@
 
 use super::Registration;
 pub use super::inspectors::dns::is_dns_flow;
-use super::inspectors::{dns, http, preamble, quic, stun, tls};
+use super::inspectors::{dhcp, dhcpv6, dhip, dns, http, preamble, quic, sadp, ssdp, stun, tls, ws_discovery};
 
 /// Port-bound protocols first (DNS on its ports, whatever the payload looks
-/// like), then content-recognised ones; preambles before HTTP, which would
-/// take a CONNECT head for a plain request.
+/// like; the discovery protocols of LAN devices), then content-recognised
+/// ones; preambles before HTTP, which would take a CONNECT head for a plain
+/// request.
 pub static REGISTRY: &[Registration] = &[
     dns::REGISTRATION,
+    dhcp::REGISTRATION,
+    dhcpv6::REGISTRATION,
+    ssdp::REGISTRATION,
+    ws_discovery::REGISTRATION,
+    sadp::REGISTRATION,
+    dhip::REGISTRATION,
     quic::REGISTRATION,
     stun::REGISTRATION,
     preamble::REGISTRATION,

@@ -7,11 +7,18 @@
 //! - [`dns`]: a DNS message (questions, answers, compression).
 //! - [`quic`]: QUIC client Initials, decrypted, with the ClientHello they carry.
 //! - [`stun`]: STUN/TURN messages and their attributes.
+//! - [`dhcp`], [`mdns`], [`heads`], [`discovery`]: what devices say about
+//!   themselves: DHCP client messages, mDNS/DNS-SD records, SSDP and HTTP
+//!   response heads, the discovery protocols of cameras and recorders.
 
 #![forbid(unsafe_code)]
 
+pub mod dhcp;
+pub mod discovery;
 pub mod dns;
+pub mod heads;
 pub mod http;
+pub mod mdns;
 pub mod quic;
 pub mod stun;
 pub mod tls;

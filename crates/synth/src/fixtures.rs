@@ -81,6 +81,7 @@ pub fn all() -> Vec<Fixture> {
         http_agents(),
         stun_calls(),
         local_names(),
+        devices(),
     ]
 }
 
@@ -1729,5 +1730,255 @@ mod tests {
             n += 1;
         }
         assert_eq!(n, stats.packets);
+    }
+}
+
+/// One device of [`devices`]: its address and the MAC its frames carry
+/// instead of the one [`Link::frame`] derives.
+struct Device {
+    addr: &'static str,
+    mac: [u8; 6],
+}
+
+/// The devices of `devices.pcap`, in segment 10.10.0.0/16.
+const IPHONE: Device = Device { addr: "10.10.4.23", mac: [0x3a, 0x71, 0x0e, 0x5c, 0x2b, 0x19] };
+const MACBOOK: Device = Device { addr: "10.10.4.30", mac: [0x3c, 0x22, 0xfb, 0x10, 0x20, 0x30] };
+const HIK_CAMERA: Device = Device { addr: "10.10.8.10", mac: [0x44, 0x19, 0xb6, 0x01, 0x02, 0x03] };
+const DAHUA_NVR: Device = Device { addr: "10.10.8.20", mac: [0x3c, 0xef, 0x8c, 0x04, 0x05, 0x06] };
+const AXIS_CAMERA: Device = Device { addr: "10.10.8.30", mac: [0x00, 0x40, 0x8c, 0x07, 0x08, 0x09] };
+const HUAWEI_PHONE: Device = Device { addr: "10.10.4.40", mac: [0x5e, 0x12, 0x34, 0x56, 0x78, 0x9a] };
+const WINDOWS_LAPTOP: Device = Device { addr: "10.10.4.50", mac: [0x8c, 0x8d, 0x28, 0x0a, 0x0b, 0x0c] };
+const LINUX_BACKUP: Device = Device { addr: "10.10.4.60", mac: [0xdc, 0xa6, 0x32, 0x0d, 0x0e, 0x0f] };
+/// Apple's OUI 00:03:93 with the locally administered bit set.
+const LOCAL_APPLE_BITS: Device = Device { addr: "10.10.4.70", mac: [0x02, 0x03, 0x93, 0xaa, 0xbb, 0xcc] };
+
+/// A DHCPREQUEST from a client without an address: hostname (12), the
+/// address it asks for (50), vendor class (60, if any), request list (55).
+fn dhcp_request(mac: [u8; 6], hostname: &str, asks: [u8; 4], vendor_class: Option<&str>, list: &[u8]) -> Vec<u8> {
+    let mut m = vec![0u8; 240];
+    m[..4].copy_from_slice(&[1, 1, 6, 0]);
+    m[4..8].copy_from_slice(&mac[2..6]);
+    m[28..34].copy_from_slice(&mac);
+    m[236..240].copy_from_slice(&[99, 130, 83, 99]);
+    let mut option = |code: u8, value: &[u8]| {
+        m.push(code);
+        m.push(value.len() as u8);
+        m.extend_from_slice(value);
+    };
+    option(53, &[3]);
+    option(61, &[[1].as_slice(), &mac].concat());
+    option(50, &asks);
+    option(12, hostname.as_bytes());
+    if let Some(class) = vendor_class {
+        option(60, class.as_bytes());
+    }
+    option(55, list);
+    m.push(255);
+    m
+}
+
+/// A DNS name in wire form, without compression.
+fn wire_name(name: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    for label in name.split('.') {
+        out.push(label.len() as u8);
+        out.extend_from_slice(label.as_bytes());
+    }
+    out.push(0);
+    out
+}
+
+/// An mDNS response: `records` are (owner, type, RDATA), all answers.
+fn mdns_response(records: &[(&str, u16, Vec<u8>)]) -> Vec<u8> {
+    let mut m = vec![0, 0, 0x84, 0, 0, 0];
+    m.extend_from_slice(&(records.len() as u16).to_be_bytes());
+    m.extend_from_slice(&[0, 0, 0, 0]);
+    for (owner, rtype, rdata) in records {
+        m.extend_from_slice(&wire_name(owner));
+        m.extend_from_slice(&rtype.to_be_bytes());
+        m.extend_from_slice(&[0x80, 1, 0, 0, 0x11, 0x94]);
+        m.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+        m.extend_from_slice(rdata);
+    }
+    m
+}
+
+fn txt(strings: &[&str]) -> Vec<u8> {
+    strings.iter().flat_map(|s| [&[s.len() as u8][..], s.as_bytes()].concat()).collect()
+}
+
+fn ipv4(addr: &str) -> Vec<u8> {
+    addr.parse::<std::net::Ipv4Addr>().expect("IPv4 address").octets().to_vec()
+}
+
+/// A WS-Discovery ProbeMatches as ONVIF devices send it.
+fn onvif_probe_match(types: &str, scopes: &[&str]) -> Vec<u8> {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><SOAP-ENV:Envelope xmlns:SOAP-ENV=\"http://www.w3.org/2003/05/soap-envelope\" \
+         xmlns:d=\"http://schemas.xmlsoap.org/ws/2005/04/discovery\" xmlns:dn=\"http://www.onvif.org/ver10/network/wsdl\">\
+         <SOAP-ENV:Body><d:ProbeMatches><d:ProbeMatch><d:Types>{types}</d:Types><d:Scopes>{}</d:Scopes>\
+         <d:MetadataVersion>1</d:MetadataVersion></d:ProbeMatch></d:ProbeMatches></SOAP-ENV:Body></SOAP-ENV:Envelope>",
+        scopes.join(" ")
+    )
+    .into_bytes()
+}
+
+/// An HTTP request with a User-Agent, and a response naming its server.
+fn http_with(cap: &mut Capture, path: &Path, host: &str, user_agent: &str, server: &str) {
+    let request = format!("GET / HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {user_agent}\r\nAccept: */*\r\n\r\n");
+    let response = format!("HTTP/1.1 200 OK\r\nServer: {server}\r\nContent-Length: 0\r\n\r\n");
+    tcp_conversation(cap, path, isn(path), request.as_bytes(), &[], response.as_bytes());
+}
+
+/// Gives each device's frames its own MAC in place of the derived one.
+fn with_device_macs(records: Vec<Record>, devices: &[&Device]) -> Vec<Record> {
+    let swaps: Vec<([u8; 6], [u8; 6])> =
+        devices.iter().map(|d| (wire::mac_for(d.addr.parse().expect("address")), d.mac)).collect();
+    records
+        .into_iter()
+        .map(|mut r| {
+            for at in [0..6, 6..12] {
+                if let Some((_, mac)) = swaps.iter().find(|(derived, _)| r.data[at.clone()] == derived[..]) {
+                    r.data[at].copy_from_slice(mac);
+                }
+            }
+            r
+        })
+        .collect()
+}
+
+/// `devices.pcap`: what the devices of one office say about themselves.
+pub fn devices() -> Fixture {
+    let mut cap = Capture::at(0);
+    // The iPhone (randomised MAC) asks DHCP for its address, announces its
+    // name and sync service by mDNS, then talks to iCloud and push.
+    let ios_list = [1, 121, 3, 6, 15, 108, 114, 119, 252, 95, 44, 46];
+    let dhcp = Path::new("0.0.0.0:68", "255.255.255.255:67");
+    let mut iphone_frame = dhcp.udp(true, &dhcp_request(IPHONE.mac, "Johns-iPhone", [10, 10, 4, 23], None, &ios_list));
+    iphone_frame[6..12].copy_from_slice(&IPHONE.mac);
+    cap.push(iphone_frame);
+    let mdns = |addr: &str| Path::new(&format!("{addr}:5353"), "224.0.0.251:5353");
+    cap.push(mdns(IPHONE.addr).udp(
+        true,
+        &mdns_response(&[
+            ("_apple-mobdev2._tcp.local", 12, wire_name("3a710e5c2b19@fe80::1._apple-mobdev2._tcp.local")),
+            ("Johns-iPhone.local", 1, ipv4(IPHONE.addr)),
+        ]),
+    ));
+    tls_sni_conv(&mut cap, "10.10.4.23:50100", "17.248.128.10:443", "gateway.icloud.com");
+    tls_sni_conv(&mut cap, "10.10.4.23:50101", "17.249.60.10:443", "1-courier.push.apple.com");
+    let safari = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) \
+                  Version/17.4 Mobile/15E148 Safari/604.1";
+    http_with(&mut cap, &Path::new("10.10.4.23:50102", "17.253.53.207:80"), "captive.apple.com", safari, "ATS/9.2.3");
+    // The Mac announces its model.
+    cap.push(mdns(MACBOOK.addr).udp(
+        true,
+        &mdns_response(&[
+            ("_device-info._tcp.local", 12, wire_name("Ann's MacBook Pro._device-info._tcp.local")),
+            ("Ann's MacBook Pro._device-info._tcp.local", 16, txt(&["model=MacBookPro18,3", "osxvers=23"])),
+            ("Anns-MacBook-Pro.local", 1, ipv4(MACBOOK.addr)),
+        ]),
+    ));
+    // The Mac runs a video client: it searches by SSDP, ONVIF and SADP;
+    // the Hikvision camera answers each, the Axis camera ONVIF only.
+    let mac_probe = |port: u16, group: &str| Path::new(&format!("{}:{port}", MACBOOK.addr), group);
+    cap.push(mac_probe(50200, "239.255.255.250:1900").udp(
+        true,
+        b"M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: \"ssdp:discover\"\r\nMX: 1\r\nST: upnp:rootdevice\r\n\r\n",
+    ));
+    cap.push(Path::new("10.10.8.10:1900", "10.10.4.30:50200").udp(
+        true,
+        b"HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=1800\r\nLOCATION: http://10.10.8.10:49152/rootDesc.xml\r\n\
+SERVER: Linux/3.10 UPnP/1.0 Hikvision/V5.7.3\r\nST: upnp:rootdevice\r\nUSN: uuid:7e1b-cam::upnp:rootdevice\r\n\r\n",
+    ));
+    cap.push(mac_probe(50201, "239.255.255.250:3702").udp(
+        true,
+        b"<?xml version=\"1.0\"?><s:Envelope><s:Body><d:Probe><d:Types>dn:NetworkVideoTransmitter</d:Types></d:Probe></s:Body></s:Envelope>",
+    ));
+    cap.push(Path::new("10.10.8.10:3702", "10.10.4.30:50201").udp(
+        true,
+        &onvif_probe_match(
+            "dn:NetworkVideoTransmitter tds:Device",
+            &[
+                "onvif://www.onvif.org/type/video_encoder",
+                "onvif://www.onvif.org/name/HIKVISION%20DS-2CD2143G2-I",
+                "onvif://www.onvif.org/hardware/DS-2CD2143G2-I",
+            ],
+        ),
+    ));
+    cap.push(Path::new("10.10.8.30:3702", "10.10.4.30:50201").udp(
+        true,
+        &onvif_probe_match(
+            "dn:NetworkVideoTransmitter tds:Device",
+            &["onvif://www.onvif.org/name/AXIS", "onvif://www.onvif.org/hardware/P3245-LV"],
+        ),
+    ));
+    cap.push(Path::new("10.10.8.10:37020", "239.255.255.250:37020").udp(
+        true,
+        b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><ProbeMatch><Uuid>5A1C</Uuid><Types>inquiry</Types>\
+<DeviceType>138153</DeviceType><DeviceDescription>DS-2CD2143G2-I</DeviceDescription>\
+<DeviceSN>DS-2CD2143G2-I20230313CCWRL12345678</DeviceSN><MAC>44-19-b6-01-02-03</MAC></ProbeMatch>",
+    ));
+    // The camera's web interface names its server.
+    http_with(
+        &mut cap,
+        &Path::new("10.10.4.30:50210", "10.10.8.10:80"),
+        "10.10.8.10",
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4)",
+        "Hikvision-Webs",
+    );
+    // The Dahua recorder announces itself by DHIP.
+    let body = br#"{"method":"client.notifyDevInfo","params":{"deviceInfo":{"DeviceType":"DHI-NVR4104-P-4KS2","SerialNo":"7E0123PAZ","Vendor":"Dahua"}}}"#;
+    let mut dhip = vec![0x20, 0, 0, 0];
+    dhip.extend_from_slice(b"DHIP");
+    dhip.extend_from_slice(&[0; 8]);
+    dhip.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    dhip.extend_from_slice(&[0; 4]);
+    dhip.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    dhip.extend_from_slice(&[0; 4]);
+    dhip.extend_from_slice(body);
+    cap.push(Path::new("10.10.8.20:37810", "239.255.255.251:37810").udp(true, &dhip));
+    // The Huawei phone's app asks over plain HTTP.
+    let dalvik = "Dalvik/2.1.0 (Linux; U; Android 12; NOH-NX9 Build/HUAWEINOH-N29)";
+    http_with(&mut cap, &Path::new("10.10.4.40:50300", "203.0.113.40:80"), "grs.hicloud.com", dalvik, "nginx");
+    // The Windows laptop's DHCP names Windows.
+    let windows_list = [1, 3, 6, 15, 31, 33, 43, 44, 46, 47, 119, 121, 249, 252];
+    let mut frame = dhcp.udp(
+        true,
+        &dhcp_request(WINDOWS_LAPTOP.mac, "LAPTOP-7QK2M1", [10, 10, 4, 50], Some("MSFT 5.0"), &windows_list),
+    );
+    frame[6..12].copy_from_slice(&WINDOWS_LAPTOP.mac);
+    cap.push(frame);
+    // Traps: a Linux box named like an iPhone, a locally administered MAC
+    // whose other bits are Apple's OUI.
+    let linux_list = [1, 121, 33, 3, 6, 28, 51, 58, 59];
+    let class = "dhcpcd-9.4.1:Linux-6.1.21-v8+:aarch64:BCM2835";
+    let mut frame =
+        dhcp.udp(true, &dhcp_request(LINUX_BACKUP.mac, "iphone-backup", [10, 10, 4, 60], Some(class), &linux_list));
+    frame[6..12].copy_from_slice(&LINUX_BACKUP.mac);
+    cap.push(frame);
+    cap.push(mdns(LINUX_BACKUP.addr).udp(true, &mdns_response(&[("iphone-backup.local", 1, ipv4(LINUX_BACKUP.addr))])));
+    tls_sni_conv(&mut cap, "10.10.4.70:50400", "203.0.113.70:443", "www.example.org");
+    let devices = [
+        &IPHONE,
+        &MACBOOK,
+        &HIK_CAMERA,
+        &DAHUA_NVR,
+        &AXIS_CAMERA,
+        &HUAWEI_PHONE,
+        &WINDOWS_LAPTOP,
+        &LINUX_BACKUP,
+        &LOCAL_APPLE_BITS,
+    ];
+    let records = with_device_macs(cap.into_records(), &devices);
+    Fixture {
+        name: "devices.pcap",
+        about: "Devices of segment 10.10.0.0/16 telling what they are: an iPhone with a randomised MAC (DHCP with its \
+                hostname and iOS option list, mDNS _apple-mobdev2, then iCloud and push), a Mac's _device-info model, \
+                a Hikvision camera (OUI 44:19:b6) answering SSDP, ONVIF and SADP and serving Hikvision-Webs, a Dahua \
+                recorder's DHIP announcement, a Huawei phone's Dalvik User-Agent, a Windows laptop's DHCP vendor class \
+                MSFT 5.0; traps: a Linux host named iphone-backup, a locally administered MAC 02:03:93 (Apple's OUI \
+                bits), an Axis camera speaking ONVIF.",
+        bytes: ethernet_records(&records),
     }
 }

@@ -63,6 +63,9 @@ impl Inspector for Messages {
 impl Messages {
     fn read(&self, dir: Direction, message: &[u8], report: &mut Report<'_>) {
         let Ok(msg) = Message::new_checked(message) else { return };
+        if self.local {
+            super::mdns::read(dir, message, report);
+        }
         let response = msg.is_response();
         // mDNS responses usually carry no question, only their answers.
         let question = msg.question().ok().flatten();

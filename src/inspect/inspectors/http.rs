@@ -1,11 +1,15 @@
 //! HTTP/1.x: the Host a request names and its User-Agent, however many
-//! segments the request head spans.
+//! segments the request head spans; then the Server header of the
+//! response head, which names the server's software (a camera's web
+//! server, `Hikvision-Webs`).
 
 use super::{skip_server_bytes, wait_for_more};
 use crate::classify::verdict::Evidence;
+use crate::inspect::heads::Head;
 use crate::inspect::http;
 use crate::inspect::{
-    Direction, Finding, FlowContext, FlowFinding, Inspector, Probe, Progress, Registration, Report, Transport,
+    Direction, Finding, FlowContext, FlowFinding, HostFact, Inspector, Probe, Progress, Registration, Report, Side,
+    Transport,
 };
 
 pub const REGISTRATION: Registration =
@@ -18,10 +22,15 @@ fn probe(_: &FlowContext, dir: Direction, data: &[u8]) -> Probe {
 #[derive(Default)]
 struct RequestHead {
     server_bytes: usize,
+    /// The request was read: only the response head is still of interest.
+    requested: bool,
 }
 
 impl Inspector for RequestHead {
     fn feed(&mut self, dir: Direction, data: &[u8], report: &mut Report<'_>) -> Progress {
+        if self.requested {
+            return response(dir, data, report);
+        }
         if let Some(progress) = skip_server_bytes(&mut self.server_bytes, dir, data) {
             return progress;
         }
@@ -37,10 +46,36 @@ impl Inspector for RequestHead {
                 if let Some(name) = head.host {
                     report(Finding::Flow(FlowFinding::ServerName { evidence: Evidence::HttpHost, name }));
                 }
-                Progress::Done
+                self.requested = true;
+                // The flow's attribution is settled; the response's head may follow.
+                Progress::Watching { consumed: data.len() }
             }
             _ if complete => Progress::Done,
             _ => wait_for_more(data),
         }
+    }
+}
+
+/// After the request: more client bytes are passed over, the response
+/// head is read for its Server header.
+fn response(dir: Direction, data: &[u8], report: &mut Report<'_>) -> Progress {
+    if dir == Direction::FromClient {
+        return Progress::Watching { consumed: data.len() };
+    }
+    let complete = data.windows(4).any(|w| w == b"\r\n\r\n");
+    match Head::new_checked(data).filter(Head::is_response) {
+        Some(head) => match head.header("server") {
+            Some(server) => {
+                report(Finding::Host { side: Side::Server, fact: HostFact::HttpServer(server) });
+                Progress::Done
+            }
+            None if complete => Progress::Done,
+            None => match wait_for_more(data) {
+                Progress::More { consumed } => Progress::Watching { consumed },
+                other => other,
+            },
+        },
+        None if data.len() < 16 && !data.contains(&b'\n') => Progress::Watching { consumed: 0 },
+        None => Progress::Done,
     }
 }

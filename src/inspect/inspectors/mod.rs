@@ -1,12 +1,20 @@
 //! Adapters from the `proto` parsers to the inspector contract, one per
 //! protocol.
 
+mod announcements;
+pub mod dhcp;
+pub mod dhcpv6;
+pub mod dhip;
 pub mod dns;
 pub mod http;
+mod mdns;
 pub mod preamble;
 pub mod quic;
+pub mod sadp;
+pub mod ssdp;
 pub mod stun;
 pub mod tls;
+pub mod ws_discovery;
 
 use super::stream::MAX_HELD;
 use super::{Direction, Progress};

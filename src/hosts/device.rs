@@ -1,0 +1,222 @@
+//! Devices: what the evidence about a host says it is. Each piece of
+//! evidence keeps what was seen, what it says (vendor, kind, model, OS),
+//! how strongly and which signature said so; [`infer`] picks one vendor
+//! and keeps the evidence that disagrees.
+
+use serde::Serialize;
+
+/// What a device is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceKind {
+    Phone,
+    Tablet,
+    Computer,
+    Camera,
+    Recorder,
+    Router,
+    Tv,
+    Speaker,
+    Drone,
+    Other,
+}
+
+impl DeviceKind {
+    pub const ALL: [DeviceKind; 10] = [
+        DeviceKind::Phone,
+        DeviceKind::Tablet,
+        DeviceKind::Computer,
+        DeviceKind::Camera,
+        DeviceKind::Recorder,
+        DeviceKind::Router,
+        DeviceKind::Tv,
+        DeviceKind::Speaker,
+        DeviceKind::Drone,
+        DeviceKind::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceKind::Phone => "phone",
+            DeviceKind::Tablet => "tablet",
+            DeviceKind::Computer => "computer",
+            DeviceKind::Camera => "camera",
+            DeviceKind::Recorder => "recorder",
+            DeviceKind::Router => "router",
+            DeviceKind::Tv => "tv",
+            DeviceKind::Speaker => "speaker",
+            DeviceKind::Drone => "drone",
+            DeviceKind::Other => "other",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<DeviceKind> {
+        DeviceKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// Where a piece of evidence comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    Dhcp,
+    Mdns,
+    Ssdp,
+    WsDiscovery,
+    Sadp,
+    Dhip,
+    HttpUserAgent,
+    HttpServer,
+    Oui,
+    TcpSyn,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Dhcp => "dhcp",
+            Source::Mdns => "mdns",
+            Source::Ssdp => "ssdp",
+            Source::WsDiscovery => "ws_discovery",
+            Source::Sadp => "sadp",
+            Source::Dhip => "dhip",
+            Source::HttpUserAgent => "http_user_agent",
+            Source::HttpServer => "http_server",
+            Source::Oui => "oui",
+            Source::TcpSyn => "tcp_syn",
+        }
+    }
+}
+
+/// One thing seen about a device and what it says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Evidence {
+    pub source: Source,
+    /// What was seen, e.g. `option 60 "MSFT 5.0"` or `model=iPhone15,2`.
+    pub seen: Box<str>,
+    /// The vendor it names (its id), if any.
+    pub vendor: Option<Box<str>>,
+    /// Whether the policy bans that vendor.
+    #[serde(skip)]
+    pub banned: bool,
+    pub kind: Option<DeviceKind>,
+    pub model: Option<Box<str>>,
+    pub os: Option<Box<str>>,
+    /// How much it counts: 0 to 100 (see README, "Devices").
+    pub strength: u8,
+    /// The signature entry behind it, as `file:line`; none for what the
+    /// protocol itself says (an ONVIF video transmitter is a camera).
+    pub signature: Option<Box<str>>,
+}
+
+impl Evidence {
+    /// The same observation: kept once.
+    pub fn same(&self, other: &Evidence) -> bool {
+        self.source == other.source && self.seen == other.seen
+    }
+}
+
+/// What the evidence says, all told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Inferred<'e> {
+    pub vendor: Option<&'e str>,
+    pub banned: bool,
+    pub kind: DeviceKind,
+    pub model: Option<&'e str>,
+    pub os: Option<&'e str>,
+}
+
+/// One vendor per device: the vendor whose evidence weighs most, each
+/// source counted once at its strongest (two DHCP messages are not twice
+/// the proof); ties go to the vendor named first. Kind, model and OS come
+/// from the strongest evidence that gives them and does not name another
+/// vendor. Evidence for other vendors stays in the list: it is shown, never
+/// averaged away.
+pub fn infer(evidence: &[Evidence]) -> Inferred<'_> {
+    let mut scores: Vec<(&str, bool, Vec<(Source, u8)>)> = Vec::new();
+    for e in evidence {
+        let Some(vendor) = e.vendor.as_deref() else { continue };
+        let at = match scores.iter().position(|(v, _, _)| *v == vendor) {
+            Some(i) => i,
+            None => {
+                scores.push((vendor, e.banned, Vec::new()));
+                scores.len() - 1
+            }
+        };
+        let sources = &mut scores[at].2;
+        match sources.iter_mut().find(|(s, _)| *s == e.source) {
+            Some((_, best)) => *best = (*best).max(e.strength),
+            None => sources.push((e.source, e.strength)),
+        }
+    }
+    let total = |s: &[(Source, u8)]| s.iter().map(|&(_, n)| u32::from(n)).sum::<u32>();
+    let mut best: Option<(&str, bool, u32)> = None;
+    for (vendor, banned, sources) in &scores {
+        let score = total(sources);
+        if best.is_none_or(|(_, _, b)| score > b) {
+            best = Some((vendor, *banned, score));
+        }
+    }
+    let vendor = best.map(|(v, _, _)| v);
+    let agrees = |e: &&Evidence| e.vendor.is_none() || e.vendor.as_deref() == vendor;
+    let strongest = |has: fn(&Evidence) -> bool| {
+        let mut found: Option<&Evidence> = None;
+        for e in evidence.iter().filter(agrees).filter(|e| has(e)) {
+            if found.is_none_or(|f| e.strength > f.strength) {
+                found = Some(e);
+            }
+        }
+        found
+    };
+    Inferred {
+        vendor,
+        banned: best.is_some_and(|(_, b, _)| b),
+        kind: strongest(|e| e.kind.is_some()).and_then(|e| e.kind).unwrap_or(DeviceKind::Other),
+        model: strongest(|e| e.model.is_some()).and_then(|e| e.model.as_deref()),
+        os: strongest(|e| e.os.is_some()).and_then(|e| e.os.as_deref()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(source: Source, vendor: Option<&str>, kind: Option<DeviceKind>, strength: u8) -> Evidence {
+        Evidence {
+            source,
+            seen: format!("{source:?}{vendor:?}{strength}").into(),
+            vendor: vendor.map(Into::into),
+            banned: vendor == Some("hikvision"),
+            kind,
+            model: None,
+            os: None,
+            strength,
+            signature: None,
+        }
+    }
+
+    #[test]
+    fn one_vendor_by_weight_with_the_conflict_kept_out_of_kind() {
+        let evidence = [
+            e(Source::Oui, Some("huawei"), Some(DeviceKind::Router), 70),
+            e(Source::Sadp, Some("hikvision"), Some(DeviceKind::Camera), 90),
+            e(Source::HttpServer, Some("hikvision"), None, 60),
+            e(Source::WsDiscovery, None, Some(DeviceKind::Camera), 30),
+        ];
+        let i = infer(&evidence);
+        assert_eq!((i.vendor, i.banned, i.kind), (Some("hikvision"), true, DeviceKind::Camera));
+    }
+
+    #[test]
+    fn a_source_counts_once_and_no_vendor_is_other() {
+        let evidence = [
+            e(Source::Dhcp, Some("apple"), None, 40),
+            e(Source::Dhcp, Some("apple"), None, 40),
+            e(Source::Oui, Some("samsung"), Some(DeviceKind::Phone), 70),
+        ];
+        let i = infer(&evidence);
+        assert_eq!(i.vendor, Some("samsung"), "two DHCP messages are one source: 40 < 70");
+        let none = infer(&[]);
+        assert_eq!((none.vendor, none.kind), (None, DeviceKind::Other));
+    }
+}
