@@ -151,13 +151,13 @@ pub fn chlo(sni: Option<&str>, user_agent: Option<&str>, len: usize) -> Vec<u8> 
 }
 
 /// A plaintext Google QUIC client packet with the public header of Q024 to
-/// Q043: flags (version present, 8-byte connection ID, 1-byte packet
-/// number), connection ID, version, packet number, the 12-byte message
-/// hash (zeros here: readers do not check it), and the private flags byte
-/// of Q033 and older.
+/// Q043: flags (version present, 8-byte connection ID with the legacy bit
+/// 0x04 that Chrome still sets, 1-byte packet number), connection ID,
+/// version, packet number, the 12-byte message hash (zeros here: readers
+/// do not check it), and the private flags byte of Q033 and older.
 #[must_use]
 pub fn gquic_public_packet(version: u32, cid: [u8; 8], packet_number: u8, frames: &[u8]) -> Vec<u8> {
-    let mut packet = vec![0x09];
+    let mut packet = vec![0x0d];
     packet.extend(cid);
     packet.extend(version.to_be_bytes());
     packet.push(packet_number);

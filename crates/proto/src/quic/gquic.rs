@@ -14,10 +14,11 @@ use crate::tls::normalise_host_name;
 const MESSAGE_HASH_LEN: usize = 12;
 /// The stream that carries the crypto handshake.
 const CRYPTO_STREAM: u64 = 1;
-/// Public flags (Q024-Q043).
+/// Public flags (Q024-Q043). Bit 0x04 is left alone: it says
+/// "diversification nonce" only in a server's packets, and clients still set
+/// it with 0x08, the two bits that once together meant an 8-byte connection ID.
 const FLAG_VERSION: u8 = 0x01;
 const FLAG_RESET: u8 = 0x02;
-const FLAG_NONCE: u8 = 0x04;
 const FLAG_CID: u8 = 0x08;
 const FLAG_RESERVED: u8 = 0x80;
 /// A CHLO's tag, as it starts the handshake message.
@@ -43,7 +44,7 @@ pub fn parse_public(datagram: &[u8], version: u32, number: u8) -> Option<PlainPa
     let mut r = Reader::new(datagram);
     let flags = r.u8()?;
     let required = FLAG_VERSION | FLAG_CID;
-    if flags & required != required || flags & (FLAG_RESET | FLAG_NONCE | FLAG_RESERVED) != 0 {
+    if flags & required != required || flags & (FLAG_RESET | FLAG_RESERVED) != 0 {
         return None;
     }
     r.take(8)?; // connection ID
