@@ -702,7 +702,7 @@ impl CryptoStream {
         match self.kind {
             None => Ok(None),
             Some(Handshake::Tls) => tls_hello_len(prefix),
-            Some(Handshake::Chlo) => gquic::message_len(prefix, MAX_CRYPTO).map_err(|()| GiveUpReason::Malformed),
+            Some(Handshake::Chlo) => gquic::message_len(prefix, MAX_CRYPTO).map_err(|_| GiveUpReason::Malformed),
         }
     }
 }
@@ -1337,8 +1337,8 @@ mod tests {
         assert_eq!(gquic::message_len(&message, MAX_CRYPTO), Ok(Some(message.len())));
         assert_eq!(gquic::message_len(&message[..50], MAX_CRYPTO), Ok(None));
         assert_eq!(gquic::message_len(b"CH", MAX_CRYPTO), Ok(None));
-        assert_eq!(gquic::message_len(b"SHLO\0\0\0\0", MAX_CRYPTO), Err(()));
-        assert_eq!(gquic::message_len(&message, 99), Err(()));
+        assert_eq!(gquic::message_len(b"SHLO\0\0\0\0", MAX_CRYPTO), Err(gquic::NotAChlo));
+        assert_eq!(gquic::message_len(&message, 99), Err(gquic::NotAChlo));
         // End offsets that go backwards.
         let mut bad = message.clone();
         bad[12..16].copy_from_slice(&1000u32.to_le_bytes());

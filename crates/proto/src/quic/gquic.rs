@@ -201,31 +201,37 @@ fn skip_ack(
     Some(())
 }
 
+/// The handshake stream does not start with a CHLO of at most the bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotAChlo;
+
 /// The length of a complete CHLO message at the start of `prefix`:
 /// tag, entry count (u16), padding (u16), entries of tag and end offset
 /// (u32), then the values. `Ok(None)` while incomplete; `Err` if the
 /// message is not a CHLO or announces more than `max` bytes.
-pub fn message_len(prefix: &[u8], max: usize) -> Result<Option<usize>, ()> {
+pub fn message_len(prefix: &[u8], max: usize) -> Result<Option<usize>, NotAChlo> {
     let Some(head) = prefix.first_chunk::<8>() else {
-        return if CHLO.starts_with(prefix) { Ok(None) } else { Err(()) };
+        return if CHLO.starts_with(prefix) { Ok(None) } else { Err(NotAChlo) };
     };
     if &head[..4] != CHLO {
-        return Err(());
+        return Err(NotAChlo);
     }
     let entries = usize::from(u16::from_le_bytes([head[4], head[5]]));
     if entries > MAX_TAGS {
-        return Err(());
+        return Err(NotAChlo);
     }
     let index_end = 8 + 8 * entries;
     if index_end > max {
-        return Err(());
+        return Err(NotAChlo);
     }
     let Some(index) = prefix.get(8..index_end) else { return Ok(None) };
     let values = match index.rchunks_exact(8).next() {
-        Some(last) => usize::try_from(u32::from_le_bytes([last[4], last[5], last[6], last[7]])).map_err(|_| ())?,
+        Some(last) => {
+            usize::try_from(u32::from_le_bytes([last[4], last[5], last[6], last[7]])).map_err(|_| NotAChlo)?
+        }
         None => 0,
     };
-    let len = index_end.checked_add(values).filter(|&len| len <= max).ok_or(())?;
+    let len = index_end.checked_add(values).filter(|&len| len <= max).ok_or(NotAChlo)?;
     Ok((len <= prefix.len()).then_some(len))
 }
 
