@@ -638,6 +638,46 @@ fn quic_initials_v1_v2_and_reordered() {
 }
 
 #[test]
+fn quic_drafts_mvfst_and_google_quic_versions() {
+    let r = replay(&["quic_versions.pcap"], &[]);
+    assert_eq!(r.flows.len(), 15, "{}", r.dump());
+    let chrome = "Chrome/83.0.4103.101 Android 8.0.0; LDN-L21";
+    // (client port, vendor, service, name, user agent from a CHLO, frames)
+    for (port, vendor, service, name, agent, packets) in [
+        (51200, "google", "services", "www.google.com", None, 3), // draft-27
+        (51201, "google", "play", "play.googleapis.com", None, 3), // draft-23
+        (51202, "meta", "facebook", "graph.facebook.com", None, 3), // mvfst 0xfaceb001
+        (51203, "meta", "facebook", "graph.facebook.com", None, 3), // mvfst 0xfaceb002
+        (51204, "meta", "facebook", "video.fmct2-3.fna.fbcdn.net", None, 3), // mvfst 0xfaceb00e
+        (51205, "google", "services", "fonts.googleapis.com", None, 3), // T050
+        (51206, "google", "services", "www.google.com", None, 3), // T051
+        (51207, "google", "youtube", "www.youtube.com", Some(chrome), 3), // Q050
+        (51208, "google", "youtube", "www.youtube.com", Some(chrome), 3), // Q046
+        (51209, "google", "services", "www.google.com", Some(chrome), 3), // Q043
+        (51210, "google", "services", "www.google.com", Some(chrome), 3), // Q039
+        (51211, "google", "youtube", "www.youtube.com", None, 4), // 0-RTT first
+        (51212, "google", "play", "play.googleapis.com", None, 5), // forced negotiation
+        (51213, "google", "services", "www.google.com", None, 4), // server's VN first
+    ] {
+        let f = r.by_client_port(port);
+        check(f, &attributed(vendor, service, "quic_sni", Some(name)));
+        check(f, &[("user_agent", json!(agent)), ("packets", json!(packets)), ("server_port", json!(443))]);
+    }
+    // Every Initial of the undecryptable flow is counted, not only the
+    // ones decrypted before the tracker gave up (issue 12).
+    let undecryptable = r.by_client_port(51214);
+    check(undecryptable, &unattributed());
+    check(undecryptable, &[("packets", json!(fixtures::QUIC_UNDECRYPTABLE_INITIALS))]);
+    assert_eq!(
+        r.value("vendorwatch_quic_packets_skipped_total"),
+        f64::from(fixtures::QUIC_UNDECRYPTABLE_INITIALS),
+        "{}",
+        r.metrics
+    );
+    assert_all_frames_accounted(&r);
+}
+
+#[test]
 fn encrypted_client_hello_outer_names_attribute_unless_dns_names_the_destination() {
     let r = replay(&["ech.pcap"], &[]);
     let hellos: Vec<&Value> = r.flows.iter().filter(|f| f["server_port"] == 443).collect();

@@ -217,15 +217,22 @@ pub fn chunks(mut data: &[u8]) -> impl Iterator<Item = &[u8]> {
     })
 }
 
+/// The versions `quic_initial` seals plaintext frames with, by bits 1-3 of
+/// its mode byte: IETF framing with TLS (v1, v2, draft-29, draft-27,
+/// mvfst), Google framing with a CHLO (Q050) or TLS (T051).
+pub const QUIC_FUZZ_VERSIONS: [u32; 8] =
+    [0x0000_0001, 0x6b33_43cf, 0xff00_001d, 0x0000_0001, 0xff00_001b, 0xface_b001, 0x5130_3530, 0x5430_3531];
+
 /// Byte 0, bit 0 clear: the rest is a sequence of length-prefixed client
-/// datagrams, as on the wire. Bit 0 set: each chunk is instead the
-/// *plaintext frames* of one Initial, sealed here with the keys of a fixed
-/// DCID (bits 1-2 pick v1, v2 or draft-29), so that the fuzzer reaches the
-/// frame parser and CRYPTO reassembly behind the AEAD.
+/// datagrams, as on the wire (Google QUIC's plaintext hellos included).
+/// Bit 0 set: each chunk is instead the *plaintext frames* of one Initial,
+/// sealed here with the keys of a fixed DCID (bits 1-3 pick the version in
+/// [`QUIC_FUZZ_VERSIONS`]), so that the fuzzer reaches the frame parsers
+/// and CRYPTO reassembly behind the AEAD.
 pub fn quic_initial(data: &[u8]) {
     let Some((&mode, rest)) = data.split_first() else { return };
     let mut initials = quic::ClientInitials::new();
-    let version = [0x0000_0001, 0x6b33_43cf, 0xff00_001d, 0x0000_0001][usize::from(mode >> 1) & 3];
+    let version = QUIC_FUZZ_VERSIONS[usize::from(mode >> 1) & 7];
     for (pn, chunk) in chunks(rest).take(32).enumerate() {
         let sealed;
         let datagram = if mode & 1 == 1 {
@@ -240,12 +247,21 @@ pub fn quic_initial(data: &[u8]) {
             chunk
         };
         let _ = quic::looks_like_client_initial(datagram);
+        let _ = quic::looks_like_client_quic(datagram);
+        let _ = quic::is_version_negotiation(datagram);
         match initials.on_datagram(datagram) {
             quic::Progress::Hello(bytes) => {
                 assert_eq!(bytes.first(), Some(&1), "a Hello must start with the ClientHello type");
                 assert!(bytes.len() <= quic::MAX_CRYPTO + 4);
                 if let Ok(hello) = tls::parse_client_hello_message(bytes) {
                     check_hello(&hello);
+                }
+            }
+            quic::Progress::Chlo(bytes) => {
+                assert!(bytes.starts_with(b"CHLO"), "a Chlo must start with its tag");
+                assert!(bytes.len() <= quic::MAX_CRYPTO);
+                if let Some(chlo) = quic::gquic::parse_chlo(bytes) {
+                    assert!(chlo.sni.as_deref().is_none_or(|name| name.len() <= 253));
                 }
             }
             quic::Progress::NeedMore | quic::Progress::NotQuic | quic::Progress::GaveUp(_) => {}

@@ -6,7 +6,7 @@ use ::wire::ip::IPPROTO_ICMP;
 use synth::app::{self, Answer, Hello};
 use synth::capture::{NgInterface, PcapFormat, PcapNg, Record, pcap_bytes};
 use synth::conv::Path;
-use synth::quic::{crypto_frame, seal_client_initial};
+use synth::quic::{crypto_frame, google_crypto_frame, gquic_public_packet, gquic_stream_frame, seal_client_initial};
 use synth::wire::{
     self, ACK, Extension, FIN, IPPROTO_UDP, IpExtras, LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL2, LINKTYPE_RAW, Link, PSH,
     SYN,
@@ -213,6 +213,13 @@ pub fn all() -> Vec<(&'static str, Vec<(String, Vec<u8>)>)> {
     let mut plain_v2_split = vec![3u8];
     chunk(&mut plain_v2_split, &[crypto_frame(first.len() as u64, second), vec![1, 0, 0]].concat());
     chunk(&mut plain_v2_split, &crypto_frame(0, first));
+    // Google QUIC: a plaintext Q043 CHLO on the wire, and Q050's CHLO in a
+    // Google CRYPTO frame (mode 6 << 1 | 1 seals it as Q050).
+    let chlo = synth::quic::chlo(Some("www.tiktok.com"), Some("Chrome/83"), 1000);
+    let mut wire_q043 = vec![0u8];
+    chunk(&mut wire_q043, &gquic_public_packet(0x5130_3433, [7; 8], 1, &gquic_stream_frame(0, &chlo, true)));
+    let mut plain_q050 = vec![13u8];
+    chunk(&mut plain_q050, &google_crypto_frame(0, &chlo));
     out.push((
         "quic_initial",
         vec![
@@ -220,6 +227,8 @@ pub fn all() -> Vec<(&'static str, Vec<(String, Vec<u8>)>)> {
             ("wire_v1_then_short.bin".into(), wire2),
             ("plain_v1.bin".into(), plain_v1),
             ("plain_v2_reordered.bin".into(), plain_v2_split),
+            ("wire_q043_chlo.bin".into(), wire_q043),
+            ("plain_q050_chlo.bin".into(), plain_q050),
         ],
     ));
 
@@ -335,11 +344,17 @@ mod tests {
         let msg = dns::Message::new_checked(&m).unwrap();
         assert_eq!(msg.answers().filter(|r| r.is_ok()).count(), 3);
 
-        for name in ["wire_v1_two_packets.bin", "plain_v1.bin", "plain_v2_reordered.bin"] {
+        for name in [
+            "wire_v1_two_packets.bin",
+            "plain_v1.bin",
+            "plain_v2_reordered.bin",
+            "wire_q043_chlo.bin",
+            "plain_q050_chlo.bin",
+        ] {
             let input = seed("quic_initial", name);
             let mode = input[0];
             let mut initials = quic::ClientInitials::new();
-            let version = [1, 0x6b33_43cf, 0xff00_001d, 1][usize::from(mode >> 1) & 3];
+            let version = crate::QUIC_FUZZ_VERSIONS[usize::from(mode >> 1) & 7];
             let mut got = false;
             for (pn, c) in crate::chunks(&input[1..]).enumerate() {
                 let sealed;
@@ -349,9 +364,17 @@ mod tests {
                 } else {
                     c
                 };
-                if let quic::Progress::Hello(b) = initials.on_datagram(d) {
-                    assert_eq!(tls::parse_client_hello_message(b).unwrap().sni.as_deref(), Some("www.tiktok.com"));
-                    got = true;
+                match initials.on_datagram(d) {
+                    quic::Progress::Hello(b) => {
+                        let sni = tls::parse_client_hello_message(b).unwrap().sni;
+                        assert_eq!(sni.as_deref(), Some("www.tiktok.com"));
+                        got = true;
+                    }
+                    quic::Progress::Chlo(b) => {
+                        assert_eq!(quic::gquic::parse_chlo(b).unwrap().sni.as_deref(), Some("www.tiktok.com"));
+                        got = true;
+                    }
+                    _ => {}
                 }
             }
             assert!(got, "{name} gives no ClientHello");

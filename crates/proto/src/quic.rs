@@ -1,33 +1,33 @@
-//! QUIC client Initial packets: finds the TLS ClientHello a client sends in
-//! its first Initial packets, so that its SNI can be read.
+//! QUIC client Initial packets: finds the hello a client sends in its first
+//! Initial packets, so that its server name can be read.
 //!
-//! Initial packets are protected with keys that anyone can derive from the
-//! client's Destination Connection ID (RFC 9001 §5.2, RFC 9369 §3.3), so an
-//! observer can remove header protection, open the AEAD and reassemble the
-//! CRYPTO stream. All cryptography (HKDF key derivation, AES header
-//! protection, AES-128-GCM) is rustls' `quic` module over its *ring*
-//! provider; this file only parses.
+//! Most versions protect Initials with keys that anyone can derive from the
+//! client's Destination Connection ID and the version's salt (RFC 9001 §5.2,
+//! RFC 9369 §3.3), so an observer can remove header protection, open the
+//! AEAD and reassemble the CRYPTO stream: QUIC v1 and v2, IETF drafts 22 to
+//! 32, Meta's mvfst versions and Google's Q050, T050 and T051 ([`version`]
+//! has the table, [`keys`] the key schedule). Google's older versions (Q024
+//! to Q046) send their hello in plaintext ([`gquic`]). TLS-based versions
+//! carry a TLS ClientHello; Google's Q versions a QUIC Crypto CHLO, whose
+//! tag/value map [`gquic::parse_chlo`] reads.
 //!
 //! Work and memory per flow are bounded: at most [`MAX_INITIALS`] Initial
-//! packets are decrypted, the CRYPTO stream buffer never exceeds
-//! [`MAX_CRYPTO`] bytes, and once a flow has its ClientHello or has given up,
-//! each further datagram costs O(1).
+//! packets are decrypted or parsed, the CRYPTO stream buffer never exceeds
+//! [`MAX_CRYPTO`] bytes, and once a flow has its hello or has given up, each
+//! further datagram costs a header walk and no cryptography.
 
 use core::fmt;
 
-use rustls::Side;
-use rustls::crypto::ring::cipher_suite::TLS13_AES_128_GCM_SHA256;
-use rustls::quic::{DirectionalKeys, Keys, Version};
+pub mod gquic;
+pub mod keys;
+pub mod version;
 
-/// QUIC version 1 (RFC 9000).
-const QUIC_V1: u32 = 0x0000_0001;
-/// QUIC version 2 (RFC 9369).
-const QUIC_V2: u32 = 0x6b33_43cf;
-/// draft-ietf-quic-transport-29; drafts 29 to 32 share the Initial salt that
-/// rustls calls `Version::V1Draft`.
-const QUIC_DRAFT_29: u32 = 0xff00_001d;
-/// draft-ietf-quic-transport-32, the last draft with that salt.
-const QUIC_DRAFT_32: u32 = 0xff00_0020;
+use keys::InitialKeys;
+use version::{Framing, Handshake, Layout, Protected};
+pub use version::{
+    GQUIC_Q043, GQUIC_Q046, GQUIC_Q050, GQUIC_T050, GQUIC_T051, MVFST_22, MVFST_27, MVFST_EXP, QUIC_DRAFT_22,
+    QUIC_DRAFT_23, QUIC_DRAFT_27, QUIC_DRAFT_28, QUIC_DRAFT_29, QUIC_DRAFT_32, QUIC_V1, QUIC_V2, initial_type_bits,
+};
 
 /// Initial packets a flow may decrypt before it gives up: a ClientHello
 /// rarely needs more than two (post-quantum key shares), so eight leaves room
@@ -48,6 +48,10 @@ pub const TAG_LEN: usize = 16;
 /// The header protection sample starts this far after the packet number
 /// offset, as if the packet number were 4 bytes long (RFC 9001 §5.4.2).
 pub const PN_MAX_LEN: usize = 4;
+/// Clients pad datagrams carrying Initials to at least this many bytes
+/// (RFC 9000 §14.1); a long header of an unknown version is only taken
+/// for a QUIC client's first packet at this size.
+const MIN_INITIAL_DATAGRAM: usize = 1200;
 /// TLS handshake message type of a ClientHello.
 const CLIENT_HELLO: u8 = 1;
 
@@ -55,16 +59,19 @@ const CLIENT_HELLO: u8 = 1;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Progress<'a> {
     /// Nothing in this flow has decrypted as a QUIC Initial of a version we
-    /// decrypt (v1 0x00000001, v2 0x6b3343cf, drafts 29 to 32): the
-    /// datagrams held no such long-header packet, or their Initials failed
-    /// to decrypt while the flow is still under the packet bound.
+    /// read ([`version::layout`]): the datagrams held no such packet, or
+    /// their Initials failed to decrypt while the flow is still under the
+    /// packet bound.
     NotQuic,
-    /// At least one Initial decrypted, but the ClientHello is not complete yet.
+    /// At least one Initial decrypted, but the hello is not complete yet.
     NeedMore,
     /// The CRYPTO stream is contiguous from offset 0 through the end of the
     /// first handshake message (4-byte header + body): these bytes start with
     /// the handshake header (type 1, ClientHello).
     Hello(&'a [u8]),
+    /// A Google QUIC Crypto CHLO message, complete: read it with
+    /// [`gquic::parse_chlo`].
+    Chlo(&'a [u8]),
     /// Stopped spending work on this flow.
     GaveUp(GiveUpReason),
 }
@@ -107,7 +114,7 @@ pub struct ClientInitials {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Status {
     Pending,
-    /// The ClientHello is `buf[..len]` of the CRYPTO stream.
+    /// The hello is `buf[..len]` of the CRYPTO stream.
     Hello(usize),
     GaveUp(GiveUpReason),
 }
@@ -115,7 +122,7 @@ enum Status {
 struct CachedKeys {
     version: u32,
     cid: ConnId,
-    client: DirectionalKeys,
+    client: InitialKeys,
 }
 
 impl Default for ClientInitials {
@@ -125,7 +132,7 @@ impl Default for ClientInitials {
 }
 
 impl fmt::Debug for ClientInitials {
-    // Keys are opaque trait objects; the counters are what a reader needs.
+    // Keys are opaque; the counters are what a reader needs.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientInitials")
             .field("status", &self.status)
@@ -154,16 +161,24 @@ impl ClientInitials {
 
     /// `datagram`: one client->server UDP payload; may hold several coalesced
     /// QUIC packets (each long-header packet is delimited by its Length
-    /// field; non-Initial ones are skipped).
+    /// field; non-Initial ones are skipped). Google QUIC's plaintext hellos
+    /// (Q024-Q046) fill their datagram.
     pub fn on_datagram(&mut self, datagram: &[u8]) -> Progress<'_> {
         match self.status {
             Status::Pending => {}
             Status::Hello(_) => return self.progress(),
             Status::GaveUp(_) => {
-                // Counted without parsing, so that a flow we gave up on costs O(1).
-                self.skipped = self.skipped.saturating_add(1);
+                // Counted from the headers alone, so that a flow we gave up
+                // on costs no cryptography.
+                self.skipped = self.skipped.saturating_add(count_initials(datagram));
                 return self.progress();
             }
+        }
+        if let Some(plain) = plain_gquic(datagram) {
+            if let Err(reason) = self.on_plain(datagram, &plain) {
+                self.give_up(reason);
+            }
+            return self.progress();
         }
         let mut rest = datagram;
         for _ in 0..MAX_COALESCED {
@@ -188,8 +203,8 @@ impl ClientInitials {
         self.progress()
     }
 
-    /// Number of packets whose decryption was attempted and failed, plus one
-    /// per datagram received after giving up (for counters).
+    /// Initial packets whose decryption was attempted and failed, plus the
+    /// Initials that came after the flow gave up (for counters).
     #[must_use]
     pub fn skipped(&self) -> u64 {
         self.skipped
@@ -197,9 +212,11 @@ impl ClientInitials {
 
     fn progress(&self) -> Progress<'_> {
         match self.status {
-            Status::Hello(len) => {
-                self.crypto.buf.get(..len).map_or(Progress::GaveUp(GiveUpReason::Malformed), Progress::Hello)
-            }
+            Status::Hello(len) => match (self.crypto.buf.get(..len), self.crypto.kind) {
+                (Some(bytes), Some(Handshake::Chlo)) => Progress::Chlo(bytes),
+                (Some(bytes), _) => Progress::Hello(bytes),
+                (None, _) => Progress::GaveUp(GiveUpReason::Malformed),
+            },
             Status::GaveUp(reason) => Progress::GaveUp(reason),
             Status::Pending if self.decrypted_any => Progress::NeedMore,
             Status::Pending => Progress::NotQuic,
@@ -213,24 +230,46 @@ impl ClientInitials {
         self.keys = [None, None];
     }
 
+    /// Reads one plaintext Google QUIC packet's frames.
+    fn on_plain(&mut self, datagram: &[u8], plain: &gquic::PlainPacket) -> Result<(), GiveUpReason> {
+        self.examined = self.examined.saturating_add(1);
+        self.decrypted_any = true;
+        let frames = datagram.get(plain.frames..).ok_or(GiveUpReason::Malformed)?;
+        self.read_google_frames(frames, plain.number, plain.pn_len, Handshake::Chlo)?;
+        self.after_packet()
+    }
+
     /// Decrypts one Initial packet and feeds its frames to the CRYPTO stream.
     fn on_initial(&mut self, packet: &[u8], header: &LongHeader<'_>) -> Result<(), GiveUpReason> {
         self.examined = self.examined.saturating_add(1);
         let dcid = ConnId::new(header.dcid).ok_or(GiveUpReason::Malformed)?;
         let first = *self.first_dcid.get_or_insert(dcid);
-        let mut opened = self.open(header.version, first, 0, packet, header.pn_offset);
+        let mut opened = self.open(header, first, 0, packet);
         if opened.is_none() && dcid != first {
-            opened = self.open(header.version, dcid, 1, packet, header.pn_offset);
+            opened = self.open(header, dcid, 1, packet);
         }
         match opened {
             Some(open) => {
                 self.decrypted_any = true;
                 self.largest_pn = Some(self.largest_pn.map_or(open.pn, |pn| pn.max(open.pn)));
                 let plaintext = open.buf.get(open.plaintext).ok_or(GiveUpReason::Malformed)?;
-                self.read_frames(plaintext)?;
+                match header.protection.framing {
+                    Framing::Ietf => self.read_frames(plaintext)?,
+                    Framing::Google => {
+                        // Q050 and T05x number their frames as gQUIC did;
+                        // the digits of the version are its number.
+                        let number = if header.version == GQUIC_T051 { 51 } else { 50 };
+                        self.read_google_frames(plaintext, number, open.pn_len, header.protection.handshake)?;
+                    }
+                }
             }
             None => self.skipped = self.skipped.saturating_add(1),
         }
+        self.after_packet()
+    }
+
+    /// Whether the hello is complete now, or the packet bound is reached.
+    fn after_packet(&mut self) -> Result<(), GiveUpReason> {
         if let Some(len) = self.crypto.hello_len()? {
             self.status = Status::Hello(len);
             // The keys are no longer needed; the hello bytes are.
@@ -243,14 +282,16 @@ impl ClientInitials {
 
     /// Opens `packet` with the client Initial keys for (`version`, `cid`),
     /// cached in `slot`.
-    fn open(&mut self, version: u32, cid: ConnId, slot: usize, packet: &[u8], pn_offset: usize) -> Option<Opened> {
+    fn open(&mut self, header: &LongHeader<'_>, cid: ConnId, slot: usize, packet: &[u8]) -> Option<Opened> {
         let cached = self.keys.get_mut(slot)?;
-        let fresh = cached.as_ref().is_none_or(|c| c.version != version || c.cid != cid);
+        let fresh = cached.as_ref().is_none_or(|c| c.version != header.version || c.cid != cid);
         if fresh {
-            *cached = Some(CachedKeys { version, cid, client: client_keys(version, cid.as_slice())? });
+            let p = header.protection;
+            let client = InitialKeys::client(p.salt, p.labels, cid.as_slice())?;
+            *cached = Some(CachedKeys { version: header.version, cid, client });
         }
         let keys = &cached.as_ref()?.client;
-        open_packet(keys, packet, pn_offset, self.largest_pn)
+        open_packet(keys, packet, header.pn_offset, self.largest_pn)
     }
 
     fn read_frames(&mut self, plaintext: &[u8]) -> Result<(), GiveUpReason> {
@@ -266,7 +307,7 @@ impl ClientInitials {
                     let offset = r.varint().ok_or(MALFORMED)?;
                     let len = r.varint().ok_or(MALFORMED)?;
                     let data = r.take_u64(len).ok_or(MALFORMED)?;
-                    self.crypto.insert(offset, data)?;
+                    self.crypto.insert(Handshake::Tls, offset, data)?;
                 }
                 0x1c => {
                     // CONNECTION_CLOSE: error code, frame type, reason phrase.
@@ -281,6 +322,22 @@ impl ClientInitials {
             }
         }
         Ok(())
+    }
+
+    fn read_google_frames(
+        &mut self,
+        frames: &[u8],
+        number: u8,
+        pn_len: usize,
+        kind: Handshake,
+    ) -> Result<(), GiveUpReason> {
+        let mut result = Ok(());
+        let walked = gquic::walk_frames(frames, number, pn_len, |offset, data| {
+            result = self.crypto.insert(kind, offset, data);
+            result.ok()
+        });
+        result?;
+        walked.ok_or(GiveUpReason::Malformed)
     }
 }
 
@@ -304,51 +361,87 @@ fn skip_ack(r: &mut Reader<'_>, ecn: bool) -> Option<()> {
     Some(())
 }
 
-/// Cheap dispatch test: long header, fixed bit, Initial type for the
-/// version, connection IDs of at most 20 bytes, and token and Length fields
-/// that fit the datagram with room for the header protection sample.
-#[must_use]
-pub fn looks_like_client_initial(datagram: &[u8]) -> bool {
-    LongHeader::parse(datagram)
-        .is_some_and(|h| h.initial && h.end.checked_sub(h.pn_offset).is_some_and(|len| len >= PN_MAX_LEN + SAMPLE_LEN))
-}
-
-/// rustls' name for the key schedule of a wire version we decrypt.
-fn rustls_version(version: u32) -> Option<Version> {
-    match version {
-        QUIC_V1 => Some(Version::V1),
-        QUIC_V2 => Some(Version::V2),
-        QUIC_DRAFT_29..=QUIC_DRAFT_32 => Some(Version::V1Draft),
+/// A plaintext Google QUIC client packet (Q024-Q046) that starts `datagram`.
+fn plain_gquic(datagram: &[u8]) -> Option<gquic::PlainPacket> {
+    let first = *datagram.first()?;
+    if first & 0x80 != 0 {
+        let version = u32::from_be_bytes(*datagram.get(1..5)?.first_chunk()?);
+        return match version::layout(version)? {
+            Layout::GoogleLong => gquic::parse_q046(datagram, version),
+            _ => None,
+        };
+    }
+    // The public header's version follows the flags and connection ID.
+    let version = u32::from_be_bytes(*datagram.get(9..13)?.first_chunk()?);
+    match version::layout(version)? {
+        Layout::GooglePublic { version: number } => gquic::parse_public(datagram, version, number),
         _ => None,
     }
 }
 
-/// The long-header packet type bits of an Initial: RFC 9369 §3.2 moved them.
-#[must_use]
-pub fn initial_type_bits(version: u32) -> Option<u8> {
-    rustls_version(version).map(|v| match v {
-        Version::V2 => 0b01,
-        _ => 0b00,
-    })
+/// Client Initial packets in `datagram`, from their headers alone.
+fn count_initials(datagram: &[u8]) -> u64 {
+    if plain_gquic(datagram).is_some() {
+        return 1;
+    }
+    let mut rest = datagram;
+    let mut initials = 0;
+    for _ in 0..MAX_COALESCED {
+        let Some(header) = LongHeader::parse(rest) else { break };
+        initials += u64::from(header.initial);
+        match rest.get(header.end..) {
+            Some(tail) => rest = tail,
+            None => break,
+        }
+    }
+    initials
 }
 
-/// The long-header packet type bits of a Retry, which has no Length field.
-fn retry_type_bits(version: u32) -> Option<u8> {
-    rustls_version(version).map(|v| match v {
-        Version::V2 => 0b00,
-        _ => 0b11,
-    })
+/// Cheap dispatch test for a client Initial: long header, fixed bit,
+/// Initial type for the version, connection IDs of at most 20 bytes, and
+/// token and Length fields that fit the datagram with room for the header
+/// protection sample; or a Google QUIC plaintext hello header.
+#[must_use]
+pub fn looks_like_client_initial(datagram: &[u8]) -> bool {
+    plain_gquic(datagram).is_some()
+        || LongHeader::parse(datagram).is_some_and(|h| {
+            h.initial && h.end.checked_sub(h.pn_offset).is_some_and(|len| len >= PN_MAX_LEN + SAMPLE_LEN)
+        })
+}
+
+/// Whether a client's datagram starts a QUIC flow whose Initial may come
+/// later: a 0-RTT or Handshake packet of a version we read (reordered
+/// ahead of its Initial), or a full-size Initial of a version that forces
+/// Version Negotiation (the client retries with one the server offers).
+#[must_use]
+pub fn looks_like_client_quic(datagram: &[u8]) -> bool {
+    if looks_like_client_initial(datagram) || LongHeader::parse(datagram).is_some() {
+        return true;
+    }
+    let mut r = Reader::new(datagram);
+    let (Some(first), Some(version)) = (r.u8(), r.array::<4>()) else { return false };
+    first & 0xc0 == 0xc0
+        && version::forces_negotiation(u32::from_be_bytes(version))
+        && datagram.len() >= MIN_INITIAL_DATAGRAM
+}
+
+/// Whether a server's datagram is a Version Negotiation packet (RFC 9000
+/// §17.2.1): long header, version 0, then the versions the server offers.
+#[must_use]
+pub fn is_version_negotiation(datagram: &[u8]) -> bool {
+    let mut r = Reader::new(datagram);
+    let (Some(first), Some(version)) = (r.u8(), r.array::<4>()) else { return false };
+    first & 0x80 != 0 && version == [0; 4] && r.cid().is_some() && r.cid().is_some() && r.rest().len() % 4 == 0
 }
 
 /// Derives the client's Initial keys (~3 µs, so callers cache them);
-/// `None` for a version whose Initials are not decrypted.
+/// `None` for a version whose Initials are not protected this way.
 #[must_use]
-pub fn client_keys(version: u32, dcid: &[u8]) -> Option<DirectionalKeys> {
-    let version = rustls_version(version)?;
-    let suite = TLS13_AES_128_GCM_SHA256.tls13()?.quic_suite()?;
-    // On the client side, `local` is the client's own direction.
-    let Keys { local, .. } = suite.keys(dcid, Side::Client, version);
-    Some(local)
+pub fn client_keys(version: u32, dcid: &[u8]) -> Option<InitialKeys> {
+    match version::layout(version)? {
+        Layout::Protected(p) => InitialKeys::client(p.salt, p.labels, dcid),
+        Layout::GooglePublic { .. } | Layout::GoogleLong => None,
+    }
 }
 
 /// A decrypted packet: `buf[plaintext]` is the frame payload.
@@ -356,19 +449,18 @@ struct Opened {
     buf: Vec<u8>,
     plaintext: core::ops::Range<usize>,
     pn: u64,
+    pn_len: usize,
 }
 
 /// Removes header protection from a copy of `packet` and opens its AEAD.
 /// `None` if the packet is too short or does not authenticate.
-fn open_packet(keys: &DirectionalKeys, packet: &[u8], pn_offset: usize, largest_pn: Option<u64>) -> Option<Opened> {
+fn open_packet(keys: &InitialKeys, packet: &[u8], pn_offset: usize, largest_pn: Option<u64>) -> Option<Opened> {
     let sample_start = pn_offset.checked_add(PN_MAX_LEN)?;
     let sample = packet.get(sample_start..sample_start.checked_add(SAMPLE_LEN)?)?;
-    let mut first = *packet.first()?;
-    let mut pn_bytes = [0u8; PN_MAX_LEN];
-    pn_bytes.copy_from_slice(packet.get(pn_offset..sample_start)?);
-    keys.header.decrypt_in_place(sample, &mut first, &mut pn_bytes).ok()?;
+    let mask = keys.mask(sample)?;
+    // Long header: the low four bits of the first byte are protected.
+    let first = *packet.first()? ^ (mask[0] & 0x0f);
     let pn_len = usize::from(first & 0x03) + 1;
-    let pn_bytes = pn_bytes.get(..pn_len)?;
     let header_end = pn_offset.checked_add(pn_len)?;
     if packet.len().checked_sub(header_end)? < TAG_LEN {
         return None;
@@ -377,12 +469,15 @@ fn open_packet(keys: &DirectionalKeys, packet: &[u8], pn_offset: usize, largest_
     // The AAD is the header with protection removed.
     let mut buf = packet.to_vec();
     *buf.first_mut()? = first;
-    buf.get_mut(pn_offset..header_end)?.copy_from_slice(pn_bytes);
+    let pn_bytes = buf.get_mut(pn_offset..header_end)?;
+    for (byte, m) in pn_bytes.iter_mut().zip(mask.get(1..)?) {
+        *byte ^= m;
+    }
     let truncated = pn_bytes.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
     let pn = decode_packet_number(largest_pn, truncated, pn_len);
     let (header, payload) = buf.split_at_mut(header_end);
-    let plain_len = keys.packet.decrypt_in_place(pn, header, payload).ok()?.len();
-    Some(Opened { buf, plaintext: header_end..header_end.checked_add(plain_len)?, pn })
+    let plain_len = keys.open(pn, header, payload)?.len();
+    Some(Opened { buf, plaintext: header_end..header_end.checked_add(plain_len)?, pn, pn_len })
 }
 
 /// Expands a truncated packet number of `pn_len` bytes (RFC 9000
@@ -425,6 +520,7 @@ impl ConnId {
 /// The fields of a long-header packet that delimit and decrypt it.
 struct LongHeader<'a> {
     version: u32,
+    protection: Protected,
     initial: bool,
     dcid: &'a [u8],
     /// Offset of the packet number from the packet's first byte.
@@ -444,11 +540,12 @@ impl<'a> LongHeader<'a> {
             return None;
         }
         let version = u32::from_be_bytes(r.array()?);
+        let Layout::Protected(protection) = version::layout(version)? else { return None };
         let initial_bits = initial_type_bits(version)?;
         let dcid = r.cid()?;
         r.cid()?; // Source Connection ID
         let type_bits = (first >> 4) & 0x03;
-        if Some(type_bits) == retry_type_bits(version) {
+        if Some(type_bits) == version::retry_type_bits(version) {
             return None;
         }
         let initial = type_bits == initial_bits;
@@ -459,7 +556,7 @@ impl<'a> LongHeader<'a> {
         let length = usize::try_from(r.varint()?).ok()?;
         let pn_offset = r.pos;
         let end = pn_offset.checked_add(length)?;
-        (end <= bytes.len()).then_some(Self { version, initial, dcid, pn_offset, end })
+        (end <= bytes.len()).then_some(Self { version, protection, initial, dcid, pn_offset, end })
     }
 }
 
@@ -519,6 +616,13 @@ impl<'a> Reader<'a> {
         Some(rest.iter().fold(u64::from(first & 0x3f), |acc, &b| (acc << 8) | u64::from(b)))
     }
 
+    /// The bytes not read yet; the cursor moves to the end.
+    fn rest(&mut self) -> &'a [u8] {
+        let rest = self.bytes.get(self.pos..).unwrap_or(&[]);
+        self.pos = self.bytes.len();
+        rest
+    }
+
     fn skip_zeros(&mut self) {
         let rest = self.bytes.get(self.pos..).unwrap_or(&[]);
         let zeros = rest.iter().take_while(|&&b| b == 0).count();
@@ -537,7 +641,13 @@ fn grow_within<T: Clone>(v: &mut Vec<T>, len: usize, cap: usize, fill: T) {
 /// The CRYPTO stream, reassembled by offset in any order.
 #[derive(Default)]
 struct CryptoStream {
-    /// Bytes received, at their stream offsets; grows up to [`MAX_CRYPTO`].
+    /// What the stream carries, from the first data inserted.
+    kind: Option<Handshake>,
+    /// Stream offset of `buf[0]`: 0 for TLS; for a CHLO, the offset of the
+    /// data that starts with its tag (a capture may begin with the full
+    /// CHLO that follows an inchoate one, further into the stream).
+    base: u64,
+    /// Bytes received, at their offsets from `base`; grows up to [`MAX_CRYPTO`].
     buf: Vec<u8>,
     /// One bit per byte of `buf`: whether it has been received.
     received: Vec<u64>,
@@ -546,8 +656,19 @@ struct CryptoStream {
 }
 
 impl CryptoStream {
-    fn insert(&mut self, offset: u64, data: &[u8]) -> Result<(), GiveUpReason> {
+    fn insert(&mut self, kind: Handshake, offset: u64, data: &[u8]) -> Result<(), GiveUpReason> {
         const TOO_LARGE: GiveUpReason = GiveUpReason::CryptoTooLarge;
+        match self.kind {
+            None if kind == Handshake::Chlo && !data.starts_with(gquic::CHLO) => return Ok(()),
+            None => {
+                self.kind = Some(kind);
+                self.base = if kind == Handshake::Chlo { offset } else { 0 };
+            }
+            Some(k) if k != kind => return Err(GiveUpReason::Malformed),
+            Some(_) => {}
+        }
+        // Data before a CHLO's start is an earlier message.
+        let Some(offset) = offset.checked_sub(self.base) else { return Ok(()) };
         let start = usize::try_from(offset).map_err(|_| TOO_LARGE)?;
         let end = start.checked_add(data.len()).ok_or(TOO_LARGE)?;
         if end > MAX_CRYPTO {
@@ -578,28 +699,42 @@ impl CryptoStream {
     /// holds it without gaps.
     fn hello_len(&self) -> Result<Option<usize>, GiveUpReason> {
         let prefix = self.buf.get(..self.contiguous).unwrap_or(&[]);
-        match prefix.first() {
-            None => return Ok(None),
-            Some(&ty) if ty != CLIENT_HELLO => return Err(GiveUpReason::Malformed),
-            Some(_) => {}
+        match self.kind {
+            None => Ok(None),
+            Some(Handshake::Tls) => tls_hello_len(prefix),
+            Some(Handshake::Chlo) => gquic::message_len(prefix, MAX_CRYPTO).map_err(|_| GiveUpReason::Malformed),
         }
-        let Some(&[_, a, b, c]) = prefix.first_chunk::<4>() else {
-            return Ok(None);
-        };
-        let len = u32::from_be_bytes([0, a, b, c]);
-        let len = usize::try_from(len)
-            .ok()
-            .and_then(|body| body.checked_add(4))
-            .filter(|&len| len <= MAX_CRYPTO)
-            .ok_or(GiveUpReason::CryptoTooLarge)?;
-        Ok((len <= prefix.len()).then_some(len))
     }
+}
+
+/// The length of a complete TLS ClientHello message at the start of `prefix`.
+fn tls_hello_len(prefix: &[u8]) -> Result<Option<usize>, GiveUpReason> {
+    match prefix.first() {
+        None => return Ok(None),
+        Some(&ty) if ty != CLIENT_HELLO => return Err(GiveUpReason::Malformed),
+        Some(_) => {}
+    }
+    let Some(&[_, a, b, c]) = prefix.first_chunk::<4>() else {
+        return Ok(None);
+    };
+    let len = u32::from_be_bytes([0, a, b, c]);
+    let len = usize::try_from(len)
+        .ok()
+        .and_then(|body| body.checked_add(4))
+        .filter(|&len| len <= MAX_CRYPTO)
+        .ok_or(GiveUpReason::CryptoTooLarge)?;
+    Ok((len <= prefix.len()).then_some(len))
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
-    use synth::quic::{crypto_frame, seal_client_initial, seal_initial};
+    use synth::quic::{
+        chlo, crypto_frame, google_crypto_frame, gquic_public_packet, gquic_stream_frame, q046_packet,
+        seal_client_initial, seal_initial, version_negotiation, zero_rtt_packet,
+    };
 
     /// Decodes hex, ignoring whitespace (the RFCs print vectors in columns).
     fn hex(s: &str) -> Vec<u8> {
@@ -767,12 +902,9 @@ mod tests {
     fn rfc9001_a1_header_protection_key_gives_a2_mask() {
         // A.2: header[0] ^= mask[0] & 0x0f = c0, header[18..21] ^= mask[1..4].
         let keys = client_keys(QUIC_V1, &hex(RFC_DCID)).unwrap();
-        let sample = hex("d1b1c98dd7689fb8ec11d242b123dc9b");
-        let mut first = 0xc3;
-        let mut pn = [0x00, 0x00, 0x00, 0x02];
-        keys.header.encrypt_in_place(&sample, &mut first, &mut pn).unwrap();
-        assert_eq!(first, 0xc0);
-        assert_eq!(pn.to_vec(), hex("7b9aec34"));
+        let mask = keys.mask(&hex("d1b1c98dd7689fb8ec11d242b123dc9b")).unwrap();
+        assert_eq!(mask.to_vec(), hex("437b9aec36"));
+        assert_eq!(0xc3 ^ (mask[0] & 0x0f), 0xc0);
     }
 
     #[test]
@@ -804,12 +936,9 @@ mod tests {
         // RFC 9369 A.2: sample ffe67b6abcdb4298b485dd04de806071, mask
         // 94a0c95e80, protected header d7 ... a0c95e82.
         let keys = client_keys(QUIC_V2, &hex(RFC_DCID)).unwrap();
-        let sample = hex("ffe67b6abcdb4298b485dd04de806071");
-        let mut first = 0xd3;
-        let mut pn = [0x00, 0x00, 0x00, 0x02];
-        keys.header.encrypt_in_place(&sample, &mut first, &mut pn).unwrap();
-        assert_eq!(first, 0xd7);
-        assert_eq!(pn.to_vec(), hex("a0c95e82"));
+        let mask = keys.mask(&hex("ffe67b6abcdb4298b485dd04de806071")).unwrap();
+        assert_eq!(mask.to_vec(), hex("94a0c95e80"));
+        assert_eq!(0xd3 ^ (mask[0] & 0x0f), 0xd7);
     }
 
     #[test]
@@ -1086,6 +1215,234 @@ mod tests {
         }
         // Every plausible-header flow hit the bound and stopped decrypting.
         assert_eq!(gave_up, 150);
+    }
+
+    fn expect_chlo(progress: Progress<'_>) -> Vec<u8> {
+        match progress {
+            Progress::Chlo(bytes) => bytes.to_vec(),
+            other => panic!("expected Chlo, got {other:?}"),
+        }
+    }
+
+    /// Every version with Initial protection, as its client's first
+    /// datagram carrying `hello` (TLS) or a CHLO (Q050).
+    fn protected_initial(version: u32, hello: &[u8]) -> Vec<u8> {
+        let frame = match version::layout(version) {
+            Some(Layout::Protected(p)) if p.framing == Framing::Google => google_crypto_frame(0, hello),
+            _ => crypto_frame(0, hello),
+        };
+        seal_client_initial(version, &DCID, &SCID, 0, &padded(frame, 1162)).unwrap()
+    }
+
+    const TLS_VERSIONS: [u32; 13] = [
+        QUIC_V1,
+        QUIC_V2,
+        QUIC_DRAFT_22,
+        QUIC_DRAFT_23,
+        QUIC_DRAFT_27,
+        QUIC_DRAFT_28,
+        QUIC_DRAFT_29,
+        QUIC_DRAFT_32,
+        MVFST_22,
+        MVFST_27,
+        MVFST_EXP,
+        GQUIC_T050,
+        GQUIC_T051,
+    ];
+
+    #[test]
+    fn every_tls_version_round_trips_through_its_own_salt() {
+        let hello = client_hello("versions.example.com", 0);
+        for version in TLS_VERSIONS {
+            let packet = protected_initial(version, &hello);
+            assert!(looks_like_client_initial(&packet), "{version:#x}");
+            let mut flow = ClientInitials::new();
+            assert_eq!(expect_hello(flow.on_datagram(&packet)), hello, "{version:#x}");
+        }
+    }
+
+    #[test]
+    fn salts_and_labels_differ_between_version_families() {
+        // One representative per salt (and v2's labels): keys of one never
+        // open another's packets.
+        let families =
+            [QUIC_V1, QUIC_V2, QUIC_DRAFT_22, QUIC_DRAFT_27, QUIC_DRAFT_29, GQUIC_Q050, GQUIC_T050, GQUIC_T051];
+        let sample = [0x5a; SAMPLE_LEN];
+        let masks: BTreeSet<[u8; 5]> =
+            families.iter().map(|&v| client_keys(v, &DCID).unwrap().mask(&sample).unwrap()).collect();
+        assert_eq!(masks.len(), families.len());
+        // Same salt, same keys: mvfst's versions follow their drafts.
+        for (a, b) in [(MVFST_22, QUIC_DRAFT_22), (MVFST_27, QUIC_DRAFT_27), (MVFST_EXP, QUIC_DRAFT_23)] {
+            let mask = |v| client_keys(v, &DCID).unwrap().mask(&sample).unwrap();
+            assert_eq!(mask(a), mask(b), "{a:#x}");
+        }
+        assert!(client_keys(GQUIC_Q046, &DCID).is_none());
+        assert!(client_keys(0x1a2a_3a4a, &DCID).is_none());
+    }
+
+    #[test]
+    fn q050_carries_a_chlo_in_google_crypto_frames() {
+        let message = chlo(Some("WWW.Google.com."), Some("Chrome/83.0 Android 8.0.0"), 1000);
+        let packet = protected_initial(GQUIC_Q050, &message);
+        let mut flow = ClientInitials::new();
+        let bytes = expect_chlo(flow.on_datagram(&packet));
+        assert_eq!(bytes, message);
+        let parsed = gquic::parse_chlo(&bytes).unwrap();
+        assert_eq!(parsed.sni.as_deref(), Some("www.google.com"));
+        assert_eq!(parsed.user_agent, Some("Chrome/83.0 Android 8.0.0"));
+    }
+
+    #[test]
+    fn plaintext_google_quic_hellos_from_q035_to_q046() {
+        let message = chlo(Some("www.youtube.com"), Some("dev Chrome/66 Linux x86_64"), 1300);
+        for version in [*b"Q035", *b"Q039", *b"Q043"].map(u32::from_be_bytes) {
+            let big_endian = version >= u32::from_be_bytes(*b"Q039");
+            let packet = gquic_public_packet(version, [7; 8], 1, &gquic_stream_frame(0, &message, big_endian));
+            assert!(looks_like_client_initial(&packet), "{version:#x}");
+            let mut flow = ClientInitials::new();
+            assert_eq!(expect_chlo(flow.on_datagram(&packet)), message, "{version:#x}");
+        }
+        let packet = q046_packet([7; 8], 1, &gquic_stream_frame(0, &message, true));
+        assert!(looks_like_client_initial(&packet));
+        let mut flow = ClientInitials::new();
+        let bytes = expect_chlo(flow.on_datagram(&packet));
+        assert_eq!(gquic::parse_chlo(&bytes).unwrap().sni.as_deref(), Some("www.youtube.com"));
+    }
+
+    #[test]
+    fn a_chlo_is_found_further_into_the_stream_and_across_packets() {
+        // The full CHLO that follows an inchoate one starts at its offset.
+        let message = chlo(Some("play.google.com"), None, 1024);
+        let later = q046_packet([3; 8], 4, &gquic_stream_frame(1024, &message, true));
+        let mut flow = ClientInitials::new();
+        assert_eq!(expect_chlo(flow.on_datagram(&later)), message);
+
+        // A CHLO over two packets, with an ACK and PING before the second part.
+        let (a, b) = message.split_at(700);
+        let mut second = vec![0x40, 0x01, 0x00, 0x00, 0x01, 0x00, 0x07];
+        second.extend(gquic_stream_frame(700, b, true));
+        let mut flow = ClientInitials::new();
+        let q043 = GQUIC_Q043;
+        assert_eq!(
+            flow.on_datagram(&gquic_public_packet(q043, [3; 8], 1, &gquic_stream_frame(0, a, true))),
+            Progress::NeedMore
+        );
+        assert_eq!(expect_chlo(flow.on_datagram(&gquic_public_packet(q043, [3; 8], 2, &second))), message);
+    }
+
+    #[test]
+    fn chlo_tag_maps_are_checked() {
+        let message = chlo(Some("a.example"), Some("ua"), 100);
+        assert!(gquic::parse_chlo(&message).is_some());
+        assert_eq!(gquic::message_len(&message, MAX_CRYPTO), Ok(Some(message.len())));
+        assert_eq!(gquic::message_len(&message[..50], MAX_CRYPTO), Ok(None));
+        assert_eq!(gquic::message_len(b"CH", MAX_CRYPTO), Ok(None));
+        assert_eq!(gquic::message_len(b"SHLO\0\0\0\0", MAX_CRYPTO), Err(gquic::NotAChlo));
+        assert_eq!(gquic::message_len(&message, 99), Err(gquic::NotAChlo));
+        // End offsets that go backwards.
+        let mut bad = message.clone();
+        bad[12..16].copy_from_slice(&1000u32.to_le_bytes());
+        assert!(gquic::parse_chlo(&bad).is_none());
+        // An implausible server name is dropped, the user agent kept.
+        let odd = chlo(Some("no spaces allowed"), Some("ua"), 100);
+        let parsed = gquic::parse_chlo(&odd).unwrap();
+        assert_eq!((parsed.sni, parsed.user_agent), (None, Some("ua")));
+    }
+
+    #[test]
+    fn zero_rtt_and_version_negotiation_come_before_the_initial() {
+        let hello = client_hello("zero.example.com", 0);
+        let zero_rtt = zero_rtt_packet(QUIC_V1, &DCID, &SCID, &[0x33; 1200]).unwrap();
+        assert!(!looks_like_client_initial(&zero_rtt));
+        assert!(looks_like_client_quic(&zero_rtt));
+        let mut flow = ClientInitials::new();
+        assert_eq!(flow.on_datagram(&zero_rtt), Progress::NotQuic);
+        assert_eq!(expect_hello(flow.on_datagram(&initial(0, crypto_frame(0, &hello)))), hello);
+        assert_eq!(flow.skipped(), 0);
+
+        // A first Initial with a version that forces negotiation, then the
+        // server's list, then the client's v1 Initial.
+        let mut grease = initial(0, crypto_frame(0, &hello));
+        grease[1..5].copy_from_slice(&0x1a2a_3a4au32.to_be_bytes());
+        assert!(!looks_like_client_initial(&grease));
+        assert!(looks_like_client_quic(&grease));
+        assert!(!looks_like_client_quic(&grease[..1000]), "an Initial of an unknown version fills 1200 bytes");
+        let vn = version_negotiation(&SCID, &DCID, &[QUIC_V1, QUIC_V2]).unwrap();
+        assert!(is_version_negotiation(&vn));
+        assert!(!is_version_negotiation(&grease));
+        assert!(!is_version_negotiation(&vn[..vn.len() - 1]));
+        let mut flow = ClientInitials::new();
+        assert_eq!(flow.on_datagram(&grease), Progress::NotQuic);
+        assert_eq!(expect_hello(flow.on_datagram(&initial(0, crypto_frame(0, &hello)))), hello);
+    }
+
+    #[test]
+    fn every_initial_after_giving_up_is_counted_without_decrypting() {
+        let mut bad = initial(0, crypto_frame(0, &client_hello("x.example", 0)));
+        let last = bad.len() - 1;
+        bad[last] ^= 0x01;
+        let mut flow = ClientInitials::new();
+        for _ in 0..MAX_INITIALS {
+            flow.on_datagram(&bad);
+        }
+        assert_eq!(flow.on_datagram(&[]), Progress::GaveUp(GiveUpReason::DecryptFailed));
+        assert_eq!(flow.skipped(), u64::from(MAX_INITIALS));
+        // Two coalesced Initials per datagram, then a datagram with a
+        // 0-RTT packet only and a short-header one: only Initials count.
+        let mut two = bad.clone();
+        two.extend(&bad);
+        for _ in 0..1000 {
+            flow.on_datagram(&two);
+        }
+        flow.on_datagram(&zero_rtt_packet(QUIC_V1, &DCID, &SCID, &[1; 100]).unwrap());
+        flow.on_datagram(&[0x40; 1200]);
+        assert_eq!(flow.skipped(), u64::from(MAX_INITIALS) + 2000);
+        assert_eq!(flow.examined, MAX_INITIALS, "nothing more was decrypted");
+    }
+
+    #[test]
+    fn every_prefix_and_random_mutations_of_each_layout_never_panic() {
+        let tls = client_hello("prefix.example.com", 0);
+        let message = chlo(Some("prefix.example.com"), Some("ua/1"), 600);
+        let mut datagrams: Vec<Vec<u8>> = TLS_VERSIONS.iter().map(|&v| protected_initial(v, &tls)).collect();
+        datagrams.push(protected_initial(GQUIC_Q050, &message));
+        datagrams.push(gquic_public_packet(GQUIC_Q043, [1; 8], 1, &gquic_stream_frame(0, &message, true)));
+        datagrams.push(gquic_public_packet(
+            u32::from_be_bytes(*b"Q033"),
+            [1; 8],
+            1,
+            &gquic_stream_frame(0, &message, false),
+        ));
+        datagrams.push(q046_packet([1; 8], 1, &gquic_stream_frame(0, &message, true)));
+        for datagram in &datagrams {
+            for len in 0..datagram.len() {
+                let prefix = &datagram[..len];
+                let _ = looks_like_client_quic(prefix);
+                let _ = is_version_negotiation(prefix);
+                let mut flow = ClientInitials::new();
+                let progress = flow.on_datagram(prefix);
+                assert!(!matches!(progress, Progress::Hello(_) | Progress::Chlo(_)), "prefix of {len} bytes");
+            }
+        }
+        let mut rng = synth::XorShift::new(0x0bad_5eed);
+        for round in 0..3000 {
+            let mut datagram = datagrams[round % datagrams.len()].clone();
+            for _ in 0..1 + rng.next_u64() % 4 {
+                let i = (rng.next_u64() as usize) % datagram.len();
+                datagram[i] ^= 1 << (rng.next_u64() % 8);
+            }
+            let mut flow = ClientInitials::new();
+            if let Progress::Chlo(bytes) = flow.on_datagram(&datagram) {
+                let _ = gquic::parse_chlo(bytes);
+            }
+            assert!(flow.crypto.buf.len() <= MAX_CRYPTO);
+            // Mutated CHLO maps on their own, past any header check.
+            let mut mutated = message.clone();
+            let i = (rng.next_u64() as usize) % mutated.len().min(64);
+            mutated[i] = rng.next_u64() as u8;
+            let _ = gquic::parse_chlo(&mutated);
+            let _ = gquic::message_len(&mutated, MAX_CRYPTO);
+        }
     }
 
     #[test]

@@ -385,7 +385,7 @@ fn parse_server_name(data: &[u8]) -> Result<Option<Box<str>>, Malformed> {
 /// Lowercases, strips one trailing dot, and accepts only plausible DNS names
 /// (`[a-z0-9._-]`, no empty labels), so that downstream suffix matching never
 /// sees odd bytes or names such as `evil..example.com`.
-fn normalise_host_name(name: &[u8]) -> Option<Box<str>> {
+pub(crate) fn normalise_host_name(name: &[u8]) -> Option<Box<str>> {
     let name = name.strip_suffix(b".").unwrap_or(name);
     let plausible = (1..=MAX_HOST_NAME_LEN).contains(&name.len())
         && name.iter().all(|b| matches!(b.to_ascii_lowercase(), b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-'))
