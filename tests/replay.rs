@@ -1424,3 +1424,134 @@ fn mdns_and_llmnr_questions_are_not_vendor_lookups() {
     assert_eq!(r.metric(&dns_queries("net-10-10", "apple", false)), Some(1.0), "only the unicast lookup");
     assert_eq!(r.metric(&dns_queries("net-10-10", "bytedance", false)), None, "an LLMNR question is no lookup");
 }
+
+/// What one flow of `udp_tunnels.pcap` was built to be (see
+/// `fixtures::udp_tunnel_cases`): inner client port, outermost
+/// encapsulation and id, inner endpoints, attribution.
+type UdpTunnelled = (
+    u64,
+    &'static str,
+    Option<u64>,
+    &'static str,
+    &'static str,
+    (&'static str, &'static str, &'static str, Option<&'static str>),
+);
+
+#[rustfmt::skip]
+const UDP_TUNNELLED: [UdpTunnelled; 5] = [
+    (51601, "teredo", None, "2001:0:c000:265:0:3a5f:3fff:fda5", "2001:db8:4::1", TIKTOK),
+    (51602, "ayiya", None, "2001:db8:ffff:a::2", "2001:db8:4::2", ICLOUD),
+    (51603, "gre_udp", Some(7001), "10.10.4.3", "203.0.113.193", TIKTOK),
+    // L2TPv2: the tunnel id (0x11) in the upper 16 bits, the session (0x101) below.
+    (51604, "l2tp", Some(0x0011_0101), "10.10.4.4", "203.0.113.194", ICLOUD),
+    (51605, "l2tpv3", Some(0x1001), "10.10.4.5", "203.0.113.195", TIKTOK),
+];
+
+#[test]
+fn teredo_ayiya_gre_in_udp_and_l2tp_are_their_inner_flows() {
+    let r = replay(&["udp_tunnels.pcap"], &[]);
+    assert_eq!(r.out.code, Some(0), "{:?}", r.out);
+    let built = fixtures::udp_tunnel_flows();
+    assert_eq!(built.len(), UDP_TUNNELLED.len(), "the fixture's flows and the test's table agree");
+    for (port, encap, encap_id, client, server, (vendor, service, evidence, name)) in UDP_TUNNELLED {
+        let inner = built.iter().find(|f| u64::from(f.client_port) == port).expect("built flow");
+        let bytes = |from_client: bool| -> u64 {
+            inner.frames.iter().filter(|f| f.from_client == from_client).map(|f| f.frame.len() as u64).sum()
+        };
+        let f = r.by_client_port(port);
+        check(f, &attributed(vendor, service, evidence, name));
+        check(
+            f,
+            &[
+                ("proto", json!("tcp")),
+                ("encap", json!(encap)),
+                ("encap_id", json!(encap_id)),
+                ("client", json!(client)),
+                ("server", json!(server)),
+                ("server_port", json!(443)),
+                ("packets", json!(inner.frames.len())),
+                ("bytes", json!(bytes(true) + bytes(false))),
+                ("bytes_from_client", json!(bytes(true))),
+            ],
+        );
+        assert_eq!(inner.frames.len(), 8);
+    }
+    for reason in ["teredo_truncated", "ayiya_truncated", "l2tp_bad_header", "l2tp_truncated"] {
+        assert_eq!(r.metric(&format!("vendorwatch_decode_errors_total{{reason=\"{reason}\"}}")), Some(1.0), "{reason}");
+    }
+    let errors: f64 = r.samples("vendorwatch_decode_errors_total").iter().map(|s| s.2).sum();
+    assert_eq!(errors, 4.0);
+    // An AYIYA keepalive carries nothing: the tunnel ends' own UDP flow.
+    let keepalive = r.by_client_port(40001);
+    check(keepalive, &unattributed());
+    check(
+        keepalive,
+        &[("proto", json!("udp")), ("encap", Value::Null), ("server_port", json!(5072)), ("packets", json!(1))],
+    );
+    assert_eq!(r.flows.len(), UDP_TUNNELLED.len() + 1, "{}", r.dump());
+    assert_all_frames_accounted(&r);
+}
+
+#[test]
+fn ppp_hdlc_nflog_radiotap_and_llc_snap_links_carry_their_flows() {
+    let r = replay(&["link_types.pcapng"], &[]);
+    assert_eq!(r.out.code, Some(0), "{:?}", r.out);
+    #[rustfmt::skip]
+    let cases = [
+        (51610, 0, "10.10.4.10", TIKTOK),
+        (51611, 1, "10.10.4.11", ICLOUD),
+        (51612, 2, "fd00:10:10::4:12", TIKTOK),
+        (51613, 3, "10.10.4.13", ICLOUD),
+        (51614, 4, "10.10.4.14", TIKTOK),
+        (51615, 5, "10.10.4.15", ICLOUD),
+    ];
+    for (port, interface, client, (vendor, service, evidence, name)) in cases {
+        let f = r.by_client_port(port);
+        check(f, &attributed(vendor, service, evidence, name));
+        check(
+            f,
+            &[
+                ("client", json!(client)),
+                ("interface", json!(interface)),
+                ("packets", json!(8)),
+                ("encap", Value::Null),
+            ],
+        );
+    }
+    assert_eq!(r.flows.len(), cases.len(), "{}", r.dump());
+    for reason in [
+        "ieee80211_bad_fcs",
+        "radiotap_truncated",
+        "radiotap_bad_header",
+        "ppp_truncated",
+        "ppp_bad_header",
+        "chdlc_truncated",
+        "chdlc_bad_header",
+        "nflog_truncated",
+        "nflog_bad_header",
+        "llc_truncated",
+    ] {
+        assert_eq!(r.metric(&format!("vendorwatch_decode_errors_total{{reason=\"{reason}\"}}")), Some(1.0), "{reason}");
+    }
+    let errors: f64 = r.samples("vendorwatch_decode_errors_total").iter().map(|s| s.2).sum();
+    assert_eq!(errors, 10.0);
+    // A beacon, a protected (encrypted) data frame and spanning tree.
+    assert_eq!(r.metric("vendorwatch_decode_skipped_total{reason=\"non_ip\"}"), Some(3.0));
+    assert_eq!(r.metric("vendorwatch_capture_packets_total{source=\"link_types.pcapng\"}"), Some(61.0));
+    assert_all_frames_accounted(&r);
+}
+
+#[test]
+fn ethernet_frames_lose_the_fcs_the_pcap_header_announces() {
+    let (records, end) = read_pcap(&fixture("ethernet_fcs.pcap"));
+    assert!(end.is_ok());
+    let r = replay(&["ethernet_fcs.pcap"], &[]);
+    assert_eq!(r.out.code, Some(0), "{:?}", r.out);
+    assert_eq!(r.flows.len(), 1, "{}", r.dump());
+    let f = r.by_client_port(51620);
+    check(f, &attributed(TIKTOK.0, TIKTOK.1, TIKTOK.2, TIKTOK.3));
+    // Bytes are wire lengths, the FCS included.
+    let wire: u64 = records.iter().map(|r| r.orig_len).sum();
+    check(f, &[("packets", json!(8)), ("bytes", json!(wire))]);
+    assert_eq!(r.skipped(), 0.0, "every frame decodes");
+}

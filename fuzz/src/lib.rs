@@ -45,7 +45,7 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
 /// The link types a frame can have; the selector byte's low 7 bits pick one
 /// modulo the length, so every `LinkType` variant (and an unknown one) is
 /// reached. (The pipeline target uses the top bit as the interface.)
-pub const LINKS: [LinkType; 7] = [
+pub const LINKS: [LinkType; 13] = [
     LinkType::Ethernet,
     LinkType::Raw,
     LinkType::Null,
@@ -53,6 +53,12 @@ pub const LINKS: [LinkType; 7] = [
     LinkType::LinuxSll,
     LinkType::LinuxSll2,
     LinkType::Other(147),
+    LinkType::Ppp,
+    LinkType::PppHdlc,
+    LinkType::CiscoHdlc,
+    LinkType::Nflog,
+    LinkType::Radiotap,
+    LinkType::EthernetFcs(4),
 ];
 
 pub fn link_of(selector: u8) -> LinkType {

@@ -7,6 +7,7 @@ use synth::app::{self, Answer, Hello};
 use synth::capture::{NgInterface, PcapFormat, PcapNg, Record, pcap_bytes};
 use synth::conv::Path;
 use synth::quic::{crypto_frame, google_crypto_frame, gquic_public_packet, gquic_stream_frame, seal_client_initial};
+use synth::tunnel;
 use synth::wire::{
     self, ACK, Extension, FIN, IPPROTO_UDP, IpExtras, LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL2, LINKTYPE_RAW, Link, PSH,
     SYN,
@@ -144,6 +145,56 @@ pub fn all() -> Vec<(&'static str, Vec<(String, Vec<u8>)>)> {
     };
     let (c6, s6) = ("2001:db8::1".parse().unwrap(), "2403:300::2".parse().unwrap());
     decode.push(("raw_ipv6_hop_by_hop".into(), with(1, &wire::ip_packet(c6, s6, IPPROTO_UDP, &[], &extras, 0))));
+    // The link layers after the first seven selectors of LINKS.
+    let links = [
+        ("ppp_ipv4", Link::Ppp { hdlc: false }),
+        ("ppp_hdlc_ipv4", Link::Ppp { hdlc: true }),
+        ("chdlc_ipv4", Link::CiscoHdlc),
+        ("nflog_ipv4", Link::Nflog { group: 5 }),
+        ("radiotap_qos_data", Link::Radiotap { bssid: [0x02, 0, 0, 0, 0, 0xb5] }),
+        ("ethernet_fcs_ipv4", Link::EthernetFcs),
+    ];
+    for (i, (name, link)) in links.into_iter().enumerate() {
+        decode.push((name.into(), with(7 + i as u8, &link.frame(&packets[5]))));
+    }
+    decode.push(("ethernet_llc_snap".into(), with(0, &Link::Ieee8023Snap.frame(&packets[5]))));
+    // UDP tunnels, each around the session's ClientHello packet.
+    let (near, far) = ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
+    let outer = |dst_port: u16, data: &[u8]| {
+        let (s, d) = (std::net::SocketAddr::new(near, 40000), std::net::SocketAddr::new(far, dst_port));
+        Link::ethernet().frame(&wire::ip_packet(
+            near,
+            far,
+            IPPROTO_UDP,
+            &wire::udp_datagram(s, d, data),
+            &IpExtras::default(),
+            1,
+        ))
+    };
+    let v6_hello = &packets[11];
+    decode.push((
+        "teredo_ipv6".into(),
+        with(
+            0,
+            &outer(
+                tunnel::TEREDO_PORT,
+                &tunnel::teredo(None, Some((std::net::Ipv4Addr::new(192, 0, 2, 9), 40000)), v6_hello),
+            ),
+        ),
+    ));
+    decode.push((
+        "ayiya_ipv6".into(),
+        with(0, &outer(tunnel::AYIYA_PORT, &tunnel::ayiya([1; 16], [2; 20], 9, v6_hello))),
+    ));
+    let gre = tunnel::gre(tunnel::GreFields { key: Some(7), ..Default::default() }, wire::ETHERTYPE_IPV4, &packets[5]);
+    decode.push(("gre_udp_ipv4".into(), with(0, &outer(tunnel::GRE_UDP_PORT, &gre))));
+    let l2tp = tunnel::l2tp_v2(1, 2, &tunnel::ppp_frame(&packets[5]));
+    decode.push(("l2tp_ppp_ipv4".into(), with(0, &outer(tunnel::L2TP_PORT, &l2tp))));
+    let v3 = tunnel::l2tp_v3(9, &[1, 2, 3, 4], &eth_frames[5]);
+    decode.push((
+        "l2tpv3_ethernet".into(),
+        with(1, &wire::ip_packet(near, far, tunnel::IPPROTO_L2TP, &v3, &IpExtras::default(), 1)),
+    ));
     out.push(("decode", decode));
 
     // capture_reader: whole files.

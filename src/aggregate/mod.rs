@@ -60,10 +60,34 @@ pub struct Traffic {
     pub bytes: [u64; 2],
 }
 
+/// Decode errors, indexed by [`DecodeError::index`]. Its own type because
+/// arrays longer than 32 have no `Default`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeErrorCounts(pub [u64; DecodeError::ALL.len()]);
+
+impl Default for DecodeErrorCounts {
+    fn default() -> Self {
+        DecodeErrorCounts([0; DecodeError::ALL.len()])
+    }
+}
+
+impl std::ops::Index<usize> for DecodeErrorCounts {
+    type Output = u64;
+    fn index(&self, i: usize) -> &u64 {
+        &self.0[i]
+    }
+}
+
+impl std::ops::IndexMut<usize> for DecodeErrorCounts {
+    fn index_mut(&mut self, i: usize) -> &mut u64 {
+        &mut self.0[i]
+    }
+}
+
 /// Counters of the packet path, kept by each worker and added up here.
 #[derive(Debug, Clone, Default)]
 pub struct PacketStats {
-    pub decode_errors: [u64; DecodeError::ALL.len()],
+    pub decode_errors: DecodeErrorCounts,
     pub non_ip: u64,
     pub fragments: u64,
     /// Datagrams put back together, and given up (timed out, over the
@@ -79,7 +103,7 @@ pub struct PacketStats {
 
 impl PacketStats {
     pub fn add(&mut self, other: &PacketStats) {
-        for (a, b) in self.decode_errors.iter_mut().zip(other.decode_errors) {
+        for (a, b) in self.decode_errors.0.iter_mut().zip(other.decode_errors.0) {
             *a += b;
         }
         self.non_ip += other.non_ip;

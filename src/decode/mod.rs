@@ -2,11 +2,15 @@
 //! innermost IP packet, without copying or allocating.
 //!
 //! Each protocol has its own zero-copy view (`ethernet`, `ipv4`, `gre`, ...)
-//! with a checked constructor; this module walks them in order, through up
-//! to [`MAX_ENCAP_DEPTH`] nested encapsulations (GRE, ERSPAN, VXLAN, Geneve,
-//! MPLS, IP-in-IP, CAPWAP, PPPoE), and records the outermost one in
+//! with a checked constructor; this module walks them in order, from the
+//! link layer (Ethernet with or without an FCS, 802.3 with LLC/SNAP, Linux
+//! SLL, PPP, Cisco HDLC, NFLOG, 802.11 with or without radiotap, raw IP,
+//! loopback) through up to [`MAX_ENCAP_DEPTH`] nested encapsulations (GRE,
+//! GRE in UDP, ERSPAN, VXLAN, Geneve, MPLS, IP-in-IP, CAPWAP, PPPoE, GTP-U,
+//! Teredo, AYIYA, L2TPv2 and L2TPv3), and records the outermost one in
 //! [`Packet::encap`]. A tunnel whose inner frame is not IP (ARP inside
-//! VXLAN, 802.11 management frames inside CAPWAP, PPTP's PPP) leaves the
+//! VXLAN, 802.11 management frames inside CAPWAP, PPTP's PPP, L2TP's link
+//! control) leaves the
 //! outer packet as the flow, as if it were not a tunnel. A frame that is not
 //! IP at all (ARP, LLDP, ...) is [`Decoded::NotIp`]; an IP fragment is
 //! [`Decoded::Fragment`], for [`fragment::Defragmenter`]; a broken frame is
@@ -15,9 +19,12 @@
 
 pub mod fragment;
 
-pub use wire::ip::{IPPROTO_GRE, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_TCP, IPPROTO_UDP};
+pub use wire::ip::{
+    IPPROTO_GRE, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_L2TP, IPPROTO_TCP, IPPROTO_UDP,
+};
 pub use wire::{
-    DecodeError, capwap, erspan, ethernet, geneve, gre, gtp, ieee80211, ipv4, ipv6, mpls, pppoe, sll, tcp, udp, vxlan,
+    DecodeError, ayiya, capwap, chdlc, erspan, ethernet, geneve, gre, gtp, ieee80211, ipv4, ipv6, l2tp, llc, mpls,
+    nflog, ppp, pppoe, radiotap, sll, tcp, teredo, udp, vxlan,
 };
 
 use std::net::IpAddr;
@@ -86,6 +93,16 @@ pub enum EncapKind {
     Pppoe,
     /// GTP-U, a mobile core's user plane.
     GtpU,
+    /// GRE in UDP (RFC 8086).
+    GreUdp,
+    /// Teredo: IPv6 in UDP through IPv4 NATs.
+    Teredo,
+    /// AYIYA: a tunnel broker's IPv6 (or IPv4) in UDP.
+    Ayiya,
+    /// An L2TPv2 data message: PPP in UDP.
+    L2tp,
+    /// An L2TPv3 session over IP carrying an Ethernet pseudowire.
+    L2tpV3,
 }
 
 impl EncapKind {
@@ -106,6 +123,11 @@ impl EncapKind {
             EncapKind::Capwap => "capwap",
             EncapKind::Pppoe => "pppoe",
             EncapKind::GtpU => "gtp",
+            EncapKind::GreUdp => "gre_udp",
+            EncapKind::Teredo => "teredo",
+            EncapKind::Ayiya => "ayiya",
+            EncapKind::L2tp => "l2tp",
+            EncapKind::L2tpV3 => "l2tpv3",
         })
     }
 }
@@ -114,8 +136,10 @@ impl EncapKind {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Encap {
     pub kind: EncapKind,
-    /// The VXLAN or Geneve VNI, GRE key, ERSPAN (II, III) session id, or
-    /// PPPoE session id, where the encapsulation has one.
+    /// The VXLAN or Geneve VNI, GRE key, ERSPAN (II, III) session id,
+    /// PPPoE session id, GTP-U TEID, L2TPv3 session id, or L2TPv2 tunnel
+    /// and session ids (tunnel id in the upper 16 bits), where the
+    /// encapsulation has one.
     pub id: Option<u32>,
 }
 
@@ -180,11 +204,37 @@ pub fn decode(link: LinkType, frame: &[u8]) -> Result<Decoded<'_>, DecodeError> 
         }
         LinkType::LinuxSll | LinkType::LinuxSll2 => {
             let h = sll::Header::new_checked(frame, link == LinkType::LinuxSll2)?;
-            ethertype(walk, base, h.protocol(), h.payload())
+            match h.protocol() {
+                // The frame is an LLC frame, without a MAC header.
+                SLL_PROTOCOL_802_2 => llc_snap(walk, base, h.payload()),
+                // Other Linux pseudo-protocols (Novell 802.3, CAN, ...).
+                kind if kind <= llc::MAX_8023_LENGTH => Ok(Decoded::NotIp),
+                kind => ethertype(walk, base, kind, h.payload()),
+            }
         }
+        LinkType::EthernetFcs(fcs_len) => {
+            let end = frame.len().checked_sub(usize::from(fcs_len)).ok_or(DecodeError::EthernetTruncated)?;
+            ethernet(walk, base, &frame[..end])
+        }
+        LinkType::Ppp => ppp(walk, base, frame),
+        LinkType::PppHdlc if chdlc::Frame::starts(frame) => cisco_hdlc(walk, base, frame),
+        LinkType::PppHdlc => ppp(walk, base, frame),
+        LinkType::CiscoHdlc => cisco_hdlc(walk, base, frame),
+        LinkType::Ieee80211 => wifi(walk, base, frame),
+        LinkType::Radiotap => {
+            let r = radiotap::Header::new_checked(frame)?;
+            if r.bad_fcs() {
+                return Err(DecodeError::Ieee80211BadFcs);
+            }
+            wifi(walk, base, r.payload())
+        }
+        LinkType::Nflog => nflog(walk, base, frame),
         LinkType::Other(_) => Err(DecodeError::UnsupportedLink),
     }
 }
+
+/// Linux SLL's protocol for frames that are an 802.2 LLC frame (ETH_P_802_2).
+const SLL_PROTOCOL_802_2: u16 = 0x0004;
 
 /// Decodes an IP packet that arrived with the given VLANs and outermost
 /// encapsulation: a reassembled datagram ([`fragment::Reassembled::decode`]).
@@ -271,7 +321,88 @@ fn ethertype(mut walk: Walk, base: usize, mut kind: u16, mut payload: &[u8]) -> 
         mpls::ETHERTYPE_UNICAST | mpls::ETHERTYPE_MULTICAST | pppoe::ETHERTYPE_SESSION => {
             link_tunnel(walk, base, kind, payload)
         }
+        // An 802.3 length, not an ethertype: an LLC header follows, and the
+        // length ends the frame before any padding.
+        len @ 0..=llc::MAX_8023_LENGTH => llc_snap(walk, base, &payload[..usize::from(len).min(payload.len())]),
         _ => Ok(Decoded::NotIp),
+    }
+}
+
+/// An LLC frame: opened when a SNAP header names an ethertype.
+#[inline(never)]
+fn llc_snap(walk: Walk, base: usize, frame: &[u8]) -> Result<Decoded<'_>, DecodeError> {
+    match llc::Snap::new_checked(frame)? {
+        // A SNAP header naming a length again is garbage; refusing it also
+        // keeps the walk from recursing once per 8 bytes of a crafted frame.
+        Some(snap) if snap.ethertype() > llc::MAX_8023_LENGTH => {
+            ethertype(walk, base, snap.ethertype(), snap.payload())
+        }
+        _ => Ok(Decoded::NotIp),
+    }
+}
+
+// Link layers other than Ethernet and SLL, out of line like the tunnels.
+
+/// A PPP frame: its IPv4 or IPv6 packet, or not IP (link and network
+/// control, compressed or encrypted data).
+#[inline(never)]
+fn ppp(walk: Walk, base: usize, frame: &[u8]) -> Result<Decoded<'_>, DecodeError> {
+    let p = ppp::Frame::new_checked(frame)?;
+    match p.protocol() {
+        ppp::PROTO_IPV4 | ppp::PROTO_IPV6 => ip(walk, base, p.payload()),
+        _ => Ok(Decoded::NotIp),
+    }
+}
+
+#[inline(never)]
+fn cisco_hdlc(walk: Walk, base: usize, frame: &[u8]) -> Result<Decoded<'_>, DecodeError> {
+    let f = chdlc::Frame::new_checked(frame)?;
+    match f.protocol() {
+        kind if kind <= llc::MAX_8023_LENGTH => Ok(Decoded::NotIp),
+        kind => ethertype(walk, base, kind, f.payload()),
+    }
+}
+
+/// An 802.11 frame as heard from the air: a data frame's LLC/SNAP payload,
+/// with the stations' addresses as the frame's MACs. Management, control,
+/// null-data and protected (encrypted) frames are not IP.
+#[inline(never)]
+fn wifi(walk: Walk, base: usize, frame: &[u8]) -> Result<Decoded<'_>, DecodeError> {
+    match ieee80211::DataFrame::from_air(frame)? {
+        Some(d) => {
+            let walk = Walk { macs: Some(Macs { src: d.src(), dst: d.dst() }), ..walk };
+            ethertype(walk, base, d.ethertype(), d.payload())
+        }
+        None => Ok(Decoded::NotIp),
+    }
+}
+
+/// An NFLOG frame: the logged packet, of the version its family says.
+#[inline(never)]
+fn nflog(walk: Walk, base: usize, frame: &[u8]) -> Result<Decoded<'_>, DecodeError> {
+    let p = nflog::Packet::new_checked(frame)?;
+    let version = match p.family() {
+        nflog::AF_INET => 4,
+        nflog::AF_INET6 => 6,
+        _ => return Ok(Decoded::NotIp),
+    };
+    match p.payload() {
+        Some(packet) => ip_of_version(walk, base, version, packet),
+        None => Ok(Decoded::NotIp),
+    }
+}
+
+/// An IP packet that must be of `version`: a header that says otherwise
+/// contradicts the layer that announced it.
+fn ip_of_version(walk: Walk, base: usize, version: u8, data: &[u8]) -> Result<Decoded<'_>, DecodeError> {
+    let (truncated, bad) = match version {
+        4 => (DecodeError::Ipv4Truncated, DecodeError::Ipv4BadHeader),
+        _ => (DecodeError::Ipv6Truncated, DecodeError::Ipv6BadHeader),
+    };
+    match data.first().map(|b| b >> 4) {
+        None => Err(truncated),
+        Some(v) if v != version => Err(bad),
+        Some(_) => ip(walk, base, data),
     }
 }
 
@@ -348,15 +479,11 @@ fn ip(walk: Walk, base: usize, data: &[u8]) -> Result<Decoded<'_>, DecodeError> 
 /// IPv4 or IPv6 directly inside IP; the kind says which version must follow.
 #[inline(never)]
 fn ip_in_ip(walk: Walk, base: usize, kind: EncapKind, payload: &[u8]) -> Result<Decoded<'_>, DecodeError> {
-    let (version, truncated, bad) = match kind {
-        EncapKind::IpInIp | EncapKind::FourInSix => (4, DecodeError::Ipv4Truncated, DecodeError::Ipv4BadHeader),
-        _ => (6, DecodeError::Ipv6Truncated, DecodeError::Ipv6BadHeader),
+    let version = match kind {
+        EncapKind::IpInIp | EncapKind::FourInSix => 4,
+        _ => 6,
     };
-    match payload.first().map(|b| b >> 4) {
-        None => Err(truncated),
-        Some(v) if v != version => Err(bad),
-        Some(_) => tunnel(walk, base, Encap { kind, id: None }, payload, |w, f| ip(w, base, f)),
-    }
+    tunnel(walk, base, Encap { kind, id: None }, payload, |w, f| ip_of_version(w, base, version, f))
 }
 
 #[inline(always)]
@@ -397,16 +524,25 @@ fn transport(
         outer_len: 0,
     };
     let udp_tunnel_port = protocol == IPPROTO_UDP
-        && ([vxlan::PORT, geneve::PORT, capwap::PORT, gtp::PORT].contains(&dst_port) || src_port == capwap::PORT);
+        && (UDP_TUNNEL_DST_PORTS.contains(&dst_port) || UDP_TUNNEL_SRC_PORTS.contains(&src_port));
     if udp_tunnel_port {
         let outer = packet();
         return or_outer(udp_tunnel(walk, base, &outer)?, outer);
     }
     if protocol == IPPROTO_GRE {
-        return or_outer(gre(walk, base, payload)?, packet());
+        return or_outer(gre(walk, base, payload, EncapKind::Gre)?, packet());
+    }
+    if protocol == IPPROTO_L2TP {
+        return or_outer(l2tpv3(walk, base, payload)?, packet());
     }
     Ok(Decoded::Packet(packet()))
 }
+
+/// The UDP ports of the tunnels the decoder opens: as a destination, and
+/// (for tunnels whose far end answers from its well-known port) as a source.
+const UDP_TUNNEL_DST_PORTS: [u16; 8] =
+    [vxlan::PORT, geneve::PORT, capwap::PORT, gtp::PORT, gre::UDP_PORT, teredo::PORT, ayiya::PORT, l2tp::PORT];
+const UDP_TUNNEL_SRC_PORTS: [u16; 4] = [capwap::PORT, teredo::PORT, ayiya::PORT, l2tp::PORT];
 
 /// What a tunnel held, or the packet around it when that was not IP.
 fn or_outer<'a>(inner: Decoded<'a>, outer: Packet<'a>) -> Result<Decoded<'a>, DecodeError> {
@@ -421,6 +557,7 @@ fn or_outer<'a>(inner: Decoded<'a>, outer: Packet<'a>) -> Result<Decoded<'a>, De
 #[inline(never)]
 fn udp_tunnel<'a>(walk: Walk, base: usize, udp: &Packet<'a>) -> Result<Decoded<'a>, DecodeError> {
     let data = udp.payload;
+    let either = |port: u16| udp.dst_port == port || udp.src_port == port;
     if udp.dst_port == vxlan::PORT {
         if let Some(h) = vxlan::Header::new_checked(data) {
             let encap = Encap { kind: EncapKind::Vxlan, id: Some(h.vni()) };
@@ -439,6 +576,29 @@ fn udp_tunnel<'a>(walk: Walk, base: usize, udp: &Packet<'a>) -> Result<Decoded<'
             let encap = Encap { kind: EncapKind::GtpU, id: Some(h.teid()) };
             return tunnel(walk, base, encap, h.payload(), |w, f| ip(w, base, f));
         }
+    } else if udp.dst_port == gre::UDP_PORT {
+        return gre(walk, base, data, EncapKind::GreUdp);
+    } else if either(teredo::PORT) {
+        if let Some(t) = teredo::Packet::new_checked(data)? {
+            let encap = Encap { kind: EncapKind::Teredo, id: None };
+            return tunnel(walk, base, encap, t.payload(), |w, f| ip_of_version(w, base, 6, f));
+        }
+    } else if either(ayiya::PORT) {
+        if let Some(h) = ayiya::Header::new_checked(data)? {
+            let version = match (h.opcode(), h.next_header()) {
+                (ayiya::OPCODE_FORWARD, IPPROTO_IPV6) => 6,
+                (ayiya::OPCODE_FORWARD, IPPROTO_IPIP) => 4,
+                _ => return Ok(Decoded::NotIp),
+            };
+            let encap = Encap { kind: EncapKind::Ayiya, id: None };
+            return tunnel(walk, base, encap, h.payload(), |w, f| ip_of_version(w, base, version, f));
+        }
+    } else if either(l2tp::PORT) {
+        if let Some(h) = l2tp::V2::new_checked(data)? {
+            let id = u32::from(h.tunnel_id()) << 16 | u32::from(h.session_id());
+            let encap = Encap { kind: EncapKind::L2tp, id: Some(id) };
+            return tunnel(walk, base, encap, h.payload(), |w, f| ppp(w, base, f));
+        }
     } else if let Some(h) = capwap::Header::new_checked(data)? {
         let encap = Encap { kind: EncapKind::Capwap, id: None };
         return match h.inner() {
@@ -454,16 +614,17 @@ fn udp_tunnel<'a>(walk: Walk, base: usize, udp: &Packet<'a>) -> Result<Decoded<'
     Ok(Decoded::NotIp)
 }
 
-/// Opens GRE and what it carries; [`Decoded::NotIp`] for payloads the
-/// decoder does not open (PPTP, WCCP, keepalives, ...).
+/// Opens GRE (over IP, or in UDP as `kind` says) and what it carries;
+/// [`Decoded::NotIp`] for payloads the decoder does not open (PPTP, WCCP,
+/// keepalives, ...).
 #[inline(never)]
-fn gre(walk: Walk, base: usize, data: &[u8]) -> Result<Decoded<'_>, DecodeError> {
+fn gre(walk: Walk, base: usize, data: &[u8], kind: EncapKind) -> Result<Decoded<'_>, DecodeError> {
     let h = gre::Header::new_checked(data)?;
     if h.version() != 0 {
         return Ok(Decoded::NotIp);
     }
     let inner = h.payload();
-    let encap = Encap { kind: EncapKind::Gre, id: h.key() };
+    let encap = Encap { kind, id: h.key() };
     match h.protocol() {
         ethernet::ETHERTYPE_IPV4 | ethernet::ETHERTYPE_IPV6 => tunnel(walk, base, encap, inner, |w, f| ip(w, base, f)),
         gre::PROTO_TEB => tunnel(walk, base, encap, inner, |w, f| ethernet(w, base, f)),
@@ -478,6 +639,20 @@ fn gre(walk: Walk, base: usize, data: &[u8]) -> Result<Decoded<'_>, DecodeError>
         }
         gre::PROTO_ERSPAN_II => erspan(walk, base, inner, erspan::Type::II, EncapKind::ErspanII),
         gre::PROTO_ERSPAN_III => erspan(walk, base, inner, erspan::Type::III, EncapKind::ErspanIII),
+        _ => Ok(Decoded::NotIp),
+    }
+}
+
+/// An L2TPv3 session over IP: its Ethernet pseudowire's frame, or not IP
+/// (control messages, other pseudowire types).
+#[inline(never)]
+fn l2tpv3(walk: Walk, base: usize, data: &[u8]) -> Result<Decoded<'_>, DecodeError> {
+    let s = l2tp::V3::new_checked(data)?;
+    match s.ethernet_frame() {
+        Some(frame) if !s.is_control() => {
+            let encap = Encap { kind: EncapKind::L2tpV3, id: Some(s.session_id()) };
+            tunnel(walk, base, encap, frame, |w, f| ethernet(w, base, f))
+        }
         _ => Ok(Decoded::NotIp),
     }
 }
@@ -847,6 +1022,154 @@ mod tests {
         assert!(matches!(decode(LinkType::Ethernet, &lcp), Ok(Decoded::NotIp)));
     }
 
+    /// Teredo from a client behind a NAT, with an origin indicator.
+    fn teredo_frame(inner: &[u8]) -> Vec<u8> {
+        let origin = Some(("192.0.2.45".parse().unwrap(), 40000));
+        ipv4(IPPROTO_UDP, &udp(teredo::PORT, 40000, &teredo::emit(None, origin, inner)))
+    }
+
+    #[test]
+    fn teredo_opens_to_ipv6_after_its_indicators() {
+        let frame = teredo_frame(&inner_ipv6());
+        let p = packet(decode(LinkType::Raw, &frame));
+        assert_eq!((p.dst_port, p.src.is_ipv6()), (53, true));
+        assert_eq!((p.encap, p.outer_len), (Encap { kind: EncapKind::Teredo, id: None }, 20 + 8 + 8));
+        assert_eq!(EncapKind::Teredo.as_str(), Some("teredo"));
+        // A server's answer: authentication then origin, from port 3544.
+        let both = teredo::emit(Some((b"", [7; 8])), Some(("192.0.2.45".parse().unwrap(), 40000)), &inner_ipv6());
+        let frame = ipv4(IPPROTO_UDP, &udp(teredo::PORT, 40000, &both));
+        assert_eq!(packet(decode(LinkType::Raw, &frame)).outer_len, 20 + 8 + 13 + 8);
+        // To a relay, without indicators.
+        let frame = ipv4(IPPROTO_UDP, &udp(40000, teredo::PORT, &inner_ipv6()));
+        assert_eq!(packet(decode(LinkType::Raw, &frame)).encap.kind, EncapKind::Teredo);
+        // IPv4 on the Teredo port is no Teredo.
+        let frame = ipv4(IPPROTO_UDP, &udp(40000, teredo::PORT, &inner_ipv4()));
+        let p = packet(decode(LinkType::Raw, &frame));
+        assert_eq!((p.dst_port, p.encap.kind), (teredo::PORT, EncapKind::None));
+    }
+
+    #[test]
+    fn ayiya_forwards_ipv4_and_ipv6_and_keeps_keepalives_as_udp() {
+        let frame = ipv4(IPPROTO_UDP, &udp(50000, ayiya::PORT, &ayiya::emit([1; 16], [2; 20], 9, &inner_ipv4())));
+        let p = packet(decode(LinkType::Raw, &frame));
+        assert_inner_flow(&p);
+        assert_eq!((p.encap, p.outer_len), (Encap { kind: EncapKind::Ayiya, id: None }, 20 + 8 + 44));
+        let frame = ipv4(IPPROTO_UDP, &udp(ayiya::PORT, 50000, &ayiya::emit([1; 16], [2; 20], 9, &inner_ipv6())));
+        assert_eq!(packet(decode(LinkType::Raw, &frame)).dst_port, 53);
+        let mut noop = ayiya::emit([1; 16], [2; 20], 9, &[]);
+        noop[2] &= 0xf0; // opcode 0: a keepalive
+        let frame = ipv4(IPPROTO_UDP, &udp(50000, ayiya::PORT, &noop));
+        let p = packet(decode(LinkType::Raw, &frame));
+        assert_eq!((p.dst_port, p.encap.kind), (ayiya::PORT, EncapKind::None));
+        // Next header IPv6 with an IPv4 packet behind it contradicts itself.
+        let mut lying = ayiya::emit([1; 16], [2; 20], 9, &inner_ipv4());
+        lying[3] = IPPROTO_IPV6;
+        let frame = ipv4(IPPROTO_UDP, &udp(50000, ayiya::PORT, &lying));
+        assert_eq!(decode(LinkType::Raw, &frame).err(), Some(DecodeError::Ipv6BadHeader));
+    }
+
+    #[test]
+    fn gre_in_udp_carries_ip_with_its_key() {
+        let frame = ipv4(IPPROTO_UDP, &udp(50123, gre::UDP_PORT, &gre([0x20, 0], IPV4, &[77], &inner_ipv4())));
+        let p = packet(decode(LinkType::Raw, &frame));
+        assert_inner_flow(&p);
+        assert_eq!((p.encap, p.outer_len), (Encap { kind: EncapKind::GreUdp, id: Some(77) }, 20 + 8 + 8));
+        assert_eq!(EncapKind::GreUdp.as_str(), Some("gre_udp"));
+        // Only the destination port names GRE-in-UDP.
+        let frame = ipv4(IPPROTO_UDP, &udp(gre::UDP_PORT, 50123, &gre([0, 0], IPV4, &[], &inner_ipv4())));
+        assert_eq!(packet(decode(LinkType::Raw, &frame)).encap.kind, EncapKind::None);
+    }
+
+    #[test]
+    fn l2tp_data_messages_carry_ppp_and_l2tpv3_an_ethernet_pseudowire() {
+        let v2 = l2tp::emit_v2(3, 9, &ppp::emit(&inner_ipv4()));
+        let frame = ipv4(IPPROTO_UDP, &udp(l2tp::PORT, l2tp::PORT, &v2));
+        let p = packet(decode(LinkType::Raw, &frame));
+        assert_inner_flow(&p);
+        // The inner frame is the PPP frame, as it is the Ethernet frame in VXLAN.
+        assert_eq!((p.encap, p.outer_len), (Encap { kind: EncapKind::L2tp, id: Some(3 << 16 | 9) }, 20 + 8 + 8));
+        // LCP inside the session leaves the L2TP flow.
+        let lcp = l2tp::emit_v2(3, 9, &[0xff, 0x03, 0xc0, 0x21, 1, 1, 0, 4]);
+        let frame = ipv4(IPPROTO_UDP, &udp(l2tp::PORT, l2tp::PORT, &lcp));
+        let p = packet(decode(LinkType::Raw, &frame));
+        assert_eq!((p.dst_port, p.encap.kind), (l2tp::PORT, EncapKind::None));
+        // L2TPv3 over IP with a 4-byte cookie before the Ethernet frame.
+        let v3 = l2tp::emit_v3(0x1001, &[1, 2, 3, 4], &eth(IPV4, &inner_ipv4()));
+        let frame = ipv4(IPPROTO_L2TP, &v3);
+        let p = packet(decode(LinkType::Raw, &frame));
+        assert_inner_flow(&p);
+        assert_eq!((p.encap, p.outer_len), (Encap { kind: EncapKind::L2tpV3, id: Some(0x1001) }, 20 + 8));
+        assert_eq!(p.macs.map(|m| m.src), Some([0x02, 0, 0, 0, 0, 2]));
+        let control = ipv4(IPPROTO_L2TP, &[0, 0, 0, 0, 0xc8, 0x03, 0, 20]);
+        assert_eq!(packet(decode(LinkType::Raw, &control)).protocol, IPPROTO_L2TP);
+    }
+
+    /// An 802.11 QoS data frame from a station to its access point.
+    fn wifi_data(inner: &[u8]) -> Vec<u8> {
+        ieee80211::emit_data(true, [0x02, 0, 0, 0, 0, 0xb5], [0x9c; 6], [0x02; 6], 1, IPV4, inner)
+    }
+
+    #[test]
+    fn link_types_beyond_ethernet_reach_the_same_flow() {
+        let ip = inner_ipv4();
+        let hdlc_ppp = ppp::emit(&ip);
+        let bare_ppp = hdlc_ppp[2..].to_vec();
+        let mut fcs_eth = eth(IPV4, &ip);
+        fcs_eth.extend_from_slice(&[0xde, 0xad, 0xbe, 0xef]);
+        let mut dot3 = eth(0, &llc::emit(IPV4, &ip));
+        dot3[12..14].copy_from_slice(&((8 + ip.len()) as u16).to_be_bytes());
+        dot3.extend_from_slice(&[0; 6]); // padding after the 802.3 length
+        let mut on_air = wifi_data(&ip);
+        on_air.extend_from_slice(&[1, 2, 3, 4]);
+        let cases: [(LinkType, Vec<u8>); 10] = [
+            (LinkType::Ppp, hdlc_ppp.clone()),
+            (LinkType::Ppp, bare_ppp),
+            (LinkType::PppHdlc, hdlc_ppp),
+            (LinkType::PppHdlc, chdlc::emit(IPV4, &ip)),
+            (LinkType::CiscoHdlc, chdlc::emit(IPV4, &ip)),
+            (LinkType::Nflog, nflog::emit(3, "vw", &ip)),
+            (LinkType::EthernetFcs(4), fcs_eth),
+            (LinkType::Ethernet, dot3),
+            (LinkType::Radiotap, radiotap::emit(1, true, 12, -40, &on_air)),
+            (LinkType::Ieee80211, wifi_data(&ip)),
+        ];
+        for (link, frame) in cases {
+            let p = packet(decode(link, &frame));
+            assert_inner_flow(&p);
+            assert_eq!((p.encap, p.outer_len), (Encap::default(), 0), "{link:?}");
+        }
+        let frame = radiotap::emit(1, false, 12, -40, &wifi_data(&ip));
+        let p = packet(decode(LinkType::Radiotap, &frame));
+        assert_eq!(p.macs, Some(Macs { src: [0x9c; 6], dst: [0x02; 6] }), "the stations, not the access point");
+        let v6 = nflog::emit(3, "", &inner_ipv6());
+        assert_eq!(packet(decode(LinkType::Nflog, &v6)).dst_port, 53);
+    }
+
+    #[test]
+    fn link_frames_without_ip_are_skipped_not_errors() {
+        let mut protected = wifi_data(&inner_ipv4());
+        protected[1] |= 0x40;
+        let beacon = [0x80, 0x00, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
+        let stp = {
+            let mut f = eth(0x0026, &[0x42, 0x42, 0x03, 0, 0, 0, 0]);
+            f.resize(60, 0);
+            f
+        };
+        let mut nflog_arp = nflog::emit(3, "", &inner_ipv4());
+        nflog_arp[0] = 7; // NFPROTO_BRIDGE
+        let cases: [(LinkType, Vec<u8>); 6] = [
+            (LinkType::Radiotap, radiotap::emit(1, false, 2, -70, &protected)),
+            (LinkType::Radiotap, radiotap::emit(1, false, 2, -70, &beacon)),
+            (LinkType::Ethernet, stp),
+            (LinkType::Ppp, vec![0xff, 0x03, 0xc0, 0x21, 1, 1, 0, 4]),
+            (LinkType::CiscoHdlc, chdlc::emit(chdlc::PROTO_SLARP, &[0; 18])),
+            (LinkType::Nflog, nflog_arp),
+        ];
+        for (link, frame) in cases {
+            assert!(matches!(decode(link, &frame), Ok(Decoded::NotIp)), "{link:?}");
+        }
+    }
+
     #[test]
     fn nested_vxlan_in_gre_reports_the_outermost_tunnel() {
         let vx = ipv4_between(
@@ -914,6 +1237,35 @@ mod tests {
             (udp_to(vxlan::PORT, &vxlan(1, &[0x02, 0, 0])), LinkType::Raw, DecodeError::EthernetTruncated),
         ];
         for (frame, link, want) in cases {
+            assert_eq!(decode(link, &frame).err(), Some(want), "{}", want.reason());
+        }
+        let mut bad_fcs = radiotap::emit(1, true, 2, -70, &wifi_data(&inner_ipv4()));
+        bad_fcs[16] |= 0x40;
+        let mut dot3_cut = eth(0, &[0xaa, 0xaa, 0x03, 0, 0]);
+        dot3_cut[12..14].copy_from_slice(&5u16.to_be_bytes());
+        let new_cases: [(Vec<u8>, LinkType, DecodeError); 16] = [
+            (bad_fcs, LinkType::Radiotap, DecodeError::Ieee80211BadFcs),
+            (vec![0, 0, 40, 0, 0, 0, 0, 0, 0], LinkType::Radiotap, DecodeError::RadiotapTruncated),
+            (vec![1, 0, 8, 0, 0, 0, 0, 0, 0x08], LinkType::Radiotap, DecodeError::RadiotapBadHeader),
+            (
+                radiotap::emit(1, false, 2, -70, &wifi_data(&[])[..30]),
+                LinkType::Radiotap,
+                DecodeError::Ieee80211Truncated,
+            ),
+            (vec![0xff, 0x03, 0x00], LinkType::Ppp, DecodeError::PppTruncated),
+            (vec![0xff, 0x03, 0x00, 0x20], LinkType::PppHdlc, DecodeError::PppBadHeader),
+            (vec![0x0f, 0x00, 0x08], LinkType::CiscoHdlc, DecodeError::ChdlcTruncated),
+            (vec![0x0f, 0x03, 0x08, 0x00], LinkType::PppHdlc, DecodeError::ChdlcBadHeader),
+            (vec![2, 0, 0], LinkType::Nflog, DecodeError::NflogTruncated),
+            (vec![2, 1, 0, 0], LinkType::Nflog, DecodeError::NflogBadHeader),
+            (dot3_cut, LinkType::Ethernet, DecodeError::LlcTruncated),
+            (vec![0; 3], LinkType::EthernetFcs(4), DecodeError::EthernetTruncated),
+            (udp_to(teredo::PORT, &[0x00, 0x01, 4, 0, 1, 2]), LinkType::Raw, DecodeError::TeredoTruncated),
+            (udp_to(ayiya::PORT, &[0x41, 0x52, 0x11, 41, 0, 0, 0, 0, 1]), LinkType::Raw, DecodeError::AyiyaTruncated),
+            (udp_to(l2tp::PORT, &[0x00, 0x02, 0, 1]), LinkType::Raw, DecodeError::L2tpTruncated),
+            (udp_to(l2tp::PORT, &[0x40, 0x02, 0, 4, 0, 1, 0, 1]), LinkType::Raw, DecodeError::L2tpBadHeader),
+        ];
+        for (frame, link, want) in new_cases {
             assert_eq!(decode(link, &frame).err(), Some(want), "{}", want.reason());
         }
     }
@@ -990,6 +1342,21 @@ mod tests {
             (LinkType::Raw, ipv4(IPPROTO_UDP, &udp(12380, capwap::PORT, &capwap_80211(&inner_ipv4())))),
             (LinkType::Raw, nested),
             (LinkType::Raw, v6_frag),
+            (LinkType::Raw, teredo_frame(&inner_ipv6())),
+            (LinkType::Raw, ipv4(IPPROTO_UDP, &udp(1, ayiya::PORT, &ayiya::emit([1; 16], [2; 20], 9, &inner_ipv4())))),
+            (LinkType::Raw, ipv4(IPPROTO_UDP, &udp(1, gre::UDP_PORT, &gre([0x20, 0], IPV4, &[3], &inner_ipv4())))),
+            (LinkType::Raw, ipv4(IPPROTO_UDP, &udp(1, l2tp::PORT, &l2tp::emit_v2(1, 2, &ppp::emit(&inner_ipv4()))))),
+            (LinkType::Raw, ipv4(IPPROTO_L2TP, &l2tp::emit_v3(9, &[1, 2, 3, 4], &inner_eth))),
+            (LinkType::Ppp, ppp::emit(&inner_ipv4())),
+            (LinkType::PppHdlc, chdlc::emit(IPV4, &ipv4(IPPROTO_IPIP, &inner_ipv4()))),
+            (LinkType::CiscoHdlc, chdlc::emit(IPV6, &inner_ipv6())),
+            (LinkType::Nflog, nflog::emit(3, "vw", &inner_ipv4())),
+            (LinkType::EthernetFcs(4), [eth(IPV4, &inner_ipv4()), vec![1, 2, 3, 4]].concat()),
+            (
+                LinkType::Ethernet,
+                eth(16, &llc::emit(IPV4, &ipv4(IPPROTO_UDP, &udp(1, vxlan::PORT, &vxlan(7, &inner_eth))))),
+            ),
+            (LinkType::Radiotap, radiotap::emit(1, true, 12, -40, &[wifi_data(&inner_ipv4()), vec![0; 4]].concat())),
         ]
     }
 

@@ -14,6 +14,8 @@ pub mod live;
 pub mod pcap;
 pub mod pcapng;
 
+use wire::linktype;
+
 /// The link layer a frame starts with (the pcap LINKTYPE_ values we decode).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkType {
@@ -29,6 +31,21 @@ pub enum LinkType {
     LinuxSll,
     /// LINKTYPE_LINUX_SLL2 (276): Linux "cooked" capture v2.
     LinuxSll2,
+    /// LINKTYPE_ETHERNET whose frames end in a frame check sequence of this
+    /// many bytes, as a classic pcap header's FCS-length bits say.
+    EthernetFcs(u8),
+    /// LINKTYPE_PPP (9): PPP, with or without RFC 1662's address and control.
+    Ppp,
+    /// LINKTYPE_PPP_HDLC (50): PPP in HDLC-like framing, or Cisco HDLC.
+    PppHdlc,
+    /// LINKTYPE_C_HDLC (104): Cisco HDLC.
+    CiscoHdlc,
+    /// LINKTYPE_IEEE802_11 (105): 802.11 frames without a radio header.
+    Ieee80211,
+    /// LINKTYPE_IEEE802_11_RADIOTAP (127): 802.11 frames after a radiotap header.
+    Radiotap,
+    /// LINKTYPE_NFLOG (239): Linux netfilter's log of IP packets.
+    Nflog,
     /// Anything else: frames are counted as undecodable.
     Other(u32),
 }
@@ -37,13 +54,30 @@ impl LinkType {
     /// Maps a pcap/pcapng link-type number.
     pub fn from_number(n: u32) -> LinkType {
         match n {
-            0 => LinkType::Null,
-            1 => LinkType::Ethernet,
-            101 | 228 | 229 | 12 | 14 => LinkType::Raw,
-            108 => LinkType::Loop,
-            113 => LinkType::LinuxSll,
-            276 => LinkType::LinuxSll2,
+            linktype::NULL => LinkType::Null,
+            linktype::ETHERNET => LinkType::Ethernet,
+            linktype::RAW | 228 | 229 | 12 | 14 => LinkType::Raw,
+            linktype::LOOP => LinkType::Loop,
+            linktype::LINUX_SLL => LinkType::LinuxSll,
+            linktype::LINUX_SLL2 => LinkType::LinuxSll2,
+            linktype::PPP => LinkType::Ppp,
+            linktype::PPP_HDLC => LinkType::PppHdlc,
+            linktype::C_HDLC => LinkType::CiscoHdlc,
+            linktype::IEEE802_11 => LinkType::Ieee80211,
+            linktype::IEEE802_11_RADIOTAP => LinkType::Radiotap,
+            linktype::NFLOG => LinkType::Nflog,
             other => LinkType::Other(other),
+        }
+    }
+
+    /// Maps a classic pcap header's link-type field: the link type in its
+    /// low 16 bits, and libpcap's FCS length in its upper bits, which only
+    /// Ethernet frames here are stripped of (an FCS length of 0 says the
+    /// frames have none).
+    pub fn from_pcap_field(field: u32) -> LinkType {
+        match (LinkType::from_number(linktype::of_pcap_field(field)), linktype::fcs_len_of_pcap_field(field)) {
+            (LinkType::Ethernet, Some(fcs_len)) if fcs_len > 0 => LinkType::EthernetFcs(fcs_len),
+            (link, _) => link,
         }
     }
 }
@@ -123,5 +157,26 @@ impl ReadError {
     /// Whether only one record was lost and the next call reads on.
     pub fn is_skip(&self) -> bool {
         matches!(self, ReadError::BadTimestamp { .. })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pcap_link_type_fields_carry_the_fcs_length_in_their_upper_bits() {
+        assert_eq!(LinkType::from_pcap_field(1), LinkType::Ethernet);
+        // FCS present, 2 words: a 4-byte Ethernet FCS.
+        assert_eq!(LinkType::from_pcap_field(0x2400_0001), LinkType::EthernetFcs(4));
+        assert_eq!(LinkType::from_pcap_field(0x0400_0001), LinkType::Ethernet, "FCS length 0: none");
+        // The length bits without the present bit say nothing.
+        assert_eq!(LinkType::from_pcap_field(0x2000_0001), LinkType::Ethernet);
+        assert_eq!(LinkType::from_pcap_field(0x2400_0000 | 127), LinkType::Radiotap);
+        for (n, link) in
+            [(9, LinkType::Ppp), (50, LinkType::PppHdlc), (104, LinkType::CiscoHdlc), (239, LinkType::Nflog)]
+        {
+            assert_eq!(LinkType::from_number(n), link);
+        }
     }
 }

@@ -46,7 +46,7 @@ impl<R: Read> PcapReader<R> {
         let raw = [h[20], h[21], h[22], h[23]];
         let network = if big_endian { u32::from_be_bytes(raw) } else { u32::from_le_bytes(raw) };
         // The upper bits carry FCS-length flags (pcap spec, LinkType field).
-        let link = LinkType::from_number(network & 0x0fff_ffff);
+        let link = LinkType::from_pcap_field(network);
         buf.consume(GLOBAL_HEADER_LEN);
         Ok(PcapReader { buf, big_endian, nanos, link, records: 0, record_offset: GLOBAL_HEADER_LEN as u64 })
     }

@@ -68,6 +68,9 @@ pub fn all() -> Vec<Fixture> {
         snaplen(),
         inbound(),
         tunnels(),
+        udp_tunnels(),
+        link_types(),
+        ethernet_fcs(),
         sample_pcap(),
         Fixture {
             name: "sample.toml",
@@ -1110,6 +1113,194 @@ fn tunnels() -> Fixture {
                 fragments (SNI gateway.icloud.com). Then 192.0.2.80:40000 -> 192.0.2.81:4789 two UDP \
                 datagrams that are not VXLAN: a plain UDP flow.",
         bytes: ethernet_records(&tunnels_capture().0),
+    }
+}
+
+/// The inner flows of `udp_tunnels.pcap`: (tunnel, inner client, inner
+/// server, SNI). Tunnel ends in 192.0.2.0/24; the Teredo client's address
+/// embeds its relay's server (192.0.2.101) and its NAT mapping
+/// (192.0.2.90:50592), inverted, as RFC 4380 has it.
+fn udp_tunnel_cases() -> Vec<(Tunnel, &'static str, &'static str, &'static str)> {
+    let ayiya_client = "2001:db8:ffff:a::2";
+    let identity = ayiya_client.parse::<std::net::Ipv6Addr>().unwrap().octets();
+    let l2tp = Encap::L2tp { to_server: (0x0011, 0x0101), to_client: (0x0022, 0x0202) };
+    let l2tpv3 = Encap::L2tpV3 { to_server: 0x1001, to_client: 0x2002, cookie: [0xc0, 0x0c, 0x1e, 0x01] };
+    vec![
+        (
+            Tunnel::new(Encap::Teredo, "192.0.2.90", "192.0.2.91"),
+            "[2001:0:c000:265:0:3a5f:3fff:fda5]:51601",
+            "[2001:db8:4::1]:443",
+            "www.tiktok.com",
+        ),
+        (
+            Tunnel::new(Encap::Ayiya { identity }, "192.0.2.92", "192.0.2.93"),
+            "[2001:db8:ffff:a::2]:51602",
+            "[2001:db8:4::2]:443",
+            "gateway.icloud.com",
+        ),
+        (
+            Tunnel::new(Encap::GreUdp { key: Some(7001) }, "192.0.2.94", "192.0.2.95"),
+            "10.10.4.3:51603",
+            "203.0.113.193:443",
+            "www.tiktok.com",
+        ),
+        (Tunnel::new(l2tp, "192.0.2.96", "192.0.2.97"), "10.10.4.4:51604", "203.0.113.194:443", "gateway.icloud.com"),
+        (Tunnel::new(l2tpv3, "192.0.2.98", "192.0.2.99"), "10.10.4.5:51605", "203.0.113.195:443", "www.tiktok.com"),
+    ]
+}
+
+/// The records of `udp_tunnels.pcap` and its tunnelled flows.
+fn udp_tunnels_capture() -> (Vec<Record>, Vec<TunnelledFlow>) {
+    let mut records = Vec::new();
+    let mut flows = Vec::new();
+    let mut now = T0_NS + 52 * MINUTE;
+    for (mut tunnel, client, server, sni) in udp_tunnel_cases() {
+        let path = Path::new(client, server).with_link(tunnel.inner_link(Vec::new()));
+        let mut inner = Capture::new(now, MS);
+        tls(&mut inner, &path, &Hello::sni(sni), &[], 1200);
+        let (outer, frames) = tunnel.wrap_records(inner.records(), path.client.ip());
+        records.extend(outer);
+        flows.push(TunnelledFlow { client_port: path.client.port(), frames });
+        now = inner.now() + SECOND;
+    }
+    // One broken header per tunnel error reason, then an AYIYA keepalive
+    // (ordinary UDP).
+    let mut cap = Capture::new(now, MS);
+    let to = |port: u16| Path::new("192.0.2.92:40001", &format!("192.0.2.93:{port}"));
+    cap.push(to(3544).udp(true, &[0x00, 0x01, 4, 0, 1, 2])); // teredo_truncated: client id cut
+    cap.push(to(5072).udp(true, &[0x41, 0x52, 0x11, 41, 0, 0, 0, 0, 1])); // ayiya_truncated: identity cut
+    cap.push(to(1701).udp(true, &[0x40, 0x02, 0, 4, 0, 1, 0, 1])); // l2tp_bad_header: length 4 < 8
+    cap.push(to(1701).udp(true, &[0x00, 0x02, 0, 1])); // l2tp_truncated: session id cut
+    let mut keepalive = super::tunnel::ayiya([1; 16], [0; 20], 1_772_440_000, &[]);
+    keepalive[2] &= 0xf0; // opcode 0: no operation
+    cap.push(to(5072).udp(true, &keepalive));
+    records.extend(cap.into_records());
+    (records, flows)
+}
+
+/// The tunnelled flows of `udp_tunnels.pcap` with the inner frames each is
+/// to be charged for.
+pub fn udp_tunnel_flows() -> Vec<TunnelledFlow> {
+    udp_tunnels_capture().1
+}
+
+fn udp_tunnels() -> Fixture {
+    Fixture {
+        name: "udp_tunnels.pcap",
+        about: "One inner TLS flow per tunnel, 8 inner frames each (see fixtures::udp_tunnel_cases): \
+                [2001:0:c000:265:0:3a5f:3fff:fda5]:51601 -> [2001:db8:4::1]:443 Teredo between the NAT mapping \
+                192.0.2.90:50592 and the relay 192.0.2.91:3544, origin indicators towards the client (SNI \
+                www.tiktok.com); [2001:db8:ffff:a::2]:51602 -> [2001:db8:4::2]:443 AYIYA to 192.0.2.93:5072 \
+                (SNI gateway.icloud.com); 10.10.4.3:51603 -> 203.0.113.193:443 GRE in UDP (port 4754) key 7001 \
+                (SNI www.tiktok.com); 10.10.4.4:51604 -> 203.0.113.194:443 L2TPv2 PPP, tunnel/session 0x11/0x101 \
+                up and 0x22/0x202 down (SNI gateway.icloud.com); 10.10.4.5:51605 -> 203.0.113.195:443 L2TPv3 \
+                over IP, Ethernet pseudowire with a 4-byte cookie, sessions 0x1001 up and 0x2002 down (SNI \
+                www.tiktok.com). Then four broken headers (teredo_truncated, ayiya_truncated, l2tp_bad_header, \
+                l2tp_truncated) and an AYIYA keepalive from 192.0.2.92:40001: a plain UDP flow.",
+        bytes: ethernet_records(&udp_tunnels_capture().0),
+    }
+}
+
+/// The flows of `link_types.pcapng`: (link, interface name, client,
+/// server, SNI), one interface each, in this order.
+fn link_type_cases() -> Vec<(Link, &'static str, &'static str, &'static str, &'static str)> {
+    vec![
+        (Link::Ppp { hdlc: false }, "ppp0", "10.10.4.10:51610", "203.0.113.200:443", "www.tiktok.com"),
+        (Link::Ppp { hdlc: true }, "serial0", "10.10.4.11:51611", "203.0.113.201:443", "gateway.icloud.com"),
+        (Link::CiscoHdlc, "serial1", "[fd00:10:10::4:12]:51612", "[2001:db8:4::12]:443", "www.tiktok.com"),
+        (Link::Nflog { group: 5 }, "nflog:5", "10.10.4.13:51613", "203.0.113.203:443", "gateway.icloud.com"),
+        (
+            Link::Radiotap { bssid: [0x02, 0x00, 0xc0, 0x00, 0x02, 0xb6] },
+            "wlan0mon",
+            "10.10.4.14:51614",
+            "203.0.113.204:443",
+            "www.tiktok.com",
+        ),
+        (Link::Ieee8023Snap, "eth1", "10.10.4.15:51615", "203.0.113.205:443", "gateway.icloud.com"),
+    ]
+}
+
+fn link_types() -> Fixture {
+    let mut ng = PcapNg::new();
+    let mut captures = Vec::new();
+    let mut now = T0_NS + 54 * MINUTE;
+    for (link, name, client, server, sni) in link_type_cases() {
+        let interface = ng.interface(NgInterface { linktype: link.linktype(), snaplen: 65535, nanos: false, name });
+        let mut cap = Capture::new(now, MS);
+        cap.set_interface(interface);
+        tls(&mut cap, &Path::new(client, server).with_link(link), &Hello::sni(sni), &[], 1200);
+        now = cap.now() + SECOND;
+        captures.push(cap);
+    }
+    let [ppp, hdlc, chdlc, nflog, radiotap, dot3] = [0, 1, 2, 3, 4, 5];
+    // Frames without IP, and one broken frame per link-layer error reason.
+    let mut beacon = vec![0x80, 0x00, 0, 0];
+    beacon.extend_from_slice(&[0xff; 6]);
+    beacon.extend_from_slice(&[0x02, 0x00, 0xc0, 0x00, 0x02, 0xb6].repeat(2));
+    beacon.extend_from_slice(&[0x10, 0x00]);
+    beacon.extend_from_slice(&[0; 12]); // timestamp, interval, capabilities
+    let mut protected = ::wire::ieee80211::emit_data(true, [2; 6], [3; 6], [4; 6], 1, wire::ETHERTYPE_IPV4, &[0; 40]);
+    protected[1] |= 0x40; // Protected Frame: CCMP-encrypted, unreadable
+    let mut bad_fcs = ::wire::radiotap::emit(1, true, 108, -80, &wire::with_fcs(protected.clone()));
+    bad_fcs[16] |= 0x40; // Flags: failed FCS check
+    let radiotap_frame = |f: &[u8]| ::wire::radiotap::emit(2, false, 2, -70, f);
+    let mut stp = vec![0x01, 0x80, 0xc2, 0, 0, 0, 0x02, 0x00, 0x0a, 0x0a, 0x04, 0x0f, 0x00, 0x26];
+    stp.extend_from_slice(&[0x42, 0x42, 0x03, 0, 0, 0, 0]);
+    stp.resize(60, 0);
+    let mut llc_cut = vec![0x02; 12];
+    llc_cut.extend_from_slice(&[0x00, 0x05, 0xaa, 0xaa, 0x03, 0, 0]);
+    let extra: Vec<(u32, Vec<u8>)> = vec![
+        (radiotap, radiotap_frame(&beacon)),               // non_ip: management frame
+        (radiotap, radiotap_frame(&protected)),            // non_ip: protected data
+        (dot3, stp),                                       // non_ip: spanning tree
+        (radiotap, bad_fcs),                               // ieee80211_bad_fcs
+        (radiotap, vec![0, 0, 40, 0, 0, 0, 0, 0, 0]),      // radiotap_truncated
+        (radiotap, vec![1, 0, 8, 0, 0, 0, 0, 0, 0x08]),    // radiotap_bad_header
+        (ppp, vec![0xff, 0x03, 0x00]),                     // ppp_truncated
+        (hdlc, vec![0xff, 0x03, 0x00, 0x20, 0x45]),        // ppp_bad_header: even protocol
+        (chdlc, vec![0x0f, 0x00, 0x08]),                   // chdlc_truncated
+        (chdlc, vec![0x0f, 0x03, 0x08, 0x00, 0x45]),       // chdlc_bad_header: control 3
+        (nflog, vec![2, 0, 0]),                            // nflog_truncated
+        (nflog, vec![2, 1, 0, 5, 8, 0, 1, 0, 8, 0, 1, 0]), // nflog_bad_header: version 1
+        (dot3, llc_cut),                                   // llc_truncated
+    ];
+    let mut records = merge(captures);
+    let mut ts = now;
+    for (interface, data) in extra {
+        records.push(Record { ts_ns: ts, data, interface });
+        ts += MS;
+    }
+    for r in &records {
+        ng.packet(r);
+    }
+    Fixture {
+        name: "link_types.pcapng",
+        about: "pcapng, one interface per link type, each with a TLS flow of 8 frames (see \
+                fixtures::link_type_cases): 0 ppp0 PPP (LINKTYPE_PPP, no framing) 10.10.4.10:51610 -> \
+                203.0.113.200:443 (SNI www.tiktok.com); 1 serial0 PPP_HDLC with 0xff03 10.10.4.11:51611 -> \
+                203.0.113.201:443 (SNI gateway.icloud.com); 2 serial1 Cisco HDLC [fd00:10:10::4:12]:51612 -> \
+                [2001:db8:4::12]:443 (SNI www.tiktok.com); 3 nflog:5 NFLOG group 5 10.10.4.13:51613 -> \
+                203.0.113.203:443 (SNI gateway.icloud.com); 4 wlan0mon 802.11 QoS data with radiotap and FCS \
+                10.10.4.14:51614 -> 203.0.113.204:443 (SNI www.tiktok.com); 5 eth1 IEEE 802.3 with LLC/SNAP \
+                10.10.4.15:51615 -> 203.0.113.205:443 (SNI gateway.icloud.com). Then 3 frames without IP (a \
+                beacon, a protected data frame, spanning tree) and 10 broken ones, one per link-layer decode \
+                error reason (ieee80211_bad_fcs, radiotap_truncated, radiotap_bad_header, ppp_truncated, \
+                ppp_bad_header, chdlc_truncated, chdlc_bad_header, nflog_truncated, nflog_bad_header, \
+                llc_truncated). 61 frames.",
+        bytes: ng.finish(),
+    }
+}
+
+fn ethernet_fcs() -> Fixture {
+    let mut cap = Capture::at(56 * MINUTE);
+    let path = Path::new("10.10.4.20:51620", "203.0.113.210:443").with_link(Link::EthernetFcs);
+    tls(&mut cap, &path, &Hello::sni("www.tiktok.com"), &[], 1200);
+    Fixture {
+        name: "ethernet_fcs.pcap",
+        about: "Ethernet frames that end in their 4-byte FCS, as the pcap header's link-type field says in its \
+                upper bits (0x24000001: FCS length present, 2 16-bit words): 10.10.4.20:51620 -> \
+                203.0.113.210:443, SNI www.tiktok.com, 8 frames.",
+        bytes: pcap_bytes(PcapFormat::new(Link::EthernetFcs.linktype()), cap.records()),
     }
 }
 

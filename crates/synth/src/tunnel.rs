@@ -4,7 +4,8 @@
 //!
 //! The header builders ([`gre`], [`erspan_ii`], [`erspan_iii`], [`vxlan`],
 //! [`geneve`], [`mpls`], [`capwap_data`], [`ieee80211_data`],
-//! [`pppoe_session`], [`gtpu`]) each return their header followed by the
+//! [`pppoe_session`], [`gtpu`], [`teredo`], [`ayiya`], [`l2tp_v2`],
+//! [`l2tp_v3`], [`ppp_frame`]) each return their header followed by the
 //! payload handed in, like [`super::wire`]'s. A [`Tunnel`] puts a whole
 //! conversation through one encapsulation: built with [`super::conv`] on
 //! [`Tunnel::inner_link`], each frame is wrapped in the outer headers
@@ -16,6 +17,7 @@ use std::net::{IpAddr, SocketAddr};
 use super::capture::Record;
 use super::wire::{self, ETHERTYPE_IPV4, ETHERTYPE_IPV6, IpExtras, Link, TPID_8021AD, TPID_8021Q};
 
+pub use ::wire::ayiya::emit as ayiya;
 pub use ::wire::capwap::emit as capwap_data;
 pub use ::wire::erspan::emit_ii as erspan_ii;
 pub use ::wire::erspan::emit_iii as erspan_iii;
@@ -25,18 +27,26 @@ pub use ::wire::gre::GreFields;
 pub use ::wire::gre::emit as gre;
 pub use ::wire::gtp::emit as gtpu;
 pub use ::wire::ieee80211::emit_data as ieee80211_data;
+pub use ::wire::l2tp::{emit_v2 as l2tp_v2, emit_v3 as l2tp_v3};
 pub use ::wire::mpls::emit as mpls;
+pub use ::wire::ppp::emit as ppp_frame;
 pub use ::wire::pppoe::emit as pppoe_session;
+pub use ::wire::teredo::emit as teredo;
 pub use ::wire::vxlan::emit as vxlan;
 
 // The numbers the builders use, defined once in the wire crate.
+pub use ::wire::ayiya::PORT as AYIYA_PORT;
 pub use ::wire::capwap::PORT as CAPWAP_DATA_PORT;
 pub use ::wire::geneve::PORT as GENEVE_PORT;
+pub use ::wire::gre::UDP_PORT as GRE_UDP_PORT;
 pub use ::wire::gre::{PROTO_ERSPAN_II, PROTO_ERSPAN_III, PROTO_TEB};
 pub use ::wire::gtp::PORT as GTPU_PORT;
+pub use ::wire::ip::IPPROTO_L2TP;
 pub use ::wire::ip::{IPPROTO_GRE, IPPROTO_IPIP, IPPROTO_IPV6};
+pub use ::wire::l2tp::PORT as L2TP_PORT;
 pub use ::wire::mpls::ETHERTYPE_UNICAST as ETHERTYPE_MPLS;
 pub use ::wire::pppoe::{ETHERTYPE_SESSION as ETHERTYPE_PPPOE_SESSION, PPP_IPV4, PPP_IPV6};
+pub use ::wire::teredo::PORT as TEREDO_PORT;
 pub use ::wire::vxlan::PORT as VXLAN_PORT;
 
 fn is_ipv6(ip: &[u8]) -> bool {
@@ -103,6 +113,34 @@ pub enum Encap {
         downlink_teid: u32,
         qfi: u8,
     },
+    /// GRE in UDP (RFC 8086) with an optional key, carrying IP: both ends
+    /// send to port 4754 from the tunnel's entropy port.
+    GreUdp {
+        key: Option<u32>,
+    },
+    /// Teredo between a client behind a NAT (the near end is its mapped
+    /// address, `udp_port` its mapped port) and a relay, which adds an
+    /// origin indicator to what it sends the client.
+    Teredo,
+    /// AYIYA between a tunnel endpoint, whose identity is its IPv6
+    /// address, and the broker's point of presence.
+    Ayiya {
+        identity: [u8; 16],
+    },
+    /// L2TPv2 data messages carrying PPP between the access concentrator
+    /// (near) and the network server; each end chose the (tunnel, session)
+    /// ids it receives on.
+    L2tp {
+        to_server: (u16, u16),
+        to_client: (u16, u16),
+    },
+    /// An L2TPv3 Ethernet pseudowire over IP with a 4-byte cookie; each
+    /// end chose the session id it receives on.
+    L2tpV3 {
+        to_server: u32,
+        to_client: u32,
+        cookie: [u8; 4],
+    },
 }
 
 impl Encap {
@@ -113,7 +151,10 @@ impl Encap {
             Encap::ErspanII { .. } | Encap::ErspanIII { .. } | Encap::Vxlan { .. } | Encap::Geneve { .. } => true,
             Encap::CapwapDot3 => true,
             Encap::Mpls { .. } | Encap::IpInIp | Encap::Capwap80211 { .. } | Encap::Pppoe { .. } => false,
-            Encap::GtpU { .. } => false,
+            Encap::GtpU { .. } | Encap::GreUdp { .. } | Encap::Teredo | Encap::Ayiya { .. } | Encap::L2tp { .. } => {
+                false
+            }
+            Encap::L2tpV3 { .. } => true,
         }
     }
 }
@@ -263,6 +304,40 @@ impl Tunnel {
                 let (s, d) = (SocketAddr::new(src, GTPU_PORT), SocketAddr::new(dst, GTPU_PORT));
                 (self.ip(src, dst, wire::IPPROTO_UDP, &wire::udp_datagram(s, d, &data), n), inner.to_vec())
             }
+            Encap::GreUdp { key } => {
+                let protocol = ip_ethertype(inner);
+                let data = gre(GreFields { key: *key, ..GreFields::default() }, protocol, inner);
+                let datagram = self.udp(from_client, GRE_UDP_PORT, GRE_UDP_PORT, &data);
+                (self.ip(src, dst, wire::IPPROTO_UDP, &datagram, n), inner.to_vec())
+            }
+            Encap::Teredo => {
+                let origin = match self.near {
+                    IpAddr::V4(mapped) if !from_client => Some((mapped, self.udp_port)),
+                    _ => None,
+                };
+                let datagram = self.to_service(from_client, TEREDO_PORT, &teredo(None, origin, inner));
+                (self.ip(src, dst, wire::IPPROTO_UDP, &datagram, n), inner.to_vec())
+            }
+            Encap::Ayiya { identity } => {
+                // Not a real SHA-1: the decoder does not check signatures.
+                let mut signature = [0u8; 20];
+                signature[..4].copy_from_slice(&n.to_be_bytes());
+                let epoch = 1_772_438_400 + n; // 2026-03-02, when the fixtures start
+                let data = ayiya(*identity, signature, epoch, inner);
+                let datagram = self.to_service(from_client, AYIYA_PORT, &data);
+                (self.ip(src, dst, wire::IPPROTO_UDP, &datagram, n), inner.to_vec())
+            }
+            Encap::L2tp { to_server, to_client } => {
+                let (tunnel, session) = if from_client { *to_server } else { *to_client };
+                let ppp = ppp_frame(inner);
+                let (s, d) = (SocketAddr::new(src, L2TP_PORT), SocketAddr::new(dst, L2TP_PORT));
+                let datagram = wire::udp_datagram(s, d, &l2tp_v2(tunnel, session, &ppp));
+                (self.ip(src, dst, wire::IPPROTO_UDP, &datagram, n), ppp)
+            }
+            Encap::L2tpV3 { to_server, to_client, cookie } => {
+                let session = if from_client { *to_server } else { *to_client };
+                (self.ip(src, dst, IPPROTO_L2TP, &l2tp_v3(session, cookie, inner), n), inner.to_vec())
+            }
         }
     }
 
@@ -281,8 +356,14 @@ impl Tunnel {
     /// A CAPWAP datagram: from the access point's port to the controller's
     /// data port, or back.
     fn capwap(&self, from_client: bool, payload: &[u8]) -> Vec<u8> {
-        let (ap, wlc) = (SocketAddr::new(self.near, self.udp_port), SocketAddr::new(self.far, CAPWAP_DATA_PORT));
-        if from_client { wire::udp_datagram(ap, wlc, payload) } else { wire::udp_datagram(wlc, ap, payload) }
+        self.to_service(from_client, CAPWAP_DATA_PORT, payload)
+    }
+
+    /// A datagram from the near end's `udp_port` to the far end's service
+    /// `port`, or back from it.
+    fn to_service(&self, from_client: bool, port: u16, payload: &[u8]) -> Vec<u8> {
+        let (near, far) = (SocketAddr::new(self.near, self.udp_port), SocketAddr::new(self.far, port));
+        if from_client { wire::udp_datagram(near, far, payload) } else { wire::udp_datagram(far, near, payload) }
     }
 
     /// The outer IP packet, on Ethernet; an IPv4 packet over the MTU in

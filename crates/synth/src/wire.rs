@@ -8,16 +8,18 @@ use std::net::{IpAddr, SocketAddr};
 // The numbers and header builders are the wire crate's own (its `emit`
 // feature); this module frames whole packets from them.
 pub use ::wire::checksum::checksum;
+pub use ::wire::checksum::crc32;
 pub use ::wire::ethernet::{ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, TPID_8021AD, TPID_8021Q};
 pub use ::wire::ip::{IPPROTO_TCP, IPPROTO_UDP};
 pub use ::wire::ipv6::Extension;
 pub use ::wire::linktype::{
-    ETHERNET as LINKTYPE_ETHERNET, LINUX_SLL as LINKTYPE_LINUX_SLL, LINUX_SLL2 as LINKTYPE_LINUX_SLL2,
-    NULL as LINKTYPE_NULL, RAW as LINKTYPE_RAW,
+    C_HDLC as LINKTYPE_C_HDLC, ETHERNET as LINKTYPE_ETHERNET, IEEE802_11_RADIOTAP as LINKTYPE_IEEE802_11_RADIOTAP,
+    LINUX_SLL as LINKTYPE_LINUX_SLL, LINUX_SLL2 as LINKTYPE_LINUX_SLL2, NFLOG as LINKTYPE_NFLOG, NULL as LINKTYPE_NULL,
+    PPP as LINKTYPE_PPP, PPP_HDLC as LINKTYPE_PPP_HDLC, RAW as LINKTYPE_RAW, pcap_field_with_fcs,
 };
 /// TCP flag bits.
 pub use ::wire::tcp::{ACK, FIN, PSH, RST, SYN};
-use ::wire::{ethernet, ipv4, ipv6, tcp, udp};
+use ::wire::{chdlc, ethernet, ieee80211, ipv4, ipv6, llc, nflog, ppp, radiotap, tcp, udp};
 
 /// BSD loopback address family of IPv6 as macOS writes it.
 const AF_INET6_DARWIN: u32 = 30;
@@ -37,6 +39,22 @@ pub enum Link {
     /// BSD loopback: a 4-byte address family in the capturing host's
     /// (here little-endian) byte order.
     Null,
+    /// Ethernet II frames ending in their 4-byte FCS (pcap only: the link
+    /// type field says so in its upper bits).
+    EthernetFcs,
+    /// IEEE 802.3 frames: a length field, then LLC/SNAP naming the ethertype.
+    Ieee8023Snap,
+    /// PPP without framing (LINKTYPE_PPP) when `hdlc` is false, else in
+    /// RFC 1662 framing (address and control before the protocol).
+    Ppp { hdlc: bool },
+    /// Cisco HDLC.
+    CiscoHdlc,
+    /// NFLOG of this group, as a little-endian Linux host logs.
+    Nflog { group: u16 },
+    /// 802.11 QoS data frames between stations and the access point
+    /// `bssid`, after a radiotap header, each ending in its FCS. A source
+    /// in 10.0.0.0/8 or fd00::/8 is the station sending to the access point.
+    Radiotap { bssid: [u8; 6] },
 }
 
 impl Link {
@@ -62,6 +80,13 @@ impl Link {
             Link::LinuxSll2 => LINKTYPE_LINUX_SLL2,
             Link::Raw => LINKTYPE_RAW,
             Link::Null => LINKTYPE_NULL,
+            Link::EthernetFcs => pcap_field_with_fcs(LINKTYPE_ETHERNET, 4),
+            Link::Ieee8023Snap => LINKTYPE_ETHERNET,
+            Link::Ppp { hdlc: false } => LINKTYPE_PPP,
+            Link::Ppp { hdlc: true } => LINKTYPE_PPP_HDLC,
+            Link::CiscoHdlc => LINKTYPE_C_HDLC,
+            Link::Nflog { .. } => LINKTYPE_NFLOG,
+            Link::Radiotap { .. } => LINKTYPE_IEEE802_11_RADIOTAP,
         }
     }
 
@@ -96,6 +121,30 @@ impl Link {
                 f.extend_from_slice(&mac_of(src));
                 f.extend_from_slice(&[0, 0]);
             }
+            Link::EthernetFcs => {
+                let header = ethernet::Repr { dst: mac_of(dst), src: mac_of(src), tags: &[], ethertype };
+                return with_fcs(header.emit(ip));
+            }
+            Link::Ieee8023Snap => {
+                let snap = llc::emit(ethertype, ip);
+                let header = ethernet::Repr { dst: mac_of(dst), src: mac_of(src), tags: &[], ethertype: 0 };
+                let mut f = header.emit(&snap);
+                f[12..14].copy_from_slice(&(snap.len() as u16).to_be_bytes());
+                return f;
+            }
+            Link::Ppp { hdlc } => {
+                let framed = ppp::emit(ip);
+                return if *hdlc { framed } else { framed[2..].to_vec() };
+            }
+            Link::CiscoHdlc => return chdlc::emit(ethertype, ip),
+            Link::Nflog { group } => return nflog::emit(*group, "vendorwatch", ip),
+            Link::Radiotap { bssid } => {
+                let to_ds = src[0] == 10 || src[0] == 0xfd;
+                let (station, peer) = if to_ds { (src, dst) } else { (dst, src) };
+                let ident = u16::from_be_bytes([ip[4], ip[5]]);
+                let frame = ieee80211::emit_data(to_ds, *bssid, mac_of(station), mac_of(peer), ident, ethertype, ip);
+                return radiotap::emit(u64::from(ident) * 1000, true, 108, -42, &with_fcs(frame));
+            }
             Link::Raw => {}
             Link::Null => {
                 let family = if v6 { AF_INET6_DARWIN } else { AF_INET };
@@ -105,6 +154,13 @@ impl Link {
         f.extend_from_slice(ip);
         f
     }
+}
+
+/// A frame followed by its IEEE CRC-32 frame check sequence.
+pub fn with_fcs(mut frame: Vec<u8>) -> Vec<u8> {
+    let fcs = crc32(&frame);
+    frame.extend_from_slice(&fcs.to_le_bytes());
+    frame
 }
 
 /// Source and destination of an IPv4 or IPv6 header (zeros if too short).
@@ -213,9 +269,24 @@ mod tests {
     fn every_link_decodes_to_the_same_packet() {
         let (c, s) = (sa("10.10.1.2:50000"), sa("17.249.1.1:443"));
         let ip = ip_packet(c.ip(), s.ip(), IPPROTO_TCP, &tcp_segment(c, s, 1, 0, SYN, b""), &IpExtras::default(), 1);
-        for link in [Link::ethernet(), Link::qinq(100, 30), Link::LinuxSll, Link::LinuxSll2, Link::Raw, Link::Null] {
+        let links = [
+            Link::ethernet(),
+            Link::qinq(100, 30),
+            Link::LinuxSll,
+            Link::LinuxSll2,
+            Link::Raw,
+            Link::Null,
+            Link::EthernetFcs,
+            Link::Ieee8023Snap,
+            Link::Ppp { hdlc: false },
+            Link::Ppp { hdlc: true },
+            Link::CiscoHdlc,
+            Link::Nflog { group: 5 },
+            Link::Radiotap { bssid: [0x02, 0, 0, 0, 0, 0xb5] },
+        ];
+        for link in links {
             let frame = link.frame(&ip);
-            let Ok(Decoded::Packet(p)) = decode::decode(LinkType::from_number(link.linktype()), &frame) else {
+            let Ok(Decoded::Packet(p)) = decode::decode(LinkType::from_pcap_field(link.linktype()), &frame) else {
                 panic!("{link:?} did not decode")
             };
             assert_eq!((p.src, p.dst, p.src_port, p.dst_port, p.tcp_flags), (c.ip(), s.ip(), 50000, 443, SYN));

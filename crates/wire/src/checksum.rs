@@ -46,3 +46,25 @@ pub fn pseudo_header(src: IpAddr, dst: IpAddr, protocol: u8, len: usize) -> Vec<
     }
     p
 }
+
+/// The CRC-32 of IEEE 802.3 (reflected, polynomial 0x04c11db7): the frame
+/// check sequence of Ethernet and 802.11 frames, sent least significant
+/// byte first.
+pub fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn crc32_check_value() {
+        assert_eq!(super::crc32(b"123456789"), 0xcbf4_3926);
+    }
+}

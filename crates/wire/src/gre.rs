@@ -9,6 +9,9 @@ pub const PROTO_TEB: u16 = 0x6558;
 /// ERSPAN type I (no ERSPAN header) and type II (an 8-byte header).
 pub const PROTO_ERSPAN_II: u16 = 0x88be;
 pub const PROTO_ERSPAN_III: u16 = 0x22eb;
+/// GRE-in-UDP (RFC 8086): a GRE header, then its payload, in a datagram to
+/// this port (the source port carries the inner flow's entropy).
+pub const UDP_PORT: u16 = 4754;
 
 const CHECKSUM: u16 = 0x8000;
 const KEY: u16 = 0x2000;

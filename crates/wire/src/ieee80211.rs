@@ -12,6 +12,7 @@ const SNAP_LEN: usize = 8;
 /// length-checked.
 pub struct DataFrame<'a> {
     buffer: &'a [u8],
+    flags: u8,
     snap_at: usize,
 }
 
@@ -19,13 +20,19 @@ pub struct DataFrame<'a> {
 /// version 0 going to or from the distribution system, as every frame
 /// bridged by an access point does.
 fn is_bridged_data(kind: u8, flags: u8) -> bool {
-    kind & 0x0f == 0x08 && flags & 0x03 != 0
+    is_data(kind) && flags & 0x03 != 0
+}
+
+/// Whether the type/subtype byte is a data frame of protocol version 0.
+fn is_data(kind: u8) -> bool {
+    kind & 0x0f == 0x08
 }
 
 impl<'a> DataFrame<'a> {
-    /// `Ok(None)` for frames without an IP payload to reach: management and
-    /// control frames, null-data frames, protected (encrypted) frames, and
-    /// payloads that are not LLC/SNAP.
+    /// A frame as an access point tunnels it (CAPWAP). `Ok(None)` for
+    /// frames without an IP payload to reach: management and control
+    /// frames, null-data frames, protected (encrypted) frames, and payloads
+    /// that are not LLC/SNAP.
     pub fn new_checked(buffer: &'a [u8]) -> Result<Option<Self>, DecodeError> {
         let fc = buffer.get(..2).ok_or(DecodeError::Ieee80211Truncated)?;
         // Cisco access points put the frame control field in little-endian
@@ -39,6 +46,21 @@ impl<'a> DataFrame<'a> {
         } else {
             return Ok(None);
         };
+        DataFrame::with_control(buffer, kind, flags)
+    }
+
+    /// A frame as a monitor-mode interface heard it: frame control in the
+    /// standard order and any DS bits (an ad hoc network's frames have
+    /// neither). `Ok(None)` as for [`DataFrame::new_checked`].
+    pub fn from_air(buffer: &'a [u8]) -> Result<Option<Self>, DecodeError> {
+        let fc = buffer.get(..2).ok_or(DecodeError::Ieee80211Truncated)?;
+        if !is_data(fc[0]) {
+            return Ok(None);
+        }
+        DataFrame::with_control(buffer, fc[0], fc[1])
+    }
+
+    fn with_control(buffer: &'a [u8], kind: u8, flags: u8) -> Result<Option<Self>, DecodeError> {
         let no_data = kind & 0x40 != 0;
         let protected = flags & 0x40 != 0;
         if no_data || protected {
@@ -54,7 +76,30 @@ impl<'a> DataFrame<'a> {
         if snap[..3] != [0xaa, 0xaa, 0x03] {
             return Ok(None);
         }
-        Ok(Some(DataFrame { buffer, snap_at }))
+        Ok(Some(DataFrame { buffer, flags, snap_at }))
+    }
+
+    /// The address at `at` (the header was length-checked past all four).
+    fn address(&self, at: usize) -> [u8; 6] {
+        let mut a = [0; 6];
+        a.copy_from_slice(&self.buffer[at..at + 6]);
+        a
+    }
+
+    /// The station that sent the frame (SA): address 2, 3 from the
+    /// distribution system, 4 between access points.
+    pub fn src(&self) -> [u8; 6] {
+        self.address(match self.flags & 0x03 {
+            0x00 | 0x01 => 10,
+            0x02 => 16,
+            _ => 24,
+        })
+    }
+
+    /// The station the frame is for (DA): address 1, or 3 to the
+    /// distribution system.
+    pub fn dst(&self) -> [u8; 6] {
+        self.address(if self.flags & 0x01 != 0 { 16 } else { 4 })
     }
 
     pub fn ethertype(&self) -> u16 {
@@ -128,5 +173,35 @@ mod tests {
         let f = frame([0x88, 0x01], 2);
         assert_eq!(DataFrame::new_checked(&f[..31]).err(), Some(DecodeError::Ieee80211Truncated));
         assert_eq!(DataFrame::new_checked(&f[..1]).err(), Some(DecodeError::Ieee80211Truncated));
+    }
+
+    #[test]
+    fn frames_from_the_air_read_any_ds_bits_in_standard_order_only() {
+        // Ad hoc data (no DS bit), QoS data FromDS, four-address QoS data.
+        for (fc, extra) in [([0x08, 0x00], 0), ([0x88, 0x02], 2), ([0x88, 0x03], 6 + 2)] {
+            let f = frame(fc, extra);
+            let d = DataFrame::from_air(&f).unwrap().unwrap_or_else(|| panic!("{fc:02x?} not data"));
+            assert_eq!(d.ethertype(), 0x86dd, "{fc:02x?}");
+        }
+        // Byte-swapped, protected, and a beacon are no IP from the air.
+        for fc in [[0x01, 0x08], [0x88, 0x42], [0x80, 0x00]] {
+            assert!(DataFrame::from_air(&frame(fc, 2)).unwrap().is_none(), "{fc:02x?}");
+        }
+    }
+
+    #[test]
+    fn addresses_follow_the_ds_bits() {
+        let mut f = frame([0x08, 0x01], 0);
+        for (i, b) in f[4..24].iter_mut().enumerate() {
+            *b = i as u8 / 6 + 1; // address 1 all 1s, 2 all 2s, 3 all 3s
+        }
+        let to_ds = DataFrame::from_air(&f).unwrap().unwrap();
+        assert_eq!((to_ds.src(), to_ds.dst()), ([2; 6], [3; 6]));
+        f[1] = 0x02;
+        let from_ds = DataFrame::from_air(&f).unwrap().unwrap();
+        assert_eq!((from_ds.src(), from_ds.dst()), ([3; 6], [1; 6]));
+        f[1] = 0x00;
+        let ad_hoc = DataFrame::from_air(&f).unwrap().unwrap();
+        assert_eq!((ad_hoc.src(), ad_hoc.dst()), ([2; 6], [1; 6]));
     }
 }

@@ -10,3 +10,5 @@ pub const IPPROTO_UDP: u8 = 17;
 pub const IPPROTO_IPV6: u8 = 41;
 pub const IPPROTO_GRE: u8 = 47;
 pub const IPPROTO_ICMPV6: u8 = 58;
+/// L2TPv3 sessions directly over IP (RFC 3931).
+pub const IPPROTO_L2TP: u8 = 115;

@@ -10,7 +10,9 @@
 
 #![forbid(unsafe_code)]
 
+pub mod ayiya;
 pub mod capwap;
+pub mod chdlc;
 #[cfg(feature = "emit")]
 pub mod checksum;
 pub mod erspan;
@@ -22,11 +24,17 @@ pub mod ieee80211;
 pub mod ip;
 pub mod ipv4;
 pub mod ipv6;
+pub mod l2tp;
 pub mod linktype;
+pub mod llc;
 pub mod mpls;
+pub mod nflog;
+pub mod ppp;
 pub mod pppoe;
+pub mod radiotap;
 pub mod sll;
 pub mod tcp;
+pub mod teredo;
 pub mod udp;
 pub mod vxlan;
 
@@ -34,6 +42,12 @@ pub mod vxlan;
 #[inline]
 pub(crate) fn be16(b: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([b[at], b[at + 1]])
+}
+
+/// Reads a little-endian u16; callers have checked the length.
+#[inline]
+pub(crate) fn le16(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
 }
 
 /// Reads a big-endian u32; callers have checked the length.
@@ -78,10 +92,38 @@ pub enum DecodeError {
     PppoeBadHeader,
     /// More nested encapsulations than the decoder opens.
     TooManyEncapsulations,
+    /// The radiotap flags say the 802.11 frame failed its FCS check: it is
+    /// corrupt, so nothing in it can be trusted.
+    Ieee80211BadFcs,
+    /// The radiotap header (by its length field) runs past the frame.
+    RadiotapTruncated,
+    /// A radiotap version other than 0, or a length shorter than the header.
+    RadiotapBadHeader,
+    PppTruncated,
+    /// A protocol field that RFC 1661 does not allow (its low bit must be 1,
+    /// the high byte's 0), or a PPP_HDLC frame with an unknown address.
+    PppBadHeader,
+    ChdlcTruncated,
+    /// A Cisco HDLC address other than unicast (0x0f) or broadcast (0x8f), or
+    /// a control byte other than 0.
+    ChdlcBadHeader,
+    /// The NFLOG header is cut, or a TLV runs past the frame.
+    NflogTruncated,
+    /// An NFLOG version other than 0, or a TLV shorter than its own header.
+    NflogBadHeader,
+    /// An 802.3 frame's LLC/SNAP header is cut.
+    LlcTruncated,
+    /// A Teredo authentication or origin indicator runs past the datagram.
+    TeredoTruncated,
+    /// The AYIYA identity and signature run past the datagram.
+    AyiyaTruncated,
+    L2tpTruncated,
+    /// Reserved L2TPv2 bits set, or a length field shorter than the header.
+    L2tpBadHeader,
 }
 
 impl DecodeError {
-    pub const ALL: [DecodeError; 25] = [
+    pub const ALL: [DecodeError; 39] = [
         DecodeError::UnsupportedLink,
         DecodeError::LinkTruncated,
         DecodeError::EthernetTruncated,
@@ -107,6 +149,20 @@ impl DecodeError {
         DecodeError::PppoeTruncated,
         DecodeError::PppoeBadHeader,
         DecodeError::TooManyEncapsulations,
+        DecodeError::Ieee80211BadFcs,
+        DecodeError::RadiotapTruncated,
+        DecodeError::RadiotapBadHeader,
+        DecodeError::PppTruncated,
+        DecodeError::PppBadHeader,
+        DecodeError::ChdlcTruncated,
+        DecodeError::ChdlcBadHeader,
+        DecodeError::NflogTruncated,
+        DecodeError::NflogBadHeader,
+        DecodeError::LlcTruncated,
+        DecodeError::TeredoTruncated,
+        DecodeError::AyiyaTruncated,
+        DecodeError::L2tpTruncated,
+        DecodeError::L2tpBadHeader,
     ];
 
     /// The `reason` label of `vendorwatch_decode_errors_total`.
@@ -137,6 +193,20 @@ impl DecodeError {
             DecodeError::PppoeTruncated => "pppoe_truncated",
             DecodeError::PppoeBadHeader => "pppoe_bad_header",
             DecodeError::TooManyEncapsulations => "too_many_encapsulations",
+            DecodeError::Ieee80211BadFcs => "ieee80211_bad_fcs",
+            DecodeError::RadiotapTruncated => "radiotap_truncated",
+            DecodeError::RadiotapBadHeader => "radiotap_bad_header",
+            DecodeError::PppTruncated => "ppp_truncated",
+            DecodeError::PppBadHeader => "ppp_bad_header",
+            DecodeError::ChdlcTruncated => "chdlc_truncated",
+            DecodeError::ChdlcBadHeader => "chdlc_bad_header",
+            DecodeError::NflogTruncated => "nflog_truncated",
+            DecodeError::NflogBadHeader => "nflog_bad_header",
+            DecodeError::LlcTruncated => "llc_truncated",
+            DecodeError::TeredoTruncated => "teredo_truncated",
+            DecodeError::AyiyaTruncated => "ayiya_truncated",
+            DecodeError::L2tpTruncated => "l2tp_truncated",
+            DecodeError::L2tpBadHeader => "l2tp_bad_header",
         }
     }
 

@@ -1,0 +1,139 @@
+//! Radiotap headers (radiotap.org): the radio metadata a monitor-mode
+//! capture puts before each 802.11 frame. The header says its own length,
+//! so it is skipped whole; of its fields only Flags is read, for whether
+//! the frame ends in an FCS and whether that FCS was bad.
+
+use crate::{DecodeError, le16};
+
+/// Version, pad, length and the first presence word.
+const MIN_HEADER_LEN: usize = 8;
+const PRESENT_TSFT: u32 = 1 << 0;
+const PRESENT_FLAGS: u32 = 1 << 1;
+/// Another presence word follows this one.
+const PRESENT_EXT: u32 = 1 << 31;
+/// Flags: the frame includes its 4-byte FCS.
+const FLAG_FCS: u8 = 0x10;
+/// Flags: the frame failed its FCS check.
+const FLAG_BAD_FCS: u8 = 0x40;
+const FCS_LEN: usize = 4;
+
+/// A view of a radiotap header whose length and presence words were checked.
+pub struct Header<'a> {
+    buffer: &'a [u8],
+    len: usize,
+    flags: u8,
+}
+
+impl<'a> Header<'a> {
+    pub fn new_checked(buffer: &'a [u8]) -> Result<Self, DecodeError> {
+        if buffer.len() < MIN_HEADER_LEN {
+            return Err(DecodeError::RadiotapTruncated);
+        }
+        let len = usize::from(le16(buffer, 2));
+        if buffer[0] != 0 || len < MIN_HEADER_LEN {
+            return Err(DecodeError::RadiotapBadHeader);
+        }
+        if buffer.len() < len {
+            return Err(DecodeError::RadiotapTruncated);
+        }
+        let present = |at: usize| u32::from_le_bytes([buffer[at], buffer[at + 1], buffer[at + 2], buffer[at + 3]]);
+        let first = present(4);
+        // Fields start after the last presence word.
+        let mut fields_at = 8;
+        let mut word = first;
+        while word & PRESENT_EXT != 0 {
+            if fields_at + 4 > len {
+                return Err(DecodeError::RadiotapBadHeader);
+            }
+            word = present(fields_at);
+            fields_at += 4;
+        }
+        // TSFT (8 bytes, 8-aligned from the header's start) is the only
+        // field before Flags.
+        let mut flags_at = fields_at;
+        if first & PRESENT_TSFT != 0 {
+            flags_at = ((flags_at + 7) & !7) + 8;
+        }
+        let flags = match first & PRESENT_FLAGS {
+            0 => 0,
+            _ => *buffer[..len].get(flags_at).ok_or(DecodeError::RadiotapBadHeader)?,
+        };
+        Ok(Header { buffer, len, flags })
+    }
+
+    /// Whether the radio reported the frame as having failed its FCS check.
+    pub fn bad_fcs(&self) -> bool {
+        self.flags & FLAG_BAD_FCS != 0
+    }
+
+    /// The 802.11 frame, without its FCS when the header says it has one.
+    /// A frame cut before its FCS ends is cut there, so nothing of it is lost.
+    pub fn payload(&self) -> &'a [u8] {
+        let frame = &self.buffer[self.len..];
+        if self.flags & FLAG_FCS != 0 { &frame[..frame.len().saturating_sub(FCS_LEN)] } else { frame }
+    }
+}
+
+/// A radiotap header with TSFT (`tsft`, microseconds), Flags (FCS at the end
+/// when `fcs`), Rate (`rate`, in 500 kb/s) and an antenna signal of `dbm`.
+#[cfg(feature = "emit")]
+pub fn emit(tsft: u64, fcs: bool, rate: u8, dbm: i8, frame: &[u8]) -> Vec<u8> {
+    // TSFT, Flags, Rate, dBm antenna signal.
+    let present: u32 = PRESENT_TSFT | PRESENT_FLAGS | (1 << 2) | (1 << 5);
+    let mut h = vec![0, 0, 0, 0];
+    h.extend_from_slice(&present.to_le_bytes());
+    h.extend_from_slice(&tsft.to_le_bytes());
+    h.push(if fcs { FLAG_FCS } else { 0 });
+    h.push(rate);
+    h.push(dbm as u8);
+    let len = h.len() as u16;
+    h[2..4].copy_from_slice(&len.to_le_bytes());
+    h.extend_from_slice(frame);
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skips_by_length_and_strips_the_fcs_its_flags_announce() {
+        // TSFT + Flags (FCS) in an extended presence chain: flags after
+        // two presence words and 8 bytes of TSFT at offset 16.
+        let mut h = vec![0, 0, 0, 0];
+        h.extend_from_slice(&(PRESENT_TSFT | PRESENT_FLAGS | PRESENT_EXT).to_le_bytes());
+        h.extend_from_slice(&[0, 0, 0, 0]);
+        h.extend_from_slice(&[0; 4]); // alignment for TSFT
+        h.extend_from_slice(&[9; 8]);
+        h.push(FLAG_FCS);
+        h.push(0);
+        let len = h.len() as u16;
+        h[2..4].copy_from_slice(&len.to_le_bytes());
+        h.extend_from_slice(&[0x08, 0x01, 0xaa, 0xbb, 0xcc, 0xdd]);
+        let r = Header::new_checked(&h).unwrap();
+        assert_eq!((r.payload(), r.bad_fcs()), (&[0x08, 0x01][..], false));
+        // Without Flags the frame is whole.
+        let plain = [0, 0, 8, 0, 0, 0, 0, 0, 0x88, 0x02];
+        assert_eq!(Header::new_checked(&plain).unwrap().payload(), &[0x88, 0x02]);
+    }
+
+    #[test]
+    fn rejects_bad_versions_lengths_and_chains() {
+        assert_eq!(Header::new_checked(&[0, 0, 8, 0, 0, 0, 0]).err(), Some(DecodeError::RadiotapTruncated));
+        assert_eq!(Header::new_checked(&[1, 0, 8, 0, 0, 0, 0, 0]).err(), Some(DecodeError::RadiotapBadHeader));
+        assert_eq!(Header::new_checked(&[0, 0, 4, 0, 0, 0, 0, 0]).err(), Some(DecodeError::RadiotapBadHeader));
+        assert_eq!(Header::new_checked(&[0, 0, 12, 0, 0, 0, 0, 0]).err(), Some(DecodeError::RadiotapTruncated));
+        // An extension bit with no room for the next word.
+        assert_eq!(Header::new_checked(&[0, 0, 8, 0, 0, 0, 0, 0x80]).err(), Some(DecodeError::RadiotapBadHeader));
+        // Flags present but past the header's end.
+        assert_eq!(Header::new_checked(&[0, 0, 8, 0, 2, 0, 0, 0, 0]).err(), Some(DecodeError::RadiotapBadHeader));
+    }
+
+    #[cfg(feature = "emit")]
+    #[test]
+    fn emit_round_trips() {
+        let h = emit(1, true, 12, -40, &[1, 2, 3, 4, 5, 6]);
+        let r = Header::new_checked(&h).unwrap();
+        assert_eq!(r.payload(), &[1, 2]);
+    }
+}
