@@ -24,7 +24,7 @@ use crate::source::input::{self, Input, Origin};
 use crate::source::{Frame, ReadError};
 
 use super::feed::{self, Feed};
-use super::spread::Spread;
+use super::spread::{HeldFrame, Route, Spread};
 
 /// Flow records taken from the pipeline and written at a time.
 const RECORDS_PER_WRITE: usize = 1024;
@@ -156,12 +156,15 @@ impl Shard<'_> {
             }
         }
         self.now_ns = self.now_ns.max(ts);
-        if self.spread.worker_of(frame) == self.index {
-            self.pipeline.process(frame, source);
+        match self.spread.route(frame, source) {
+            Route::To(worker) if worker == self.index => self.pipeline.process(frame, source),
+            Route::Release(worker, frames) if worker == self.index => self.process_held(&frames),
+            _ => {}
         }
         if self.now_ns >= self.next_expiry_ns {
             self.next_expiry_ns = self.now_ns.saturating_add(EXPIRY_INTERVAL_NS);
             self.pipeline.expire(self.now_ns);
+            self.release(self.now_ns);
         }
         if self.pipeline.pending_records() >= RECORDS_PER_WRITE {
             (self.emit)(Event::Records(self.pipeline.drain_records().collect()));
@@ -173,6 +176,22 @@ impl Shard<'_> {
         if self.unreported_frames == 4096 {
             self.frames_seen.fetch_add(self.unreported_frames, Ordering::Relaxed);
             self.unreported_frames = 0;
+        }
+    }
+
+    fn process_held(&mut self, frames: &[HeldFrame]) {
+        for f in frames {
+            self.pipeline.process(&f.frame(), f.source);
+        }
+    }
+
+    /// Fragments the router gave up on go to their worker, whose
+    /// defragmenter gives them up too.
+    fn release(&mut self, now_ns: u64) {
+        for (worker, frames) in self.spread.expire(now_ns) {
+            if worker == self.index {
+                self.process_held(&frames);
+            }
         }
     }
 
@@ -307,6 +326,11 @@ fn work(
         }
         outcome.time_jumps += status.jumps;
         shard.statuses.push((input.label.clone(), status));
+    }
+    for (worker, frames) in shard.spread.drain() {
+        if worker == shard.index {
+            shard.process_held(&frames);
+        }
     }
     shard.pipeline.finish();
     let batch = shard.pipeline.take_batch();

@@ -8,22 +8,21 @@
 //! resolver or server listens on the lower, service port), or, when the
 //! ports do not tell (equal rank, no ports), the lower address.
 //!
-//! Fragments after the first carry no ports: the first fragment's route is
-//! remembered for the rest of its datagram. One that arrives before the
-//! first fragment routes by address and its datagram keeps that route.
+//! A fragment's flow is known only once its datagram is whole (its ports
+//! are in the first fragment; a tunnel's inner flow may be anywhere in it):
+//! fragments are held, reassembled here as the pipeline would, and handed
+//! on together to the worker of the whole datagram's flow, which then
+//! reassembles them itself. Fragments given up (timed out, over the bound)
+//! go on by address, and their worker gives them up too.
 
-use std::collections::VecDeque;
 use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 
 use hashbrown::HashMap;
 
-use crate::decode::{self, Decoded, IPPROTO_TCP, IPPROTO_UDP};
-use crate::source::Frame;
-
-/// Datagrams whose route is remembered; as the defragmenter's bound, more
-/// in flight at once are given up there anyway.
-const FRAGMENT_ROUTES: usize = 4096;
+use crate::decode::fragment::{Defragmenter, Limits};
+use crate::decode::{self, Decoded, Encap, Packet, Vlans};
+use crate::source::{Frame, LinkType};
 
 /// System ports, registered ports, dynamic ports: the same classes the flow
 /// table uses to tell the client of a flow seen mid-stream.
@@ -50,18 +49,66 @@ struct DatagramId {
     dst: IpAddr,
     protocol: u8,
     ident: u32,
+    vlans: Vlans,
+    encap: Encap,
+}
+
+/// A frame kept until its datagram's route is known.
+pub struct HeldFrame {
+    pub ts_ns: u64,
+    pub link: LinkType,
+    pub data: Vec<u8>,
+    pub wire_len: u32,
+    pub interface: u32,
+    pub source: usize,
+}
+
+impl HeldFrame {
+    pub fn frame(&self) -> Frame<'_> {
+        Frame {
+            ts_ns: self.ts_ns,
+            link: self.link,
+            data: &self.data,
+            wire_len: self.wire_len,
+            interface: self.interface,
+        }
+    }
+}
+
+struct Held {
+    first_ns: u64,
+    frames: Vec<HeldFrame>,
+}
+
+/// Where a frame goes.
+pub enum Route {
+    /// To this worker, now.
+    To(usize),
+    /// Held with its datagram's other fragments.
+    Held,
+    /// The datagram is whole: these frames, the last one included, go to
+    /// the worker, in order.
+    Release(usize, Vec<HeldFrame>),
 }
 
 /// Routes frames to `workers` workers; the same frames give the same routes.
 pub struct Spread {
     workers: usize,
-    fragments: HashMap<DatagramId, usize>,
-    fragment_order: VecDeque<DatagramId>,
+    defrag: Defragmenter,
+    limits: Limits,
+    held: HashMap<DatagramId, Held>,
+    held_bytes: usize,
 }
 
 impl Spread {
     pub fn new(workers: usize) -> Self {
-        Spread { workers: workers.max(1), fragments: HashMap::new(), fragment_order: VecDeque::new() }
+        Spread {
+            workers: workers.max(1),
+            defrag: Defragmenter::new(Limits::default()),
+            limits: Limits::default(),
+            held: HashMap::new(),
+            held_bytes: 0,
+        }
     }
 
     fn worker_of_host(&self, host: IpAddr) -> usize {
@@ -71,36 +118,80 @@ impl Spread {
         (h.finish() % self.workers as u64) as usize
     }
 
-    /// The worker that processes `frame`. Frames that do not decode go to
-    /// worker 0, which counts them.
-    pub fn worker_of(&mut self, frame: &Frame<'_>) -> usize {
+    fn worker_of_packet(&self, p: &Packet<'_>) -> usize {
+        self.worker_of_host(client_side(p.src, p.src_port, p.dst, p.dst_port))
+    }
+
+    /// Where `frame` (of input `source`) goes. Frames that do not decode go
+    /// to worker 0, which counts them.
+    pub fn route(&mut self, frame: &Frame<'_>, source: usize) -> Route {
         if self.workers == 1 {
-            return 0;
+            return Route::To(0);
         }
-        match decode::decode(frame.link, frame.data) {
-            Ok(Decoded::Packet(p)) => self.worker_of_host(client_side(p.src, p.src_port, p.dst, p.dst_port)),
-            Ok(Decoded::Fragment(f)) => {
-                let id = DatagramId { src: f.src, dst: f.dst, protocol: f.protocol, ident: f.ident };
-                if let Some(&worker) = self.fragments.get(&id) {
-                    return worker;
-                }
-                let ports = (f.offset == 0 && matches!(f.protocol, IPPROTO_TCP | IPPROTO_UDP))
-                    .then(|| f.payload.get(..4))
-                    .flatten()
-                    .map(|h| (u16::from_be_bytes([h[0], h[1]]), u16::from_be_bytes([h[2], h[3]])));
-                let (sp, dp) = ports.unwrap_or((0, 0));
-                let worker = self.worker_of_host(client_side(f.src, sp, f.dst, dp));
-                if self.fragment_order.len() >= FRAGMENT_ROUTES {
-                    if let Some(old) = self.fragment_order.pop_front() {
-                        self.fragments.remove(&old);
-                    }
-                }
-                self.fragments.insert(id, worker);
-                self.fragment_order.push_back(id);
-                worker
+        let f = match decode::decode(frame.link, frame.data) {
+            Ok(Decoded::Packet(p)) => return Route::To(self.worker_of_packet(&p)),
+            Ok(Decoded::Fragment(f)) => f,
+            Ok(Decoded::NotIp) | Err(_) => return Route::To(0),
+        };
+        let id =
+            DatagramId { src: f.src, dst: f.dst, protocol: f.protocol, ident: f.ident, vlans: f.vlans, encap: f.encap };
+        let inner_len = frame.wire_len.saturating_sub(u32::try_from(f.outer_len).unwrap_or(u32::MAX));
+        let whole = self.defrag.push(frame.ts_ns, &f, inner_len);
+        let copy = HeldFrame {
+            ts_ns: frame.ts_ns,
+            link: frame.link,
+            data: frame.data.to_vec(),
+            wire_len: frame.wire_len,
+            interface: frame.interface,
+            source,
+        };
+        self.held_bytes += copy.data.len();
+        self.held.entry(id).or_insert_with(|| Held { first_ns: frame.ts_ns, frames: Vec::new() }).frames.push(copy);
+        match whole {
+            Some(whole) => {
+                let worker = match whole.decode() {
+                    Ok(Decoded::Packet(p)) => self.worker_of_packet(&p),
+                    _ => self.worker_of_host(f.src.min(f.dst)),
+                };
+                let held = self.held.remove(&id).map(|h| h.frames).unwrap_or_default();
+                self.held_bytes -= held.iter().map(|h| h.data.len()).sum::<usize>();
+                Route::Release(worker, held)
             }
-            Ok(Decoded::NotIp) | Err(_) => 0,
+            None => Route::Held,
         }
+    }
+
+    /// Fragments of datagrams given up by `now_ns` (timed out, or beyond
+    /// the bounds), each datagram's to the worker of its addresses.
+    pub fn expire(&mut self, now_ns: u64) -> Vec<(usize, Vec<HeldFrame>)> {
+        if self.held.is_empty() {
+            return Vec::new();
+        }
+        self.defrag.expire(now_ns);
+        let timeout = self.limits.timeout_ns;
+        let mut given_up: Vec<DatagramId> =
+            self.held.iter().filter(|(_, h)| now_ns.saturating_sub(h.first_ns) >= timeout).map(|(id, _)| *id).collect();
+        if self.held.len() > self.limits.max_datagrams || self.held_bytes > self.limits.max_bytes {
+            let mut by_age: Vec<(u64, DatagramId)> = self.held.iter().map(|(id, h)| (h.first_ns, *id)).collect();
+            by_age.sort_by_key(|(first, _)| *first);
+            let excess = self.held.len().saturating_sub(self.limits.max_datagrams).max(1);
+            given_up.extend(by_age.into_iter().take(excess).map(|(_, id)| id));
+        }
+        let mut out = Vec::new();
+        for id in given_up {
+            if let Some(h) = self.held.remove(&id) {
+                self.held_bytes -= h.frames.iter().map(|f| f.data.len()).sum::<usize>();
+                out.push((self.worker_of_host(id.src.min(id.dst)), h.frames));
+            }
+        }
+        // Every worker must release in the same order.
+        out.sort_by_key(|(_, frames)| frames.first().map(|f| f.ts_ns));
+        out
+    }
+
+    /// Every fragment still held (the end of the input).
+    pub fn drain(&mut self) -> Vec<(usize, Vec<HeldFrame>)> {
+        self.expire(u64::MAX)
     }
 }
 
