@@ -29,6 +29,7 @@ pub(crate) fn router(live: Arc<Live>) -> Router {
         .route("/healthz", get(healthz))
         .route("/api/summary", get(summary))
         .route("/api/flows", get(flows))
+        .route("/api/hosts", get(super::hosts_api::hosts))
         .route("/-/reload", post(reload))
         .with_state(live)
 }

@@ -3,6 +3,8 @@
 pub mod explain;
 mod feed;
 #[cfg(feature = "live")]
+mod hosts_api;
+#[cfg(feature = "live")]
 pub mod http;
 #[cfg(feature = "live")]
 pub mod live;
