@@ -193,7 +193,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 workers: args.workers.map_or_else(app::replay::available_workers, |n| n as usize),
                 progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
             };
-            let outcome = app::replay::run(rules, &opts, &mut std::io::stdout().lock(), &mut std::io::stderr().lock())?;
+            // stderr unlocked: the progress line is written from its own thread.
+            let outcome = app::replay::run(rules, &opts, &mut std::io::stdout().lock(), &mut std::io::stderr())?;
             Ok(if outcome.failed(opts.strict) { ExitCode::from(1) } else { ExitCode::SUCCESS })
         }
         Command::Live(args) => {

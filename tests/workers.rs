@@ -93,3 +93,17 @@ fn dns_answers_reach_the_flows_they_explain_on_any_worker() {
     let by_dns = one.flows.iter().filter(|f| f.contains("\"evidence\":\"dns\"")).count();
     assert!(by_dns >= 2, "the fixture's flows attributed by earlier DNS answers: {:#?}", one.flows);
 }
+
+#[test]
+fn workers_share_the_flow_bound_and_lose_no_packet_when_it_is_reached() {
+    let config = fixture("sample.toml").display().to_string();
+    let r = common::replay(&["sample.pcap"], &["--config", &config, "--max-flows", "4", "--workers", "2"]);
+    assert_eq!(r.out.code, Some(0), "{:?}", r.out);
+    let full = r.value("vendorwatch_flow_evictions_total{reason=\"table_full\"}");
+    assert!(full > 0.0, "two flows per worker are too few for the sample");
+    assert_eq!(full as usize, r.flows.iter().filter(|f| f["end_reason"] == "table_full").count());
+    let counted: f64 = r.samples("vendorwatch_flows_total").iter().map(|s| s.2).sum();
+    assert_eq!(counted as usize, r.flows.len(), "every flow record is counted once");
+    let packets: f64 = r.samples("vendorwatch_packets_total").iter().map(|s| s.2).sum();
+    assert_eq!(packets as u64, r.sum("packets"));
+}

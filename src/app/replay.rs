@@ -624,7 +624,10 @@ fn spread_over_workers(
         for event in events {
             outputs.on(event, stderr);
         }
-        Ok(threads.into_iter().map(|t| t.join().unwrap_or_default()).collect())
+        threads
+            .into_iter()
+            .map(|t| t.join().map_err(|_| anyhow::anyhow!("a replay worker stopped with a panic")))
+            .collect()
     })?;
     let _ = reader.join();
     Ok(ends.into_iter().next().unwrap_or_default())

@@ -6,7 +6,8 @@
 //! goes to the worker of its flow's client side, told from the packet alone
 //! so that both directions agree: the end with the more ephemeral port (a
 //! resolver or server listens on the lower, service port), or, when the
-//! ports do not tell (equal rank, no ports), the lower address.
+//! ports do not tell (equal rank, no ports), the local end, else the lower
+//! address.
 //!
 //! A fragment's flow is known only once its datagram is whole (its ports
 //! are in the first fragment; a tunnel's inner flow may be anywhere in it):
@@ -34,12 +35,28 @@ fn port_rank(port: u16) -> u8 {
     }
 }
 
-/// The address of the side a flow's client is on, from one packet.
+/// Private, shared (CGNAT), link-local and unique local addresses: where
+/// a segment's clients are.
+fn is_local(addr: IpAddr) -> bool {
+    match addr {
+        IpAddr::V4(a) => a.is_private() || a.is_link_local() || (a.octets()[0] == 100 && a.octets()[1] & 0xc0 == 64),
+        IpAddr::V6(a) => (a.segments()[0] & 0xfe00) == 0xfc00 || (a.segments()[0] & 0xffc0) == 0xfe80,
+    }
+}
+
+/// The address of the side a flow's client is on, from one packet: the
+/// end with the more ephemeral port; when the ports are of one kind, the
+/// local end of a local-to-remote pair (a client with an unusual port
+/// range still meets its own lookups), else the lower address.
 fn client_side(src: IpAddr, src_port: u16, dst: IpAddr, dst_port: u16) -> IpAddr {
     match port_rank(src_port).cmp(&port_rank(dst_port)) {
         std::cmp::Ordering::Greater => src,
         std::cmp::Ordering::Less => dst,
-        std::cmp::Ordering::Equal => src.min(dst),
+        std::cmp::Ordering::Equal => match (is_local(src), is_local(dst)) {
+            (true, false) => src,
+            (false, true) => dst,
+            _ => src.min(dst),
+        },
     }
 }
 
@@ -210,5 +227,7 @@ mod tests {
         assert_eq!(client_side(resolver, 53, c, 50_000), c, "the answer routes like the query");
         assert_eq!(client_side(server, 443, c, 40_000), c);
         assert_eq!(client_side(c, 40_000, server, 40_001), client_side(server, 40_001, c, 40_000));
+        assert_eq!(client_side(server, 8443, c, 2000), c, "a low client port to a remote server: the local end");
+        assert_eq!(client_side(ip("fd00::5"), 1500, ip("2001:db8::1"), 8080), ip("fd00::5"));
     }
 }
