@@ -14,9 +14,13 @@
 # Targets (issue): vendorwatch >= 5x faster than ndpiReader, and within 1.5x
 # of the bare loop. The script exits 0 either way; the table says PASS/FAIL.
 #
+# Then, unpinned, `vendorwatch replay --workers 1` and `--workers 2` on the
+# capture and on ten zstd copies of it in one run (out/bench-workers.md).
+#
 # Environment: PACKETS (800000), RUNS (10 for the fast tools), SLOW_RUNS (3,
 # tshark), CORE (0), SEED (genpcaps' default when unset), CAPTURE (an
-# existing capture to use instead of generating one), CARGO_TARGET_DIR.
+# existing capture to use instead of generating one), CARGO_TARGET_DIR,
+# ONLY=workers (just the multi-worker table), WORKER_RUNS (5).
 # Needs hyperfine, taskset (util-linux), ndpiReader (libndpi-bin), tshark,
 # python3: apt-get install hyperfine libndpi-bin tshark.
 set -euo pipefail
@@ -30,19 +34,16 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 OUT=out
 mkdir -p "$OUT"
 
-for tool in hyperfine taskset ndpiReader tshark python3; do
-    command -v "$tool" >/dev/null || { echo "bench.sh: $tool not found (apt-get install hyperfine libndpi-bin tshark)" >&2; exit 2; }
+ONLY=${ONLY:-}
+WORKER_RUNS=${WORKER_RUNS:-5}
+tools="hyperfine zstd python3"
+[ "$ONLY" = workers ] || tools="$tools taskset ndpiReader tshark"
+for tool in $tools; do
+    command -v "$tool" >/dev/null || { echo "bench.sh: $tool not found (apt-get install hyperfine libndpi-bin tshark zstd)" >&2; exit 2; }
 done
 
 echo "== building (release)" >&2
 cargo build --release --quiet --bin vendorwatch
-# The bench profile inherits release; --no-run prints the executable's path.
-BARE=$(cargo bench --quiet --no-run --bench bare_loop --message-format=json \
-    | python3 -c 'import sys, json
-for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "bare_loop" and m.get("executable"):
-        print(m["executable"])')
 VW=$CARGO_TARGET_DIR/release/vendorwatch
 GEN=$CARGO_TARGET_DIR/release/examples/genpcaps
 
@@ -53,6 +54,63 @@ if [ ! -s "$CAP" ]; then
     "$GEN" --bench "$CAP.tmp" --packets "$PACKETS" ${SEED:+--seed "$SEED"} >&2
     mv "$CAP.tmp" "$CAP"
 fi
+
+# Several workers: the capture alone, and ten zstd copies in one run (a
+# directory of them), each with one and with two workers. Not pinned: the
+# point is to use the cores. Every copy repeats the same flows, so the
+# report is that of one copy with ten times the traffic.
+workers_table() {
+    local ten=$OUT/bench-zstd-x10
+    if [ ! -s "$ten/copy-9.pcap.zst" ]; then
+        mkdir -p "$ten"
+        zstd -q -3 -f "$CAP" -o "$ten/copy-0.pcap.zst"
+        for i in 1 2 3 4 5 6 7 8 9; do cp "$ten/copy-0.pcap.zst" "$ten/copy-$i.pcap.zst"; done
+    fi
+    cat "$CAP" "$ten"/* >/dev/null
+    local load_before load_after frames
+    load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+    echo "== multi-worker timing ($WORKER_RUNS runs); load average $load_before" >&2
+    hyperfine -N --style basic --warmup 1 --runs "$WORKER_RUNS" --export-json "$OUT/bench-workers.json" \
+        -n "1 worker, capture" "$VW replay --workers 1 $CAP" \
+        -n "2 workers, capture" "$VW replay --workers 2 $CAP" \
+        -n "1 worker, 10 x zstd" "$VW replay --workers 1 $ten" \
+        -n "2 workers, 10 x zstd" "$VW replay --workers 2 $ten" >&2
+    load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+    frames=$("$VW" replay --format json "$CAP" | python3 -c 'import sys, json; print(json.load(sys.stdin)["capture"]["packets"])')
+    python3 - "$OUT/bench-workers.json" "$frames" "$(du -m "$CAP" | cut -f1)" "$(du -m "$ten/copy-0.pcap.zst" | cut -f1)" \
+        "$(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1); $(rustc --version)" \
+        "$load_before -> $load_after" <<'PY' | tee "$OUT/bench-workers.md"
+import json, sys
+results, frames, mib, zmib, machine, load = sys.argv[1:]
+frames = int(frames)
+by = {r["command"]: r for r in json.load(open(results))["results"]}
+runs = len(next(iter(by.values()))["times"])
+print(f"Capture: {frames} packets, {mib} MiB; ten zstd -3 copies of it, {zmib} MiB each, in one directory. "
+      f"Median of {runs} runs, not pinned, stdout discarded, files in the page cache.")
+print()
+print("| input | workers | median s | min s | max s | user+sys s | packets/s | speed-up |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|")
+for label, packets in [("capture", frames), ("10 x zstd", 10 * frames)]:
+    one = by[f"1 worker, {label}"]["median"]
+    for w in (1, 2):
+        r = by[f"{w} worker{'s' if w > 1 else ''}, {label}"]
+        print(f"| {label} | {w} | {r['median']:.3f} | {r['min']:.3f} | {r['max']:.3f} | {r['user'] + r['system']:.3f} | "
+              f"{packets / r['median'] / 1e6:.2f} M | {one / r['median']:.2f}x |")
+print()
+print(f"Machine: {machine}. Load average (1/5/15 min) before -> after timing: {load}.")
+PY
+}
+if [ "$ONLY" = workers ]; then
+    workers_table
+    exit 0
+fi
+# The bench profile inherits release; --no-run prints the executable's path.
+BARE=$(cargo bench --quiet --no-run --bench bare_loop --message-format=json \
+    | python3 -c 'import sys, json
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "bare_loop" and m.get("executable"):
+        print(m["executable"])')
 # Every tool reads the file from the page cache, not the disk.
 cat "$CAP" >/dev/null
 FRAMES=$("$BARE" "$CAP" | sed -n 's/^frames \([0-9]*\) .*/\1/p')
@@ -110,3 +168,4 @@ print(f"- vendorwatch vs tshark conv: {by['tshark conv']['median'] / vw:.1f}x fa
 print()
 print(f"Machine: {machine}. Load average (1/5/15 min) before -> after timing: {load}.")
 EOF
+workers_table

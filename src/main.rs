@@ -105,6 +105,29 @@ struct ReplayArgs {
     /// timed at the clock, so one absurd stamp cannot derail flow timing.
     #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = app::live::parse_duration)]
     max_time_jump: std::time::Duration,
+    /// Writes one JSON line per segment host: the vendors and services it reached, with flows,
+    /// bytes, first and last seen, banned or not.
+    #[arg(long, value_name = "FILE")]
+    hosts_out: Option<PathBuf>,
+    /// Writes every counter and gauge at each --step of capture time, stamped, as OpenMetrics for
+    /// `promtool tsdb create-blocks-from openmetrics FILE DIR`.
+    #[arg(long, value_name = "FILE")]
+    openmetrics_out: Option<PathBuf>,
+    /// Capture time between the samples of --openmetrics-out.
+    #[arg(long, value_name = "DURATION", default_value = "1m", value_parser = app::live::parse_duration)]
+    step: std::time::Duration,
+    /// A label on every sample of --openmetrics-out, e.g. capture=monday, to keep a replay apart
+    /// from live series (repeatable).
+    #[arg(long, value_name = "NAME=VALUE", value_parser = vendorwatch::export::openmetrics::parse_label)]
+    label: Vec<(String, String)>,
+    /// vendorwatch_hosts in --openmetrics-out counts hosts seen within this window before each
+    /// step, as the live sensor does.
+    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = app::live::parse_duration)]
+    host_window: std::time::Duration,
+    /// Threads to spread the flows over (by host, so that DNS answers meet the flows they
+    /// explain); the counts are the same for any number. Default: the cores available.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=256))]
+    workers: Option<u64>,
 }
 
 #[derive(Parser)]
@@ -176,8 +199,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 json: matches!(args.format, OutputFormat::Json),
                 strict: args.strict,
                 max_time_jump: args.max_time_jump,
+                hosts_out: args.hosts_out,
+                openmetrics_out: args.openmetrics_out,
+                step: args.step.max(std::time::Duration::from_millis(1)),
+                labels: args.label,
+                host_window: args.host_window,
+                workers: args.workers.map_or_else(app::replay::available_workers, |n| n as usize),
+                progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
             };
-            let outcome = app::replay::run(rules, &opts, &mut std::io::stdout().lock(), &mut std::io::stderr().lock())?;
+            // stderr unlocked: the progress line is written from its own thread.
+            let outcome = app::replay::run(rules, &opts, &mut std::io::stdout().lock(), &mut std::io::stderr())?;
             Ok(if outcome.failed(opts.strict) { ExitCode::from(1) } else { ExitCode::SUCCESS })
         }
         Command::Live(args) => {

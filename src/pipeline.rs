@@ -12,7 +12,8 @@ use std::sync::Arc;
 use hashbrown::HashMap;
 
 use crate::aggregate::{
-    Aggregator, IN, NO_EVIDENCE, NO_VENDOR, OUT, PacketStats, Traffic, TrafficKey, VendorKey, WorkerGauges,
+    Aggregator, HostServiceKey, HostTraffic, IN, NO_EVIDENCE, NO_VENDOR, OUT, PacketStats, Traffic, TrafficKey,
+    VendorKey, WorkerGauges,
 };
 use crate::classify::attribution::{Applied, Attribution, FlowAddrs};
 use crate::classify::dns_cache::DnsCache;
@@ -41,7 +42,8 @@ pub const DEFAULT_MAX_FLOWS: usize = 262_144;
 const DNS_CACHE_CAPACITY: usize = 65_536;
 /// Hosts with facts (names, devices) remembered per worker.
 const HOST_TABLE_CAPACITY: usize = 65_536;
-const EXPIRY_INTERVAL_NS: u64 = 100_000_000;
+/// How often, in capture time, flows and fragments are checked for expiry.
+pub const EXPIRY_INTERVAL_NS: u64 = 100_000_000;
 
 /// Which flow records a pipeline keeps for its driver.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,6 +164,8 @@ pub struct Pipeline {
     dns_queries: HashMap<(Arc<str>, VendorId), u64>,
     now_ns: u64,
     next_expiry_ns: u64,
+    /// Expiry is left to the driver ([`Pipeline::expire`]).
+    driven_expiry: bool,
 }
 
 impl Pipeline {
@@ -191,6 +195,7 @@ impl Pipeline {
             sources: Vec::new(),
             now_ns: 0,
             next_expiry_ns: 0,
+            driven_expiry: false,
         }
     }
 
@@ -261,13 +266,26 @@ impl Pipeline {
         }
         // Timeouts are seconds long; checking ten times a second of capture
         // time is exact enough and keeps the check off most packets.
-        if self.now_ns >= self.next_expiry_ns {
+        if self.now_ns >= self.next_expiry_ns && !self.driven_expiry {
             self.next_expiry_ns = self.now_ns.saturating_add(EXPIRY_INTERVAL_NS);
-            let out = &mut self.out;
-            let rules = &self.rules;
-            self.flows.expire(self.now_ns, &mut |k, f, r| finish_flow(rules, out, k, f, r));
-            self.defrag.expire(self.now_ns);
+            self.expire(self.now_ns);
         }
+    }
+
+    /// From now on flows and fragments expire only when the driver calls
+    /// [`Pipeline::expire`]: workers that each see a share of one capture
+    /// then expire at the capture times one pipeline seeing all of it would.
+    pub fn drive_expiry(&mut self) {
+        self.driven_expiry = true;
+    }
+
+    /// Ends the flows and gives up the fragments idle past their timeout at `now_ns`.
+    pub fn expire(&mut self, now_ns: u64) {
+        self.now_ns = self.now_ns.max(now_ns);
+        let out = &mut self.out;
+        let rules = &self.rules;
+        self.flows.expire(self.now_ns, &mut |k, f, r| finish_flow(rules, out, k, f, r));
+        self.defrag.expire(self.now_ns);
     }
 
     fn packet(&mut self, p: &Packet<'_>, ts: u64, interface: u32, wire_len: u32, frames: u64) {
@@ -333,7 +351,7 @@ impl Pipeline {
     pub fn flush(&mut self) {
         let rules = &self.rules;
         let out = &mut self.out;
-        let active = out.keep != FlowRecords::Off;
+        let active = out.keep == FlowRecords::Attributed;
         self.flows.for_each_mut(|_, f| {
             if f.inspection.is_settled()
                 && count_flow(rules, &mut out.counts, &mut out.hosts, f)
@@ -583,6 +601,17 @@ fn count_flow(rules: &Rules, agg: &mut Aggregator, hosts: &mut HostTable, f: &mu
         let key = VendorKey { segment: segment.clone(), vendor: vendor.clone() };
         agg.add_host(key.clone(), host, f.last_ns);
         agg.saw_vendor(key, f.last_ns);
+        let banned = verdict.entry.is_some_and(|e| rules.is_banned(rules.signatures.entry(e).vendor));
+        let key =
+            HostServiceKey { segment: segment.clone(), host, vendor: vendor.clone(), service: service.clone(), banned };
+        let traffic = HostTraffic {
+            flows: delta.flows,
+            packets: delta.packets[OUT] + delta.packets[IN],
+            bytes: delta.bytes[OUT] + delta.bytes[IN],
+            first_ns: f.first_ns,
+            last_ns: f.last_ns,
+        };
+        agg.add_host_traffic(key, traffic);
     }
     // An address-less DHCP exchange is nobody's traffic yet.
     if !host.is_unspecified() {

@@ -880,7 +880,8 @@ fn the_report_lists_banned_vendors_first_and_unattributed_last() {
 fn a_full_flow_table_evicts_the_stalest_flow_and_loses_no_packet() {
     // precedence.pcap: eight connections one after the other, so with room
     // for two, each new connection from the third on pushes out one.
-    let r = replay(&["precedence.pcap"], &["--max-flows", "2"]);
+    // One worker: with several, each holds its share of the bound.
+    let r = replay(&["precedence.pcap"], &["--max-flows", "2", "--workers", "1"]);
     assert_eq!(r.out.code, Some(0), "{:?}", r.out);
     assert_eq!(r.metric("vendorwatch_flow_evictions_total{reason=\"table_full\"}"), Some(6.0));
     assert_eq!(r.flows.len(), 8, "{}", r.dump());

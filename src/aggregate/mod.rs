@@ -32,6 +32,10 @@ pub const NO_VENDOR: &str = "none";
 /// saturates rather than memory growing.
 pub const MAX_HOSTS_PER_VENDOR: usize = 65_536;
 
+/// (host, vendor, service) records kept for the hosts report; past this
+/// new ones are counted in `host_traffic_dropped` instead.
+pub const MAX_HOST_SERVICES: usize = 262_144;
+
 /// Traffic direction relative to the segment's host.
 pub const OUT: usize = 0;
 pub const IN: usize = 1;
@@ -51,6 +55,35 @@ pub struct VendorKey {
 
 /// The label value of `evidence` for flows no signature matched.
 pub const NO_EVIDENCE: &str = "none";
+/// One segment host and a vendor's service it reached.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct HostServiceKey {
+    pub segment: Arc<str>,
+    pub host: IpAddr,
+    pub vendor: Arc<str>,
+    pub service: Arc<str>,
+    pub banned: bool,
+}
+
+/// What a host did with one service: flows, wire bytes both ways, and when.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HostTraffic {
+    pub flows: u64,
+    pub packets: u64,
+    pub bytes: u64,
+    pub first_ns: u64,
+    pub last_ns: u64,
+}
+
+impl HostTraffic {
+    fn add(&mut self, other: &HostTraffic) {
+        self.first_ns = self.first_ns.min(other.first_ns);
+        self.last_ns = self.last_ns.max(other.last_ns);
+        self.flows += other.flows;
+        self.packets += other.packets;
+        self.bytes += other.bytes;
+    }
+}
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Traffic {
@@ -155,6 +188,11 @@ pub struct Aggregator {
     pub devices: crate::hosts::Devices,
     /// The latest gauges of each worker, by worker index.
     workers: Vec<WorkerGauges>,
+    /// Attributed traffic per segment host and service, at most
+    /// [`MAX_HOST_SERVICES`] records.
+    pub host_traffic: HashMap<HostServiceKey, HostTraffic>,
+    /// Flow deltas not kept because `host_traffic` was full.
+    pub host_traffic_dropped: u64,
 }
 
 impl Aggregator {
@@ -194,6 +232,20 @@ impl Aggregator {
 
     pub fn add_evidence(&mut self, segment: Arc<str>, evidence: &'static str) {
         *self.evidence.entry((segment, evidence)).or_default() += 1;
+    }
+
+    /// Adds what a segment host did with a vendor's service.
+    pub fn add_host_traffic(&mut self, key: HostServiceKey, delta: HostTraffic) {
+        if self.host_traffic.len() >= MAX_HOST_SERVICES && !self.host_traffic.contains_key(&key) {
+            self.host_traffic_dropped += 1;
+            return;
+        }
+        match self.host_traffic.entry(key) {
+            hashbrown::hash_map::Entry::Occupied(mut e) => e.get_mut().add(&delta),
+            hashbrown::hash_map::Entry::Vacant(e) => {
+                e.insert(delta);
+            }
+        }
     }
 
     pub fn add_eviction(&mut self, reason: &'static str) {
@@ -256,6 +308,16 @@ impl Aggregator {
         self.host_evictions += delta.host_evictions;
         self.source_errors += delta.source_errors;
         self.devices.merge(delta.devices);
+        for (k, t) in delta.host_traffic {
+            let key = HostServiceKey {
+                segment: self.label(&k.segment),
+                vendor: self.label(&k.vendor),
+                service: self.label(&k.service),
+                ..k
+            };
+            self.add_host_traffic(key, t);
+        }
+        self.host_traffic_dropped += delta.host_traffic_dropped;
     }
 
     fn relabel(&mut self, k: &VendorKey) -> VendorKey {
@@ -297,6 +359,7 @@ impl Aggregator {
             hosts.retain(|_, &mut t| t >= since_ns);
         }
         self.devices.prune(since_ns);
+        self.host_traffic.retain(|_, t| t.last_ns >= since_ns);
     }
 }
 

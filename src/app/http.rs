@@ -32,6 +32,7 @@ pub(crate) fn router(live: Arc<Live>) -> Router {
         .route("/api/summary", get(summary))
         .route("/api/flows", get(flows))
         .route("/api/devices", get(devices))
+        .route("/api/hosts", get(super::hosts_api::hosts))
         .route("/-/reload", post(reload))
         .with_state(live)
 }

@@ -1,6 +1,9 @@
 //! The commands behind the `vendorwatch` binary.
 
 pub mod explain;
+mod feed;
+#[cfg(feature = "live")]
+mod hosts_api;
 #[cfg(feature = "live")]
 pub mod http;
 #[cfg(feature = "live")]
@@ -8,3 +11,4 @@ pub mod live;
 pub mod replay;
 pub mod rules;
 pub mod signatures;
+mod spread;

@@ -4,21 +4,27 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use crate::aggregate::Policy;
-use crate::export::flowlog::FlowLog;
+use crate::aggregate::{Aggregator, Policy};
+use crate::export::flowlog::{FlowLog, FlowRecord};
+use crate::export::hosts::host_records;
 use crate::export::metrics::{Exposition, Format, Kind, write_counters};
+use crate::export::openmetrics::History;
 use crate::export::report::{InputError, Summary};
-use crate::pipeline::{FlowRecords, Pipeline, Rules};
+use crate::pipeline::{Batch, EXPIRY_INTERVAL_NS, FlowRecords, Pipeline, Rules};
 use crate::source::clock::CaptureClock;
 use crate::source::compressed::Stream;
 use crate::source::file::{CaptureReader, OpenError};
 use crate::source::input::{self, Input, Origin};
 use crate::source::{Frame, ReadError};
+
+use super::feed::{self, Feed};
+use super::spread::{HeldFrame, Route, Spread};
 
 /// Flow records taken from the pipeline and written at a time.
 const RECORDS_PER_WRITE: usize = 1024;
@@ -36,10 +42,24 @@ pub struct ReplayOptions {
     /// A record stamped further than this from the capture clock is timed
     /// at the clock (see [`crate::source::clock`]).
     pub max_time_jump: Duration,
+    /// One JSON line per segment host: the vendors and services it reached.
+    pub hosts_out: Option<PathBuf>,
+    /// The counters at every `step` of capture time, as OpenMetrics.
+    pub openmetrics_out: Option<PathBuf>,
+    pub step: Duration,
+    /// Extra labels on every sample of `openmetrics_out` (`capture=monday`).
+    pub labels: Vec<(String, String)>,
+    /// `vendorwatch_hosts` in the history counts hosts seen within this
+    /// window before each step, as the live sensor does.
+    pub host_window: Duration,
+    /// Threads the pipelines run on (see [`crate::app::spread`]).
+    pub workers: usize,
+    /// Whether to show a progress line on stderr (a terminal).
+    pub progress: bool,
 }
 
 /// What happened to the inputs; decides the exit status.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct ReplayOutcome {
     /// Inputs read with an error: cut short, or records skipped.
     pub truncated_files: usize,
@@ -62,7 +82,7 @@ impl ReplayOutcome {
 const SKIPS_SHOWN: u64 = 10;
 
 /// What reading one input gave, beyond its frames.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct InputStatus {
     /// By reason: records (or files) affected and the first message.
     errors: BTreeMap<&'static str, (u64, String)>,
@@ -75,6 +95,378 @@ impl InputStatus {
     }
 }
 
+/// What a worker tells the thread that writes the outputs.
+enum Event {
+    /// A line for stderr (worker 0 only: every worker reads the same inputs).
+    Note(String),
+    /// Flow records, written to the flow log as they come.
+    Records(Vec<FlowRecord>),
+    /// The worker's counters up to a step boundary (`at_ns`, capture time),
+    /// or, the last one, up to the end. `statuses`: worker 0's inputs so far.
+    Step { seq: u64, at_ns: u64, worker: usize, batch: Batch, statuses: Option<Vec<(String, InputStatus)>> },
+}
+
+/// How one worker's replay ended; the same for every worker.
+#[derive(Default)]
+struct WorkerEnd {
+    outcome: ReplayOutcome,
+    statuses: Vec<(String, InputStatus)>,
+    span: Option<(u64, u64)>,
+}
+
+/// One worker's share of the replay: every frame of every input passes
+/// through it (so its capture clock, expiry schedule and step boundaries are
+/// those of a single worker), and its pipeline processes the frames that
+/// [`Spread`] routes to it.
+struct Shard<'e> {
+    index: usize,
+    spread: Spread,
+    pipeline: Pipeline,
+    emit: &'e mut dyn FnMut(Event),
+    now_ns: u64,
+    next_expiry_ns: u64,
+    step_ns: Option<u64>,
+    next_step_ns: Option<u64>,
+    seq: u64,
+    statuses: Vec<(String, InputStatus)>,
+    span: Option<(u64, u64)>,
+    frames_seen: Arc<AtomicU64>,
+    unreported_frames: u64,
+}
+
+/// Consecutive steps without a frame written in full: a longer pause in
+/// the capture leaves a gap in the history (its series go stale) rather
+/// than a flood of unchanged samples.
+const MAX_EMPTY_STEPS: u64 = 60;
+
+impl Shard<'_> {
+    fn frame(&mut self, frame: &Frame<'_>, source: usize) {
+        let ts = frame.ts_ns;
+        if let Some(step) = self.step_ns {
+            let next = *self.next_step_ns.get_or_insert((ts / step).saturating_add(1).saturating_mul(step));
+            if ts >= next {
+                self.snapshot(next);
+                let behind = (ts - next) / step;
+                if behind > MAX_EMPTY_STEPS {
+                    self.snapshot(next + behind * step);
+                } else {
+                    for k in 1..=behind {
+                        self.snapshot(next + k * step);
+                    }
+                }
+                self.next_step_ns = Some(next + (behind + 1) * step);
+            }
+        }
+        self.now_ns = self.now_ns.max(ts);
+        match self.spread.route(frame, source) {
+            Route::To(worker) if worker == self.index => self.pipeline.process(frame, source),
+            Route::Release(worker, frames) if worker == self.index => self.process_held(&frames),
+            _ => {}
+        }
+        if self.now_ns >= self.next_expiry_ns {
+            self.next_expiry_ns = self.now_ns.saturating_add(EXPIRY_INTERVAL_NS);
+            self.pipeline.expire(self.now_ns);
+            self.release(self.now_ns);
+        }
+        if self.pipeline.pending_records() >= RECORDS_PER_WRITE {
+            (self.emit)(Event::Records(self.pipeline.drain_records().collect()));
+        }
+        let (first, last) = self.span.get_or_insert((ts, ts));
+        *first = (*first).min(ts);
+        *last = (*last).max(ts);
+        self.unreported_frames += 1;
+        if self.unreported_frames == 4096 {
+            self.frames_seen.fetch_add(self.unreported_frames, Ordering::Relaxed);
+            self.unreported_frames = 0;
+        }
+    }
+
+    fn process_held(&mut self, frames: &[HeldFrame]) {
+        for f in frames {
+            self.pipeline.process(&f.frame(), f.source);
+        }
+    }
+
+    /// Fragments the router gave up on go to their worker, whose
+    /// defragmenter gives them up too.
+    fn release(&mut self, now_ns: u64) {
+        for (worker, frames) in self.spread.expire(now_ns) {
+            if worker == self.index {
+                self.process_held(&frames);
+            }
+        }
+    }
+
+    /// Hands over what settled flows did up to `at_ns`.
+    fn snapshot(&mut self, at_ns: u64) {
+        self.pipeline.flush();
+        let batch = self.pipeline.take_batch();
+        self.step(at_ns, batch);
+    }
+
+    fn step(&mut self, at_ns: u64, batch: Batch) {
+        let statuses = (self.index == 0).then(|| self.statuses.clone());
+        (self.emit)(Event::Step { seq: self.seq, at_ns, worker: self.index, batch, statuses });
+        self.seq += 1;
+    }
+
+    fn note(&mut self, text: impl FnOnce() -> String) {
+        if self.index == 0 {
+            (self.emit)(Event::Note(text()));
+        }
+    }
+}
+
+/// What every worker needs to know.
+struct Plan {
+    rules: Arc<Rules>,
+    workers: usize,
+    max_flows: usize,
+    records: FlowRecords,
+    step_ns: Option<u64>,
+    max_time_jump: Duration,
+    frames_seen: Arc<AtomicU64>,
+}
+
+/// Replays every input through one worker's shard.
+fn work(
+    plan: &Plan,
+    index: usize,
+    inputs: &[Input],
+    open: &mut dyn FnMut(&Input) -> Result<CaptureReader<Stream>, Unopened>,
+    emit: &mut dyn FnMut(Event),
+) -> WorkerEnd {
+    let mut pipeline = Pipeline::new(plan.rules.clone(), plan.max_flows, plan.records);
+    pipeline.drive_expiry();
+    let mut shard = Shard {
+        index,
+        spread: Spread::new(plan.workers),
+        pipeline,
+        emit,
+        now_ns: 0,
+        next_expiry_ns: 0,
+        step_ns: plan.step_ns,
+        next_step_ns: None,
+        seq: 0,
+        statuses: Vec::new(),
+        span: None,
+        frames_seen: plan.frames_seen.clone(),
+        unreported_frames: 0,
+    };
+    let mut outcome = ReplayOutcome::default();
+    for input in inputs {
+        let mut status = InputStatus::default();
+        let mut reader = match open(input) {
+            Ok(r) => r,
+            Err(Unopened::NotCapture) => {
+                shard.note(|| format!("vendorwatch: {}: skipped, not a capture", input.display()));
+                continue;
+            }
+            Err(Unopened::Failed(message)) => {
+                shard.note(|| format!("vendorwatch: {}: {message}", input.display()));
+                status.error("unreadable", message);
+                outcome.unreadable_files += 1;
+                shard.pipeline.add_source(&input.label);
+                shard.statuses.push((input.label.clone(), status));
+                continue;
+            }
+        };
+        let source = shard.pipeline.add_source(&input.label);
+        let mut clock = CaptureClock::new(plan.max_time_jump);
+        let mut frames = 0u64;
+        let mut skipped = 0u64;
+        loop {
+            match reader.next_frame() {
+                Ok(Some(frame)) => {
+                    clock.place(&frame, &mut |f: &Frame<'_>, _| shard.frame(f, source));
+                    frames += 1;
+                }
+                Ok(None) => break,
+                Err(e) if e.is_skip() => {
+                    skipped += 1;
+                    if skipped <= SKIPS_SHOWN {
+                        shard.note(|| format!("vendorwatch: {}: {e}", input.display()));
+                    }
+                    status.error(e.reason(), e.to_string());
+                }
+                Err(e) => {
+                    shard.note(|| {
+                        format!("vendorwatch: {}: {e}; kept the {frames} frames read before it", input.display())
+                    });
+                    status.error(e.reason(), e.to_string());
+                    break;
+                }
+            }
+        }
+        clock.finish(&mut |f: &Frame<'_>, _| shard.frame(f, source));
+        if skipped > SKIPS_SHOWN {
+            shard.note(|| format!("vendorwatch: {}: {} more records skipped", input.display(), skipped - SKIPS_SHOWN));
+        }
+        status.jumps = clock.jumps();
+        if status.jumps > 0 {
+            shard.note(|| {
+                format!(
+                    "vendorwatch: {}: {} records stamped more than {} from the capture clock were timed at the clock",
+                    input.display(),
+                    status.jumps,
+                    humanize(plan.max_time_jump),
+                )
+            });
+        }
+        if clock.followed() > 0 {
+            shard.note(|| {
+                format!(
+                    "vendorwatch: {}: the capture's time jumps by more than {} {} times (the clock followed)",
+                    input.display(),
+                    humanize(plan.max_time_jump),
+                    clock.followed(),
+                )
+            });
+        }
+        if !status.errors.is_empty() {
+            outcome.truncated_files += 1;
+        }
+        outcome.time_jumps += status.jumps;
+        shard.statuses.push((input.label.clone(), status));
+    }
+    for (worker, frames) in shard.spread.drain() {
+        if worker == shard.index {
+            shard.process_held(&frames);
+        }
+    }
+    shard.pipeline.finish();
+    let batch = shard.pipeline.take_batch();
+    let end_ns = shard.next_step_ns.unwrap_or(0);
+    shard.step(end_ns, batch);
+    shard.frames_seen.fetch_add(shard.unreported_frames, Ordering::Relaxed);
+    WorkerEnd { outcome, statuses: std::mem::take(&mut shard.statuses), span: shard.span }
+}
+
+/// Merges the workers' steps in order and writes what they make.
+struct Outputs {
+    workers: usize,
+    agg: Aggregator,
+    pending: BTreeMap<u64, Vec<(u64, usize, Batch)>>,
+    flow_log: Option<FlowLog>,
+    history: Option<History>,
+    host_window_ns: u64,
+    walk_statuses: Vec<(String, InputStatus)>,
+    statuses: Vec<(String, InputStatus)>,
+    error: Option<anyhow::Error>,
+    /// Which vendors are banned, applied when counts are written.
+    policy: Policy,
+}
+
+impl Outputs {
+    fn on(&mut self, event: Event, stderr: &mut dyn Write) {
+        match event {
+            Event::Note(text) => {
+                let _ = writeln!(stderr, "{text}");
+            }
+            Event::Records(records) => self.write_records(&records),
+            Event::Step { seq, at_ns, worker, batch, statuses } => {
+                if let Some(statuses) = statuses {
+                    self.statuses = statuses;
+                }
+                let step = self.pending.entry(seq).or_default();
+                step.push((at_ns, worker, batch));
+                if step.len() == self.workers {
+                    if let Some(step) = self.pending.remove(&seq) {
+                        self.merge_step(step);
+                    }
+                }
+            }
+        }
+    }
+
+    fn write_records(&mut self, records: &[FlowRecord]) {
+        if let Some(log) = self.flow_log.as_mut() {
+            records.iter().for_each(|r| log.write(r));
+        }
+    }
+
+    fn merge_step(&mut self, step: Vec<(u64, usize, Batch)>) {
+        let at_ns = step.first().map_or(0, |(at, _, _)| *at);
+        for (_, worker, batch) in step {
+            self.write_records(&batch.records);
+            self.agg.merge(batch.counts);
+            self.agg.set_gauges(worker, batch.gauges);
+        }
+        if let Some(history) = self.history.as_mut() {
+            let mut e = Exposition::new(Format::OpenMetrics);
+            write_counters(&mut e, &self.agg, at_ns.saturating_sub(self.host_window_ns), &self.policy);
+            let statuses: Vec<_> = self.walk_statuses.iter().chain(&self.statuses).cloned().collect();
+            write_input_counters(&mut e, &statuses);
+            if let Err(e) = history.snapshot(&e.finish(), at_ns) {
+                self.error.get_or_insert(anyhow::anyhow!("cannot write the OpenMetrics history: {e}"));
+            }
+        }
+    }
+}
+
+/// Shows bytes, frames, rate and time left on stderr while a replay runs.
+struct Progress {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// A replay shorter than this prints no progress line.
+const PROGRESS_AFTER: Duration = Duration::from_secs(3);
+
+impl Progress {
+    fn start(bytes: Arc<AtomicU64>, frames: Arc<AtomicU64>, total_bytes: Option<u64>) -> Progress {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("progress".into())
+            .spawn(move || {
+                let started = Instant::now();
+                let mut shown = false;
+                while !stopped.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(250));
+                    let elapsed = started.elapsed();
+                    if elapsed < PROGRESS_AFTER {
+                        continue;
+                    }
+                    let read = bytes.load(Ordering::Relaxed);
+                    let frames = frames.load(Ordering::Relaxed);
+                    let rate = frames as f64 / elapsed.as_secs_f64();
+                    let left = match total_bytes {
+                        Some(total) if read > 0 && total >= read => {
+                            let secs = elapsed.as_secs_f64() * (total - read) as f64 / read as f64;
+                            format!(", {} left", humanize(Duration::from_secs(secs.round() as u64)))
+                        }
+                        _ => String::new(),
+                    };
+                    let of = total_bytes.map(|t| format!(" of {} MiB", t >> 20)).unwrap_or_default();
+                    eprint!(
+                        "\r\x1b[Kvendorwatch: {} MiB{of} read, {frames} packets, {:.2} M packets/s{left}",
+                        read >> 20,
+                        rate / 1e6
+                    );
+                    shown = true;
+                }
+                if shown {
+                    eprint!("\r\x1b[K");
+                }
+            })
+            .ok();
+        Progress { stop, thread }
+    }
+
+    fn finish(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The cores this process may use: the default `--workers`.
+pub fn available_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// Runs the replay, printing the report to `stdout` and problems to `stderr`.
 pub fn run(
     rules: Rules,
@@ -82,134 +474,101 @@ pub fn run(
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> anyhow::Result<ReplayOutcome> {
-    let mut flow_log = match &opts.flows_out {
+    let flow_log = match &opts.flows_out {
         Some(path) => {
             let file = File::create(path).with_context(|| format!("cannot create flow log {}", path.display()))?;
             Some(FlowLog::new(Box::new(file)))
         }
         None => None,
     };
+    let history = match &opts.openmetrics_out {
+        Some(path) => Some(
+            History::create(path, &opts.labels)
+                .with_context(|| format!("cannot create OpenMetrics history {}", path.display()))?,
+        ),
+        None => None,
+    };
     let records = if flow_log.is_some() { FlowRecords::All } else { FlowRecords::Off };
-    // One pipeline on this thread: its batch is merged once, at the end;
-    // only the flow records are taken as they come, so they never pile up.
-    let mut pipeline = Pipeline::new(Arc::new(rules), opts.max_flows, records);
-    let mut outcome = ReplayOutcome::default();
     let (inputs, walk_errors) = input::expand(&opts.files);
-    let mut statuses: Vec<(String, InputStatus)> = Vec::new();
+    let mut walk_statuses: Vec<(String, InputStatus)> = Vec::new();
     for e in walk_errors {
         writeln!(stderr, "vendorwatch: cannot read directory {}: {}", e.path.display(), e.error)?;
         let mut status = InputStatus::default();
         status.error("unreadable", format!("cannot read directory: {}", e.error));
-        statuses.push((e.path.display().to_string(), status));
-        outcome.unreadable_files += 1;
+        walk_statuses.push((e.path.display().to_string(), status));
     }
-    let mut span: Option<(u64, u64)> = None;
-    for input in &inputs {
-        let mut status = InputStatus::default();
-        let mut reader = match open(input) {
-            Ok(r) => r,
-            Err(Unopened::NotCapture) => {
-                writeln!(stderr, "vendorwatch: {}: skipped, not a capture", input.display())?;
-                continue;
-            }
-            Err(Unopened::Failed(message)) => {
-                writeln!(stderr, "vendorwatch: {}: {message}", input.display())?;
-                status.error("unreadable", message);
-                outcome.unreadable_files += 1;
-                pipeline.add_source(&input.label);
-                statuses.push((input.label.clone(), status));
-                continue;
-            }
-        };
-        let source = pipeline.add_source(&input.label);
-        let mut clock = CaptureClock::new(opts.max_time_jump);
-        let mut hand_on = |frame: &Frame<'_>, _at_clock: bool| {
-            pipeline.process(frame, source);
-            if pipeline.pending_records() >= RECORDS_PER_WRITE {
-                if let Some(log) = flow_log.as_mut() {
-                    pipeline.drain_records().for_each(|r| log.write(&r));
-                }
-            }
-            let (first, last) = span.get_or_insert((frame.ts_ns, frame.ts_ns));
-            *first = (*first).min(frame.ts_ns);
-            *last = (*last).max(frame.ts_ns);
-        };
-        let mut frames = 0u64;
-        let mut skipped = 0u64;
-        loop {
-            match reader.next_frame() {
-                Ok(Some(frame)) => {
-                    clock.place(&frame, &mut hand_on);
-                    frames += 1;
-                }
-                Ok(None) => break,
-                Err(e) if e.is_skip() => {
-                    skipped += 1;
-                    if skipped <= SKIPS_SHOWN {
-                        writeln!(stderr, "vendorwatch: {}: {e}", input.display())?;
-                    }
-                    status.error(e.reason(), e.to_string());
-                }
-                Err(e) => {
-                    writeln!(stderr, "vendorwatch: {}: {e}; kept the {frames} frames read before it", input.display())?;
-                    status.error(e.reason(), e.to_string());
-                    break;
-                }
-            }
-        }
-        clock.finish(&mut hand_on);
-        if skipped > SKIPS_SHOWN {
-            writeln!(stderr, "vendorwatch: {}: {} more records skipped", input.display(), skipped - SKIPS_SHOWN)?;
-        }
-        status.jumps = clock.jumps();
-        if status.jumps > 0 {
-            writeln!(
-                stderr,
-                "vendorwatch: {}: {} records stamped more than {} from the capture clock were timed at the clock",
-                input.display(),
-                status.jumps,
-                humanize(opts.max_time_jump),
-            )?;
-        }
-        if clock.followed() > 0 {
-            writeln!(
-                stderr,
-                "vendorwatch: {}: the capture's time jumps by more than {} {} times (the clock followed)",
-                input.display(),
-                humanize(opts.max_time_jump),
-                clock.followed(),
-            )?;
-        }
-        if !status.errors.is_empty() {
-            outcome.truncated_files += 1;
-        }
-        outcome.time_jumps += status.jumps;
-        statuses.push((input.label.clone(), status));
+    // Standard input can be read only once: its one reader feeds every worker.
+    let workers = opts.workers.max(1);
+    let plan = Plan {
+        rules: Arc::new(rules),
+        workers,
+        // The bound is the replay's, not each worker's.
+        max_flows: (opts.max_flows / workers).max(1),
+        records,
+        step_ns: history.as_ref().map(|_| u64::try_from(opts.step.as_nanos()).unwrap_or(u64::MAX).max(1)),
+        max_time_jump: opts.max_time_jump,
+        frames_seen: Arc::new(AtomicU64::new(0)),
+    };
+    let mut outputs = Outputs {
+        workers,
+        agg: Aggregator::default(),
+        pending: BTreeMap::new(),
+        flow_log,
+        history,
+        host_window_ns: u64::try_from(opts.host_window.as_nanos()).unwrap_or(u64::MAX),
+        walk_statuses,
+        statuses: Vec::new(),
+        error: None,
+        policy: Policy::of(&plan.rules),
+    };
+    let bytes_read = Arc::new(AtomicU64::new(0));
+    let total_bytes = inputs
+        .iter()
+        .map(|i| match &i.origin {
+            Origin::File { path, .. } => std::fs::metadata(path).ok().map(|m| m.len()),
+            Origin::Stdin => None,
+        })
+        .sum::<Option<u64>>();
+    let progress = opts.progress.then(|| Progress::start(bytes_read.clone(), plan.frames_seen.clone(), total_bytes));
+    let end = if workers == 1 {
+        let mut open = |input: &Input| open(input, &bytes_read);
+        work(&plan, 0, &inputs, &mut open, &mut |event| outputs.on(event, stderr))
+    } else {
+        spread_over_workers(&plan, &inputs, bytes_read.clone(), &mut outputs, stderr)?
+    };
+    if let Some(p) = progress {
+        p.finish();
     }
-    pipeline.finish();
-    if let Some(log) = flow_log.as_mut() {
-        pipeline.drain_records().for_each(|r| log.write(&r));
+    if let Some(e) = outputs.error.take() {
+        return Err(e);
     }
-    let policy = Policy::of(pipeline.rules());
-    let batch = pipeline.take_batch();
-    let mut agg = batch.counts;
-    agg.set_gauges(0, batch.gauges);
+    let mut outcome = end.outcome;
+    outcome.unreadable_files += outputs.walk_statuses.len();
+    let statuses: Vec<(String, InputStatus)> = outputs.walk_statuses.drain(..).chain(end.statuses).collect();
+    if let Some(history) = outputs.history.take() {
+        let path = opts.openmetrics_out.as_deref().unwrap_or(std::path::Path::new(""));
+        history.finish().with_context(|| format!("cannot write OpenMetrics history {}", path.display()))?;
+    }
+    let mut agg = std::mem::take(&mut outputs.agg);
     agg.source_errors = (outcome.truncated_files + outcome.unreadable_files) as u64;
-    if let Some(log) = flow_log.as_mut() {
+    if let Some(mut log) = outputs.flow_log.take() {
         log.finish().with_context(|| "cannot write the flow log")?;
+    }
+    if let Some(path) = &opts.metrics_out {
+        let mut e = Exposition::new(Format::Prometheus);
+        write_counters(&mut e, &agg, 0, &outputs.policy);
+        write_input_counters(&mut e, &statuses);
+        std::fs::write(path, e.finish()).with_context(|| format!("cannot write metrics to {}", path.display()))?;
     }
     if let Some(path) = &opts.devices_out {
         write_devices(path, &agg).with_context(|| format!("cannot write devices to {}", path.display()))?;
     }
-    if let Some(path) = &opts.metrics_out {
-        let mut e = Exposition::new(Format::Prometheus);
-        write_counters(&mut e, &agg, 0, &policy);
-        write_input_counters(&mut e, &statuses);
-        std::fs::write(path, e.finish()).with_context(|| format!("cannot write metrics to {}", path.display()))?;
+    if let Some(path) = &opts.hosts_out {
+        write_hosts(path, &agg).with_context(|| format!("cannot write hosts to {}", path.display()))?;
     }
-    let mut summary = Summary::from_aggregator(&agg, 0, &policy);
-    summary.capture.first_packet = span.map(|(first, _)| first);
-    summary.capture.last_packet = span.map(|(_, last)| last);
+    let mut summary = Summary::from_aggregator(&agg, 0, &outputs.policy);
+    summary.capture.first_packet = end.span.map(|(first, _)| first);
+    summary.capture.last_packet = end.span.map(|(_, last)| last);
     for (label, status) in &statuses {
         for (reason, (records, error)) in &status.errors {
             summary.capture.input_errors.push(InputError {
@@ -233,7 +592,7 @@ pub fn run(
 }
 
 /// `--devices-out`: one JSON line per device, in key order.
-fn write_devices(path: &std::path::Path, agg: &crate::aggregate::Aggregator) -> std::io::Result<()> {
+fn write_devices(path: &std::path::Path, agg: &Aggregator) -> std::io::Result<()> {
     let mut out = std::io::BufWriter::new(File::create(path)?);
     for (key, facts) in agg.devices.seen_since(0) {
         serde_json::to_writer(&mut out, &crate::hosts::record::DeviceRecord::new(key, facts))?;
@@ -242,24 +601,85 @@ fn write_devices(path: &std::path::Path, agg: &crate::aggregate::Aggregator) -> 
     out.flush()
 }
 
+fn write_hosts(path: &std::path::Path, agg: &Aggregator) -> anyhow::Result<()> {
+    let mut out = std::io::BufWriter::new(File::create(path)?);
+    for record in host_records(agg, None, None) {
+        serde_json::to_writer(&mut out, &record)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Several workers: one reader thread feeds them all, each on its own
+/// thread; this thread merges their steps and writes the outputs.
+fn spread_over_workers(
+    plan: &Plan,
+    inputs: &[Input],
+    bytes_read: Arc<AtomicU64>,
+    outputs: &mut Outputs,
+    stderr: &mut dyn Write,
+) -> anyhow::Result<WorkerEnd> {
+    let (reader, feeds) =
+        feed::spawn(inputs.to_vec(), plan.workers, bytes_read).context("cannot start the reader thread")?;
+    let (events_tx, events) = mpsc::sync_channel::<Event>(4 * plan.workers);
+    let ends = std::thread::scope(|scope| -> anyhow::Result<Vec<WorkerEnd>> {
+        let mut threads = Vec::new();
+        for (index, feed) in feeds.into_iter().enumerate() {
+            let tx = events_tx.clone();
+            let thread = std::thread::Builder::new()
+                .name(format!("replay-{index}"))
+                .spawn_scoped(scope, move || {
+                    let mut open = |input: &Input| from_feed(input, &feed);
+                    work(plan, index, inputs, &mut open, &mut |event| {
+                        let _ = tx.send(event);
+                    })
+                })
+                .context("cannot start a replay worker")?;
+            threads.push(thread);
+        }
+        drop(events_tx);
+        for event in events {
+            outputs.on(event, stderr);
+        }
+        threads
+            .into_iter()
+            .map(|t| t.join().map_err(|_| anyhow::anyhow!("a replay worker stopped with a panic")))
+            .collect()
+    })?;
+    let _ = reader.join();
+    Ok(ends.into_iter().next().unwrap_or_default())
+}
+
+/// The next input of a worker's feed, opened as a capture.
+fn from_feed(input: &Input, feed: &mpsc::Receiver<Feed>) -> Result<CaptureReader<Stream>, Unopened> {
+    match feed.recv() {
+        Ok(Feed::Stream { compression, blocks }) => {
+            let stream: Stream = Box::new(blocks);
+            CaptureReader::from_reader(stream)
+                .map_err(|source| classify(input, OpenError { compression: Some(compression), source }))
+        }
+        Ok(Feed::Failed(message)) => Err(Unopened::Failed(message)),
+        Err(_) => Err(Unopened::Failed("the reader thread stopped".into())),
+    }
+}
+
 enum Unopened {
     /// A file met in a directory that holds no capture: passed over.
     NotCapture,
     Failed(String),
 }
 
-fn open(input: &Input) -> Result<CaptureReader<Stream>, Unopened> {
-    let opened = match &input.origin {
-        Origin::Stdin => CaptureReader::from_stream(std::io::stdin()),
-        Origin::File { path, .. } => match File::open(path) {
-            Ok(file) => CaptureReader::from_stream(file),
-            Err(e) => return Err(Unopened::Failed(format!("cannot open: {e}"))),
-        },
-    };
-    opened.map_err(|e: OpenError| match (&input.origin, &e.source) {
+fn open(input: &Input, bytes_read: &Arc<AtomicU64>) -> Result<CaptureReader<Stream>, Unopened> {
+    let raw = feed::open_raw(input, bytes_read).map_err(Unopened::Failed)?;
+    CaptureReader::from_stream(raw).map_err(|e| classify(input, e))
+}
+
+fn classify(input: &Input, e: OpenError) -> Unopened {
+    match (&input.origin, &e.source) {
         (Origin::File { in_directory: true, .. }, ReadError::UnknownFormat { .. }) => Unopened::NotCapture,
         _ => Unopened::Failed(format!("cannot read: {e}")),
-    })
+    }
 }
 
 /// The replay's own counters, by input: what went wrong reading it, and

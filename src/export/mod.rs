@@ -2,6 +2,8 @@
 
 pub mod community_id;
 pub mod flowlog;
+pub mod hosts;
 pub mod metrics;
+pub mod openmetrics;
 pub mod report;
 pub mod time;

@@ -17,6 +17,9 @@ pub struct Summary {
     pub capture: CaptureSummary,
     /// Devices per segment, vendor and kind (live: within the host window).
     pub devices: Vec<DeviceCountSummary>,
+    /// For each banned vendor with traffic, the segment hosts that sent it
+    /// the most bytes (at most [`TOP_HOSTS`]).
+    pub top_hosts: Vec<BannedVendorHosts>,
 }
 
 /// How many devices of a vendor and kind a segment has.
@@ -28,6 +31,32 @@ pub struct DeviceCountSummary {
     pub kind: &'static str,
     pub banned: bool,
     pub devices: u64,
+}
+
+/// Hosts listed per banned vendor in the report.
+pub const TOP_HOSTS: usize = 5;
+
+#[derive(Debug, Default, Serialize)]
+pub struct BannedVendorHosts {
+    pub vendor: String,
+    /// Hosts that reached the vendor, over all segments.
+    pub hosts_total: u64,
+    pub hosts: Vec<TopHost>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TopHost {
+    pub segment: String,
+    pub host: std::net::IpAddr,
+    pub flows: u64,
+    pub bytes: u64,
+    pub services: Vec<String>,
+    #[serde(serialize_with = "rfc3339_str")]
+    pub last_seen: u64,
+}
+
+fn rfc3339_str<S: serde::Serializer>(ns: &u64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&rfc3339(*ns))
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -99,6 +128,32 @@ fn rfc3339_or_null<S: serde::Serializer>(ns: &Option<u64>, s: S) -> Result<S::Ok
         Some(ns) => s.serialize_str(&rfc3339(*ns)),
         None => s.serialize_none(),
     }
+}
+
+/// The hosts that sent each banned vendor the most bytes.
+fn top_hosts(agg: &Aggregator) -> Vec<BannedVendorHosts> {
+    let mut by_vendor: BTreeMap<String, Vec<TopHost>> = BTreeMap::new();
+    for r in crate::export::hosts::host_records(agg, None, None) {
+        for v in r.vendors.iter().filter(|v| v.banned) {
+            by_vendor.entry(v.vendor.clone()).or_default().push(TopHost {
+                segment: r.segment.clone(),
+                host: r.host,
+                flows: v.flows,
+                bytes: v.bytes,
+                services: v.services.iter().map(|s| s.service.clone()).collect(),
+                last_seen: v.last_seen,
+            });
+        }
+    }
+    by_vendor
+        .into_iter()
+        .map(|(vendor, mut hosts)| {
+            hosts.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| (&a.segment, a.host).cmp(&(&b.segment, b.host))));
+            let hosts_total = hosts.len() as u64;
+            hosts.truncate(TOP_HOSTS);
+            BannedVendorHosts { vendor, hosts_total, hosts }
+        })
+        .collect()
 }
 
 /// A duration as a person reads it: `4m 59s`, `2h 3m`, `0.250s`.
@@ -189,7 +244,7 @@ impl Summary {
             let key = |d: &DeviceCountSummary| (d.segment.clone(), !d.banned, std::cmp::Reverse(d.devices));
             key(a).cmp(&key(b)).then_with(|| (&a.vendor, a.kind).cmp(&(&b.vendor, b.kind)))
         });
-        Summary { segments, capture, devices }
+        Summary { segments, capture, devices, top_hosts: top_hosts(agg) }
     }
 
     /// The human-readable table.
@@ -257,6 +312,32 @@ impl Summary {
         }
         for (source, n) in &c.time_jumps {
             let _ = writeln!(out, "  {source}: {n} records stamped too far from the capture clock, timed at the clock");
+        }
+        if !self.top_hosts.is_empty() {
+            let _ = writeln!(out, "\nTOP HOSTS PER BANNED VENDOR");
+            let _ = writeln!(
+                out,
+                "{:<20} {:<20} {:<39} {:>8} {:>14}  {:<27}  services",
+                "VENDOR", "SEGMENT", "HOST", "FLOWS", "BYTES", "LAST SEEN"
+            );
+            for v in &self.top_hosts {
+                for h in &v.hosts {
+                    let _ = writeln!(
+                        out,
+                        "{:<20} {:<20} {:<39} {:>8} {:>14}  {:<27}  {}",
+                        v.vendor,
+                        h.segment,
+                        h.host.to_string(),
+                        h.flows,
+                        h.bytes,
+                        rfc3339(h.last_seen),
+                        h.services.join(",")
+                    );
+                }
+                if v.hosts_total > v.hosts.len() as u64 {
+                    let _ = writeln!(out, "{:<20} ... {} more hosts", v.vendor, v.hosts_total - v.hosts.len() as u64);
+                }
+            }
         }
         out
     }

@@ -107,6 +107,10 @@ pub struct Evidence {
     /// The signature entry behind it, as `file:line`; none for what the
     /// protocol itself says (an ONVIF video transmitter is a camera).
     pub signature: Option<Box<str>>,
+    /// When it was first seen: evidence is listed in that order, whichever
+    /// worker saw it and whenever that worker handed it over.
+    #[serde(skip)]
+    pub seen_ns: u64,
 }
 
 impl Evidence {
@@ -192,6 +196,7 @@ mod tests {
             os: None,
             strength,
             signature: None,
+            seen_ns: 0,
         }
     }
 

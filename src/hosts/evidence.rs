@@ -51,6 +51,7 @@ fn from_entry(rules: &Rules, source: Source, seen: String, entry: DeviceEntryId,
         os: e.os.clone(),
         strength,
         signature: Some(format!("{}:{}", e.file, e.line).into()),
+        seen_ns: 0,
     }
 }
 
@@ -132,6 +133,7 @@ pub fn of_fact(rules: &Rules, fact: &HostFact<'_>) -> Vec<Evidence> {
                     os: None,
                     strength: s::ONVIF_TYPE,
                     signature: None,
+                    seen_ns: 0,
                 });
             }
             out

@@ -76,8 +76,9 @@ pub struct DeviceTraffic {
 pub struct HostFacts {
     pub first_ns: u64,
     pub last_ns: u64,
-    /// The last name it announced.
+    /// The last name it announced, and when.
     pub hostname: Option<Box<str>>,
+    hostname_ns: u64,
     /// Its addresses, in the order seen.
     pub addresses: Vec<IpAddr>,
     /// What says which device it is, in the order seen.
@@ -103,7 +104,9 @@ impl HostFacts {
     }
 
     fn add_evidence(&mut self, e: Evidence) {
-        if !self.evidence.iter().any(|old| old.same(&e)) && self.evidence.len() < MAX_EVIDENCE {
+        if let Some(old) = self.evidence.iter_mut().find(|old| old.same(&e)) {
+            old.seen_ns = old.seen_ns.min(e.seen_ns);
+        } else if self.evidence.len() < MAX_EVIDENCE {
             self.evidence.push(e);
         }
     }
@@ -120,11 +123,13 @@ impl HostFacts {
     fn merge(&mut self, later: HostFacts) {
         self.first_ns = self.first_ns.min(later.first_ns);
         self.last_ns = self.last_ns.max(later.last_ns);
-        if later.hostname.is_some() {
+        if later.hostname.is_some() && later.hostname_ns >= self.hostname_ns {
             self.hostname = later.hostname;
+            self.hostname_ns = later.hostname_ns;
         }
         later.addresses.into_iter().for_each(|a| self.add_address(a));
         later.evidence.into_iter().for_each(|e| self.add_evidence(e));
+        self.evidence.sort_by_key(|e| e.seen_ns);
         later.traffic.into_iter().for_each(|(k, t)| self.add_traffic(k, t));
     }
 
@@ -137,7 +142,7 @@ impl HostFacts {
 fn new_facts(rules: &Rules, host: &HostKey, now_ns: u64) -> HostFacts {
     let mut facts = HostFacts { first_ns: now_ns, last_ns: now_ns, ..HostFacts::default() };
     if let HostId::Mac(mac) = host.id {
-        facts.evidence.extend(evidence::of_mac(rules, mac));
+        facts.evidence.extend(evidence::of_mac(rules, mac).into_iter().map(|e| Evidence { seen_ns: now_ns, ..e }));
     }
     facts
 }
@@ -182,9 +187,12 @@ impl HostTable {
                 if facts.hostname.as_deref() != Some(name) {
                     facts.hostname = Some(name.into());
                 }
+                facts.hostname_ns = now_ns;
             }
             HostFact::Address(a) => facts.add_address(a),
-            other => evidence::of_fact(rules, &other).into_iter().for_each(|e| facts.add_evidence(e)),
+            other => evidence::of_fact(rules, &other)
+                .into_iter()
+                .for_each(|e| facts.add_evidence(Evidence { seen_ns: now_ns, ..e })),
         }
     }
 
@@ -192,7 +200,7 @@ impl HostTable {
     pub fn add_evidence(&mut self, rules: &Rules, host: HostKey, addr: IpAddr, e: Evidence, now_ns: u64) {
         let facts = self.facts(rules, host, now_ns);
         facts.add_address(addr);
-        facts.add_evidence(e);
+        facts.add_evidence(Evidence { seen_ns: now_ns, ..e });
     }
 
     /// Adds a flow's traffic (since its last count) to its segment host.

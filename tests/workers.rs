@@ -1,0 +1,116 @@
+//! `replay --workers N`: the same report, flow log (as a set), metrics and
+//! hosts file for 1, 2 and 4 workers, on every fixture alone and on all of
+//! them in one run; DNS answers still reach the flows they explain.
+
+mod common;
+
+use common::{TempDir, fixture, pcaps, vendorwatch};
+
+/// What one replay wrote, with the flow log sorted (workers end flows in
+/// their own order).
+#[derive(Debug, PartialEq)]
+struct Outputs {
+    code: Option<i32>,
+    report: String,
+    table: String,
+    flows: Vec<String>,
+    metrics: String,
+    hosts: String,
+}
+
+fn replay(inputs: &[String], extra: &[&str], workers: usize) -> Outputs {
+    let dir = TempDir::new("workers");
+    let (flows, metrics, hosts) = (dir.path("flows.jsonl"), dir.path("m.prom"), dir.path("hosts.jsonl"));
+    let workers = workers.to_string();
+    let mut args: Vec<&str> = vec!["replay"];
+    args.extend(inputs.iter().map(String::as_str));
+    args.extend(extra);
+    args.extend(["--workers", &workers, "--format", "json"]);
+    let outs = [
+        "--flows-out",
+        flows.to_str().unwrap(),
+        "--metrics-out",
+        metrics.to_str().unwrap(),
+        "--hosts-out",
+        hosts.to_str().unwrap(),
+    ];
+    let out = vendorwatch(&[&args[..], &outs].concat());
+    let table = vendorwatch(&[&args[..args.len() - 2], &["--format", "table"]].concat()).stdout;
+    let mut flows: Vec<String> =
+        std::fs::read_to_string(&flows).unwrap_or_default().lines().map(str::to_owned).collect();
+    flows.sort();
+    Outputs {
+        code: out.code,
+        report: out.stdout,
+        table,
+        flows,
+        // Entries the workers' host tables hold: a resource gauge, which
+        // sums a device two workers both met; every count is compared.
+        metrics: std::fs::read_to_string(&metrics)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| !l.starts_with("vendorwatch_host_table_hosts "))
+            .map(|l| format!("{l}\n"))
+            .collect(),
+        hosts: std::fs::read_to_string(&hosts).unwrap_or_default(),
+    }
+}
+
+fn fixtures() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(pcaps())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
+        .map(|p| p.display().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+fn assert_same_for_any_worker_count(inputs: &[String], extra: &[&str]) -> Outputs {
+    let one = replay(inputs, extra, 1);
+    assert!(!one.flows.is_empty() || one.code != Some(0), "{inputs:?}: no flows at all");
+    for n in [2, 4] {
+        let many = replay(inputs, extra, n);
+        assert!(many == one, "{inputs:?} with {n} workers differs from one worker:\n{many:#?}\nvs\n{one:#?}");
+    }
+    one
+}
+
+#[test]
+fn every_fixture_gives_the_same_outputs_with_one_two_and_four_workers() {
+    for f in fixtures() {
+        assert_same_for_any_worker_count(&[f], &[]);
+    }
+}
+
+#[test]
+fn all_fixtures_in_one_run_and_the_sample_with_its_config() {
+    assert_same_for_any_worker_count(&fixtures(), &[]);
+    let config = fixture("sample.toml").display().to_string();
+    let sample =
+        assert_same_for_any_worker_count(&[fixture("sample.pcap").display().to_string()], &["--config", &config]);
+    assert!(sample.table.contains("TOP HOSTS PER BANNED VENDOR"), "{}", sample.table);
+}
+
+#[test]
+fn dns_answers_reach_the_flows_they_explain_on_any_worker() {
+    let dns = [fixture("dns.pcap").display().to_string()];
+    let one = assert_same_for_any_worker_count(&dns, &[]);
+    let by_dns = one.flows.iter().filter(|f| f.contains("\"evidence\":\"dns\"")).count();
+    assert!(by_dns >= 2, "the fixture's flows attributed by earlier DNS answers: {:#?}", one.flows);
+}
+
+#[test]
+fn workers_share_the_flow_bound_and_lose_no_packet_when_it_is_reached() {
+    let config = fixture("sample.toml").display().to_string();
+    let r = common::replay(&["sample.pcap"], &["--config", &config, "--max-flows", "4", "--workers", "2"]);
+    assert_eq!(r.out.code, Some(0), "{:?}", r.out);
+    let full = r.value("vendorwatch_flow_evictions_total{reason=\"table_full\"}");
+    assert!(full > 0.0, "two flows per worker are too few for the sample");
+    assert_eq!(full as usize, r.flows.iter().filter(|f| f["end_reason"] == "table_full").count());
+    let counted: f64 = r.samples("vendorwatch_flows_total").iter().map(|s| s.2).sum();
+    assert_eq!(counted as usize, r.flows.len(), "every flow record is counted once");
+    let packets: f64 = r.samples("vendorwatch_packets_total").iter().map(|s| s.2).sum();
+    assert_eq!(packets as u64, r.sum("packets"));
+}
