@@ -60,6 +60,8 @@ pub struct LiveOptions {
     pub flush_interval: Duration,
     /// Attributed flow records kept for `/api/flows`.
     pub recent_flows: usize,
+    /// How the HTTP endpoint is served (TLS, auth, limits).
+    pub web: super::web::WebOptions,
 }
 
 /// Kernel counters of one capture handle, published by its worker.
@@ -269,7 +271,7 @@ pub fn run(rules: Rules, opts: LiveOptions) -> anyhow::Result<()> {
 
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the HTTP runtime")?;
-    let served = runtime.block_on(serve(live.clone(), opts.listen, &opts.interfaces, workers));
+    let served = runtime.block_on(serve(live.clone(), opts.listen, &opts.interfaces, workers, &opts.web));
     live.stop.store(true, Ordering::Release);
     for t in threads {
         let _ = t.join();
@@ -278,32 +280,29 @@ pub fn run(rules: Rules, opts: LiveOptions) -> anyhow::Result<()> {
     served
 }
 
-async fn serve(live: Arc<Live>, listen: SocketAddr, interfaces: &[String], workers: usize) -> anyhow::Result<()> {
+async fn serve(
+    live: Arc<Live>,
+    listen: SocketAddr,
+    interfaces: &[String],
+    workers: usize,
+    web: &super::web::WebOptions,
+) -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
 
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
     let mut hup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
+    let address = listener.local_addr().unwrap_or(listen);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let server = super::web::spawn(listener, live.clone(), web, stop_rx)?;
     eprintln!(
-        "vendorwatch: capturing on {} ({workers} worker{} each), serving http://{}/metrics",
+        "vendorwatch: capturing on {} ({workers} worker{} each), serving {}://{address}/metrics",
         interfaces.join(", "),
         if workers == 1 { "" } else { "s" },
-        listener.local_addr().unwrap_or(listen)
+        server.scheme
     );
-
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let server = {
-        let mut stop_rx = stop_rx.clone();
-        let app = super::http::router(live.clone());
-        tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stop_rx.wait_for(|s| *s).await;
-                })
-                .await
-        })
-    };
+    let server = server.task;
 
     let why = loop {
         tokio::select! {
@@ -673,6 +672,7 @@ mod tests {
             idle_timeout: None,
             flush_interval: Duration::from_secs(1),
             recent_flows: 1000,
+            web: Default::default(),
         };
         Arc::new(Live::new(rules(), &opts, Vec::new()))
     }

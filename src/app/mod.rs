@@ -8,3 +8,5 @@ pub mod live;
 pub mod replay;
 pub mod rules;
 pub mod signatures;
+#[cfg(feature = "live")]
+pub mod web;
