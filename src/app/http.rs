@@ -55,8 +55,7 @@ const PAGE_HTML: &str = include_str!("web/page.html");
 const PAGE_JS: &str = include_str!("web/page.js");
 const PAGE_CSS: &str = include_str!("web/page.css");
 /// The page loads only itself and talks only to its own origin.
-const PAGE_POLICY: &str =
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+const PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 #[derive(Clone)]
 struct AppState {
@@ -399,7 +398,11 @@ async fn health(State(live): State<Arc<Live>>) -> Response {
     }
     let reload = {
         let r = lock(&live.reload);
-        ReloadHealth { last_successful: r.last_ok, last_success_timestamp_seconds: r.last_success_s, failures: r.failures }
+        ReloadHealth {
+            last_successful: r.last_ok,
+            last_success_timestamp_seconds: r.last_success_s,
+            failures: r.failures,
+        }
     };
     json(&Health { capturing: live.all_alive(), interfaces, reload })
 }

@@ -70,8 +70,8 @@ impl BasicAuth {
         let ok = tokio::task::spawn_blocking(move || {
             bcrypt::verify(password, &hash.unwrap_or_else(dummy_hash)).unwrap_or(false)
         })
-            .await
-            .unwrap_or(false);
+        .await
+        .unwrap_or(false);
         if ok && known {
             let mut verified = lock(&self.verified);
             if verified.len() >= CACHE_ENTRIES {
@@ -106,7 +106,10 @@ mod tests {
     #[test]
     fn reads_basic_credentials() {
         // "alice:open sesame", and a password with a colon in it.
-        assert_eq!(credentials(&with_auth("Basic YWxpY2U6b3BlbiBzZXNhbWU=")), Some(("alice".into(), "open sesame".into())));
+        assert_eq!(
+            credentials(&with_auth("Basic YWxpY2U6b3BlbiBzZXNhbWU=")),
+            Some(("alice".into(), "open sesame".into()))
+        );
         assert_eq!(credentials(&with_auth("basic Ym9iOmE6Yg==")), Some(("bob".into(), "a:b".into())));
         assert_eq!(credentials(&with_auth("Bearer YWxpY2U6eA==")), None);
         assert_eq!(credentials(&with_auth("Basic !!!!")), None);

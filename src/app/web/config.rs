@@ -200,12 +200,15 @@ impl Source {
     }
 
     fn line_of(&self, key: &str) -> Option<usize> {
-        self.text.lines().position(|l| {
-            let l = l.trim_start().trim_start_matches("- ");
-            let l = l.strip_prefix(['"', '\'']).unwrap_or(l);
-            l.strip_prefix(key).is_some_and(|rest| rest.trim_start_matches(['"', '\'']).trim_start().starts_with(':'))
-        })
-        .map(|i| i + 1)
+        self.text
+            .lines()
+            .position(|l| {
+                let l = l.trim_start().trim_start_matches("- ");
+                let l = l.strip_prefix(['"', '\'']).unwrap_or(l);
+                l.strip_prefix(key)
+                    .is_some_and(|rest| rest.trim_start_matches(['"', '\'']).trim_start().starts_with(':'))
+            })
+            .map(|i| i + 1)
     }
 
     /// A path as written in the file, relative to the file's directory.

@@ -67,9 +67,9 @@ impl HostPolicy {
         if name == "localhost" && (self.listen.ip().is_loopback() || self.listen.ip().is_unspecified()) {
             return true;
         }
-        self.allowed.iter().any(|a| {
-            *a == name || port.is_some_and(|p| split_authority(a) == Some((name.clone(), Some(p))))
-        })
+        self.allowed
+            .iter()
+            .any(|a| *a == name || port.is_some_and(|p| split_authority(a) == Some((name.clone(), Some(p)))))
     }
 }
 
@@ -145,6 +145,8 @@ mod tests {
         assert!(!same_origin(Some("http://127.0.0.1:8080"), Some("127.0.0.1:9799"), false), "port");
         assert!(!same_origin(Some("null"), Some("127.0.0.1:9799"), false));
         assert!(!same_origin(Some("http://127.0.0.1:9799"), None, false));
-        assert!(cross_site_fetch(Some("cross-site")) && !cross_site_fetch(Some("same-origin")) && !cross_site_fetch(None));
+        assert!(
+            cross_site_fetch(Some("cross-site")) && !cross_site_fetch(Some("same-origin")) && !cross_site_fetch(None)
+        );
     }
 }

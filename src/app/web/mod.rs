@@ -90,7 +90,12 @@ pub(crate) struct WebConfig {
 
 impl WebConfig {
     fn open() -> Self {
-        WebConfig { tls: None, auth: Arc::new(BasicAuth::new(Default::default())), headers: Vec::new(), files: Vec::new() }
+        WebConfig {
+            tls: None,
+            auth: Arc::new(BasicAuth::new(Default::default())),
+            headers: Vec::new(),
+            files: Vec::new(),
+        }
     }
 
     /// Reads and checks the file and everything it names.
@@ -100,7 +105,9 @@ impl WebConfig {
         let mut files = vec![path.to_owned()];
         let tls = match &file.tls_server_config {
             Some(t) => {
-                files.extend([&t.cert_file, &t.key_file, &t.client_ca_file].into_iter().flatten().map(|f| src.resolve(f)));
+                files.extend(
+                    [&t.cert_file, &t.key_file, &t.client_ca_file].into_iter().flatten().map(|f| src.resolve(f)),
+                );
                 tls::server_config(&src, t)?
             }
             None => None,

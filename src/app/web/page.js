@@ -79,7 +79,7 @@ function drawSummary(summary) {
 
 function drawFlows(body) {
   const rows = body.flows.map((f) => {
-    const seen = new Date(f.last_seen_ns / 1e6).toLocaleTimeString("en-GB");
+    const seen = new Date(f.last_seen).toLocaleTimeString("en-GB");
     const name = f.server_name || f.name || f.query_name || "";
     return row([cell(seen), cell(f.segment), cell(endpoint(f.client, f.client_port)),
       cell(endpoint(f.server, f.server_port)), cell(f.vendor, f.banned ? "banned" : ""), cell(f.service),

@@ -32,7 +32,13 @@ pub(crate) fn wanted(tls: &TlsServerConfig) -> bool {
 }
 
 /// A PEM input: inline in the file, or a file it names.
-fn pem(src: &Source, file_key: &str, file: &Option<String>, inline_key: &str, inline: &Option<String>) -> Result<Option<(Vec<u8>, String)>, ConfigError> {
+fn pem(
+    src: &Source,
+    file_key: &str,
+    file: &Option<String>,
+    inline_key: &str,
+    inline: &Option<String>,
+) -> Result<Option<(Vec<u8>, String)>, ConfigError> {
     match (file, inline) {
         (Some(_), Some(_)) => Err(src.error_at(inline_key, format!("give {file_key} or {inline_key}, not both"))),
         (Some(path), None) => {
@@ -46,7 +52,11 @@ fn pem(src: &Source, file_key: &str, file: &Option<String>, inline_key: &str, in
     }
 }
 
-fn certificates(src: &Source, key: &str, (bytes, what): &(Vec<u8>, String)) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
+fn certificates(
+    src: &Source,
+    key: &str,
+    (bytes, what): &(Vec<u8>, String),
+) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
     let certs: Vec<_> = CertificateDer::pem_slice_iter(bytes)
         .collect::<Result<_, _>>()
         .map_err(|e| src.error_at(key, format!("{what}: not PEM certificates: {e}")))?;
@@ -86,9 +96,16 @@ fn crypto(src: &Source, tls: &TlsServerConfig) -> Result<CryptoProvider, ConfigE
                 .iter()
                 .find(|s| s.tls13().is_none() && format!("{:?}", s.suite()) == *name)
                 .ok_or_else(|| {
-                    let known: Vec<String> =
-                        p.cipher_suites.iter().filter(|s| s.tls13().is_none()).map(|s| format!("{:?}", s.suite())).collect();
-                    src.error_at("cipher_suites", format!("unknown or unsupported cipher suite {name:?} (known: {})", known.join(", ")))
+                    let known: Vec<String> = p
+                        .cipher_suites
+                        .iter()
+                        .filter(|s| s.tls13().is_none())
+                        .map(|s| format!("{:?}", s.suite()))
+                        .collect();
+                    src.error_at(
+                        "cipher_suites",
+                        format!("unknown or unsupported cipher suite {name:?} (known: {})", known.join(", ")),
+                    )
                 })?;
             picked.push(*suite);
         }
@@ -101,7 +118,10 @@ fn crypto(src: &Source, tls: &TlsServerConfig) -> Result<CryptoProvider, ConfigE
                 Curve::X25519 => provider::kx_group::X25519,
                 Curve::CurveP256 => provider::kx_group::SECP256R1,
                 Curve::CurveP384 => provider::kx_group::SECP384R1,
-                Curve::CurveP521 => return Err(src.error_at("curve_preferences", "CurveP521 is not supported (ring has no P-521 key exchange)")),
+                Curve::CurveP521 => {
+                    return Err(src
+                        .error_at("curve_preferences", "CurveP521 is not supported (ring has no P-521 key exchange)"));
+                }
             });
         }
         if groups.is_empty() {
@@ -118,7 +138,10 @@ pub(crate) fn server_config(src: &Source, tls: &TlsServerConfig) -> Result<Optio
         return Ok(None);
     }
     if tls.client_allowed_sans.is_some() {
-        return Err(src.error_at("client_allowed_sans", "client_allowed_sans is not supported; use a client CA that issues only to allowed clients"));
+        return Err(src.error_at(
+            "client_allowed_sans",
+            "client_allowed_sans is not supported; use a client CA that issues only to allowed clients",
+        ));
     }
     let cert = pem(src, "cert_file", &tls.cert_file, "cert", &tls.cert)?
         .ok_or_else(|| src.error_at("tls_server_config", "TLS needs cert_file (or cert)"))?;
@@ -141,14 +164,22 @@ pub(crate) fn server_config(src: &Source, tls: &TlsServerConfig) -> Result<Optio
         (t @ (ClientAuthType::RequestClientCert | ClientAuthType::RequireAnyClientCert), _) => {
             return Err(src.error_at("client_auth_type", format!("{t:?} accepts client certificates without checking them and is not supported; use VerifyClientCertIfGiven or RequireAndVerifyClientCert with client_ca_file")));
         }
-        (t, None) => return Err(src.error_at("client_auth_type", format!("{t:?} needs client_ca_file (the CA that signs client certificates)"))),
+        (t, None) => {
+            return Err(src.error_at(
+                "client_auth_type",
+                format!("{t:?} needs client_ca_file (the CA that signs client certificates)"),
+            ));
+        }
         (t, Some(ca)) => {
             let mut roots = RootCertStore::empty();
             for c in certificates(src, ca_key, &ca)? {
-                roots.add(c).map_err(|e| src.error_at(ca_key, format!("{}: not a usable CA certificate: {e}", ca.1)))?;
+                roots
+                    .add(c)
+                    .map_err(|e| src.error_at(ca_key, format!("{}: not a usable CA certificate: {e}", ca.1)))?;
             }
             let builder = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone());
-            let builder = if t == ClientAuthType::VerifyClientCertIfGiven { builder.allow_unauthenticated() } else { builder };
+            let builder =
+                if t == ClientAuthType::VerifyClientCertIfGiven { builder.allow_unauthenticated() } else { builder };
             Some(builder.build().map_err(|e| src.error_at(ca_key, format!("{}: {e}", ca.1)))?)
         }
     };
