@@ -141,7 +141,7 @@ struct LiveArgs {
     /// Signature directory instead of the embedded set; reloaded with the config.
     #[arg(long, value_name = "DIR")]
     signatures: Option<PathBuf>,
-    /// HTTP address for /metrics, /healthz, /api/summary, /api/flows and POST /-/reload.
+    /// HTTP address for the page at /, /metrics, /healthz, /api/* and POST /-/reload.
     #[arg(long, value_name = "ADDR:PORT", default_value = app::live::DEFAULT_LISTEN)]
     listen: std::net::SocketAddr,
     /// Capture filter (tcpdump syntax), applied in the kernel.
@@ -173,6 +173,31 @@ struct LiveArgs {
     /// listening socket are open.
     #[arg(long, value_name = "USER")]
     user: Option<String>,
+    /// TLS (cert, key, client CA for mutual TLS) and basic auth users (bcrypt), in the YAML format
+    /// of Prometheus exporters (node_exporter's --web.config.file); re-read when it changes.
+    #[arg(long = "web.config.file", value_name = "FILE")]
+    web_config_file: Option<PathBuf>,
+    /// Serves POST /-/reload (SIGHUP reloads either way).
+    #[arg(long = "web.enable-lifecycle")]
+    web_enable_lifecycle: bool,
+    /// Answers 404 to /api/* (the page then has no data); /metrics and /healthz stay.
+    #[arg(long = "web.disable-api")]
+    web_disable_api: bool,
+    /// Host names (or name:port) requests may use besides IP addresses and, on loopback,
+    /// localhost; * allows any (repeatable, or comma-separated).
+    #[arg(long = "web.allowed-hosts", value_name = "HOST", value_delimiter = ',')]
+    web_allowed_hosts: Vec<String>,
+    /// Open HTTP connections at most (lowered to fit the descriptor limit); past it a new
+    /// connection closes the one idle the longest.
+    #[arg(long = "web.max-connections", value_name = "N", default_value_t = app::web::DEFAULT_MAX_CONNECTIONS as u64, value_parser = clap::value_parser!(u64).range(1..))]
+    web_max_connections: u64,
+    /// Time a client gets to send a request's headers (and a TLS handshake, and the next request
+    /// on a kept-alive connection).
+    #[arg(long = "web.read-header-timeout", value_name = "DURATION", default_value = app::web::DEFAULT_READ_HEADER_TIMEOUT, value_parser = app::live::parse_duration)]
+    web_read_header_timeout: std::time::Duration,
+    /// A connection that moves no byte either way for this long is closed.
+    #[arg(long = "web.idle-timeout", value_name = "DURATION", default_value = app::web::DEFAULT_IDLE_TIMEOUT, value_parser = app::live::parse_duration)]
+    web_idle_timeout: std::time::Duration,
 }
 
 fn main() -> ExitCode {
@@ -213,6 +238,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Live(args) => {
             let rules = app::rules::load_rules(args.signatures.as_deref(), args.config.as_deref())?;
+            // Before capture starts, so a bad file is told at once.
+            if let Some(file) = &args.web_config_file {
+                app::web::check_config(file)?;
+            }
             let opts = app::live::LiveOptions {
                 interfaces: args.interfaces,
                 config: args.config,
@@ -227,6 +256,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 recent_flows: args.recent_flows,
                 flows_out: args.flows_out,
                 user: args.user,
+                web: app::web::WebOptions {
+                    config_file: args.web_config_file,
+                    enable_lifecycle: args.web_enable_lifecycle,
+                    disable_api: args.web_disable_api,
+                    allowed_hosts: args.web_allowed_hosts,
+                    max_connections: usize::try_from(args.web_max_connections).unwrap_or(usize::MAX),
+                    read_header_timeout: args.web_read_header_timeout.max(std::time::Duration::from_millis(100)),
+                    idle_timeout: args.web_idle_timeout.max(std::time::Duration::from_millis(100)),
+                },
             };
             app::live::run(rules, opts)?;
             Ok(ExitCode::SUCCESS)

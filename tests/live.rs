@@ -568,7 +568,18 @@ fn reload_keeps_the_running_rules_when_files_are_broken() {
     let mut sensor = start_sensor(
         &pair,
         &dir.0,
-        &["--signatures", &sig_arg, "--config", &cfg_arg, "--idle-timeout", "1s", "--flush-interval", "200ms"],
+        // POST /-/reload is served only with the lifecycle API on.
+        &[
+            "--signatures",
+            &sig_arg,
+            "--config",
+            &cfg_arg,
+            "--idle-timeout",
+            "1s",
+            "--flush-interval",
+            "200ms",
+            "--web.enable-lifecycle",
+        ],
     );
     let ns = &pair.sensor_ns;
     let reload_url = format!("http://{LISTEN}/-/reload");

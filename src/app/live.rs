@@ -79,6 +79,8 @@ pub struct LiveOptions {
     pub flows_out: Option<PathBuf>,
     /// Becomes this user once the interfaces and the listening socket are open.
     pub user: Option<String>,
+    /// How the HTTP endpoint is served (TLS, auth, limits).
+    pub web: super::web::WebOptions,
 }
 
 /// Kernel counters of one capture handle, published by its worker.
@@ -374,7 +376,7 @@ pub fn run(rules: Rules, opts: LiveOptions) -> anyhow::Result<()> {
 
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the HTTP runtime")?;
-    let served = runtime.block_on(serve(live.clone(), listener, &opts.interfaces, workers));
+    let served = runtime.block_on(serve(live.clone(), listener, &opts.interfaces, workers, &opts.web));
     live.stop.store(true, Ordering::Release);
     // A reload requested over HTTP may still be building on the blocking
     // pool: the sensor stops without waiting for it.
@@ -391,6 +393,7 @@ async fn serve(
     listener: std::net::TcpListener,
     interfaces: &[String],
     workers: usize,
+    web: &super::web::WebOptions,
 ) -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
 
@@ -399,24 +402,16 @@ async fn serve(
     let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
     let mut hup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
+    let address = listener.local_addr().unwrap_or(listen);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let server = super::web::spawn(listener, live.clone(), web, stop_rx)?;
     eprintln!(
-        "vendorwatch: capturing on {} ({workers} worker{} each), serving http://{listen}/metrics",
+        "vendorwatch: capturing on {} ({workers} worker{} each), serving {}://{address}/metrics",
         interfaces.join(", "),
         if workers == 1 { "" } else { "s" },
+        server.scheme
     );
-
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let server = {
-        let mut stop_rx = stop_rx.clone();
-        let app = super::http::router(live.clone());
-        tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stop_rx.wait_for(|s| *s).await;
-                })
-                .await
-        })
-    };
+    let server = server.task;
 
     let why = loop {
         tokio::select! {
@@ -945,6 +940,7 @@ mod tests {
             recent_flows: 1000,
             flows_out: None,
             user: None,
+            web: Default::default(),
         };
         Arc::new(Live::new(rules(), &opts, Vec::new()))
     }

@@ -12,3 +12,5 @@ pub mod replay;
 pub mod rules;
 pub mod signatures;
 mod spread;
+#[cfg(feature = "live")]
+pub mod web;
