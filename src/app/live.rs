@@ -5,10 +5,12 @@
 //! interface), each owning a [`Pipeline`]; one collector thread that owns
 //! the merged counters; tokio, on the main thread, only for HTTP, signals
 //! and timers. The packet path takes no lock and makes no allocation per
-//! packet: a worker meets the shared state between batches (a rules
-//! generation number, an atomic load) and once per flush interval, when it
-//! hands its counter deltas and flow records to the collector through a
-//! bounded channel without waiting (a full channel leaves the batch with
+//! packet (the workers' shared DNS answer cache, which keeps counts
+//! independent of `--workers`, takes a shard lock per new flow and per
+//! vendor answer, not per packet): a worker meets the shared state between
+//! batches (a rules generation number, an atomic load) and once per flush
+//! interval, when it hands its counter deltas and flow records to the
+//! collector through a bounded channel without waiting (a full channel leaves the batch with
 //! the worker, folded into the next). The collector merges and publishes
 //! a snapshot that scrapes render from; no capture thread ever waits for
 //! a scrape, a reload or the collector.
@@ -25,6 +27,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 
 use crate::aggregate::Aggregator;
+use crate::classify::dns_cache::DnsCache;
 use crate::export::flowlog::FlowRecord;
 use crate::flow::Timeouts;
 use crate::pipeline::{Batch, FlowRecords, Pipeline, Rules};
@@ -115,6 +118,8 @@ pub(crate) struct Live {
     pub reload: Mutex<ReloadState>,
     pub handles: Vec<HandleStats>,
     pub recent: RecentFlows,
+    /// The workers' one DNS answer cache.
+    dns: Arc<DnsCache>,
     pub stop: AtomicBool,
     pub host_window: Duration,
     config: Option<PathBuf>,
@@ -129,6 +134,7 @@ impl Live {
             reload: Mutex::new(ReloadState { failures: 0, last_success_s: unix_seconds(), last_ok: true }),
             handles,
             recent: RecentFlows::new(opts.recent_flows),
+            dns: Pipeline::new_dns_cache(),
             stop: AtomicBool::new(false),
             host_window: opts.host_window,
             config: opts.config.clone(),
@@ -442,6 +448,7 @@ impl Worker {
         // picked up at the next check and applied again, which is harmless.
         let mut pipeline =
             Pipeline::with_timeouts(live.rules.current(), self.max_flows, self.timeouts, FlowRecords::Attributed);
+        pipeline.share_dns_cache(live.dns.clone());
         pipeline.set_interface_names(self.interface_names.clone());
         let interface = &self.interface_names[self.interface_index];
         let source = pipeline.add_source(interface);

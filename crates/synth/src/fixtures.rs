@@ -1469,3 +1469,23 @@ mod tests {
         assert_eq!(n, stats.packets);
     }
 }
+
+/// `clients` clients, each resolving `gateway.icloud.com` (apple/icloud)
+/// to an address of its own in 198.51.100.0/24 and connecting to it 1 ms
+/// later without naming it (no ClientHello): only the answer attributes
+/// the connections. Each lookup and its connection are two flows, which a
+/// sensor's `PACKET_FANOUT` hash gives to different workers as often as
+/// not. Generated for tests, not committed: `clients` x 10 frames.
+pub fn dns_then_connect(clients: u8) -> Vec<u8> {
+    let mut cap = Capture::at(50 * MINUTE);
+    for i in 0..clients {
+        let client = format!("10.10.2.{}", u16::from(i) + 2);
+        let server = format!("198.51.100.{}", u16::from(i) + 2);
+        let resolver = Path::new(&format!("{client}:{}", 40_000 + u16::from(i)), "10.10.0.1:53");
+        let answer = Answer::a("gateway.icloud.com", 300, &server);
+        lookup(&mut cap, &resolver, u16::from(i), "gateway.icloud.com", QTYPE_A, &[answer]);
+        nameless(&mut cap, &Path::new(&format!("{client}:{}", 50_000 + u16::from(i)), &format!("{server}:443")));
+        cap.wait(10 * MS);
+    }
+    ethernet(cap)
+}
