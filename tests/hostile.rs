@@ -193,3 +193,72 @@ fn live_counts_are_the_same_with_one_two_and_four_workers() {
     }
     assert_eq!(expected["capture"]["packets"].as_u64(), Some(packets));
 }
+
+// ------------------------------------------------------------- bounded memory
+
+/// A line of /proc/PID/status, in KiB.
+fn status_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with(field)).unwrap_or_else(|| panic!("no {field} in {status}"));
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// The finding: 30,000 HTTP flows, each sending a request head with a
+/// 15 KB Host in 1448-byte segments and never finishing it, took a replay
+/// to 464 MB. Every byte a flow holds for its inspection is now charged to
+/// the worker's inspection budget (64 MiB), and names are cut to 255
+/// bytes, so the replay's own high-water mark (VmHWM, read while it still
+/// runs, after it has read the whole flood) stays under the budget, the
+/// flow table's 30,000 entries at 1 KiB each, and a 40 MiB allowance for
+/// the program itself (a replay of the 144-frame sample peaks at 15 MB).
+#[test]
+fn a_host_header_flood_stays_within_the_inspection_budget() {
+    use std::process::Stdio;
+
+    const FLOWS: u32 = 30_000;
+    const BUDGET: u64 = 64 << 20;
+    let dir = TempDir::new("flood");
+    let metrics = dir.path("metrics.prom");
+    let mut child = Command::new(netns::SENSOR)
+        .args(["replay", "-", "--metrics-out"])
+        .arg(&metrics)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut writer =
+        synth::capture::PcapWriter::new(child.stdin.take().unwrap(), synth::capture::PcapFormat::new(1)).unwrap();
+    let mut frames = 0u64;
+    for record in synth::fixtures::host_header_flood(FLOWS, 15_000) {
+        writer.write(&record).unwrap();
+        frames += 1;
+    }
+    // Then 8 MB of plain datagrams: once the pipe has taken them, the
+    // replay has read (and processed) every frame of the flood.
+    let tail = Conv::new("10.10.9.9:5000", "203.0.113.99:9");
+    for k in 0..6_000u64 {
+        writer.write(&synth::capture::Record::new(1_800_000_000_000_000_000 + k, tail.udp(true, &[0; 1400]))).unwrap();
+        frames += 1;
+    }
+    let peak_kib = status_kib(pid, "VmHWM:");
+    drop(writer.finish().unwrap());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    let sample =
+        |name: &str| common::parse_metrics(&text).into_iter().filter(|s| s.0 == name).map(|s| s.2).sum::<f64>() as u64;
+    assert_eq!(sample("vendorwatch_capture_packets_total"), frames, "every frame read");
+    assert_eq!(sample("vendorwatch_flows_total"), u64::from(FLOWS) + 1);
+    let refused = sample("vendorwatch_inspect_refused_total");
+    assert!(refused > 0, "the budget ran out before 30,000 heads of 15 KB were held: {text}");
+    let bound_kib = (BUDGET + u64::from(FLOWS) * 1024 + (40 << 20)) / 1024;
+    eprintln!(
+        "host flood: VmHWM {} MiB (bound {} MiB), {refused} flows refused inspection",
+        peak_kib / 1024,
+        bound_kib / 1024
+    );
+    assert!(peak_kib < bound_kib, "VmHWM {peak_kib} KiB over {bound_kib} KiB");
+}

@@ -1489,3 +1489,40 @@ pub fn dns_then_connect(clients: u8) -> Vec<u8> {
     }
     ethernet(cap)
 }
+
+/// The Host-header flood: `flows` HTTP connections from 10.10.4.0/22 and
+/// up to 203.0.113.80:80, all opened first, then each sending a request
+/// head whose Host value is `host_len` bytes and never ends (no CRLF), in
+/// 1448-byte segments taken round-robin over the flows, so that every flow
+/// holds its partial head at once. Records come one at a time (30,000
+/// flows with a 15 KB Host are 450 MB of capture), for tests to stream;
+/// not committed. 10 µs a frame: the flood spans seconds, well inside any
+/// idle timeout.
+pub fn host_header_flood(flows: u32, host_len: usize) -> impl Iterator<Item = Record> {
+    const SEGMENT: usize = 1448;
+    let mut head = b"GET / HTTP/1.1\r\nHost: ".to_vec();
+    head.resize(head.len() + host_len, b'h');
+    let path = |i: u32| {
+        let client = format!("10.10.{}.{}:{}", 4 + i / 250 % 250, i % 250 + 2, 20_000 + i / 62_500);
+        Path::new(&client, "203.0.113.80:80")
+    };
+    let isn = |i: u32| (i.wrapping_mul(2_654_435_761), i.wrapping_mul(40_503) ^ 0x5555_5555);
+    let handshakes = (0..flows).flat_map(move |i| {
+        let (p, (c, s)) = (path(i), isn(i));
+        [
+            p.tcp(true, c, 0, SYN, b""),
+            p.tcp(false, s, c.wrapping_add(1), SYN | ACK, b""),
+            p.tcp(true, c.wrapping_add(1), s.wrapping_add(1), ACK, b""),
+        ]
+    });
+    let chunks: Vec<Vec<u8>> = head.chunks(SEGMENT).map(<[u8]>::to_vec).collect();
+    let heads = chunks.into_iter().enumerate().flat_map(move |(n, chunk)| {
+        let offset = (n * SEGMENT) as u32;
+        (0..flows).map(move |i| {
+            let (p, (c, s)) = (path(i), isn(i));
+            p.tcp(true, c.wrapping_add(1).wrapping_add(offset), s.wrapping_add(1), PSH | ACK, &chunk)
+        })
+    });
+    let start = T0_NS + 52 * MINUTE;
+    handshakes.chain(heads).enumerate().map(move |(k, data)| Record::new(start + k as u64 * 10_000, data))
+}
