@@ -14,8 +14,8 @@
 # /proc/PID/stat) and CPU per captured frame, and the flows it attributed.
 #
 # Usage: sudo scripts/load-bench.sh [--seconds S] [--rate R] [--data D] [--payload BYTES] [--workers "1 2"]
-#        sudo scripts/load-bench.sh --soak [--seconds 600] [--rate 20kpps]
-# --rate is trafgen's (e.g. 50kpps; default: as fast as it goes). --soak runs
+#        sudo scripts/load-bench.sh --soak [--seconds 600] [--rate 20000pps]
+# --rate is trafgen's (e.g. 50000pps; default: as fast as it goes). --soak runs
 # one sensor (1 worker) at a steady rate and samples its VmRSS every 10 s:
 # memory must stay flat. The sender and the sensor are pinned to different
 # cores when the machine has two (taskset). Needs root, iproute2, trafgen
@@ -44,7 +44,7 @@ while [ $# -gt 0 ]; do
 done
 if [ "$soak" = 1 ]; then
     [ "$seconds" = 10 ] && seconds=600
-    [ -n "$rate" ] || rate=20kpps
+    [ -n "$rate" ] || rate=20000pps
     workers_list=1
 fi
 
@@ -116,7 +116,7 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 tx_packets() { ip netns exec "$ns_t" cat "/sys/class/net/$if_t/statistics/tx_packets"; }
 
-metrics() { ip netns exec "$ns_s" curl -s http://127.0.0.1:9799/metrics; }
+metrics() { ip netns exec "$ns_s" curl -s --max-time 5 http://127.0.0.1:9799/metrics; }
 metric() { # exposition name labels-text
     awk -v n="$2{$3}" '$1 == n {printf "%.0f", $2}' <<<"$1"
 }

@@ -4,9 +4,10 @@
 //! records; nothing on the packet path is shared with another thread but
 //! the DNS answer cache, which the workers of a live sensor share (a shard
 //! lock per new flow and per vendor answer, see [`DnsCache`]) so that a
-//! connection finds the answer whichever worker read it. Whoever drives the pipeline takes what it produced as a [`Batch`]
-//! (at a flush, or at the end) and merges it where it likes: the replay's
-//! main thread, the live sensor's collector.
+//! connection finds the answer whichever worker read it. Whoever drives
+//! the pipeline takes what it produced as a [`Batch`] (at a flush, or at
+//! the end) and merges it where it likes: the replay's main thread, the
+//! live sensor's collector.
 
 use std::sync::Arc;
 
