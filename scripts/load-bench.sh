@@ -117,8 +117,10 @@ hz=$(getconf CLK_TCK)
 tx_packets() { ip netns exec "$ns_t" cat "/sys/class/net/$if_t/statistics/tx_packets"; }
 
 metrics() { ip netns exec "$ns_s" curl -s --max-time 5 http://127.0.0.1:9799/metrics; }
-metric() { # exposition name labels-text
-    awk -v n="$2{$3}" '$1 == n {printf "%.0f", $2}' <<<"$1"
+metric() { # exposition name labels-text ("" for an unlabelled sample)
+    local series="$2"
+    [ -n "$3" ] && series="$2{$3}"
+    awk -v n="$series" '$1 == n {printf "%.0f", $2}' <<<"$1"
 }
 sum_family() { # exposition family
     awk -v f="$2{" 'index($1, f) == 1 {s += $2} END {printf "%.0f", s}' <<<"$1"
