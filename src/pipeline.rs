@@ -1,10 +1,13 @@
 //! The pipeline: frame -> decode -> flow -> inspect -> classify -> aggregate.
 //!
-//! One [`Pipeline`] per worker owns its flow table, DNS cache, counters
-//! and ended-flow records; nothing on the packet path is shared with another
-//! thread. Whoever drives the pipeline takes what it produced as a [`Batch`]
-//! (at a flush, or at the end) and merges it where it likes: the replay's
-//! main thread, the live sensor's collector.
+//! One [`Pipeline`] per worker owns its flow table, counters and ended-flow
+//! records; nothing on the packet path is shared with another thread but
+//! the DNS answer cache, which the workers of a live sensor share (a shard
+//! lock per new flow and per vendor answer, see [`DnsCache`]) so that a
+//! connection finds the answer whichever worker read it. Whoever drives
+//! the pipeline takes what it produced as a [`Batch`] (at a flush, or at
+//! the end) and merges it where it likes: the replay's main thread, the
+//! live sensor's collector.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -44,6 +47,10 @@ const DNS_CACHE_CAPACITY: usize = 65_536;
 const HOST_TABLE_CAPACITY: usize = 65_536;
 /// How often, in capture time, flows and fragments are checked for expiry.
 pub const EXPIRY_INTERVAL_NS: u64 = 100_000_000;
+/// How long after its first packet a flow may wait for a DNS answer read
+/// by another worker: a capture ring hands over its frames within its
+/// block timeout (50 ms), and four times that covers a busy worker's batch.
+const LATE_ANSWER_NS: u64 = 200_000_000;
 
 /// Which flow records a pipeline keeps for its driver.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,7 +156,8 @@ impl FlowState {
 pub struct Pipeline {
     rules: Arc<Rules>,
     flows: FlowTable<FlowState>,
-    dns: DnsCache,
+    /// Shared with the other workers of a live sensor.
+    dns: Arc<DnsCache>,
     defrag: Defragmenter,
     inspect_budget: InspectBudget,
     stats: PacketStats,
@@ -178,7 +186,7 @@ impl Pipeline {
         Pipeline {
             rules,
             flows: FlowTable::new(max_flows, timeouts),
-            dns: DnsCache::new(DNS_CACHE_CAPACITY),
+            dns: Self::new_dns_cache(),
             defrag: Defragmenter::default(),
             inspect_budget: InspectBudget::default(),
             dns_queries: HashMap::new(),
@@ -197,6 +205,18 @@ impl Pipeline {
             next_expiry_ns: 0,
             driven_expiry: false,
         }
+    }
+
+    /// A DNS answer cache of the default size, for workers to share
+    /// through [`Pipeline::share_dns_cache`].
+    pub fn new_dns_cache() -> Arc<DnsCache> {
+        Arc::new(DnsCache::new(DNS_CACHE_CAPACITY))
+    }
+
+    /// Learns and looks up DNS answers in `cache`, shared with other
+    /// workers, instead of a cache of its own.
+    pub fn share_dns_cache(&mut self, cache: Arc<DnsCache>) {
+        self.dns = cache;
     }
 
     /// Registers an input (file or interface) and returns its index.
@@ -282,9 +302,8 @@ impl Pipeline {
     /// Ends the flows and gives up the fragments idle past their timeout at `now_ns`.
     pub fn expire(&mut self, now_ns: u64) {
         self.now_ns = self.now_ns.max(now_ns);
-        let out = &mut self.out;
-        let rules = &self.rules;
-        self.flows.expire(self.now_ns, &mut |k, f, r| finish_flow(rules, out, k, f, r));
+        let (out, rules, dns) = (&mut self.out, &self.rules, &*self.dns);
+        self.flows.expire(self.now_ns, &mut |k, f, r| finish_flow(rules, dns, out, k, f, r));
         self.defrag.expire(self.now_ns);
     }
 
@@ -295,19 +314,19 @@ impl Pipeline {
             // flow, whose hello must be read and which counts once more.
             if self.flows.get_mut(&key).is_some_and(|f| f.tcp.restarts_with(p.tcp_seq)) {
                 if let Some(old) = self.flows.remove_key(&key) {
-                    finish_flow(&self.rules, &mut self.out, key, old, EndReason::Restarted);
+                    finish_flow(&self.rules, &self.dns, &mut self.out, key, old, EndReason::Restarted);
                 }
             }
         }
         let rules = &self.rules;
         let out = &mut self.out;
-        let dns = &self.dns;
+        let dns = &*self.dns;
         let interface_name = self.interface_names.get(interface as usize).map(|n| &**n);
         let (slot, flow, _new) = self.flows.get_or_insert(
             key,
             ts,
             || new_flow(rules, dns, p, forward, ts, interface, interface_name),
-            &mut |k, f, r| finish_flow(rules, out, k, f, r),
+            &mut |k, f, r| finish_flow(rules, dns, out, k, f, r),
         );
         let from_client = forward == flow.client_is_lo;
         let dir = if from_client { FROM_CLIENT } else { TO_CLIENT };
@@ -319,7 +338,7 @@ impl Pipeline {
         if !flow.inspection.is_done() && !p.payload.is_empty() {
             let mut env = InspectEnv {
                 rules: &self.rules,
-                dns: &mut self.dns,
+                dns: &self.dns,
                 queries: &mut self.dns_queries,
                 budget: &self.inspect_budget,
                 hosts: &mut self.out.hosts,
@@ -335,9 +354,8 @@ impl Pipeline {
     /// ends the flows idle past their timeout at `now_ns`.
     pub fn tick(&mut self, now_ns: u64) {
         self.now_ns = self.now_ns.max(now_ns);
-        let out = &mut self.out;
-        let rules = &self.rules;
-        self.flows.expire(self.now_ns, &mut |k, f, r| finish_flow(rules, out, k, f, r));
+        let (out, rules, dns) = (&mut self.out, &self.rules, &*self.dns);
+        self.flows.expire(self.now_ns, &mut |k, f, r| finish_flow(rules, dns, out, k, f, r));
     }
 
     /// Flows tracked by this worker.
@@ -349,12 +367,18 @@ impl Pipeline {
     /// per-packet stats, for a live sensor's periodic export; the result is
     /// in the next [`Pipeline::take_batch`].
     pub fn flush(&mut self) {
-        let rules = &self.rules;
-        let out = &mut self.out;
+        let (out, rules, dns) = (&mut self.out, &self.rules, &*self.dns);
         let active = out.keep == FlowRecords::Attributed;
+        let now_ns = self.now_ns;
         self.flows.for_each_mut(|_, f| {
+            // A flow a late DNS answer could still attribute waits until
+            // any answer that came before it has been read, whichever
+            // worker reads it.
+            let answers_in =
+                f.counted || !f.attribution.takes_late_answer() || now_ns.saturating_sub(f.first_ns) >= LATE_ANSWER_NS;
             if f.inspection.is_settled()
-                && count_flow(rules, &mut out.counts, &mut out.hosts, f)
+                && answers_in
+                && count_flow(rules, dns, &mut out.counts, &mut out.hosts, f)
                 && active
                 && f.attribution.verdict.entry.is_some()
             {
@@ -420,9 +444,8 @@ impl Pipeline {
 
     /// Ends every flow (end of input) and flushes all counters.
     pub fn finish(&mut self) {
-        let rules = &self.rules;
-        let out = &mut self.out;
-        self.flows.drain(&mut |k, f, r| finish_flow(rules, out, k, f, r));
+        let (out, rules, dns) = (&mut self.out, &self.rules, &*self.dns);
+        self.flows.drain(&mut |k, f, r| finish_flow(rules, dns, out, k, f, r));
         // Datagrams still missing pieces at the end never will complete.
         self.defrag.expire(u64::MAX);
         self.flush_stats();
@@ -432,7 +455,7 @@ impl Pipeline {
 /// What inspecting a payload may change besides the flow itself.
 struct InspectEnv<'a> {
     rules: &'a Rules,
-    dns: &'a mut DnsCache,
+    dns: &'a DnsCache,
     queries: &'a mut HashMap<(Arc<str>, VendorId), u64>,
     budget: &'a InspectBudget,
     hosts: &'a mut HostTable,
@@ -574,7 +597,7 @@ fn vendor_key(agg: &mut Aggregator, rules: &Rules, segment: &str, vendor: Vendor
 
 /// Adds what the flow did since its last flush to the counters; false when
 /// it did nothing since.
-fn count_flow(rules: &Rules, agg: &mut Aggregator, hosts: &mut HostTable, f: &mut FlowState) -> bool {
+fn count_flow(rules: &Rules, dns: &DnsCache, agg: &mut Aggregator, hosts: &mut HostTable, f: &mut FlowState) -> bool {
     let (out, inn) = if f.placement.host_is_client { (FROM_CLIENT, TO_CLIENT) } else { (TO_CLIENT, FROM_CLIENT) };
     let mut delta = Traffic { flows: u64::from(!f.counted), ..Traffic::default() };
     for (dir, idx) in [(OUT, out), (IN, inn)] {
@@ -583,6 +606,12 @@ fn count_flow(rules: &Rules, agg: &mut Aggregator, hosts: &mut HostTable, f: &mu
     }
     if delta == Traffic::default() {
         return false;
+    }
+    if !f.counted && f.attribution.takes_late_answer() {
+        // Another worker may have read the answer after this one read
+        // the flow's first packet.
+        let addrs = f.addrs();
+        f.attribution.take_late_answer(rules, dns, &addrs, f.first_ns);
     }
     f.flushed_packets = f.packets;
     f.flushed_bytes = f.bytes;
@@ -630,7 +659,14 @@ fn count_flow(rules: &Rules, agg: &mut Aggregator, hosts: &mut HostTable, f: &mu
     true
 }
 
-fn finish_flow(rules: &Rules, out: &mut WorkerOutputs, _key: FlowKey, mut f: FlowState, reason: EndReason) {
+fn finish_flow(
+    rules: &Rules,
+    dns: &DnsCache,
+    out: &mut WorkerOutputs,
+    _key: FlowKey,
+    mut f: FlowState,
+    reason: EndReason,
+) {
     let skipped = &mut f.quic_skipped;
     f.inspection.finish(&mut |finding| {
         if let Finding::Flow(FlowFinding::QuicPacketsSkipped(n)) = finding {
@@ -638,7 +674,7 @@ fn finish_flow(rules: &Rules, out: &mut WorkerOutputs, _key: FlowKey, mut f: Flo
         }
     });
     let agg = &mut out.counts;
-    count_flow(rules, agg, &mut out.hosts, &mut f);
+    count_flow(rules, dns, agg, &mut out.hosts, &mut f);
     agg.packet_stats.quic_skipped += f.quic_skipped;
     agg.packet_stats.inspect_refused += u64::from(f.inspection.refused());
     if matches!(reason, EndReason::IdleTimeout | EndReason::TableFull) {

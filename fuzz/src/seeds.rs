@@ -207,6 +207,9 @@ pub fn all() -> Vec<(&'static str, Vec<(String, Vec<u8>)>)> {
             ("pcap_be_ns_raw.pcap".into(), pcap(true, true, LINKTYPE_RAW, &raw[..4])),
             ("pcap_sll2.pcap".into(), pcap(false, false, LINKTYPE_LINUX_SLL2, &[&Link::LinuxSll2.frame(&packets[0])])),
             ("pcapng_two_ifaces.pcapng".into(), pcapng(&eth_frames[0], &packets[1])),
+            // The hostile stamps: one record stamped all ones, one dated 2106.
+            ("time_all_ones.pcapng".into(), fixture("time_all_ones.pcapng")),
+            ("time_2106.pcap".into(), fixture("time_2106.pcap")),
         ],
     ));
 
@@ -240,6 +243,8 @@ pub fn all() -> Vec<(&'static str, Vec<(String, Vec<u8>)>)> {
             ("absolute.bin".into(), b"GET http://[2001:db8::1]:80/x HTTP/1.0\r\nHost: ignored\r\n\r\n".to_vec()),
             ("connect.bin".into(), b"CONNECT api.tiktokv.com:443 HTTP/1.1\r\n\r\n".to_vec()),
             ("cut.bin".into(), b"POST /upload HTTP/1.1\r\nUser-Agent: a\r\nHo".to_vec()),
+            // The Host flood's head: a 3,000-byte Host that never ends.
+            ("endless_host.bin".into(), [&b"GET / HTTP/1.1\r\nHost: "[..], &[b'h'; 3000]].concat()),
         ],
     ));
 
@@ -314,7 +319,21 @@ pub fn all() -> Vec<(&'static str, Vec<(String, Vec<u8>)>)> {
         mixed.extend_from_slice(&[0x81, if i == 6 { 255 } else { 0 }]);
         chunk(&mut mixed, p);
     }
-    out.push(("pipeline", vec![("session_ethernet.bin".into(), session), ("raw_tight_table.bin".into(), mixed)]));
+    // The hostile captures, small: four flows of the Host flood (two
+    // segments of head each) and lookups whose answers alone attribute
+    // the connections that follow.
+    let flood: Vec<Record> = synth::fixtures::host_header_flood(4, 2000).collect();
+    let flood = pipeline_input_from_capture(&pcap_bytes(PcapFormat::new(LINKTYPE_ETHERNET), &flood), 64);
+    let answers = pipeline_input_from_capture(&synth::fixtures::dns_then_connect(3), 64);
+    out.push((
+        "pipeline",
+        vec![
+            ("session_ethernet.bin".into(), session),
+            ("raw_tight_table.bin".into(), mixed),
+            ("host_flood.bin".into(), flood.expect("the flood reads")),
+            ("dns_then_connect.bin".into(), answers.expect("the capture reads")),
+        ],
+    ));
     // stream: [port selector][2-byte length][direction byte][payload]...
     let conversation = |port: u8, steps: &[(u8, &[u8])]| {
         let mut input = vec![port];
@@ -339,6 +358,11 @@ pub fn all() -> Vec<(&'static str, Vec<(String, Vec<u8>)>)> {
         ],
     ));
     out
+}
+
+/// A committed fixture capture, by name.
+fn fixture(name: &str) -> Vec<u8> {
+    synth::fixtures::all().into_iter().find(|f| f.name == name).map(|f| f.bytes).expect("a fixture of that name")
 }
 
 fn link_selector(link: vendorwatch::source::LinkType) -> u8 {
@@ -459,7 +483,14 @@ mod tests {
                 panic!("{name} does not load: {p}")
             }
         }
-        for name in ["pcap_le_us_eth.pcap", "pcap_be_ns_raw.pcap", "pcap_sll2.pcap", "pcapng_two_ifaces.pcapng"] {
+        for name in [
+            "pcap_le_us_eth.pcap",
+            "pcap_be_ns_raw.pcap",
+            "pcap_sll2.pcap",
+            "pcapng_two_ifaces.pcapng",
+            "time_all_ones.pcapng",
+            "time_2106.pcap",
+        ] {
             let file = seed("capture_reader", name);
             let mut r = vendorwatch::source::file::CaptureReader::from_reader(&file[..]).unwrap();
             let mut n = 0;

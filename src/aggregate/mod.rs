@@ -151,7 +151,7 @@ impl PacketStats {
 }
 
 /// Gauges one worker reports with each handover; the exported gauges are
-/// their sums over the workers.
+/// their sums over the workers (the shared DNS cache's, their maximum).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct WorkerGauges {
     pub flows: u64,
@@ -341,7 +341,8 @@ impl Aggregator {
         }
         self.workers[worker] = gauges;
         self.flow_table_flows = self.workers.iter().map(|g| g.flows).sum();
-        self.dns_cache_entries = self.workers.iter().map(|g| g.dns_cache_entries).sum();
+        // The workers share one answer cache: each reports its size.
+        self.dns_cache_entries = self.workers.iter().map(|g| g.dns_cache_entries).max().unwrap_or(0);
         self.host_table_hosts = self.workers.iter().map(|g| g.host_table_hosts).sum();
     }
 

@@ -5,10 +5,12 @@
 //! interface), each owning a [`Pipeline`]; one collector thread that owns
 //! the merged counters; tokio, on the main thread, only for HTTP, signals
 //! and timers. The packet path takes no lock and makes no allocation per
-//! packet: a worker meets the shared state between batches (a rules
-//! generation number, an atomic load) and once per flush interval, when it
-//! hands its counter deltas and flow records to the collector through a
-//! bounded channel without waiting (a full channel leaves the batch with
+//! packet (the workers' shared DNS answer cache, which keeps counts
+//! independent of `--workers`, takes a shard lock per new flow and per
+//! vendor answer, not per packet): a worker meets the shared state between
+//! batches (a rules generation number, an atomic load) and once per flush
+//! interval, when it hands its counter deltas and flow records to the
+//! collector through a bounded channel without waiting (a full channel leaves the batch with
 //! the worker, folded into the next). The collector merges and publishes
 //! a snapshot that scrapes render from; no capture thread ever waits for
 //! a scrape, a reload or the collector.
@@ -32,6 +34,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 
 use crate::aggregate::{Aggregator, Policy};
+use crate::classify::dns_cache::DnsCache;
 use crate::export::flowlog::{FlowLog, FlowRecord};
 use crate::export::metrics::{Exposition, Kind, write_counters};
 use crate::flow::Timeouts;
@@ -145,6 +148,8 @@ pub(crate) struct Live {
     pub reload: Mutex<ReloadState>,
     pub handles: Vec<HandleStats>,
     pub recent: RecentFlows,
+    /// The workers' one DNS answer cache.
+    dns: Arc<DnsCache>,
     pub stop: AtomicBool,
     pub host_window: Duration,
     config: Option<PathBuf>,
@@ -167,6 +172,7 @@ impl Live {
             reload: Mutex::new(ReloadState { failures: 0, last_success_s: unix_seconds(), last_ok: true }),
             handles,
             recent: RecentFlows::new(opts.recent_flows),
+            dns: Pipeline::new_dns_cache(),
             stop: AtomicBool::new(false),
             host_window: opts.host_window,
             config: opts.config.clone(),
@@ -646,6 +652,7 @@ impl Worker {
         // Rules read after the link's generation: a reload in between is
         // picked up at the next check and applied again, which is harmless.
         let mut pipeline = Pipeline::with_timeouts(live.rules.current(), self.max_flows, self.timeouts, self.records);
+        pipeline.share_dns_cache(live.dns.clone());
         pipeline.set_interface_names(self.interface_names.clone());
         let interface = self.interface_names[self.interface_index].clone();
         let source = pipeline.add_source(&interface);

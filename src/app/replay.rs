@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use crate::aggregate::{Aggregator, Policy};
+use crate::classify::dns_cache::DnsCache;
 use crate::export::flowlog::{FlowLog, FlowRecord};
 use crate::export::hosts::host_records;
 use crate::export::metrics::{Exposition, Format, Kind, write_counters};
@@ -226,6 +227,9 @@ struct Plan {
     step_ns: Option<u64>,
     max_time_jump: Duration,
     frames_seen: Arc<AtomicU64>,
+    /// One DNS answer cache for all workers, bounded as one worker's, so
+    /// that its contents and evictions do not depend on the worker count.
+    dns: Arc<DnsCache>,
 }
 
 /// Replays every input through one worker's shard.
@@ -237,6 +241,7 @@ fn work(
     emit: &mut dyn FnMut(Event),
 ) -> WorkerEnd {
     let mut pipeline = Pipeline::new(plan.rules.clone(), plan.max_flows, plan.records);
+    pipeline.share_dns_cache(plan.dns.clone());
     pipeline.drive_expiry();
     let mut shard = Shard {
         index,
@@ -508,6 +513,7 @@ pub fn run(
         step_ns: history.as_ref().map(|_| u64::try_from(opts.step.as_nanos()).unwrap_or(u64::MAX).max(1)),
         max_time_jump: opts.max_time_jump,
         frames_seen: Arc::new(AtomicU64::new(0)),
+        dns: Pipeline::new_dns_cache(),
     };
     let mut outputs = Outputs {
         workers,

@@ -87,8 +87,8 @@ impl Attribution {
         let mut a = Attribution { lookup, ..Attribution::default() };
         if !lookup {
             if let Some(name) = dns.lookup(addrs.client, addrs.server, now_ns) {
-                if let Some(entry) = rules.match_name(name) {
-                    a.verdict.offer(entry, Evidence::Dns, Some(name));
+                if let Some(entry) = rules.match_name(&name) {
+                    a.verdict.offer(entry, Evidence::Dns, Some(&name));
                 }
             }
             a.classify_by_address(rules, addrs);
@@ -102,7 +102,7 @@ impl Attribution {
         rules: &Rules,
         addrs: &FlowAddrs,
         finding: FlowFinding<'_>,
-        dns: &mut DnsCache,
+        dns: &DnsCache,
         now_ns: u64,
     ) -> Applied {
         match finding {
@@ -163,6 +163,30 @@ impl Attribution {
     /// addresses.
     pub fn reclassify(&mut self, rules: &Rules, addrs: &FlowAddrs) {
         let dns_name = (self.verdict.evidence == Some(Evidence::Dns)).then(|| self.verdict.name.clone()).flatten();
+        self.reclassify_with(rules, addrs, dns_name);
+    }
+
+    /// Whether a DNS answer found only now could change the verdict: the
+    /// flow is no lookup, has no DNS-taught name, and no name of its own
+    /// outranks one (an ECH hello's outer name does not).
+    pub fn takes_late_answer(&self) -> bool {
+        !self.lookup
+            && self.verdict.evidence != Some(Evidence::Dns)
+            && (self.ech || self.verdict.evidence.is_none_or(|e| e < Evidence::Dns))
+    }
+
+    /// Attributes the flow as if an answer the client got before the
+    /// flow's first packet (at `first_ns`) had been known when it began:
+    /// with workers sharing the cache, the worker that read the answer
+    /// may have been behind the one that read the flow.
+    pub fn take_late_answer(&mut self, rules: &Rules, dns: &DnsCache, addrs: &FlowAddrs, first_ns: u64) {
+        let Some(name) = dns.answered_before(addrs.client, addrs.server, first_ns) else { return };
+        if rules.match_name(&name).is_some() {
+            self.reclassify_with(rules, addrs, Some(Box::from(&*name)));
+        }
+    }
+
+    fn reclassify_with(&mut self, rules: &Rules, addrs: &FlowAddrs, dns_name: Option<Box<str>>) {
         self.verdict = Verdict::default();
         if self.lookup {
             if let Some((_, name)) = self.query.take() {

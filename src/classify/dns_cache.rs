@@ -3,10 +3,20 @@
 //! Keyed by (client, address) because the same CDN address serves many
 //! names: only the client that asked is known to have meant this name.
 //! Names, not entries, are kept so that a signature reload applies at once.
+//!
+//! One cache serves every worker of a sensor: `PACKET_FANOUT` hashes a
+//! resolver's flow and the client's later connection to different workers
+//! as often as not, and the connection must still find the answer. The map
+//! is split into shards, each behind its own lock and with its own share of
+//! the capacity: a worker takes one shard's read lock per new flow and one
+//! shard's write lock per vendor answer, never per packet, and two workers
+//! meet on a lock only when both touch the same shard at the same moment.
 
+use std::hash::BuildHasher;
 use std::net::IpAddr;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use hashbrown::HashMap;
+use hashbrown::{DefaultHashBuilder, HashMap};
 
 /// Zero-TTL answers are common on CDNs and clients connect right after them;
 /// without a floor such answers would never attribute anything.
@@ -14,37 +24,116 @@ const MIN_TTL_SECS: u64 = 5;
 /// A week-long (or 68-year) TTL would pin an address to a name long after
 /// the CDN moved it; a day covers every sane TTL.
 const MAX_TTL_SECS: u64 = 86_400;
+/// Enough shards that workers rarely meet on one; few enough that each
+/// shard's share of a small capacity is still a useful cache.
+const SHARDS: usize = 64;
 
 struct Learned {
-    name: Box<str>,
+    name: Arc<str>,
+    /// When the name was first answered for the pair (a refresh of the
+    /// same name keeps it).
+    learned_ns: u64,
     expires_ns: u64,
 }
 
-/// A bounded map of (client, address) to the vendor name answered for it.
-pub struct DnsCache {
-    map: HashMap<(IpAddr, IpAddr), Learned>,
+type Key = (IpAddr, IpAddr);
+
+struct Shard {
+    map: HashMap<Key, Learned>,
     capacity: usize,
 }
 
+/// A bounded, concurrent map of (client, address) to the vendor name
+/// answered for it; share it between workers with an [`Arc`].
+pub struct DnsCache {
+    shards: Box<[RwLock<Shard>]>,
+    hasher: DefaultHashBuilder,
+}
+
 impl DnsCache {
+    /// A cache of at most `capacity` answers (rounded up to a multiple of
+    /// the shard count).
     pub fn new(capacity: usize) -> Self {
-        DnsCache { map: HashMap::new(), capacity: capacity.max(1) }
+        let shard_count = SHARDS.min(capacity.max(1));
+        let per_shard = capacity.max(1).div_ceil(shard_count);
+        let shards =
+            (0..shard_count).map(|_| RwLock::new(Shard { map: HashMap::new(), capacity: per_shard })).collect();
+        DnsCache { shards, hasher: DefaultHashBuilder::default() }
     }
 
-    pub fn learn(&mut self, client: IpAddr, addr: IpAddr, name: &str, ttl_secs: u32, now_ns: u64) {
-        if self.map.len() >= self.capacity && !self.map.contains_key(&(client, addr)) {
-            self.make_room(now_ns);
-        }
+    pub fn learn(&self, client: IpAddr, addr: IpAddr, name: &str, ttl_secs: u32, now_ns: u64) {
         let ttl = u64::from(ttl_secs).clamp(MIN_TTL_SECS, MAX_TTL_SECS);
         let expires_ns = now_ns.saturating_add(ttl.saturating_mul(1_000_000_000));
-        self.map.insert((client, addr), Learned { name: name.into(), expires_ns });
+        let key = (client, addr);
+        let mut shard = self.write(&key);
+        if let Some(known) = shard.map.get_mut(&key) {
+            // A repeated answer (every refresh of a cached record) keeps
+            // the name it already has: no allocation.
+            if *known.name != *name {
+                known.name = name.into();
+                known.learned_ns = now_ns;
+            }
+            known.expires_ns = expires_ns;
+            return;
+        }
+        if shard.map.len() >= shard.capacity {
+            shard.make_room(now_ns);
+        }
+        shard.map.insert(key, Learned { name: name.into(), learned_ns: now_ns, expires_ns });
     }
 
     /// The name `client` resolved to `addr`, while the answer is fresh.
-    pub fn lookup(&self, client: IpAddr, addr: IpAddr, now_ns: u64) -> Option<&str> {
-        self.map.get(&(client, addr)).filter(|l| now_ns <= l.expires_ns).map(|l| &*l.name)
+    pub fn lookup(&self, client: IpAddr, addr: IpAddr, now_ns: u64) -> Option<Arc<str>> {
+        let key = (client, addr);
+        let shard = self.read(&key);
+        shard.map.get(&key).filter(|l| now_ns <= l.expires_ns).map(|l| l.name.clone())
     }
 
+    /// The name `client` resolved to `addr` by an answer learned at or
+    /// before `at_ns` and fresh then: what a lookup at `at_ns` would have
+    /// found had every answer been read in time.
+    pub fn answered_before(&self, client: IpAddr, addr: IpAddr, at_ns: u64) -> Option<Arc<str>> {
+        let key = (client, addr);
+        let shard = self.read(&key);
+        shard.map.get(&key).filter(|l| l.learned_ns <= at_ns && at_ns <= l.expires_ns).map(|l| l.name.clone())
+    }
+
+    /// Answers held, over all shards (a gauge: shards are read one by one).
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|s| read(s).map.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The most answers the cache holds.
+    pub fn capacity(&self) -> usize {
+        self.shards.iter().map(|s| read(s).capacity).sum()
+    }
+
+    fn shard_of(&self, key: &Key) -> &RwLock<Shard> {
+        // The high bits: the shard's own map indexes by the low ones.
+        let hash = self.hasher.hash_one(key);
+        &self.shards[(hash >> 32) as usize % self.shards.len()]
+    }
+
+    fn read(&self, key: &Key) -> RwLockReadGuard<'_, Shard> {
+        read(self.shard_of(key))
+    }
+
+    fn write(&self, key: &Key) -> RwLockWriteGuard<'_, Shard> {
+        // A worker that panicked while holding the lock left a map that is
+        // still consistent (no operation here leaves it half-done).
+        self.shard_of(key).write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn read(shard: &RwLock<Shard>) -> RwLockReadGuard<'_, Shard> {
+    shard.read().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shard {
     /// Drops expired answers and, until an eighth of the capacity is free,
     /// those that expire soonest: a flood of answers cannot grow the cache,
     /// and the scan this takes happens once per eighth of the capacity
@@ -56,21 +145,25 @@ impl DnsCache {
             let mut expiries: Vec<u64> = self.map.values().map(|l| l.expires_ns).collect();
             let drop = self.map.len() - target;
             let (_, &mut cutoff, _) = expiries.select_nth_unstable(drop - 1);
-            self.map.retain(|_, l| l.expires_ns > cutoff);
+            // A flood's answers share one TTL and one clock: of those
+            // expiring at the cutoff only as many go as room needs, or
+            // every make_room would empty the shard.
+            let mut ties = drop - expiries.iter().filter(|&&e| e < cutoff).count();
+            self.map.retain(|_, l| {
+                let keep = l.expires_ns > cutoff || (l.expires_ns == cutoff && ties == 0);
+                if l.expires_ns == cutoff && !keep {
+                    ties -= 1;
+                }
+                keep
+            });
         }
-    }
-
-    pub fn len(&self) -> usize {
-        self.map.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::net::Ipv4Addr;
+
     use super::*;
 
     const S: u64 = 1_000_000_000;
@@ -80,24 +173,81 @@ mod tests {
         let c1: IpAddr = "10.0.0.1".parse().unwrap();
         let c2: IpAddr = "10.0.0.2".parse().unwrap();
         let a: IpAddr = "23.1.1.1".parse().unwrap();
-        let mut cache = DnsCache::new(16);
+        let cache = DnsCache::new(16);
         cache.learn(c1, a, "www.apple.com", 60, 100 * S);
-        assert_eq!(cache.lookup(c1, a, 159 * S), Some("www.apple.com"));
+        assert_eq!(cache.lookup(c1, a, 159 * S).as_deref(), Some("www.apple.com"));
         assert_eq!(cache.lookup(c1, a, 161 * S), None);
         assert_eq!(cache.lookup(c2, a, 101 * S), None);
+        // A later answer for the same pair replaces the name and the expiry.
+        cache.learn(c1, a, "gateway.icloud.com", 600, 200 * S);
+        assert_eq!(cache.lookup(c1, a, 700 * S).as_deref(), Some("gateway.icloud.com"));
+        assert_eq!(cache.len(), 1);
+        // Only answers learned by then count for a flow that began then.
+        assert_eq!(cache.answered_before(c1, a, 199 * S), None);
+        assert_eq!(cache.answered_before(c1, a, 201 * S).as_deref(), Some("gateway.icloud.com"));
+        cache.learn(c1, a, "gateway.icloud.com", 600, 300 * S);
+        assert_eq!(cache.answered_before(c1, a, 201 * S).as_deref(), Some("gateway.icloud.com"), "a refresh");
     }
 
     #[test]
     fn a_flood_stays_within_capacity() {
-        let mut cache = DnsCache::new(100);
+        let cache = DnsCache::new(6_400);
         let c: IpAddr = "10.0.0.1".parse().unwrap();
-        for i in 0..10_000u32 {
-            let addr = IpAddr::from(std::net::Ipv4Addr::from(i));
-            cache.learn(c, addr, "x.example", 300 + i, S);
+        for i in 0..50_000u32 {
+            cache.learn(c, IpAddr::from(Ipv4Addr::from(i)), "x.example", 300 + i, S);
         }
-        assert!(cache.len() <= 100);
-        assert!(cache.len() >= 80, "room is made an eighth at a time, not by emptying the cache");
+        assert!(cache.len() <= cache.capacity(), "{} > {}", cache.len(), cache.capacity());
+        assert_eq!(cache.capacity(), 6_400);
+        assert!(cache.len() >= 6_400 * 3 / 4, "room is made an eighth at a time, not by emptying the cache");
         // The longest-lived answers survive.
-        assert!(cache.lookup(c, IpAddr::from(std::net::Ipv4Addr::from(9_999u32)), S).is_some());
+        assert!(cache.lookup(c, IpAddr::from(Ipv4Addr::from(49_999u32)), S).is_some());
+        assert!(cache.lookup(c, IpAddr::from(Ipv4Addr::from(0u32)), S).is_none());
+    }
+
+    #[test]
+    fn a_flood_of_equal_ttls_does_not_empty_the_cache() {
+        let cache = DnsCache::new(6_400);
+        let c: IpAddr = "10.0.0.1".parse().unwrap();
+        for i in 0..50_000u32 {
+            cache.learn(c, IpAddr::from(Ipv4Addr::from(i)), "x.example", 300, S);
+            assert!(cache.len() <= 6_400);
+        }
+        assert!(cache.len() >= 6_400 * 3 / 4, "{}", cache.len());
+    }
+
+    #[test]
+    fn workers_on_other_threads_see_each_others_answers() {
+        let cache = Arc::new(DnsCache::new(65_536));
+        let c: IpAddr = "10.0.0.1".parse().unwrap();
+        let writers: Vec<_> = (0..4u32)
+            .map(|w| {
+                let cache = cache.clone();
+                std::thread::spawn(move || {
+                    for i in 0..2_000u32 {
+                        cache.learn(c, IpAddr::from(Ipv4Addr::from(w << 16 | i)), "www.apple.com", 300, S);
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        assert_eq!(cache.len(), 8_000);
+        for w in 0..4u32 {
+            for i in (0..2_000u32).step_by(97) {
+                let addr = IpAddr::from(Ipv4Addr::from(w << 16 | i));
+                assert_eq!(cache.lookup(c, addr, 2 * S).as_deref(), Some("www.apple.com"));
+            }
+        }
+    }
+
+    #[test]
+    fn a_tiny_capacity_is_honoured() {
+        let cache = DnsCache::new(3);
+        let c: IpAddr = "10.0.0.1".parse().unwrap();
+        for i in 0..50u32 {
+            cache.learn(c, IpAddr::from(Ipv4Addr::from(i)), "x.example", 300, S);
+        }
+        assert!(cache.len() <= 3);
     }
 }

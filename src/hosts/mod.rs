@@ -183,7 +183,10 @@ impl HostTable {
         facts.add_address(addr);
         match fact {
             HostFact::Hostname(name) => {
-                let name = name.get(..name.len().min(MAX_HOSTNAME)).unwrap_or(name);
+                // Cut at a character boundary: a byte cut inside one would
+                // leave the name whole, however long.
+                let end = (0..=name.len().min(MAX_HOSTNAME)).rev().find(|&i| name.is_char_boundary(i)).unwrap_or(0);
+                let name = &name[..end];
                 if facts.hostname.as_deref() != Some(name) {
                     facts.hostname = Some(name.into());
                 }
@@ -352,6 +355,9 @@ mod tests {
         let mut t = HostTable::new(4);
         t.learn(&rules, key(1), addr(1), HostFact::Hostname("johns-iphone.local"), 20);
         t.learn(&rules, key(1), addr(1), HostFact::Hostname("johns-iphone-2.local"), 10);
+        let long = format!("{}é{}", "a".repeat(252), "b".repeat(5_000));
+        t.learn(&rules, key(7), addr(7), HostFact::Hostname(&long), 30);
+        assert_eq!(t.get(&key(7)).and_then(|f| f.hostname.as_deref()), Some(&long[..252]), "cut before the é");
         let facts = t.get(&key(1)).unwrap();
         assert_eq!((facts.first_ns, facts.last_ns), (10, 20));
         assert_eq!(facts.hostname.as_deref(), Some("johns-iphone-2.local"));

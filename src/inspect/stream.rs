@@ -138,8 +138,20 @@ impl Stream {
         if self.held_bytes() + new.len() > MAX_HELD {
             return false;
         }
+        self.grow(new.len());
         self.held.extend_from_slice(new);
         true
+    }
+
+    /// Makes room for `more` held bytes, doubling as a Vec does but never
+    /// past [`MAX_HELD`]: the budget charges the bound, and a doubled
+    /// 11 KiB buffer would be 23 KiB.
+    fn grow(&mut self, more: usize) {
+        let needed = self.held.len() + more;
+        if needed > self.held.capacity() {
+            let target = (self.held.capacity() * 2).clamp(needed, MAX_HELD.max(needed));
+            self.held.reserve_exact(target - self.held.len());
+        }
     }
 
     fn drain_pending(&mut self) {
@@ -151,6 +163,7 @@ impl Stream {
             let offset = seq.wrapping_sub(start) as usize;
             // Room was reserved when it was held, so this cannot overflow.
             let new = bytes.get(self.held.len() - offset..).unwrap_or(&[]);
+            self.grow(new.len());
             self.held.extend_from_slice(new);
         }
     }
@@ -208,6 +221,16 @@ mod tests {
         assert_eq!(s.add(96, b"xxxxabc"), Placed::Ready);
         assert_eq!(s.held(), b"abc");
         assert_eq!(s.add(90, b"xxxx"), Placed::Waiting);
+    }
+
+    #[test]
+    fn the_buffer_never_grows_past_the_bound() {
+        let mut s = Stream::new(Some(0));
+        for i in 0..11u32 {
+            assert_eq!(s.add(i * 1448, &[b'h'; 1448]), Placed::Ready);
+            assert!(s.held.capacity() <= MAX_HELD, "{} bytes allocated", s.held.capacity());
+        }
+        assert_eq!(s.held().len(), 11 * 1448);
     }
 
     #[test]

@@ -63,7 +63,7 @@ struct SegmentDoc {
     #[serde(default)]
     vlans: Vec<Spanned<u16>>,
     #[serde(default)]
-    interfaces: Vec<String>,
+    interfaces: Vec<Spanned<String>>,
     /// VXLAN/Geneve network identifiers of the outer encapsulation.
     #[serde(default)]
     vnis: Vec<Spanned<u32>>,
@@ -139,7 +139,12 @@ impl Config {
                     .get_ref()
                     .parse()
                     .map_err(|_| err(at, format!("{:?} is not a CIDR prefix", cidr.get_ref())))?;
-                let previous = match net.trunc() {
+                // As the signature loader says: a typo in the prefix length
+                // or the address would silently cover another network.
+                if net.trunc() != net {
+                    return Err(err(at, format!("{net} has host bits set (did you mean {}?)", net.trunc())));
+                }
+                let previous = match net {
                     IpNet::V4(n) => segments.v4.insert(n, id),
                     IpNet::V6(n) => segments.v6.insert(n, id),
                 };
@@ -160,6 +165,14 @@ impl Config {
                 }
             }
             for iface in seg.interfaces {
+                let at = lines.line(iface.span().start);
+                let iface = iface.into_inner();
+                if let Some(&other) = segments.interfaces.get(&iface) {
+                    return Err(err(
+                        at,
+                        format!("interface {iface:?} is already in segment {:?}", segments.names[other]),
+                    ));
+                }
                 segments.interfaces.insert(iface, id);
             }
             for (ids, kind) in [(&seg.vnis, TunnelKind::Vni), (&seg.erspan_sessions, TunnelKind::ErspanSession)] {
@@ -456,6 +469,26 @@ banned = ["apple"]
         assert_eq!(e.line, 3);
         let e = Config::parse(Path::new("site.toml"), "[polcy]\n").unwrap_err();
         assert_eq!(e.line, 1, "{e}");
+    }
+
+    #[test]
+    fn host_bits_in_a_cidr_are_an_error() {
+        let bad = "[[segment]]\nname = \"hq\"\ncidrs = [\"10.10.0.0/16\",\n  \"10.20.1.1/16\"]\n";
+        let e = Config::parse(Path::new("site.toml"), bad).unwrap_err();
+        assert_eq!(e.to_string(), "site.toml:4: 10.20.1.1/16 has host bits set (did you mean 10.20.0.0/16?)");
+        let v6 = "[[segment]]\nname = \"hq\"\ncidrs = [\"fd00:10::1/48\"]\n";
+        assert_eq!(Config::parse(Path::new("s.toml"), v6).unwrap_err().line, 3);
+        let host = "[[segment]]\nname = \"hq\"\ncidrs = [\"10.20.1.1/32\", \"fd00::1/128\"]\n";
+        assert!(Config::parse(Path::new("s.toml"), host).is_ok(), "a host route has no host bits");
+    }
+
+    #[test]
+    fn one_interface_in_two_segments_is_an_error() {
+        let bad = "[[segment]]\nname = \"a\"\ninterfaces = [\"eth1\"]\n\n[[segment]]\nname = \"b\"\ninterfaces = [\"eth2\", \"eth1\"]\n";
+        let e = Config::parse(Path::new("site.toml"), bad).unwrap_err();
+        assert_eq!(e.to_string(), "site.toml:7: interface \"eth1\" is already in segment \"a\"");
+        let twice = "[[segment]]\nname = \"a\"\ninterfaces = [\"eth1\", \"eth1\"]\n";
+        assert_eq!(Config::parse(Path::new("s.toml"), twice).unwrap_err().line, 3);
     }
 
     #[test]

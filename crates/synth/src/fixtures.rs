@@ -2294,3 +2294,60 @@ SERVER: Linux/3.10 UPnP/1.0 Hikvision/V5.7.3\r\nST: upnp:rootdevice\r\nUSN: uuid
         bytes: ethernet_records(&records),
     }
 }
+
+/// `clients` clients, each resolving `gateway.icloud.com` (apple/icloud)
+/// to an address of its own in 198.51.100.0/24 and connecting to it 1 ms
+/// later without naming it (no ClientHello): only the answer attributes
+/// the connections. Each lookup and its connection are two flows, which a
+/// sensor's `PACKET_FANOUT` hash gives to different workers as often as
+/// not. Generated for tests, not committed: `clients` x 10 frames.
+pub fn dns_then_connect(clients: u8) -> Vec<u8> {
+    let mut cap = Capture::at(50 * MINUTE);
+    for i in 0..clients {
+        let client = format!("10.10.2.{}", u16::from(i) + 2);
+        let server = format!("198.51.100.{}", u16::from(i) + 2);
+        let resolver = Path::new(&format!("{client}:{}", 40_000 + u16::from(i)), "10.10.0.1:53");
+        let answer = Answer::a("gateway.icloud.com", 300, &server);
+        lookup(&mut cap, &resolver, u16::from(i), "gateway.icloud.com", QTYPE_A, &[answer]);
+        nameless(&mut cap, &Path::new(&format!("{client}:{}", 50_000 + u16::from(i)), &format!("{server}:443")));
+        cap.wait(10 * MS);
+    }
+    ethernet(cap)
+}
+
+/// The Host-header flood: `flows` HTTP connections from 10.10.4.0/22 and
+/// up to 203.0.113.80:80, all opened first, then each sending a request
+/// head whose Host value is `host_len` bytes and never ends (no CRLF), in
+/// 1448-byte segments taken round-robin over the flows, so that every flow
+/// holds its partial head at once. Records come one at a time (30,000
+/// flows with a 15 KB Host are 450 MB of capture), for tests to stream;
+/// not committed. 10 µs a frame: the flood spans seconds, well inside any
+/// idle timeout.
+pub fn host_header_flood(flows: u32, host_len: usize) -> impl Iterator<Item = Record> {
+    const SEGMENT: usize = 1448;
+    let mut head = b"GET / HTTP/1.1\r\nHost: ".to_vec();
+    head.resize(head.len() + host_len, b'h');
+    let path = |i: u32| {
+        let client = format!("10.10.{}.{}:{}", 4 + i / 250 % 250, i % 250 + 2, 20_000 + i / 62_500);
+        Path::new(&client, "203.0.113.80:80")
+    };
+    let isn = |i: u32| (i.wrapping_mul(2_654_435_761), i.wrapping_mul(40_503) ^ 0x5555_5555);
+    let handshakes = (0..flows).flat_map(move |i| {
+        let (p, (c, s)) = (path(i), isn(i));
+        [
+            p.tcp(true, c, 0, SYN, b""),
+            p.tcp(false, s, c.wrapping_add(1), SYN | ACK, b""),
+            p.tcp(true, c.wrapping_add(1), s.wrapping_add(1), ACK, b""),
+        ]
+    });
+    let chunks: Vec<Vec<u8>> = head.chunks(SEGMENT).map(<[u8]>::to_vec).collect();
+    let heads = chunks.into_iter().enumerate().flat_map(move |(n, chunk)| {
+        let offset = (n * SEGMENT) as u32;
+        (0..flows).map(move |i| {
+            let (p, (c, s)) = (path(i), isn(i));
+            p.tcp(true, c.wrapping_add(1).wrapping_add(offset), s.wrapping_add(1), PSH | ACK, &chunk)
+        })
+    });
+    let start = T0_NS + 52 * MINUTE;
+    handshakes.chain(heads).enumerate().map(move |(k, data)| Record::new(start + k as u64 * 10_000, data))
+}
