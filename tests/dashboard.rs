@@ -274,8 +274,9 @@ fn now() -> f64 {
 /// Asks Prometheus; returns the result array, panicking on a PromQL error.
 fn prometheus(ns: &str, path: &str, params: &[(&str, &str)]) -> Option<Vec<Value>> {
     let (code, body) = netns::http_get(ns, &format!("http://{PROMETHEUS_LISTEN}{path}"), params);
-    if code == 0 {
-        return None; // not listening yet
+    // Not listening yet, or listening but still opening its TSDB.
+    if code == 0 || code == 503 {
+        return None;
     }
     let v: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path} {params:?}: {e}: {body}"));
     assert_eq!(v["status"], "success", "{path} {params:?}: {body}");
