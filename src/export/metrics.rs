@@ -330,6 +330,12 @@ pub fn write_counters(e: &mut Exposition, agg: &Aggregator, hosts_since_ns: u64,
         "Flows whose inspection ended because a TCP direction's reassembly reached its bound.",
     );
     e.sample("vendorwatch_inspect_stream_overflows_total", &[], agg.packet_stats.inspect_stream_overflows as f64);
+    e.family(
+        "vendorwatch_host_traffic_dropped_total",
+        Kind::Counter,
+        "Flows a full host-service table (the hosts report, /api/hosts) could not record.",
+    );
+    e.sample("vendorwatch_host_traffic_dropped_total", &[], agg.host_traffic_dropped as f64);
 }
 
 #[cfg(test)]
@@ -422,6 +428,28 @@ mod tests {
         assert!(text.contains(&format!("vendorwatch_dns_cache_evictions_total {evicted}\n")), "{text}");
         assert!(text.contains("vendorwatch_inspect_stream_overflows_total 3\n"), "{text}");
         assert!(text.contains("vendorwatch_inspect_refused_total 0\n"), "the budget was not the bound");
+    }
+
+    #[test]
+    fn a_full_host_service_table_counts_what_it_could_not_record() {
+        use crate::aggregate::{HostServiceKey, HostTraffic, MAX_HOST_SERVICES};
+
+        let mut agg = Aggregator::default();
+        let (segment, vendor, service) = (agg.label("hq"), agg.label("apple"), agg.label("icloud"));
+        let t = HostTraffic { flows: 1, packets: 2, bytes: 100, first_ns: 1, last_ns: 2 };
+        for i in 0..u32::try_from(MAX_HOST_SERVICES).unwrap() + 5 {
+            let key = HostServiceKey {
+                segment: segment.clone(),
+                host: std::net::IpAddr::from(std::net::Ipv4Addr::from(i)),
+                vendor: vendor.clone(),
+                service: service.clone(),
+                banned: false,
+            };
+            agg.add_host_traffic(key, t);
+        }
+        assert_eq!(agg.host_traffic.len(), MAX_HOST_SERVICES);
+        let text = render(&agg, &Policy::banning(&[], &[]));
+        assert!(text.contains("vendorwatch_host_traffic_dropped_total 5\n"), "{text}");
     }
 
     fn render(agg: &Aggregator, policy: &Policy) -> String {
