@@ -409,6 +409,7 @@ impl Pipeline {
                 flows: self.flows.len() as u64,
                 dns_cache_entries: self.dns.len() as u64,
                 host_table_hosts: self.out.hosts.len() as u64,
+                dns_cache_evictions: self.dns.evictions(),
             },
             records: std::mem::take(&mut self.out.records),
         }
@@ -677,6 +678,7 @@ fn finish_flow(
     count_flow(rules, dns, agg, &mut out.hosts, &mut f);
     agg.packet_stats.quic_skipped += f.quic_skipped;
     agg.packet_stats.inspect_refused += u64::from(f.inspection.refused());
+    agg.packet_stats.inspect_stream_overflows += u64::from(f.inspection.overflowed());
     if matches!(reason, EndReason::IdleTimeout | EndReason::TableFull) {
         agg.add_eviction(reason.as_str());
     }

@@ -132,6 +132,8 @@ pub struct PacketStats {
     pub quic_skipped: u64,
     /// Flows whose hello reassembly was refused: the budget was spent.
     pub inspect_refused: u64,
+    /// Flows whose inspection ended at a stream's reassembly bound.
+    pub inspect_stream_overflows: u64,
 }
 
 impl PacketStats {
@@ -147,6 +149,7 @@ impl PacketStats {
         self.fragments_inconsistent += other.fragments_inconsistent;
         self.quic_skipped += other.quic_skipped;
         self.inspect_refused += other.inspect_refused;
+        self.inspect_stream_overflows += other.inspect_stream_overflows;
     }
 }
 
@@ -157,6 +160,9 @@ pub struct WorkerGauges {
     pub flows: u64,
     pub dns_cache_entries: u64,
     pub host_table_hosts: u64,
+    /// The shared DNS cache's evictions since it was made (a counter every
+    /// worker reads whole, so not a delta).
+    pub dns_cache_evictions: u64,
 }
 
 /// Every counter vendorwatch exports.
@@ -179,6 +185,7 @@ pub struct Aggregator {
     pub ech_flows: HashMap<Arc<str>, u64>,
     pub flow_table_flows: u64,
     pub dns_cache_entries: u64,
+    pub dns_cache_evictions: u64,
     /// Hosts with facts held by the workers, and hosts evicted for room.
     pub host_table_hosts: u64,
     pub host_evictions: u64,
@@ -344,6 +351,8 @@ impl Aggregator {
         // The workers share one answer cache: each reports its size.
         self.dns_cache_entries = self.workers.iter().map(|g| g.dns_cache_entries).max().unwrap_or(0);
         self.host_table_hosts = self.workers.iter().map(|g| g.host_table_hosts).sum();
+        // The latest reading is the highest: the count only grows.
+        self.dns_cache_evictions = self.workers.iter().map(|g| g.dns_cache_evictions).max().unwrap_or(0);
     }
 
     /// Distinct hosts per (segment, vendor) seen since `since_ns` (all when 0).
@@ -367,6 +376,20 @@ impl Aggregator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_shared_caches_evictions_are_read_not_summed_and_stream_overflows_add_up() {
+        let mut a = Aggregator::default();
+        a.set_gauges(0, WorkerGauges { dns_cache_evictions: 40, ..WorkerGauges::default() });
+        a.set_gauges(1, WorkerGauges { dns_cache_evictions: 45, ..WorkerGauges::default() });
+        a.set_gauges(0, WorkerGauges { dns_cache_evictions: 50, ..WorkerGauges::default() });
+        assert_eq!(a.dns_cache_evictions, 50, "both workers read one cache's count");
+        let mut delta = Aggregator::default();
+        delta.packet_stats.inspect_stream_overflows = 3;
+        a.merge(delta.clone());
+        a.merge(delta);
+        assert_eq!(a.packet_stats.inspect_stream_overflows, 6);
+    }
 
     #[test]
     fn hosts_are_distinct_windowed_and_bounded() {

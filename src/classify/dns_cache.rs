@@ -41,6 +41,9 @@ type Key = (IpAddr, IpAddr);
 struct Shard {
     map: HashMap<Key, Learned>,
     capacity: usize,
+    /// Answers dropped for room while still fresh (expired ones are not
+    /// losses).
+    evicted: u64,
 }
 
 /// A bounded, concurrent map of (client, address) to the vendor name
@@ -56,8 +59,9 @@ impl DnsCache {
     pub fn new(capacity: usize) -> Self {
         let shard_count = SHARDS.min(capacity.max(1));
         let per_shard = capacity.max(1).div_ceil(shard_count);
-        let shards =
-            (0..shard_count).map(|_| RwLock::new(Shard { map: HashMap::new(), capacity: per_shard })).collect();
+        let shards = (0..shard_count)
+            .map(|_| RwLock::new(Shard { map: HashMap::new(), capacity: per_shard, evicted: 0 }))
+            .collect();
         DnsCache { shards, hasher: DefaultHashBuilder::default() }
     }
 
@@ -105,6 +109,12 @@ impl DnsCache {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Fresh answers dropped to make room since the cache was made: what
+    /// `vendorwatch_dns_cache_evictions_total` counts.
+    pub fn evictions(&self) -> u64 {
+        self.shards.iter().map(|s| read(s).evicted).sum()
     }
 
     /// The most answers the cache holds.
@@ -156,6 +166,7 @@ impl Shard {
                 }
                 keep
             });
+            self.evicted += drop as u64;
         }
     }
 }
@@ -202,6 +213,26 @@ mod tests {
         // The longest-lived answers survive.
         assert!(cache.lookup(c, IpAddr::from(Ipv4Addr::from(49_999u32)), S).is_some());
         assert!(cache.lookup(c, IpAddr::from(Ipv4Addr::from(0u32)), S).is_none());
+    }
+
+    #[test]
+    fn fresh_answers_dropped_for_room_are_counted_and_expired_ones_are_not() {
+        let cache = DnsCache::new(6_400);
+        let c: IpAddr = "10.0.0.1".parse().unwrap();
+        // Well below the bound in every shard.
+        for i in 0..1_000u32 {
+            cache.learn(c, IpAddr::from(Ipv4Addr::from(i)), "x.example", 5, 0);
+        }
+        assert_eq!(cache.evictions(), 0, "below the bound nothing is lost");
+        // Every old answer has expired by now: making room for the flood
+        // first drops those, and only then fresh ones.
+        for i in 0..50_000u32 {
+            cache.learn(c, IpAddr::from(Ipv4Addr::from(1 << 20 | i)), "x.example", 300, 100 * S);
+        }
+        let expired_gone = (0..1_000u32).all(|i| cache.lookup(c, IpAddr::from(Ipv4Addr::from(i)), 0).is_none());
+        assert!(expired_gone, "the expired answers made room first");
+        assert!(cache.evictions() > 0);
+        assert_eq!(cache.evictions(), 50_000 - cache.len() as u64, "each fresh answer is held or counted");
     }
 
     #[test]

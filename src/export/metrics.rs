@@ -318,6 +318,24 @@ pub fn write_counters(e: &mut Exposition, agg: &Aggregator, hosts_since_ns: u64,
     e.sample("vendorwatch_host_table_hosts", &[], agg.host_table_hosts as f64);
     e.family("vendorwatch_host_evictions_total", Kind::Counter, "Hosts evicted from a full host table.");
     e.sample("vendorwatch_host_evictions_total", &[], agg.host_evictions as f64);
+    e.family(
+        "vendorwatch_dns_cache_evictions_total",
+        Kind::Counter,
+        "DNS answers dropped from the full answer cache before their TTL ran out.",
+    );
+    e.sample("vendorwatch_dns_cache_evictions_total", &[], agg.dns_cache_evictions as f64);
+    e.family(
+        "vendorwatch_inspect_stream_overflows_total",
+        Kind::Counter,
+        "Flows whose inspection ended because a TCP direction's reassembly reached its bound.",
+    );
+    e.sample("vendorwatch_inspect_stream_overflows_total", &[], agg.packet_stats.inspect_stream_overflows as f64);
+    e.family(
+        "vendorwatch_host_traffic_dropped_total",
+        Kind::Counter,
+        "Flows a full host-service table (the hosts report, /api/hosts) could not record.",
+    );
+    e.sample("vendorwatch_host_traffic_dropped_total", &[], agg.host_traffic_dropped as f64);
 }
 
 #[cfg(test)]
@@ -356,6 +374,82 @@ mod tests {
             let line = format!("vendorwatch_fragment_datagrams_total{{outcome=\"{outcome}\"}} 0\n");
             assert!(text.contains(&line), "{line}");
         }
+    }
+
+    /// Both bounds filled through a worker, as traffic fills them: a DNS
+    /// answer flood into a small shared cache, and HTTP heads whose Host
+    /// header never ends; the counters reach the exposition.
+    #[test]
+    fn dns_cache_evictions_and_stream_overflows_reach_the_metrics() {
+        use std::sync::Arc;
+
+        use synth::app::{self, Answer};
+        use synth::conv::{Capture, Path};
+
+        use crate::classify::dns_cache::DnsCache;
+        use crate::classify::signatures::SignatureSet;
+        use crate::pipeline::{FlowRecords, Pipeline, Rules};
+        use crate::segment::Config;
+        use crate::source::{Frame, LinkType};
+
+        let rules = Arc::new(Rules::new(SignatureSet::embedded(), Config::default_auto()).unwrap());
+        let mut p = Pipeline::new(rules, 1024, FlowRecords::Off);
+        let cache = Arc::new(DnsCache::new(64));
+        p.share_dns_cache(cache.clone());
+        let source = p.add_source("eth0");
+        let mut cap = Capture::new(1_700_000_000_000_000_000, 1_000_000);
+        let resolver = Path::new("10.10.1.21:53001", "10.10.0.1:53");
+        let addrs: Vec<String> = (0..200).map(|i| format!("198.51.{}.{}", i / 100, i % 100 + 1)).collect();
+        let answers: Vec<Answer> = addrs.iter().map(|a| Answer::a("gateway.icloud.com", 300, a)).collect();
+        for (id, chunk) in (1u16..).zip(answers.chunks(50)) {
+            cap.push(resolver.udp(true, &app::dns_query(id, "gateway.icloud.com", 1)));
+            cap.push(resolver.udp(false, &app::dns_response(id, "gateway.icloud.com", 1, chunk)));
+        }
+        let flood: Vec<_> = synth::fixtures::host_header_flood(3, 20_000).collect();
+        let records = cap.records().iter().chain(&flood);
+        for r in records {
+            let frame = Frame {
+                ts_ns: r.ts_ns,
+                link: LinkType::Ethernet,
+                data: &r.data,
+                wire_len: r.data.len() as u32,
+                interface: 0,
+            };
+            p.process(&frame, source);
+        }
+        p.finish();
+        let mut agg = Aggregator::default();
+        let batch = p.take_batch();
+        agg.merge(batch.counts);
+        agg.set_gauges(0, batch.gauges);
+        let text = render(&agg, &Policy::banning(&[], &[]));
+        let evicted = 200 - cache.len() as u64;
+        assert!(evicted >= 136, "200 fresh answers, room for 64: {evicted}");
+        assert!(text.contains(&format!("vendorwatch_dns_cache_evictions_total {evicted}\n")), "{text}");
+        assert!(text.contains("vendorwatch_inspect_stream_overflows_total 3\n"), "{text}");
+        assert!(text.contains("vendorwatch_inspect_refused_total 0\n"), "the budget was not the bound");
+    }
+
+    #[test]
+    fn a_full_host_service_table_counts_what_it_could_not_record() {
+        use crate::aggregate::{HostServiceKey, HostTraffic, MAX_HOST_SERVICES};
+
+        let mut agg = Aggregator::default();
+        let (segment, vendor, service) = (agg.label("hq"), agg.label("apple"), agg.label("icloud"));
+        let t = HostTraffic { flows: 1, packets: 2, bytes: 100, first_ns: 1, last_ns: 2 };
+        for i in 0..u32::try_from(MAX_HOST_SERVICES).unwrap() + 5 {
+            let key = HostServiceKey {
+                segment: segment.clone(),
+                host: std::net::IpAddr::from(std::net::Ipv4Addr::from(i)),
+                vendor: vendor.clone(),
+                service: service.clone(),
+                banned: false,
+            };
+            agg.add_host_traffic(key, t);
+        }
+        assert_eq!(agg.host_traffic.len(), MAX_HOST_SERVICES);
+        let text = render(&agg, &Policy::banning(&[], &[]));
+        assert!(text.contains("vendorwatch_host_traffic_dropped_total 5\n"), "{text}");
     }
 
     fn render(agg: &Aggregator, policy: &Policy) -> String {

@@ -234,6 +234,9 @@ pub struct Inspection {
     state: State,
     /// Reassembly or inspector memory was refused: the budget was spent.
     refused: bool,
+    /// A direction's stream reached its bound ([`stream::MAX_HELD`] bytes
+    /// or its out-of-order segments) before the inspector had its message.
+    overflowed: bool,
 }
 
 enum State {
@@ -276,7 +279,7 @@ impl Inspection {
         } else {
             State::Done
         };
-        Inspection { state, refused: false }
+        Inspection { state, refused: false, overflowed: false }
     }
 
     /// Nothing more will be learned from this flow.
@@ -296,6 +299,11 @@ impl Inspection {
     /// Whether inspection was cut short because the budget was spent.
     pub fn refused(&self) -> bool {
         self.refused
+    }
+
+    /// Whether inspection ended because a stream reached its bound.
+    pub fn overflowed(&self) -> bool {
+        self.overflowed
     }
 
     /// Looks at one UDP datagram's payload.
@@ -353,7 +361,7 @@ impl Inspection {
                 let stream = &mut streams[s.dir.index()];
                 *stream = Stream::new(Some(s.stream_start.unwrap_or(s.seq)));
                 if stream.add(s.seq, s.payload) == Placed::Overflow {
-                    return self.finish(report);
+                    return self.overflow(report);
                 }
                 let active = Active { inspector: None, streams, watching: false, reservation: None };
                 self.state = State::Active(Box::new(active));
@@ -367,7 +375,7 @@ impl Inspection {
                 let Some(inspector) = active.inspector.as_mut() else {
                     // Waiting for an overtaken first segment.
                     match stream.add(s.seq, s.payload) {
-                        Placed::Overflow => return self.finish(report),
+                        Placed::Overflow => return self.overflow(report),
                         Placed::Waiting => return self.charge(budget, report),
                         Placed::Ready => {}
                     }
@@ -390,13 +398,13 @@ impl Inspection {
                     if let Some(n) = consumed(progress) {
                         let rest = s.payload.get(n..).unwrap_or(&[]);
                         if stream.advance_past(s.seq, n, rest) == Placed::Overflow {
-                            return self.finish(report);
+                            return self.overflow(report);
                         }
                     }
                     progress
                 } else {
                     match stream.add(s.seq, s.payload) {
-                        Placed::Overflow => return self.finish(report),
+                        Placed::Overflow => return self.overflow(report),
                         Placed::Waiting => return self.charge(budget, report),
                         Placed::Ready => {}
                     }
@@ -418,6 +426,13 @@ impl Inspection {
                 inspector.finish(report);
             }
         }
+    }
+
+    /// Ends inspection at a stream's bound: what the inspector waits for
+    /// will not fit.
+    fn overflow(&mut self, report: &mut Report<'_>) {
+        self.overflowed = true;
+        self.finish(report);
     }
 
     /// Runs the probes on a payload while probing: the accepted protocol's
@@ -457,6 +472,7 @@ impl Inspection {
             let rest = s.payload.get(n..).unwrap_or(&[]);
             if streams[s.dir.index()].advance_past(s.seq, n, rest) == Placed::Overflow {
                 inspector.finish(report);
+                self.overflowed = true;
                 return self.finish(report);
             }
         }
@@ -614,6 +630,29 @@ mod tests {
             [(Direction::FromClient, 0, a), (Direction::ToClient, 0, &big[..]), (Direction::ToClient, 9000, &big[..])];
         let seen = feed_tcp(&HTTPS, &segments, &InspectBudget::default());
         assert!(seen.done, "the server answered more than a hello's worth: the client's bytes were lost");
+    }
+
+    #[test]
+    fn inspection_ended_at_a_streams_bound_is_told_apart() {
+        let run = |segments: &[(usize, &[u8])]| {
+            let mut inspection = Inspection::new(IPPROTO_TCP);
+            let budget = InspectBudget::default();
+            for &(offset, payload) in segments {
+                let seq = ISN + 1 + u32::try_from(offset).unwrap();
+                let s = Segment { dir: Direction::FromClient, seq, payload, stream_start: Some(ISN + 1) };
+                inspection.on_segment(&HTTPS, s, &budget, &mut |_| {});
+            }
+            (inspection.is_done(), inspection.overflowed(), inspection.refused())
+        };
+        let record = hello("gateway.icloud.com");
+        assert_eq!(run(&cut(&record, 40)), (true, false, false), "a whole hello is not an overflow");
+        let mut reversed = cut(&record, 40);
+        reversed.reverse();
+        assert_eq!(run(&reversed[..17]), (true, true, false), "a 17th segment out of order");
+        // A Host header that never ends: an HTTP head past the bound.
+        let head = [&b"GET / HTTP/1.1\r\nHost: "[..], &[b'a'; stream::MAX_HELD]].concat();
+        let (d, o, r) = run(&cut(&head, 12));
+        assert!(d && o && !r, "a head longer than the bound: done {d}, overflowed {o}, refused {r}");
     }
 
     #[test]
