@@ -53,7 +53,6 @@ if [ ${#files[@]} -eq 0 ]; then
         files=("$work/bench.pcap")
     else
         corpus="${VENDORWATCH_CORPUS:-../shared/corpus/ndpi/pcap}"
-        [ -d "$corpus" ] || corpus=/work/shared/corpus/ndpi/pcap
         for f in netflix reddit wechat instagram telegram KakaoTalk_talk webex youtube_quic; do
             files+=("$corpus/$f.pcap")
         done

@@ -295,7 +295,6 @@ fn fixture() -> PathBuf {
     let candidates = [
         root.join("pcaps/sample.pcap"),
         root.join("../shared/corpus/ndpi/pcap/telegram.pcap"),
-        PathBuf::from("/work/shared/corpus/ndpi/pcap/telegram.pcap"),
     ];
     candidates
         .iter()
