@@ -13,6 +13,7 @@ pub mod aggregate;
 pub mod app;
 pub mod classify;
 pub mod decode;
+pub mod diag;
 pub mod export;
 pub mod flow;
 pub mod hosts;

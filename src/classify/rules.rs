@@ -2,7 +2,8 @@
 
 use crate::classify::names::NormalizedName;
 use crate::classify::signatures::{EntryId, SignatureSet, VendorId};
-use crate::segment::{Config, ConfigError};
+use crate::diag::Diagnostic;
+use crate::segment::Config;
 
 /// The rules one pipeline classifies and places flows by.
 #[derive(Debug)]
@@ -15,18 +16,18 @@ pub struct Rules {
 
 impl Rules {
     /// Checks the policy against the signatures (a banned vendor must exist).
-    pub fn new(signatures: SignatureSet, config: Config) -> Result<Rules, ConfigError> {
+    pub fn new(signatures: SignatureSet, config: Config) -> Result<Rules, Diagnostic> {
         let mut banned = vec![false; signatures.vendors.len()];
         for (name, line) in &config.banned {
             match signatures.vendor_by_name(name) {
                 Some(id) => banned[usize::from(id.0)] = true,
                 None => {
                     let known: Vec<&str> = signatures.vendors.iter().map(|v| &*v.id).collect();
-                    return Err(ConfigError {
-                        file: config.file.clone().unwrap_or_default(),
-                        line: *line,
-                        message: format!("banned vendor {name:?} has no signatures (known: {})", known.join(", ")),
-                    });
+                    return Err(Diagnostic::new(
+                        config.file.clone().unwrap_or_default(),
+                        *line,
+                        format!("banned vendor {name:?} has no signatures (known: {})", known.join(", ")),
+                    ));
                 }
             }
         }

@@ -26,6 +26,7 @@ use toml::Spanned;
 
 use self::ports::{PortIndex, PortRule, Scope};
 use super::names::{NormalizedName, akamai_embedded_name};
+use crate::diag::Diagnostic;
 use crate::text_lines::LineIndex;
 
 include!(concat!(env!("OUT_DIR"), "/embedded_signatures.rs"));
@@ -105,23 +106,9 @@ pub struct TableSizes {
     pub port_segments: usize,
 }
 
-/// A problem in a signature file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub file: PathBuf,
-    pub line: usize,
-    pub message: String,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)
-    }
-}
-
 /// All problems found while loading a set; the set is not used.
 #[derive(Debug, Clone)]
-pub struct Problems(pub Vec<Problem>);
+pub struct Problems(pub Vec<Diagnostic>);
 
 impl fmt::Display for Problems {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -199,12 +186,12 @@ struct Loader {
     origins: HashMap<(u8, Box<str>), Origin>,
     /// Keys in definition order, for the checks across vendors.
     keys: Vec<(u8, Box<str>)>,
-    problems: Vec<Problem>,
+    problems: Vec<Diagnostic>,
 }
 
 impl Loader {
     fn report(&mut self, file: u32, line: usize, message: String) {
-        self.problems.push(Problem { file: self.files[file as usize].clone(), line, message });
+        self.problems.push(Diagnostic::new(self.files[file as usize].clone(), line, message));
     }
 
     fn place(&self, origin: &Origin) -> String {
@@ -309,7 +296,7 @@ impl SignatureSet {
 
     /// Loads every `*.toml` in `dir`.
     pub fn load_dir(dir: &Path) -> Result<SignatureSet, Problems> {
-        let problem = |message: String| Problems(vec![Problem { file: dir.to_owned(), line: 0, message }]);
+        let problem = |message: String| Problems(vec![Diagnostic::whole_file(dir, message)]);
         let listing = std::fs::read_dir(dir).map_err(|e| problem(format!("cannot read directory: {e}")))?;
         let mut paths: Vec<PathBuf> = listing
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -324,7 +311,7 @@ impl SignatureSet {
         for path in paths {
             match std::fs::read_to_string(&path) {
                 Ok(text) => files.push((path, text)),
-                Err(e) => problems.push(Problem { file: path, line: 0, message: format!("cannot read: {e}") }),
+                Err(e) => problems.push(Diagnostic::whole_file(&path, format!("cannot read: {e}"))),
             }
         }
         if !problems.is_empty() {

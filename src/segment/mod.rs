@@ -7,7 +7,6 @@
 //! outer encapsulation's id (VXLAN/Geneve VNI, ERSPAN session), then the
 //! capture interface.
 
-use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,6 +19,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::decode::Vlans;
+use crate::diag::Diagnostic;
 use crate::text_lines::LineIndex;
 
 pub const UNASSIGNED: &str = "unassigned";
@@ -28,22 +28,6 @@ pub const UNASSIGNED: &str = "unassigned";
 /// bounded whatever the traffic.
 pub const MAX_AUTO_SEGMENTS: usize = 64;
 pub const AUTO_OVERFLOW: &str = "private-other";
-
-/// A problem in a config file.
-#[derive(Debug, Clone)]
-pub struct ConfigError {
-    pub file: PathBuf,
-    pub line: usize,
-    pub message: String,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -89,18 +73,15 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            file: path.to_owned(),
-            line: 0,
-            message: format!("cannot read: {e}"),
-        })?;
+    pub fn load(path: &Path) -> Result<Config, Diagnostic> {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| Diagnostic::whole_file(path, format!("cannot read: {e}")))?;
         Config::parse(path, &text)
     }
 
-    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+    pub fn parse(path: &Path, text: &str) -> Result<Config, Diagnostic> {
         let lines = LineIndex::new(text);
-        let err = |line, message| ConfigError { file: path.to_owned(), line, message };
+        let err = |line, message: String| Diagnostic::new(path, line, message);
         let doc: ConfigDoc = toml::from_str(text)
             .map_err(|e| err(e.span().map_or(0, |s| lines.line(s.start)), e.message().trim().to_owned()))?;
         let mut segments = Segments { names: vec![Arc::from(UNASSIGNED)], auto: None, ..Segments::default() };

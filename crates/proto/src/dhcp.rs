@@ -10,6 +10,8 @@
 
 use std::net::Ipv4Addr;
 
+use crate::reader::Reader;
+
 mod field {
     pub const OP: usize = 0;
     pub const HTYPE: usize = 1;
@@ -39,8 +41,7 @@ const OPT_PAD: u8 = 0;
 const OPT_END: u8 = 255;
 
 /// Not a DHCP message we read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Malformed;
+pub use crate::reader::Malformed;
 
 /// A checked DHCPv4 message: the fixed part and the magic cookie are there.
 #[derive(Debug, Clone, Copy)]
@@ -84,22 +85,17 @@ impl<'a> Message<'a> {
 
     /// The options in order, up to END or the first one that does not fit.
     pub fn options(&self) -> impl Iterator<Item = (u8, &'a [u8])> + use<'a> {
-        let mut rest = self.data.get(field::OPTIONS..).unwrap_or(&[]);
+        let mut r = Reader::new(self.data.get(field::OPTIONS..).unwrap_or(&[]));
         core::iter::from_fn(move || {
             loop {
-                let (&code, tail) = rest.split_first()?;
-                match code {
-                    OPT_PAD => rest = tail,
+                match r.u8().ok()? {
+                    OPT_PAD => {}
                     OPT_END => return None,
-                    _ => {
-                        let (&len, tail) = tail.split_first()?;
-                        let value = tail.get(..usize::from(len))?;
-                        rest = tail.get(usize::from(len)..).unwrap_or(&[]);
-                        return Some((code, value));
-                    }
+                    code => return Some((code, r.vec8().ok()?)),
                 }
             }
         })
+        .fuse()
     }
 
     /// The first option `code`.
@@ -143,14 +139,8 @@ impl<'a> V6Message<'a> {
 
     /// Options in order, up to the first that does not fit.
     pub fn options(&self) -> impl Iterator<Item = (u16, &'a [u8])> + use<'a> {
-        let mut rest = self.data.get(4..).unwrap_or(&[]);
-        core::iter::from_fn(move || {
-            let (&[c0, c1, l0, l1], tail) = rest.split_first_chunk::<4>()?;
-            let len = usize::from(u16::from_be_bytes([l0, l1]));
-            let value = tail.get(..len)?;
-            rest = tail.get(len..).unwrap_or(&[]);
-            Some((u16::from_be_bytes([c0, c1]), value))
-        })
+        let mut r = Reader::new(self.data.get(4..).unwrap_or(&[]));
+        core::iter::from_fn(move || Some((r.be16().ok()?, r.vec16().ok()?))).fuse()
     }
 
     pub fn option(&self, code: u16) -> Option<&'a [u8]> {
@@ -161,16 +151,17 @@ impl<'a> V6Message<'a> {
     /// class string.
     pub fn vendor_class(&self) -> Option<(u32, &'a str)> {
         let value = self.option(V6_OPT_VENDOR_CLASS)?;
-        let (&enterprise, rest) = value.split_first_chunk::<4>()?;
-        let (&len, rest) = rest.split_first_chunk::<2>()?;
-        Some((u32::from_be_bytes(enterprise), text(rest.get(..usize::from(u16::from_be_bytes(len)))?)?))
+        let mut r = Reader::new(value);
+        let enterprise = r.be32().ok()?;
+        Some((enterprise, text(r.vec16().ok()?)?))
     }
 
     /// The first label of the client's FQDN (option 39): its host name.
     pub fn fqdn_host(&self) -> Option<&'a str> {
         let value = self.option(V6_OPT_CLIENT_FQDN)?;
-        let (&len, rest) = value.get(1..)?.split_first()?;
-        text(rest.get(..usize::from(len))?)
+        let mut r = Reader::new(value);
+        r.skip(1).ok()?; // flags
+        text(r.vec8().ok()?)
     }
 }
 

@@ -23,9 +23,9 @@ pub const TYPE_TXT: u16 = 16;
 pub const TYPE_AAAA: u16 = 28;
 pub const TYPE_SRV: u16 = 33;
 
-/// Malformed or truncated data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Error;
+/// Malformed or truncated data: the crate's one parse error, under the
+/// name this module has always used.
+pub use crate::reader::Malformed as Error;
 
 /// A decoded name, as text with `.` between labels.
 #[derive(Clone, Copy)]

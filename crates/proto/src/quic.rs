@@ -22,6 +22,7 @@ pub mod gquic;
 pub mod keys;
 pub mod version;
 
+use crate::reader::{Malformed, Reader};
 use keys::InitialKeys;
 use version::{Framing, Handshake, Layout, Protected};
 pub use version::{
@@ -90,6 +91,12 @@ pub enum GiveUpReason {
     /// A decrypted packet held a truncated frame, or the CRYPTO stream does
     /// not start with a ClientHello.
     Malformed,
+}
+
+impl From<Malformed> for GiveUpReason {
+    fn from(Malformed: Malformed) -> Self {
+        GiveUpReason::Malformed
+    }
 }
 
 /// Per-flow state for the client's Initial packets.
@@ -295,26 +302,25 @@ impl ClientInitials {
     }
 
     fn read_frames(&mut self, plaintext: &[u8]) -> Result<(), GiveUpReason> {
-        const MALFORMED: GiveUpReason = GiveUpReason::Malformed;
         let mut r = Reader::new(plaintext);
         while !r.is_empty() {
-            match r.varint().ok_or(MALFORMED)? {
+            match r.varint()? {
                 // PADDING is usually a long run of zero bytes.
-                0x00 => r.skip_zeros(),
+                0x00 => r.skip_while(|b| b == 0),
                 0x01 => {} // PING
-                ty @ (0x02 | 0x03) => skip_ack(&mut r, ty == 0x03).ok_or(MALFORMED)?,
+                ty @ (0x02 | 0x03) => skip_ack(&mut r, ty == 0x03)?,
                 0x06 => {
-                    let offset = r.varint().ok_or(MALFORMED)?;
-                    let len = r.varint().ok_or(MALFORMED)?;
-                    let data = r.take_u64(len).ok_or(MALFORMED)?;
+                    let offset = r.varint()?;
+                    let len = r.varint()?;
+                    let data = r.take_u64(len)?;
                     self.crypto.insert(Handshake::Tls, offset, data)?;
                 }
                 0x1c => {
                     // CONNECTION_CLOSE: error code, frame type, reason phrase.
-                    r.varint().ok_or(MALFORMED)?;
-                    r.varint().ok_or(MALFORMED)?;
-                    let len = r.varint().ok_or(MALFORMED)?;
-                    r.take_u64(len).ok_or(MALFORMED)?;
+                    r.varint()?;
+                    r.varint()?;
+                    let len = r.varint()?;
+                    r.take_u64(len)?;
                 }
                 // Any other frame's length is unknown to us; the rest of the
                 // packet cannot be delimited.
@@ -337,12 +343,12 @@ impl ClientInitials {
             result.ok()
         });
         result?;
-        walked.ok_or(GiveUpReason::Malformed)
+        walked.map_err(GiveUpReason::from)
     }
 }
 
 /// Skips the body of an ACK frame (RFC 9000 §19.3); `ecn` for type 0x03.
-fn skip_ack(r: &mut Reader<'_>, ecn: bool) -> Option<()> {
+fn skip_ack(r: &mut Reader<'_>, ecn: bool) -> Result<(), Malformed> {
     r.varint()?; // Largest Acknowledged
     r.varint()?; // ACK Delay
     let ranges = r.varint()?;
@@ -358,7 +364,7 @@ fn skip_ack(r: &mut Reader<'_>, ecn: bool) -> Option<()> {
             r.varint()?;
         }
     }
-    Some(())
+    Ok(())
 }
 
 /// A plaintext Google QUIC client packet (Q024-Q046) that starts `datagram`.
@@ -419,7 +425,7 @@ pub fn looks_like_client_quic(datagram: &[u8]) -> bool {
         return true;
     }
     let mut r = Reader::new(datagram);
-    let (Some(first), Some(version)) = (r.u8(), r.array::<4>()) else { return false };
+    let (Ok(first), Ok(version)) = (r.u8(), r.array::<4>()) else { return false };
     first & 0xc0 == 0xc0
         && version::forces_negotiation(u32::from_be_bytes(version))
         && datagram.len() >= MIN_INITIAL_DATAGRAM
@@ -430,8 +436,12 @@ pub fn looks_like_client_quic(datagram: &[u8]) -> bool {
 #[must_use]
 pub fn is_version_negotiation(datagram: &[u8]) -> bool {
     let mut r = Reader::new(datagram);
-    let (Some(first), Some(version)) = (r.u8(), r.array::<4>()) else { return false };
-    first & 0x80 != 0 && version == [0; 4] && r.cid().is_some() && r.cid().is_some() && r.rest().len() % 4 == 0
+    let (Ok(first), Ok(version)) = (r.u8(), r.array::<4>()) else { return false };
+    first & 0x80 != 0
+        && version == [0; 4]
+        && connection_id(&mut r).is_ok()
+        && connection_id(&mut r).is_ok()
+        && r.rest().len() % 4 == 0
 }
 
 /// Derives the client's Initial keys (~3 µs, so callers cache them);
@@ -534,100 +544,36 @@ impl<'a> LongHeader<'a> {
     /// one of a version we decrypt, is a Retry, or does not fit.
     fn parse(bytes: &'a [u8]) -> Option<Self> {
         let mut r = Reader::new(bytes);
-        let first = r.u8()?;
+        let first = r.u8().ok()?;
         // Long header form and fixed bit (RFC 9000 §17.2).
         if first & 0xc0 != 0xc0 {
             return None;
         }
-        let version = u32::from_be_bytes(r.array()?);
+        let version = u32::from_be_bytes(r.array().ok()?);
         let Layout::Protected(protection) = version::layout(version)? else { return None };
         let initial_bits = initial_type_bits(version)?;
-        let dcid = r.cid()?;
-        r.cid()?; // Source Connection ID
+        let dcid = connection_id(&mut r).ok()?;
+        connection_id(&mut r).ok()?; // Source Connection ID
         let type_bits = (first >> 4) & 0x03;
         if Some(type_bits) == version::retry_type_bits(version) {
             return None;
         }
         let initial = type_bits == initial_bits;
         if initial {
-            let token_len = r.varint()?;
-            r.take_u64(token_len)?;
+            let token_len = r.varint().ok()?;
+            r.take_u64(token_len).ok()?;
         }
-        let length = usize::try_from(r.varint()?).ok()?;
-        let pn_offset = r.pos;
+        let length = usize::try_from(r.varint().ok()?).ok()?;
+        let pn_offset = r.position();
         let end = pn_offset.checked_add(length)?;
         (end <= bytes.len()).then_some(Self { version, protection, initial, dcid, pn_offset, end })
     }
 }
 
-/// A bounds-checked cursor over a byte slice.
-struct Reader<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn new(bytes: &'a [u8]) -> Self {
-        Self { bytes, pos: 0 }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.pos >= self.bytes.len()
-    }
-
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let end = self.pos.checked_add(n)?;
-        let out = self.bytes.get(self.pos..end)?;
-        self.pos = end;
-        Some(out)
-    }
-
-    fn take_u64(&mut self, n: u64) -> Option<&'a [u8]> {
-        self.take(usize::try_from(n).ok()?)
-    }
-
-    fn u8(&mut self) -> Option<u8> {
-        self.take(1)?.first().copied()
-    }
-
-    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
-        self.take(N)?.try_into().ok()
-    }
-
-    /// A connection ID with its one-byte length, at most 20 bytes.
-    fn cid(&mut self) -> Option<&'a [u8]> {
-        let len = usize::from(self.u8()?);
-        if len > MAX_CID_LEN {
-            return None;
-        }
-        self.take(len)
-    }
-
-    /// A QUIC variable-length integer (RFC 9000 §16).
-    fn varint(&mut self) -> Option<u64> {
-        let first = self.u8()?;
-        let extra = match first >> 6 {
-            0 => 0,
-            1 => 1,
-            2 => 3,
-            _ => 7,
-        };
-        let rest = self.take(extra)?;
-        Some(rest.iter().fold(u64::from(first & 0x3f), |acc, &b| (acc << 8) | u64::from(b)))
-    }
-
-    /// The bytes not read yet; the cursor moves to the end.
-    fn rest(&mut self) -> &'a [u8] {
-        let rest = self.bytes.get(self.pos..).unwrap_or(&[]);
-        self.pos = self.bytes.len();
-        rest
-    }
-
-    fn skip_zeros(&mut self) {
-        let rest = self.bytes.get(self.pos..).unwrap_or(&[]);
-        let zeros = rest.iter().take_while(|&&b| b == 0).count();
-        self.pos = self.pos.saturating_add(zeros);
-    }
+/// A connection ID with its one-byte length, at most 20 bytes.
+fn connection_id<'a>(r: &mut Reader<'a>) -> Result<&'a [u8], Malformed> {
+    let cid = r.vec8()?;
+    if cid.len() > MAX_CID_LEN { Err(Malformed) } else { Ok(cid) }
 }
 
 /// Resizes `v` to `len`, doubling its capacity as it grows but never past

@@ -14,6 +14,8 @@
 //! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //! ```
 
+use crate::reader::Reader;
+
 /// Field offsets of the header (the cookie follows at 4..8).
 mod field {
     use std::ops::Range;
@@ -32,8 +34,7 @@ pub const ATTR_SOFTWARE: u16 = 0x8022;
 const STANDARD_OPTIONAL: [u16; 10] = [0x8000, 0x8001, 0x8022, 0x8023, 0x8027, 0x8028, 0x8029, 0x802a, 0x802b, 0x802c];
 
 /// Why bytes are not a STUN message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Malformed;
+pub use crate::reader::Malformed;
 
 /// A STUN message over a byte slice, its header validated.
 #[derive(Debug, Clone, Copy)]
@@ -110,13 +111,14 @@ impl<'a> Iterator for Attributes<'a> {
     type Item = Attribute<'a>;
 
     fn next(&mut self) -> Option<Attribute<'a>> {
-        let (&[t0, t1, l0, l1], rest) = self.rest.split_first_chunk::<4>()?;
-        let len = usize::from(u16::from_be_bytes([l0, l1]));
-        let value = rest.get(..len)?;
-        // Values are padded to a multiple of four bytes.
-        let padded = len.div_ceil(4) * 4;
-        self.rest = rest.get(padded..).unwrap_or(&[]);
-        Some(Attribute { kind: u16::from_be_bytes([t0, t1]), value })
+        let mut r = Reader::new(self.rest);
+        let kind = r.be16().ok()?;
+        let value = r.vec16().ok()?;
+        // Values are padded to a multiple of four bytes; padding cut short
+        // ends the message.
+        let padding = value.len().next_multiple_of(4) - value.len();
+        self.rest = if r.skip(padding).is_ok() { r.rest() } else { &[] };
+        Some(Attribute { kind, value })
     }
 }
 

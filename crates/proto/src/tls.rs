@@ -7,7 +7,9 @@
 //! as reassembled from QUIC CRYPTO frames.
 //!
 //! Parsing never panics and never trusts a length field: every read goes
-//! through [`Reader`], whose accessors are bounds-checked.
+//! through [`Reader`](crate::Reader), whose accessors are bounds-checked.
+
+use crate::reader::Reader;
 
 /// TLS record content type `handshake`.
 const CONTENT_HANDSHAKE: u8 = 0x16;
@@ -68,8 +70,7 @@ pub struct ClientHello {
 }
 
 /// The handshake message is not a structurally valid ClientHello.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Malformed;
+pub use crate::reader::Malformed;
 
 /// Cheap test on a first payload: 0x16, 0x03, 0x00..=0x04.
 #[must_use]
@@ -262,63 +263,18 @@ fn reassemble(stream: &[u8], msg_len: usize) -> Vec<u8> {
     msg
 }
 
-/// Bounds-checked big-endian cursor; every read fails with [`Malformed`]
-/// instead of reading past the end.
-struct Reader<'a> {
-    buf: &'a [u8],
-}
-
-impl<'a> Reader<'a> {
-    fn new(buf: &'a [u8]) -> Self {
-        Reader { buf }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.buf.is_empty()
-    }
-
-    fn bytes(&mut self, n: usize) -> Result<&'a [u8], Malformed> {
-        let (head, tail) = self.buf.split_at_checked(n).ok_or(Malformed)?;
-        self.buf = tail;
-        Ok(head)
-    }
-
-    fn u8(&mut self) -> Result<u8, Malformed> {
-        let (&byte, tail) = self.buf.split_first().ok_or(Malformed)?;
-        self.buf = tail;
-        Ok(byte)
-    }
-
-    fn u16(&mut self) -> Result<u16, Malformed> {
-        let (&bytes, tail) = self.buf.split_first_chunk::<2>().ok_or(Malformed)?;
-        self.buf = tail;
-        Ok(u16::from_be_bytes(bytes))
-    }
-
-    /// A vector with a 1-byte length prefix.
-    fn vec8(&mut self) -> Result<&'a [u8], Malformed> {
-        let len = self.u8()?;
-        self.bytes(usize::from(len))
-    }
-
-    /// A vector with a 2-byte length prefix.
-    fn vec16(&mut self) -> Result<&'a [u8], Malformed> {
-        let len = self.u16()?;
-        self.bytes(usize::from(len))
-    }
-
-    /// Reads the single vec16 that must make up the whole remaining input,
-    /// as in every extension body we parse.
-    fn only_vec16(mut self) -> Result<&'a [u8], Malformed> {
-        let inner = self.vec16()?;
-        if self.is_empty() { Ok(inner) } else { Err(Malformed) }
-    }
+/// The single vec16 that must make up the whole of `data`, as in every
+/// extension body we parse.
+fn only_vec16(data: &[u8]) -> Result<&[u8], Malformed> {
+    let mut r = Reader::new(data);
+    let inner = r.vec16()?;
+    if r.is_empty() { Ok(inner) } else { Err(Malformed) }
 }
 
 fn parse_client_hello_body(body: &[u8]) -> Result<ClientHello, Malformed> {
     let mut r = Reader::new(body);
-    let _legacy_version = r.bytes(2)?;
-    let _random = r.bytes(32)?;
+    let _legacy_version = r.take(2)?;
+    let _random = r.take(32)?;
     let session_id = r.vec8()?;
     let cipher_suites = r.vec16()?;
     let compression_methods = r.vec8()?;
@@ -336,13 +292,13 @@ fn parse_client_hello_body(body: &[u8]) -> Result<ClientHello, Malformed> {
     if r.is_empty() {
         return Ok(hello);
     }
-    let mut extensions = Reader::new(r.only_vec16()?);
+    let mut extensions = Reader::new(only_vec16(r.rest())?);
     let (mut seen_sni, mut seen_alpn) = (false, false);
     while !extensions.is_empty() {
         // An extension whose length runs past the block ends the walk but
         // keeps what came before: a corrupted tail (nDPI's tls_invalid_reads
         // capture) does not unsay the server name the client asked for.
-        let Ok((ext_type, data)) = extensions.u16().and_then(|t| Ok((t, extensions.vec16()?))) else {
+        let Ok((ext_type, data)) = extensions.be16().and_then(|t| Ok((t, extensions.vec16()?))) else {
             break;
         };
         // Duplicates are forbidden (RFC 8446 §4.2); refusing them avoids
@@ -370,7 +326,7 @@ fn parse_client_hello_body(body: &[u8]) -> Result<ClientHello, Malformed> {
 
 /// server_name extension body (RFC 6066 §3): the normalised first host_name.
 fn parse_server_name(data: &[u8]) -> Result<Option<Box<str>>, Malformed> {
-    let mut list = Reader::new(Reader::new(data).only_vec16()?);
+    let mut list = Reader::new(only_vec16(data)?);
     let mut host_name = None;
     while !list.is_empty() {
         let name_type = list.u8()?;
@@ -402,7 +358,7 @@ pub(crate) fn normalise_host_name(name: &[u8]) -> Option<Box<str>> {
 /// ALPN extension body (RFC 7301 §3.1): the first non-GREASE protocol name,
 /// if printable.
 fn parse_alpn(data: &[u8]) -> Result<Option<Box<str>>, Malformed> {
-    let list = Reader::new(data).only_vec16()?;
+    let list = only_vec16(data)?;
     // Both the list and each name must be non-empty (RFC 7301 §3.1).
     if list.is_empty() {
         return Err(Malformed);

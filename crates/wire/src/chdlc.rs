@@ -11,38 +11,44 @@ pub const PROTO_SLARP: u16 = 0x8035;
 const HEADER_LEN: usize = 4;
 
 /// A view of a Cisco HDLC header, checked once at construction.
-pub struct Frame<'a> {
-    buffer: &'a [u8],
+pub struct Frame<T: AsRef<[u8]>> {
+    buffer: T,
 }
 
-impl<'a> Frame<'a> {
-    pub fn new_checked(buffer: &'a [u8]) -> Result<Self, DecodeError> {
-        if buffer.len() < HEADER_LEN {
+impl<T: AsRef<[u8]>> Frame<T> {
+    pub fn new_checked(buffer: T) -> Result<Self, DecodeError> {
+        let b = buffer.as_ref();
+        if b.len() < HEADER_LEN {
             return Err(DecodeError::ChdlcTruncated);
         }
-        if !matches!(buffer[0], ADDRESS_UNICAST | ADDRESS_BROADCAST) || buffer[1] != 0 {
+        if !matches!(b[0], ADDRESS_UNICAST | ADDRESS_BROADCAST) || b[1] != 0 {
             return Err(DecodeError::ChdlcBadHeader);
         }
         Ok(Frame { buffer })
     }
 
+    pub fn is_broadcast(&self) -> bool {
+        self.buffer.as_ref()[0] == ADDRESS_BROADCAST
+    }
+
+    /// The payload's ethertype.
+    pub fn protocol(&self) -> u16 {
+        be16(self.buffer.as_ref(), 2)
+    }
+}
+
+impl Frame<&[u8]> {
     /// Whether the first byte could start a Cisco HDLC frame: how a
     /// PPP_HDLC link tells one from PPP, whose frames start with 0xff.
     pub fn starts(buffer: &[u8]) -> bool {
         matches!(buffer.first(), Some(&(ADDRESS_UNICAST | ADDRESS_BROADCAST)))
     }
+}
 
-    pub fn is_broadcast(&self) -> bool {
-        self.buffer[0] == ADDRESS_BROADCAST
-    }
-
-    /// The payload's ethertype.
-    pub fn protocol(&self) -> u16 {
-        be16(self.buffer, 2)
-    }
-
+impl<'a, T: AsRef<[u8]> + ?Sized> Frame<&'a T> {
+    /// The bytes after the header, borrowed for as long as the frame is.
     pub fn payload(&self) -> &'a [u8] {
-        &self.buffer[HEADER_LEN..]
+        &self.buffer.as_ref()[HEADER_LEN..]
     }
 }
 

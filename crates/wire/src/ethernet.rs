@@ -18,13 +18,13 @@ const HEADER_LEN: usize = 14;
 const TAG_LEN: usize = 4;
 
 /// A view of an Ethernet II header, checked once at construction.
-pub struct Frame<'a> {
-    buffer: &'a [u8],
+pub struct Frame<T: AsRef<[u8]>> {
+    buffer: T,
 }
 
-impl<'a> Frame<'a> {
-    pub fn new_checked(buffer: &'a [u8]) -> Result<Self, DecodeError> {
-        if buffer.len() < HEADER_LEN {
+impl<T: AsRef<[u8]>> Frame<T> {
+    pub fn new_checked(buffer: T) -> Result<Self, DecodeError> {
+        if buffer.as_ref().len() < HEADER_LEN {
             return Err(DecodeError::EthernetTruncated);
         }
         Ok(Frame { buffer })
@@ -32,20 +32,23 @@ impl<'a> Frame<'a> {
 
     /// The destination MAC address.
     pub fn dst(&self) -> [u8; 6] {
-        mac(self.buffer, 0)
+        mac(self.buffer.as_ref(), 0)
     }
 
     /// The source MAC address.
     pub fn src(&self) -> [u8; 6] {
-        mac(self.buffer, 6)
+        mac(self.buffer.as_ref(), 6)
     }
 
     pub fn ethertype(&self) -> u16 {
-        be16(self.buffer, 12)
+        be16(self.buffer.as_ref(), 12)
     }
+}
 
+impl<'a, T: AsRef<[u8]> + ?Sized> Frame<&'a T> {
+    /// The bytes after the header, borrowed for as long as the frame is.
     pub fn payload(&self) -> &'a [u8] {
-        &self.buffer[HEADER_LEN..]
+        &self.buffer.as_ref()[HEADER_LEN..]
     }
 }
 
@@ -55,28 +58,31 @@ fn mac(b: &[u8], at: usize) -> [u8; 6] {
 }
 
 /// One VLAN tag: TCI (priority, DEI, VLAN id) and the next ethertype.
-pub struct Tag<'a> {
-    buffer: &'a [u8],
+pub struct Tag<T: AsRef<[u8]>> {
+    buffer: T,
 }
 
-impl<'a> Tag<'a> {
-    pub fn new_checked(buffer: &'a [u8]) -> Result<Self, DecodeError> {
-        if buffer.len() < TAG_LEN {
+impl<T: AsRef<[u8]>> Tag<T> {
+    pub fn new_checked(buffer: T) -> Result<Self, DecodeError> {
+        if buffer.as_ref().len() < TAG_LEN {
             return Err(DecodeError::VlanTruncated);
         }
         Ok(Tag { buffer })
     }
 
     pub fn vlan_id(&self) -> u16 {
-        be16(self.buffer, 0) & 0x0fff
+        be16(self.buffer.as_ref(), 0) & 0x0fff
     }
 
     pub fn ethertype(&self) -> u16 {
-        be16(self.buffer, 2)
+        be16(self.buffer.as_ref(), 2)
     }
+}
 
+impl<'a, T: AsRef<[u8]> + ?Sized> Tag<&'a T> {
+    /// The bytes after the tag, borrowed for as long as the tag is.
     pub fn payload(&self) -> &'a [u8] {
-        &self.buffer[TAG_LEN..]
+        &self.buffer.as_ref()[TAG_LEN..]
     }
 }
 

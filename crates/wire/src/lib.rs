@@ -3,6 +3,15 @@
 //! smoltcp. No dependencies, no allocation, no state: the engine's decode
 //! stage walks these views layer by layer.
 //!
+//! A view is generic over its buffer, as smoltcp's are: `Frame<T:
+//! AsRef<[u8]>>` takes a slice, an array or an owned `Vec<u8>`, and its
+//! `new_checked(buffer) -> Result<Self, DecodeError>` checks once what the
+//! accessors then rely on. The accessors live in `impl<T: AsRef<[u8]>>`;
+//! `payload()` lives in `impl<'a, T> Frame<&'a T>` and returns `&'a [u8]`,
+//! so a decoder can drop the view and keep walking the payload.
+//! [`ethernet::Frame`], [`ethernet::Tag`], [`udp::Datagram`] and
+//! [`chdlc::Frame`] follow this shape; the other views still borrow `&'a [u8]`.
+//!
 //! Each protocol's numbers (ethertypes, IP protocol numbers, ports) are
 //! defined here once, next to its view. With the `emit` feature, the same
 //! modules also build headers, so fixtures write frames from the definitions

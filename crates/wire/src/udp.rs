@@ -10,36 +10,42 @@ use crate::ip::IPPROTO_UDP;
 use crate::{DecodeError, be16};
 
 /// A view of a UDP datagram.
-pub struct Datagram<'a> {
-    buffer: &'a [u8],
+pub struct Datagram<T: AsRef<[u8]>> {
+    buffer: T,
+    /// Where the datagram ends: its length field, as far as it was captured.
     end: usize,
 }
 
-impl<'a> Datagram<'a> {
-    pub fn new_checked(buffer: &'a [u8]) -> Result<Self, DecodeError> {
-        if buffer.len() < 8 {
+impl<T: AsRef<[u8]>> Datagram<T> {
+    pub fn new_checked(buffer: T) -> Result<Self, DecodeError> {
+        let b = buffer.as_ref();
+        if b.len() < 8 {
             return Err(DecodeError::UdpTruncated);
         }
-        let len = usize::from(be16(buffer, 4));
+        let len = usize::from(be16(b, 4));
         // Length 0 is legal for jumbograms (RFC 2675); otherwise trust it
         // only as far as it was captured.
         if len != 0 && len < 8 {
             return Err(DecodeError::UdpBadHeader);
         }
-        let end = if len == 0 { buffer.len() } else { len.min(buffer.len()) };
+        let end = if len == 0 { b.len() } else { len.min(b.len()) };
         Ok(Datagram { buffer, end })
     }
 
     pub fn src_port(&self) -> u16 {
-        be16(self.buffer, 0)
+        be16(self.buffer.as_ref(), 0)
     }
 
     pub fn dst_port(&self) -> u16 {
-        be16(self.buffer, 2)
+        be16(self.buffer.as_ref(), 2)
     }
+}
 
+impl<'a, T: AsRef<[u8]> + ?Sized> Datagram<&'a T> {
+    /// The bytes after the header up to the datagram's length, borrowed for
+    /// as long as the datagram is.
     pub fn payload(&self) -> &'a [u8] {
-        &self.buffer[8..self.end]
+        &self.buffer.as_ref()[8..self.end]
     }
 }
 
@@ -83,5 +89,12 @@ mod tests {
         assert_eq!(Datagram::new_checked(&d[..7]).err(), Some(DecodeError::UdpTruncated));
         let bad = [0, 1, 0, 2, 0, 3, 0, 0];
         assert_eq!(Datagram::new_checked(&bad).err(), Some(DecodeError::UdpBadHeader));
+    }
+
+    #[test]
+    fn a_view_can_own_its_buffer() {
+        let owned = Datagram::new_checked(vec![0x30, 0x39, 0, 53, 0, 8, 0, 0]).unwrap();
+        assert_eq!((owned.src_port(), owned.dst_port()), (12345, 53));
+        assert_eq!(Datagram::new_checked(vec![0; 7]).err(), Some(DecodeError::UdpTruncated));
     }
 }

@@ -27,6 +27,8 @@ use std::str::FromStr;
 
 use serde::Deserialize;
 
+use crate::diag::Diagnostic;
+
 /// The file as written. Unknown keys are errors: a misspelt `cert_fil`
 /// must not quietly serve plain HTTP.
 #[derive(Debug, Default, Deserialize)]
@@ -140,25 +142,6 @@ impl fmt::Debug for BcryptHash {
     }
 }
 
-/// A problem in the web config file: where and what.
-#[derive(Debug)]
-pub struct ConfigError {
-    pub file: PathBuf,
-    pub line: Option<usize>,
-    pub problem: String,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.line {
-            Some(line) => write!(f, "{}:{line}: {}", self.file.display(), self.problem),
-            None => write!(f, "{}: {}", self.file.display(), self.problem),
-        }
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
 /// The file's text, kept to place errors found after parsing (a key file
 /// that does not load) on the line that names them.
 pub(crate) struct Source {
@@ -167,39 +150,37 @@ pub(crate) struct Source {
 }
 
 impl Source {
-    pub fn read(path: &Path) -> Result<Source, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            file: path.to_owned(),
-            line: None,
-            problem: format!("cannot read the web config: {e}"),
-        })?;
+    pub fn read(path: &Path) -> Result<Source, Diagnostic> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Diagnostic::whole_file(path, format!("cannot read the web config: {e}")))?;
         Ok(Source { path: path.to_owned(), text })
     }
 
-    pub fn parse(&self) -> Result<WebConfigFile, ConfigError> {
+    pub fn parse(&self) -> Result<WebConfigFile, Diagnostic> {
         // An empty file (or only comments) is a valid, empty config.
         if self.text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
             return Ok(WebConfigFile::default());
         }
         serde_norway::from_str(&self.text).map_err(|e| {
-            let line = e.location().map(|l| l.line());
+            let line = e.location().map_or(0, |l| l.line());
             // The location is reported as a field of the error; keep only
             // the problem in the text.
             let text = e.to_string();
             let problem = match text.rfind(" at line ") {
-                Some(at) if line.is_some() => text[..at].to_owned(),
+                Some(at) if line != 0 => text[..at].to_owned(),
                 _ => text,
             };
-            ConfigError { file: self.path.clone(), line, problem }
+            Diagnostic::new(self.path.clone(), line, problem)
         })
     }
 
     /// An error about the value of `key` (the first line that sets it).
-    pub fn error_at(&self, key: &str, problem: impl Into<String>) -> ConfigError {
-        ConfigError { file: self.path.clone(), line: self.line_of(key), problem: problem.into() }
+    pub fn error_at(&self, key: &str, problem: impl Into<String>) -> Diagnostic {
+        Diagnostic::new(self.path.clone(), self.line_of(key), problem)
     }
 
-    fn line_of(&self, key: &str) -> Option<usize> {
+    /// The 1-based line, or 0 (the whole file) when no line sets `key`.
+    fn line_of(&self, key: &str) -> usize {
         self.text
             .lines()
             .position(|l| {
@@ -208,7 +189,7 @@ impl Source {
                 l.strip_prefix(key)
                     .is_some_and(|rest| rest.trim_start_matches(['"', '\'']).trim_start().starts_with(':'))
             })
-            .map(|i| i + 1)
+            .map_or(0, |i| i + 1)
     }
 
     /// A path as written in the file, relative to the file's directory.
@@ -222,7 +203,7 @@ impl Source {
 mod tests {
     use super::*;
 
-    fn parse(text: &str) -> Result<WebConfigFile, ConfigError> {
+    fn parse(text: &str) -> Result<WebConfigFile, Diagnostic> {
         Source { path: "web.yml".into(), text: text.into() }.parse()
     }
 
@@ -253,26 +234,27 @@ mod tests {
     #[test]
     fn errors_name_the_line() {
         let e = parse("tls_server_config:\n  cert_file: a\n  cert_fil: b\n").unwrap_err();
-        assert_eq!(e.line, Some(3), "{e}");
-        assert!(e.to_string().starts_with("web.yml:3: ") && e.problem.contains("cert_fil"), "{e}");
+        assert_eq!(e.line, 3, "{e}");
+        assert!(e.to_string().starts_with("web.yml:3: ") && e.message.contains("cert_fil"), "{e}");
 
         let e = parse(&format!("basic_auth_users:\n  alice: {}\n  bob: secret\n", hash())).unwrap_err();
-        assert_eq!(e.line, Some(3), "{e}");
-        assert!(e.problem.contains("not a bcrypt hash"), "{e}");
+        assert_eq!(e.line, 3, "{e}");
+        assert!(e.message.contains("not a bcrypt hash"), "{e}");
 
         let e = parse("tls_server_config:\n  client_auth_type: Sometimes\n").unwrap_err();
-        assert_eq!(e.line, Some(2), "{e}");
-        assert!(e.problem.contains("Sometimes"), "{e}");
+        assert_eq!(e.line, 2, "{e}");
+        assert!(e.message.contains("Sometimes"), "{e}");
 
         let e = parse("tls_server_config: [\n").unwrap_err();
-        assert!(e.line.is_some(), "{e}");
+        assert_ne!(e.line, 0, "{e}");
     }
 
     #[test]
     fn later_errors_find_the_key_line() {
         let s = Source { path: "/etc/vw/web.yml".into(), text: "tls_server_config:\n  \"key_file\": x.key\n".into() };
-        assert_eq!(s.error_at("key_file", "bad").line, Some(2));
-        assert_eq!(s.error_at("cert_file", "missing").line, None);
+        assert_eq!(s.error_at("key_file", "bad").line, 2);
+        assert_eq!(s.error_at("cert_file", "missing").line, 0);
+        assert_eq!(s.error_at("cert_file", "missing").to_string(), "/etc/vw/web.yml: missing");
         assert_eq!(s.resolve("x.key"), Path::new("/etc/vw/x.key"));
         assert_eq!(s.resolve("/abs/x.key"), Path::new("/abs/x.key"));
     }

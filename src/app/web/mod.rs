@@ -29,12 +29,13 @@ use std::time::{Duration, SystemTime};
 
 use axum::http::{HeaderName, HeaderValue};
 
-pub use config::ConfigError;
 pub(crate) use guard::{HostPolicy, cross_site_fetch, same_origin};
 pub(crate) use server::{ConnContext, spawn};
 
 use auth::BasicAuth;
 use config::Source;
+
+use crate::diag::Diagnostic;
 
 /// The default `--web.max-connections`.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
@@ -99,7 +100,7 @@ impl WebConfig {
     }
 
     /// Reads and checks the file and everything it names.
-    pub fn load(path: &Path) -> Result<WebConfig, ConfigError> {
+    pub fn load(path: &Path) -> Result<WebConfig, Diagnostic> {
         let src = Source::read(path)?;
         let file = src.parse()?;
         let mut files = vec![path.to_owned()];
@@ -135,7 +136,7 @@ impl WebConfig {
 }
 
 /// Checks a web config file (for the command line, before capture starts).
-pub fn check_config(path: &Path) -> Result<(), ConfigError> {
+pub fn check_config(path: &Path) -> Result<(), Diagnostic> {
     WebConfig::load(path).map(drop)
 }
 
@@ -157,7 +158,7 @@ pub(crate) struct ConfigCell {
 }
 
 impl ConfigCell {
-    pub fn new(path: Option<&Path>) -> Result<Self, ConfigError> {
+    pub fn new(path: Option<&Path>) -> Result<Self, Diagnostic> {
         let config = match path {
             Some(p) => WebConfig::load(p)?,
             None => WebConfig::open(),

@@ -17,7 +17,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig, SupportedProtocolVersion};
 
-use super::config::{ClientAuthType, ConfigError, Curve, Source, TlsServerConfig, TlsVersion};
+use super::config::{ClientAuthType, Curve, Source, TlsServerConfig, TlsVersion};
+use crate::diag::Diagnostic;
 
 /// Whether the section asks for TLS at all: as with the toolkit, an empty
 /// `tls_server_config` serves plain HTTP.
@@ -38,7 +39,7 @@ fn pem(
     file: &Option<String>,
     inline_key: &str,
     inline: &Option<String>,
-) -> Result<Option<(Vec<u8>, String)>, ConfigError> {
+) -> Result<Option<(Vec<u8>, String)>, Diagnostic> {
     match (file, inline) {
         (Some(_), Some(_)) => Err(src.error_at(inline_key, format!("give {file_key} or {inline_key}, not both"))),
         (Some(path), None) => {
@@ -56,7 +57,7 @@ fn certificates(
     src: &Source,
     key: &str,
     (bytes, what): &(Vec<u8>, String),
-) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
+) -> Result<Vec<CertificateDer<'static>>, Diagnostic> {
     let certs: Vec<_> = CertificateDer::pem_slice_iter(bytes)
         .collect::<Result<_, _>>()
         .map_err(|e| src.error_at(key, format!("{what}: not PEM certificates: {e}")))?;
@@ -66,7 +67,7 @@ fn certificates(
     Ok(certs)
 }
 
-fn versions(src: &Source, tls: &TlsServerConfig) -> Result<Vec<&'static SupportedProtocolVersion>, ConfigError> {
+fn versions(src: &Source, tls: &TlsServerConfig) -> Result<Vec<&'static SupportedProtocolVersion>, Diagnostic> {
     let min = tls.min_version.unwrap_or(TlsVersion::TLS12);
     let max = tls.max_version.unwrap_or(TlsVersion::TLS13);
     if max < min {
@@ -85,7 +86,7 @@ fn versions(src: &Source, tls: &TlsServerConfig) -> Result<Vec<&'static Supporte
     Ok(out)
 }
 
-fn crypto(src: &Source, tls: &TlsServerConfig) -> Result<CryptoProvider, ConfigError> {
+fn crypto(src: &Source, tls: &TlsServerConfig) -> Result<CryptoProvider, Diagnostic> {
     let mut p = provider::default_provider();
     if let Some(names) = &tls.cipher_suites {
         // As in Go, the list picks TLS 1.2 suites; TLS 1.3's are always on.
@@ -133,7 +134,7 @@ fn crypto(src: &Source, tls: &TlsServerConfig) -> Result<CryptoProvider, ConfigE
 }
 
 /// The server configuration, or `None` when the section asks for no TLS.
-pub(crate) fn server_config(src: &Source, tls: &TlsServerConfig) -> Result<Option<Arc<ServerConfig>>, ConfigError> {
+pub(crate) fn server_config(src: &Source, tls: &TlsServerConfig) -> Result<Option<Arc<ServerConfig>>, Diagnostic> {
     if !wanted(tls) {
         return Ok(None);
     }

@@ -6,7 +6,7 @@
 //! reads them): integers in frames are big-endian from Q039 on and
 //! little-endian before; the CHLO map is always little-endian.
 
-use super::Reader;
+use crate::reader::{Malformed, Reader};
 use crate::tls::normalise_host_name;
 
 /// The per-packet message authentication hash of unencrypted packets
@@ -42,62 +42,63 @@ pub struct PlainPacket {
 /// packet, a reset or a packet without the version.
 pub fn parse_public(datagram: &[u8], version: u32, number: u8) -> Option<PlainPacket> {
     let mut r = Reader::new(datagram);
-    let flags = r.u8()?;
+    let flags = r.u8().ok()?;
     let required = FLAG_VERSION | FLAG_CID;
     if flags & required != required || flags & (FLAG_RESET | FLAG_RESERVED) != 0 {
         return None;
     }
-    r.take(8)?; // connection ID
-    (u32::from_be_bytes(r.array()?) == version).then_some(())?;
+    r.take(8).ok()?; // connection ID
+    (u32::from_be_bytes(r.array().ok()?) == version).then_some(())?;
     let pn_len = match (flags >> 4) & 0x03 {
         0 => 1,
         1 => 2,
         2 => 4,
         _ => 6,
     };
-    r.take(pn_len)?;
-    r.take(MESSAGE_HASH_LEN)?;
+    r.take(pn_len).ok()?;
+    r.take(MESSAGE_HASH_LEN).ok()?;
     // Q033 and older have a private flags byte (entropy, FEC).
     if number < 34 {
-        r.u8()?;
+        r.u8().ok()?;
     }
-    Some(PlainPacket { version, number, pn_len, frames: r.pos })
+    Some(PlainPacket { version, number, pn_len, frames: r.position() })
 }
 
 /// Reads a Q046 long header (fixed bit set, Initial type, connection ID
 /// lengths as nibbles of `len + 3`); the packet runs to the datagram's end.
 pub fn parse_q046(datagram: &[u8], version: u32) -> Option<PlainPacket> {
     let mut r = Reader::new(datagram);
-    let first = r.u8()?;
+    let first = r.u8().ok()?;
     if first & 0xf0 != 0xc0 {
         return None;
     }
-    (u32::from_be_bytes(r.array()?) == version).then_some(())?;
-    let lengths = r.u8()?;
+    (u32::from_be_bytes(r.array().ok()?) == version).then_some(())?;
+    let lengths = r.u8().ok()?;
     let cid_len = |nibble: u8| if nibble == 0 { 0 } else { usize::from(nibble) + 3 };
-    r.take(cid_len(lengths >> 4))?;
-    r.take(cid_len(lengths & 0x0f))?;
+    r.take(cid_len(lengths >> 4)).ok()?;
+    r.take(cid_len(lengths & 0x0f)).ok()?;
     let pn_len = usize::from(first & 0x03) + 1;
-    r.take(pn_len)?;
-    r.take(MESSAGE_HASH_LEN)?;
-    Some(PlainPacket { version, number: 46, pn_len, frames: r.pos })
+    r.take(pn_len).ok()?;
+    r.take(MESSAGE_HASH_LEN).ok()?;
+    Some(PlainPacket { version, number: 46, pn_len, frames: r.position() })
 }
 
 /// Walks Google-numbered frames and hands each piece of handshake data
 /// (STREAM on stream 1, or CRYPTO) to `crypto` with its stream offset.
 /// Stops quietly at a frame it cannot delimit (the rest of the packet is
-/// then unread); `None` when a frame runs past the packet.
+/// then unread); [`Malformed`] when a frame runs past the packet or
+/// `crypto` refuses its data.
 pub fn walk_frames(
     frames: &[u8],
     number: u8,
     pn_len: usize,
     mut crypto: impl FnMut(u64, &[u8]) -> Option<()>,
-) -> Option<()> {
+) -> Result<(), Malformed> {
     let big_endian = number >= 39;
-    let uint = |r: &mut Reader<'_>, len: usize| -> Option<u64> {
+    let uint = |r: &mut Reader<'_>, len: usize| -> Result<u64, Malformed> {
         let bytes = r.take(len)?;
         let fold = |acc: u64, &b: &u8| (acc << 8) | u64::from(b);
-        Some(if big_endian { bytes.iter().fold(0, fold) } else { bytes.iter().rev().fold(0, fold) })
+        Ok(if big_endian { bytes.iter().fold(0, fold) } else { bytes.iter().rev().fold(0, fold) })
     };
     let mut r = Reader::new(frames);
     while !r.is_empty() {
@@ -117,7 +118,7 @@ pub fn walk_frames(
                 r.rest()
             };
             if stream == CRYPTO_STREAM {
-                crypto(offset, data)?;
+                crypto(offset, data).ok_or(Malformed)?;
             }
         } else if ty & 0x40 != 0 {
             skip_ack(&mut r, ty, number, &uint)?;
@@ -125,7 +126,7 @@ pub fn walk_frames(
             match ty {
                 // PADDING: the rest of the packet (Q050 pads with zero
                 // bytes that read the same way).
-                0x00 => return Some(()),
+                0x00 => return Ok(()),
                 0x01 => {
                     r.take(4 + 8 + 4)?; // RST_STREAM
                 }
@@ -155,13 +156,13 @@ pub fn walk_frames(
                 0x08 if number >= 48 => {
                     let offset = r.varint()?;
                     let len = r.varint()?;
-                    crypto(offset, r.take_u64(len)?)?;
+                    crypto(offset, r.take_u64(len)?).ok_or(Malformed)?;
                 }
-                _ => return Some(()),
+                _ => return Ok(()),
             }
         }
     }
-    Some(())
+    Ok(())
 }
 
 /// Skips an ACK frame: 0 1 N U LL MM, in the Q034-and-later layout.
@@ -169,13 +170,13 @@ fn skip_ack(
     r: &mut Reader<'_>,
     ty: u8,
     number: u8,
-    uint: &impl Fn(&mut Reader<'_>, usize) -> Option<u64>,
-) -> Option<()> {
+    uint: &impl Fn(&mut Reader<'_>, usize) -> Result<u64, Malformed>,
+) -> Result<(), Malformed> {
     if number < 34 {
         // The older layout (entropy, revived packets) is not worth reading
         // in a client's first packet: stop here.
-        r.pos = r.bytes.len();
-        return Some(());
+        r.rest();
+        return Ok(());
     }
     let code_len = |code: u8| match code & 0x03 {
         0 => 1,
@@ -198,7 +199,7 @@ fn skip_ack(
             r.take(1 + 2)?;
         }
     }
-    Some(())
+    Ok(())
 }
 
 /// The handshake stream does not start with a CHLO of at most the bound.
@@ -251,18 +252,18 @@ pub struct Chlo<'a> {
 #[must_use]
 pub fn parse_chlo(message: &[u8]) -> Option<Chlo<'_>> {
     let mut r = Reader::new(message);
-    (r.take(4)? == CHLO).then_some(())?;
-    let entries = usize::from(u16::from_le_bytes(r.array()?));
+    (r.take(4).ok()? == CHLO).then_some(())?;
+    let entries = usize::from(u16::from_le_bytes(r.array().ok()?));
     if entries > MAX_TAGS {
         return None;
     }
-    r.take(2)?;
+    r.take(2).ok()?;
     let values = message.get(8usize.checked_add(entries.checked_mul(8)?)?..)?;
     let mut chlo = Chlo::default();
     let mut start = 0usize;
     for _ in 0..entries {
-        let tag: [u8; 4] = r.array()?;
-        let end = usize::try_from(u32::from_le_bytes(r.array()?)).ok()?;
+        let tag: [u8; 4] = r.array().ok()?;
+        let end = usize::try_from(u32::from_le_bytes(r.array().ok()?)).ok()?;
         let value = values.get(start..end)?;
         start = end;
         match &tag {
