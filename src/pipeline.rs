@@ -722,6 +722,7 @@ fn flow_record(rules: &Rules, interface_names: &[Arc<str>], f: &FlowState, reaso
         stun_software: a.stun_software.clone(),
         signature: entry.map(|e| (e.file.clone(), e.line)),
         ech: a.ech,
+        ech_config: a.ech_config,
         packets: f.packets[FROM_CLIENT] + f.packets[TO_CLIENT],
         bytes: f.bytes[FROM_CLIENT] + f.bytes[TO_CLIENT],
         packets_from_client: f.packets[FROM_CLIENT],

@@ -1556,3 +1556,21 @@ fn ethernet_frames_lose_the_fcs_the_pcap_header_announces() {
     check(f, &[("packets", json!(8)), ("bytes", json!(wire))]);
     assert_eq!(r.skipped(), 0.0, "every frame decodes");
 }
+
+#[test]
+fn https_record_hints_teach_addresses_and_ech_marks_the_lookup() {
+    let r = replay(&["https_records.pcap"], &[]);
+    assert_eq!(r.flows.len(), 4, "{}", r.dump());
+    let lookup = r.by_client_port(40160);
+    check(lookup, &[("vendor", Value::Null), ("query_vendor", json!("bytedance")), ("ech_config", json!(true))]);
+    let f = r.by_client_port(51260);
+    check(f, &attributed("bytedance", "tiktok", "dns", Some("www.tiktok.com")));
+    check(f, &[("ech", json!(true)), ("server_name", json!("cloudflare-ech.com")), ("packets", json!(9))]);
+    let lookup = r.by_client_port(40161);
+    check(lookup, &[("query_vendor", json!("apple")), ("ech_config", json!(false))]);
+    let f = r.by_client_port(51261);
+    check(f, &attributed("apple", "icloud", "dns", Some("gateway.icloud.com")));
+    check(f, &[("ech", json!(false)), ("ech_config", json!(false)), ("packets", json!(8))]);
+    assert_eq!(r.metric(&dns_queries("net-10-10", "bytedance", false)), Some(1.0));
+    assert_all_frames_accounted(&r);
+}

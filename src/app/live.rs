@@ -895,6 +895,7 @@ mod tests {
             stun_software: None,
             signature: None,
             ech: false,
+            ech_config: false,
             packets,
             bytes: 0,
             packets_from_client: packets,

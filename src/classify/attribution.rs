@@ -35,6 +35,9 @@ pub struct Attribution {
     pub lookup: bool,
     /// The ClientHello carried an ECH extension.
     pub ech: bool,
+    /// For DNS flows: an HTTPS/SVCB answer published an ECH configuration
+    /// for the name looked up (it uses real ECH).
+    pub ech_config: bool,
     /// The name the client asked for (SNI/Host), matched or not, and where
     /// it was read.
     pub server_name: Option<(Box<str>, Evidence)>,
@@ -153,6 +156,7 @@ impl Attribution {
                     }
                 }
             }
+            FlowFinding::DnsEchConfig { .. } => self.ech_config = true,
             FlowFinding::QuicPacketsSkipped(_) => {}
         }
         Applied::Nothing

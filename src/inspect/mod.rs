@@ -143,6 +143,10 @@ pub enum FlowFinding<'a> {
     StunAttribute(u16),
     /// QUIC packets that could not be decrypted or came past the bound.
     QuicPacketsSkipped(u64),
+    /// A DNS response's HTTPS/SVCB record for its question's name carries
+    /// an ECH configuration: the name is reached with real Encrypted
+    /// ClientHello, so its flows' SNI names only the provider.
+    DnsEchConfig { name: &'a str },
 }
 
 /// A fact about a host.

@@ -86,6 +86,7 @@ pub fn all() -> Vec<Fixture> {
         local_names(),
         devices(),
         quic_versions(),
+        https_records(),
     ]
 }
 
@@ -2350,4 +2351,74 @@ pub fn host_header_flood(flows: u32, host_len: usize) -> impl Iterator<Item = Re
     });
     let start = T0_NS + 52 * MINUTE;
     handshakes.chain(heads).enumerate().map(move |(k, data)| Record::new(start + k as u64 * 10_000, data))
+}
+
+/// DNS type HTTPS (RFC 9460).
+const QTYPE_HTTPS: u16 = 65;
+
+/// ServiceMode HTTPS RDATA for the owner itself (priority 1, target "."),
+/// with alpn h3,h2, the address hints and, when given, an ECHConfigList.
+fn https_rdata(v4: &[&str], ech: Option<&[u8]>, v6: &[&str]) -> Vec<u8> {
+    let mut params: Vec<(u16, Vec<u8>)> = vec![(1, b"\x02h3\x02h2".to_vec())];
+    let v4: Vec<u8> = v4.iter().flat_map(|a| a.parse::<std::net::Ipv4Addr>().expect("IPv4").octets()).collect();
+    params.push((4, v4));
+    if let Some(ech) = ech {
+        params.push((5, ech.to_vec()));
+    }
+    let v6: Vec<u8> = v6.iter().flat_map(|a| a.parse::<std::net::Ipv6Addr>().expect("IPv6").octets()).collect();
+    if !v6.is_empty() {
+        params.push((6, v6));
+    }
+    let mut rdata = vec![0, 1, 0];
+    for (key, value) in params {
+        rdata.extend_from_slice(&key.to_be_bytes());
+        rdata.extend_from_slice(&(value.len() as u16).to_be_bytes());
+        rdata.extend_from_slice(&value);
+    }
+    rdata
+}
+
+/// An ECHConfigList with one version 0xfe0d config (RFC 9849 §4), public
+/// name cloudflare-ech.com, as Cloudflare publishes them.
+fn ech_config_list() -> Vec<u8> {
+    let mut contents = vec![7, 0, 0x20, 0, 0x20];
+    contents.extend_from_slice(&XorShift::new(72).bytes(32));
+    contents.extend_from_slice(&[0, 4, 0, 1, 0, 1, 0, 18]);
+    contents.extend_from_slice(b"cloudflare-ech.com");
+    contents.extend_from_slice(&[0, 0]);
+    let mut config = vec![0xfe, 0x0d];
+    config.extend_from_slice(&(contents.len() as u16).to_be_bytes());
+    config.extend_from_slice(&contents);
+    let mut list = (config.len() as u16).to_be_bytes().to_vec();
+    list.extend_from_slice(&config);
+    list
+}
+
+/// HTTPS answers teach their address hints, and an `ech` parameter marks
+/// the lookup: real ECH to the hinted address is the looked-up name's.
+fn https_records() -> Fixture {
+    let mut cap = Capture::at(72 * MINUTE);
+    let resolver = Path::new("10.10.2.60:40160", "10.10.0.1:53");
+    let rdata = https_rdata(&["203.0.113.160"], Some(&ech_config_list()), &["2001:db8:160::1"]);
+    let answer = [Answer { name: "www.tiktok.com".into(), ttl: 300, data: app::Rdata::Raw(QTYPE_HTTPS, rdata) }];
+    lookup(&mut cap, &resolver, 0x7200, "www.tiktok.com", QTYPE_HTTPS, &answer);
+    let ech = Hello { ech: true, post_quantum: true, ..Hello::sni("cloudflare-ech.com") };
+    tls(&mut cap, &Path::new("10.10.2.60:51260", "203.0.113.160:443"), &ech, &[], 1200);
+    cap.wait(SECOND);
+    let resolver = Path::new("10.10.2.60:40161", "10.10.0.1:53");
+    let rdata = https_rdata(&["203.0.113.161"], None, &[]);
+    let answer = [Answer { name: "gateway.icloud.com".into(), ttl: 300, data: app::Rdata::Raw(QTYPE_HTTPS, rdata) }];
+    lookup(&mut cap, &resolver, 0x7201, "gateway.icloud.com", QTYPE_HTTPS, &answer);
+    nameless(&mut cap, &Path::new("10.10.2.60:51261", "203.0.113.161:443"));
+    Fixture {
+        name: "https_records.pcap",
+        about: "HTTPS records (RFC 9460) from 10.10.2.60: a lookup (:40160 -> 10.10.0.1:53) of www.tiktok.com \
+                type HTTPS answered with alpn h3,h2, ipv4hint 203.0.113.160, ech (public name \
+                cloudflare-ech.com) and ipv6hint 2001:db8:160::1: query_vendor bytedance, ech_config true; then \
+                :51260 -> 203.0.113.160:443 an ECH hello with outer SNI cloudflare-ech.com: bytedance/tiktok by \
+                dns (9 frames). A lookup (:40161) of gateway.icloud.com type HTTPS with only ipv4hint \
+                203.0.113.161 and no ech: ech_config false; then :51261 -> 203.0.113.161:443 without a hello: \
+                apple/icloud by dns (8 frames).",
+        bytes: ethernet(cap),
+    }
 }
