@@ -20,6 +20,7 @@ use crate::aggregate::{
 };
 use crate::classify::attribution::{Applied, Attribution, FlowAddrs};
 use crate::classify::dns_cache::DnsCache;
+use crate::classify::encrypted_dns::EncryptedDns;
 pub use crate::classify::rules::Rules;
 use crate::classify::signatures::VendorId;
 use crate::classify::verdict::Evidence;
@@ -723,6 +724,7 @@ fn flow_record(rules: &Rules, interface_names: &[Arc<str>], f: &FlowState, reaso
         signature: entry.map(|e| (e.file.clone(), e.line)),
         ech: a.ech,
         ech_config: a.ech_config,
+        encrypted_dns: a.encrypted_dns.map(EncryptedDns::as_str),
         packets: f.packets[FROM_CLIENT] + f.packets[TO_CLIENT],
         bytes: f.bytes[FROM_CLIENT] + f.bytes[TO_CLIENT],
         packets_from_client: f.packets[FROM_CLIENT],

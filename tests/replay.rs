@@ -1574,3 +1574,28 @@ fn https_record_hints_teach_addresses_and_ech_marks_the_lookup() {
     assert_eq!(r.metric(&dns_queries("net-10-10", "bytedance", false)), Some(1.0));
     assert_all_frames_accounted(&r);
 }
+
+#[test]
+fn dns_over_tls_and_https_flows_are_marked() {
+    let r = replay(&["encrypted_dns.pcap"], &[]);
+    assert_eq!(r.flows.len(), 6, "{}", r.dump());
+    let expected = [
+        (51270, json!("dot")),
+        (51271, json!("dot")),
+        (51272, json!("doh")),
+        (51273, json!("doh")),
+        (51274, json!("doh")),
+        (51275, Value::Null),
+    ];
+    for (port, encrypted_dns) in expected {
+        let f = r.by_client_port(port);
+        if port != 51273 {
+            check(f, &unattributed());
+        }
+        check(f, &[("encrypted_dns", encrypted_dns)]);
+    }
+    // Google's resolver is Google's service; the mark is beside the vendor.
+    check(r.by_client_port(51273), &attributed("google", "dns", "quic_sni", Some("dns.google")));
+    check(r.by_client_port(51273), &[("proto", json!("udp"))]);
+    assert_all_frames_accounted(&r);
+}

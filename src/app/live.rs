@@ -896,6 +896,7 @@ mod tests {
             signature: None,
             ech: false,
             ech_config: false,
+            encrypted_dns: None,
             packets,
             bytes: 0,
             packets_from_client: packets,

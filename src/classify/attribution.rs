@@ -6,6 +6,7 @@
 use std::net::IpAddr;
 
 use super::dns_cache::DnsCache;
+use super::encrypted_dns::{self, EncryptedDns};
 use super::rules::Rules;
 use super::signatures::{EntryId, VendorId};
 use super::verdict::{Evidence, Verdict};
@@ -38,6 +39,8 @@ pub struct Attribution {
     /// For DNS flows: an HTTPS/SVCB answer published an ECH configuration
     /// for the name looked up (it uses real ECH).
     pub ech_config: bool,
+    /// DNS over TLS or HTTPS: the names it looks up are hidden.
+    pub encrypted_dns: Option<EncryptedDns>,
     /// The name the client asked for (SNI/Host), matched or not, and where
     /// it was read.
     pub server_name: Option<(Box<str>, Evidence)>,
@@ -110,8 +113,17 @@ impl Attribution {
     ) -> Applied {
         match finding {
             FlowFinding::EncryptedHello => self.ech = true,
+            FlowFinding::ClientHello => {
+                let hello = encrypted_dns::from_hello(addrs.protocol, addrs.server_port, None);
+                self.encrypted_dns = hello.or(self.encrypted_dns);
+            }
+            FlowFinding::DnsMessageRequest => self.encrypted_dns = Some(EncryptedDns::Doh),
             FlowFinding::ServerName { evidence, name } => {
                 let name = truncated(name, MAX_NAME);
+                if matches!(evidence, Evidence::TlsSni | Evidence::QuicSni) {
+                    let hello = encrypted_dns::from_hello(addrs.protocol, addrs.server_port, Some(name));
+                    self.encrypted_dns = hello.or(self.encrypted_dns);
+                }
                 self.server_name = Some((name.into(), evidence));
                 // An address literal (`Host: 192.0.2.7`) names no host: it
                 // neither attributes nor takes a DNS answer's or an agent's

@@ -2,6 +2,7 @@
 
 pub mod attribution;
 pub mod dns_cache;
+pub mod encrypted_dns;
 pub mod names;
 pub mod rules;
 pub mod signatures;

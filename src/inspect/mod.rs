@@ -147,6 +147,12 @@ pub enum FlowFinding<'a> {
     /// an ECH configuration: the name is reached with real Encrypted
     /// ClientHello, so its flows' SNI names only the provider.
     DnsEchConfig { name: &'a str },
+    /// A TLS ClientHello was read (over TCP or in QUIC's CRYPTO frames);
+    /// reported after its ECH flag, name and ALPN.
+    ClientHello,
+    /// An HTTP request carrying or asking for `application/dns-message`
+    /// (RFC 8484): DNS over HTTP.
+    DnsMessageRequest,
 }
 
 /// A fact about a host.

@@ -87,6 +87,7 @@ pub fn all() -> Vec<Fixture> {
         devices(),
         quic_versions(),
         https_records(),
+        encrypted_dns(),
     ]
 }
 
@@ -2419,6 +2420,44 @@ fn https_records() -> Fixture {
                 dns (9 frames). A lookup (:40161) of gateway.icloud.com type HTTPS with only ipv4hint \
                 203.0.113.161 and no ech: ech_config false; then :51261 -> 203.0.113.161:443 without a hello: \
                 apple/icloud by dns (8 frames).",
+        bytes: ethernet(cap),
+    }
+}
+
+/// DNS whose names are hidden: DoT on 853, DoH to public resolvers' names
+/// (TLS and QUIC), an HTTP request with RFC 8484's media type.
+fn encrypted_dns() -> Fixture {
+    let mut cap = Capture::at(74 * MINUTE);
+    let dot = Hello { sni: None, alpn: &["dot"], seed: 70, ..Hello::default() };
+    tls(&mut cap, &Path::new("10.10.2.70:51270", "203.0.113.170:853"), &dot, &[], 1200);
+    cap.wait(SECOND);
+    tls(&mut cap, &Path::new("10.10.2.70:51271", "203.0.113.171:853"), &Hello::sni("dns.quad9.net"), &[], 1200);
+    cap.wait(SECOND);
+    let doh = Path::new("10.10.2.70:51272", "203.0.113.172:443");
+    tls(&mut cap, &doh, &Hello::sni("mozilla.cloudflare-dns.com"), &[], 1200);
+    cap.wait(SECOND);
+    quic_conv(&mut cap, &Path::new("10.10.2.70:51273", "203.0.113.173:443"), QUIC_V1, "dns.google", 73);
+    cap.wait(SECOND);
+    let query = dns_query(0, "www.tiktok.com", QTYPE_A);
+    let mut post = format!(
+        "POST /dns-query HTTP/1.1\r\nHost: 203.0.113.174\r\nContent-Type: application/dns-message\r\n\
+         Accept: application/dns-message\r\nContent-Length: {}\r\n\r\n",
+        query.len()
+    )
+    .into_bytes();
+    post.extend_from_slice(&query);
+    let http = Path::new("10.10.2.70:51274", "203.0.113.174:80");
+    tcp_conversation(&mut cap, &http, isn(&http), &post, &[], &http_response(60, 74));
+    cap.wait(SECOND);
+    tls_sni_conv(&mut cap, "10.10.2.70:51275", "203.0.113.175:443", "dns.google.example");
+    Fixture {
+        name: "encrypted_dns.pcap",
+        about: "DNS whose names are hidden, from 10.10.2.70: :51270 -> 203.0.113.170:853 a TLS hello without \
+                SNI (ALPN dot) and :51271 -> 203.0.113.171:853 SNI dns.quad9.net: encrypted_dns dot; :51272 -> \
+                203.0.113.172:443 SNI mozilla.cloudflare-dns.com and :51273 -> 203.0.113.173:443 QUIC v1 SNI \
+                dns.google: doh (and google/dns by quic_sni); :51274 -> 203.0.113.174:80 an HTTP POST /dns-query with Content-Type \
+                application/dns-message: doh; :51275 -> 203.0.113.175:443 SNI dns.google.example: null. \
+                The others have no vendor.",
         bytes: ethernet(cap),
     }
 }
