@@ -1599,3 +1599,19 @@ fn dns_over_tls_and_https_flows_are_marked() {
     check(r.by_client_port(51273), &[("proto", json!("udp"))]);
     assert_all_frames_accounted(&r);
 }
+
+#[test]
+fn media_to_a_calls_stun_candidates_is_the_calls() {
+    let r = replay(&["call_media.pcap"], &[]);
+    assert_eq!(r.flows.len(), 6, "{}", r.dump());
+    check(r.by_client_port(50080), &attributed("microsoft", "call", "stun", None));
+    check(r.by_client_port(50081), &attributed("microsoft", "call", "stun", None));
+    let peer = r.by_client_port(40000);
+    check(peer, &attributed("microsoft", "call", "stun", None));
+    check(peer, &[("client", json!("198.51.100.90")), ("server_port", json!(50082))]);
+    for port in [50083, 50084, 50085] {
+        check(r.by_client_port(port), &unattributed());
+    }
+    assert_eq!(r.metric(&flows_total("net-10-10", "microsoft", "call", false)), Some(3.0));
+    assert_all_frames_accounted(&r);
+}

@@ -3,7 +3,7 @@
 //! Evidence precedence is [`Verdict::offer`]'s; the exceptions (a name that
 //! matches nothing, an ECH hello's outer name) are here.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use super::dns_cache::DnsCache;
 use super::encrypted_dns::{self, EncryptedDns};
@@ -52,6 +52,36 @@ pub struct Attribution {
     pub stun_software: Option<Box<str>>,
     /// The vendor-specific STUN attribute types seen, the first few.
     stun_attributes: StunAttributes,
+    /// The transport addresses the flow's STUN messages carried.
+    call_candidates: CallCandidates,
+}
+
+/// The distinct candidate addresses of a flow's STUN messages: a client's
+/// checks carry its mapped address, a relay and a few peers; eight hold
+/// them without a heap allocation.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CallCandidates {
+    addrs: [Option<SocketAddr>; 8],
+}
+
+impl CallCandidates {
+    /// Whether `addr` is new (and kept, while there is room).
+    fn add(&mut self, addr: SocketAddr) -> bool {
+        if self.addrs.contains(&Some(addr)) {
+            return false;
+        }
+        let Some(free) = self.addrs.iter_mut().find(|a| a.is_none()) else { return false };
+        *free = Some(addr);
+        true
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = SocketAddr> + '_ {
+        self.addrs.iter().flatten().copied()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.addrs[0].is_none()
+    }
 }
 
 /// The distinct vendor STUN attribute types of a flow: agents send the same
@@ -84,14 +114,29 @@ pub enum Applied {
     Nothing,
     /// A DNS query for a vendor's name: count it for the flow's segment.
     VendorQuery(VendorId),
+    /// A call attributed by STUN whose candidate addresses are known (or
+    /// grew): remember them, so that the media flows to them are the call's.
+    Call(EntryId, CallCandidates),
 }
 
 impl Attribution {
     /// A new flow's attribution from what is known before its payloads: a
     /// DNS answer this client got for the server address, and the address.
-    pub fn for_new_flow(rules: &Rules, dns: &DnsCache, addrs: &FlowAddrs, lookup: bool, now_ns: u64) -> Self {
+    /// `call` is the entry of a call whose STUN named this flow's address
+    /// as a candidate of its media.
+    pub fn for_new_flow(
+        rules: &Rules,
+        dns: &DnsCache,
+        addrs: &FlowAddrs,
+        lookup: bool,
+        call: Option<EntryId>,
+        now_ns: u64,
+    ) -> Self {
         let mut a = Attribution { lookup, ..Attribution::default() };
         if !lookup {
+            if let Some(entry) = call {
+                a.verdict.offer(entry, Evidence::Stun, None);
+            }
             if let Some(name) = dns.lookup(addrs.client, addrs.server, now_ns) {
                 if let Some(entry) = rules.match_name(&name) {
                     a.verdict.offer(entry, Evidence::Dns, Some(&name));
@@ -156,22 +201,41 @@ impl Attribution {
             }
             FlowFinding::StunSoftware(software) => {
                 let software = truncated(software, MAX_USER_AGENT);
-                if let Some(entry) = rules.signatures.match_stun_software(software) {
-                    self.verdict.offer(entry, Evidence::Stun, None);
-                }
+                let entry = rules.signatures.match_stun_software(software);
                 self.stun_software = Some(software.into());
+                if let Some(entry) = entry {
+                    self.verdict.offer(entry, Evidence::Stun, None);
+                    return self.call();
+                }
             }
             FlowFinding::StunAttribute(kind) => {
                 if self.stun_attributes.add(kind) {
                     if let Some(entry) = rules.signatures.match_stun_attribute(kind) {
                         self.verdict.offer(entry, Evidence::Stun, None);
+                        return self.call();
                     }
+                }
+            }
+            FlowFinding::StunCandidate(addr) => {
+                if self.call_candidates.add(addr) {
+                    return self.call();
                 }
             }
             FlowFinding::DnsEchConfig { .. } => self.ech_config = true,
             FlowFinding::QuicPacketsSkipped(_) => {}
         }
         Applied::Nothing
+    }
+
+    /// The call's candidates to remember, if the flow is a call attributed
+    /// by STUN and carried some.
+    fn call(&self) -> Applied {
+        match (self.verdict.entry, self.verdict.evidence) {
+            (Some(entry), Some(Evidence::Stun)) if !self.call_candidates.is_empty() => {
+                Applied::Call(entry, self.call_candidates)
+            }
+            _ => Applied::Nothing,
+        }
     }
 
     /// Attributes the flow again under new rules (a reload), from the

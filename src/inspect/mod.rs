@@ -21,7 +21,7 @@ mod inspectors;
 pub mod registry;
 mod stream;
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 pub use budget::InspectBudget;
 use budget::Reservation;
@@ -153,6 +153,9 @@ pub enum FlowFinding<'a> {
     /// An HTTP request carrying or asking for `application/dns-message`
     /// (RFC 8484): DNS over HTTP.
     DnsMessageRequest,
+    /// A transport address a STUN message carries (XOR-MAPPED-ADDRESS,
+    /// XOR-PEER-ADDRESS, XOR-RELAYED-ADDRESS): where the call's media may go.
+    StunCandidate(SocketAddr),
 }
 
 /// A fact about a host.

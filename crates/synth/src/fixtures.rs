@@ -88,6 +88,7 @@ pub fn all() -> Vec<Fixture> {
         quic_versions(),
         https_records(),
         encrypted_dns(),
+        call_media(),
     ]
 }
 
@@ -2458,6 +2459,72 @@ fn encrypted_dns() -> Fixture {
                 dns.google: doh (and google/dns by quic_sni); :51274 -> 203.0.113.174:80 an HTTP POST /dns-query with Content-Type \
                 application/dns-message: doh; :51275 -> 203.0.113.175:443 SNI dns.google.example: null. \
                 The others have no vendor.",
+        bytes: ethernet(cap),
+    }
+}
+
+/// A STUN message of `message_type` (0x0101 Binding success, 0x0103
+/// Allocate success, 0x0008 CreatePermission request).
+fn stun_message(message_type: u16, transaction: [u8; 12], attributes: &[(u16, Vec<u8>)]) -> Vec<u8> {
+    let mut m = stun_binding(0, &attributes.iter().map(|(k, v)| (*k, &v[..])).collect::<Vec<_>>());
+    m[..2].copy_from_slice(&message_type.to_be_bytes());
+    m[8..20].copy_from_slice(&transaction);
+    m
+}
+
+/// An XOR-MAPPED/PEER/RELAYED-ADDRESS value for an IPv4 `addr` (RFC 8489
+/// section 14.2).
+fn xor_address(addr: &str) -> Vec<u8> {
+    let addr: SocketAddr = addr.parse().expect("socket address");
+    let SocketAddr::V4(v4) = addr else { panic!("IPv4 only") };
+    let cookie = 0x2112_a442u32.to_be_bytes();
+    let mut value = vec![0, 1];
+    value.extend_from_slice(&(v4.port() ^ 0x2112).to_be_bytes());
+    value.extend(v4.ip().octets().iter().zip(cookie).map(|(a, k)| a ^ k));
+    value
+}
+
+/// A call's media tied to it by the candidates its STUN carried.
+fn call_media() -> Fixture {
+    let mut cap = Capture::at(76 * MINUTE);
+    let turn = Path::new("10.10.2.80:50080", "203.0.113.180:3478");
+    let teams = stun_binding(0x80, &[(0x8022, b"Microsoft Teams"), (0x8008, &[0, 0, 0, 6])]);
+    cap.push(turn.udp(true, &teams));
+    let allocated = [(0x0016, xor_address("203.0.113.181:50500")), (0x0020, xor_address("198.51.100.80:61000"))];
+    cap.push(turn.udp(false, &stun_message(0x0103, [0x80; 12], &allocated)));
+    let permission = [(0x0012, xor_address("198.51.100.90:40000"))];
+    cap.push(turn.udp(true, &stun_message(0x0008, [0x81; 12], &permission)));
+    let rtp = |seed: u64| {
+        let mut rtp = vec![0x80, 0x6f, 0x00, 0x01, 0, 0, 0, 0, 0x11, 0x22, 0x33, 0x44];
+        rtp.extend_from_slice(&XorShift::new(seed).bytes(160));
+        rtp
+    };
+    cap.wait(SECOND);
+    let relayed = Path::new("10.10.2.80:50081", "203.0.113.181:50500");
+    cap.push(relayed.udp(true, &rtp(81)));
+    cap.push(relayed.udp(false, &rtp(82)));
+    // The peer's media arrives first: the peer is the flow's client.
+    let peer = Path::new("198.51.100.90:40000", "10.10.2.80:50082");
+    cap.push(peer.udp(true, &rtp(83)));
+    cap.push(peer.udp(false, &rtp(84)));
+    let elsewhere = Path::new("10.10.2.80:50083", "203.0.113.182:50500");
+    cap.push(elsewhere.udp(true, &rtp(85)));
+    // To a candidate, but neither STUN, DTLS nor RTP (RFC 7983's first byte).
+    let other = Path::new("10.10.2.80:50085", "198.51.100.90:40000");
+    cap.push(other.udp(true, &[0xff, 0, 1, 2]));
+    cap.wait(3 * MINUTE);
+    let late = Path::new("10.10.2.80:50084", "203.0.113.181:50500");
+    cap.push(late.udp(true, &rtp(87)));
+    Fixture {
+        name: "call_media.pcap",
+        about: "A Teams call through TURN from 10.10.2.80: :50080 -> 203.0.113.180:3478 a Binding request with \
+                SOFTWARE 'Microsoft Teams' and MS-VERSION, an Allocate success with XOR-RELAYED-ADDRESS \
+                203.0.113.181:50500 and XOR-MAPPED-ADDRESS 198.51.100.80:61000, a CreatePermission with \
+                XOR-PEER-ADDRESS 198.51.100.90:40000: microsoft/call by stun. Then RTP: :50081 -> \
+                203.0.113.181:50500 (the relay) and 198.51.100.90:40000 -> :50082 (the peer, which sent \
+                first): microsoft/call by stun; :50083 -> 203.0.113.182:50500 (no candidate): no vendor; \
+                :50085 -> 198.51.100.90:40000 with a first byte 0xff (not media): no vendor; 3 minutes later \
+                :50084 -> 203.0.113.181:50500 (the candidate expired): no vendor.",
         bytes: ethernet(cap),
     }
 }
