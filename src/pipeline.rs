@@ -513,7 +513,9 @@ fn inspect_payload(env: &mut InspectEnv<'_>, flow: &mut FlowState, p: &Packet<'_
             }
             match attribution.apply(env.rules, &addrs, f, env.dns, ts) {
                 Applied::VendorQuery(vendor) => *env.queries.entry((segment.clone(), vendor)).or_default() += 1,
-                Applied::Call(entry, candidates) => candidates.iter().for_each(|c| env.calls.remember(c, entry, ts)),
+                Applied::Call(entry) => {
+                    attribution.call_candidates().iter().for_each(|&c| env.calls.remember(c, entry, ts))
+                }
                 Applied::Nothing => {}
             }
         }

@@ -52,37 +52,13 @@ pub struct Attribution {
     pub stun_software: Option<Box<str>>,
     /// The vendor-specific STUN attribute types seen, the first few.
     stun_attributes: StunAttributes,
-    /// The transport addresses the flow's STUN messages carried.
-    call_candidates: CallCandidates,
+    /// The distinct transport addresses the flow's STUN messages carried,
+    /// the first [`MAX_CALL_CANDIDATES`]; allocated only for such flows.
+    call_candidates: Vec<SocketAddr>,
 }
 
-/// The distinct candidate addresses of a flow's STUN messages: a client's
-/// checks carry its mapped address, a relay and a few peers; eight hold
-/// them without a heap allocation.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct CallCandidates {
-    addrs: [Option<SocketAddr>; 8],
-}
-
-impl CallCandidates {
-    /// Whether `addr` is new (and kept, while there is room).
-    fn add(&mut self, addr: SocketAddr) -> bool {
-        if self.addrs.contains(&Some(addr)) {
-            return false;
-        }
-        let Some(free) = self.addrs.iter_mut().find(|a| a.is_none()) else { return false };
-        *free = Some(addr);
-        true
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = SocketAddr> + '_ {
-        self.addrs.iter().flatten().copied()
-    }
-
-    fn is_empty(&self) -> bool {
-        self.addrs[0].is_none()
-    }
-}
+/// A client's checks carry its mapped address, a relay and a few peers.
+const MAX_CALL_CANDIDATES: usize = 8;
 
 /// The distinct vendor STUN attribute types of a flow: agents send the same
 /// few in every check, so four cover them without a heap allocation.
@@ -115,8 +91,9 @@ pub enum Applied {
     /// A DNS query for a vendor's name: count it for the flow's segment.
     VendorQuery(VendorId),
     /// A call attributed by STUN whose candidate addresses are known (or
-    /// grew): remember them, so that the media flows to them are the call's.
-    Call(EntryId, CallCandidates),
+    /// grew): remember [`Attribution::call_candidates`], so that the media
+    /// flows to them are the call's.
+    Call(EntryId),
 }
 
 impl Attribution {
@@ -217,7 +194,8 @@ impl Attribution {
                 }
             }
             FlowFinding::StunCandidate(addr) => {
-                if self.call_candidates.add(addr) {
+                if !self.call_candidates.contains(&addr) && self.call_candidates.len() < MAX_CALL_CANDIDATES {
+                    self.call_candidates.push(addr);
                     return self.call();
                 }
             }
@@ -231,11 +209,14 @@ impl Attribution {
     /// by STUN and carried some.
     fn call(&self) -> Applied {
         match (self.verdict.entry, self.verdict.evidence) {
-            (Some(entry), Some(Evidence::Stun)) if !self.call_candidates.is_empty() => {
-                Applied::Call(entry, self.call_candidates)
-            }
+            (Some(entry), Some(Evidence::Stun)) if !self.call_candidates.is_empty() => Applied::Call(entry),
             _ => Applied::Nothing,
         }
+    }
+
+    /// The transport addresses the flow's STUN messages carried.
+    pub fn call_candidates(&self) -> &[SocketAddr] {
+        &self.call_candidates
     }
 
     /// Attributes the flow again under new rules (a reload), from the
