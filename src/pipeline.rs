@@ -9,7 +9,7 @@
 //! the end) and merges it where it likes: the replay's main thread, the
 //! live sensor's collector.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use hashbrown::HashMap;
@@ -19,7 +19,9 @@ use crate::aggregate::{
     VendorKey, WorkerGauges,
 };
 use crate::classify::attribution::{Applied, Attribution, FlowAddrs};
+use crate::classify::calls::{self, CallTable};
 use crate::classify::dns_cache::DnsCache;
+use crate::classify::encrypted_dns::EncryptedDns;
 pub use crate::classify::rules::Rules;
 use crate::classify::signatures::VendorId;
 use crate::classify::verdict::Evidence;
@@ -158,6 +160,8 @@ pub struct Pipeline {
     flows: FlowTable<FlowState>,
     /// Shared with the other workers of a live sensor.
     dns: Arc<DnsCache>,
+    /// Candidate addresses of calls, for their media flows.
+    calls: CallTable,
     defrag: Defragmenter,
     inspect_budget: InspectBudget,
     stats: PacketStats,
@@ -187,6 +191,7 @@ impl Pipeline {
             rules,
             flows: FlowTable::new(max_flows, timeouts),
             dns: Self::new_dns_cache(),
+            calls: CallTable::default(),
             defrag: Defragmenter::default(),
             inspect_budget: InspectBudget::default(),
             dns_queries: HashMap::new(),
@@ -243,6 +248,7 @@ impl Pipeline {
         // Lookups counted so far belong to the old rules' vendor ids.
         self.flush_dns_queries();
         self.rules = rules;
+        self.calls.clear();
         let rules = self.rules.clone();
         self.flows.for_each_mut(|_, f| {
             let addrs = f.addrs();
@@ -321,11 +327,12 @@ impl Pipeline {
         let rules = &self.rules;
         let out = &mut self.out;
         let dns = &*self.dns;
+        let calls = &self.calls;
         let interface_name = self.interface_names.get(interface as usize).map(|n| &**n);
         let (slot, flow, _new) = self.flows.get_or_insert(
             key,
             ts,
-            || new_flow(rules, dns, p, forward, ts, interface, interface_name),
+            || new_flow(rules, dns, calls, p, forward, ts, interface, interface_name),
             &mut |k, f, r| finish_flow(rules, dns, out, k, f, r),
         );
         let from_client = forward == flow.client_is_lo;
@@ -339,6 +346,7 @@ impl Pipeline {
             let mut env = InspectEnv {
                 rules: &self.rules,
                 dns: &self.dns,
+                calls: &mut self.calls,
                 queries: &mut self.dns_queries,
                 budget: &self.inspect_budget,
                 hosts: &mut self.out.hosts,
@@ -457,6 +465,7 @@ impl Pipeline {
 struct InspectEnv<'a> {
     rules: &'a Rules,
     dns: &'a DnsCache,
+    calls: &'a mut CallTable,
     queries: &'a mut HashMap<(Arc<str>, VendorId), u64>,
     budget: &'a InspectBudget,
     hosts: &'a mut HostTable,
@@ -503,8 +512,12 @@ fn inspect_payload(env: &mut InspectEnv<'_>, flow: &mut FlowState, p: &Packet<'_
             if let FlowFinding::UserAgent(ua) = f {
                 learn(env.rules, env.hosts, Side::Client, HostFact::UserAgent(ua));
             }
-            if let Applied::VendorQuery(vendor) = attribution.apply(env.rules, &addrs, f, env.dns, ts) {
-                *env.queries.entry((segment.clone(), vendor)).or_default() += 1;
+            match attribution.apply(env.rules, &addrs, f, env.dns, ts) {
+                Applied::VendorQuery(vendor) => *env.queries.entry((segment.clone(), vendor)).or_default() += 1,
+                Applied::Call(entry) => {
+                    attribution.call_candidates().iter().for_each(|&c| env.calls.remember(c, entry, ts))
+                }
+                Applied::Nothing => {}
             }
         }
         Finding::Host { side, fact } => learn(env.rules, env.hosts, side, fact),
@@ -528,9 +541,11 @@ fn is_local(addr: IpAddr) -> bool {
     }
 }
 
+#[allow(clippy::too_many_arguments, reason = "one flow's first packet and the worker state it is read against")]
 fn new_flow(
     rules: &Rules,
     dns: &DnsCache,
+    calls: &CallTable,
     p: &Packet<'_>,
     forward: bool,
     ts: u64,
@@ -558,6 +573,14 @@ fn new_flow(
     let addrs = FlowAddrs { client: client.addr, server: server.addr, server_port: server.port, protocol: p.protocol };
     let transport = p.protocol == IPPROTO_UDP || p.protocol == IPPROTO_TCP;
     let lookup = transport && is_dns_flow(&ctx);
+    // A call's media (or its checks) to an address its STUN named.
+    let call = (p.protocol == IPPROTO_UDP && calls::is_call_payload(p.payload))
+        .then(|| {
+            let (client, server) =
+                (SocketAddr::new(client.addr, client.port), SocketAddr::new(server.addr, server.port));
+            calls.lookup(server, ts).or_else(|| calls.lookup(client, ts))
+        })
+        .flatten();
     let f = FlowState {
         client_is_lo: forward == sender_is_client,
         client,
@@ -575,7 +598,7 @@ fn new_flow(
         counted: false,
         tcp: TcpProgress::default(),
         placement,
-        attribution: Attribution::for_new_flow(rules, dns, &addrs, lookup, ts),
+        attribution: Attribution::for_new_flow(rules, dns, &addrs, lookup, call, ts),
         inspection: Inspection::new(p.protocol),
         quic_skipped: 0,
         icmp_first: match (p.protocol, p.payload) {
@@ -724,6 +747,8 @@ fn flow_record(rules: &Rules, interface_names: &[Arc<str>], f: &FlowState, reaso
         stun_software: a.stun_software.clone(),
         signature: entry.map(|e| (e.file.clone(), e.line)),
         ech: a.ech,
+        ech_config: a.ech_config,
+        encrypted_dns: a.encrypted_dns.map(EncryptedDns::as_str),
         packets: f.packets[FROM_CLIENT] + f.packets[TO_CLIENT],
         bytes: f.bytes[FROM_CLIENT] + f.bytes[TO_CLIENT],
         packets_from_client: f.packets[FROM_CLIENT],

@@ -38,7 +38,7 @@ use std::time::Instant;
 use serde::Deserialize;
 
 /// Agreement on nDPI's vendor-service flows, excluded flows left out.
-const MIN_AGREEMENT: f64 = 0.95;
+const MIN_AGREEMENT: f64 = 0.99;
 
 /// Flows that count neither way. `flow` is `proto a:port <-> b:port` with the addresses as nDPI's
 /// label file writes them (IPv6 in brackets), in either order, and ` vlan N` when nDPI gives one.

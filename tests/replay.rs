@@ -1556,3 +1556,62 @@ fn ethernet_frames_lose_the_fcs_the_pcap_header_announces() {
     check(f, &[("packets", json!(8)), ("bytes", json!(wire))]);
     assert_eq!(r.skipped(), 0.0, "every frame decodes");
 }
+
+#[test]
+fn https_record_hints_teach_addresses_and_ech_marks_the_lookup() {
+    let r = replay(&["https_records.pcap"], &[]);
+    assert_eq!(r.flows.len(), 4, "{}", r.dump());
+    let lookup = r.by_client_port(40160);
+    check(lookup, &[("vendor", Value::Null), ("query_vendor", json!("bytedance")), ("ech_config", json!(true))]);
+    let f = r.by_client_port(51260);
+    check(f, &attributed("bytedance", "tiktok", "dns", Some("www.tiktok.com")));
+    check(f, &[("ech", json!(true)), ("server_name", json!("cloudflare-ech.com")), ("packets", json!(9))]);
+    let lookup = r.by_client_port(40161);
+    check(lookup, &[("query_vendor", json!("apple")), ("ech_config", json!(false))]);
+    let f = r.by_client_port(51261);
+    check(f, &attributed("apple", "icloud", "dns", Some("gateway.icloud.com")));
+    check(f, &[("ech", json!(false)), ("ech_config", json!(false)), ("packets", json!(8))]);
+    assert_eq!(r.metric(&dns_queries("net-10-10", "bytedance", false)), Some(1.0));
+    assert_all_frames_accounted(&r);
+}
+
+#[test]
+fn dns_over_tls_and_https_flows_are_marked() {
+    let r = replay(&["encrypted_dns.pcap"], &[]);
+    assert_eq!(r.flows.len(), 6, "{}", r.dump());
+    let expected = [
+        (51270, json!("dot")),
+        (51271, json!("dot")),
+        (51272, json!("doh")),
+        (51273, json!("doh")),
+        (51274, json!("doh")),
+        (51275, Value::Null),
+    ];
+    for (port, encrypted_dns) in expected {
+        let f = r.by_client_port(port);
+        if port != 51273 {
+            check(f, &unattributed());
+        }
+        check(f, &[("encrypted_dns", encrypted_dns)]);
+    }
+    // Google's resolver is Google's service; the mark is beside the vendor.
+    check(r.by_client_port(51273), &attributed("google", "dns", "quic_sni", Some("dns.google")));
+    check(r.by_client_port(51273), &[("proto", json!("udp"))]);
+    assert_all_frames_accounted(&r);
+}
+
+#[test]
+fn media_to_a_calls_stun_candidates_is_the_calls() {
+    let r = replay(&["call_media.pcap"], &[]);
+    assert_eq!(r.flows.len(), 6, "{}", r.dump());
+    check(r.by_client_port(50080), &attributed("microsoft", "call", "stun", None));
+    check(r.by_client_port(50081), &attributed("microsoft", "call", "stun", None));
+    let peer = r.by_client_port(40000);
+    check(peer, &attributed("microsoft", "call", "stun", None));
+    check(peer, &[("client", json!("198.51.100.90")), ("server_port", json!(50082))]);
+    for port in [50083, 50084, 50085] {
+        check(r.by_client_port(port), &unattributed());
+    }
+    assert_eq!(r.metric(&flows_total("net-10-10", "microsoft", "call", false)), Some(3.0));
+    assert_all_frames_accounted(&r);
+}

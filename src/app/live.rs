@@ -895,6 +895,8 @@ mod tests {
             stun_software: None,
             signature: None,
             ech: false,
+            ech_config: false,
+            encrypted_dns: None,
             packets,
             bytes: 0,
             packets_from_client: packets,

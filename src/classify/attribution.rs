@@ -3,9 +3,10 @@
 //! Evidence precedence is [`Verdict::offer`]'s; the exceptions (a name that
 //! matches nothing, an ECH hello's outer name) are here.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use super::dns_cache::DnsCache;
+use super::encrypted_dns::{self, EncryptedDns};
 use super::rules::Rules;
 use super::signatures::{EntryId, VendorId};
 use super::verdict::{Evidence, Verdict};
@@ -35,6 +36,11 @@ pub struct Attribution {
     pub lookup: bool,
     /// The ClientHello carried an ECH extension.
     pub ech: bool,
+    /// For DNS flows: an HTTPS/SVCB answer published an ECH configuration
+    /// for the name looked up (it uses real ECH).
+    pub ech_config: bool,
+    /// DNS over TLS or HTTPS: the names it looks up are hidden.
+    pub encrypted_dns: Option<EncryptedDns>,
     /// The name the client asked for (SNI/Host), matched or not, and where
     /// it was read.
     pub server_name: Option<(Box<str>, Evidence)>,
@@ -46,7 +52,13 @@ pub struct Attribution {
     pub stun_software: Option<Box<str>>,
     /// The vendor-specific STUN attribute types seen, the first few.
     stun_attributes: StunAttributes,
+    /// The distinct transport addresses the flow's STUN messages carried,
+    /// the first [`MAX_CALL_CANDIDATES`]; allocated only for such flows.
+    call_candidates: Vec<SocketAddr>,
 }
+
+/// A client's checks carry its mapped address, a relay and a few peers.
+const MAX_CALL_CANDIDATES: usize = 8;
 
 /// The distinct vendor STUN attribute types of a flow: agents send the same
 /// few in every check, so four cover them without a heap allocation.
@@ -78,14 +90,30 @@ pub enum Applied {
     Nothing,
     /// A DNS query for a vendor's name: count it for the flow's segment.
     VendorQuery(VendorId),
+    /// A call attributed by STUN whose candidate addresses are known (or
+    /// grew): remember [`Attribution::call_candidates`], so that the media
+    /// flows to them are the call's.
+    Call(EntryId),
 }
 
 impl Attribution {
     /// A new flow's attribution from what is known before its payloads: a
     /// DNS answer this client got for the server address, and the address.
-    pub fn for_new_flow(rules: &Rules, dns: &DnsCache, addrs: &FlowAddrs, lookup: bool, now_ns: u64) -> Self {
+    /// `call` is the entry of a call whose STUN named this flow's address
+    /// as a candidate of its media.
+    pub fn for_new_flow(
+        rules: &Rules,
+        dns: &DnsCache,
+        addrs: &FlowAddrs,
+        lookup: bool,
+        call: Option<EntryId>,
+        now_ns: u64,
+    ) -> Self {
         let mut a = Attribution { lookup, ..Attribution::default() };
         if !lookup {
+            if let Some(entry) = call {
+                a.verdict.offer(entry, Evidence::Stun, None);
+            }
             if let Some(name) = dns.lookup(addrs.client, addrs.server, now_ns) {
                 if let Some(entry) = rules.match_name(&name) {
                     a.verdict.offer(entry, Evidence::Dns, Some(&name));
@@ -107,8 +135,17 @@ impl Attribution {
     ) -> Applied {
         match finding {
             FlowFinding::EncryptedHello => self.ech = true,
+            FlowFinding::ClientHello => {
+                let hello = encrypted_dns::from_hello(addrs.protocol, addrs.server_port, None);
+                self.encrypted_dns = hello.or(self.encrypted_dns);
+            }
+            FlowFinding::DnsMessageRequest => self.encrypted_dns = Some(EncryptedDns::Doh),
             FlowFinding::ServerName { evidence, name } => {
                 let name = truncated(name, MAX_NAME);
+                if matches!(evidence, Evidence::TlsSni | Evidence::QuicSni) {
+                    let hello = encrypted_dns::from_hello(addrs.protocol, addrs.server_port, Some(name));
+                    self.encrypted_dns = hello.or(self.encrypted_dns);
+                }
                 self.server_name = Some((name.into(), evidence));
                 // An address literal (`Host: 192.0.2.7`) names no host: it
                 // neither attributes nor takes a DNS answer's or an agent's
@@ -141,21 +178,45 @@ impl Attribution {
             }
             FlowFinding::StunSoftware(software) => {
                 let software = truncated(software, MAX_USER_AGENT);
-                if let Some(entry) = rules.signatures.match_stun_software(software) {
-                    self.verdict.offer(entry, Evidence::Stun, None);
-                }
+                let entry = rules.signatures.match_stun_software(software);
                 self.stun_software = Some(software.into());
+                if let Some(entry) = entry {
+                    self.verdict.offer(entry, Evidence::Stun, None);
+                    return self.call();
+                }
             }
             FlowFinding::StunAttribute(kind) => {
                 if self.stun_attributes.add(kind) {
                     if let Some(entry) = rules.signatures.match_stun_attribute(kind) {
                         self.verdict.offer(entry, Evidence::Stun, None);
+                        return self.call();
                     }
                 }
             }
+            FlowFinding::StunCandidate(addr) => {
+                if !self.call_candidates.contains(&addr) && self.call_candidates.len() < MAX_CALL_CANDIDATES {
+                    self.call_candidates.push(addr);
+                    return self.call();
+                }
+            }
+            FlowFinding::DnsEchConfig { .. } => self.ech_config = true,
             FlowFinding::QuicPacketsSkipped(_) => {}
         }
         Applied::Nothing
+    }
+
+    /// The call's candidates to remember, if the flow is a call attributed
+    /// by STUN and carried some.
+    fn call(&self) -> Applied {
+        match (self.verdict.entry, self.verdict.evidence) {
+            (Some(entry), Some(Evidence::Stun)) if !self.call_candidates.is_empty() => Applied::Call(entry),
+            _ => Applied::Nothing,
+        }
+    }
+
+    /// The transport addresses the flow's STUN messages carried.
+    pub fn call_candidates(&self) -> &[SocketAddr] {
+        &self.call_candidates
     }
 
     /// Attributes the flow again under new rules (a reload), from the

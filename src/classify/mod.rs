@@ -1,7 +1,9 @@
 //! Classify: which vendor and service a flow belongs to, and on what evidence.
 
 pub mod attribution;
+pub mod calls;
 pub mod dns_cache;
+pub mod encrypted_dns;
 pub mod names;
 pub mod rules;
 pub mod signatures;

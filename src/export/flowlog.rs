@@ -57,6 +57,12 @@ pub struct FlowRecord {
     #[serde(serialize_with = "signature_ref")]
     pub signature: Option<(Box<str>, usize)>,
     pub ech: bool,
+    /// A DNS lookup whose HTTPS/SVCB answer published an ECH configuration:
+    /// the name looked up is reached with real ECH.
+    pub ech_config: bool,
+    /// `dot` (DNS over TLS) or `doh` (DNS over HTTPS): DNS whose names are
+    /// hidden.
+    pub encrypted_dns: Option<&'static str>,
     pub packets: u64,
     pub bytes: u64,
     pub packets_from_client: u64,

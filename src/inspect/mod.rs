@@ -21,7 +21,7 @@ mod inspectors;
 pub mod registry;
 mod stream;
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 pub use budget::InspectBudget;
 use budget::Reservation;
@@ -143,6 +143,19 @@ pub enum FlowFinding<'a> {
     StunAttribute(u16),
     /// QUIC packets that could not be decrypted or came past the bound.
     QuicPacketsSkipped(u64),
+    /// A DNS response's HTTPS/SVCB record for its question's name carries
+    /// an ECH configuration: the name is reached with real Encrypted
+    /// ClientHello, so its flows' SNI names only the provider.
+    DnsEchConfig { name: &'a str },
+    /// A TLS ClientHello was read (over TCP or in QUIC's CRYPTO frames);
+    /// reported after its ECH flag, name and ALPN.
+    ClientHello,
+    /// An HTTP request carrying or asking for `application/dns-message`
+    /// (RFC 8484): DNS over HTTP.
+    DnsMessageRequest,
+    /// A transport address a STUN message carries (XOR-MAPPED-ADDRESS,
+    /// XOR-PEER-ADDRESS, XOR-RELAYED-ADDRESS): where the call's media may go.
+    StunCandidate(SocketAddr),
 }
 
 /// A fact about a host.

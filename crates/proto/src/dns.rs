@@ -1,6 +1,8 @@
 //! DNS message parsing (RFC 1035), limited to what flow attribution needs:
 //! the question a client asked and the A/AAAA/CNAME records it got back, so
-//! that later flows to those addresses can be tied to the name.
+//! that later flows to those addresses can be tied to the name, and the
+//! SVCB/HTTPS records (RFC 9460) whose address hints do the same and whose
+//! `ech` parameter says the name is reached with real Encrypted ClientHello.
 //!
 //! The input is untrusted traffic, so the parser is a zero-copy, checked view
 //! in the style of smoltcp: [`Message::new_checked`] validates the header,
@@ -31,6 +33,8 @@ const MAX_POINTER_JUMPS: usize = 64;
 const TYPE_A: u16 = 1;
 const TYPE_CNAME: u16 = 5;
 const TYPE_AAAA: u16 = 28;
+const TYPE_SVCB: u16 = 64;
+const TYPE_HTTPS: u16 = 65;
 const CLASS_IN: u16 = 1;
 /// mDNS (RFC 6762 §10.2) reuses the top class bit as "cache flush"; masking it
 /// lets mDNS responses teach addresses too, and no unicast class uses it.
@@ -72,6 +76,11 @@ mod field {
     pub const MIN_RECORD_LEN: usize = 1 + RR_FIXED_LEN;
 
     // The top two bits of a label's length byte select its kind.
+    // SVCB/HTTPS RDATA (RFC 9460 §2.2): SvcPriority, TargetName, then
+    // SvcParams, each a key, a value length and the value.
+    pub const SVC_PRIORITY_LEN: usize = 2;
+    pub const SVC_PARAM_HEADER_LEN: usize = 4;
+
     pub const LABEL_KIND_MASK: u8 = 0xc0;
     pub const LABEL_KIND_NORMAL: u8 = 0x00;
     pub const LABEL_KIND_POINTER: u8 = 0xc0;
@@ -264,20 +273,22 @@ fn read_question(data: &[u8], start: usize) -> Result<(Question, usize), Error> 
 /// The decoded payload of a resource record.
 #[allow(clippy::large_enum_variant, reason = "names are stored inline by design: decoding must not allocate")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RecordData {
+pub enum RecordData<'a> {
     /// Class IN, type A.
     A(Ipv4Addr),
     /// Class IN, type AAAA.
     Aaaa(Ipv6Addr),
     /// Class IN, type CNAME: the owner name is an alias of this name.
     Cname(Name),
+    /// Class IN, type SVCB (64) or HTTPS (65).
+    Svcb(Svcb<'a>),
     /// Any other type or class; its RDATA was skipped unread.
     Other,
 }
 
 /// One resource record of the answer section.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Record {
+pub struct Record<'a> {
     /// Owner name.
     pub name: Name,
     /// TYPE, e.g. 1 for A, 5 for CNAME, 28 for AAAA.
@@ -286,11 +297,149 @@ pub struct Record {
     /// (RFC 2181 §8), so callers can add it to a timestamp safely.
     pub ttl: u32,
     /// The decoded RDATA.
-    pub data: RecordData,
+    pub data: RecordData<'a>,
+}
+
+/// SvcParamKeys (RFC 9460 §14.3.2) read here.
+mod svc_key {
+    pub const ALPN: u16 = 1;
+    pub const IPV4HINT: u16 = 4;
+    pub const ECH: u16 = 5;
+    pub const IPV6HINT: u16 = 6;
+}
+
+/// The RDATA of an SVCB or HTTPS record (RFC 9460 §2.2), its parameter
+/// framing checked: every parameter fits, keys strictly increase (§2.2),
+/// and the parameters read here have well-formed values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Svcb<'a> {
+    /// 0 is AliasMode (the target is an alias; parameters mean nothing),
+    /// anything else ServiceMode, lower values preferred.
+    pub priority: u16,
+    /// Where the service is; the root (`""`) means the owner name itself.
+    pub target: Name,
+    params: &'a [u8],
+}
+
+impl<'a> Svcb<'a> {
+    fn parse(upto_rdata_end: &'a [u8], rdata_start: usize) -> Result<Self, Error> {
+        let priority = chunk::<{ field::SVC_PRIORITY_LEN }>(upto_rdata_end, rdata_start)?;
+        let name_start = rdata_start.checked_add(field::SVC_PRIORITY_LEN).ok_or(Error)?;
+        // RFC 9460 forbids compressing TargetName; decoding a pointer anyway
+        // costs nothing and stays within the record.
+        let (target, params_start) = read_name(upto_rdata_end, name_start)?;
+        let svcb = Svcb {
+            priority: u16::from_be_bytes(*priority),
+            target,
+            params: upto_rdata_end.get(params_start..).ok_or(Error)?,
+        };
+        let mut previous = None;
+        let mut params = SvcParams { rest: svcb.params };
+        while let Some(param) = params.next_param()? {
+            if previous.is_some_and(|key| key >= param.0) || !value_is_well_formed(param.0, param.1) {
+                return Err(Error);
+            }
+            previous = Some(param.0);
+        }
+        Ok(svcb)
+    }
+
+    /// Whether this is ServiceMode, where the parameters apply.
+    pub fn is_service(&self) -> bool {
+        self.priority != 0
+    }
+
+    /// The SvcParams, in key order: `(key, value)`.
+    pub fn params(&self) -> SvcParams<'a> {
+        SvcParams { rest: self.params }
+    }
+
+    fn value(&self, key: u16) -> Option<&'a [u8]> {
+        self.params().find(|&(k, _)| k == key).map(|(_, value)| value)
+    }
+
+    /// The protocol ids of the `alpn` parameter (`h2`, `h3`), in order.
+    pub fn alpn(&self) -> impl Iterator<Item = &'a [u8]> + use<'a> {
+        let mut rest = self.value(svc_key::ALPN).unwrap_or(&[]);
+        core::iter::from_fn(move || {
+            let (&len, tail) = rest.split_first()?;
+            let (id, tail) = tail.split_at_checked(usize::from(len))?;
+            rest = tail;
+            Some(id)
+        })
+    }
+
+    /// Whether the record carries an ECHConfigList (`ech`, key 5): the
+    /// name is served with real Encrypted ClientHello.
+    pub fn has_ech(&self) -> bool {
+        self.value(svc_key::ECH).is_some()
+    }
+
+    /// The `ipv4hint` addresses.
+    pub fn ipv4_hints(&self) -> impl Iterator<Item = Ipv4Addr> + use<'a> {
+        let value = self.value(svc_key::IPV4HINT).unwrap_or(&[]);
+        value.chunks_exact(4).filter_map(|a| <[u8; 4]>::try_from(a).ok()).map(Ipv4Addr::from)
+    }
+
+    /// The `ipv6hint` addresses.
+    pub fn ipv6_hints(&self) -> impl Iterator<Item = Ipv6Addr> + use<'a> {
+        let value = self.value(svc_key::IPV6HINT).unwrap_or(&[]);
+        value.chunks_exact(16).filter_map(|a| <[u8; 16]>::try_from(a).ok()).map(Ipv6Addr::from)
+    }
+}
+
+/// Whether the value of a parameter read here has its RFC 9460 form: a
+/// non-empty list of non-empty ALPN ids, a non-empty ECHConfigList, whole
+/// non-empty address lists. Other keys' values are opaque.
+fn value_is_well_formed(key: u16, value: &[u8]) -> bool {
+    match key {
+        svc_key::ALPN => {
+            let mut rest = value;
+            while let Some((&len, tail)) = rest.split_first() {
+                let Some((_, tail)) = tail.split_at_checked(usize::from(len)).filter(|_| len > 0) else {
+                    return false;
+                };
+                rest = tail;
+            }
+            !value.is_empty()
+        }
+        svc_key::ECH => !value.is_empty(),
+        svc_key::IPV4HINT => !value.is_empty() && value.len() % 4 == 0,
+        svc_key::IPV6HINT => !value.is_empty() && value.len() % 16 == 0,
+        _ => true,
+    }
+}
+
+/// Iterator over an SVCB record's parameters; see [`Svcb::params`].
+#[derive(Debug, Clone)]
+pub struct SvcParams<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> SvcParams<'a> {
+    fn next_param(&mut self) -> Result<Option<(u16, &'a [u8])>, Error> {
+        if self.rest.is_empty() {
+            return Ok(None);
+        }
+        let (&[k0, k1, l0, l1], tail) =
+            self.rest.split_first_chunk::<{ field::SVC_PARAM_HEADER_LEN }>().ok_or(Error)?;
+        let (value, tail) = tail.split_at_checked(usize::from(u16::from_be_bytes([l0, l1]))).ok_or(Error)?;
+        self.rest = tail;
+        Ok(Some((u16::from_be_bytes([k0, k1]), value)))
+    }
+}
+
+impl<'a> Iterator for SvcParams<'a> {
+    type Item = (u16, &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        // The framing was checked when the record was decoded.
+        self.next_param().ok().flatten()
+    }
 }
 
 /// Decodes the resource record at `start`; returns it and the offset after it.
-fn read_record(data: &[u8], start: usize) -> Result<(Record, usize), Error> {
+fn read_record(data: &[u8], start: usize) -> Result<(Record<'_>, usize), Error> {
     let (name, after_name) = read_name(data, start)?;
     let fixed = chunk::<{ field::RR_FIXED_LEN }>(data, after_name)?;
     let rtype = fixed.be16::<{ field::RR_TYPE }>();
@@ -315,6 +464,7 @@ fn read_record(data: &[u8], start: usize) -> Result<(Record, usize), Error> {
             }
             RecordData::Cname(target)
         }
+        (CLASS_IN, TYPE_SVCB | TYPE_HTTPS) => RecordData::Svcb(Svcb::parse(upto_rdata_end, rdata_start)?),
         // Other classes give these types other RDATA formats (e.g. CHAOS A).
         _ => RecordData::Other,
     };
@@ -422,8 +572,8 @@ pub struct Answers<'a> {
     remaining: u16,
 }
 
-impl Iterator for Answers<'_> {
-    type Item = Result<Record, Error>;
+impl<'a> Iterator for Answers<'a> {
+    type Item = Result<Record<'a>, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
         self.remaining = self.remaining.checked_sub(1)?;
@@ -579,7 +729,7 @@ mod tests {
     }
 
     /// Collects up to 8 answer items into a fixed array, plus the count.
-    fn collect(message: &Message<'_>) -> ([Option<Result<Record, Error>>; 8], usize) {
+    fn collect<'a>(message: &Message<'a>) -> ([Option<Result<Record<'a>, Error>>; 8], usize) {
         let mut out = [None; 8];
         let mut n = 0;
         for item in message.answers() {
@@ -589,7 +739,7 @@ mod tests {
         (out, n)
     }
 
-    fn single_answer(bytes: &[u8]) -> Result<Record, Error> {
+    fn single_answer(bytes: &[u8]) -> Result<Record<'_>, Error> {
         let message = Message::new_checked(bytes).unwrap();
         let mut answers = message.answers();
         let first = answers.next().expect("one item");
@@ -688,6 +838,121 @@ mod tests {
         assert_eq!((aaaa.name.as_str(), aaaa.data), ("v6.example", RecordData::Aaaa(addr)));
         let txt = items[1].unwrap().unwrap();
         assert_eq!((txt.rtype, txt.data), (16, RecordData::Other));
+    }
+
+    /// HTTPS RDATA as Cloudflare publishes it for an ECH name: priority 1,
+    /// target "." (the owner), alpn h3,h2, ipv4hint, ech, ipv6hint.
+    fn https_rdata(ech: &[u8]) -> ([u8; 128], usize) {
+        let mut rdata = Buf { bytes: [0; 1024], len: 0 };
+        rdata.u16(1).raw(&[0]);
+        rdata.u16(1).u16(6).raw(b"\x02h3\x02h2");
+        rdata.u16(4).u16(8).raw(&[203, 0, 113, 150, 203, 0, 113, 151]);
+        if !ech.is_empty() {
+            rdata.u16(5).u16(ech.len() as u16).raw(ech);
+        }
+        rdata.u16(6).u16(16).raw(&Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x150).octets());
+        let mut out = [0; 128];
+        out[..rdata.len].copy_from_slice(rdata.bytes());
+        (out, rdata.len)
+    }
+
+    /// Whether an HTTPS answer with this RDATA decodes.
+    fn https_answer(rdata: &[u8]) -> Result<(), Error> {
+        let mut buf = Buf::header(RESPONSE, 1, 1);
+        buf.question("crypto.example", TYPE_HTTPS);
+        buf.raw(&[0xc0, 12]).rr_tail(TYPE_HTTPS, CLASS_IN, 300, rdata);
+        let message = Message::new_checked(buf.bytes()).unwrap();
+        message.answers().next().unwrap().map(|_| ())
+    }
+
+    #[test]
+    fn https_record_parameters() {
+        let (rdata, len) = https_rdata(b"\x00\x45\xfe\x0d");
+        let mut buf = Buf::header(RESPONSE, 1, 1);
+        buf.question("crypto.example", TYPE_HTTPS);
+        buf.raw(&[0xc0, 12]).rr_tail(TYPE_HTTPS, CLASS_IN, 300, &rdata[..len]);
+        let message = Message::new_checked(buf.bytes()).unwrap();
+        let record = message.answers().next().unwrap().unwrap();
+        let RecordData::Svcb(svcb) = record.data else { panic!("{record:?}") };
+        assert_eq!((record.name.as_str(), record.ttl, svcb.priority), ("crypto.example", 300, 1));
+        assert!(svcb.is_service() && svcb.target.is_empty() && svcb.has_ech());
+        let alpn: Vec<&[u8]> = svcb.alpn().collect();
+        assert_eq!(alpn, [&b"h3"[..], b"h2"]);
+        let v4: Vec<Ipv4Addr> = svcb.ipv4_hints().collect();
+        assert_eq!(v4, [Ipv4Addr::new(203, 0, 113, 150), Ipv4Addr::new(203, 0, 113, 151)]);
+        let v6: Vec<Ipv6Addr> = svcb.ipv6_hints().collect();
+        assert_eq!(v6, [Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x150)]);
+        assert_eq!(svcb.params().map(|(key, _)| key).collect::<Vec<_>>(), [1, 4, 5, 6]);
+
+        let (rdata, len) = https_rdata(b"");
+        let mut buf = Buf::header(RESPONSE, 0, 1);
+        buf.name("plain.example").rr_tail(TYPE_SVCB, CLASS_IN, 60, &rdata[..len]);
+        let RecordData::Svcb(svcb) = single_answer(buf.bytes()).unwrap().data else { panic!() };
+        assert!(!svcb.has_ech());
+        assert_eq!(svcb.ipv4_hints().count(), 2);
+    }
+
+    #[test]
+    fn https_alias_mode() {
+        let mut rdata = Buf { bytes: [0; 1024], len: 0 };
+        rdata.u16(0).name("svc.example.net");
+        let mut buf = Buf::header(RESPONSE, 0, 1);
+        buf.name("example.com").rr_tail(TYPE_HTTPS, CLASS_IN, 60, rdata.bytes());
+        let RecordData::Svcb(svcb) = single_answer(buf.bytes()).unwrap().data else { panic!() };
+        assert!(!svcb.is_service());
+        assert_eq!((svcb.target.as_str(), svcb.params().count()), ("svc.example.net", 0));
+    }
+
+    #[test]
+    fn https_record_framing_is_checked() {
+        let cases: [(&str, &[u8]); 8] = [
+            ("no target", &[0, 1]),
+            ("truncated key", &[0, 1, 0, 0, 1]),
+            ("value overruns", &[0, 1, 0, 0, 4, 0, 8, 1, 2, 3, 4]),
+            ("keys out of order", &[0, 1, 0, 0, 4, 0, 4, 1, 2, 3, 4, 0, 1, 0, 3, 2, b'h', b'2']),
+            ("repeated key", &[0, 1, 0, 0, 5, 0, 1, 7, 0, 5, 0, 1, 7]),
+            ("ipv4hint not whole", &[0, 1, 0, 0, 4, 0, 3, 1, 2, 3]),
+            ("empty alpn id", &[0, 1, 0, 0, 1, 0, 1, 0]),
+            ("alpn id overruns", &[0, 1, 0, 0, 1, 0, 2, 5, b'h']),
+        ];
+        for (what, rdata) in cases {
+            assert_eq!(https_answer(rdata).err(), Some(Error), "{what}");
+        }
+        assert!(https_answer(&[0, 1, 0, 0, 1, 0, 3, 2, b'h', b'2']).is_ok());
+        // An unknown key's value is opaque.
+        assert!(https_answer(&[0, 1, 0, 0xff, 0x00, 0, 0]).is_ok());
+    }
+
+    #[test]
+    fn https_record_never_panics_on_any_prefix_or_mutation() {
+        let (rdata, len) = https_rdata(b"\x00\x45\xfe\x0d\x00\x01");
+        let mut buf = Buf::header(RESPONSE, 1, 1);
+        buf.question("crypto.example", TYPE_HTTPS);
+        buf.raw(&[0xc0, 12]).rr_tail(TYPE_HTTPS, CLASS_IN, 300, &rdata[..len]);
+        let seed = buf.bytes();
+        let read = |bytes: &[u8]| {
+            let Ok(message) = Message::new_checked(bytes) else { return 0 };
+            let mut hints = 0;
+            for record in message.answers().flatten() {
+                if let RecordData::Svcb(svcb) = record.data {
+                    hints += svcb.ipv4_hints().count() + svcb.ipv6_hints().count() + svcb.alpn().count();
+                    let _ = (svcb.has_ech(), svcb.params().count(), svcb.target.as_str().len());
+                }
+            }
+            hints
+        };
+        assert_eq!(read(seed), 5);
+        for end in 0..seed.len() {
+            read(&seed[..end]);
+        }
+        let mut bytes = [0u8; 256];
+        for at in field::HEADER_LEN..seed.len() {
+            for value in [0u8, 1, 3, 4, 0x7f, 0xc0, 0xff] {
+                bytes[..seed.len()].copy_from_slice(seed);
+                bytes[at] = value;
+                read(&bytes[..seed.len()]);
+            }
+        }
     }
 
     #[test]

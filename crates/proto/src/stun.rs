@@ -14,6 +14,8 @@
 //! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //! ```
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
 use crate::reader::Reader;
 
 /// Field offsets of the header (the cookie follows at 4..8).
@@ -21,13 +23,26 @@ mod field {
     use std::ops::Range;
     pub const TYPE: Range<usize> = 0..2;
     pub const LENGTH: Range<usize> = 2..4;
+    /// The magic cookie and the transaction id: what XOR-ed addresses are
+    /// XOR-ed with (RFC 8489 section 14.2).
+    pub const COOKIE_AND_TRANSACTION: Range<usize> = 4..20;
     pub const HEADER_LEN: usize = 20;
 }
+
+/// Address families of the (XOR-)address attributes.
+const FAMILY_IPV4: u8 = 0x01;
+const FAMILY_IPV6: u8 = 0x02;
 
 /// RFC 8489 section 5: distinguishes STUN from other protocols on the port.
 pub const MAGIC_COOKIE: u32 = 0x2112_a442;
 /// The SOFTWARE attribute: the agent's name and version.
 pub const ATTR_SOFTWARE: u16 = 0x8022;
+/// The client's address as the server saw it (RFC 8489 section 14.2).
+pub const ATTR_XOR_MAPPED_ADDRESS: u16 = 0x0020;
+/// A TURN peer's address (RFC 8656 section 18.3).
+pub const ATTR_XOR_PEER_ADDRESS: u16 = 0x0012;
+/// The address a TURN server relays for the client (RFC 8656 section 18.5).
+pub const ATTR_XOR_RELAYED_ADDRESS: u16 = 0x0016;
 
 /// The comprehension-optional attributes the IETF defined (RFC 8489, 8445,
 /// 8656, 5780, 7635, 8016): anything else at 0x8000 and above is a vendor's.
@@ -76,6 +91,34 @@ impl<T: AsRef<[u8]>> Message<T> {
     pub fn attributes(&self) -> Attributes<'_> {
         let b = self.buffer.as_ref();
         Attributes { rest: b.get(field::HEADER_LEN..self.total_len()).unwrap_or(&[]) }
+    }
+
+    /// The transport address an XOR-MAPPED-ADDRESS, XOR-PEER-ADDRESS or
+    /// XOR-RELAYED-ADDRESS attribute of this message carries: the port
+    /// XOR-ed with the cookie's high 16 bits, an IPv4 address with the
+    /// cookie, an IPv6 address with the cookie and transaction id (RFC 8489
+    /// section 14.2). `None` for another attribute or a malformed value.
+    pub fn xor_address(&self, attr: &Attribute<'_>) -> Option<SocketAddr> {
+        if ![ATTR_XOR_MAPPED_ADDRESS, ATTR_XOR_PEER_ADDRESS, ATTR_XOR_RELAYED_ADDRESS].contains(&attr.kind) {
+            return None;
+        }
+        let key: &[u8; 16] = self.buffer.as_ref().get(field::COOKIE_AND_TRANSACTION)?.try_into().ok()?;
+        let (&[_, family, p0, p1], address) = attr.value.split_first_chunk::<4>()?;
+        let port = u16::from_be_bytes([p0 ^ key[0], p1 ^ key[1]]);
+        let ip = match (family, address.len()) {
+            (FAMILY_IPV4, 4) => {
+                let mut octets = [0u8; 4];
+                octets.iter_mut().zip(address.iter().zip(key)).for_each(|(o, (a, k))| *o = a ^ k);
+                IpAddr::V4(Ipv4Addr::from(octets))
+            }
+            (FAMILY_IPV6, 16) => {
+                let mut octets = [0u8; 16];
+                octets.iter_mut().zip(address.iter().zip(key)).for_each(|(o, (a, k))| *o = a ^ k);
+                IpAddr::V6(Ipv6Addr::from(octets))
+            }
+            _ => return None,
+        };
+        Some(SocketAddr::new(ip, port))
     }
 
     fn be16(&self, at: usize) -> u16 {
@@ -153,6 +196,54 @@ mod tests {
         assert!(attrs[1].is_vendor_specific() && !attrs[0].is_vendor_specific());
     }
 
+    /// A Binding success response carrying XOR-MAPPED-ADDRESS, and a TURN
+    /// Allocate success carrying XOR-RELAYED-ADDRESS (IPv6) and a
+    /// CreatePermission's XOR-PEER-ADDRESS, built from RFC 5769's test
+    /// vector values (section 2.2, 2.3: 192.0.2.1:32853 and
+    /// 2001:db8:1234:5678:11:2233:4455:6677:32853).
+    #[test]
+    fn reads_xor_addresses_per_rfc_5769() {
+        let transaction = [0xb7, 0xe7, 0xa7, 0x01, 0xbc, 0x34, 0xd6, 0x86, 0xfa, 0x87, 0xdf, 0xae];
+        let message = |attrs: &[u8]| {
+            let mut m = vec![0x01, 0x01];
+            m.extend_from_slice(&u16::try_from(attrs.len()).unwrap().to_be_bytes());
+            m.extend_from_slice(&MAGIC_COOKIE.to_be_bytes());
+            m.extend_from_slice(&transaction);
+            m.extend_from_slice(attrs);
+            m
+        };
+        // RFC 5769 section 2.2's XOR-MAPPED-ADDRESS bytes.
+        let v4 = message(&[0x00, 0x20, 0x00, 0x08, 0x00, 0x01, 0xa1, 0x47, 0xe1, 0x12, 0xa6, 0x43]);
+        let m = Message::new_checked(&v4[..]).unwrap();
+        let attr = m.attributes().next().unwrap();
+        assert_eq!(m.xor_address(&attr), Some("192.0.2.1:32853".parse().unwrap()));
+        // Section 2.3's, as a relayed address.
+        let mut v6 = vec![0x00, 0x16, 0x00, 0x14, 0x00, 0x02, 0xa1, 0x47];
+        v6.extend_from_slice(&[
+            0x01, 0x13, 0xa9, 0xfa, 0xa5, 0xd3, 0xf1, 0x79, 0xbc, 0x25, 0xf4, 0xb5, 0xbe, 0xd2, 0xb9, 0xd9,
+        ]);
+        let v6 = message(&v6);
+        let m = Message::new_checked(&v6[..]).unwrap();
+        let attr = m.attributes().next().unwrap();
+        assert_eq!(m.xor_address(&attr), Some("[2001:db8:1234:5678:11:2233:4455:6677]:32853".parse().unwrap()));
+        // Wrong lengths, an unknown family, another attribute: none.
+        for attrs in [
+            &[0x00, 0x12, 0x00, 0x07, 0x00, 0x01, 0xa1, 0x47, 0xe1, 0x12, 0xa6, 0][..],
+            &[0x00, 0x12, 0x00, 0x08, 0x00, 0x03, 0xa1, 0x47, 0xe1, 0x12, 0xa6, 0x43],
+            &[0x00, 0x01, 0x00, 0x08, 0x00, 0x01, 0xa1, 0x47, 0xe1, 0x12, 0xa6, 0x43],
+            // IPv4 family with an IPv6-sized address.
+            &[
+                0x00, 0x12, 0x00, 0x14, 0x00, 0x01, 0xa1, 0x47, 0xe1, 0x12, 0xa6, 0x43, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                0, 0,
+            ],
+        ] {
+            let bytes = message(attrs);
+            let m = Message::new_checked(&bytes[..]).unwrap();
+            let attr = m.attributes().next().unwrap();
+            assert_eq!(m.xor_address(&attr), None, "{attrs:?}");
+        }
+    }
+
     #[test]
     fn rejects_what_is_not_stun() {
         let mut no_cookie = binding();
@@ -179,6 +270,7 @@ mod tests {
                 b[i] = v;
                 if let Ok(m) = Message::new_checked(&b[..]) {
                     let _ = (m.method(), m.attributes().count());
+                    let _ = m.attributes().filter_map(|a| m.xor_address(&a)).count();
                 }
             }
         }

@@ -200,6 +200,8 @@ pub enum Rdata {
     A(Ipv4Addr),
     Aaaa(Ipv6Addr),
     Cname(String),
+    /// Any other type, its RDATA given as bytes.
+    Raw(u16, Vec<u8>),
 }
 
 /// An answer: owner name, TTL in seconds, data.
@@ -267,6 +269,7 @@ fn dns_message(id: u16, flags: u16, name: &str, qtype: u16, answers: &[Answer]) 
             Rdata::A(_) => QTYPE_A,
             Rdata::Aaaa(_) => QTYPE_AAAA,
             Rdata::Cname(_) => QTYPE_CNAME,
+            Rdata::Raw(rtype, _) => rtype,
         };
         m.extend_from_slice(&rtype.to_be_bytes());
         m.extend_from_slice(&1u16.to_be_bytes());
@@ -277,6 +280,7 @@ fn dns_message(id: u16, flags: u16, name: &str, qtype: u16, answers: &[Answer]) 
             Rdata::A(addr) => m.extend_from_slice(&addr.octets()),
             Rdata::Aaaa(addr) => m.extend_from_slice(&addr.octets()),
             Rdata::Cname(target) => names.write(&mut m, target),
+            Rdata::Raw(_, rdata) => m.extend_from_slice(rdata),
         }
         let len = (m.len() - len_at - 2) as u16;
         m[len_at..len_at + 2].copy_from_slice(&len.to_be_bytes());

@@ -86,6 +86,9 @@ pub fn all() -> Vec<Fixture> {
         local_names(),
         devices(),
         quic_versions(),
+        https_records(),
+        encrypted_dns(),
+        call_media(),
     ]
 }
 
@@ -2350,4 +2353,178 @@ pub fn host_header_flood(flows: u32, host_len: usize) -> impl Iterator<Item = Re
     });
     let start = T0_NS + 52 * MINUTE;
     handshakes.chain(heads).enumerate().map(move |(k, data)| Record::new(start + k as u64 * 10_000, data))
+}
+
+/// DNS type HTTPS (RFC 9460).
+const QTYPE_HTTPS: u16 = 65;
+
+/// ServiceMode HTTPS RDATA for the owner itself (priority 1, target "."),
+/// with alpn h3,h2, the address hints and, when given, an ECHConfigList.
+fn https_rdata(v4: &[&str], ech: Option<&[u8]>, v6: &[&str]) -> Vec<u8> {
+    let mut params: Vec<(u16, Vec<u8>)> = vec![(1, b"\x02h3\x02h2".to_vec())];
+    let v4: Vec<u8> = v4.iter().flat_map(|a| a.parse::<std::net::Ipv4Addr>().expect("IPv4").octets()).collect();
+    params.push((4, v4));
+    if let Some(ech) = ech {
+        params.push((5, ech.to_vec()));
+    }
+    let v6: Vec<u8> = v6.iter().flat_map(|a| a.parse::<std::net::Ipv6Addr>().expect("IPv6").octets()).collect();
+    if !v6.is_empty() {
+        params.push((6, v6));
+    }
+    let mut rdata = vec![0, 1, 0];
+    for (key, value) in params {
+        rdata.extend_from_slice(&key.to_be_bytes());
+        rdata.extend_from_slice(&(value.len() as u16).to_be_bytes());
+        rdata.extend_from_slice(&value);
+    }
+    rdata
+}
+
+/// An ECHConfigList with one version 0xfe0d config (RFC 9849 §4), public
+/// name cloudflare-ech.com, as Cloudflare publishes them.
+fn ech_config_list() -> Vec<u8> {
+    let mut contents = vec![7, 0, 0x20, 0, 0x20];
+    contents.extend_from_slice(&XorShift::new(72).bytes(32));
+    contents.extend_from_slice(&[0, 4, 0, 1, 0, 1, 0, 18]);
+    contents.extend_from_slice(b"cloudflare-ech.com");
+    contents.extend_from_slice(&[0, 0]);
+    let mut config = vec![0xfe, 0x0d];
+    config.extend_from_slice(&(contents.len() as u16).to_be_bytes());
+    config.extend_from_slice(&contents);
+    let mut list = (config.len() as u16).to_be_bytes().to_vec();
+    list.extend_from_slice(&config);
+    list
+}
+
+/// HTTPS answers teach their address hints, and an `ech` parameter marks
+/// the lookup: real ECH to the hinted address is the looked-up name's.
+fn https_records() -> Fixture {
+    let mut cap = Capture::at(72 * MINUTE);
+    let resolver = Path::new("10.10.2.60:40160", "10.10.0.1:53");
+    let rdata = https_rdata(&["203.0.113.160"], Some(&ech_config_list()), &["2001:db8:160::1"]);
+    let answer = [Answer { name: "www.tiktok.com".into(), ttl: 300, data: app::Rdata::Raw(QTYPE_HTTPS, rdata) }];
+    lookup(&mut cap, &resolver, 0x7200, "www.tiktok.com", QTYPE_HTTPS, &answer);
+    let ech = Hello { ech: true, post_quantum: true, ..Hello::sni("cloudflare-ech.com") };
+    tls(&mut cap, &Path::new("10.10.2.60:51260", "203.0.113.160:443"), &ech, &[], 1200);
+    cap.wait(SECOND);
+    let resolver = Path::new("10.10.2.60:40161", "10.10.0.1:53");
+    let rdata = https_rdata(&["203.0.113.161"], None, &[]);
+    let answer = [Answer { name: "gateway.icloud.com".into(), ttl: 300, data: app::Rdata::Raw(QTYPE_HTTPS, rdata) }];
+    lookup(&mut cap, &resolver, 0x7201, "gateway.icloud.com", QTYPE_HTTPS, &answer);
+    nameless(&mut cap, &Path::new("10.10.2.60:51261", "203.0.113.161:443"));
+    Fixture {
+        name: "https_records.pcap",
+        about: "HTTPS records (RFC 9460) from 10.10.2.60: a lookup (:40160 -> 10.10.0.1:53) of www.tiktok.com \
+                type HTTPS answered with alpn h3,h2, ipv4hint 203.0.113.160, ech (public name \
+                cloudflare-ech.com) and ipv6hint 2001:db8:160::1: query_vendor bytedance, ech_config true; then \
+                :51260 -> 203.0.113.160:443 an ECH hello with outer SNI cloudflare-ech.com: bytedance/tiktok by \
+                dns (9 frames). A lookup (:40161) of gateway.icloud.com type HTTPS with only ipv4hint \
+                203.0.113.161 and no ech: ech_config false; then :51261 -> 203.0.113.161:443 without a hello: \
+                apple/icloud by dns (8 frames).",
+        bytes: ethernet(cap),
+    }
+}
+
+/// DNS whose names are hidden: DoT on 853, DoH to public resolvers' names
+/// (TLS and QUIC), an HTTP request with RFC 8484's media type.
+fn encrypted_dns() -> Fixture {
+    let mut cap = Capture::at(74 * MINUTE);
+    let dot = Hello { sni: None, alpn: &["dot"], seed: 70, ..Hello::default() };
+    tls(&mut cap, &Path::new("10.10.2.70:51270", "203.0.113.170:853"), &dot, &[], 1200);
+    cap.wait(SECOND);
+    tls(&mut cap, &Path::new("10.10.2.70:51271", "203.0.113.171:853"), &Hello::sni("dns.quad9.net"), &[], 1200);
+    cap.wait(SECOND);
+    let doh = Path::new("10.10.2.70:51272", "203.0.113.172:443");
+    tls(&mut cap, &doh, &Hello::sni("mozilla.cloudflare-dns.com"), &[], 1200);
+    cap.wait(SECOND);
+    quic_conv(&mut cap, &Path::new("10.10.2.70:51273", "203.0.113.173:443"), QUIC_V1, "dns.google", 73);
+    cap.wait(SECOND);
+    let query = dns_query(0, "www.tiktok.com", QTYPE_A);
+    let mut post = format!(
+        "POST /dns-query HTTP/1.1\r\nHost: 203.0.113.174\r\nContent-Type: application/dns-message\r\n\
+         Accept: application/dns-message\r\nContent-Length: {}\r\n\r\n",
+        query.len()
+    )
+    .into_bytes();
+    post.extend_from_slice(&query);
+    let http = Path::new("10.10.2.70:51274", "203.0.113.174:80");
+    tcp_conversation(&mut cap, &http, isn(&http), &post, &[], &http_response(60, 74));
+    cap.wait(SECOND);
+    tls_sni_conv(&mut cap, "10.10.2.70:51275", "203.0.113.175:443", "dns.google.example");
+    Fixture {
+        name: "encrypted_dns.pcap",
+        about: "DNS whose names are hidden, from 10.10.2.70: :51270 -> 203.0.113.170:853 a TLS hello without \
+                SNI (ALPN dot) and :51271 -> 203.0.113.171:853 SNI dns.quad9.net: encrypted_dns dot; :51272 -> \
+                203.0.113.172:443 SNI mozilla.cloudflare-dns.com and :51273 -> 203.0.113.173:443 QUIC v1 SNI \
+                dns.google: doh (and google/dns by quic_sni); :51274 -> 203.0.113.174:80 an HTTP POST /dns-query with Content-Type \
+                application/dns-message: doh; :51275 -> 203.0.113.175:443 SNI dns.google.example: null. \
+                The others have no vendor.",
+        bytes: ethernet(cap),
+    }
+}
+
+/// A STUN message of `message_type` (0x0101 Binding success, 0x0103
+/// Allocate success, 0x0008 CreatePermission request).
+fn stun_message(message_type: u16, transaction: [u8; 12], attributes: &[(u16, Vec<u8>)]) -> Vec<u8> {
+    let mut m = stun_binding(0, &attributes.iter().map(|(k, v)| (*k, &v[..])).collect::<Vec<_>>());
+    m[..2].copy_from_slice(&message_type.to_be_bytes());
+    m[8..20].copy_from_slice(&transaction);
+    m
+}
+
+/// An XOR-MAPPED/PEER/RELAYED-ADDRESS value for an IPv4 `addr` (RFC 8489
+/// section 14.2).
+fn xor_address(addr: &str) -> Vec<u8> {
+    let addr: SocketAddr = addr.parse().expect("socket address");
+    let SocketAddr::V4(v4) = addr else { panic!("IPv4 only") };
+    let cookie = 0x2112_a442u32.to_be_bytes();
+    let mut value = vec![0, 1];
+    value.extend_from_slice(&(v4.port() ^ 0x2112).to_be_bytes());
+    value.extend(v4.ip().octets().iter().zip(cookie).map(|(a, k)| a ^ k));
+    value
+}
+
+/// A call's media tied to it by the candidates its STUN carried.
+fn call_media() -> Fixture {
+    let mut cap = Capture::at(76 * MINUTE);
+    let turn = Path::new("10.10.2.80:50080", "203.0.113.180:3478");
+    let teams = stun_binding(0x80, &[(0x8022, b"Microsoft Teams"), (0x8008, &[0, 0, 0, 6])]);
+    cap.push(turn.udp(true, &teams));
+    let allocated = [(0x0016, xor_address("203.0.113.181:50500")), (0x0020, xor_address("198.51.100.80:61000"))];
+    cap.push(turn.udp(false, &stun_message(0x0103, [0x80; 12], &allocated)));
+    let permission = [(0x0012, xor_address("198.51.100.90:40000"))];
+    cap.push(turn.udp(true, &stun_message(0x0008, [0x81; 12], &permission)));
+    let rtp = |seed: u64| {
+        let mut rtp = vec![0x80, 0x6f, 0x00, 0x01, 0, 0, 0, 0, 0x11, 0x22, 0x33, 0x44];
+        rtp.extend_from_slice(&XorShift::new(seed).bytes(160));
+        rtp
+    };
+    cap.wait(SECOND);
+    let relayed = Path::new("10.10.2.80:50081", "203.0.113.181:50500");
+    cap.push(relayed.udp(true, &rtp(81)));
+    cap.push(relayed.udp(false, &rtp(82)));
+    // The peer's media arrives first: the peer is the flow's client.
+    let peer = Path::new("198.51.100.90:40000", "10.10.2.80:50082");
+    cap.push(peer.udp(true, &rtp(83)));
+    cap.push(peer.udp(false, &rtp(84)));
+    let elsewhere = Path::new("10.10.2.80:50083", "203.0.113.182:50500");
+    cap.push(elsewhere.udp(true, &rtp(85)));
+    // To a candidate, but neither STUN, DTLS nor RTP (RFC 7983's first byte).
+    let other = Path::new("10.10.2.80:50085", "198.51.100.90:40000");
+    cap.push(other.udp(true, &[0xff, 0, 1, 2]));
+    cap.wait(3 * MINUTE);
+    let late = Path::new("10.10.2.80:50084", "203.0.113.181:50500");
+    cap.push(late.udp(true, &rtp(87)));
+    Fixture {
+        name: "call_media.pcap",
+        about: "A Teams call through TURN from 10.10.2.80: :50080 -> 203.0.113.180:3478 a Binding request with \
+                SOFTWARE 'Microsoft Teams' and MS-VERSION, an Allocate success with XOR-RELAYED-ADDRESS \
+                203.0.113.181:50500 and XOR-MAPPED-ADDRESS 198.51.100.80:61000, a CreatePermission with \
+                XOR-PEER-ADDRESS 198.51.100.90:40000: microsoft/call by stun. Then RTP: :50081 -> \
+                203.0.113.181:50500 (the relay) and 198.51.100.90:40000 -> :50082 (the peer, which sent \
+                first): microsoft/call by stun; :50083 -> 203.0.113.182:50500 (no candidate): no vendor; \
+                :50085 -> 198.51.100.90:40000 with a first byte 0xff (not media): no vendor; 3 minutes later \
+                :50084 -> 203.0.113.181:50500 (the candidate expired): no vendor.",
+        bytes: ethernet(cap),
+    }
 }

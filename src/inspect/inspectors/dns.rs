@@ -1,12 +1,14 @@
 //! DNS: every message of a DNS flow, over UDP or TCP, on the DNS port, the
 //! multicast DNS port and LLMNR's. Questions say which vendor a client
 //! looked up; answers tie names to addresses for the flows that follow;
-//! mDNS and LLMNR answers are names hosts announce for themselves.
+//! mDNS and LLMNR answers are names hosts announce for themselves. HTTPS and
+//! SVCB answers (RFC 9460) teach their address hints like A/AAAA records,
+//! and their `ech` parameter says the name uses real Encrypted ClientHello.
 
 use std::net::IpAddr;
 
 use crate::decode::IPPROTO_TCP;
-use crate::inspect::dns::{Message, RecordData};
+use crate::inspect::dns::{Message, RecordData, Svcb};
 use crate::inspect::{
     Direction, Finding, FlowContext, FlowFinding, HostFact, Inspector, Probe, Progress, Registration, Report, Side,
     Transport,
@@ -80,6 +82,12 @@ impl Messages {
             let addr: IpAddr = match record.data {
                 RecordData::A(a) => a.into(),
                 RecordData::Aaaa(a) => a.into(),
+                RecordData::Svcb(svcb) if !self.local && svcb.is_service() => {
+                    if let Some(q) = &question {
+                        read_service_binding(q.name.as_str(), &svcb, record.ttl, report);
+                    }
+                    continue;
+                }
                 _ => continue,
             };
             if self.local {
@@ -90,5 +98,18 @@ impl Messages {
                 report(Finding::Flow(FlowFinding::DnsAnswer { name: q.name.as_str(), addr, ttl: record.ttl }));
             }
         }
+    }
+}
+
+/// A ServiceMode HTTPS/SVCB answer for `name`: its address hints are where
+/// the client will connect (browsers use them before the A/AAAA answers
+/// arrive), and an `ech` parameter means the flows there carry real ECH.
+fn read_service_binding(name: &str, svcb: &Svcb<'_>, ttl: u32, report: &mut Report<'_>) {
+    if svcb.has_ech() {
+        report(Finding::Flow(FlowFinding::DnsEchConfig { name }));
+    }
+    let hints = svcb.ipv4_hints().map(IpAddr::from).chain(svcb.ipv6_hints().map(IpAddr::from));
+    for addr in hints {
+        report(Finding::Flow(FlowFinding::DnsAnswer { name, addr, ttl }));
     }
 }

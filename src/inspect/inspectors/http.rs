@@ -4,6 +4,7 @@
 //! server, `Hikvision-Webs`).
 
 use super::{skip_server_bytes, wait_for_more};
+use crate::classify::encrypted_dns::DNS_MESSAGE_MEDIA_TYPE;
 use crate::classify::verdict::Evidence;
 use crate::inspect::heads::Head;
 use crate::inspect::http;
@@ -46,6 +47,9 @@ impl Inspector for RequestHead {
                 if let Some(name) = head.host {
                     report(Finding::Flow(FlowFinding::ServerName { evidence: Evidence::HttpHost, name }));
                 }
+                if Head::new_checked(data).is_some_and(|head| is_dns_message_request(&head)) {
+                    report(Finding::Flow(FlowFinding::DnsMessageRequest));
+                }
                 self.requested = true;
                 // The flow's attribution is settled; the response's head may follow.
                 Progress::Watching { consumed: data.len() }
@@ -54,6 +58,17 @@ impl Inspector for RequestHead {
             _ => wait_for_more(data),
         }
     }
+}
+
+/// A DoH request (RFC 8484 §4.1): a POST's `Content-Type` or a GET's
+/// `Accept` is the DNS message media type.
+fn is_dns_message_request(head: &Head<'_>) -> bool {
+    let is_dns_message =
+        |media: &str| media.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case(DNS_MESSAGE_MEDIA_TYPE));
+    ["content-type", "accept"]
+        .into_iter()
+        .filter_map(|name| head.header(name))
+        .any(|v| v.split(',').any(is_dns_message))
 }
 
 /// After the request: more client bytes are passed over, the response

@@ -1,6 +1,7 @@
 //! STUN and TURN: what a call's connectivity checks say about the agent
 //! (its SOFTWARE attribute, vendor-specific attributes), the first sign of
-//! a Teams, WhatsApp or FaceTime call.
+//! a Teams, WhatsApp or FaceTime call) and the transport addresses it
+//! carries, where the call's media will flow.
 
 use crate::inspect::stun::{ATTR_SOFTWARE, Message};
 use crate::inspect::{
@@ -40,6 +41,8 @@ impl Inspector for Checks {
                 }
             } else if attr.is_vendor_specific() {
                 report(Finding::Flow(FlowFinding::StunAttribute(attr.kind)));
+            } else if let Some(addr) = message.xor_address(&attr) {
+                report(Finding::Flow(FlowFinding::StunCandidate(addr)));
             }
         }
         if self.messages >= MAX_MESSAGES { Progress::Done } else { more }

@@ -50,7 +50,7 @@ impl Inspector for ClientHello {
     }
 }
 
-/// Reports a ClientHello's ECH flag, name and ALPN (shared with QUIC, whose
+/// Reports a ClientHello's ECH flag, name and ALPN, then the hello itself (shared with QUIC, whose
 /// CRYPTO frames carry the same message).
 pub fn report_hello(hello: &tls::ClientHello, evidence: Evidence, report: &mut Report<'_>) {
     // First, so that the name is weighed knowing the hello used ECH.
@@ -63,4 +63,5 @@ pub fn report_hello(hello: &tls::ClientHello, evidence: Evidence, report: &mut R
     if let Some(alpn) = hello.alpn.as_deref() {
         report(Finding::Flow(FlowFinding::Alpn(alpn)));
     }
+    report(Finding::Flow(FlowFinding::ClientHello));
 }
