@@ -109,6 +109,28 @@ fn the_office_capture_gives_exactly_its_device_table() {
 }
 
 #[test]
+fn tcp_syns_give_a_weak_os_hint_for_the_hosts_that_sent_them() {
+    let config = TempDir::new("syn-config");
+    let path = config.path("office.toml");
+    std::fs::write(&path, "[[segment]]\nname = \"office\"\ncidrs = [\"10.20.0.0/16\"]\n").unwrap();
+    let (devices, _, _) = devices_of(&[&fixture("device_syns.pcap")], &["--config", path.to_str().unwrap()]);
+    let rows: Vec<String> = devices.iter().map(row).collect();
+    let expected = [
+        // p0f's iOS signature: Apple's stack, weakly; the MAC is randomised and says nothing.
+        "6a:01:02:03:04:05 [10.20.1.10] - apple other - iOS banned=false evidence=[tcp_syn:apple] traffic=[apple/services=1]",
+        "7e:11:12:13:14:15 [10.20.1.20] - - computer - Windows banned=false evidence=[tcp_syn:-] traffic=[microsoft/office=1]",
+        "9a:21:22:23:24:25 [10.20.1.30] - - other - Android banned=false evidence=[tcp_syn:-] traffic=[google/services=1]",
+        // A Mac's SYN from the Internet says nothing of the office server it reached.
+        "aa:31:32:33:34:35 [10.20.1.40] - - other - - banned=false evidence=[] traffic=[none/none=1]",
+    ];
+    assert_eq!(rows, expected);
+    let hint = &devices[0]["evidence"][0];
+    assert_eq!(hint["strength"], 10, "weaker than any other evidence");
+    assert_eq!(hint["seen"], "SYN ttl 64 window 65535 scale 2 mss 1460 options mss,nop,ws,nop,nop,ts,sok,eol+1");
+    assert!(hint["signature"].as_str().unwrap().starts_with("signatures/apple.toml:"), "{hint}");
+}
+
+#[test]
 fn ndpi_captures_with_apple_device_hints_show_those_devices() {
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/ndpi/pcap");
     if !corpus.is_dir() {
