@@ -141,14 +141,15 @@ fn ndpi_captures_with_apple_device_hints_show_those_devices() {
         return;
     }
     // The corpus README lists telegram.pcap (mDNS from a Mac) and netflix.pcap (iPhone
-    // User-Agents); signal.pcap and wa_voice.pcap carry an iMac's DHCP. capwap.pcap's iPad is
-    // left out: its frames are 802.11 inside CAPWAP, and the MAC a frame shows is the access
-    // point's (Cisco), not the iPad's.
+    // User-Agents); signal.pcap and wa_voice.pcap carry an iMac's DHCP; capwap.pcap carries an
+    // iPad's, in 802.11 frames inside CAPWAP: the iPad is known by its station address, not by the
+    // access point's Ethernet MAC.
     let cases = [
         ("telegram.pcap", "28:37:37:00:6d:c8", "apple", "computer", Some("iMac11,3"), "mdns"),
         ("netflix.pcap", "e4:98:d6:1f:bd:14", "apple", "phone", None, "http_user_agent"),
         ("signal.pcap", "d8:30:62:56:00:1c", "apple", "other", None, "dhcp"),
         ("wa_voice.pcap", "d8:30:62:56:00:1c", "apple", "other", None, "dhcp"),
+        ("capwap.pcap", "1c:ab:a7:f2:13:9d", "apple", "other", None, "dhcp"),
     ];
     for (capture, mac, vendor, kind, model, source) in cases {
         let (devices, _, _) = devices_of(&[&corpus.join(capture)], &[]);
@@ -162,4 +163,8 @@ fn ndpi_captures_with_apple_device_hints_show_those_devices() {
     assert!(apple >= 4, "telegram.pcap: the Mac, the iPad and the other Apple hosts by OUI: {telegram:#?}");
     let ipad = telegram.iter().find(|d| d["hostname"] == "gabrieles-ipad.local").expect("the iPad's mDNS name");
     assert_eq!(ipad["vendor"], "apple", "by its OUI; its name alone would say nothing");
+    let (capwap, _, _) = devices_of(&[&corpus.join("capwap.pcap")], &[]);
+    let ipad = capwap.iter().find(|d| d["hostname"] == "kawai-iPad3").expect("the iPad's DHCP name");
+    assert_eq!(ipad["mac"], "1c:ab:a7:f2:13:9d", "the station's address: {capwap:#?}");
+    assert!(capwap.iter().all(|d| d["mac"] != ipad["mac"] || d == ipad), "one record for the iPad");
 }

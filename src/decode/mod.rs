@@ -672,9 +672,14 @@ fn udp_tunnel<'a>(walk: Walk, base: usize, udp: &Packet<'a>) -> Result<Decoded<'
         let encap = Encap { kind: EncapKind::Capwap, id: None };
         return match h.inner() {
             capwap::Inner::Ethernet(inner) => tunnel(walk, base, encap, inner, |w, f| ethernet(w, base, f)),
+            // The stations' addresses, not the access point's Ethernet
+            // MAC: each wireless client is a host of its own.
             capwap::Inner::Ieee80211(inner) => {
                 tunnel(walk, base, encap, inner, |w, f| match ieee80211::DataFrame::new_checked(f)? {
-                    Some(frame) => ethertype(w, base, frame.ethertype(), frame.payload()),
+                    Some(frame) => {
+                        let w = Walk { macs: Some(Macs { src: frame.src(), dst: frame.dst() }), ..w };
+                        ethertype(w, base, frame.ethertype(), frame.payload())
+                    }
                     None => Ok(Decoded::NotIp),
                 })
             }
@@ -1085,6 +1090,21 @@ mod tests {
         dot3.extend_from_slice(&eth(IPV4, &inner_ipv4()));
         let from_controller = ipv4(IPPROTO_UDP, &udp(capwap::PORT, 12380, &dot3));
         assert_inner_flow(&packet(decode(LinkType::Raw, &from_controller)));
+    }
+
+    #[test]
+    fn capwap_80211_frames_carry_the_stations_addresses() {
+        let (bssid, station, gateway) = ([0xb5; 6], [0xf4, 0x0f, 0x24, 1, 2, 3], [0x00, 0x1a, 0x1e, 9, 9, 9]);
+        let mut c = capwap_80211(&inner_ipv4());
+        // After the CAPWAP header (16) and frame control and duration (4):
+        // to the distribution system, address 1 is the BSSID, 2 the sender, 3 the receiver.
+        for (at, mac) in [(20, bssid), (26, station), (32, gateway)] {
+            c[at..at + 6].copy_from_slice(&mac);
+        }
+        let outer = eth(IPV4, &ipv4(IPPROTO_UDP, &udp(12380, capwap::PORT, &c)));
+        let p = packet(decode(LinkType::Ethernet, &outer));
+        assert_inner_flow(&p);
+        assert_eq!(p.macs, Some(Macs { src: station, dst: gateway }), "not the access point's Ethernet MACs");
     }
 
     #[test]
