@@ -109,6 +109,37 @@ fn the_office_capture_gives_exactly_its_device_table() {
 }
 
 #[test]
+fn the_hosts_file_names_each_hosts_device() {
+    let dir = TempDir::new("hosts-devices");
+    let (config, hosts) = (dir.path("office.toml"), dir.path("hosts.jsonl"));
+    std::fs::write(&config, "[[segment]]\nname = \"office\"\ncidrs = [\"10.10.0.0/16\"]\n").unwrap();
+    let fixture = fixture("devices.pcap");
+    let args = ["replay", fixture.to_str().unwrap(), "--config", config.to_str().unwrap(), "--hosts-out"];
+    let out = vendorwatch(&[&args[..], &[hosts.to_str().unwrap()]].concat());
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let records: Vec<Value> =
+        std::fs::read_to_string(&hosts).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let host =
+        |addr: &str| records.iter().find(|r| r["host"] == addr).unwrap_or_else(|| panic!("{addr}: {records:#?}"));
+    let iphone = &host("10.10.4.23")["device"];
+    assert_eq!(
+        (&iphone["mac"], &iphone["vendor"], &iphone["kind"], &iphone["os"], &iphone["banned"]),
+        (
+            &Value::from("3a:71:0e:5c:2b:19"),
+            &Value::from("apple"),
+            &Value::from("phone"),
+            &Value::from("iOS"),
+            &Value::from(false)
+        ),
+        "{iphone:#}"
+    );
+    let huawei = &host("10.10.4.40")["device"];
+    assert_eq!((&huawei["mac"], &huawei["vendor"]), (&Value::from("5e:12:34:56:78:9a"), &Value::from("huawei")));
+    // Only hosts that reached a vendor are in the file; each of them is a known device.
+    assert_eq!(records.len(), 2, "{records:#?}");
+}
+
+#[test]
 fn tcp_syns_give_a_weak_os_hint_for_the_hosts_that_sent_them() {
     let config = TempDir::new("syn-config");
     let path = config.path("office.toml");
