@@ -26,13 +26,13 @@ pub use crate::classify::rules::Rules;
 use crate::classify::signatures::VendorId;
 use crate::classify::verdict::Evidence;
 use crate::decode::fragment::Defragmenter;
-use crate::decode::{self, Decoded, Encap, EncapKind, IPPROTO_TCP, IPPROTO_UDP, Packet, Vlans, tcp};
+use crate::decode::{self, Decoded, Encap, EncapKind, IPPROTO_TCP, IPPROTO_UDP, Packet, SynInfo, Vlans, tcp};
 use crate::export::community_id::{self, Transport};
 use crate::export::flowlog::FlowRecord;
 use crate::flow::{
     self, EndReason, Endpoint, FROM_CLIENT, FlowKey, FlowTable, TO_CLIENT, TcpProgress, TimeoutClass, Timeouts,
 };
-use crate::hosts::{DeviceTraffic, HostKey, HostTable};
+use crate::hosts::{DeviceTraffic, HostKey, HostTable, evidence};
 use crate::inspect::registry::is_dns_flow;
 use crate::inspect::{
     Direction, Finding, FlowContext, FlowFinding, HostFact, InspectBudget, Inspection, Segment, Side,
@@ -341,6 +341,9 @@ impl Pipeline {
         flow.bytes[dir] += u64::from(wire_len);
         flow.last_ns = flow.last_ns.max(ts);
         let class = (p.protocol == IPPROTO_TCP).then(|| flow.tcp.update(p.tcp_flags, p.tcp_seq, dir));
+        if let Some(syn) = &p.syn {
+            learn_syn(&self.rules, &mut self.out.hosts, flow, p, syn, ts);
+        }
 
         if !flow.inspection.is_done() && !p.payload.is_empty() {
             let mut env = InspectEnv {
@@ -530,6 +533,19 @@ fn inspect_payload(env: &mut InspectEnv<'_>, flow: &mut FlowState, p: &Packet<'_
         flow.inspection.on_segment(&ctx, segment, env.budget, &mut report);
     } else {
         flow.inspection.on_datagram(&ctx, direction, p.payload, env.budget, &mut report);
+    }
+}
+
+/// A SYN's OS hint, for the host that sent it: the segment host, or a
+/// local peer of it (for an Internet client the frame shows the router).
+fn learn_syn(rules: &Rules, hosts: &mut HostTable, flow: &FlowState, p: &Packet<'_>, syn: &SynInfo, ts: u64) {
+    let sender_is_host = flow.placement.host_is_client == (p.src == flow.client.addr);
+    if !sender_is_host && !is_local(p.src) {
+        return;
+    }
+    if let Some(e) = evidence::of_syn(rules, syn) {
+        let key = HostKey::new(p.macs.map(|m| m.src), p.src, &flow.placement.segment);
+        hosts.add_evidence(rules, key, p.src, e, ts);
     }
 }
 

@@ -109,6 +109,59 @@ fn the_office_capture_gives_exactly_its_device_table() {
 }
 
 #[test]
+fn the_hosts_file_names_each_hosts_device() {
+    let dir = TempDir::new("hosts-devices");
+    let (config, hosts) = (dir.path("office.toml"), dir.path("hosts.jsonl"));
+    std::fs::write(&config, "[[segment]]\nname = \"office\"\ncidrs = [\"10.10.0.0/16\"]\n").unwrap();
+    let fixture = fixture("devices.pcap");
+    let args = ["replay", fixture.to_str().unwrap(), "--config", config.to_str().unwrap(), "--hosts-out"];
+    let out = vendorwatch(&[&args[..], &[hosts.to_str().unwrap()]].concat());
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let records: Vec<Value> =
+        std::fs::read_to_string(&hosts).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let host =
+        |addr: &str| records.iter().find(|r| r["host"] == addr).unwrap_or_else(|| panic!("{addr}: {records:#?}"));
+    let iphone = &host("10.10.4.23")["device"];
+    assert_eq!(
+        (&iphone["mac"], &iphone["vendor"], &iphone["kind"], &iphone["os"], &iphone["banned"]),
+        (
+            &Value::from("3a:71:0e:5c:2b:19"),
+            &Value::from("apple"),
+            &Value::from("phone"),
+            &Value::from("iOS"),
+            &Value::from(false)
+        ),
+        "{iphone:#}"
+    );
+    let huawei = &host("10.10.4.40")["device"];
+    assert_eq!((&huawei["mac"], &huawei["vendor"]), (&Value::from("5e:12:34:56:78:9a"), &Value::from("huawei")));
+    // Only hosts that reached a vendor are in the file; each of them is a known device.
+    assert_eq!(records.len(), 2, "{records:#?}");
+}
+
+#[test]
+fn tcp_syns_give_a_weak_os_hint_for_the_hosts_that_sent_them() {
+    let config = TempDir::new("syn-config");
+    let path = config.path("office.toml");
+    std::fs::write(&path, "[[segment]]\nname = \"office\"\ncidrs = [\"10.20.0.0/16\"]\n").unwrap();
+    let (devices, _, _) = devices_of(&[&fixture("device_syns.pcap")], &["--config", path.to_str().unwrap()]);
+    let rows: Vec<String> = devices.iter().map(row).collect();
+    let expected = [
+        // p0f's iOS signature: Apple's stack, weakly; the MAC is randomised and says nothing.
+        "6a:01:02:03:04:05 [10.20.1.10] - apple other - iOS banned=false evidence=[tcp_syn:apple] traffic=[apple/services=1]",
+        "7e:11:12:13:14:15 [10.20.1.20] - - computer - Windows banned=false evidence=[tcp_syn:-] traffic=[microsoft/office=1]",
+        "9a:21:22:23:24:25 [10.20.1.30] - - other - Android banned=false evidence=[tcp_syn:-] traffic=[google/services=1]",
+        // A Mac's SYN from the Internet says nothing of the office server it reached.
+        "aa:31:32:33:34:35 [10.20.1.40] - - other - - banned=false evidence=[] traffic=[none/none=1]",
+    ];
+    assert_eq!(rows, expected);
+    let hint = &devices[0]["evidence"][0];
+    assert_eq!(hint["strength"], 10, "weaker than any other evidence");
+    assert_eq!(hint["seen"], "SYN ttl 64 window 65535 scale 2 mss 1460 options mss,nop,ws,nop,nop,ts,sok,eol+1");
+    assert!(hint["signature"].as_str().unwrap().starts_with("signatures/apple.toml:"), "{hint}");
+}
+
+#[test]
 fn ndpi_captures_with_apple_device_hints_show_those_devices() {
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/ndpi/pcap");
     if !corpus.is_dir() {
@@ -119,14 +172,15 @@ fn ndpi_captures_with_apple_device_hints_show_those_devices() {
         return;
     }
     // The corpus README lists telegram.pcap (mDNS from a Mac) and netflix.pcap (iPhone
-    // User-Agents); signal.pcap and wa_voice.pcap carry an iMac's DHCP. capwap.pcap's iPad is
-    // left out: its frames are 802.11 inside CAPWAP, and the MAC a frame shows is the access
-    // point's (Cisco), not the iPad's.
+    // User-Agents); signal.pcap and wa_voice.pcap carry an iMac's DHCP; capwap.pcap carries an
+    // iPad's, in 802.11 frames inside CAPWAP: the iPad is known by its station address, not by the
+    // access point's Ethernet MAC.
     let cases = [
         ("telegram.pcap", "28:37:37:00:6d:c8", "apple", "computer", Some("iMac11,3"), "mdns"),
         ("netflix.pcap", "e4:98:d6:1f:bd:14", "apple", "phone", None, "http_user_agent"),
         ("signal.pcap", "d8:30:62:56:00:1c", "apple", "other", None, "dhcp"),
         ("wa_voice.pcap", "d8:30:62:56:00:1c", "apple", "other", None, "dhcp"),
+        ("capwap.pcap", "1c:ab:a7:f2:13:9d", "apple", "other", None, "dhcp"),
     ];
     for (capture, mac, vendor, kind, model, source) in cases {
         let (devices, _, _) = devices_of(&[&corpus.join(capture)], &[]);
@@ -140,4 +194,8 @@ fn ndpi_captures_with_apple_device_hints_show_those_devices() {
     assert!(apple >= 4, "telegram.pcap: the Mac, the iPad and the other Apple hosts by OUI: {telegram:#?}");
     let ipad = telegram.iter().find(|d| d["hostname"] == "gabrieles-ipad.local").expect("the iPad's mDNS name");
     assert_eq!(ipad["vendor"], "apple", "by its OUI; its name alone would say nothing");
+    let (capwap, _, _) = devices_of(&[&corpus.join("capwap.pcap")], &[]);
+    let ipad = capwap.iter().find(|d| d["hostname"] == "kawai-iPad3").expect("the iPad's DHCP name");
+    assert_eq!(ipad["mac"], "1c:ab:a7:f2:13:9d", "the station's address: {capwap:#?}");
+    assert!(capwap.iter().all(|d| d["mac"] != ipad["mac"] || d == ipad), "one record for the iPad");
 }

@@ -15,12 +15,16 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-use proto::{dns, http, quic, stun, tls};
+use proto::{dhcp, discovery, dns, heads, http, mdns, quic, stun, tls};
 use vendorwatch::classify::names::NormalizedName;
 use vendorwatch::classify::signatures::SignatureSet;
 use vendorwatch::decode;
 use vendorwatch::export::flowlog::FlowLog;
-use vendorwatch::inspect::{Direction, FlowContext, InspectBudget, Inspection, Segment};
+use vendorwatch::hosts::record::DeviceRecord;
+use vendorwatch::hosts::{Devices, HostKey, HostTable};
+use vendorwatch::inspect::{
+    Direction, Finding, FlowContext, FlowFinding, HostFact, InspectBudget, Inspection, Segment, Side,
+};
 use vendorwatch::pipeline::{FlowRecords, Pipeline, Rules};
 use vendorwatch::segment::Config;
 use vendorwatch::source::file::CaptureReader;
@@ -40,6 +44,10 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("signatures", signatures),
     ("pipeline", pipeline),
     ("stream", stream),
+    ("dhcp", dhcp),
+    ("mdns", mdns),
+    ("discovery", discovery),
+    ("device_facts", device_facts),
 ];
 
 /// The link types a frame can have; the selector byte's low 7 bits pick one
@@ -378,4 +386,146 @@ pub fn pipeline(data: &[u8]) {
     let _ = p.flow_count();
     p.finish();
     p.drain_records().for_each(|r| log.write(&r));
+}
+
+/// A DHCP text option's contract: printable, non-empty.
+fn check_text(t: &str) {
+    assert!(!t.is_empty() && !t.chars().any(char::is_control), "DHCP text out of contract: {t:?}");
+}
+
+/// The input as a DHCPv4 message and as a DHCPv6 client message.
+pub fn dhcp(data: &[u8]) {
+    if let Ok(m) = dhcp::Message::new_checked(data) {
+        let _ = (m.is_request(), m.is_relayed(), m.client_mac(), m.client_address());
+        // Options follow the fixed fields and the magic cookie; every one
+        // but PAD takes a code and a length byte.
+        let mut used = 240usize;
+        for (_, value) in m.options() {
+            used += 2 + value.len();
+            assert!(used <= data.len(), "options beyond the message");
+        }
+        for code in [12, 55, 60, 61, 81] {
+            m.text_option(code).map(check_text);
+        }
+    }
+    if let Ok(m) = dhcp::V6Message::new_checked(data) {
+        let mut used = 4usize;
+        for (_, value) in m.options() {
+            used += 4 + value.len();
+            assert!(used <= data.len(), "DHCPv6 options beyond the message");
+        }
+        if let Some((_, class)) = m.vendor_class() {
+            check_text(class);
+        }
+        m.fqdn_host().map(check_text);
+    }
+}
+
+/// The input as an mDNS message: every record, its PTR and SRV targets,
+/// TXT strings and DNS-SD service type.
+pub fn mdns(data: &[u8]) {
+    let Ok(m) = mdns::Message::new_checked(data) else { return };
+    let _ = m.is_response();
+    for (n, r) in m.records().enumerate() {
+        // A header, then records of at least a root name and 10 bytes each.
+        assert!(12 + (n + 1) * 11 <= data.len(), "more records than the message holds");
+        assert!(r.name.as_str().len() <= mdns::MAX_NAME_LEN);
+        assert!(r.rdata.len() <= data.len());
+        for target in [r.ptr_target(), r.srv_target()].into_iter().flatten() {
+            assert!(target.as_str().len() <= mdns::MAX_NAME_LEN);
+            let _ = mdns::service_type(target.as_str());
+        }
+        let mut txt = 0usize;
+        for string in r.txt() {
+            txt += 1 + string.len();
+            assert!(txt <= r.rdata.len(), "TXT strings beyond the RDATA");
+        }
+        if let Some(service) = mdns::service_type(r.name.as_str()) {
+            assert!(r.name.as_str().contains(service), "{service:?} is not in {:?}", r.name);
+        }
+    }
+}
+
+/// The input as a discovery datagram of each kind: an SSDP head, a
+/// WS-Discovery match and its ONVIF scopes, a SADP reply, a DHIP message.
+pub fn discovery(data: &[u8]) {
+    if let Some(head) = heads::Head::new_checked(data) {
+        let _ = (head.is_response(), head.is_method(b"M-SEARCH"), head.is_method(b"NOTIFY"));
+        for name in ["SERVER", "USER-AGENT", "LOCATION", "ST", "NT"] {
+            if let Some(value) = head.header(name) {
+                assert!(!value.is_empty() && value.trim() == value, "header value not trimmed: {value:?}");
+            }
+        }
+    }
+    if let Some(m) = discovery::ws_discovery_match(data) {
+        for kind in ["name", "hardware", "type", "location"] {
+            if let Some(value) = discovery::onvif_scope(m.scopes, kind) {
+                assert!(m.scopes.contains(value));
+            }
+        }
+        let _ = m.types.split_ascii_whitespace().count();
+    }
+    if let Some(model) = discovery::sadp_model(data) {
+        assert!(model.len() <= data.len());
+    }
+    if let Some(body) = discovery::dhip_body(data) {
+        assert!(body.len() <= data.len());
+        let _ = discovery::json_string(body, "DeviceType");
+    }
+    let _ = discovery::dhip_device(data);
+}
+
+/// The UDP ports of the device inspectors, as (client port, server port):
+/// DHCPv4, DHCPv6, mDNS, SSDP, WS-Discovery, SADP, DHIP.
+pub const DEVICE_PORTS: [(u16, u16); 7] =
+    [(68, 67), (546, 547), (5353, 5353), (50000, 1900), (50000, 3702), (37020, 37020), (37810, 37810)];
+
+/// Byte 0 picks the ports from [`DEVICE_PORTS`]; then 2-byte-length-prefixed
+/// datagrams whose first byte's low bit says the direction (set: from the
+/// server), fed through the inspectors. What they report about the hosts
+/// goes into a small host table, as the pipeline does, and the records it
+/// hands over must keep their bounds.
+pub fn device_facts(data: &[u8]) {
+    let devices = device_table(data);
+    assert!(devices.len() <= 2, "two ends, at most two hosts");
+    for (key, facts) in devices.seen_since(0) {
+        let record = DeviceRecord::new(key, facts);
+        assert!(record.addresses.len() <= 8 && record.evidence.len() <= 32, "a record past its bounds");
+        assert!(record.hostname.is_none_or(|h| h.len() <= 253));
+        assert!(record.evidence.iter().all(|e| e.strength <= 100 && e.seen.len() <= 160));
+    }
+}
+
+/// The device records [`device_facts`] builds from its input.
+pub fn device_table(data: &[u8]) -> Devices {
+    let mut devices = Devices::default();
+    let Some((&ports, rest)) = data.split_first() else { return devices };
+    let (client_port, server_port) = DEVICE_PORTS[usize::from(ports) % DEVICE_PORTS.len()];
+    let ctx = FlowContext { protocol: 17, client_port, server_port };
+    let rules = rules();
+    let budget = InspectBudget::new(1 << 20);
+    let mut inspection = Inspection::new(17);
+    let mut table = HostTable::new(4);
+    let segment: Arc<str> = "lan".into();
+    let ends = [(IpAddr::from([10, 0, 0, 1]), [0x3c, 0x22, 0xfb, 0, 0, 1]), (IpAddr::from([10, 0, 0, 2]), [2; 6])];
+    let mut ts = 1_700_000_000_000_000_000u64;
+    for chunk in chunks(rest).take(32) {
+        let Some((&selector, payload)) = chunk.split_first() else { continue };
+        let dir = if selector & 1 == 0 { Direction::FromClient } else { Direction::ToClient };
+        ts += 1_000_000;
+        let mut learn = |side: Side, fact: HostFact<'_>| {
+            let (addr, mac) = ends[usize::from(side == Side::Server)];
+            table.learn(&rules, HostKey::new(Some(mac), addr, &segment), addr, fact, ts);
+        };
+        inspection.on_datagram(&ctx, dir, payload, &budget, &mut |finding| match finding {
+            Finding::Host { side, fact } => learn(side, fact),
+            Finding::Flow(FlowFinding::UserAgent(ua)) => learn(Side::Client, HostFact::UserAgent(ua)),
+            Finding::Flow(_) => {}
+        });
+    }
+    inspection.finish(&mut |_| {});
+    drop(inspection);
+    assert_eq!(budget.free(), 1 << 20, "an ended flow holds no budget");
+    devices.merge(table.take_changes());
+    devices
 }

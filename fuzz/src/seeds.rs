@@ -357,7 +357,70 @@ pub fn all() -> Vec<(&'static str, Vec<(String, Vec<u8>)>)> {
             ("connect.bin".into(), conversation(9, &connect)),
         ],
     ));
+    // dhcp, mdns, discovery, device_facts: the datagrams the devices of
+    // the office fixture send, and a Windows laptop's DHCPv6 Solicit.
+    let datagrams = udp_payloads(&fixture("devices.pcap"));
+    let on_port = |port: u16| -> Vec<(u8, Vec<u8>)> {
+        let from_server = |src: u16| u8::from(src == port && !matches!(port, 5353 | 37020 | 37810));
+        datagrams
+            .iter()
+            .filter(|(s, d, _)| *s == port || *d == port)
+            .map(|(s, _, p)| (from_server(*s), p.clone()))
+            .collect()
+    };
+    let solicit = dhcpv6_solicit();
+    let mut dhcp = vec![("v6_solicit.bin".into(), solicit.clone())];
+    dhcp.extend(on_port(67).into_iter().enumerate().map(|(i, (_, p))| (format!("v4_request_{i}.bin"), p)));
+    out.push(("dhcp", dhcp));
+    let mdns = on_port(5353).into_iter().enumerate().map(|(i, (_, p))| (format!("response_{i}.bin"), p)).collect();
+    out.push(("mdns", mdns));
+    let mut discovery = Vec::new();
+    for (port, kind) in [(1900, "ssdp"), (3702, "ws_discovery"), (37020, "sadp"), (37810, "dhip")] {
+        discovery.extend(on_port(port).into_iter().enumerate().map(|(i, (_, p))| (format!("{kind}_{i}.bin"), p)));
+    }
+    out.push(("discovery", discovery));
+    let mut facts = Vec::new();
+    for (i, &(client, server)) in crate::DEVICE_PORTS.iter().enumerate() {
+        let steps = if client == 546 { vec![(0, solicit.clone())] } else { on_port(server) };
+        let mut input = vec![i as u8];
+        for (dir, payload) in &steps {
+            chunk(&mut input, &[&[*dir][..], payload].concat());
+        }
+        facts.push((format!("port_{server}.bin"), input));
+    }
+    out.push(("device_facts", facts));
     out
+}
+
+/// (source port, destination port, payload) of every UDP datagram of a capture.
+fn udp_payloads(file: &[u8]) -> Vec<(u16, u16, Vec<u8>)> {
+    let mut r = vendorwatch::source::file::CaptureReader::from_reader(file).expect("a capture");
+    let mut out = Vec::new();
+    while let Ok(Some(f)) = r.next_frame() {
+        if let Ok(vendorwatch::decode::Decoded::Packet(p)) = vendorwatch::decode::decode(f.link, f.data) {
+            if p.protocol == IPPROTO_UDP {
+                out.push((p.src_port, p.dst_port, p.payload.to_vec()));
+            }
+        }
+    }
+    out
+}
+
+/// A DHCPv6 Solicit (RFC 8415) with a client id, Microsoft's vendor class
+/// (enterprise 311, `MSFT 5.0`), the client's FQDN and an option request.
+fn dhcpv6_solicit() -> Vec<u8> {
+    let mut m = vec![1, 0x5e, 0xed, 0x01];
+    let mut option = |code: u16, value: &[u8]| {
+        m.extend_from_slice(&code.to_be_bytes());
+        m.extend_from_slice(&(value.len() as u16).to_be_bytes());
+        m.extend_from_slice(value);
+    };
+    option(1, &[0, 3, 0, 1, 0x8c, 0x8d, 0x28, 0x0a, 0x0b, 0x0c]);
+    let class = b"MSFT 5.0";
+    option(16, &[&311u32.to_be_bytes()[..], &(class.len() as u16).to_be_bytes(), class].concat());
+    option(39, &[&[0x00, 13][..], b"LAPTOP-7QK2M1", &[0]].concat());
+    option(6, &[0, 23, 0, 24]);
+    m
 }
 
 /// A committed fixture capture, by name.
@@ -482,6 +545,31 @@ mod tests {
             if let Err(p) = vendorwatch::classify::signatures::SignatureSet::from_files(files) {
                 panic!("{name} does not load: {p}")
             }
+        }
+        let v4 = seed("dhcp", "v4_request_0.bin");
+        let request = proto::dhcp::Message::new_checked(&v4).unwrap();
+        assert!(request.option(55).is_some() && request.text_option(12) == Some("Johns-iPhone"));
+        let v6 = seed("dhcp", "v6_solicit.bin");
+        let solicit = proto::dhcp::V6Message::new_checked(&v6).unwrap();
+        assert_eq!((solicit.vendor_class(), solicit.fqdn_host()), (Some((311, "MSFT 5.0")), Some("LAPTOP-7QK2M1")));
+        let m = seed("mdns", "response_0.bin");
+        let services: Vec<String> = proto::mdns::Message::new_checked(&m)
+            .unwrap()
+            .records()
+            .filter_map(|r| proto::mdns::service_type(r.name.as_str()).map(str::to_owned))
+            .collect();
+        assert_eq!(services, ["_apple-mobdev2._tcp"]);
+        assert!(proto::heads::Head::new_checked(&seed("discovery", "ssdp_1.bin")).unwrap().header("SERVER").is_some());
+        assert!(proto::discovery::ws_discovery_match(&seed("discovery", "ws_discovery_1.bin")).is_some());
+        assert_eq!(proto::discovery::sadp_model(&seed("discovery", "sadp_0.bin")), Some("DS-2CD2143G2-I"));
+        assert!(proto::discovery::dhip_device(&seed("discovery", "dhip_0.bin")).is_some());
+        // Every device inspector's seed reaches evidence (or, for DHCP and
+        // mDNS, at least a host).
+        for (_, server) in crate::DEVICE_PORTS {
+            let devices = crate::device_table(&seed("device_facts", &format!("port_{server}.bin")));
+            let evidence: usize = devices.seen_since(0).iter().map(|(_, f)| f.evidence.len()).sum();
+            assert!(!devices.is_empty(), "port {server}: no host learned");
+            assert!(evidence > 0 || server == 5353, "port {server}: no evidence");
         }
         for name in [
             "pcap_le_us_eth.pcap",

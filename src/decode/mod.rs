@@ -161,6 +161,9 @@ pub struct Packet<'a> {
     /// The MAC addresses of the innermost Ethernet header, when the frame
     /// has one: the hosts on the segment (or the router between them).
     pub macs: Option<Macs>,
+    /// What a SYN (without ACK) says of the sender's TCP stack; `None` on
+    /// every other packet.
+    pub syn: Option<SynInfo>,
     /// The outermost encapsulation the packet came in.
     pub encap: Encap,
     /// Bytes of the frame before the innermost frame (the Ethernet frame
@@ -168,6 +171,66 @@ pub struct Packet<'a> {
     /// encapsulation, so `wire_len - outer_len` is always the wire bytes of
     /// the frame the flow itself sent.
     pub outer_len: usize,
+}
+
+/// Option kinds a [`SynInfo`] keeps; a SYN with more (a real stack sends
+/// at most ten) is marked [`SynInfo::options_cut`].
+pub const MAX_SYN_OPTIONS: usize = 16;
+
+/// The TCP/IP fields of a SYN that tell operating systems apart (p0f's
+/// metrics): TTL, window, MSS, window scale and the option layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SynInfo {
+    /// The IPv4 TTL or IPv6 hop limit as captured.
+    pub ttl: u8,
+    pub window: u16,
+    pub mss: Option<u16>,
+    pub window_scale: Option<u8>,
+    kinds: [u8; MAX_SYN_OPTIONS],
+    len: u8,
+    /// More options than [`MAX_SYN_OPTIONS`] followed.
+    pub options_cut: bool,
+    /// Bytes after an end-of-options option.
+    pub eol_padding: u8,
+}
+
+impl SynInfo {
+    /// Out of line: SYNs are few, and the option walk stays off the path
+    /// of every other segment.
+    #[inline(never)]
+    fn of(ttl: u8, s: &tcp::Segment<'_>) -> SynInfo {
+        let mut info = SynInfo {
+            ttl,
+            window: s.window(),
+            mss: None,
+            window_scale: None,
+            kinds: [0; MAX_SYN_OPTIONS],
+            len: 0,
+            options_cut: false,
+            eol_padding: 0,
+        };
+        for o in s.options() {
+            match (o.kind, o.data) {
+                (tcp::OPT_MSS, &[hi, lo]) => info.mss = Some(u16::from_be_bytes([hi, lo])),
+                (tcp::OPT_WINDOW_SCALE, &[shift]) => info.window_scale = Some(shift),
+                (tcp::OPT_EOL, padding) => info.eol_padding = padding.len() as u8,
+                _ => {}
+            }
+            match info.kinds.get_mut(usize::from(info.len)) {
+                Some(slot) => {
+                    *slot = o.kind;
+                    info.len += 1;
+                }
+                None => info.options_cut = true,
+            }
+        }
+        info
+    }
+
+    /// The option kinds, in the order sent.
+    pub fn option_kinds(&self) -> &[u8] {
+        &self.kinds[..usize::from(self.len)]
+    }
 }
 
 /// Source and destination MAC addresses of an Ethernet header.
@@ -438,16 +501,16 @@ fn link_tunnel(walk: Walk, base: usize, kind: u16, payload: &[u8]) -> Result<Dec
 /// share one function, with the transport layer inlined, so the common path
 /// has no call or copy of the result in between.
 fn ip(walk: Walk, base: usize, data: &[u8]) -> Result<Decoded<'_>, DecodeError> {
-    let (src, dst, protocol, payload, fragment) = match data.first().map(|b| b >> 4) {
+    let (src, dst, protocol, payload, fragment, ttl) = match data.first().map(|b| b >> 4) {
         Some(4) => {
             let p = ipv4::Packet::new_checked(data)?;
             let fragment = p.is_fragment().then(|| (u32::from(p.ident()), p.fragment_offset(), p.more_fragments()));
-            (p.src_addr().into(), p.dst_addr().into(), p.protocol(), p.payload(), fragment)
+            (p.src_addr().into(), p.dst_addr().into(), p.protocol(), p.payload(), fragment, p.ttl())
         }
         Some(6) => {
             let p = ipv6::Packet::new_checked(data)?;
             let fragment = p.fragment().filter(|f| f.more || f.offset != 0).map(|f| (f.ident, f.offset, f.more));
-            (p.src_addr().into(), p.dst_addr().into(), p.protocol(), p.payload(), fragment)
+            (p.src_addr().into(), p.dst_addr().into(), p.protocol(), p.payload(), fragment, p.hop_limit())
         }
         Some(_) => return Err(DecodeError::Ipv4BadHeader),
         None => return Err(DecodeError::Ipv4Truncated),
@@ -472,7 +535,7 @@ fn ip(walk: Walk, base: usize, data: &[u8]) -> Result<Decoded<'_>, DecodeError> 
         (IPPROTO_IPV6, IpAddr::V4(_)) => ip_in_ip(walk, base, EncapKind::SixInFour, payload),
         (IPPROTO_IPIP, IpAddr::V6(_)) => ip_in_ip(walk, base, EncapKind::FourInSix, payload),
         (IPPROTO_IPV6, IpAddr::V6(_)) => ip_in_ip(walk, base, EncapKind::SixInSix, payload),
-        _ => transport(walk, base, src, dst, protocol, payload),
+        _ => transport(walk, base, src, dst, protocol, payload, ttl),
     }
 }
 
@@ -494,17 +557,22 @@ fn transport(
     dst: IpAddr,
     protocol: u8,
     payload: &[u8],
+    ttl: u8,
 ) -> Result<Decoded<'_>, DecodeError> {
-    let (src_port, dst_port, tcp_flags, tcp_seq, data) = match protocol {
+    let (src_port, dst_port, tcp_flags, tcp_seq, data, syn) = match protocol {
         IPPROTO_TCP => {
             let s = tcp::Segment::new_checked(payload)?;
-            (s.src_port(), s.dst_port(), s.flags(), s.seq(), s.payload())
+            let flags = s.flags();
+            // Only a connection's opening SYN: the options are read there
+            // and nowhere else.
+            let syn = (flags & (tcp::SYN | tcp::ACK) == tcp::SYN).then(|| SynInfo::of(ttl, &s));
+            (s.src_port(), s.dst_port(), flags, s.seq(), s.payload(), syn)
         }
         IPPROTO_UDP => {
             let d = udp::Datagram::new_checked(payload)?;
-            (d.src_port(), d.dst_port(), 0, 0, d.payload())
+            (d.src_port(), d.dst_port(), 0, 0, d.payload(), None)
         }
-        _ => (0, 0, 0, 0, payload),
+        _ => (0, 0, 0, 0, payload, None),
     };
     // Built where it is returned, not mutated field by field: a packet
     // assembled from narrow stores and then copied out whole stalls the CPU
@@ -520,6 +588,7 @@ fn transport(
         payload: data,
         vlans: walk.vlans,
         macs: walk.macs,
+        syn,
         encap: Encap::default(),
         outer_len: 0,
     };
@@ -603,9 +672,14 @@ fn udp_tunnel<'a>(walk: Walk, base: usize, udp: &Packet<'a>) -> Result<Decoded<'
         let encap = Encap { kind: EncapKind::Capwap, id: None };
         return match h.inner() {
             capwap::Inner::Ethernet(inner) => tunnel(walk, base, encap, inner, |w, f| ethernet(w, base, f)),
+            // The stations' addresses, not the access point's Ethernet
+            // MAC: each wireless client is a host of its own.
             capwap::Inner::Ieee80211(inner) => {
                 tunnel(walk, base, encap, inner, |w, f| match ieee80211::DataFrame::new_checked(f)? {
-                    Some(frame) => ethertype(w, base, frame.ethertype(), frame.payload()),
+                    Some(frame) => {
+                        let w = Walk { macs: Some(Macs { src: frame.src(), dst: frame.dst() }), ..w };
+                        ethertype(w, base, frame.ethertype(), frame.payload())
+                    }
                     None => Ok(Decoded::NotIp),
                 })
             }
@@ -889,6 +963,30 @@ mod tests {
     }
 
     #[test]
+    fn only_an_opening_syn_carries_its_stack_fields() {
+        let (src, dst) = ("10.1.1.1:49152".parse().unwrap(), "17.253.144.10:443".parse().unwrap());
+        let syn = tcp::Repr { src, dst, seq: 7, ack: 0, flags: tcp::SYN }.emit(&[]);
+        let mut v4 = ipv4_between([10, 1, 1, 1], [17, 253, 144, 10], IPPROTO_TCP, &syn);
+        v4[8] = 57;
+        let info = packet(decode(LinkType::Raw, &v4)).syn.expect("a SYN");
+        assert_eq!((info.ttl, info.window, info.mss, info.window_scale), (57, 64240, Some(1460), None));
+        assert_eq!((info.option_kinds(), info.options_cut), (&[tcp::OPT_MSS][..], false));
+        let v6 = ipv6(IPPROTO_TCP, &syn);
+        assert_eq!(packet(decode(LinkType::Raw, &v6)).syn.map(|s| s.ttl), Some(64), "the hop limit");
+        let syn_ack = tcp::Repr { src, dst, seq: 7, ack: 1, flags: tcp::SYN | tcp::ACK }.emit(&[]);
+        let v4 = ipv4_between([10, 1, 1, 1], [17, 253, 144, 10], IPPROTO_TCP, &syn_ack);
+        assert_eq!(packet(decode(LinkType::Raw, &v4)).syn, None);
+        // Forty NOPs: more kinds than kept, so the layout is marked cut.
+        let mut nops = syn.clone();
+        nops.truncate(20);
+        nops[12] = 15 << 4;
+        nops.extend_from_slice(&[1; 40]);
+        let v4 = ipv4_between([10, 1, 1, 1], [17, 253, 144, 10], IPPROTO_TCP, &nops);
+        let info = packet(decode(LinkType::Raw, &v4)).syn.expect("a SYN");
+        assert_eq!((info.option_kinds().len(), info.options_cut), (MAX_SYN_OPTIONS, true));
+    }
+
+    #[test]
     fn a_packet_carries_the_macs_of_its_innermost_ethernet_header() {
         let plain = eth(ethernet::ETHERTYPE_IPV4, &ipv4(IPPROTO_UDP, &udp(5353, 5353, b"x")));
         let p = packet(decode(LinkType::Ethernet, &plain));
@@ -992,6 +1090,21 @@ mod tests {
         dot3.extend_from_slice(&eth(IPV4, &inner_ipv4()));
         let from_controller = ipv4(IPPROTO_UDP, &udp(capwap::PORT, 12380, &dot3));
         assert_inner_flow(&packet(decode(LinkType::Raw, &from_controller)));
+    }
+
+    #[test]
+    fn capwap_80211_frames_carry_the_stations_addresses() {
+        let (bssid, station, gateway) = ([0xb5; 6], [0xf4, 0x0f, 0x24, 1, 2, 3], [0x00, 0x1a, 0x1e, 9, 9, 9]);
+        let mut c = capwap_80211(&inner_ipv4());
+        // After the CAPWAP header (16) and frame control and duration (4):
+        // to the distribution system, address 1 is the BSSID, 2 the sender, 3 the receiver.
+        for (at, mac) in [(20, bssid), (26, station), (32, gateway)] {
+            c[at..at + 6].copy_from_slice(&mac);
+        }
+        let outer = eth(IPV4, &ipv4(IPPROTO_UDP, &udp(12380, capwap::PORT, &c)));
+        let p = packet(decode(LinkType::Ethernet, &outer));
+        assert_inner_flow(&p);
+        assert_eq!(p.macs, Some(Macs { src: station, dst: gateway }), "not the access point's Ethernet MACs");
     }
 
     #[test]

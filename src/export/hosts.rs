@@ -1,6 +1,7 @@
 //! The hosts behind the counts: per segment host, the vendors and services
 //! it reached, with flows, bytes and when. Written as JSON lines by
-//! `replay --hosts-out` and served live at `/api/hosts`.
+//! `replay --hosts-out` and served live at `/api/hosts`. Where the device
+//! table knows the host, its record names the device (MAC, vendor, kind).
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -9,6 +10,8 @@ use serde::Serialize;
 
 use crate::aggregate::{Aggregator, HostTraffic};
 use crate::export::time::rfc3339;
+use crate::hosts::record::mac_text;
+use crate::hosts::{DeviceKind, Devices, HostFacts, HostId, HostKey};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct HostRecord {
@@ -23,8 +26,59 @@ pub struct HostRecord {
     pub first_seen: u64,
     #[serde(serialize_with = "stamp")]
     pub last_seen: u64,
+    /// The device at this address, as `--devices-out` shows it; null when
+    /// the device table does not know the host.
+    pub device: Option<HostDevice>,
     /// Banned vendors first, then by bytes.
     pub vendors: Vec<HostVendor>,
+}
+
+/// What the device table says of a host: the link to its device record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HostDevice {
+    /// `aa:bb:cc:dd:ee:ff`, or null for a device known by its address.
+    pub mac: Option<String>,
+    /// What the evidence says it is (null: no evidence names a vendor).
+    pub vendor: Option<String>,
+    pub kind: DeviceKind,
+    pub model: Option<String>,
+    pub os: Option<String>,
+    /// Whether the device is a banned vendor's.
+    pub banned: bool,
+}
+
+impl HostDevice {
+    fn new(key: &HostKey, facts: &HostFacts) -> HostDevice {
+        let d = facts.device();
+        HostDevice {
+            mac: match key.id {
+                HostId::Mac(mac) => Some(mac_text(mac)),
+                HostId::Addr(_) => None,
+            },
+            vendor: d.vendor.map(str::to_owned),
+            kind: d.kind,
+            model: d.model.map(str::to_owned),
+            os: d.os.map(str::to_owned),
+            banned: d.banned,
+        }
+    }
+}
+
+/// The device each (segment, address) is: a device known by its MAC over
+/// one known by the address alone, and of several MACs (an address handed
+/// to another device) the one seen last.
+fn devices_by_address(devices: &Devices) -> BTreeMap<(&str, IpAddr), (&HostKey, &HostFacts)> {
+    let rank = |key: &HostKey, facts: &HostFacts| (matches!(key.id, HostId::Mac(_)), facts.last_ns);
+    let mut by_address: BTreeMap<(&str, IpAddr), (&HostKey, &HostFacts)> = BTreeMap::new();
+    for (key, facts) in devices.seen_since(0) {
+        for &addr in &facts.addresses {
+            let slot = by_address.entry((&key.segment, addr)).or_insert((key, facts));
+            if rank(key, facts) > rank(slot.0, slot.1) {
+                *slot = (key, facts);
+            }
+        }
+    }
+    by_address
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -88,6 +142,7 @@ pub fn host_records(agg: &Aggregator, vendor: Option<&str>, segment: Option<&str
         }
         hosts.entry((&k.segment, k.host)).or_default().entry((&k.vendor, k.banned)).or_default().insert(&k.service, t);
     }
+    let devices = devices_by_address(&agg.devices);
     hosts
         .into_iter()
         .map(|((segment, host), vendors)| {
@@ -136,6 +191,7 @@ pub fn host_records(agg: &Aggregator, vendor: Option<&str>, segment: Option<&str
                 bytes: host_totals.bytes,
                 first_seen: host_totals.first_ns.unwrap_or_default(),
                 last_seen: host_totals.last_ns,
+                device: devices.get(&(segment, host)).map(|&(key, facts)| HostDevice::new(key, facts)),
                 vendors,
             }
         })
@@ -174,5 +230,41 @@ mod tests {
         let only_google = host_records(&agg, Some("google"), None);
         assert_eq!((only_google[0].bytes, only_google[0].banned), (5_000, false));
         assert!(host_records(&agg, None, Some("lab")).is_empty());
+        assert_eq!(r.device, None, "no device table entry for the host");
+    }
+
+    #[test]
+    fn a_host_names_its_device_by_mac_over_address() {
+        use crate::classify::rules::Rules;
+        use crate::classify::signatures::SignatureSet;
+        use crate::hosts::HostTable;
+        use crate::inspect::HostFact;
+
+        let rules = Rules::new(SignatureSet::embedded(), crate::segment::Config::default_auto()).unwrap();
+        let mut agg = Aggregator::default();
+        let host: IpAddr = "10.1.0.5".parse().unwrap();
+        let key = HostServiceKey {
+            segment: agg.label("hq"),
+            host,
+            vendor: agg.label("apple"),
+            service: agg.label("push"),
+            banned: true,
+        };
+        agg.add_host_traffic(key, HostTraffic { flows: 1, packets: 2, bytes: 3, first_ns: 1, last_ns: 2 });
+        let segment: std::sync::Arc<str> = "hq".into();
+        let mut table = HostTable::new(8);
+        let mac = [0x3a, 0x71, 0x0e, 0x5c, 0x2b, 0x19];
+        table.learn(&rules, HostKey::of(host, &segment), host, HostFact::Hostname("x"), 1);
+        table.learn(&rules, HostKey::new(Some(mac), host, &segment), host, HostFact::MdnsModel("iPhone15,2"), 2);
+        let other = HostKey::new(Some([0x3a; 6]), host, &"lab".into());
+        table.learn(&rules, other, host, HostFact::MdnsModel("MacBookPro18,3"), 3);
+        agg.devices.merge(table.take_changes());
+        let records = host_records(&agg, None, None);
+        let device = records[0].device.as_ref().expect("the device table knows 10.1.0.5 in hq");
+        assert_eq!(device.mac.as_deref(), Some("3a:71:0e:5c:2b:19"), "by MAC, and of its own segment");
+        assert_eq!(
+            (device.vendor.as_deref(), device.kind, device.model.as_deref()),
+            (Some("apple"), DeviceKind::Phone, Some("iPhone15,2"))
+        );
     }
 }

@@ -145,6 +145,7 @@ mod tests {
             payload: &[],
             vlans: Vlans::default(),
             macs: None,
+            syn: None,
             encap: Default::default(),
             outer_len: 0,
         }

@@ -3,6 +3,7 @@
 use super::device::{DeviceKind, Evidence, Source};
 use crate::classify::rules::Rules;
 use crate::classify::signatures::devices::{DeviceEntryId, DeviceMatch, Key, fingerprint_text};
+use crate::decode::SynInfo;
 use crate::inspect::HostFact;
 
 /// Longest observation kept as the evidence's `seen`.
@@ -172,6 +173,48 @@ fn discovery(rules: &Rules, protocol: &str, source: Source, model: &str) -> Opti
     let entry = by_model.unwrap_or(owner);
     let e = from_entry(rules, source, format!("{protocol} model {model:?}"), entry, strength::DISCOVERY);
     Some(Evidence { model: Some(clip(model)), ..e })
+}
+
+/// A SYN's option layout as p0f writes it: `mss,nop,ws,nop,nop,ts,sok,eol+1`;
+/// a layout cut short ends in `...`, which no signature matches.
+pub fn syn_layout(syn: &SynInfo) -> String {
+    use wire::tcp;
+    let mut out = String::new();
+    for (i, &kind) in syn.option_kinds().iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        match kind {
+            tcp::OPT_EOL => out.push_str(&format!("eol+{}", syn.eol_padding)),
+            tcp::OPT_NOP => out.push_str("nop"),
+            tcp::OPT_MSS => out.push_str("mss"),
+            tcp::OPT_WINDOW_SCALE => out.push_str("ws"),
+            tcp::OPT_SACK_PERMITTED => out.push_str("sok"),
+            tcp::OPT_SACK => out.push_str("sack"),
+            tcp::OPT_TIMESTAMPS => out.push_str("ts"),
+            other => out.push_str(&format!("?{other}")),
+        }
+    }
+    if syn.options_cut {
+        out.push_str(",...");
+    }
+    out
+}
+
+/// What a SYN's TCP/IP fields say of the sender's OS, by the SYN
+/// signatures: a weak hint, as any stack can be tuned to look like another.
+pub fn of_syn(rules: &Rules, syn: &SynInfo) -> Option<Evidence> {
+    let layout = syn_layout(syn);
+    let entry = rules.signatures.devices.lookup_syn(syn, &layout)?;
+    let mut seen = format!("SYN ttl {} window {}", syn.ttl, syn.window);
+    if let Some(scale) = syn.window_scale {
+        seen.push_str(&format!(" scale {scale}"));
+    }
+    if let Some(mss) = syn.mss {
+        seen.push_str(&format!(" mss {mss}"));
+    }
+    seen.push_str(&format!(" options {layout}"));
+    Some(from_entry(rules, Source::TcpSyn, seen, entry, strength::TCP_SYN))
 }
 
 /// What a MAC's OUI says: nothing for a locally administered address

@@ -85,6 +85,7 @@ pub fn all() -> Vec<Fixture> {
         stun_calls(),
         local_names(),
         devices(),
+        device_syns(),
         quic_versions(),
         https_records(),
         encrypted_dns(),
@@ -2294,6 +2295,66 @@ SERVER: Linux/3.10 UPnP/1.0 Hikvision/V5.7.3\r\nST: upnp:rootdevice\r\nUSN: uuid
                 recorder's DHIP announcement, a Huawei phone's Dalvik User-Agent, a Windows laptop's DHCP vendor class \
                 MSFT 5.0; traps: a Linux host named iphone-backup, a locally administered MAC 02:03:93 (Apple's OUI \
                 bits), an Axis camera speaking ONVIF.",
+        bytes: ethernet_records(&records),
+    }
+}
+
+/// A SYN as one OS's stack writes it: its TTL, window and options (padded
+/// by the caller to a multiple of four bytes).
+fn os_syn(client: &str, server: &str, ttl: u8, window: u16, options: &[u8]) -> Vec<u8> {
+    let path = Path::new(client, server);
+    let (src, dst) = (path.client, path.server);
+    let mut seg = Vec::with_capacity(20 + options.len());
+    seg.extend_from_slice(&src.port().to_be_bytes());
+    seg.extend_from_slice(&dst.port().to_be_bytes());
+    seg.extend_from_slice(&isn(&path).0.to_be_bytes());
+    seg.extend_from_slice(&[0; 4]);
+    seg.extend_from_slice(&[(((20 + options.len()) / 4) as u8) << 4, SYN]);
+    seg.extend_from_slice(&window.to_be_bytes());
+    seg.extend_from_slice(&[0; 4]); // checksum, urgent pointer
+    seg.extend_from_slice(options);
+    let pseudo = ::wire::checksum::pseudo_header(src.ip(), dst.ip(), wire::IPPROTO_TCP, seg.len());
+    let sum = wire::checksum(&[&pseudo, &seg]);
+    seg[16..18].copy_from_slice(&sum.to_be_bytes());
+    let mut ip = wire::ip_packet(src.ip(), dst.ip(), wire::IPPROTO_TCP, &seg, &IpExtras::default(), 0x5eed);
+    ip[8] = ttl;
+    ip[10..12].copy_from_slice(&[0, 0]);
+    let sum = wire::checksum(&[&ip[..20]]);
+    ip[10..12].copy_from_slice(&sum.to_be_bytes());
+    path.link.frame(&ip)
+}
+
+/// The hosts of `device_syns.pcap`, in segment 10.20.0.0/16.
+const SYN_IPHONE: Device = Device { addr: "10.20.1.10", mac: [0x6a, 0x01, 0x02, 0x03, 0x04, 0x05] };
+const SYN_WINDOWS: Device = Device { addr: "10.20.1.20", mac: [0x7e, 0x11, 0x12, 0x13, 0x14, 0x15] };
+const SYN_ANDROID: Device = Device { addr: "10.20.1.30", mac: [0x9a, 0x21, 0x22, 0x23, 0x24, 0x25] };
+const SYN_SERVER: Device = Device { addr: "10.20.1.40", mac: [0xaa, 0x31, 0x32, 0x33, 0x34, 0x35] };
+
+/// `device_syns.pcap`: TCP SYNs whose TTL, window and options are those
+/// p0f's signatures give iOS, Windows and Android, and a trap.
+pub fn device_syns() -> Fixture {
+    let mut cap = Capture::at(0);
+    // mss 1460, nop, ws, nop, nop, timestamps, sack permitted, end of list and one byte of padding.
+    let mut ios = vec![2, 4, 0x05, 0xb4, 1, 3, 3, 2, 1, 1, 8, 10, 0x3b, 0x9a, 0xca, 0x00, 0, 0, 0, 0, 4, 2, 0, 0];
+    cap.push(os_syn("10.20.1.10:52100", "17.253.144.10:443", 64, 65535, &ios));
+    // Windows: mss, nop, ws 8, nop, nop, sack permitted.
+    let windows = [2, 4, 0x05, 0xb4, 1, 3, 3, 8, 1, 1, 4, 2];
+    cap.push(os_syn("10.20.1.20:50000", "20.190.160.10:443", 128, 64240, &windows));
+    // Android: mss, sack permitted, timestamps, nop, ws 3; a window of 44 segments.
+    let android = [2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 1, 0x86, 0xa0, 0, 0, 0, 0, 1, 3, 3, 3];
+    cap.push(os_syn("10.20.1.30:41000", "142.250.74.10:443", 64, 44 * 1460, &android));
+    // The trap: a Mac on the Internet (its TTL counted down on the way)
+    // opens a connection to the office's server; the frame's source MAC is
+    // the router's, and the Mac is no host of the segment.
+    ios[7] = 1;
+    cap.push(os_syn("198.51.100.7:60000", "10.20.1.40:22", 52, 65535, &ios));
+    let records = with_device_macs(cap.into_records(), &[&SYN_IPHONE, &SYN_WINDOWS, &SYN_ANDROID, &SYN_SERVER]);
+    Fixture {
+        name: "device_syns.pcap",
+        about: "TCP SYNs of segment 10.20.0.0/16 as p0f's signatures know them: an iPhone's (TTL 64, window 65535, \
+                scale 2, mss,nop,ws,nop,nop,ts,sok,eol+1), a Windows laptop's (TTL 128, mss,nop,ws,nop,nop,sok), an \
+                Android phone's (TTL 64, window 44 segments, mss,sok,ts,nop,ws); trap: a Mac on the Internet opening \
+                SSH to the office server 10.20.1.40, which says nothing about the server.",
         bytes: ethernet_records(&records),
     }
 }

@@ -51,6 +51,10 @@ impl<'a> Packet<'a> {
         self.buffer[9]
     }
 
+    pub fn ttl(&self) -> u8 {
+        self.buffer[8]
+    }
+
     pub fn ident(&self) -> u16 {
         be16(self.buffer, 4)
     }

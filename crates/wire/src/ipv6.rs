@@ -109,6 +109,10 @@ impl<'a> Packet<'a> {
         self.protocol
     }
 
+    pub fn hop_limit(&self) -> u8 {
+        self.buffer[7]
+    }
+
     pub fn fragment(&self) -> Option<FragmentInfo> {
         self.fragment
     }

@@ -1,4 +1,4 @@
-//! TCP headers (RFC 9293): ports, sequence number, flags, options skipped.
+//! TCP headers (RFC 9293): ports, sequence number, flags, window, options.
 
 #[cfg(feature = "emit")]
 use std::net::SocketAddr;
@@ -52,8 +52,70 @@ impl<'a> Segment<'a> {
         self.buffer[13]
     }
 
+    /// The window, unscaled (as a SYN announces it).
+    pub fn window(&self) -> u16 {
+        be16(self.buffer, 14)
+    }
+
+    /// The options, in order; a malformed one ends them.
+    pub fn options(&self) -> Options<'a> {
+        Options { rest: &self.buffer[20..self.header_len] }
+    }
+
     pub fn payload(&self) -> &'a [u8] {
         &self.buffer[self.header_len..]
+    }
+}
+
+/// Option kinds (IANA "TCP Option Kind Numbers").
+pub const OPT_EOL: u8 = 0;
+pub const OPT_NOP: u8 = 1;
+pub const OPT_MSS: u8 = 2;
+pub const OPT_WINDOW_SCALE: u8 = 3;
+pub const OPT_SACK_PERMITTED: u8 = 4;
+pub const OPT_SACK: u8 = 5;
+pub const OPT_TIMESTAMPS: u8 = 8;
+
+/// One TCP option: its kind and data (without kind and length bytes).
+/// End-of-options carries the bytes after it, the padding, as its data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpOption<'a> {
+    pub kind: u8,
+    pub data: &'a [u8],
+}
+
+/// The options of a segment, walked by their length bytes. A length that
+/// is short or runs past the header ends the walk, as does end-of-options.
+#[derive(Debug, Clone)]
+pub struct Options<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for Options<'a> {
+    type Item = TcpOption<'a>;
+
+    fn next(&mut self) -> Option<TcpOption<'a>> {
+        let (&kind, after) = self.rest.split_first()?;
+        match kind {
+            OPT_EOL => {
+                self.rest = &[];
+                Some(TcpOption { kind, data: after })
+            }
+            OPT_NOP => {
+                self.rest = after;
+                Some(TcpOption { kind, data: &[] })
+            }
+            _ => {
+                let len = usize::from(*after.first()?);
+                if len < 2 || len > self.rest.len() {
+                    self.rest = &[];
+                    return None;
+                }
+                let data = &self.rest[2..len];
+                self.rest = &self.rest[len..];
+                Some(TcpOption { kind, data })
+            }
+        }
     }
 }
 
@@ -106,9 +168,34 @@ mod tests {
         let s = Segment::new_checked(&seg).unwrap();
         assert_eq!((s.src_port(), s.dst_port(), s.seq(), s.flags()), (49153, 443, 256, SYN));
         assert_eq!(s.payload(), b"hi");
+        assert_eq!(s.window(), 0xffff);
+        assert_eq!(s.options().collect::<Vec<_>>(), [TcpOption { kind: OPT_MSS, data: &[5, 0xb4] }]);
         seg[12] = 0x40;
         assert_eq!(Segment::new_checked(&seg).err(), Some(DecodeError::TcpBadHeader));
         seg[12] = 0xf0;
         assert_eq!(Segment::new_checked(&seg).err(), Some(DecodeError::TcpTruncated));
+    }
+
+    #[test]
+    fn options_walk_to_end_of_list_and_stop_at_a_bad_length() {
+        let header = |opts: &[u8]| {
+            let mut seg = vec![0; 20];
+            seg[12] = (((20 + opts.len()) / 4) as u8) << 4;
+            seg.extend_from_slice(opts);
+            seg
+        };
+        // macOS's SYN: mss, nop, ws, nop, nop, ts, sok, eol and one byte of padding.
+        let mut mac = vec![2, 4, 5, 0xb4, 1, 3, 3, 6, 1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 4, 2, 0, 0];
+        let seg = header(&mac);
+        let s = Segment::new_checked(&seg).unwrap();
+        let kinds: Vec<u8> = s.options().map(|o| o.kind).collect();
+        assert_eq!(kinds, [2, 1, 3, 1, 1, 8, 4, 0]);
+        assert_eq!(s.options().last().map(|o| o.data.len()), Some(1), "one byte after end-of-options");
+        mac[1] = 40; // an MSS option longer than the header
+        let seg = header(&mac);
+        assert_eq!(Segment::new_checked(&seg).unwrap().options().count(), 0);
+        mac[1] = 1; // shorter than its own kind and length
+        let seg = header(&mac);
+        assert_eq!(Segment::new_checked(&seg).unwrap().options().count(), 0);
     }
 }

@@ -21,6 +21,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{Loader, VendorId};
+use crate::decode::SynInfo;
 use crate::hosts::DeviceKind;
 use crate::text_lines::LineIndex;
 
@@ -67,6 +68,9 @@ pub enum Key {
     HttpServer,
     /// An IEEE MA-L assignment (the MAC's first three bytes).
     Oui,
+    /// A TCP SYN's initial TTL, window, scale and option layout, in p0f's
+    /// notation ([`SynSignature`]).
+    TcpSyn,
 }
 
 impl Key {
@@ -83,6 +87,7 @@ impl Key {
             Key::UserAgent => "user_agent_devices",
             Key::HttpServer => "http_servers",
             Key::Oui => "ouis",
+            Key::TcpSyn => "tcp_syns",
         }
     }
 }
@@ -121,6 +126,8 @@ pub(super) struct DeviceDoc {
     http_servers: Vec<Spanned<String>>,
     #[serde(default)]
     ouis: Vec<Spanned<String>>,
+    #[serde(default)]
+    tcp_syns: Vec<Spanned<String>>,
 }
 
 fn yes() -> bool {
@@ -146,6 +153,8 @@ pub struct DeviceIndex {
     /// Keys matched exactly, lowercased.
     exact: HashMap<(Key, Box<str>), DeviceEntryId>,
     ouis: HashMap<[u8; 3], DeviceEntryId>,
+    /// SYN signatures, the most specific first.
+    syns: Vec<(SynSignature, DeviceEntryId)>,
     /// Where each key was defined, while loading.
     origins: HashMap<(Key, Box<str>), (u32, usize)>,
 }
@@ -197,6 +206,7 @@ impl DeviceIndex {
             (Key::UserAgent, &doc.user_agent_devices),
             (Key::HttpServer, &doc.http_servers),
             (Key::Oui, &doc.ouis),
+            (Key::TcpSyn, &doc.tcp_syns),
         ];
         if keys.iter().all(|(_, list)| list.is_empty()) {
             loader.report(file, line, "device entry matches nothing: give at least one key".into());
@@ -225,6 +235,18 @@ impl DeviceIndex {
                 Some(f) => f.into(),
                 None => {
                     let message = format!("{token:?} is not a DHCP option list like \"1,121,3,6,15\"");
+                    loader.report(file, at, message);
+                    return None;
+                }
+            },
+            Key::TcpSyn => match SynSignature::parse(token) {
+                Some(sig) => sig.to_string().into(),
+                None => {
+                    let message = format!(
+                        "{token:?} is not a SYN signature like \"64:65535,2:mss,nop,ws,nop,nop,ts,sok,eol+1\" \
+                         (initial TTL 32, 64, 128 or 255; window as a number, mss*N or *; scale or *; options \
+                         eol+N, nop, mss, ws, sok, sack, ts, ?N)"
+                    );
                     loader.report(file, at, message);
                     return None;
                 }
@@ -261,6 +283,11 @@ impl DeviceIndex {
                     self.ouis.insert(oui, id);
                 }
             }
+            Key::TcpSyn => {
+                if let Some(sig) = SynSignature::parse(&token) {
+                    self.syns.push((sig, id));
+                }
+            }
             Key::DhcpFingerprint | Key::MdnsService | Key::Discovery => {
                 self.exact.insert((key, token), id);
             }
@@ -275,6 +302,7 @@ impl DeviceIndex {
         for list in self.tokens.values_mut() {
             list.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
         }
+        self.syns.sort_by_key(|(sig, _)| sig.vagueness());
     }
 
     pub fn entry(&self, id: DeviceEntryId) -> &DeviceEntry {
@@ -290,7 +318,7 @@ impl DeviceIndex {
                 let (k, entry) = self.exact.get_key_value(&(key, Box::from(lower.as_str())))?;
                 Some(DeviceMatch { entry: *entry, token: &k.1 })
             }
-            Key::Oui => None,
+            Key::Oui | Key::TcpSyn => None,
             _ => {
                 let prefix =
                     matches!(key, Key::DhcpVendorClass | Key::MdnsModel | Key::OnvifName | Key::DiscoveryModel);
@@ -306,6 +334,11 @@ impl DeviceIndex {
         self.ouis.get(&[mac[0], mac[1], mac[2]]).copied()
     }
 
+    /// The entry whose SYN signature the SYN fits, the most specific first.
+    pub fn lookup_syn(&self, syn: &SynInfo, layout: &str) -> Option<DeviceEntryId> {
+        self.syns.iter().find(|(sig, _)| sig.fits(syn, layout)).map(|&(_, id)| id)
+    }
+
     /// The vendor's entry claiming a discovery protocol as its own.
     pub fn discovery_owner(&self, protocol: &str) -> Option<DeviceEntryId> {
         self.exact.get(&(Key::Discovery, Box::from(protocol))).copied()
@@ -313,7 +346,7 @@ impl DeviceIndex {
 
     /// Counts of device keys, for reports and tests.
     pub fn len(&self) -> usize {
-        self.exact.len() + self.ouis.len() + self.tokens.values().map(Vec::len).sum::<usize>()
+        self.exact.len() + self.ouis.len() + self.syns.len() + self.tokens.values().map(Vec::len).sum::<usize>()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -342,4 +375,130 @@ fn normal_fingerprint(s: &str) -> Option<String> {
 /// A DHCP parameter request list as signatures write it.
 pub fn fingerprint_text(codes: &[u8]) -> String {
     codes.iter().map(u8::to_string).collect::<Vec<_>>().join(",")
+}
+
+/// The window a SYN signature asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SynWindow {
+    Exact(u16),
+    /// A multiple of the SYN's own MSS (`mss*44`).
+    MssTimes(u16),
+    Any,
+}
+
+/// A SYN signature: p0f's `ittl`, `wsize,scale` and `olayout` fields
+/// (p0f.fp, "TCP signatures"), written `64:mss*44,3:mss,sok,ts,nop,ws`.
+/// The other p0f fields (IP version, option length, MSS, quirks, payload
+/// class) are not compared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SynSignature {
+    initial_ttl: u8,
+    window: SynWindow,
+    /// `None` for any; a SYN without the option has scale 0.
+    scale: Option<u8>,
+    layout: Box<str>,
+}
+
+/// The initial TTLs stacks use (p0f guesses the same four).
+const INITIAL_TTLS: [u8; 4] = [32, 64, 128, 255];
+
+/// The initial TTL a TTL seen counts down from: the nearest of
+/// [`INITIAL_TTLS`] at or above it.
+pub fn initial_ttl(ttl: u8) -> u8 {
+    INITIAL_TTLS.into_iter().find(|&i| i >= ttl).unwrap_or(255)
+}
+
+/// An option of a layout as p0f writes it: `eol+N`, `nop`, `mss`, `ws`,
+/// `sok`, `sack`, `ts` or `?N` (any other kind).
+fn valid_layout_item(item: &str) -> bool {
+    match item {
+        "nop" | "mss" | "ws" | "sok" | "sack" | "ts" => true,
+        _ => {
+            let number = item.strip_prefix("eol+").or_else(|| item.strip_prefix('?'));
+            number.is_some_and(|n| n.parse::<u8>().is_ok())
+        }
+    }
+}
+
+impl SynSignature {
+    pub fn parse(text: &str) -> Option<SynSignature> {
+        let mut fields = text.trim().splitn(3, ':');
+        let initial_ttl = fields.next()?.parse::<u8>().ok().filter(|t| INITIAL_TTLS.contains(t))?;
+        let (window, scale) = fields.next()?.split_once(',')?;
+        let window = match window {
+            "*" => SynWindow::Any,
+            w => match w.strip_prefix("mss*") {
+                Some(n) => SynWindow::MssTimes(n.parse().ok().filter(|&n| n > 0)?),
+                None => SynWindow::Exact(w.parse().ok()?),
+            },
+        };
+        let scale = match scale {
+            "*" => None,
+            s => Some(s.parse::<u8>().ok().filter(|&s| s <= 14)?),
+        };
+        let layout = fields.next()?.to_ascii_lowercase();
+        if layout.is_empty() || !layout.split(',').all(valid_layout_item) {
+            return None;
+        }
+        Some(SynSignature { initial_ttl, window, scale, layout: layout.into() })
+    }
+
+    /// Wildcards make a signature vaguer: the exact one is tried first.
+    fn vagueness(&self) -> u8 {
+        let window = match self.window {
+            SynWindow::Exact(_) => 0,
+            SynWindow::MssTimes(_) => 1,
+            SynWindow::Any => 2,
+        };
+        window * 2 + u8::from(self.scale.is_none())
+    }
+
+    /// Whether `syn`, whose options are laid out as `layout` says
+    /// ([`crate::hosts::evidence::syn_layout`]), fits.
+    pub fn fits(&self, syn: &SynInfo, layout: &str) -> bool {
+        let window = match self.window {
+            SynWindow::Exact(w) => syn.window == w,
+            SynWindow::MssTimes(n) => syn.mss.is_some_and(|m| u32::from(m) * u32::from(n) == u32::from(syn.window)),
+            SynWindow::Any => true,
+        };
+        initial_ttl(syn.ttl) == self.initial_ttl
+            && window
+            && self.scale.is_none_or(|s| s == syn.window_scale.unwrap_or(0))
+            && *self.layout == *layout
+    }
+}
+
+impl std::fmt::Display for SynSignature {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:", self.initial_ttl)?;
+        match self.window {
+            SynWindow::Exact(w) => write!(f, "{w}")?,
+            SynWindow::MssTimes(n) => write!(f, "mss*{n}")?,
+            SynWindow::Any => f.write_str("*")?,
+        }
+        match self.scale {
+            Some(s) => write!(f, ",{s}:{}", self.layout),
+            None => write!(f, ",*:{}", self.layout),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syn_signatures_parse_in_p0f_notation_and_refuse_the_rest() {
+        let sig = SynSignature::parse("64:mss*44,3:mss,sok,ts,nop,ws").unwrap();
+        assert_eq!(sig.to_string(), "64:mss*44,3:mss,sok,ts,nop,ws");
+        assert_eq!(SynSignature::parse("128:*,*:MSS,nop,nop,sok").unwrap().to_string(), "128:*,*:mss,nop,nop,sok");
+        for bad in ["63:*,*:mss", "64:65535:mss", "64:mss*0,1:mss", "64:*,15:mss", "64:*,*:mss,wat", "64:*,*:", "64"] {
+            assert!(SynSignature::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn initial_ttls_round_up() {
+        assert_eq!([1, 32, 33, 52, 64, 65, 128, 129, 255].map(initial_ttl), [32, 32, 64, 64, 64, 128, 128, 255, 255]);
+    }
 }

@@ -1,0 +1,4 @@
+#![no_main]
+//! libFuzzer wrapper; the body is `vendorwatch_fuzz::device_facts` (fuzz/src/lib.rs).
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| vendorwatch_fuzz::device_facts(data));
