@@ -204,10 +204,8 @@ fn send(lane: &mut Lane) {
         lane.filling.bytes.clear();
         return;
     }
-    let next = match lane.free.recv() {
-        Ok(batch) => batch,
-        Err(_) => Batch::default(),
-    };
+    // No batch comes back from a worker that stopped: a new one.
+    let next = lane.free.recv().unwrap_or_default();
     let full = std::mem::replace(&mut lane.filling, next);
     lane.closed = lane.to.send(full).is_err();
 }
