@@ -1,15 +1,16 @@
-//! One reader for several replay workers: a thread opens each input in
-//! turn, decompresses it once and hands the same blocks of capture bytes to
-//! every worker, each of which parses them and keeps its share of the frames.
+//! A reader ahead of the replay's router: a thread opens each input in
+//! turn, reads and decompresses it and hands blocks of capture bytes to the
+//! router, which parses them. With several workers the router has the most
+//! to do; taking the reading (and decompressing) off it shortens the run.
 //!
-//! Each worker's channel holds a few blocks: the reader waits for the
-//! slowest worker, so memory stays bounded whatever the input's size.
+//! The channel holds a few blocks: the reader waits for the router, so
+//! memory stays bounded whatever the input's size.
 
 use std::fs::File;
 use std::io::{self, Read};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::thread::JoinHandle;
 
 use crate::source::ReadError;
@@ -18,12 +19,12 @@ use crate::source::file::OpenError;
 use crate::source::input::{Input, Origin};
 
 const BLOCK_LEN: usize = 256 * 1024;
-/// Blocks queued per worker.
+/// Blocks queued for the router.
 const BLOCKS_IN_FLIGHT: usize = 16;
 
-type Block = Result<Arc<Vec<u8>>, Arc<io::Error>>;
+type Block = Result<Vec<u8>, io::Error>;
 
-/// What a worker gets for each input, in input order.
+/// What the router gets for each input, in input order.
 pub enum Feed {
     /// The decompressed bytes, as they are read.
     Stream { compression: Compression, blocks: BlockReader },
@@ -34,28 +35,27 @@ pub enum Feed {
 /// The decompressed bytes of one input as a [`Read`].
 pub struct BlockReader {
     blocks: Receiver<Block>,
-    current: Option<Arc<Vec<u8>>>,
+    current: Vec<u8>,
     pos: usize,
+    /// Read blocks go back to the reader, which fills them again.
+    back: Sender<Vec<u8>>,
 }
 
 impl Read for BlockReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
-            if let Some(block) = &self.current {
-                if self.pos < block.len() {
-                    let n = buf.len().min(block.len() - self.pos);
-                    buf[..n].copy_from_slice(&block[self.pos..self.pos + n]);
-                    self.pos += n;
-                    return Ok(n);
-                }
+            if self.pos < self.current.len() {
+                let n = buf.len().min(self.current.len() - self.pos);
+                buf[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
+                self.pos += n;
+                return Ok(n);
             }
             match self.blocks.recv() {
                 Ok(Ok(block)) => {
-                    self.current = Some(block);
+                    let _ = self.back.send(std::mem::replace(&mut self.current, block));
                     self.pos = 0;
                 }
-                // The same error for every worker: its kind and message.
-                Ok(Err(e)) => return Err(io::Error::new(e.kind(), e.to_string())),
+                Ok(Err(e)) => return Err(e),
                 Err(_) => return Ok(0),
             }
         }
@@ -87,19 +87,16 @@ pub fn open_raw(input: &Input, bytes: &Arc<AtomicU64>) -> Result<Box<dyn Read + 
     }
 }
 
-/// Starts the reader thread; returns each worker's feed of inputs.
-pub fn spawn(
-    inputs: Vec<Input>,
-    workers: usize,
-    bytes: Arc<AtomicU64>,
-) -> io::Result<(JoinHandle<()>, Vec<Receiver<Feed>>)> {
-    let (feeds, receivers): (Vec<_>, Vec<_>) = (0..workers).map(|_| mpsc::channel::<Feed>()).unzip();
+/// Starts the reader thread; returns the feed of inputs.
+pub fn spawn(inputs: Vec<Input>, bytes: Arc<AtomicU64>) -> io::Result<(JoinHandle<()>, Receiver<Feed>)> {
+    let (feed, receiver) = mpsc::channel::<Feed>();
+    let (back, free) = mpsc::channel::<Vec<u8>>();
     let thread = std::thread::Builder::new().name("replay-reader".into()).spawn(move || {
         for input in &inputs {
             let raw = match open_raw(input, &bytes) {
                 Ok(raw) => raw,
                 Err(message) => {
-                    feeds.iter().for_each(|f| drop(f.send(Feed::Failed(message.clone()))));
+                    let _ = feed.send(Feed::Failed(message));
                     continue;
                 }
             };
@@ -107,27 +104,27 @@ pub fn spawn(
                 Ok(s) => s,
                 Err(e) => {
                     let message = OpenError { compression: None, source: ReadError::reading(0, 0, e) };
-                    feeds.iter().for_each(|f| drop(f.send(Feed::Failed(format!("cannot read: {message}")))));
+                    let _ = feed.send(Feed::Failed(format!("cannot read: {message}")));
                     continue;
                 }
             };
-            let mut senders: Vec<Option<SyncSender<Block>>> = Vec::new();
-            for feed in &feeds {
-                let (tx, rx) = mpsc::sync_channel(BLOCKS_IN_FLIGHT);
-                let blocks = BlockReader { blocks: rx, current: None, pos: 0 };
-                senders.push(feed.send(Feed::Stream { compression, blocks }).is_ok().then_some(tx));
+            let (tx, rx) = mpsc::sync_channel(BLOCKS_IN_FLIGHT);
+            let blocks = BlockReader { blocks: rx, current: Vec::new(), pos: 0, back: back.clone() };
+            if feed.send(Feed::Stream { compression, blocks }).is_err() {
+                return;
             }
-            pump(&mut stream, &mut senders);
+            pump(&mut stream, &tx, &free);
         }
     })?;
-    Ok((thread, receivers))
+    Ok((thread, receiver))
 }
 
-/// Reads `stream` to its end (or first error) into every worker still
-/// reading; a worker stops taking blocks when its input ends early.
-fn pump(stream: &mut Stream, senders: &mut [Option<SyncSender<Block>>]) {
+/// Reads `stream` to its end (or first error) for the router; stops early
+/// when the router stops taking blocks (its input ended early).
+fn pump(stream: &mut Stream, to: &SyncSender<Block>, free: &Receiver<Vec<u8>>) {
     loop {
-        let mut block = vec![0u8; BLOCK_LEN];
+        let mut block = free.try_recv().unwrap_or_default();
+        block.resize(BLOCK_LEN, 0);
         let mut len = 0;
         let result = loop {
             match stream.read(&mut block[len..]) {
@@ -139,29 +136,19 @@ fn pump(stream: &mut Stream, senders: &mut [Option<SyncSender<Block>>]) {
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => break Err(Arc::new(e)),
+                Err(e) => break Err(e),
             }
         };
         block.truncate(len);
-        let end = len < BLOCK_LEN;
-        if len > 0 {
-            let block = Arc::new(block);
-            send_all(senders, || Ok(block.clone()));
+        if len > 0 && to.send(Ok(block)).is_err() {
+            return;
         }
         if let Err(e) = result {
-            send_all(senders, || Err(e.clone()));
+            let _ = to.send(Err(e));
             return;
         }
-        if end || senders.iter().all(Option::is_none) {
+        if len < BLOCK_LEN {
             return;
-        }
-    }
-}
-
-fn send_all(senders: &mut [Option<SyncSender<Block>>], block: impl Fn() -> Block) {
-    for slot in senders.iter_mut() {
-        if slot.as_ref().is_some_and(|tx| tx.send(block()).is_err()) {
-            *slot = None;
         }
     }
 }

@@ -6,6 +6,7 @@ mod feed;
 mod hosts_api;
 #[cfg(feature = "live")]
 pub mod http;
+mod lanes;
 #[cfg(feature = "live")]
 pub mod live;
 pub mod replay;

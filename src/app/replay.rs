@@ -25,10 +25,8 @@ use crate::source::input::{self, Input, Origin};
 use crate::source::{Frame, ReadError};
 
 use super::feed::{self, Feed};
+use super::lanes::{Inline, Lanes, Op, Threaded, Worker};
 use super::spread::{HeldFrame, Route, Spread};
-
-/// Flow records taken from the pipeline and written at a time.
-const RECORDS_PER_WRITE: usize = 1024;
 
 pub struct ReplayOptions {
     /// Capture files, directories (read recursively) and `-` (standard input).
@@ -84,7 +82,7 @@ const SKIPS_SHOWN: u64 = 10;
 
 /// What reading one input gave, beyond its frames.
 #[derive(Debug, Default, Clone)]
-struct InputStatus {
+pub(super) struct InputStatus {
     /// By reason: records (or files) affected and the first message.
     errors: BTreeMap<&'static str, (u64, String)>,
     jumps: u64,
@@ -97,38 +95,35 @@ impl InputStatus {
 }
 
 /// What a worker tells the thread that writes the outputs.
-enum Event {
-    /// A line for stderr (worker 0 only: every worker reads the same inputs).
+pub(super) enum Event {
+    /// A line for stderr (from the router, which reads the inputs).
     Note(String),
     /// Flow records, written to the flow log as they come.
     Records(Vec<FlowRecord>),
     /// The worker's counters up to a step boundary (`at_ns`, capture time),
-    /// or, the last one, up to the end. `statuses`: worker 0's inputs so far.
+    /// or, the last one, up to the end. `statuses`: the inputs so far (worker 0's step).
     Step { seq: u64, at_ns: u64, worker: usize, batch: Batch, statuses: Option<Vec<(String, InputStatus)>> },
 }
 
-/// How one worker's replay ended; the same for every worker.
+/// How the replay ended, as the router saw it.
 #[derive(Default)]
-struct WorkerEnd {
+struct ReplayEnd {
     outcome: ReplayOutcome,
     statuses: Vec<(String, InputStatus)>,
     span: Option<(u64, u64)>,
 }
 
-/// One worker's share of the replay: every frame of every input passes
-/// through it (so its capture clock, expiry schedule and step boundaries are
-/// those of a single worker), and its pipeline processes the frames that
-/// [`Spread`] routes to it.
-struct Shard<'e> {
-    index: usize,
+/// Reads every frame of every input once: keeps the capture clock, the
+/// expiry schedule and the step boundaries for all workers (so they are
+/// those of a single worker whatever the count), and hands each frame to
+/// the worker [`Spread`] routes it to.
+struct Router<'l, L: Lanes> {
     spread: Spread,
-    pipeline: Pipeline,
-    emit: &'e mut dyn FnMut(Event),
+    lanes: &'l mut L,
     now_ns: u64,
     next_expiry_ns: u64,
     step_ns: Option<u64>,
     next_step_ns: Option<u64>,
-    seq: u64,
     statuses: Vec<(String, InputStatus)>,
     span: Option<(u64, u64)>,
     frames_seen: Arc<AtomicU64>,
@@ -140,7 +135,8 @@ struct Shard<'e> {
 /// than a flood of unchanged samples.
 const MAX_EMPTY_STEPS: u64 = 60;
 
-impl Shard<'_> {
+impl<L: Lanes> Router<'_, L> {
+    #[inline]
     fn frame(&mut self, frame: &Frame<'_>, source: usize) {
         let ts = frame.ts_ns;
         if let Some(step) = self.step_ns {
@@ -160,17 +156,15 @@ impl Shard<'_> {
         }
         self.now_ns = self.now_ns.max(ts);
         match self.spread.route(frame, source) {
-            Route::To(worker) if worker == self.index => self.pipeline.process(frame, source),
-            Route::Release(worker, frames) if worker == self.index => self.process_held(&frames),
-            _ => {}
+            Route::To(worker) => self.lanes.frame(worker, frame, source),
+            Route::Release(worker, frames) => self.hand_over(worker, &frames),
+            Route::Held => {}
         }
         if self.now_ns >= self.next_expiry_ns {
             self.next_expiry_ns = self.now_ns.saturating_add(EXPIRY_INTERVAL_NS);
-            self.pipeline.expire(self.now_ns);
-            self.release(self.now_ns);
-        }
-        if self.pipeline.pending_records() >= RECORDS_PER_WRITE {
-            (self.emit)(Event::Records(self.pipeline.drain_records().collect()));
+            let now_ns = self.now_ns;
+            self.lanes.each(&mut |_| Op::Expire(now_ns));
+            self.release(now_ns);
         }
         let (first, last) = self.span.get_or_insert((ts, ts));
         *first = (*first).min(ts);
@@ -182,9 +176,9 @@ impl Shard<'_> {
         }
     }
 
-    fn process_held(&mut self, frames: &[HeldFrame]) {
+    fn hand_over(&mut self, worker: usize, frames: &[HeldFrame]) {
         for f in frames {
-            self.pipeline.process(&f.frame(), f.source);
+            self.lanes.frame(worker, &f.frame(), f.source);
         }
     }
 
@@ -192,110 +186,96 @@ impl Shard<'_> {
     /// defragmenter gives them up too.
     fn release(&mut self, now_ns: u64) {
         for (worker, frames) in self.spread.expire(now_ns) {
-            if worker == self.index {
-                self.process_held(&frames);
-            }
+            self.hand_over(worker, &frames);
         }
     }
 
-    /// Hands over what settled flows did up to `at_ns`.
+    /// Every worker hands over what its settled flows did up to `at_ns`.
     fn snapshot(&mut self, at_ns: u64) {
-        self.pipeline.flush();
-        let batch = self.pipeline.take_batch();
-        self.step(at_ns, batch);
-    }
-
-    fn step(&mut self, at_ns: u64, batch: Batch) {
-        let statuses = (self.index == 0).then(|| self.statuses.clone());
-        (self.emit)(Event::Step { seq: self.seq, at_ns, worker: self.index, batch, statuses });
-        self.seq += 1;
+        let statuses = &self.statuses;
+        self.lanes.each(&mut |worker| Op::Snapshot { at_ns, statuses: (worker == 0).then(|| statuses.clone()) });
     }
 
     fn note(&mut self, text: impl FnOnce() -> String) {
-        if self.index == 0 {
-            (self.emit)(Event::Note(text()));
-        }
+        self.lanes.note(text());
     }
 }
 
 /// What every worker needs to know.
-struct Plan {
-    rules: Arc<Rules>,
-    workers: usize,
-    max_flows: usize,
-    records: FlowRecords,
+pub(super) struct Plan {
+    pub rules: Arc<Rules>,
+    pub workers: usize,
+    pub max_flows: usize,
+    pub records: FlowRecords,
     step_ns: Option<u64>,
     max_time_jump: Duration,
     frames_seen: Arc<AtomicU64>,
     /// One DNS answer cache for all workers, bounded as one worker's, so
     /// that its contents and evictions do not depend on the worker count.
-    dns: Arc<DnsCache>,
+    pub dns: Arc<DnsCache>,
 }
 
-/// Replays every input through one worker's shard.
-fn work(
+/// Reads every input and routes its frames to the workers behind `lanes`.
+fn route_inputs<L: Lanes>(
     plan: &Plan,
-    index: usize,
     inputs: &[Input],
     open: &mut dyn FnMut(&Input) -> Result<CaptureReader<Stream>, Unopened>,
-    emit: &mut dyn FnMut(Event),
-) -> WorkerEnd {
-    let mut pipeline = Pipeline::new(plan.rules.clone(), plan.max_flows, plan.records);
-    pipeline.share_dns_cache(plan.dns.clone());
-    pipeline.drive_expiry();
-    let mut shard = Shard {
-        index,
+    lanes: &mut L,
+) -> ReplayEnd {
+    let mut router = Router {
         spread: Spread::new(plan.workers),
-        pipeline,
-        emit,
+        lanes,
         now_ns: 0,
         next_expiry_ns: 0,
         step_ns: plan.step_ns,
         next_step_ns: None,
-        seq: 0,
         statuses: Vec::new(),
         span: None,
         frames_seen: plan.frames_seen.clone(),
         unreported_frames: 0,
     };
     let mut outcome = ReplayOutcome::default();
+    let mut sources = 0;
     for input in inputs {
         let mut status = InputStatus::default();
         let mut reader = match open(input) {
             Ok(r) => r,
             Err(Unopened::NotCapture) => {
-                shard.note(|| format!("vendorwatch: {}: skipped, not a capture", input.display()));
+                router.note(|| format!("vendorwatch: {}: skipped, not a capture", input.display()));
                 continue;
             }
             Err(Unopened::Failed(message)) => {
-                shard.note(|| format!("vendorwatch: {}: {message}", input.display()));
+                router.note(|| format!("vendorwatch: {}: {message}", input.display()));
                 status.error("unreadable", message);
                 outcome.unreadable_files += 1;
-                shard.pipeline.add_source(&input.label);
-                shard.statuses.push((input.label.clone(), status));
+                router.lanes.each(&mut |_| Op::AddSource(input.label.clone()));
+                sources += 1;
+                router.statuses.push((input.label.clone(), status));
                 continue;
             }
         };
-        let source = shard.pipeline.add_source(&input.label);
+        router.lanes.each(&mut |_| Op::AddSource(input.label.clone()));
+        let source = sources;
+        sources += 1;
         let mut clock = CaptureClock::new(plan.max_time_jump);
         let mut frames = 0u64;
         let mut skipped = 0u64;
         loop {
             match reader.next_frame() {
                 Ok(Some(frame)) => {
-                    clock.place(&frame, &mut |f: &Frame<'_>, _| shard.frame(f, source));
+                    clock.place(&frame, &mut |f: &Frame<'_>, _| router.frame(f, source));
                     frames += 1;
                 }
                 Ok(None) => break,
                 Err(e) if e.is_skip() => {
                     skipped += 1;
                     if skipped <= SKIPS_SHOWN {
-                        shard.note(|| format!("vendorwatch: {}: {e}", input.display()));
+                        router.note(|| format!("vendorwatch: {}: {e}", input.display()));
                     }
                     status.error(e.reason(), e.to_string());
                 }
                 Err(e) => {
-                    shard.note(|| {
+                    router.note(|| {
                         format!("vendorwatch: {}: {e}; kept the {frames} frames read before it", input.display())
                     });
                     status.error(e.reason(), e.to_string());
@@ -303,13 +283,13 @@ fn work(
                 }
             }
         }
-        clock.finish(&mut |f: &Frame<'_>, _| shard.frame(f, source));
+        clock.finish(&mut |f: &Frame<'_>, _| router.frame(f, source));
         if skipped > SKIPS_SHOWN {
-            shard.note(|| format!("vendorwatch: {}: {} more records skipped", input.display(), skipped - SKIPS_SHOWN));
+            router.note(|| format!("vendorwatch: {}: {} more records skipped", input.display(), skipped - SKIPS_SHOWN));
         }
         status.jumps = clock.jumps();
         if status.jumps > 0 {
-            shard.note(|| {
+            router.note(|| {
                 format!(
                     "vendorwatch: {}: {} records stamped more than {} from the capture clock were timed at the clock",
                     input.display(),
@@ -319,7 +299,7 @@ fn work(
             });
         }
         if clock.followed() > 0 {
-            shard.note(|| {
+            router.note(|| {
                 format!(
                     "vendorwatch: {}: the capture's time jumps by more than {} {} times (the clock followed)",
                     input.display(),
@@ -332,19 +312,17 @@ fn work(
             outcome.truncated_files += 1;
         }
         outcome.time_jumps += status.jumps;
-        shard.statuses.push((input.label.clone(), status));
+        router.statuses.push((input.label.clone(), status));
     }
-    for (worker, frames) in shard.spread.drain() {
-        if worker == shard.index {
-            shard.process_held(&frames);
-        }
+    for (worker, frames) in router.spread.drain() {
+        router.hand_over(worker, &frames);
     }
-    shard.pipeline.finish();
-    let batch = shard.pipeline.take_batch();
-    let end_ns = shard.next_step_ns.unwrap_or(0);
-    shard.step(end_ns, batch);
-    shard.frames_seen.fetch_add(shard.unreported_frames, Ordering::Relaxed);
-    WorkerEnd { outcome, statuses: std::mem::take(&mut shard.statuses), span: shard.span }
+    let end_ns = router.next_step_ns.unwrap_or(0);
+    let statuses = &router.statuses;
+    router.lanes.each(&mut |worker| Op::Finish { end_ns, statuses: (worker == 0).then(|| statuses.clone()) });
+    router.lanes.flush();
+    router.frames_seen.fetch_add(router.unreported_frames, Ordering::Relaxed);
+    ReplayEnd { outcome, statuses: std::mem::take(&mut router.statuses), span: router.span }
 }
 
 /// Merges the workers' steps in order and writes what they make.
@@ -502,7 +480,7 @@ pub fn run(
         status.error("unreadable", format!("cannot read directory: {}", e.error));
         walk_statuses.push((e.path.display().to_string(), status));
     }
-    // Standard input can be read only once: its one reader feeds every worker.
+    // One router reads every input once (standard input can be read only once).
     let workers = opts.workers.max(1);
     let plan = Plan {
         rules: Arc::new(rules),
@@ -538,7 +516,9 @@ pub fn run(
     let progress = opts.progress.then(|| Progress::start(bytes_read.clone(), plan.frames_seen.clone(), total_bytes));
     let end = if workers == 1 {
         let mut open = |input: &Input| open(input, &bytes_read);
-        work(&plan, 0, &inputs, &mut open, &mut |event| outputs.on(event, stderr))
+        let mut emit = |event| outputs.on(event, stderr);
+        let mut lanes = Inline { worker: Worker::new(&plan, 0, &mut emit) };
+        route_inputs(&plan, &inputs, &mut open, &mut lanes)
     } else {
         spread_over_workers(&plan, &inputs, bytes_read.clone(), &mut outputs, stderr)?
     };
@@ -617,47 +597,58 @@ fn write_hosts(path: &std::path::Path, agg: &Aggregator) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Several workers: one reader thread feeds them all, each on its own
-/// thread; this thread merges their steps and writes the outputs.
+/// Several workers: the router reads the inputs on its own thread and
+/// hands each worker, on its own thread, its frames; this thread merges
+/// their steps and writes the outputs.
 fn spread_over_workers(
     plan: &Plan,
     inputs: &[Input],
     bytes_read: Arc<AtomicU64>,
     outputs: &mut Outputs,
     stderr: &mut dyn Write,
-) -> anyhow::Result<WorkerEnd> {
-    let (reader, feeds) =
-        feed::spawn(inputs.to_vec(), plan.workers, bytes_read).context("cannot start the reader thread")?;
+) -> anyhow::Result<ReplayEnd> {
     let (events_tx, events) = mpsc::sync_channel::<Event>(4 * plan.workers);
-    let ends = std::thread::scope(|scope| -> anyhow::Result<Vec<WorkerEnd>> {
-        let mut threads = Vec::new();
-        for (index, feed) in feeds.into_iter().enumerate() {
+    std::thread::scope(|scope| -> anyhow::Result<ReplayEnd> {
+        // Inside the scope: should a thread not start, the lanes close and
+        // the workers already started end.
+        let (mut lanes, ends) = Threaded::new(plan.workers, events_tx.clone());
+        let mut workers = Vec::new();
+        for (index, (lane, back)) in ends.into_iter().enumerate() {
             let tx = events_tx.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("replay-{index}"))
                 .spawn_scoped(scope, move || {
-                    let mut open = |input: &Input| from_feed(input, &feed);
-                    work(plan, index, inputs, &mut open, &mut |event| {
+                    let mut emit = |event| {
                         let _ = tx.send(event);
-                    })
+                    };
+                    Worker::new(plan, index, &mut emit).run(lane, back);
                 })
                 .context("cannot start a replay worker")?;
-            threads.push(thread);
+            workers.push(thread);
         }
         drop(events_tx);
+        let (reader, feed) = feed::spawn(inputs.to_vec(), bytes_read).context("cannot start the reader thread")?;
+        let router = std::thread::Builder::new()
+            .name("replay-router".into())
+            .spawn_scoped(scope, move || {
+                let mut open = |input: &Input| from_feed(input, &feed);
+                let end = route_inputs(plan, inputs, &mut open, &mut lanes);
+                drop(feed);
+                let _ = reader.join();
+                end
+            })
+            .context("cannot start the replay router")?;
         for event in events {
             outputs.on(event, stderr);
         }
-        threads
-            .into_iter()
-            .map(|t| t.join().map_err(|_| anyhow::anyhow!("a replay worker stopped with a panic")))
-            .collect()
-    })?;
-    let _ = reader.join();
-    Ok(ends.into_iter().next().unwrap_or_default())
+        for worker in workers {
+            worker.join().map_err(|_| anyhow::anyhow!("a replay worker stopped with a panic"))?;
+        }
+        router.join().map_err(|_| anyhow::anyhow!("the replay router stopped with a panic"))
+    })
 }
 
-/// The next input of a worker's feed, opened as a capture.
+/// The next input of the reader's feed, opened as a capture.
 fn from_feed(input: &Input, feed: &mpsc::Receiver<Feed>) -> Result<CaptureReader<Stream>, Unopened> {
     match feed.recv() {
         Ok(Feed::Stream { compression, blocks }) => {
