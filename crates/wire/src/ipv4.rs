@@ -100,9 +100,9 @@ impl Repr<'_> {
         let header_len = MIN_HEADER_LEN + options.len();
         let total = header_len + payload.len();
         let mut p = Vec::with_capacity(total);
-        p.push(0x40 | (header_len / 4) as u8);
+        p.push(0x40 | crate::len8(header_len / 4));
         p.push(0);
-        p.extend_from_slice(&(total as u16).to_be_bytes());
+        p.extend_from_slice(&crate::len16(total).to_be_bytes());
         p.extend_from_slice(&self.ident.to_be_bytes());
         let frag = match self.fragment {
             Some((offset, more)) => (offset / 8) | if more { 0x2000 } else { 0 },

@@ -148,7 +148,7 @@ impl Extension {
     /// Destination options holding only padding (PadN), `8 * units` bytes long.
     pub fn dest_opts(units: usize) -> Extension {
         let pad = units * 8 - 2;
-        let mut body = vec![1, (pad - 2) as u8];
+        let mut body = vec![1, crate::len8(pad - 2)];
         body.resize(pad, 0);
         Extension { kind: DEST_OPTS, body }
     }
@@ -172,7 +172,7 @@ impl Extension {
             out.extend_from_slice(&self.body);
         } else {
             // Hdr Ext Len: 8-byte units beyond the first 8 bytes.
-            out.push(((self.body.len() + 2) / 8 - 1) as u8);
+            out.push(crate::len8((self.body.len() + 2) / 8 - 1));
             out.extend_from_slice(&self.body);
         }
     }
@@ -200,7 +200,7 @@ impl Repr<'_> {
         }
         let mut p = Vec::with_capacity(HEADER_LEN + ext.len() + payload.len());
         p.extend_from_slice(&[0x60, 0, 0, 0]);
-        p.extend_from_slice(&((ext.len() + payload.len()) as u16).to_be_bytes());
+        p.extend_from_slice(&crate::len16(ext.len() + payload.len()).to_be_bytes());
         p.push(kinds[0]);
         p.push(64);
         p.extend_from_slice(&self.src.octets());
@@ -217,7 +217,7 @@ mod tests {
 
     fn packet(next: u8, ext: &[u8], payload: &[u8]) -> Vec<u8> {
         let mut v = vec![0x60, 0, 0, 0];
-        v.extend_from_slice(&((ext.len() + payload.len()) as u16).to_be_bytes());
+        v.extend_from_slice(&crate::len16(ext.len() + payload.len()).to_be_bytes());
         v.extend_from_slice(&[next, 64]);
         let src: std::net::Ipv6Addr = "2001:db8::1".parse().unwrap();
         let dst: std::net::Ipv6Addr = "2620:149::2".parse().unwrap();

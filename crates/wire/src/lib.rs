@@ -47,6 +47,28 @@ pub mod teredo;
 pub mod udp;
 pub mod vxlan;
 
+/// The value of a 16-bit length field a builder writes.
+///
+/// # Panics
+///
+/// If `len` does not fit: the builders are given frames that fit their
+/// headers, and one that does not is a bug in the fixture, better stopped
+/// than written with a wrapped length.
+#[cfg(any(test, feature = "emit"))]
+pub fn len16(len: usize) -> u16 {
+    u16::try_from(len).unwrap_or_else(|_| panic!("{len} does not fit a 16-bit length field"))
+}
+
+/// The value of an 8-bit length (or count) field a builder writes.
+///
+/// # Panics
+///
+/// If `len` does not fit, as [`len16`].
+#[cfg(any(test, feature = "emit"))]
+pub fn len8(len: usize) -> u8 {
+    u8::try_from(len).unwrap_or_else(|_| panic!("{len} does not fit an 8-bit length field"))
+}
+
 /// Reads a big-endian u16; callers have checked the length.
 #[inline]
 pub(crate) fn be16(b: &[u8], at: usize) -> u16 {

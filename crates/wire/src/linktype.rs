@@ -40,7 +40,7 @@ pub const fn of_pcap_field(field: u32) -> u32 {
 /// The FCS length in bytes that a classic pcap header's link-type field
 /// announces, if it announces one: bits 28-31 count 16-bit words.
 pub const fn fcs_len_of_pcap_field(field: u32) -> Option<u8> {
-    if field & FCS_LENGTH_PRESENT == 0 { None } else { Some(((field >> 28) * 2) as u8) }
+    if field & FCS_LENGTH_PRESENT == 0 { None } else { Some((field >> 28) as u8 * 2) }
 }
 
 /// The link-type field of a classic pcap header for `link` frames that end

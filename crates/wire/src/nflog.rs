@@ -100,7 +100,7 @@ pub fn emit(group: u16, prefix: &str, ip: &[u8]) -> Vec<u8> {
     let packet_hdr = [&ethertype.to_be_bytes()[..], &[1, 0]].concat();
     let prefix = [prefix.as_bytes(), &[0]].concat();
     for (kind, value) in [(NFULA_PACKET_HDR, &packet_hdr[..]), (NFULA_PREFIX, &prefix[..]), (NFULA_PAYLOAD, ip)] {
-        f.extend_from_slice(&((TLV_HEADER_LEN + value.len()) as u16).to_le_bytes());
+        f.extend_from_slice(&crate::len16(TLV_HEADER_LEN + value.len()).to_le_bytes());
         f.extend_from_slice(&kind.to_le_bytes());
         f.extend_from_slice(value);
         f.resize((f.len() + 3) & !3, 0);
@@ -119,7 +119,7 @@ mod tests {
         f.extend_from_slice(&order(8));
         f.extend_from_slice(&order(NFULA_PACKET_HDR));
         f.extend_from_slice(&[0x08, 0x00, 1, 0]);
-        f.extend_from_slice(&order((4 + payload.len()) as u16));
+        f.extend_from_slice(&order(crate::len16(4 + payload.len())));
         f.extend_from_slice(&order(NFULA_PAYLOAD));
         f.extend_from_slice(payload);
         f

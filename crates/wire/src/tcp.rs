@@ -143,7 +143,7 @@ impl Repr {
         s.extend_from_slice(&self.dst.port().to_be_bytes());
         s.extend_from_slice(&self.seq.to_be_bytes());
         s.extend_from_slice(&(if self.flags & ACK != 0 { self.ack } else { 0 }).to_be_bytes());
-        s.push(((header_len / 4) as u8) << 4);
+        s.push(crate::len8(header_len / 4) << 4);
         s.push(self.flags);
         s.extend_from_slice(&64240u16.to_be_bytes());
         s.extend_from_slice(&[0, 0, 0, 0]); // checksum, urgent pointer
@@ -180,7 +180,7 @@ mod tests {
     fn options_walk_to_end_of_list_and_stop_at_a_bad_length() {
         let header = |opts: &[u8]| {
             let mut seg = vec![0; 20];
-            seg[12] = (((20 + opts.len()) / 4) as u8) << 4;
+            seg[12] = crate::len8((20 + opts.len()) / 4) << 4;
             seg.extend_from_slice(opts);
             seg
         };
