@@ -129,7 +129,7 @@ impl Link {
                 let snap = llc::emit(ethertype, ip);
                 let header = ethernet::Repr { dst: mac_of(dst), src: mac_of(src), tags: &[], ethertype: 0 };
                 let mut f = header.emit(&snap);
-                f[12..14].copy_from_slice(&(snap.len() as u16).to_be_bytes());
+                f[12..14].copy_from_slice(&::wire::len16(snap.len()).to_be_bytes());
                 return f;
             }
             Link::Ppp { hdlc } => {
