@@ -229,7 +229,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 step: args.step.max(std::time::Duration::from_millis(1)),
                 labels: args.label,
                 host_window: args.host_window,
-                workers: args.workers.map_or_else(app::replay::available_workers, |n| n as usize),
+                workers: args
+                    .workers
+                    .map_or_else(app::replay::available_workers, |n| usize::try_from(n).unwrap_or(usize::MAX)),
                 progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
             };
             // stderr unlocked: the progress line is written from its own thread.

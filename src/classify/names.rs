@@ -31,7 +31,7 @@ impl NormalizedName {
         if previous == b'.' && !name.is_empty() {
             return None;
         }
-        Some(NormalizedName { buf, len: name.len() as u8 })
+        Some(NormalizedName { buf, len: u8::try_from(name.len()).ok()? })
     }
 
     pub fn as_str(&self) -> &str {

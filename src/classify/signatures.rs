@@ -568,7 +568,8 @@ impl SignatureSet {
         if doc.suffixes.is_empty() {
             loader.report(file, line, "exclusion leaves out nothing: give suffixes".into());
         }
-        let index = self.exclusions.len() as u32;
+        let index =
+            u32::try_from(self.exclusions.len()).expect("fewer than 2^32 exclusions: each takes lines of a file");
         self.exclusions.push(Exclusion {
             vendor,
             reason: doc.reason.get_ref().trim().into(),

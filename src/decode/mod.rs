@@ -213,7 +213,8 @@ impl SynInfo {
             match (o.kind, o.data) {
                 (tcp::OPT_MSS, &[hi, lo]) => info.mss = Some(u16::from_be_bytes([hi, lo])),
                 (tcp::OPT_WINDOW_SCALE, &[shift]) => info.window_scale = Some(shift),
-                (tcp::OPT_EOL, padding) => info.eol_padding = padding.len() as u8,
+                // TCP options are at most 40 bytes: the count fits.
+                (tcp::OPT_EOL, padding) => info.eol_padding = u8::try_from(padding.len()).unwrap_or(u8::MAX),
                 _ => {}
             }
             match info.kinds.get_mut(usize::from(info.len)) {

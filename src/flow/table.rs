@@ -130,7 +130,8 @@ impl<F> FlowTable<F> {
             free: Vec::new(),
             heads: [NIL; TimeoutClass::COUNT],
             tails: [NIL; TimeoutClass::COUNT],
-            max_flows: max_flows.max(1),
+            // Slot indices are u32 and NIL is u32::MAX: the cap keeps them apart.
+            max_flows: max_flows.clamp(1, NIL as usize),
             timeouts,
         }
     }
@@ -215,7 +216,7 @@ impl<F> FlowTable<F> {
             }
             None => {
                 self.slots.push(Some(slot));
-                (self.slots.len() - 1) as u32
+                u32::try_from(self.slots.len() - 1).expect("max_flows keeps slot indices below NIL")
             }
         };
         self.index.insert(key, i);

@@ -88,7 +88,8 @@ impl LiveCapture {
             sys::join_fanout(fd, group)
                 .with_context(|| format!("interface {name}: cannot join PACKET_FANOUT group {group}"))?;
         }
-        let link = LinkType::from_number(cap.get_datalink().0 as u32);
+        // A negative link type is no link type: u32::MAX is none either.
+        let link = LinkType::from_number(u32::try_from(cap.get_datalink().0).unwrap_or(u32::MAX));
         Ok(LiveCapture { cap, fd, link, interface, last_raw: [0; 3], totals: CaptureStats::default() })
     }
 
@@ -104,7 +105,9 @@ impl LiveCapture {
         let n = self.cap.dispatch(Some(BATCH), |p| {
             let ts = &p.header.ts;
             // Nanosecond precision: tv_usec holds nanoseconds.
-            let ts_ns = (ts.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(ts.tv_usec as u64);
+            // A stamp before 1970 is a broken clock: counted as the epoch.
+            let (secs, nanos) = (u64::try_from(ts.tv_sec).unwrap_or(0), u64::try_from(ts.tv_usec).unwrap_or(0));
+            let ts_ns = secs.saturating_mul(1_000_000_000).saturating_add(nanos);
             f(&Frame { ts_ns, link, data: p.data, wire_len: p.header.len, interface });
         })?;
         if n == 0 {
@@ -190,7 +193,7 @@ mod sys {
                 libc::SOL_PACKET,
                 PACKET_FANOUT,
                 (&raw const arg).cast::<libc::c_void>(),
-                size_of::<libc::c_int>() as libc::socklen_t,
+                libc::socklen_t::try_from(size_of::<libc::c_int>()).expect("a c_int's size fits a socklen_t"),
             )
         };
         if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }

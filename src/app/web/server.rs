@@ -137,7 +137,7 @@ struct Activity {
 
 impl Activity {
     fn touch(&self) {
-        self.last_ms.store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+        self.last_ms.store(self.elapsed_ms(), Ordering::Relaxed);
     }
 
     fn last(&self) -> u64 {
@@ -145,7 +145,12 @@ impl Activity {
     }
 
     fn idle_for(&self) -> Duration {
-        Duration::from_millis((self.epoch.elapsed().as_millis() as u64).saturating_sub(self.last()))
+        Duration::from_millis(self.elapsed_ms().saturating_sub(self.last()))
+    }
+
+    /// Milliseconds since `epoch`, saturating (u64 of them is 584 million years).
+    fn elapsed_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 }
 
