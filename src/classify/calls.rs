@@ -80,7 +80,7 @@ mod tests {
     const SECOND: u64 = 1_000_000_000;
 
     fn addr(i: usize) -> SocketAddr {
-        SocketAddr::new(std::net::Ipv4Addr::from(0xcb00_7100u32 + i as u32).into(), 3478)
+        SocketAddr::new(std::net::Ipv4Addr::from(0xcb00_7100u32 + u32::try_from(i).unwrap()).into(), 3478)
     }
 
     #[test]

@@ -115,7 +115,7 @@ mod tests {
     fn id(protocol: u8, src: &str, dst: &str, ports: Option<(u16, u16)>) -> String {
         let transport = match (protocol, ports) {
             (IPPROTO_ICMP | IPPROTO_ICMPV6, Some((kind, code))) => {
-                Transport::Icmp { kind: kind as u8, code: code as u8 }
+                Transport::Icmp { kind: u8::try_from(kind).unwrap(), code: u8::try_from(code).unwrap() }
             }
             (_, Some((s, d))) => Transport::Ports(s, d),
             (_, None) => Transport::None,

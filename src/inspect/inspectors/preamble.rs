@@ -368,8 +368,9 @@ mod tests {
     #[test]
     fn ldap_start_tls_is_told_from_other_requests() {
         let oid = LDAP_START_TLS_OID;
-        let ext = [&[0x77, 2 + oid.len() as u8, 0x80, oid.len() as u8][..], oid].concat();
-        let msg = [&[0x30, 3 + ext.len() as u8, 0x02, 0x01, 0x01][..], &ext].concat();
+        let ext =
+            [&[0x77, 2 + u8::try_from(oid.len()).unwrap(), 0x80, u8::try_from(oid.len()).unwrap()][..], oid].concat();
+        let msg = [&[0x30, 3 + u8::try_from(ext.len()).unwrap(), 0x02, 0x01, 0x01][..], &ext].concat();
         let m = ldap_message(&msg).unwrap();
         assert_eq!((m.len, m.start_tls), (Some(msg.len()), true));
         let m = ldap_message(&msg[..10]).unwrap();
