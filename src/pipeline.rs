@@ -62,7 +62,7 @@ pub enum FlowRecords {
     /// Every ended flow (a replay's `--flows-out`).
     All,
     /// Attributed flows only: ended ones, and at each flush those still
-    /// running that it counted (end_reason "active"), for `/api/flows`.
+    /// running that it counted (`end_reason` "active"), for `/api/flows`.
     Attributed,
 }
 
@@ -280,7 +280,7 @@ impl Pipeline {
                         // frame is one packet, without the outer headers.
                         Ok(Decoded::Packet(p)) if p.outer_len > 0 => {
                             let inner = whole.packet.len().saturating_sub(p.outer_len);
-                            self.packet(&p, frame.ts_ns, frame.interface, u32::try_from(inner).unwrap_or(u32::MAX), 1)
+                            self.packet(&p, frame.ts_ns, frame.interface, u32::try_from(inner).unwrap_or(u32::MAX), 1);
                         }
                         Ok(Decoded::Packet(p)) => self.packet(&p, frame.ts_ns, frame.interface, whole.wire_len, frames),
                         Ok(_) => self.stats.non_ip += frames,
@@ -518,7 +518,7 @@ fn inspect_payload(env: &mut InspectEnv<'_>, flow: &mut FlowState, p: &Packet<'_
             match attribution.apply(env.rules, &addrs, f, env.dns, ts) {
                 Applied::VendorQuery(vendor) => *env.queries.entry((segment.clone(), vendor)).or_default() += 1,
                 Applied::Call(entry) => {
-                    attribution.call_candidates().iter().for_each(|&c| env.calls.remember(c, entry, ts))
+                    attribution.call_candidates().iter().for_each(|&c| env.calls.remember(c, entry, ts));
                 }
                 Applied::Nothing => {}
             }

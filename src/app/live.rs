@@ -280,7 +280,7 @@ fn segment_count(rules: &Rules) -> usize {
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 pub(crate) fn unix_ns() -> u64 {
@@ -683,7 +683,7 @@ impl Worker {
                     }
                     Err(e) => {
                         if reopen.should_log() {
-                            eprintln!("vendorwatch: {e:#}; retrying every {:?} at most", REOPEN_MAX_WAIT);
+                            eprintln!("vendorwatch: {e:#}; retrying every {REOPEN_MAX_WAIT:?} at most");
                         }
                         reopen.failed();
                     }

@@ -68,7 +68,7 @@ impl CallTable {
 
 /// Whether a UDP payload may be part of a call: RFC 7983's demultiplexing
 /// of the first byte (updated by RFC 9443) into STUN (0-3), DTLS (20-63),
-/// TURN ChannelData (64-79) and RTP/RTCP, SRTP/SRTCP (128-191).
+/// TURN `ChannelData` (64-79) and RTP/RTCP, SRTP/SRTCP (128-191).
 pub fn is_call_payload(payload: &[u8]) -> bool {
     matches!(payload.first(), Some(0..=3 | 20..=79 | 128..=191))
 }

@@ -135,12 +135,12 @@ impl DnsCache {
     fn write(&self, key: &Key) -> RwLockWriteGuard<'_, Shard> {
         // A worker that panicked while holding the lock left a map that is
         // still consistent (no operation here leaves it half-done).
-        self.shard_of(key).write().unwrap_or_else(|e| e.into_inner())
+        self.shard_of(key).write().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
 fn read(shard: &RwLock<Shard>) -> RwLockReadGuard<'_, Shard> {
-    shard.read().unwrap_or_else(|e| e.into_inner())
+    shard.read().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Shard {

@@ -1002,7 +1002,7 @@ reason = "customers' own application telemetry"
 "#;
 
     fn problems_of(files: &[(&str, &str)]) -> Vec<String> {
-        set(files).unwrap_err().0.iter().map(|p| p.to_string()).collect()
+        set(files).unwrap_err().0.iter().map(ToString::to_string).collect()
     }
 
     #[test]

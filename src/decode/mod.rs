@@ -297,7 +297,7 @@ pub fn decode(link: LinkType, frame: &[u8]) -> Result<Decoded<'_>, DecodeError> 
     }
 }
 
-/// Linux SLL's protocol for frames that are an 802.2 LLC frame (ETH_P_802_2).
+/// Linux SLL's protocol for frames that are an 802.2 LLC frame (`ETH_P_802_2`).
 const SLL_PROTOCOL_802_2: u16 = 0x0004;
 
 /// Decodes an IP packet that arrived with the given VLANs and outermost

@@ -123,7 +123,7 @@ mod tests {
         community_id_v1(0, src.parse().unwrap(), dst.parse().unwrap(), protocol, transport).unwrap()
     }
 
-    /// Every record of the specification's baseline (baseline/baseline_deflt.json,
+    /// Every record of the specification's baseline (`baseline/baseline_deflt.json`,
     /// seed 0): TCP and UDP over IPv4 and IPv6, SCTP, ICMP and ICMPv6 two-way
     /// and one-way, and RSVP (no ports), each in both directions.
     #[test]

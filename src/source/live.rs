@@ -1,15 +1,15 @@
 //! Live capture from a network interface through libpcap.
 //!
-//! On Linux libpcap reads a TPACKET_V3 memory-mapped ring: the kernel fills
+//! On Linux libpcap reads a `TPACKET_V3` memory-mapped ring: the kernel fills
 //! blocks of frames and hands over a whole block at once, so a batch of
 //! frames costs no copy and no system call per frame. (Immediate mode would
-//! make libpcap fall back to TPACKET_V2, so a short block timeout is used
+//! make libpcap fall back to `TPACKET_V2`, so a short block timeout is used
 //! instead.) Several handles on one interface share its traffic through
 //! `PACKET_FANOUT` in hash mode: both directions of a flow hash alike, so
 //! each flow is seen by exactly one worker.
 //!
 //! The handle is non-blocking and waits with `poll(2)` and a timeout: with
-//! TPACKET_V3 a blocking read would wait for the first frame however long
+//! `TPACKET_V3` a blocking read would wait for the first frame however long
 //! that takes, and a sensor on a silent link must still stop promptly.
 
 use std::os::fd::{AsRawFd, RawFd};
@@ -24,7 +24,7 @@ use super::{Frame, LinkType};
 pub const SNAPLEN: i32 = 262_144;
 /// Kernel ring per handle.
 pub const DEFAULT_RING_BYTES: i32 = 64 << 20;
-/// The TPACKET_V3 block timeout: how long a partly filled block waits
+/// The `TPACKET_V3` block timeout: how long a partly filled block waits
 /// before the kernel hands it over on a quiet link.
 const BLOCK_TIMEOUT_MS: i32 = 50;
 /// Frames per `pcap_dispatch` call, so a busy link still lets the worker
@@ -149,7 +149,7 @@ pub struct Credentials {
 }
 
 /// Becomes `user` (its uid, its primary group, no supplementary groups),
-/// keeping only CAP_NET_RAW, so that an interface that vanishes can still be
+/// keeping only `CAP_NET_RAW`, so that an interface that vanishes can still be
 /// opened again. Call it from the only thread of the process: capabilities
 /// are per thread, and threads started later inherit them.
 pub fn drop_privileges(user: &str) -> anyhow::Result<Credentials> {
@@ -164,7 +164,7 @@ pub fn drop_privileges(user: &str) -> anyhow::Result<Credentials> {
 
 /// The only unsafe code of the crate: `setsockopt(PACKET_FANOUT)`, which
 /// libpcap has no call for, `poll(2)` on the handle's descriptor, and the
-/// calls that change the process's user while keeping CAP_NET_RAW.
+/// calls that change the process's user while keeping `CAP_NET_RAW`.
 mod sys {
     #![allow(unsafe_code)]
 
@@ -213,7 +213,7 @@ mod sys {
         }
     }
 
-    /// CAP_NET_RAW from <linux/capability.h>.
+    /// `CAP_NET_RAW` from <linux/capability.h>.
     const CAP_NET_RAW: u32 = 13;
     /// `_LINUX_CAPABILITY_VERSION_3`: 64-bit sets as two 32-bit halves.
     const CAPABILITY_VERSION_3: u32 = 0x2008_0522;
@@ -266,7 +266,7 @@ mod sys {
         if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
     }
 
-    /// Switches to `uid`/`gid` (no supplementary groups) keeping CAP_NET_RAW
+    /// Switches to `uid`/`gid` (no supplementary groups) keeping `CAP_NET_RAW`
     /// permitted and effective, and nothing else.
     pub fn become_user(uid: u32, gid: u32) -> io::Result<()> {
         // SAFETY: each call takes plain integers or a pointer to one gid on

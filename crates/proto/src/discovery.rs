@@ -42,14 +42,14 @@ pub fn element_text<'a>(xml: &'a [u8], local: &str) -> Option<&'a str> {
     None
 }
 
-/// A WS-Discovery ProbeMatches or Hello: its `Types` and `Scopes` text.
+/// A WS-Discovery `ProbeMatches` or Hello: its `Types` and `Scopes` text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WsDiscoveryMatch<'a> {
     pub types: &'a str,
     pub scopes: &'a str,
 }
 
-/// Reads a device's answer (ProbeMatches) or announcement (Hello); a
+/// Reads a device's answer (`ProbeMatches`) or announcement (Hello); a
 /// Probe, which asks, carries no scopes of a device.
 pub fn ws_discovery_match(data: &[u8]) -> Option<WsDiscoveryMatch<'_>> {
     let soap = data.windows(8).any(|w| w.eq_ignore_ascii_case(b"envelope"));

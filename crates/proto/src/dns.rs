@@ -300,7 +300,7 @@ pub struct Record<'a> {
     pub data: RecordData<'a>,
 }
 
-/// SvcParamKeys (RFC 9460 §14.3.2) read here.
+/// `SvcParamKeys` (RFC 9460 §14.3.2) read here.
 mod svc_key {
     pub const ALPN: u16 = 1;
     pub const IPV4HINT: u16 = 4;
@@ -313,8 +313,8 @@ mod svc_key {
 /// and the parameters read here have well-formed values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Svcb<'a> {
-    /// 0 is AliasMode (the target is an alias; parameters mean nothing),
-    /// anything else ServiceMode, lower values preferred.
+    /// 0 is `AliasMode` (the target is an alias; parameters mean nothing),
+    /// anything else `ServiceMode`, lower values preferred.
     pub priority: u16,
     /// Where the service is; the root (`""`) means the owner name itself.
     pub target: Name,
@@ -344,12 +344,12 @@ impl<'a> Svcb<'a> {
         Ok(svcb)
     }
 
-    /// Whether this is ServiceMode, where the parameters apply.
+    /// Whether this is `ServiceMode`, where the parameters apply.
     pub fn is_service(&self) -> bool {
         self.priority != 0
     }
 
-    /// The SvcParams, in key order: `(key, value)`.
+    /// The `SvcParams`, in key order: `(key, value)`.
     pub fn params(&self) -> SvcParams<'a> {
         SvcParams { rest: self.params }
     }
@@ -369,7 +369,7 @@ impl<'a> Svcb<'a> {
         })
     }
 
-    /// Whether the record carries an ECHConfigList (`ech`, key 5): the
+    /// Whether the record carries an `ECHConfigList` (`ech`, key 5): the
     /// name is served with real Encrypted ClientHello.
     pub fn has_ech(&self) -> bool {
         self.value(svc_key::ECH).is_some()
@@ -389,7 +389,7 @@ impl<'a> Svcb<'a> {
 }
 
 /// Whether the value of a parameter read here has its RFC 9460 form: a
-/// non-empty list of non-empty ALPN ids, a non-empty ECHConfigList, whole
+/// non-empty list of non-empty ALPN ids, a non-empty `ECHConfigList`, whole
 /// non-empty address lists. Other keys' values are opaque.
 fn value_is_well_formed(key: u16, value: &[u8]) -> bool {
     match key {

@@ -13,13 +13,13 @@ pub const QUIC_V2: u32 = 0x6b33_43cf;
 /// What a ClientHello offers.
 #[derive(Debug, Clone, Default)]
 pub struct Hello<'a> {
-    /// server_name; `None` sends no SNI extension at all.
+    /// `server_name`; `None` sends no SNI extension at all.
     pub sni: Option<&'a str>,
     pub alpn: &'a [&'a str],
     /// An X25519MLKEM768 key share (1,216 bytes) before the X25519 one, as
     /// browsers send since 2024: the hello no longer fits one segment.
     pub post_quantum: bool,
-    /// An encrypted_client_hello (0xfe0d) extension of the outer type.
+    /// An `encrypted_client_hello` (0xfe0d) extension of the outer type.
     pub ech: bool,
     /// Carried in QUIC: TLS 1.3 only, no session id, transport parameters.
     pub quic: bool,

@@ -2,13 +2,13 @@
 //! benchmark capture. `examples/genpcaps.rs` writes them; `tests/replay.rs`
 //! checks that [`all`] reproduces the committed bytes and replays them.
 //!
-//! Addresses: clients live in 10.10.0.0/16 and fd00:10:10::/48 (segment
+//! Addresses: clients live in 10.10.0.0/16 and `fd00:10:10::/48` (segment
 //! `hq` in `sample.toml`, `net-10-10` / `net-fd00-10-10` without config)
 //! or 192.168.30.0/24 on VLAN 30 (`lab`); the resolver is 10.10.0.1.
 //! Vendor servers use the signatures' own prefixes (Apple 17.0.0.0/8 and
-//! push 17.249.0.0/16, 2620:149:a44::/48; Google 142.250.0.0/15,
-//! 2a00:1450::/32); every other server is in a documentation range
-//! (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32), which no
+//! push 17.249.0.0/16, `2620:149:a44::/48`; Google 142.250.0.0/15,
+//! `2a00:1450::/32`); every other server is in a documentation range
+//! (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, `2001:db8::/32`), which no
 //! signature lists, so that only names or DNS answers can attribute it.
 
 use std::io::{self, Write};
@@ -937,7 +937,7 @@ type TunnelCase = (Tunnel, &'static str, &'static str, Vec<(u16, u16)>, Talk);
 
 /// The inner flows of `tunnels.pcap`: (tunnel, inner client, inner server,
 /// inner VLAN tags, conversation). Tunnel ends are in 192.0.2.0/24 and
-/// 2001:db8:ffff::/48; inner clients in 10.10.3.0/24 and fd00:10:10::3:0/112.
+/// `2001:db8:ffff::/48`; inner clients in 10.10.3.0/24 and `fd00:10:10::3:0/112`.
 fn tunnel_cases() -> Vec<TunnelCase> {
     let t = Tunnel::new;
     let geneve_option = GeneveOption { class: 0xffff, kind: 0x01, data: vec![0x00, 0x00, 0x17, 0x70] };
@@ -1072,7 +1072,7 @@ fn tunnels_capture() -> (Vec<Record>, Vec<TunnelledFlow>) {
         match talk {
             Talk::Sni(sni) => tls(&mut inner, &path, &Hello::sni(sni), &[], 1200),
             Talk::PostQuantum(sni) => {
-                tls(&mut inner, &path, &Hello { post_quantum: true, ..Hello::sni(sni) }, &[], 1200)
+                tls(&mut inner, &path, &Hello { post_quantum: true, ..Hello::sni(sni) }, &[], 1200);
             }
             Talk::Nameless => nameless(&mut inner, &path),
         }
@@ -1786,20 +1786,20 @@ fn after_preamble(cap: &mut Capture, path: &Path, preamble: &[Step<'_>], hello: 
     session.close(cap);
 }
 
-/// The LDAPMessage of an ExtendedRequest for StartTLS (RFC 4511 §4.14.1).
+/// The `LDAPMessage` of an `ExtendedRequest` for StartTLS (RFC 4511 §4.14.1).
 fn ldap_start_tls(message_id: u8) -> Vec<u8> {
     let oid = b"1.3.6.1.4.1.1466.20037";
     let request = [&[0x77, 2 + ::wire::len8(oid.len()), 0x80, ::wire::len8(oid.len())][..], oid].concat();
     [&[0x30, 3 + ::wire::len8(request.len()), 0x02, 0x01, message_id][..], &request].concat()
 }
 
-/// An LDAP ExtendedResponse: success, for StartTLS.
+/// An LDAP `ExtendedResponse`: success, for StartTLS.
 fn ldap_start_tls_ok(message_id: u8) -> Vec<u8> {
     vec![0x30, 0x0c, 0x02, 0x01, message_id, 0x78, 0x07, 0x0a, 0x01, 0x00, 0x04, 0x00, 0x04, 0x00]
 }
 
 /// An RDP client's X.224 Connection Request with a cookie and an
-/// RDP_NEG_REQ for TLS and CredSSP ([MS-RDPBCGR] 2.2.1.1), in a TPKT.
+/// `RDP_NEG_REQ` for TLS and CredSSP ([MS-RDPBCGR] 2.2.1.1), in a TPKT.
 fn rdp_connection_request() -> Vec<u8> {
     let cookie = b"Cookie: mstshash=user\r\n";
     let neg_req = [0x01, 0x00, 0x08, 0x00, 0x03, 0x00, 0x00, 0x00];
@@ -2133,7 +2133,7 @@ fn ipv4(addr: &str) -> Vec<u8> {
     addr.parse::<std::net::Ipv4Addr>().expect("IPv4 address").octets().to_vec()
 }
 
-/// A WS-Discovery ProbeMatches as ONVIF devices send it.
+/// A WS-Discovery `ProbeMatches` as ONVIF devices send it.
 fn onvif_probe_match(types: &str, scopes: &[&str]) -> Vec<u8> {
     format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?><SOAP-ENV:Envelope xmlns:SOAP-ENV=\"http://www.w3.org/2003/05/soap-envelope\" \
@@ -2425,8 +2425,8 @@ pub fn host_header_flood(flows: u32, host_len: usize) -> impl Iterator<Item = Re
 /// DNS type HTTPS (RFC 9460).
 const QTYPE_HTTPS: u16 = 65;
 
-/// ServiceMode HTTPS RDATA for the owner itself (priority 1, target "."),
-/// with alpn h3,h2, the address hints and, when given, an ECHConfigList.
+/// `ServiceMode` HTTPS RDATA for the owner itself (priority 1, target "."),
+/// with alpn h3,h2, the address hints and, when given, an `ECHConfigList`.
 fn https_rdata(v4: &[&str], ech: Option<&[u8]>, v6: &[&str]) -> Vec<u8> {
     let mut params: Vec<(u16, Vec<u8>)> = vec![(1, b"\x02h3\x02h2".to_vec())];
     let v4: Vec<u8> = v4.iter().flat_map(|a| a.parse::<std::net::Ipv4Addr>().expect("IPv4").octets()).collect();
@@ -2447,7 +2447,7 @@ fn https_rdata(v4: &[&str], ech: Option<&[u8]>, v6: &[&str]) -> Vec<u8> {
     rdata
 }
 
-/// An ECHConfigList with one version 0xfe0d config (RFC 9849 §4), public
+/// An `ECHConfigList` with one version 0xfe0d config (RFC 9849 §4), public
 /// name cloudflare-ech.com, as Cloudflare publishes them.
 fn ech_config_list() -> Vec<u8> {
     let mut contents = vec![7, 0, 0x20, 0, 0x20];
@@ -2531,7 +2531,7 @@ fn encrypted_dns() -> Fixture {
 }
 
 /// A STUN message of `message_type` (0x0101 Binding success, 0x0103
-/// Allocate success, 0x0008 CreatePermission request).
+/// Allocate success, 0x0008 `CreatePermission` request).
 fn stun_message(message_type: u16, transaction: [u8; 12], attributes: &[(u16, Vec<u8>)]) -> Vec<u8> {
     let mut m = stun_binding(0, &attributes.iter().map(|(k, v)| (*k, &v[..])).collect::<Vec<_>>());
     m[..2].copy_from_slice(&message_type.to_be_bytes());

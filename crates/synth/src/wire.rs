@@ -44,7 +44,7 @@ pub enum Link {
     EthernetFcs,
     /// IEEE 802.3 frames: a length field, then LLC/SNAP naming the ethertype.
     Ieee8023Snap,
-    /// PPP without framing (LINKTYPE_PPP) when `hdlc` is false, else in
+    /// PPP without framing (`LINKTYPE_PPP`) when `hdlc` is false, else in
     /// RFC 1662 framing (address and control before the protocol).
     Ppp { hdlc: bool },
     /// Cisco HDLC.
@@ -53,7 +53,7 @@ pub enum Link {
     Nflog { group: u16 },
     /// 802.11 QoS data frames between stations and the access point
     /// `bssid`, after a radiotap header, each ending in its FCS. A source
-    /// in 10.0.0.0/8 or fd00::/8 is the station sending to the access point.
+    /// in 10.0.0.0/8 or `fd00::/8` is the station sending to the access point.
     Radiotap { bssid: [u8; 6] },
 }
 

@@ -145,7 +145,7 @@ impl Extension {
         Extension { kind: HOP_BY_HOP, body: vec![5, 2, 0, 0, 1, 0] }
     }
 
-    /// Destination options holding only padding (PadN), `8 * units` bytes long.
+    /// Destination options holding only padding (`PadN`), `8 * units` bytes long.
     pub fn dest_opts(units: usize) -> Extension {
         let pad = units * 8 - 2;
         let mut body = vec![1, crate::len8(pad - 2)];

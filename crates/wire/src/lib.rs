@@ -132,7 +132,7 @@ pub enum DecodeError {
     RadiotapBadHeader,
     PppTruncated,
     /// A protocol field that RFC 1661 does not allow (its low bit must be 1,
-    /// the high byte's 0), or a PPP_HDLC frame with an unknown address.
+    /// the high byte's 0), or a `PPP_HDLC` frame with an unknown address.
     PppBadHeader,
     ChdlcTruncated,
     /// A Cisco HDLC address other than unicast (0x0f) or broadcast (0x8f), or

@@ -27,7 +27,7 @@ pub const NFLOG: u32 = 239;
 
 /// In a classic pcap header's link-type field, the bit saying that bits
 /// 28-31 give the length of the frame check sequence at the end of every
-/// frame (libpcap's LT_FCS_LENGTH_PRESENT). The link type itself is the low
+/// frame (libpcap's `LT_FCS_LENGTH_PRESENT`). The link type itself is the low
 /// 16 bits.
 pub const FCS_LENGTH_PRESENT: u32 = 0x0400_0000;
 

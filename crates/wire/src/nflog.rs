@@ -1,6 +1,6 @@
-//! Linux netfilter NFLOG frames (LINKTYPE_NFLOG): a 4-byte header (address
+//! Linux netfilter NFLOG frames (`LINKTYPE_NFLOG`): a 4-byte header (address
 //! family, version, resource id) and then type-length-value attributes, one
-//! of which (NFULA_PAYLOAD) holds the logged IP packet.
+//! of which (`NFULA_PAYLOAD`) holds the logged IP packet.
 //!
 //! The attributes' length and type are in the logging host's byte order,
 //! which the file does not record; attribute types are small numbers, so
@@ -112,7 +112,7 @@ pub fn emit(group: u16, prefix: &str, ip: &[u8]) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    /// Header for AF_INET group 5, a packet header attribute, then the
+    /// Header for `AF_INET` group 5, a packet header attribute, then the
     /// payload attribute, in the byte order `order` writes.
     fn frame(order: fn(u16) -> [u8; 2], payload: &[u8]) -> Vec<u8> {
         let mut f = vec![AF_INET, 0, 0, 5];

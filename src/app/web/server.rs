@@ -272,10 +272,10 @@ impl Connection {
                 let handshake = tokio_rustls::TlsAcceptor::from(tls).accept(io);
                 let stream = tokio::select! {
                     r = tokio::time::timeout(self.read_header_timeout, handshake) => r,
-                    _ = self.slot.evicted.notified() => return,
+                    () = self.slot.evicted.notified() => return,
                 };
                 if let Ok(Ok(stream)) = stream {
-                    self.http(stream, true).await
+                    self.http(stream, true).await;
                 }
             }
         }
@@ -299,7 +299,7 @@ impl Connection {
         let stopping = loop {
             tokio::select! {
                 _ = conn.as_mut() => return,
-                _ = self.slot.evicted.notified() => return,
+                () = self.slot.evicted.notified() => return,
                 _ = idle_check.tick() => {
                     if self.slot.activity.idle_for() >= self.idle_timeout {
                         return;
