@@ -216,7 +216,12 @@ impl<F> FlowTable<F> {
             }
             None => {
                 self.slots.push(Some(slot));
-                u32::try_from(self.slots.len() - 1).expect("max_flows keeps slot indices below NIL")
+                #[allow(
+                    clippy::cast_possible_truncation,
+                    reason = "max_flows is capped at NIL: slot indices stay below it"
+                )]
+                let i = (self.slots.len() - 1) as u32;
+                i
             }
         };
         self.index.insert(key, i);

@@ -62,6 +62,11 @@ impl<W: Write> PcapWriter<W> {
         Ok(PcapWriter { out, format })
     }
 
+    /// Writes one record, cut to the snap length.
+    ///
+    /// # Panics
+    ///
+    /// On a timestamp past 2106, which classic pcap's 32-bit seconds cannot hold.
     pub fn write(&mut self, record: &Record) -> io::Result<()> {
         let f = self.format;
         let caplen = record.data.len().min(f.snaplen as usize);

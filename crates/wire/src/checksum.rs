@@ -29,6 +29,10 @@ pub fn checksum(parts: &[&[u8]]) -> u16 {
 
 /// The TCP/UDP pseudo-header of a `len`-byte segment (empty for addresses
 /// of different families).
+///
+/// # Panics
+///
+/// If `len` does not fit the length field (16 bits for IPv4, 32 for IPv6).
 pub fn pseudo_header(src: IpAddr, dst: IpAddr, protocol: u8, len: usize) -> Vec<u8> {
     let mut p = Vec::with_capacity(40);
     match (src, dst) {
