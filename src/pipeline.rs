@@ -181,6 +181,9 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
+    /// A worker's pipeline under `rules`, tracking at most `max_flows` flows
+    /// with the default idle timeouts; `records` says which ended flows it
+    /// keeps as records.
     pub fn new(rules: Arc<Rules>, max_flows: usize, records: FlowRecords) -> Self {
         Self::with_timeouts(rules, max_flows, Timeouts::default(), records)
     }
@@ -238,6 +241,7 @@ impl Pipeline {
         self.out.interface_names = self.interface_names.clone();
     }
 
+    /// The rules flows are attributed under now.
     pub fn rules(&self) -> &Arc<Rules> {
         &self.rules
     }
@@ -800,6 +804,8 @@ fn community_id(f: &FlowState) -> Option<String> {
     }
 }
 
+/// The flow record's name of an IP protocol number (`tcp`, `udp`, ...;
+/// `other` for those without one).
 pub fn proto_name(protocol: u8) -> &'static str {
     match protocol {
         decode::IPPROTO_TCP => "tcp",

@@ -57,10 +57,12 @@ impl CallTable {
         self.candidates.clear();
     }
 
+    /// Candidate addresses remembered.
     pub fn len(&self) -> usize {
         self.candidates.len()
     }
 
+    /// Whether no candidate is remembered.
     pub fn is_empty(&self) -> bool {
         self.candidates.is_empty()
     }

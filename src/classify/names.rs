@@ -34,6 +34,7 @@ impl NormalizedName {
         Some(NormalizedName { buf, len: u8::try_from(name.len()).ok()? })
     }
 
+    /// The normalised name.
     pub fn as_str(&self) -> &str {
         // Only ASCII bytes were copied in.
         std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or_default()
