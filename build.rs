@@ -8,7 +8,7 @@ fn main() {
     println!("cargo:rerun-if-changed=signatures");
     let mut names: Vec<String> = fs::read_dir("signatures")
         .map(|d| {
-            d.filter_map(|e| e.ok())
+            d.filter_map(Result::ok)
                 .map(|e| e.file_name().to_string_lossy().into_owned())
                 .filter(|n| n.ends_with(".toml"))
                 .collect()

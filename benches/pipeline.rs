@@ -63,7 +63,11 @@ fn traffic(flows: u32, data_per_flow: u32) -> Vec<(u64, Vec<u8>)> {
         let (mut cs, mut ss) = (i.wrapping_mul(2_654_435_761), i.wrapping_mul(40_503));
         let mut v = Vec::new();
         let resolver = (Ipv4Addr::new(10, 0, 0, 53), 53);
-        v.push(Link::ethernet().frame(&udp_ip((c, cp ^ 1), resolver, &dns_query(i as u16, NAMES[i as usize % 6]))));
+        v.push(Link::ethernet().frame(&udp_ip(
+            (c, cp ^ 1),
+            resolver,
+            &dns_query((i & 0xffff) as u16, NAMES[i as usize % 6]),
+        )));
         v.push(tcp((c, cp), (s, 443), cs, SYN, &[]));
         cs = cs.wrapping_add(1);
         v.push(tcp((s, 443), (c, cp), ss, SYN | ACK, &[]));
@@ -71,7 +75,7 @@ fn traffic(flows: u32, data_per_flow: u32) -> Vec<(u64, Vec<u8>)> {
         v.push(tcp((c, cp), (s, 443), cs, ACK, &[]));
         let hello = app::tls_client_hello(&Hello::sni(NAMES[i as usize % NAMES.len()]));
         v.push(tcp((c, cp), (s, 443), cs, PSH | ACK, &hello));
-        cs = cs.wrapping_add(hello.len() as u32);
+        cs = cs.wrapping_add(u32::try_from(hello.len()).unwrap());
         let data = [0x17u8; 1448];
         for j in 0..data_per_flow {
             v.push(tcp((s, 443), (c, cp), ss, ACK, &data));
@@ -106,7 +110,7 @@ fn rules() -> Arc<Rules> {
 }
 
 fn frame(ts_ns: u64, data: &[u8]) -> Frame<'_> {
-    Frame { ts_ns, link: LinkType::Ethernet, data, wire_len: data.len() as u32, interface: 0 }
+    Frame { ts_ns, link: LinkType::Ethernet, data, wire_len: u32::try_from(data.len()).unwrap(), interface: 0 }
 }
 
 fn bench_decode(c: &mut Criterion) {
@@ -142,7 +146,7 @@ fn bench_read(c: &mut Criterion) {
                 bytes += f.data.len();
             }
             bytes
-        })
+        });
     });
     g.finish();
 }
@@ -167,7 +171,7 @@ fn bench_pipeline(c: &mut Criterion) {
                 p
             },
             BatchSize::LargeInput,
-        )
+        );
     });
 
     // Mid-flow data only: the flows are set up (and inspection is done)
@@ -189,7 +193,7 @@ fn bench_pipeline(c: &mut Criterion) {
             for (_, data) in &mid {
                 p.process(&frame(last, black_box(data)), source);
             }
-        })
+        });
     });
     g.finish();
 }

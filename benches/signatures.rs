@@ -71,7 +71,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             port = port.wrapping_add(7919);
             set.match_port(black_box(entry), addr, 6, port)
-        })
+        });
     });
 }
 

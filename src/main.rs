@@ -120,7 +120,7 @@ struct ReplayArgs {
     /// from live series (repeatable).
     #[arg(long, value_name = "NAME=VALUE", value_parser = vendorwatch::export::openmetrics::parse_label)]
     label: Vec<(String, String)>,
-    /// vendorwatch_hosts in --openmetrics-out counts hosts seen within this window before each
+    /// `vendorwatch_hosts` in --openmetrics-out counts hosts seen within this window before each
     /// step, as the live sensor does.
     #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = app::live::parse_duration)]
     host_window: std::time::Duration,
@@ -132,7 +132,7 @@ struct ReplayArgs {
 
 #[derive(Parser)]
 struct LiveArgs {
-    /// Interface to capture from (repeatable). Needs root or CAP_NET_RAW.
+    /// Interface to capture from (repeatable). Needs root or `CAP_NET_RAW`.
     #[arg(long = "interface", short = 'i', required = true, value_name = "IF")]
     interfaces: Vec<String>,
     /// Segments and policy (TOML); reloaded on SIGHUP and POST /-/reload.
@@ -147,13 +147,13 @@ struct LiveArgs {
     /// Capture filter (tcpdump syntax), applied in the kernel.
     #[arg(long, value_name = "EXPR")]
     bpf: Option<String>,
-    /// Capture threads per interface, sharing it through PACKET_FANOUT (flow hash).
+    /// Capture threads per interface, sharing it through `PACKET_FANOUT` (flow hash).
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
     workers: u64,
     /// Most flows tracked at once over all workers; under pressure the stalest are ended first.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_FLOWS as u64, value_parser = clap::value_parser!(u64).range(1..))]
     max_flows: u64,
-    /// vendorwatch_hosts counts hosts seen with a vendor within this window (e.g. 15m, 1h).
+    /// `vendorwatch_hosts` counts hosts seen with a vendor within this window (e.g. 15m, 1h).
     #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = app::live::parse_duration)]
     host_window: std::time::Duration,
     /// Caps every flow idle timeout (default: TCP 300s, opening 30s, closed 10s, UDP 120s, other 60s).
@@ -169,12 +169,12 @@ struct LiveArgs {
     /// (for logrotate). - is standard output (journald under systemd).
     #[arg(long, value_name = "FILE")]
     flows_out: Option<PathBuf>,
-    /// Started as root, becomes USER (keeping only CAP_NET_RAW) once the interfaces and the
+    /// Started as root, becomes USER (keeping only `CAP_NET_RAW`) once the interfaces and the
     /// listening socket are open.
     #[arg(long, value_name = "USER")]
     user: Option<String>,
     /// TLS (cert, key, client CA for mutual TLS) and basic auth users (bcrypt), in the YAML format
-    /// of Prometheus exporters (node_exporter's --web.config.file); re-read when it changes.
+    /// of Prometheus exporters (`node_exporter`'s --web.config.file); re-read when it changes.
     #[arg(long = "web.config.file", value_name = "FILE")]
     web_config_file: Option<PathBuf>,
     /// Serves POST /-/reload (SIGHUP reloads either way).
@@ -229,7 +229,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 step: args.step.max(std::time::Duration::from_millis(1)),
                 labels: args.label,
                 host_window: args.host_window,
-                workers: args.workers.map_or_else(app::replay::available_workers, |n| n as usize),
+                workers: args
+                    .workers
+                    .map_or_else(app::replay::available_workers, |n| usize::try_from(n).unwrap_or(usize::MAX)),
                 progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
             };
             // stderr unlocked: the progress line is written from its own thread.
@@ -272,9 +274,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Signatures { command: SignaturesCommand::Check { dir } } => {
             let (report, ok) = app::signatures::check(dir.as_deref());
             if ok {
-                print!("{report}")
+                print!("{report}");
             } else {
-                eprint!("{report}")
+                eprint!("{report}");
             }
             Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
@@ -315,7 +317,7 @@ fn man(path: &[String], dir: Option<&std::path::Path>) -> anyhow::Result<()> {
     let mut cmd = &cli;
     for name in path {
         cmd = cmd.find_subcommand(name).ok_or_else(|| {
-            let known: Vec<&str> = cmd.get_subcommands().map(|c| c.get_name()).collect();
+            let known: Vec<&str> = cmd.get_subcommands().map(clap::Command::get_name).collect();
             anyhow::anyhow!("no manual page for {:?} (commands: {})", path.join(" "), known.join(", "))
         })?;
     }

@@ -62,7 +62,7 @@ pub enum FlowRecords {
     /// Every ended flow (a replay's `--flows-out`).
     All,
     /// Attributed flows only: ended ones, and at each flush those still
-    /// running that it counted (end_reason "active"), for `/api/flows`.
+    /// running that it counted (`end_reason` "active"), for `/api/flows`.
     Attributed,
 }
 
@@ -181,6 +181,9 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
+    /// A worker's pipeline under `rules`, tracking at most `max_flows` flows
+    /// with the default idle timeouts; `records` says which ended flows it
+    /// keeps as records.
     pub fn new(rules: Arc<Rules>, max_flows: usize, records: FlowRecords) -> Self {
         Self::with_timeouts(rules, max_flows, Timeouts::default(), records)
     }
@@ -238,6 +241,7 @@ impl Pipeline {
         self.out.interface_names = self.interface_names.clone();
     }
 
+    /// The rules flows are attributed under now.
     pub fn rules(&self) -> &Arc<Rules> {
         &self.rules
     }
@@ -280,7 +284,7 @@ impl Pipeline {
                         // frame is one packet, without the outer headers.
                         Ok(Decoded::Packet(p)) if p.outer_len > 0 => {
                             let inner = whole.packet.len().saturating_sub(p.outer_len);
-                            self.packet(&p, frame.ts_ns, frame.interface, u32::try_from(inner).unwrap_or(u32::MAX), 1)
+                            self.packet(&p, frame.ts_ns, frame.interface, u32::try_from(inner).unwrap_or(u32::MAX), 1);
                         }
                         Ok(Decoded::Packet(p)) => self.packet(&p, frame.ts_ns, frame.interface, whole.wire_len, frames),
                         Ok(_) => self.stats.non_ip += frames,
@@ -518,7 +522,7 @@ fn inspect_payload(env: &mut InspectEnv<'_>, flow: &mut FlowState, p: &Packet<'_
             match attribution.apply(env.rules, &addrs, f, env.dns, ts) {
                 Applied::VendorQuery(vendor) => *env.queries.entry((segment.clone(), vendor)).or_default() += 1,
                 Applied::Call(entry) => {
-                    attribution.call_candidates().iter().for_each(|&c| env.calls.remember(c, entry, ts))
+                    attribution.call_candidates().iter().for_each(|&c| env.calls.remember(c, entry, ts));
                 }
                 Applied::Nothing => {}
             }
@@ -800,6 +804,8 @@ fn community_id(f: &FlowState) -> Option<String> {
     }
 }
 
+/// The flow record's name of an IP protocol number (`tcp`, `udp`, ...;
+/// `other` for those without one).
 pub fn proto_name(protocol: u8) -> &'static str {
     match protocol {
         decode::IPPROTO_TCP => "tcp",
@@ -956,7 +962,7 @@ mod tests {
                 ts_ns: r.ts_ns,
                 link: LinkType::Ethernet,
                 data: &r.data,
-                wire_len: r.data.len() as u32,
+                wire_len: u32::try_from(r.data.len()).unwrap(),
                 interface: 0,
             };
             pipeline.process(&frame, source);

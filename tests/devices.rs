@@ -18,7 +18,7 @@ fn devices_of(files: &[&Path], args: &[&str]) -> (Vec<Value>, String, String) {
     all.extend(files.iter().map(|f| f.display().to_string()));
     all.extend(["--devices-out".into(), devices.display().to_string()]);
     all.extend(["--metrics-out".into(), metrics.display().to_string()]);
-    all.extend(args.iter().map(|a| a.to_string()));
+    all.extend(args.iter().map(ToString::to_string));
     let out = vendorwatch(&all.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     let lines = std::fs::read_to_string(&devices).expect("devices file");

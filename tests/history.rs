@@ -140,7 +140,7 @@ fn a_replayed_history_backfills_prometheus_step_by_step() {
     let step_ns = STEP_S * 1_000_000_000;
     let first = (times.iter().min().unwrap() / step_ns + 1) * step_ns;
     let last = (times.iter().max().unwrap() / step_ns + 1) * step_ns;
-    let steps: Vec<u64> = (first..=last).step_by(step_ns as usize).collect();
+    let steps: Vec<u64> = (first..=last).step_by(usize::try_from(step_ns).unwrap()).collect();
     assert!(steps.len() >= 4, "the sample spans four minutes");
 
     let blocks = dir.path("blocks");

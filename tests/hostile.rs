@@ -37,7 +37,7 @@ fn feed(pipeline: &mut Pipeline, source: usize, cap: &Capture) {
             ts_ns: r.ts_ns,
             link: LinkType::Ethernet,
             data: &r.data,
-            wire_len: r.data.len() as u32,
+            wire_len: u32::try_from(r.data.len()).unwrap(),
             interface: 0,
         };
         pipeline.process(&frame, source);
@@ -131,7 +131,7 @@ fn an_answer_after_the_connection_began_does_not_attribute_it() {
 }
 
 /// `vendorwatch replay --format json FILE`: (segment, vendor, banned) ->
-/// [flows, packets, bytes, hosts, dns_queries].
+/// [flows, packets, bytes, hosts, `dns_queries`].
 fn summary_rows(summary: &Value) -> BTreeMap<(String, String, bool), [u64; 5]> {
     let mut rows = BTreeMap::new();
     for s in summary["segments"].as_array().unwrap() {
@@ -208,7 +208,7 @@ fn status_kib(pid: u32, field: &str) -> u64 {
 /// 15 KB Host in 1448-byte segments and never finishing it, took a replay
 /// to 464 MB. Every byte a flow holds for its inspection is now charged to
 /// the worker's inspection budget (64 MiB), and names are cut to 255
-/// bytes, so the replay's own high-water mark (VmHWM, read while it still
+/// bytes, so the replay's own high-water mark (`VmHWM`, read while it still
 /// runs, after it has read the whole flood) stays under the budget, the
 /// flow table's 30,000 entries at 1 KiB each, and a 40 MiB allowance for
 /// the program itself (a replay of the 144-frame sample peaks at 15 MB).

@@ -410,7 +410,7 @@ fn endpoint(addr: &str, port: u16) -> String {
 // Addresses as nDPI prints them.
 
 /// nDPI prints every run of zero groups of an IPv6 address as `::` (`2600:1901::7a0b::` is
-/// 2600:1901:0:7a0b::), which is not a valid address; such a text is matched as a pattern in
+/// `2600:1901:0:7a0b::`), which is not a valid address; such a text is matched as a pattern in
 /// which each `::` stands for one or more zero groups.
 #[derive(Debug, Clone)]
 enum NdpiAddr {
@@ -835,7 +835,7 @@ fn agrees_with_ndpi_on_its_regression_captures() {
     let batches = batches(&captures, one_per_capture);
     let results: Mutex<Vec<BatchResult>> = Mutex::new(Vec::new());
     let next = AtomicUsize::new(0);
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 16);
+    let workers = std::thread::available_parallelism().map_or(2, std::num::NonZero::get).clamp(2, 16);
     std::thread::scope(|s| {
         for _ in 0..workers {
             s.spawn(|| {
@@ -844,14 +844,14 @@ fn agrees_with_ndpi_on_its_regression_captures() {
                     let Some(batch) = batches.get(n) else { break };
                     let files: Vec<&Path> = batch.iter().map(|&i| captures[i].pcap.as_path()).collect();
                     let r = replay(&bin, &dir, n, &files);
-                    results.lock().unwrap_or_else(|e| e.into_inner()).push((n, r));
+                    results.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((n, r));
                 }
             });
         }
     });
     let _ = std::fs::remove_dir_all(&dir);
     let mut logs: Vec<Option<Vec<OurFlow>>> = (0..batches.len()).map(|_| None).collect();
-    for (n, r) in results.into_inner().unwrap_or_else(|e| e.into_inner()) {
+    for (n, r) in results.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner) {
         match r {
             Ok(flows) => logs[n] = Some(flows),
             Err(e) => errors.push(e),

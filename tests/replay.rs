@@ -1219,7 +1219,7 @@ fn tunnelled_flows_are_their_inner_flows() {
     assert_eq!(r.out.code, Some(0), "{:?}", r.out);
     for t in &TUNNELLED {
         let f = r.by_client_port(t.port);
-        let [from_packets, from_bytes, to_packets, to_bytes] = traffic[&(t.port as u16)];
+        let [from_packets, from_bytes, to_packets, to_bytes] = traffic[&u16::try_from(t.port).unwrap()];
         assert_eq!(from_packets + to_packets, t.packets, "port {}: the fixture's inner frames", t.port);
         let (vendor, service, evidence, name) = t.attribution;
         check(f, &attributed(vendor, service, evidence, name));

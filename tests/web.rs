@@ -67,10 +67,10 @@ fn url(path: &str) -> String {
 /// `vendorwatch live` on the pair's sensor end (through `wrapper`, e.g.
 /// prlimit, if given), once `ready` says so.
 fn start(pair: &VethPair, dir: &Path, wrapper: &[&str], args: &[&str], ready: impl Fn(&str) -> bool) -> Proc {
-    let mut all: Vec<String> = wrapper.iter().map(|s| s.to_string()).collect();
+    let mut all: Vec<String> = wrapper.iter().map(ToString::to_string).collect();
     all.push(netns::SENSOR.into());
     all.extend(["live", "--interface", &pair.sensor_if, "--listen", LISTEN].map(String::from));
-    all.extend(args.iter().map(|s| s.to_string()));
+    all.extend(args.iter().map(ToString::to_string));
     let program = all.remove(0);
     let mut sensor = Proc::start(&pair.sensor_ns, &program, &all, dir.join("sensor.stderr"));
     wait_for("the sensor to answer", Duration::from_secs(20), || {

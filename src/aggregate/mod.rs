@@ -401,7 +401,7 @@ mod tests {
         a.add_host(key.clone(), "10.0.0.2".parse().unwrap(), 5);
         assert_eq!(a.host_counts(0)[0].1, 2);
         assert_eq!(a.host_counts(15)[0].1, 1);
-        for i in 0..(MAX_HOSTS_PER_VENDOR as u32 + 10) {
+        for i in 0..(u32::try_from(MAX_HOSTS_PER_VENDOR).unwrap() + 10) {
             a.add_host(key.clone(), IpAddr::from(std::net::Ipv4Addr::from(i)), 30);
         }
         assert_eq!(a.host_counts(0)[0].1, MAX_HOSTS_PER_VENDOR as u64);

@@ -280,7 +280,7 @@ fn segment_count(rules: &Rules) -> usize {
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 pub(crate) fn unix_ns() -> u64 {
@@ -299,9 +299,10 @@ pub fn run(rules: Rules, opts: LiveOptions) -> anyhow::Result<()> {
     // Open every handle before serving, so /healthz means "capturing".
     let mut captures = Vec::new();
     let mut handles = Vec::new();
-    let base_group = (std::process::id() as u16).wrapping_mul(16);
+    let base_group = ((std::process::id() & 0xffff) as u16).wrapping_mul(16);
     for (index, interface) in opts.interfaces.iter().enumerate() {
-        let fanout_group = (workers > 1).then(|| base_group.wrapping_add(index as u16));
+        let number = u32::try_from(index).context("more interfaces than a capture can number")?;
+        let fanout_group = (workers > 1).then(|| base_group.wrapping_add((number & 0xffff) as u16));
         let copts = CaptureOptions {
             interface: interface.clone(),
             bpf: opts.bpf.clone(),
@@ -309,7 +310,7 @@ pub fn run(rules: Rules, opts: LiveOptions) -> anyhow::Result<()> {
             ring_bytes: DEFAULT_RING_BYTES,
         };
         for _ in 0..workers {
-            captures.push((LiveCapture::open(&copts, index as u32)?, copts.clone(), index));
+            captures.push((LiveCapture::open(&copts, number)?, copts.clone(), number));
             handles.push(HandleStats {
                 interface: interface.clone(),
                 capturing: AtomicBool::new(true),
@@ -368,7 +369,7 @@ pub fn run(rules: Rules, opts: LiveOptions) -> anyhow::Result<()> {
             records,
             banked: CaptureStats::default(),
         };
-        let name = format!("capture-{}-{slot}", opts.interfaces[index]);
+        let name = format!("capture-{}-{slot}", opts.interfaces[index as usize]);
         threads.push(
             std::thread::Builder::new()
                 .name(name)
@@ -635,7 +636,7 @@ struct Worker {
     slot: usize,
     /// How the handle was opened, to open it again after a failure.
     capture_options: CaptureOptions,
-    interface_index: usize,
+    interface_index: u32,
     interface_names: Vec<String>,
     max_flows: usize,
     timeouts: Timeouts,
@@ -654,7 +655,7 @@ impl Worker {
         let mut pipeline = Pipeline::with_timeouts(live.rules.current(), self.max_flows, self.timeouts, self.records);
         pipeline.share_dns_cache(live.dns.clone());
         pipeline.set_interface_names(self.interface_names.clone());
-        let interface = self.interface_names[self.interface_index].clone();
+        let interface = self.interface_names[self.interface_index as usize].clone();
         let source = pipeline.add_source(&interface);
         let mut capture = Some(capture);
         let mut next_flush = Instant::now() + self.flush_interval;
@@ -673,7 +674,7 @@ impl Worker {
                         reopen.failed();
                     }
                 }
-                None if reopen.due() => match LiveCapture::open(&self.capture_options, self.interface_index as u32) {
+                None if reopen.due() => match LiveCapture::open(&self.capture_options, self.interface_index) {
                     Ok(handle) => {
                         eprintln!("vendorwatch: capturing on {interface} again");
                         capture = Some(handle);
@@ -682,7 +683,7 @@ impl Worker {
                     }
                     Err(e) => {
                         if reopen.should_log() {
-                            eprintln!("vendorwatch: {e:#}; retrying every {:?} at most", REOPEN_MAX_WAIT);
+                            eprintln!("vendorwatch: {e:#}; retrying every {REOPEN_MAX_WAIT:?} at most");
                         }
                         reopen.failed();
                     }
@@ -972,7 +973,7 @@ mod tests {
             ts_ns: r.ts_ns,
             link: LinkType::Ethernet,
             data: &r.data,
-            wire_len: r.data.len() as u32,
+            wire_len: u32::try_from(r.data.len()).unwrap(),
             interface: 0,
         })
     }

@@ -21,15 +21,20 @@ const MAX_NAME: usize = 255;
 /// The addresses and ports a flow's attribution depends on.
 #[derive(Debug, Clone, Copy)]
 pub struct FlowAddrs {
+    /// The end that sent the flow's first packet.
     pub client: IpAddr,
+    /// The other end, whose prefixes and names say the vendor.
     pub server: IpAddr,
+    /// The server's port, for port rules.
     pub server_port: u16,
+    /// IP protocol number.
     pub protocol: u8,
 }
 
 /// A flow's attribution and the evidence kept to redo it after a reload.
 #[derive(Debug, Default)]
 pub struct Attribution {
+    /// The vendor verdict so far.
     pub verdict: Verdict,
     /// A DNS flow: it talks to a resolver, whoever runs it, so it never
     /// gets a vendor; `query` names the vendor it looked up.
@@ -46,7 +51,9 @@ pub struct Attribution {
     pub server_name: Option<(Box<str>, Evidence)>,
     /// For DNS flows: the vendor entry and name looked up.
     pub query: Option<(EntryId, Box<str>)>,
+    /// The first protocol the client offered by ALPN.
     pub alpn: Option<Box<str>>,
+    /// The client's HTTP User-Agent, cut to [`MAX_USER_AGENT`] bytes.
     pub user_agent: Option<Box<str>>,
     /// The SOFTWARE a STUN agent named.
     pub stun_software: Option<Box<str>>,
@@ -87,6 +94,7 @@ impl StunAttributes {
 /// What applying a finding asks of the caller beyond the attribution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Applied {
+    /// Nothing beyond the attribution itself.
     Nothing,
     /// A DNS query for a vendor's name: count it for the flow's segment.
     VendorQuery(VendorId),

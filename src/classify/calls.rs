@@ -57,10 +57,12 @@ impl CallTable {
         self.candidates.clear();
     }
 
+    /// Candidate addresses remembered.
     pub fn len(&self) -> usize {
         self.candidates.len()
     }
 
+    /// Whether no candidate is remembered.
     pub fn is_empty(&self) -> bool {
         self.candidates.is_empty()
     }
@@ -68,7 +70,7 @@ impl CallTable {
 
 /// Whether a UDP payload may be part of a call: RFC 7983's demultiplexing
 /// of the first byte (updated by RFC 9443) into STUN (0-3), DTLS (20-63),
-/// TURN ChannelData (64-79) and RTP/RTCP, SRTP/SRTCP (128-191).
+/// TURN `ChannelData` (64-79) and RTP/RTCP, SRTP/SRTCP (128-191).
 pub fn is_call_payload(payload: &[u8]) -> bool {
     matches!(payload.first(), Some(0..=3 | 20..=79 | 128..=191))
 }
@@ -80,7 +82,7 @@ mod tests {
     const SECOND: u64 = 1_000_000_000;
 
     fn addr(i: usize) -> SocketAddr {
-        SocketAddr::new(std::net::Ipv4Addr::from(0xcb00_7100u32 + i as u32).into(), 3478)
+        SocketAddr::new(std::net::Ipv4Addr::from(0xcb00_7100u32 + u32::try_from(i).unwrap()).into(), 3478)
     }
 
     #[test]

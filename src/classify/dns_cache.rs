@@ -65,6 +65,8 @@ impl DnsCache {
         DnsCache { shards, hasher: DefaultHashBuilder::default() }
     }
 
+    /// Remembers that `client` was told `addr` is `name`, for the record's
+    /// TTL (clamped to the cache's bounds) from `now_ns`.
     pub fn learn(&self, client: IpAddr, addr: IpAddr, name: &str, ttl_secs: u32, now_ns: u64) {
         let ttl = u64::from(ttl_secs).clamp(MIN_TTL_SECS, MAX_TTL_SECS);
         let expires_ns = now_ns.saturating_add(ttl.saturating_mul(1_000_000_000));
@@ -107,6 +109,7 @@ impl DnsCache {
         self.shards.iter().map(|s| read(s).map.len()).sum()
     }
 
+    /// Whether no answer is remembered.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -135,12 +138,12 @@ impl DnsCache {
     fn write(&self, key: &Key) -> RwLockWriteGuard<'_, Shard> {
         // A worker that panicked while holding the lock left a map that is
         // still consistent (no operation here leaves it half-done).
-        self.shard_of(key).write().unwrap_or_else(|e| e.into_inner())
+        self.shard_of(key).write().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
 fn read(shard: &RwLock<Shard>) -> RwLockReadGuard<'_, Shard> {
-    shard.read().unwrap_or_else(|e| e.into_inner())
+    shard.read().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Shard {

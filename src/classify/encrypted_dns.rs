@@ -14,11 +14,14 @@ pub const DNS_MESSAGE_MEDIA_TYPE: &str = "application/dns-message";
 /// How a flow carries DNS hidden from the sensor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EncryptedDns {
+    /// DNS over TLS (RFC 7858, port 853).
     Dot,
+    /// DNS over HTTPS (RFC 8484).
     Doh,
 }
 
 impl EncryptedDns {
+    /// The `encrypted_dns` flow record field's value.
     pub fn as_str(self) -> &'static str {
         match self {
             EncryptedDns::Dot => "dot",

@@ -31,9 +31,10 @@ impl NormalizedName {
         if previous == b'.' && !name.is_empty() {
             return None;
         }
-        Some(NormalizedName { buf, len: name.len() as u8 })
+        Some(NormalizedName { buf, len: u8::try_from(name.len()).ok()? })
     }
 
+    /// The normalised name.
     pub fn as_str(&self) -> &str {
         // Only ASCII bytes were copied in.
         std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or_default()

@@ -8,7 +8,9 @@ use crate::segment::Config;
 /// The rules one pipeline classifies and places flows by.
 #[derive(Debug)]
 pub struct Rules {
+    /// Vendors, their names and prefixes.
     pub signatures: SignatureSet,
+    /// Segments, bans and the other settings of the config file.
     pub config: Config,
     /// Indexed by vendor id.
     banned: Vec<bool>,

@@ -47,36 +47,51 @@ pub struct EntryId(pub u32);
 /// The most vendors a set can hold (one file each).
 pub const MAX_VENDORS: usize = u16::MAX as usize + 1;
 
+/// One vendor: one signature file.
 #[derive(Debug, Clone)]
 pub struct Vendor {
+    /// The `vendor` label value (the file's `vendor` key).
     pub id: Box<str>,
+    /// How people write the vendor's name.
     pub display_name: Box<str>,
 }
 
 /// One `[[entry]]` of a signature file.
 #[derive(Debug, Clone)]
 pub struct Entry {
+    /// The vendor of the file it is in.
     pub vendor: VendorId,
+    /// The `service` label value.
     pub service: ServiceId,
+    /// Where its names and prefixes come from, as the file says.
     pub source: Box<str>,
+    /// The file it is in, for `explain` and diagnostics.
     pub file: Box<str>,
+    /// Its line in that file.
     pub line: usize,
 }
 
 /// One `[[exclude]]` of a signature file: names its vendor leaves out.
 #[derive(Debug, Clone)]
 pub struct Exclusion {
+    /// The vendor of the file it is in.
     pub vendor: VendorId,
+    /// Why the names are left out, as the file says.
     pub reason: Box<str>,
+    /// The file it is in.
     pub file: Box<str>,
+    /// Its line in that file.
     pub line: usize,
 }
 
 /// How a name matched: the entry, and the host or suffix that did it.
 #[derive(Debug, Clone, Copy)]
 pub struct NameMatch<'n> {
+    /// The entry that lists the host or suffix.
     pub entry: EntryId,
+    /// The part of the name that matched: the whole name or a suffix of it.
     pub matched: &'n str,
+    /// The entry lists the name itself rather than a suffix of it.
     pub exact: bool,
     /// The Akamai edge domain when the match is on the host name an edge
     /// name embeds (`captive.apple.com` in `captive.apple.com.edgekey.net`).
@@ -86,23 +101,33 @@ pub struct NameMatch<'n> {
 /// What the name tables say about a name.
 #[derive(Debug, Clone, Copy)]
 pub enum NameOutcome<'n, 's> {
+    /// An entry lists the name or a suffix of it.
     Matched(NameMatch<'n>),
     /// The name lies under `suffix`, which a file leaves out.
     Excluded {
+        /// The excluded suffix of the name.
         suffix: &'n str,
+        /// The exclusion that lists it.
         exclusion: &'s Exclusion,
     },
+    /// No entry or exclusion covers the name.
     Unmatched,
 }
 
 /// Sizes of the lookup tables, for reports and for tests of their shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TableSizes {
+    /// Exact host names.
     pub hosts: usize,
+    /// Name suffixes that match an entry.
     pub suffixes: usize,
+    /// Name suffixes left out.
     pub exclusions: usize,
+    /// Address prefixes.
     pub prefixes: usize,
+    /// Port rules.
     pub port_rules: usize,
+    /// Port ranges the port rules were cut into for lookup.
     pub port_segments: usize,
 }
 
@@ -202,9 +227,13 @@ impl Loader {
 /// The loaded signatures with their lookup tables.
 #[derive(Debug, Default)]
 pub struct SignatureSet {
+    /// Indexed by [`VendorId`].
     pub vendors: Vec<Vendor>,
+    /// Service names, indexed by [`ServiceId`].
     pub services: Vec<Box<str>>,
+    /// Indexed by [`EntryId`].
     pub entries: Vec<Entry>,
+    /// Every exclusion of every file.
     pub exclusions: Vec<Exclusion>,
     vendor_ids: HashMap<Box<str>, VendorId>,
     service_ids: HashMap<Box<str>, ServiceId>,
@@ -568,7 +597,8 @@ impl SignatureSet {
         if doc.suffixes.is_empty() {
             loader.report(file, line, "exclusion leaves out nothing: give suffixes".into());
         }
-        let index = self.exclusions.len() as u32;
+        let index =
+            u32::try_from(self.exclusions.len()).expect("fewer than 2^32 exclusions: each takes lines of a file");
         self.exclusions.push(Exclusion {
             vendor,
             reason: doc.reason.get_ref().trim().into(),
@@ -717,22 +747,27 @@ impl SignatureSet {
         loader.keys = keys;
     }
 
+    /// The vendor `id` names.
     pub fn vendor(&self, id: VendorId) -> &Vendor {
         &self.vendors[usize::from(id.0)]
     }
 
+    /// The vendor whose `id` is `name`.
     pub fn vendor_by_name(&self, name: &str) -> Option<VendorId> {
         self.vendor_ids.get(name).copied()
     }
 
+    /// The service `id` names.
     pub fn service_name(&self, id: ServiceId) -> &str {
         &self.services[id.0 as usize]
     }
 
+    /// The entry `id` names.
     pub fn entry(&self, id: EntryId) -> &Entry {
         &self.entries[id.0 as usize]
     }
 
+    /// The sizes of the lookup tables.
     pub fn sizes(&self) -> TableSizes {
         TableSizes {
             hosts: self.hosts.len(),
@@ -1001,7 +1036,7 @@ reason = "customers' own application telemetry"
 "#;
 
     fn problems_of(files: &[(&str, &str)]) -> Vec<String> {
-        set(files).unwrap_err().0.iter().map(|p| p.to_string()).collect()
+        set(files).unwrap_err().0.iter().map(ToString::to_string).collect()
     }
 
     #[test]

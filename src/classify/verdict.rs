@@ -16,12 +16,16 @@ pub enum Evidence {
     Stun,
     /// An earlier DNS answer tied the server address to a vendor name.
     Dns,
+    /// The Host header of an HTTP request.
     HttpHost,
+    /// The server name (SNI) of a TLS ClientHello over TCP.
     TlsSni,
+    /// The server name of a ClientHello in a QUIC Initial.
     QuicSni,
 }
 
 impl Evidence {
+    /// The `evidence` label value and flow record field.
     pub fn as_str(self) -> &'static str {
         match self {
             Evidence::Ip => "ip",
@@ -53,7 +57,9 @@ impl Evidence {
 /// The vendor attribution of one flow.
 #[derive(Debug, Clone, Default)]
 pub struct Verdict {
+    /// The signature entry that matched: its vendor and service.
     pub entry: Option<EntryId>,
+    /// What the match rests on; `None` while the flow has no vendor.
     pub evidence: Option<Evidence>,
     /// The name that matched (for name and DNS evidence).
     pub name: Option<Box<str>>,

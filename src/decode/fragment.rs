@@ -486,9 +486,9 @@ mod tests {
     fn v4(ident: u16, start: usize, end: usize, more: bool) -> Vec<u8> {
         let data = &udp_datagram()[start..end];
         let mut p = vec![0x45, 0, 0, 0, 0, 0, 0, 0, 64, IPPROTO_UDP, 0, 0, 10, 0, 0, 1, 17, 0, 0, 1];
-        p[2..4].copy_from_slice(&((20 + data.len()) as u16).to_be_bytes());
+        p[2..4].copy_from_slice(&u16::try_from(20 + data.len()).unwrap().to_be_bytes());
         p[4..6].copy_from_slice(&ident.to_be_bytes());
-        p[6..8].copy_from_slice(&((start / 8) as u16 | if more { 0x2000 } else { 0 }).to_be_bytes());
+        p[6..8].copy_from_slice(&(u16::try_from(start / 8).unwrap() | if more { 0x2000 } else { 0 }).to_be_bytes());
         p.extend_from_slice(data);
         p
     }
@@ -497,12 +497,12 @@ mod tests {
     fn v6(ident: u32, start: usize, end: usize, more: bool) -> Vec<u8> {
         let data = &udp_datagram()[start..end];
         let mut p = vec![0x60, 0, 0, 0];
-        p.extend_from_slice(&((8 + data.len()) as u16).to_be_bytes());
+        p.extend_from_slice(&u16::try_from(8 + data.len()).unwrap().to_be_bytes());
         p.extend_from_slice(&[44, 64]);
         p.extend_from_slice(&"2001:db8::1".parse::<std::net::Ipv6Addr>().unwrap().octets());
         p.extend_from_slice(&"2a03:2880::2".parse::<std::net::Ipv6Addr>().unwrap().octets());
         p.extend_from_slice(&[IPPROTO_UDP, 0]);
-        p.extend_from_slice(&(start as u16 | u16::from(more)).to_be_bytes());
+        p.extend_from_slice(&(u16::try_from(start).unwrap() | u16::from(more)).to_be_bytes());
         p.extend_from_slice(&ident.to_be_bytes());
         p.extend_from_slice(data);
         p
@@ -510,7 +510,7 @@ mod tests {
 
     fn push(d: &mut Defragmenter, ts_ns: u64, raw: &[u8]) -> Option<Reassembled> {
         match decode(LinkType::Raw, raw) {
-            Ok(Decoded::Fragment(f)) => d.push(ts_ns, &f, raw.len() as u32),
+            Ok(Decoded::Fragment(f)) => d.push(ts_ns, &f, u32::try_from(raw.len()).unwrap()),
             other => panic!("not a fragment: {other:?}"),
         }
     }

@@ -213,7 +213,8 @@ impl SynInfo {
             match (o.kind, o.data) {
                 (tcp::OPT_MSS, &[hi, lo]) => info.mss = Some(u16::from_be_bytes([hi, lo])),
                 (tcp::OPT_WINDOW_SCALE, &[shift]) => info.window_scale = Some(shift),
-                (tcp::OPT_EOL, padding) => info.eol_padding = padding.len() as u8,
+                // TCP options are at most 40 bytes: the count fits.
+                (tcp::OPT_EOL, padding) => info.eol_padding = u8::try_from(padding.len()).unwrap_or(u8::MAX),
                 _ => {}
             }
             match info.kinds.get_mut(usize::from(info.len)) {
@@ -296,7 +297,7 @@ pub fn decode(link: LinkType, frame: &[u8]) -> Result<Decoded<'_>, DecodeError> 
     }
 }
 
-/// Linux SLL's protocol for frames that are an 802.2 LLC frame (ETH_P_802_2).
+/// Linux SLL's protocol for frames that are an 802.2 LLC frame (`ETH_P_802_2`).
 const SLL_PROTOCOL_802_2: u16 = 0x0004;
 
 /// Decodes an IP packet that arrived with the given VLANs and outermost
@@ -790,7 +791,7 @@ mod tests {
     fn udp(src: u16, dst: u16, payload: &[u8]) -> Vec<u8> {
         let mut d = src.to_be_bytes().to_vec();
         d.extend_from_slice(&dst.to_be_bytes());
-        d.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+        d.extend_from_slice(&u16::try_from(8 + payload.len()).unwrap().to_be_bytes());
         d.extend_from_slice(&[0, 0]);
         d.extend_from_slice(payload);
         d
@@ -1121,7 +1122,7 @@ mod tests {
     fn pppoe_sessions_carry_ipv4_and_ipv6() {
         let session = |protocol: u16, inner: &[u8]| {
             let mut s = vec![0x11, 0x00, 0x00, 0x2a];
-            s.extend_from_slice(&((inner.len() + 2) as u16).to_be_bytes());
+            s.extend_from_slice(&u16::try_from(inner.len() + 2).unwrap().to_be_bytes());
             s.extend_from_slice(&protocol.to_be_bytes());
             s.extend_from_slice(inner);
             eth(pppoe::ETHERTYPE_SESSION, &s)
@@ -1230,7 +1231,7 @@ mod tests {
         let mut fcs_eth = eth(IPV4, &ip);
         fcs_eth.extend_from_slice(&[0xde, 0xad, 0xbe, 0xef]);
         let mut dot3 = eth(0, &llc::emit(IPV4, &ip));
-        dot3[12..14].copy_from_slice(&((8 + ip.len()) as u16).to_be_bytes());
+        dot3[12..14].copy_from_slice(&u16::try_from(8 + ip.len()).unwrap().to_be_bytes());
         dot3.extend_from_slice(&[0; 6]); // padding after the 802.3 length
         let mut on_air = wifi_data(&ip);
         on_air.extend_from_slice(&[1, 2, 3, 4]);
@@ -1431,7 +1432,7 @@ mod tests {
         let mut mpls_pw = vec![0x00, 0x06, 0x40, 0x40, 0x00, 0x0c, 0x81, 0x40, 0, 0, 0, 1];
         mpls_pw.extend_from_slice(&inner_eth);
         let mut pppoe = vec![0x11, 0x00, 0x00, 0x2a, 0, 0, 0x00, 0x57];
-        pppoe[4..6].copy_from_slice(&((inner_ipv6().len() + 2) as u16).to_be_bytes());
+        pppoe[4..6].copy_from_slice(&u16::try_from(inner_ipv6().len() + 2).unwrap().to_be_bytes());
         pppoe.extend_from_slice(&inner_ipv6());
         // A middle IPv6 fragment: offset 8, M set.
         let v6_frag = ipv6(44, &[17, 0, 0x00, 0x09, 0, 0, 0, 7, 1, 2, 3, 4, 5, 6, 7, 8]);
@@ -1493,12 +1494,14 @@ mod tests {
                 let mut m = frame.clone();
                 for _ in 0..3 {
                     let r = next();
-                    let i = (r as usize) % m.len();
-                    m[i] = (r >> 32) as u8;
+                    let i = usize::try_from(r % m.len() as u64).unwrap();
+                    m[i] = r.to_le_bytes()[4];
                 }
                 match decode(*link, &m) {
                     Ok(Decoded::Fragment(f)) => {
-                        if let Some(whole) = defrag.push(next() % 1_000_000_000_000, &f, m.len() as u32) {
+                        if let Some(whole) =
+                            defrag.push(next() % 1_000_000_000_000, &f, u32::try_from(m.len()).unwrap())
+                        {
                             let _ = whole.decode();
                         }
                     }

@@ -115,7 +115,7 @@ mod tests {
     fn id(protocol: u8, src: &str, dst: &str, ports: Option<(u16, u16)>) -> String {
         let transport = match (protocol, ports) {
             (IPPROTO_ICMP | IPPROTO_ICMPV6, Some((kind, code))) => {
-                Transport::Icmp { kind: kind as u8, code: code as u8 }
+                Transport::Icmp { kind: u8::try_from(kind).unwrap(), code: u8::try_from(code).unwrap() }
             }
             (_, Some((s, d))) => Transport::Ports(s, d),
             (_, None) => Transport::None,
@@ -123,7 +123,7 @@ mod tests {
         community_id_v1(0, src.parse().unwrap(), dst.parse().unwrap(), protocol, transport).unwrap()
     }
 
-    /// Every record of the specification's baseline (baseline/baseline_deflt.json,
+    /// Every record of the specification's baseline (`baseline/baseline_deflt.json`,
     /// seed 0): TCP and UDP over IPv4 and IPv6, SCTP, ICMP and ICMPv6 two-way
     /// and one-way, and RSVP (no ports), each in both directions.
     #[test]

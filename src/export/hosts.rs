@@ -180,8 +180,7 @@ pub fn host_records(agg: &Aggregator, vendor: Option<&str>, segment: Option<&str
                     }
                 })
                 .collect();
-            vendors
-                .sort_by(|a, b| (!a.banned, std::cmp::Reverse(a.bytes)).cmp(&(!b.banned, std::cmp::Reverse(b.bytes))));
+            vendors.sort_by_key(|a| (!a.banned, std::cmp::Reverse(a.bytes)));
             HostRecord {
                 segment: segment.to_owned(),
                 host,

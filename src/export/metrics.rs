@@ -412,7 +412,7 @@ mod tests {
                 ts_ns: r.ts_ns,
                 link: LinkType::Ethernet,
                 data: &r.data,
-                wire_len: r.data.len() as u32,
+                wire_len: u32::try_from(r.data.len()).unwrap(),
                 interface: 0,
             };
             p.process(&frame, source);

@@ -124,13 +124,13 @@ impl History {
         let mut out = BufWriter::new(File::create(&self.out)?);
         for f in self.families {
             out.write_all(f.header.as_bytes())?;
-            let spool = f.spool.into_inner().map_err(|e| e.into_error())?;
+            let spool = f.spool.into_inner().map_err(std::io::IntoInnerError::into_error)?;
             drop(spool);
             io::copy(&mut File::open(&f.path)?, &mut out)?;
             fs::remove_file(&f.path)?;
         }
         out.write_all(b"# EOF\n")?;
-        out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        out.into_inner().map_err(std::io::IntoInnerError::into_error)?.sync_all()?;
         fs::remove_dir(&self.spool_dir)
     }
 }

@@ -4,6 +4,7 @@
 pub fn rfc3339(ns: u64) -> String {
     let secs = ns / 1_000_000_000;
     let micros = (ns % 1_000_000_000) / 1_000;
+    #[allow(clippy::cast_possible_wrap, reason = "u64::MAX / 86_400 is far below i64::MAX")]
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     let (y, m, d) = civil_from_days(days);
@@ -18,7 +19,9 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     let mp = (5 * doy + 2) / 153;
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "a day 1-31, by construction")]
     let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "a month 1-12, by construction")]
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }

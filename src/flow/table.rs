@@ -130,7 +130,8 @@ impl<F> FlowTable<F> {
             free: Vec::new(),
             heads: [NIL; TimeoutClass::COUNT],
             tails: [NIL; TimeoutClass::COUNT],
-            max_flows: max_flows.max(1),
+            // Slot indices are u32 and NIL is u32::MAX: the cap keeps them apart.
+            max_flows: max_flows.clamp(1, NIL as usize),
             timeouts,
         }
     }
@@ -157,9 +158,9 @@ impl<F> FlowTable<F> {
             (s.prev, s.next, s.class.index())
         };
         if prev == NIL {
-            self.heads[class] = next
+            self.heads[class] = next;
         } else {
-            self.slot_mut(prev).next = next
+            self.slot_mut(prev).next = next;
         }
         if next == NIL { self.tails[class] = prev } else { self.slot_mut(next).prev = prev }
     }
@@ -173,9 +174,9 @@ impl<F> FlowTable<F> {
             s.next = head;
         }
         if head == NIL {
-            self.tails[class] = i
+            self.tails[class] = i;
         } else {
-            self.slot_mut(head).prev = i
+            self.slot_mut(head).prev = i;
         }
         self.heads[class] = i;
     }
@@ -215,7 +216,12 @@ impl<F> FlowTable<F> {
             }
             None => {
                 self.slots.push(Some(slot));
-                (self.slots.len() - 1) as u32
+                #[allow(
+                    clippy::cast_possible_truncation,
+                    reason = "max_flows is capped at NIL: slot indices stay below it"
+                )]
+                let i = (self.slots.len() - 1) as u32;
+                i
             }
         };
         self.index.insert(key, i);
@@ -378,7 +384,7 @@ mod tests {
         for n in 0..50_000u32 {
             let mut k = key(0);
             k.lo.0 = IpAddr::from(std::net::Ipv4Addr::from(n));
-            t.get_or_insert(k, u64::from(n), || ((), TimeoutClass::TcpOpening), &mut |_, _, _| evicted += 1);
+            t.get_or_insert(k, u64::from(n), || ((), TimeoutClass::TcpOpening), &mut |_, (), _| evicted += 1);
         }
         assert_eq!(t.len(), 1000);
         assert_eq!(evicted, 49_000);

@@ -55,7 +55,9 @@ impl Direction {
 pub struct FlowContext {
     /// IP protocol number (TCP or UDP).
     pub protocol: u8,
+    /// The port of the end that sent the flow's first packet.
     pub client_port: u16,
+    /// The port of the other end.
     pub server_port: u16,
 }
 
@@ -83,11 +85,17 @@ pub enum Probe {
 pub enum Progress {
     /// Feed more. For a TCP stream, the first `consumed` bytes were read and
     /// are dropped; the rest are given again with what follows them.
-    More { consumed: usize },
+    More {
+        /// Bytes read and done with (always 0 for a datagram).
+        consumed: usize,
+    },
     /// Like `More`, but the flow's attribution no longer depends on what
     /// comes (a DNS flow reads every message but is a lookup whatever they
     /// say): the flow's counters may be exported while it runs.
-    Watching { consumed: usize },
+    Watching {
+        /// Bytes read and done with, as in `More`.
+        consumed: usize,
+    },
     /// Nothing more to learn from this flow.
     Done,
 }
@@ -95,7 +103,9 @@ pub enum Progress {
 /// Which end of the flow a host fact is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
+    /// The end that sent the flow's first packet.
     Client,
+    /// The other end.
     Server,
 }
 
@@ -115,7 +125,12 @@ pub enum Finding<'a> {
     /// About this flow.
     Flow(FlowFinding<'a>),
     /// About one of the flow's hosts, whatever flows it has.
-    Host { side: Side, fact: HostFact<'a> },
+    Host {
+        /// Which of the flow's two hosts.
+        side: Side,
+        /// What was learned about it.
+        fact: HostFact<'a>,
+    },
 }
 
 /// A fact about one flow.
@@ -125,17 +140,36 @@ pub enum FlowFinding<'a> {
     /// GREASE); reported before the hello's server name.
     EncryptedHello,
     /// A name the client asked for (SNI, Host).
-    ServerName { evidence: Evidence, name: &'a str },
+    ServerName {
+        /// Where the name was read (Host header, TLS or QUIC SNI).
+        evidence: Evidence,
+        /// The name as sent, before normalisation.
+        name: &'a str,
+    },
     /// The first protocol the client offered by ALPN.
     Alpn(&'a str),
     /// The client's HTTP User-Agent.
     UserAgent(&'a str),
     /// A DNS message's question. `local`: multicast DNS or LLMNR, names on
     /// the LAN rather than a lookup of a service.
-    DnsQuestion { name: &'a str, response: bool, local: bool },
+    DnsQuestion {
+        /// The question's name.
+        name: &'a str,
+        /// Read from a response rather than a query.
+        response: bool,
+        /// Multicast DNS or LLMNR.
+        local: bool,
+    },
     /// An address a DNS response gave for its question's name (through any
     /// CNAME chain), with the record's TTL.
-    DnsAnswer { name: &'a str, addr: IpAddr, ttl: u32 },
+    DnsAnswer {
+        /// The question's name the address answers.
+        name: &'a str,
+        /// An A or AAAA record's address.
+        addr: IpAddr,
+        /// The record's TTL, in seconds.
+        ttl: u32,
+    },
     /// The SOFTWARE attribute of a STUN message: the agent and version.
     StunSoftware(&'a str),
     /// A vendor-specific STUN attribute type (0x8000 and above, not the
@@ -146,7 +180,10 @@ pub enum FlowFinding<'a> {
     /// A DNS response's HTTPS/SVCB record for its question's name carries
     /// an ECH configuration: the name is reached with real Encrypted
     /// ClientHello, so its flows' SNI names only the provider.
-    DnsEchConfig { name: &'a str },
+    DnsEchConfig {
+        /// The question's name the record answers.
+        name: &'a str,
+    },
     /// A TLS ClientHello was read (over TCP or in QUIC's CRYPTO frames);
     /// reported after its ECH flag, name and ALPN.
     ClientHello,
@@ -178,11 +215,24 @@ pub enum HostFact<'a> {
     /// The SERVER header of an SSDP announcement or answer.
     SsdpServer(&'a str),
     /// A WS-Discovery (ONVIF) answer's types and scopes.
-    WsDiscovery { types: &'a str, scopes: &'a str },
+    WsDiscovery {
+        /// The `Types` element's text.
+        types: &'a str,
+        /// The `Scopes` element's text (ONVIF puts model and vendor there).
+        scopes: &'a str,
+    },
     /// The model a Hikvision SADP answer gives.
-    Sadp { model: &'a str },
+    Sadp {
+        /// The `DeviceDescription` element's text.
+        model: &'a str,
+    },
     /// The model (and vendor field) a Dahua DHIP announcement gives.
-    Dhip { model: &'a str, vendor: Option<&'a str> },
+    Dhip {
+        /// The `DeviceType` field.
+        model: &'a str,
+        /// The `Vendor` field, when the announcement has one.
+        vendor: Option<&'a str>,
+    },
     /// The host's HTTP User-Agent, as a client.
     UserAgent(&'a str),
     /// The host's HTTP Server header, as a server.
@@ -211,8 +261,11 @@ pub trait Inspector: Send {
 /// Which transports a protocol runs over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
+    /// TCP streams only.
     Tcp,
+    /// UDP datagrams only.
     Udp,
+    /// Either (DNS, for one).
     Both,
 }
 
@@ -230,6 +283,7 @@ impl Transport {
 pub struct Registration {
     /// Short name, as in diagnostics.
     pub name: &'static str,
+    /// The transports its flows are probed on; others are never offered.
     pub transport: Transport,
     /// Looks at a flow's first payload (or, while earlier probes were
     /// unsure, a later one) in either direction; cheap, no allocation.
@@ -274,9 +328,11 @@ struct Active {
 /// A TCP payload as the driver needs it.
 #[derive(Debug, Clone, Copy)]
 pub struct Segment<'a> {
+    /// Which way the payload travels.
     pub dir: Direction,
     /// Sequence number of the payload's first byte (after a SYN's own).
     pub seq: u32,
+    /// The TCP payload.
     pub payload: &'a [u8],
     /// Sequence number of the direction's first stream byte, when its SYN
     /// was seen.

@@ -154,7 +154,7 @@ mod tests {
     /// order handed on, (index, time, timed at the clock).
     fn run(clock: &mut CaptureClock, stamps: &[u64]) -> Vec<(u8, u64, bool)> {
         let mut out = Vec::new();
-        let data: Vec<[u8; 1]> = (0..stamps.len()).map(|i| [i as u8]).collect();
+        let data: Vec<[u8; 1]> = (0..stamps.len()).map(|i| [u8::try_from(i).unwrap()]).collect();
         for (i, &ts_ns) in stamps.iter().enumerate() {
             let frame = Frame { ts_ns, link: LinkType::Raw, data: &data[i], wire_len: 1, interface: 0 };
             clock.place(&frame, &mut |f, at_clock| out.push((f.data[0], f.ts_ns, at_clock)));
@@ -203,7 +203,7 @@ mod tests {
         let want: Vec<(u8, u64, bool)> = [T0, later, later + S, later + 2 * S, later + 3 * S, later + 4 * S]
             .iter()
             .enumerate()
-            .map(|(i, &t)| (i as u8, t, false))
+            .map(|(i, &t)| (u8::try_from(i).unwrap(), t, false))
             .collect();
         assert_eq!(out, want, "all in order, none at the clock");
         assert_eq!((c.jumps(), c.followed()), (0, 1));

@@ -112,8 +112,8 @@ mod tests {
         for (s, f, data) in records {
             w32(&mut v, *s);
             w32(&mut v, *f);
-            w32(&mut v, data.len() as u32);
-            w32(&mut v, data.len() as u32 + 10);
+            w32(&mut v, u32::try_from(data.len()).unwrap());
+            w32(&mut v, u32::try_from(data.len()).unwrap() + 10);
             v.extend_from_slice(data);
         }
         v
@@ -155,10 +155,10 @@ mod tests {
         let len = 12 + body.len().next_multiple_of(4);
         let mut v = Vec::new();
         v.extend_from_slice(&t.to_le_bytes());
-        v.extend_from_slice(&(len as u32).to_le_bytes());
+        v.extend_from_slice(&u32::try_from(len).unwrap().to_le_bytes());
         v.extend_from_slice(body);
         v.resize(len - 4, 0);
-        v.extend_from_slice(&(len as u32).to_le_bytes());
+        v.extend_from_slice(&u32::try_from(len).unwrap().to_le_bytes());
         v
     }
 
@@ -173,10 +173,10 @@ mod tests {
         let epb = |iface: u32, ts: u64, data: &[u8]| {
             let mut b = Vec::new();
             b.extend_from_slice(&iface.to_le_bytes());
-            b.extend_from_slice(&((ts >> 32) as u32).to_le_bytes());
-            b.extend_from_slice(&(ts as u32).to_le_bytes());
-            b.extend_from_slice(&(data.len() as u32).to_le_bytes());
-            b.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            b.extend_from_slice(&ts.to_le_bytes()[4..]);
+            b.extend_from_slice(&ts.to_le_bytes()[..4]);
+            b.extend_from_slice(&u32::try_from(data.len()).unwrap().to_le_bytes());
+            b.extend_from_slice(&u32::try_from(data.len()).unwrap().to_le_bytes());
             b.extend_from_slice(data);
             block(6, &b)
         };

@@ -1,15 +1,15 @@
 //! Live capture from a network interface through libpcap.
 //!
-//! On Linux libpcap reads a TPACKET_V3 memory-mapped ring: the kernel fills
+//! On Linux libpcap reads a `TPACKET_V3` memory-mapped ring: the kernel fills
 //! blocks of frames and hands over a whole block at once, so a batch of
 //! frames costs no copy and no system call per frame. (Immediate mode would
-//! make libpcap fall back to TPACKET_V2, so a short block timeout is used
+//! make libpcap fall back to `TPACKET_V2`, so a short block timeout is used
 //! instead.) Several handles on one interface share its traffic through
 //! `PACKET_FANOUT` in hash mode: both directions of a flow hash alike, so
 //! each flow is seen by exactly one worker.
 //!
 //! The handle is non-blocking and waits with `poll(2)` and a timeout: with
-//! TPACKET_V3 a blocking read would wait for the first frame however long
+//! `TPACKET_V3` a blocking read would wait for the first frame however long
 //! that takes, and a sensor on a silent link must still stop promptly.
 
 use std::os::fd::{AsRawFd, RawFd};
@@ -24,7 +24,7 @@ use super::{Frame, LinkType};
 pub const SNAPLEN: i32 = 262_144;
 /// Kernel ring per handle.
 pub const DEFAULT_RING_BYTES: i32 = 64 << 20;
-/// The TPACKET_V3 block timeout: how long a partly filled block waits
+/// The `TPACKET_V3` block timeout: how long a partly filled block waits
 /// before the kernel hands it over on a quiet link.
 const BLOCK_TIMEOUT_MS: i32 = 50;
 /// Frames per `pcap_dispatch` call, so a busy link still lets the worker
@@ -88,7 +88,8 @@ impl LiveCapture {
             sys::join_fanout(fd, group)
                 .with_context(|| format!("interface {name}: cannot join PACKET_FANOUT group {group}"))?;
         }
-        let link = LinkType::from_number(cap.get_datalink().0 as u32);
+        // A negative link type is no link type: u32::MAX is none either.
+        let link = LinkType::from_number(u32::try_from(cap.get_datalink().0).unwrap_or(u32::MAX));
         Ok(LiveCapture { cap, fd, link, interface, last_raw: [0; 3], totals: CaptureStats::default() })
     }
 
@@ -104,7 +105,9 @@ impl LiveCapture {
         let n = self.cap.dispatch(Some(BATCH), |p| {
             let ts = &p.header.ts;
             // Nanosecond precision: tv_usec holds nanoseconds.
-            let ts_ns = (ts.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(ts.tv_usec as u64);
+            // A stamp before 1970 is a broken clock: counted as the epoch.
+            let (secs, nanos) = (u64::try_from(ts.tv_sec).unwrap_or(0), u64::try_from(ts.tv_usec).unwrap_or(0));
+            let ts_ns = secs.saturating_mul(1_000_000_000).saturating_add(nanos);
             f(&Frame { ts_ns, link, data: p.data, wire_len: p.header.len, interface });
         })?;
         if n == 0 {
@@ -146,7 +149,7 @@ pub struct Credentials {
 }
 
 /// Becomes `user` (its uid, its primary group, no supplementary groups),
-/// keeping only CAP_NET_RAW, so that an interface that vanishes can still be
+/// keeping only `CAP_NET_RAW`, so that an interface that vanishes can still be
 /// opened again. Call it from the only thread of the process: capabilities
 /// are per thread, and threads started later inherit them.
 pub fn drop_privileges(user: &str) -> anyhow::Result<Credentials> {
@@ -161,7 +164,7 @@ pub fn drop_privileges(user: &str) -> anyhow::Result<Credentials> {
 
 /// The only unsafe code of the crate: `setsockopt(PACKET_FANOUT)`, which
 /// libpcap has no call for, `poll(2)` on the handle's descriptor, and the
-/// calls that change the process's user while keeping CAP_NET_RAW.
+/// calls that change the process's user while keeping `CAP_NET_RAW`.
 mod sys {
     #![allow(unsafe_code)]
 
@@ -190,7 +193,7 @@ mod sys {
                 libc::SOL_PACKET,
                 PACKET_FANOUT,
                 (&raw const arg).cast::<libc::c_void>(),
-                size_of::<libc::c_int>() as libc::socklen_t,
+                libc::socklen_t::try_from(size_of::<libc::c_int>()).expect("a c_int's size fits a socklen_t"),
             )
         };
         if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
@@ -210,7 +213,7 @@ mod sys {
         }
     }
 
-    /// CAP_NET_RAW from <linux/capability.h>.
+    /// `CAP_NET_RAW` from <linux/capability.h>.
     const CAP_NET_RAW: u32 = 13;
     /// `_LINUX_CAPABILITY_VERSION_3`: 64-bit sets as two 32-bit halves.
     const CAPABILITY_VERSION_3: u32 = 0x2008_0522;
@@ -263,7 +266,7 @@ mod sys {
         if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
     }
 
-    /// Switches to `uid`/`gid` (no supplementary groups) keeping CAP_NET_RAW
+    /// Switches to `uid`/`gid` (no supplementary groups) keeping `CAP_NET_RAW`
     /// permitted and effective, and nothing else.
     pub fn become_user(uid: u32, gid: u32) -> io::Result<()> {
         // SAFETY: each call takes plain integers or a pointer to one gid on

@@ -19,32 +19,32 @@ use wire::linktype;
 /// The link layer a frame starts with (the pcap LINKTYPE_ values we decode).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkType {
-    /// LINKTYPE_NULL (0): BSD loopback, a 4-byte address family in host order.
+    /// `LINKTYPE_NULL` (0): BSD loopback, a 4-byte address family in host order.
     Null,
-    /// LINKTYPE_ETHERNET (1).
+    /// `LINKTYPE_ETHERNET` (1).
     Ethernet,
-    /// LINKTYPE_RAW (101) and LINKTYPE_IPV4/IPV6 (228/229): starts at the IP header.
+    /// `LINKTYPE_RAW` (101) and `LINKTYPE_IPV4/IPV6` (228/229): starts at the IP header.
     Raw,
-    /// LINKTYPE_LOOP (108): OpenBSD loopback, a 4-byte address family in network order.
+    /// `LINKTYPE_LOOP` (108): OpenBSD loopback, a 4-byte address family in network order.
     Loop,
-    /// LINKTYPE_LINUX_SLL (113): Linux "cooked" capture v1.
+    /// `LINKTYPE_LINUX_SLL` (113): Linux "cooked" capture v1.
     LinuxSll,
-    /// LINKTYPE_LINUX_SLL2 (276): Linux "cooked" capture v2.
+    /// `LINKTYPE_LINUX_SLL2` (276): Linux "cooked" capture v2.
     LinuxSll2,
-    /// LINKTYPE_ETHERNET whose frames end in a frame check sequence of this
+    /// `LINKTYPE_ETHERNET` whose frames end in a frame check sequence of this
     /// many bytes, as a classic pcap header's FCS-length bits say.
     EthernetFcs(u8),
-    /// LINKTYPE_PPP (9): PPP, with or without RFC 1662's address and control.
+    /// `LINKTYPE_PPP` (9): PPP, with or without RFC 1662's address and control.
     Ppp,
-    /// LINKTYPE_PPP_HDLC (50): PPP in HDLC-like framing, or Cisco HDLC.
+    /// `LINKTYPE_PPP_HDLC` (50): PPP in HDLC-like framing, or Cisco HDLC.
     PppHdlc,
-    /// LINKTYPE_C_HDLC (104): Cisco HDLC.
+    /// `LINKTYPE_C_HDLC` (104): Cisco HDLC.
     CiscoHdlc,
-    /// LINKTYPE_IEEE802_11 (105): 802.11 frames without a radio header.
+    /// `LINKTYPE_IEEE802_11` (105): 802.11 frames without a radio header.
     Ieee80211,
-    /// LINKTYPE_IEEE802_11_RADIOTAP (127): 802.11 frames after a radiotap header.
+    /// `LINKTYPE_IEEE802_11_RADIOTAP` (127): 802.11 frames after a radiotap header.
     Radiotap,
-    /// LINKTYPE_NFLOG (239): Linux netfilter's log of IP packets.
+    /// `LINKTYPE_NFLOG` (239): Linux netfilter's log of IP packets.
     Nflog,
     /// Anything else: frames are counted as undecodable.
     Other(u32),

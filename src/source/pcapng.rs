@@ -135,7 +135,9 @@ impl<R: Read> PcapNgReader<R> {
             }
             match block_type {
                 SHB => {
-                    self.interface_base += self.interfaces.len() as u32;
+                    // Interface numbers saturate rather than wrap onto earlier sections'.
+                    let declared = u32::try_from(self.interfaces.len()).unwrap_or(u32::MAX);
+                    self.interface_base = self.interface_base.saturating_add(declared);
                     self.interfaces.clear();
                     self.buf.consume(len);
                 }
@@ -162,8 +164,8 @@ impl<R: Read> PcapNgReader<R> {
                         ts_ns: iface.scale.to_nanos(ts),
                         link: iface.link,
                         data: &self.buf.available()[data_start..data_start + caplen],
-                        wire_len: wire_len.max(caplen as u32),
-                        interface: self.interface_base + iface_id,
+                        wire_len: wire_len.max(u32::try_from(caplen).unwrap_or(u32::MAX)),
+                        interface: self.interface_base.saturating_add(iface_id),
                     }));
                 }
                 _ => self.buf.consume(len),
@@ -189,7 +191,7 @@ impl<R: Read> PcapNgReader<R> {
                 // A simple packet carries no captured length: it is whatever
                 // fits, cut to the interface's snap length.
                 let wire = self.u32_at(body, 0);
-                let room = (body.len() - 4) as u32;
+                let room = u32::try_from(body.len() - 4).unwrap_or(u32::MAX);
                 let snap =
                     self.interfaces.first().map_or(u32::MAX, |i| if i.snaplen == 0 { u32::MAX } else { i.snaplen });
                 (4, wire.min(room).min(snap), wire, 0, 0)

@@ -85,7 +85,7 @@ pub fn replay(files: &[&str], args: &[&str]) -> Replay {
     all.extend(files.iter().map(|f| fixture(f).display().to_string()));
     all.extend(["--flows-out".into(), flows_out.display().to_string()]);
     all.extend(["--metrics-out".into(), metrics_out.display().to_string()]);
-    all.extend(args.iter().map(|a| a.to_string()));
+    all.extend(args.iter().map(ToString::to_string));
     let out = vendorwatch(&all.iter().map(String::as_str).collect::<Vec<_>>());
     let flows = std::fs::read_to_string(&flows_out)
         .unwrap_or_default()
@@ -110,7 +110,7 @@ impl Replay {
     }
 
     pub fn dump(&self) -> String {
-        self.flows.iter().map(|f| f.to_string()).collect::<Vec<_>>().join("\n")
+        self.flows.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
     }
 
     /// The value of the sample written exactly as `series` (name and

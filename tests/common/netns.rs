@@ -209,7 +209,7 @@ pub fn exposition_value(text: &str, name: &str, labels: &str) -> Option<f64> {
 pub fn start_sensor(pair: &VethPair, dir: &Path, args: &[&str]) -> Proc {
     let mut all: Vec<String> =
         vec!["live".into(), "--interface".into(), pair.sensor_if.clone(), "--listen".into(), LISTEN.into()];
-    all.extend(args.iter().map(|s| s.to_string()));
+    all.extend(args.iter().map(ToString::to_string));
     let mut sensor = Proc::start(&pair.sensor_ns, SENSOR, &all, dir.join("sensor.stderr"));
     wait_for("the sensor's /healthz", Duration::from_secs(15), || {
         sensor.assert_running();

@@ -42,14 +42,14 @@ pub fn element_text<'a>(xml: &'a [u8], local: &str) -> Option<&'a str> {
     None
 }
 
-/// A WS-Discovery ProbeMatches or Hello: its `Types` and `Scopes` text.
+/// A WS-Discovery `ProbeMatches` or Hello: its `Types` and `Scopes` text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WsDiscoveryMatch<'a> {
     pub types: &'a str,
     pub scopes: &'a str,
 }
 
-/// Reads a device's answer (ProbeMatches) or announcement (Hello); a
+/// Reads a device's answer (`ProbeMatches`) or announcement (Hello); a
 /// Probe, which asks, carries no scopes of a device.
 pub fn ws_discovery_match(data: &[u8]) -> Option<WsDiscoveryMatch<'_>> {
     let soap = data.windows(8).any(|w| w.eq_ignore_ascii_case(b"envelope"));
@@ -86,7 +86,7 @@ const DHIP_MAGIC: &[u8; 4] = b"DHIP";
 pub fn dhip_body(data: &[u8]) -> Option<&[u8]> {
     let (header, body) = data.split_at_checked(DHIP_HEADER_LEN)?;
     let le32 = |at: usize| header.get(at..at + 4).and_then(|b| b.try_into().ok()).map(u32::from_le_bytes);
-    let header_ok = le32(0)? == DHIP_HEADER_LEN as u32 && header.get(4..8)? == DHIP_MAGIC;
+    let header_ok = usize::try_from(le32(0)?) == Ok(DHIP_HEADER_LEN) && header.get(4..8)? == DHIP_MAGIC;
     let len = usize::try_from(le32(16)?).ok()?;
     (header_ok && len <= body.len()).then(|| body.get(..len)).flatten()
 }
@@ -151,9 +151,9 @@ onvif://www.onvif.org/hardware/DS-2CD2143G0-I</d:Scopes></d:ProbeMatch></d:Probe
         let mut m = vec![0x20, 0, 0, 0];
         m.extend_from_slice(b"DHIP");
         m.extend_from_slice(&[0; 8]);
-        m.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        m.extend_from_slice(&u32::try_from(body.len()).unwrap().to_le_bytes());
         m.extend_from_slice(&[0; 4]);
-        m.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        m.extend_from_slice(&u32::try_from(body.len()).unwrap().to_le_bytes());
         m.extend_from_slice(&[0; 4]);
         m.extend_from_slice(body);
         assert_eq!(dhip_device(&m), Some(("DHI-NVR4104-P-4KS2", Some("Dahua"))));

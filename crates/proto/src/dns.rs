@@ -300,7 +300,7 @@ pub struct Record<'a> {
     pub data: RecordData<'a>,
 }
 
-/// SvcParamKeys (RFC 9460 §14.3.2) read here.
+/// `SvcParamKeys` (RFC 9460 §14.3.2) read here.
 mod svc_key {
     pub const ALPN: u16 = 1;
     pub const IPV4HINT: u16 = 4;
@@ -313,8 +313,8 @@ mod svc_key {
 /// and the parameters read here have well-formed values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Svcb<'a> {
-    /// 0 is AliasMode (the target is an alias; parameters mean nothing),
-    /// anything else ServiceMode, lower values preferred.
+    /// 0 is `AliasMode` (the target is an alias; parameters mean nothing),
+    /// anything else `ServiceMode`, lower values preferred.
     pub priority: u16,
     /// Where the service is; the root (`""`) means the owner name itself.
     pub target: Name,
@@ -344,12 +344,12 @@ impl<'a> Svcb<'a> {
         Ok(svcb)
     }
 
-    /// Whether this is ServiceMode, where the parameters apply.
+    /// Whether this is `ServiceMode`, where the parameters apply.
     pub fn is_service(&self) -> bool {
         self.priority != 0
     }
 
-    /// The SvcParams, in key order: `(key, value)`.
+    /// The `SvcParams`, in key order: `(key, value)`.
     pub fn params(&self) -> SvcParams<'a> {
         SvcParams { rest: self.params }
     }
@@ -369,7 +369,7 @@ impl<'a> Svcb<'a> {
         })
     }
 
-    /// Whether the record carries an ECHConfigList (`ech`, key 5): the
+    /// Whether the record carries an `ECHConfigList` (`ech`, key 5): the
     /// name is served with real Encrypted ClientHello.
     pub fn has_ech(&self) -> bool {
         self.value(svc_key::ECH).is_some()
@@ -389,7 +389,7 @@ impl<'a> Svcb<'a> {
 }
 
 /// Whether the value of a parameter read here has its RFC 9460 form: a
-/// non-empty list of non-empty ALPN ids, a non-empty ECHConfigList, whole
+/// non-empty list of non-empty ALPN ids, a non-empty `ECHConfigList`, whole
 /// non-empty address lists. Other keys' values are opaque.
 fn value_is_well_formed(key: u16, value: &[u8]) -> bool {
     match key {
@@ -698,7 +698,7 @@ mod tests {
         /// Uncompressed wire encoding of a dotted name ("" is the root).
         fn name(&mut self, dotted: &str) -> &mut Self {
             for label in dotted.split('.').filter(|l| !l.is_empty()) {
-                self.raw(&[label.len() as u8]).raw(label.as_bytes());
+                self.raw(&[u8::try_from(label.len()).unwrap()]).raw(label.as_bytes());
             }
             self.raw(&[0])
         }
@@ -710,7 +710,7 @@ mod tests {
         /// Record fields after the owner name, followed by the RDATA.
         fn rr_tail(&mut self, rtype: u16, class: u16, ttl: u32, rdata: &[u8]) -> &mut Self {
             self.u16(rtype).u16(class).raw(&ttl.to_be_bytes());
-            self.u16(rdata.len() as u16).raw(rdata)
+            self.u16(u16::try_from(rdata.len()).unwrap()).raw(rdata)
         }
 
         fn bytes(&self) -> &[u8] {
@@ -848,7 +848,7 @@ mod tests {
         rdata.u16(1).u16(6).raw(b"\x02h3\x02h2");
         rdata.u16(4).u16(8).raw(&[203, 0, 113, 150, 203, 0, 113, 151]);
         if !ech.is_empty() {
-            rdata.u16(5).u16(ech.len() as u16).raw(ech);
+            rdata.u16(5).u16(u16::try_from(ech.len()).unwrap()).raw(ech);
         }
         rdata.u16(6).u16(16).raw(&Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x150).octets());
         let mut out = [0; 128];
@@ -996,7 +996,7 @@ mod tests {
 
         for bad in [&b"a.b"[..], b"a b", b"a\x00", b"\x7f", b"caf\xc3\xa9"] {
             let mut buf = Buf::header(0, 1, 0);
-            buf.raw(&[bad.len() as u8]).raw(bad).raw(&[0]).u16(1).u16(1);
+            buf.raw(&[u8::try_from(bad.len()).unwrap()]).raw(bad).raw(&[0]).u16(1).u16(1);
             let message = Message::new_checked(buf.bytes()).unwrap();
             assert_eq!(message.question(), Err(Error), "label {bad:?}");
         }
@@ -1072,7 +1072,7 @@ mod tests {
         buf.raw(&[1, b'a', 0]);
         let mut previous = 12u16;
         for _ in 0..=MAX_POINTER_JUMPS {
-            let here = buf.len as u16;
+            let here = u16::try_from(buf.len).unwrap();
             buf.u16(0xc000 | previous);
             previous = here;
         }
@@ -1245,16 +1245,18 @@ mod tests {
             let bytes = &mut buf[..seed.len()];
             bytes.copy_from_slice(seed);
             for _ in 0..1 + next() % 4 {
-                let at = (next() % bytes.len() as u64) as usize;
+                let at = usize::try_from(next() % bytes.len() as u64).unwrap();
                 let r = next();
+                let byte = r.to_le_bytes()[1];
                 bytes[at] = match r % 4 {
-                    0 => bytes[at] ^ (1 << ((r >> 8) % 8)),
-                    1 => 0xc0 | ((r >> 8) as u8 & 0x3f), // pointer-ish length byte
-                    2 => (r >> 8) as u8 % 64,            // plausible label length
-                    _ => (r >> 8) as u8,
+                    0 => bytes[at] ^ (1 << (byte % 8)),
+                    1 => 0xc0 | (byte & 0x3f), // pointer-ish length byte
+                    2 => byte % 64,            // plausible label length
+                    _ => byte,
                 };
             }
-            let len = if next() % 4 == 0 { (next() % (seed.len() as u64 + 1)) as usize } else { seed.len() };
+            let len =
+                if next() % 4 == 0 { usize::try_from(next() % (seed.len() as u64 + 1)).unwrap() } else { seed.len() };
             let (decoded, errored) = parse_everything(&bytes[..len]);
             decodable += usize::from(decoded > 0);
             rejected += usize::from(errored);

@@ -223,15 +223,34 @@ mod tests {
         m.extend_from_slice(b"\x0c_device-info\x04_tcp\x05local\x00");
         m.extend_from_slice(&[0, 12, 0, 1, 0, 0, 0x11, 0x94]);
         let instance = b"\x0dAnn's MacBook";
-        m.extend_from_slice(&((instance.len() + 2) as u16).to_be_bytes());
+        m.extend_from_slice(&u16::try_from(instance.len() + 2).unwrap().to_be_bytes());
         let instance_at = m.len();
         m.extend_from_slice(instance);
-        m.extend_from_slice(&[0xc0, ptr_name as u8]);
-        m.extend_from_slice(&[0xc0, instance_at as u8, 0, 16, 0x80, 1, 0, 0, 0x11, 0x94]);
+        m.extend_from_slice(&[0xc0, u8::try_from(ptr_name).unwrap()]);
+        m.extend_from_slice(&[0xc0, u8::try_from(instance_at).unwrap(), 0, 16, 0x80, 1, 0, 0, 0x11, 0x94]);
         let txt = b"\x14model=MacBookPro18,3\x0aosxvers=23";
-        m.extend_from_slice(&(txt.len() as u16).to_be_bytes());
+        m.extend_from_slice(&u16::try_from(txt.len()).unwrap().to_be_bytes());
         m.extend_from_slice(txt);
-        m.extend_from_slice(&[0xc0, instance_at as u8, 0, 33, 0x80, 1, 0, 0, 0, 120, 0, 17, 0, 0, 0, 0, 0, 0]);
+        m.extend_from_slice(&[
+            0xc0,
+            u8::try_from(instance_at).unwrap(),
+            0,
+            33,
+            0x80,
+            1,
+            0,
+            0,
+            0,
+            120,
+            0,
+            17,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+        ]);
         m.extend_from_slice(b"\x03ann\x05local\x00");
         m.extend_from_slice(b"\x03ann\x05local\x00");
         m.extend_from_slice(&[0, 1, 0x80, 1, 0, 0, 0, 120, 0, 4, 10, 0, 0, 9]);

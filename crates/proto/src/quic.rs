@@ -1135,8 +1135,8 @@ mod tests {
         for flow_no in 0..300 {
             let mut flow = ClientInitials::new();
             for _ in 0..16 {
-                let len = (next() % 1500) as usize;
-                let mut datagram: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+                let len = usize::try_from(next() % 1500).unwrap();
+                let mut datagram: Vec<u8> = (0..len).map(|_| next().to_le_bytes()[0]).collect();
                 if flow_no % 2 == 0 && len > 64 {
                     // A plausible v1 or v2 Initial header over random bytes.
                     let version = if next() % 2 == 0 { QUIC_V1 } else { QUIC_V2 };
@@ -1374,7 +1374,7 @@ mod tests {
         for round in 0..3000 {
             let mut datagram = datagrams[round % datagrams.len()].clone();
             for _ in 0..1 + rng.next_u64() % 4 {
-                let i = (rng.next_u64() as usize) % datagram.len();
+                let i = rng.below(datagram.len());
                 datagram[i] ^= 1 << (rng.next_u64() % 8);
             }
             let mut flow = ClientInitials::new();
@@ -1384,8 +1384,8 @@ mod tests {
             assert!(flow.crypto.buf.len() <= MAX_CRYPTO);
             // Mutated CHLO maps on their own, past any header check.
             let mut mutated = message.clone();
-            let i = (rng.next_u64() as usize) % mutated.len().min(64);
-            mutated[i] = rng.next_u64() as u8;
+            let i = rng.below(mutated.len().min(64));
+            mutated[i] = rng.next_u64().to_le_bytes()[0];
             let _ = gquic::parse_chlo(&mutated);
             let _ = gquic::message_len(&mutated, MAX_CRYPTO);
         }

@@ -198,7 +198,7 @@ mod tests {
 
     /// A Binding success response carrying XOR-MAPPED-ADDRESS, and a TURN
     /// Allocate success carrying XOR-RELAYED-ADDRESS (IPv6) and a
-    /// CreatePermission's XOR-PEER-ADDRESS, built from RFC 5769's test
+    /// `CreatePermission`'s XOR-PEER-ADDRESS, built from RFC 5769's test
     /// vector values (section 2.2, 2.3: 192.0.2.1:32853 and
     /// 2001:db8:1234:5678:11:2233:4455:6677:32853).
     #[test]

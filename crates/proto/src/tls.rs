@@ -15,9 +15,9 @@ use crate::reader::Reader;
 const CONTENT_HANDSHAKE: u8 = 0x16;
 /// Handshake message type `client_hello`.
 const HANDSHAKE_CLIENT_HELLO: u8 = 1;
-/// content_type(1) + legacy_record_version(2) + length(2).
+/// `content_type(1)` + `legacy_record_version(2)` + length(2).
 const RECORD_HEADER_LEN: usize = 5;
-/// msg_type(1) + length(3).
+/// `msg_type(1)` + length(3).
 const HANDSHAKE_HEADER_LEN: usize = 4;
 /// RFC 8446 §5.1: a plaintext record fragment MUST NOT exceed 2^14 bytes.
 const MAX_FRAGMENT_LEN: usize = 1 << 14;
@@ -30,7 +30,7 @@ const MAX_HOST_NAME_LEN: usize = 253;
 const EXT_SERVER_NAME: u16 = 0x0000;
 const EXT_ALPN: u16 = 0x0010;
 const EXT_ENCRYPTED_CLIENT_HELLO: u16 = 0xfe0d;
-/// ServerName.name_type for a DNS host name (RFC 6066 §3).
+/// `ServerName.name_type` for a DNS host name (RFC 6066 §3).
 const NAME_TYPE_HOST_NAME: u8 = 0;
 
 /// Result of looking at the first bytes of a client's TCP stream.
@@ -56,14 +56,14 @@ pub enum StreamHello {
 /// What a ClientHello reveals about the intended destination.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientHello {
-    /// First `host_name` entry of the server_name extension, ASCII-lowercased
+    /// First `host_name` entry of the `server_name` extension, ASCII-lowercased
     /// with one trailing dot removed; `None` if absent or not a plausible DNS
     /// name (only `[a-z0-9._-]`, no empty labels, 1..=253 bytes).
     pub sni: Option<Box<str>>,
     /// First non-GREASE ALPN protocol, if it is printable ASCII without
     /// spaces (`h2`, `http/1.1`, `h3`, ...).
     pub alpn: Option<Box<str>>,
-    /// The hello carries an encrypted_client_hello (0xfe0d) extension. Note
+    /// The hello carries an `encrypted_client_hello` (0xfe0d) extension. Note
     /// that GREASE ECH (sent by browsers without an ECH config) is by design
     /// indistinguishable from real ECH, so this means "ECH offered".
     pub ech: bool,
@@ -324,7 +324,7 @@ fn parse_client_hello_body(body: &[u8]) -> Result<ClientHello, Malformed> {
     Ok(hello)
 }
 
-/// server_name extension body (RFC 6066 §3): the normalised first host_name.
+/// `server_name` extension body (RFC 6066 §3): the normalised first `host_name`.
 fn parse_server_name(data: &[u8]) -> Result<Option<Box<str>>, Malformed> {
     let mut list = Reader::new(only_vec16(data)?);
     let mut host_name = None;
@@ -454,7 +454,7 @@ mod tests {
         ext(EXT_ALPN, &data)
     }
 
-    /// key_share with a GREASE entry, X25519MLKEM768 (1216 bytes) and X25519,
+    /// `key_share` with a GREASE entry, X25519MLKEM768 (1216 bytes) and X25519,
     /// as a post-quantum Chrome/Firefox hello sends.
     fn pq_key_share_ext() -> Vec<u8> {
         let mut shares = Vec::new();

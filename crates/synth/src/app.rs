@@ -13,13 +13,13 @@ pub const QUIC_V2: u32 = 0x6b33_43cf;
 /// What a ClientHello offers.
 #[derive(Debug, Clone, Default)]
 pub struct Hello<'a> {
-    /// server_name; `None` sends no SNI extension at all.
+    /// `server_name`; `None` sends no SNI extension at all.
     pub sni: Option<&'a str>,
     pub alpn: &'a [&'a str],
     /// An X25519MLKEM768 key share (1,216 bytes) before the X25519 one, as
     /// browsers send since 2024: the hello no longer fits one segment.
     pub post_quantum: bool,
-    /// An encrypted_client_hello (0xfe0d) extension of the outer type.
+    /// An `encrypted_client_hello` (0xfe0d) extension of the outer type.
     pub ech: bool,
     /// Carried in QUIC: TLS 1.3 only, no session id, transport parameters.
     pub quic: bool,
@@ -77,7 +77,7 @@ pub fn client_hello(h: &Hello<'_>) -> Vec<u8> {
     if !h.alpn.is_empty() {
         let mut protocols = Vec::new();
         for p in h.alpn {
-            protocols.push(p.len() as u8);
+            protocols.push(::wire::len8(p.len()));
             protocols.extend_from_slice(p.as_bytes());
         }
         let mut list = Vec::new();
@@ -124,7 +124,7 @@ pub fn client_hello(h: &Hello<'_>) -> Vec<u8> {
     vec16(&mut body, &ext);
 
     let mut msg = vec![1];
-    msg.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+    msg.extend_from_slice(&crate::capture::len32(body.len()).to_be_bytes()[1..]);
     msg.extend_from_slice(&body);
     msg
 }
@@ -242,10 +242,10 @@ impl NameWriter {
                 out.extend_from_slice(&(0xc000 | at).to_be_bytes());
                 return;
             }
-            if out.len() < 0x3fff {
-                self.seen.insert(suffix, out.len() as u16);
+            if let Some(at) = u16::try_from(out.len()).ok().filter(|&at| at < 0x3fff) {
+                self.seen.insert(suffix, at);
             }
-            out.push(labels[i].len() as u8);
+            out.push(::wire::len8(labels[i].len()));
             out.extend_from_slice(labels[i].as_bytes());
         }
         out.push(0);
@@ -256,7 +256,7 @@ fn dns_message(id: u16, flags: u16, name: &str, qtype: u16, answers: &[Answer]) 
     let mut m = Vec::with_capacity(64);
     m.extend_from_slice(&id.to_be_bytes());
     m.extend_from_slice(&flags.to_be_bytes());
-    for count in [1, answers.len() as u16, 0, 0] {
+    for count in [1, ::wire::len16(answers.len()), 0, 0] {
         m.extend_from_slice(&count.to_be_bytes());
     }
     let mut names = NameWriter { seen: HashMap::new() };
@@ -282,7 +282,7 @@ fn dns_message(id: u16, flags: u16, name: &str, qtype: u16, answers: &[Answer]) 
             Rdata::Cname(target) => names.write(&mut m, target),
             Rdata::Raw(_, rdata) => m.extend_from_slice(rdata),
         }
-        let len = (m.len() - len_at - 2) as u16;
+        let len = ::wire::len16(m.len() - len_at - 2);
         m[len_at..len_at + 2].copy_from_slice(&len.to_be_bytes());
     }
     m
@@ -327,13 +327,13 @@ pub fn quic_hello_datagrams(version: u32, dcid: &[u8], scid: &[u8], hello: &[u8]
         .enumerate()
         .map(|(i, part)| {
             let frames = crypto_frame((i * chunk) as u64, part);
-            quic_initial(version, dcid, scid, i as u32, &frames, 1200)
+            quic_initial(version, dcid, scid, crate::capture::len32(i), &frames, 1200)
         })
         .collect()
 }
 
 fn vec16(out: &mut Vec<u8>, data: &[u8]) {
-    out.extend_from_slice(&(data.len() as u16).to_be_bytes());
+    out.extend_from_slice(&::wire::len16(data.len()).to_be_bytes());
     out.extend_from_slice(data);
 }
 

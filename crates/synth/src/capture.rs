@@ -62,14 +62,19 @@ impl<W: Write> PcapWriter<W> {
         Ok(PcapWriter { out, format })
     }
 
+    /// Writes one record, cut to the snap length.
+    ///
+    /// # Panics
+    ///
+    /// On a timestamp past 2106, which classic pcap's 32-bit seconds cannot hold.
     pub fn write(&mut self, record: &Record) -> io::Result<()> {
         let f = self.format;
         let caplen = record.data.len().min(f.snaplen as usize);
-        let secs = (record.ts_ns / 1_000_000_000) as u32;
+        let secs = u32::try_from(record.ts_ns / 1_000_000_000).expect("classic pcap holds seconds up to 2106");
         let sub = record.ts_ns % 1_000_000_000;
-        let frac = if f.nanos { sub } else { sub / 1_000 } as u32;
+        let frac = u32::try_from(if f.nanos { sub } else { sub / 1_000 }).expect("a fraction of a second");
         let mut h = [0u8; 16];
-        for (i, v) in [secs, frac, caplen as u32, record.data.len() as u32].into_iter().enumerate() {
+        for (i, v) in [secs, frac, len32(caplen), len32(record.data.len())].into_iter().enumerate() {
             h[i * 4..i * 4 + 4].copy_from_slice(&if f.big_endian { v.to_be_bytes() } else { v.to_le_bytes() });
         }
         self.out.write_all(&h)?;
@@ -131,7 +136,7 @@ impl PcapNg {
     /// Declares the next interface; returns its index.
     pub fn interface(&mut self, iface: NgInterface) -> u32 {
         let mut body = Vec::new();
-        body.extend_from_slice(&(iface.linktype as u16).to_le_bytes());
+        body.extend_from_slice(&((iface.linktype & 0xffff) as u16).to_le_bytes());
         body.extend_from_slice(&0u16.to_le_bytes());
         body.extend_from_slice(&iface.snaplen.to_le_bytes());
         push_option(&mut body, 2, iface.name.as_bytes()); // if_name
@@ -141,7 +146,7 @@ impl PcapNg {
         push_option(&mut body, 0, b"");
         self.block(1, &body);
         self.interfaces.push(iface);
-        (self.interfaces.len() - 1) as u32
+        len32(self.interfaces.len() - 1)
     }
 
     /// An Enhanced Packet Block on `record.interface`.
@@ -151,10 +156,11 @@ impl PcapNg {
         let caplen = record.data.len().min(iface.snaplen as usize);
         let mut body = Vec::with_capacity(20 + caplen + 3);
         body.extend_from_slice(&record.interface.to_le_bytes());
-        body.extend_from_slice(&((ts >> 32) as u32).to_le_bytes());
-        body.extend_from_slice(&(ts as u32).to_le_bytes());
-        body.extend_from_slice(&(caplen as u32).to_le_bytes());
-        body.extend_from_slice(&(record.data.len() as u32).to_le_bytes());
+        // The upper 32 bits, then the lower, each little-endian.
+        body.extend_from_slice(&ts.to_le_bytes()[4..]);
+        body.extend_from_slice(&ts.to_le_bytes()[..4]);
+        body.extend_from_slice(&len32(caplen).to_le_bytes());
+        body.extend_from_slice(&len32(record.data.len()).to_le_bytes());
         body.extend_from_slice(&record.data[..caplen]);
         body.resize(body.len().next_multiple_of(4), 0);
         self.block(6, &body);
@@ -162,7 +168,7 @@ impl PcapNg {
 
     /// A Simple Packet Block: a frame on interface 0 without a timestamp.
     pub fn simple_packet(&mut self, data: &[u8]) {
-        let mut body = (data.len() as u32).to_le_bytes().to_vec();
+        let mut body = len32(data.len()).to_le_bytes().to_vec();
         body.extend_from_slice(data);
         body.resize(body.len().next_multiple_of(4), 0);
         self.block(3, &body);
@@ -176,7 +182,7 @@ impl PcapNg {
     }
 
     fn block(&mut self, block_type: u32, body: &[u8]) {
-        let len = (12 + body.len()) as u32;
+        let len = len32(12 + body.len());
         self.out.extend_from_slice(&block_type.to_le_bytes());
         self.out.extend_from_slice(&len.to_le_bytes());
         self.out.extend_from_slice(body);
@@ -188,10 +194,16 @@ impl PcapNg {
     }
 }
 
+/// A 32-bit length field's value; captures are written from fixtures far
+/// smaller than 4 GiB, so one that is not is a bug worth stopping on.
+pub(crate) fn len32(len: usize) -> u32 {
+    u32::try_from(len).unwrap_or_else(|_| panic!("{len} does not fit a 32-bit length field"))
+}
+
 /// A pcapng option: code, length, value padded to 4 bytes.
 fn push_option(body: &mut Vec<u8>, code: u16, value: &[u8]) {
     body.extend_from_slice(&code.to_le_bytes());
-    body.extend_from_slice(&(value.len() as u16).to_le_bytes());
+    body.extend_from_slice(&::wire::len16(value.len()).to_le_bytes());
     body.extend_from_slice(value);
     body.resize(body.len().next_multiple_of(4), 0);
 }

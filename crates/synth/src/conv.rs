@@ -100,7 +100,7 @@ impl Path {
     pub fn tcp(&self, from_client: bool, seq: u32, ack: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
         let (src, dst) = self.ends(from_client);
         let segment = wire::tcp_segment(src, dst, seq, ack, flags, payload);
-        let ident = (seq ^ (seq >> 16)) as u16;
+        let ident = ((seq ^ (seq >> 16)) & 0xffff) as u16;
         self.link.frame(&wire::ip_packet(src.ip(), dst.ip(), wire::IPPROTO_TCP, &segment, &self.extras, ident))
     }
 
@@ -108,7 +108,7 @@ impl Path {
     pub fn udp(&self, from_client: bool, payload: &[u8]) -> Vec<u8> {
         let (src, dst) = self.ends(from_client);
         let datagram = wire::udp_datagram(src, dst, payload);
-        let ident = src.port() ^ (payload.len() as u16);
+        let ident = src.port() ^ ::wire::len16(payload.len());
         self.link.frame(&wire::ip_packet(src.ip(), dst.ip(), wire::IPPROTO_UDP, &datagram, &self.extras, ident))
     }
 }
@@ -154,10 +154,10 @@ impl TcpSession {
     /// moved on by `data.len()`.
     pub fn client_send(&mut self, cap: &mut Capture, data: &[u8], segments: &[Range<usize>]) {
         for r in segments {
-            let seq = self.client_next.wrapping_add(r.start as u32);
+            let seq = self.client_next.wrapping_add(seq_offset(r.start));
             cap.push(self.path.tcp(true, seq, self.server_next, PSH | ACK, &data[r.clone()]));
         }
-        self.client_next = self.client_next.wrapping_add(data.len() as u32);
+        self.client_next = self.client_next.wrapping_add(seq_offset(data.len()));
     }
 
     /// Sends client bytes in order, [`MSS`] per frame.
@@ -171,10 +171,10 @@ impl TcpSession {
         let last = segments.len().saturating_sub(1);
         for (i, r) in segments.into_iter().enumerate() {
             let flags = if i == last { PSH | ACK } else { ACK };
-            let seq = self.server_next.wrapping_add(r.start as u32);
+            let seq = self.server_next.wrapping_add(seq_offset(r.start));
             cap.push(self.path.tcp(false, seq, self.client_next, flags, &data[r]));
         }
-        self.server_next = self.server_next.wrapping_add(data.len() as u32);
+        self.server_next = self.server_next.wrapping_add(seq_offset(data.len()));
     }
 
     /// A pure ACK from one side.
@@ -216,6 +216,11 @@ pub fn tcp_conversation(
     s.close(cap);
 }
 
+/// A stream offset as TCP counts it: sequence numbers wrap modulo 2^32.
+fn seq_offset(n: usize) -> u32 {
+    (n as u64 & 0xffff_ffff) as u32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,7 +249,7 @@ mod tests {
         assert_eq!(seqs[1], (9000, SYN | ACK, 0));
         assert_eq!(&seqs[3..6], &[(3001, PSH | ACK, 1000), (1001, PSH | ACK, 1500), (2001, PSH | ACK, 1000)]);
         assert_eq!(seqs[6], (9001, ACK, MSS));
-        assert_eq!(seqs[8], (9001 + 2 * MSS as u32, PSH | ACK, 3000 - 2 * MSS));
+        assert_eq!(seqs[8], (9001 + 2 * u32::try_from(MSS).unwrap(), PSH | ACK, 3000 - 2 * MSS));
         assert_eq!(seqs[9], (4001, FIN | ACK, 0));
         assert_eq!(seqs.len(), 12);
         assert_eq!(cap.records()[11].ts_ns, T0_NS + 11 * MS);

@@ -2,13 +2,13 @@
 //! benchmark capture. `examples/genpcaps.rs` writes them; `tests/replay.rs`
 //! checks that [`all`] reproduces the committed bytes and replays them.
 //!
-//! Addresses: clients live in 10.10.0.0/16 and fd00:10:10::/48 (segment
+//! Addresses: clients live in 10.10.0.0/16 and `fd00:10:10::/48` (segment
 //! `hq` in `sample.toml`, `net-10-10` / `net-fd00-10-10` without config)
 //! or 192.168.30.0/24 on VLAN 30 (`lab`); the resolver is 10.10.0.1.
 //! Vendor servers use the signatures' own prefixes (Apple 17.0.0.0/8 and
-//! push 17.249.0.0/16, 2620:149:a44::/48; Google 142.250.0.0/15,
-//! 2a00:1450::/32); every other server is in a documentation range
-//! (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32), which no
+//! push 17.249.0.0/16, `2620:149:a44::/48`; Google 142.250.0.0/15,
+//! `2a00:1450::/32`); every other server is in a documentation range
+//! (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, `2001:db8::/32`), which no
 //! signature lists, so that only names or DNS answers can attribute it.
 
 use std::io::{self, Write};
@@ -317,7 +317,7 @@ fn dns() -> Fixture {
     cap.wait(SECOND);
     // DNS over TCP (RFC 1035 4.2.2: a 2-byte length before each message).
     let name = "lf16-tiktok-web.tiktokcdn-us.com";
-    let framed = |m: Vec<u8>| [&(m.len() as u16).to_be_bytes()[..], &m].concat();
+    let framed = |m: Vec<u8>| [&::wire::len16(m.len()).to_be_bytes()[..], &m].concat();
     let query = framed(dns_query(0x1005, name, QTYPE_A));
     let answer = framed(dns_response(0x1005, name, QTYPE_A, &[Answer::a(name, 300, "198.51.100.21")]));
     let tcp53 = Path::new("10.10.1.21:40005", "10.10.0.1:53");
@@ -668,7 +668,7 @@ fn crypto(hello: &[u8]) -> Vec<u8> {
 fn quic_conv(cap: &mut Capture, path: &Path, version: u32, sni: &str, seed: u64) {
     let hello = app::client_hello(&Hello { quic: true, alpn: &["h3"], seed, ..Hello::sni(sni) });
     let dcid = XorShift::new(seed).bytes(8);
-    for datagram in app::quic_hello_datagrams(version, &dcid, &[seed as u8; 4], &hello, 1) {
+    for datagram in app::quic_hello_datagrams(version, &dcid, &[seed.to_le_bytes()[0]; 4], &hello, 1) {
         cap.push(path.udp(true, &datagram));
     }
     server_datagrams(cap, path, seed);
@@ -937,7 +937,7 @@ type TunnelCase = (Tunnel, &'static str, &'static str, Vec<(u16, u16)>, Talk);
 
 /// The inner flows of `tunnels.pcap`: (tunnel, inner client, inner server,
 /// inner VLAN tags, conversation). Tunnel ends are in 192.0.2.0/24 and
-/// 2001:db8:ffff::/48; inner clients in 10.10.3.0/24 and fd00:10:10::3:0/112.
+/// `2001:db8:ffff::/48`; inner clients in 10.10.3.0/24 and `fd00:10:10::3:0/112`.
 fn tunnel_cases() -> Vec<TunnelCase> {
     let t = Tunnel::new;
     let geneve_option = GeneveOption { class: 0xffff, kind: 0x01, data: vec![0x00, 0x00, 0x17, 0x70] };
@@ -1072,7 +1072,7 @@ fn tunnels_capture() -> (Vec<Record>, Vec<TunnelledFlow>) {
         match talk {
             Talk::Sni(sni) => tls(&mut inner, &path, &Hello::sni(sni), &[], 1200),
             Talk::PostQuantum(sni) => {
-                tls(&mut inner, &path, &Hello { post_quantum: true, ..Hello::sni(sni) }, &[], 1200)
+                tls(&mut inner, &path, &Hello { post_quantum: true, ..Hello::sni(sni) }, &[], 1200);
             }
             Talk::Nameless => nameless(&mut inner, &path),
         }
@@ -1474,7 +1474,8 @@ pub fn bench<W: Write>(out: W, packets: u64, seed: u64) -> io::Result<BenchStats
     // 50 µs per frame: 800k frames span 40 s.
     let mut cap = Capture::new(T0_NS, 50_000);
     while stats.packets < packets {
-        let f = &mut flows[rng.range(0, flows_n - 1) as usize];
+        let pick = rng.range_usize(0, flows.len() - 1);
+        let f = &mut flows[pick];
         if f.opening {
             f.opening = false;
             let path = f.session.path.clone();
@@ -1499,9 +1500,9 @@ pub fn bench<W: Write>(out: W, packets: u64, seed: u64) -> io::Result<BenchStats
         } else {
             let v6 = f.session.path.client.is_ipv6();
             let headers = 14 + if v6 { 40 } else { 20 } + if f.udp { 8 } else { 20 };
-            let size = rng.range(60, 1500) as usize;
+            let size = rng.range_usize(60, 1500);
             let len = size.saturating_sub(headers).min(1400);
-            let start = rng.range(0, (noise.len() - len) as u64) as usize;
+            let start = rng.range_usize(0, noise.len() - len);
             let payload = &noise[start..start + len];
             let from_client = rng.chance(30);
             if f.udp {
@@ -1554,7 +1555,7 @@ fn bench_flow(i: u64, rng: &mut XorShift) -> BenchFlow {
         session: TcpSession::new(path, rng.next_u32(), rng.next_u32()),
         udp,
         opening: rng.chance(5),
-        name: BENCH_NAMES[rng.range(0, BENCH_NAMES.len() as u64 - 1) as usize],
+        name: BENCH_NAMES[rng.range_usize(0, BENCH_NAMES.len() - 1)],
     }
 }
 
@@ -1639,8 +1640,8 @@ fn quic_versions() -> Fixture {
             crate::quic::crypto_frame(0, &hello)
         };
         let dcid = XorShift::new(seed).bytes(8);
-        let initial = app::quic_initial(version, &dcid, &[seed as u8; 4], 0, &frames, 1200);
-        flow(&mut cap, &client(port, (port - 51060) as u8), seed, &[initial]);
+        let initial = app::quic_initial(version, &dcid, &[seed.to_le_bytes()[0]; 4], 0, &frames, 1200);
+        flow(&mut cap, &client(port, u8::try_from(port - 51060).expect("ports 51060 to 51315")), seed, &[initial]);
     }
     // Google QUIC CHLOs: Q050 protected, Q046 and Q043/Q039 in plaintext.
     let agent = "Chrome/83.0.4103.101 Android 8.0.0; LDN-L21";
@@ -1655,15 +1656,20 @@ fn quic_versions() -> Fixture {
     flow(&mut cap, &client(51207, 147), 51207, &[q050]);
     let message = chlo(Some("www.youtube.com"), Some(agent), 1300);
     flow(&mut cap, &client(51208, 148), 51208, &[q046_packet([0x48; 8], 1, &gquic_stream_frame(0, &message, true))]);
-    for (port, version) in [(51209, *b"Q043"), (51210, *b"Q039")] {
+    for (port, version) in [(51209u16, *b"Q043"), (51210, *b"Q039")] {
         let message = chlo(Some("www.google.com"), Some(agent), 1300);
         let packet = gquic_public_packet(
             u32::from_be_bytes(version),
-            [port as u8; 8],
+            [port.to_le_bytes()[0]; 8],
             1,
             &gquic_stream_frame(0, &message, true),
         );
-        flow(&mut cap, &client(port, (port - 51060) as u8), u64::from(port), &[packet]);
+        flow(
+            &mut cap,
+            &client(port, u8::try_from(port - 51060).expect("ports 51060 to 51315")),
+            u64::from(port),
+            &[packet],
+        );
     }
     // A 0-RTT packet captured ahead of its Initial.
     let dcid = XorShift::new(51211).bytes(8);
@@ -1751,8 +1757,8 @@ fn set_epb_stamp(file: &mut [u8], index: usize, stamp: u64) {
     while at + 12 <= file.len() {
         if u32_at(file, at) == 6 {
             if seen == index {
-                file[at + 12..at + 16].copy_from_slice(&((stamp >> 32) as u32).to_le_bytes());
-                file[at + 16..at + 20].copy_from_slice(&(stamp as u32).to_le_bytes());
+                file[at + 12..at + 16].copy_from_slice(&stamp.to_le_bytes()[4..]);
+                file[at + 16..at + 20].copy_from_slice(&stamp.to_le_bytes()[..4]);
                 return;
             }
             seen += 1;
@@ -1780,34 +1786,34 @@ fn after_preamble(cap: &mut Capture, path: &Path, preamble: &[Step<'_>], hello: 
     session.close(cap);
 }
 
-/// The LDAPMessage of an ExtendedRequest for StartTLS (RFC 4511 §4.14.1).
+/// The `LDAPMessage` of an `ExtendedRequest` for StartTLS (RFC 4511 §4.14.1).
 fn ldap_start_tls(message_id: u8) -> Vec<u8> {
     let oid = b"1.3.6.1.4.1.1466.20037";
-    let request = [&[0x77, 2 + oid.len() as u8, 0x80, oid.len() as u8][..], oid].concat();
-    [&[0x30, 3 + request.len() as u8, 0x02, 0x01, message_id][..], &request].concat()
+    let request = [&[0x77, 2 + ::wire::len8(oid.len()), 0x80, ::wire::len8(oid.len())][..], oid].concat();
+    [&[0x30, 3 + ::wire::len8(request.len()), 0x02, 0x01, message_id][..], &request].concat()
 }
 
-/// An LDAP ExtendedResponse: success, for StartTLS.
+/// An LDAP `ExtendedResponse`: success, for StartTLS.
 fn ldap_start_tls_ok(message_id: u8) -> Vec<u8> {
     vec![0x30, 0x0c, 0x02, 0x01, message_id, 0x78, 0x07, 0x0a, 0x01, 0x00, 0x04, 0x00, 0x04, 0x00]
 }
 
 /// An RDP client's X.224 Connection Request with a cookie and an
-/// RDP_NEG_REQ for TLS and CredSSP ([MS-RDPBCGR] 2.2.1.1), in a TPKT.
+/// `RDP_NEG_REQ` for TLS and CredSSP ([MS-RDPBCGR] 2.2.1.1), in a TPKT.
 fn rdp_connection_request() -> Vec<u8> {
     let cookie = b"Cookie: mstshash=user\r\n";
     let neg_req = [0x01, 0x00, 0x08, 0x00, 0x03, 0x00, 0x00, 0x00];
     let x224 = [&[0xe0, 0, 0, 0, 0, 0][..], cookie, &neg_req].concat();
-    let len = (4 + 1 + x224.len()) as u16;
-    [&[0x03, 0x00][..], &len.to_be_bytes(), &[x224.len() as u8], &x224].concat()
+    let len = ::wire::len16(4 + 1 + x224.len());
+    [&[0x03, 0x00][..], &len.to_be_bytes(), &[::wire::len8(x224.len())], &x224].concat()
 }
 
 /// The server's X.224 Connection Confirm selecting TLS.
 fn rdp_connection_confirm() -> Vec<u8> {
     let neg_rsp = [0x02, 0x00, 0x08, 0x00, 0x01, 0x00, 0x00, 0x00];
     let x224 = [&[0xd0, 0, 0, 0x12, 0x34, 0][..], &neg_rsp].concat();
-    let len = (4 + 1 + x224.len()) as u16;
-    [&[0x03, 0x00][..], &len.to_be_bytes(), &[x224.len() as u8], &x224].concat()
+    let len = ::wire::len16(4 + 1 + x224.len());
+    [&[0x03, 0x00][..], &len.to_be_bytes(), &[::wire::len8(x224.len())], &x224].concat()
 }
 
 /// The TLS hellos that follow plaintext preambles.
@@ -1953,12 +1959,12 @@ fn stun_binding(transaction: u8, attributes: &[(u16, &[u8])]) -> Vec<u8> {
     let mut body = Vec::new();
     for (kind, value) in attributes {
         body.extend_from_slice(&kind.to_be_bytes());
-        body.extend_from_slice(&(value.len() as u16).to_be_bytes());
+        body.extend_from_slice(&::wire::len16(value.len()).to_be_bytes());
         body.extend_from_slice(value);
         body.resize(body.len().div_ceil(4) * 4, 0);
     }
     let mut m = vec![0x00, 0x01];
-    m.extend_from_slice(&(body.len() as u16).to_be_bytes());
+    m.extend_from_slice(&::wire::len16(body.len()).to_be_bytes());
     m.extend_from_slice(&0x2112_a442u32.to_be_bytes());
     m.extend_from_slice(&[transaction; 12]);
     m.extend_from_slice(&body);
@@ -2078,7 +2084,7 @@ fn dhcp_request(mac: [u8; 6], hostname: &str, asks: [u8; 4], vendor_class: Optio
     m[236..240].copy_from_slice(&[99, 130, 83, 99]);
     let mut option = |code: u8, value: &[u8]| {
         m.push(code);
-        m.push(value.len() as u8);
+        m.push(::wire::len8(value.len()));
         m.extend_from_slice(value);
     };
     option(53, &[3]);
@@ -2097,7 +2103,7 @@ fn dhcp_request(mac: [u8; 6], hostname: &str, asks: [u8; 4], vendor_class: Optio
 fn wire_name(name: &str) -> Vec<u8> {
     let mut out = Vec::new();
     for label in name.split('.') {
-        out.push(label.len() as u8);
+        out.push(::wire::len8(label.len()));
         out.extend_from_slice(label.as_bytes());
     }
     out.push(0);
@@ -2107,27 +2113,27 @@ fn wire_name(name: &str) -> Vec<u8> {
 /// An mDNS response: `records` are (owner, type, RDATA), all answers.
 fn mdns_response(records: &[(&str, u16, Vec<u8>)]) -> Vec<u8> {
     let mut m = vec![0, 0, 0x84, 0, 0, 0];
-    m.extend_from_slice(&(records.len() as u16).to_be_bytes());
+    m.extend_from_slice(&::wire::len16(records.len()).to_be_bytes());
     m.extend_from_slice(&[0, 0, 0, 0]);
     for (owner, rtype, rdata) in records {
         m.extend_from_slice(&wire_name(owner));
         m.extend_from_slice(&rtype.to_be_bytes());
         m.extend_from_slice(&[0x80, 1, 0, 0, 0x11, 0x94]);
-        m.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+        m.extend_from_slice(&::wire::len16(rdata.len()).to_be_bytes());
         m.extend_from_slice(rdata);
     }
     m
 }
 
 fn txt(strings: &[&str]) -> Vec<u8> {
-    strings.iter().flat_map(|s| [&[s.len() as u8][..], s.as_bytes()].concat()).collect()
+    strings.iter().flat_map(|s| [&[::wire::len8(s.len())][..], s.as_bytes()].concat()).collect()
 }
 
 fn ipv4(addr: &str) -> Vec<u8> {
     addr.parse::<std::net::Ipv4Addr>().expect("IPv4 address").octets().to_vec()
 }
 
-/// A WS-Discovery ProbeMatches as ONVIF devices send it.
+/// A WS-Discovery `ProbeMatches` as ONVIF devices send it.
 fn onvif_probe_match(types: &str, scopes: &[&str]) -> Vec<u8> {
     format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?><SOAP-ENV:Envelope xmlns:SOAP-ENV=\"http://www.w3.org/2003/05/soap-envelope\" \
@@ -2248,9 +2254,9 @@ SERVER: Linux/3.10 UPnP/1.0 Hikvision/V5.7.3\r\nST: upnp:rootdevice\r\nUSN: uuid
     let mut dhip = vec![0x20, 0, 0, 0];
     dhip.extend_from_slice(b"DHIP");
     dhip.extend_from_slice(&[0; 8]);
-    dhip.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    dhip.extend_from_slice(&crate::capture::len32(body.len()).to_le_bytes());
     dhip.extend_from_slice(&[0; 4]);
-    dhip.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    dhip.extend_from_slice(&crate::capture::len32(body.len()).to_le_bytes());
     dhip.extend_from_slice(&[0; 4]);
     dhip.extend_from_slice(body);
     cap.push(Path::new("10.10.8.20:37810", "239.255.255.251:37810").udp(true, &dhip));
@@ -2309,7 +2315,7 @@ fn os_syn(client: &str, server: &str, ttl: u8, window: u16, options: &[u8]) -> V
     seg.extend_from_slice(&dst.port().to_be_bytes());
     seg.extend_from_slice(&isn(&path).0.to_be_bytes());
     seg.extend_from_slice(&[0; 4]);
-    seg.extend_from_slice(&[(((20 + options.len()) / 4) as u8) << 4, SYN]);
+    seg.extend_from_slice(&[::wire::len8((20 + options.len()) / 4) << 4, SYN]);
     seg.extend_from_slice(&window.to_be_bytes());
     seg.extend_from_slice(&[0; 4]); // checksum, urgent pointer
     seg.extend_from_slice(options);
@@ -2406,7 +2412,7 @@ pub fn host_header_flood(flows: u32, host_len: usize) -> impl Iterator<Item = Re
     });
     let chunks: Vec<Vec<u8>> = head.chunks(SEGMENT).map(<[u8]>::to_vec).collect();
     let heads = chunks.into_iter().enumerate().flat_map(move |(n, chunk)| {
-        let offset = (n * SEGMENT) as u32;
+        let offset = crate::capture::len32(n * SEGMENT);
         (0..flows).map(move |i| {
             let (p, (c, s)) = (path(i), isn(i));
             p.tcp(true, c.wrapping_add(1).wrapping_add(offset), s.wrapping_add(1), PSH | ACK, &chunk)
@@ -2419,8 +2425,8 @@ pub fn host_header_flood(flows: u32, host_len: usize) -> impl Iterator<Item = Re
 /// DNS type HTTPS (RFC 9460).
 const QTYPE_HTTPS: u16 = 65;
 
-/// ServiceMode HTTPS RDATA for the owner itself (priority 1, target "."),
-/// with alpn h3,h2, the address hints and, when given, an ECHConfigList.
+/// `ServiceMode` HTTPS RDATA for the owner itself (priority 1, target "."),
+/// with alpn h3,h2, the address hints and, when given, an `ECHConfigList`.
 fn https_rdata(v4: &[&str], ech: Option<&[u8]>, v6: &[&str]) -> Vec<u8> {
     let mut params: Vec<(u16, Vec<u8>)> = vec![(1, b"\x02h3\x02h2".to_vec())];
     let v4: Vec<u8> = v4.iter().flat_map(|a| a.parse::<std::net::Ipv4Addr>().expect("IPv4").octets()).collect();
@@ -2435,13 +2441,13 @@ fn https_rdata(v4: &[&str], ech: Option<&[u8]>, v6: &[&str]) -> Vec<u8> {
     let mut rdata = vec![0, 1, 0];
     for (key, value) in params {
         rdata.extend_from_slice(&key.to_be_bytes());
-        rdata.extend_from_slice(&(value.len() as u16).to_be_bytes());
+        rdata.extend_from_slice(&::wire::len16(value.len()).to_be_bytes());
         rdata.extend_from_slice(&value);
     }
     rdata
 }
 
-/// An ECHConfigList with one version 0xfe0d config (RFC 9849 §4), public
+/// An `ECHConfigList` with one version 0xfe0d config (RFC 9849 §4), public
 /// name cloudflare-ech.com, as Cloudflare publishes them.
 fn ech_config_list() -> Vec<u8> {
     let mut contents = vec![7, 0, 0x20, 0, 0x20];
@@ -2450,9 +2456,9 @@ fn ech_config_list() -> Vec<u8> {
     contents.extend_from_slice(b"cloudflare-ech.com");
     contents.extend_from_slice(&[0, 0]);
     let mut config = vec![0xfe, 0x0d];
-    config.extend_from_slice(&(contents.len() as u16).to_be_bytes());
+    config.extend_from_slice(&::wire::len16(contents.len()).to_be_bytes());
     config.extend_from_slice(&contents);
-    let mut list = (config.len() as u16).to_be_bytes().to_vec();
+    let mut list = ::wire::len16(config.len()).to_be_bytes().to_vec();
     list.extend_from_slice(&config);
     list
 }
@@ -2525,7 +2531,7 @@ fn encrypted_dns() -> Fixture {
 }
 
 /// A STUN message of `message_type` (0x0101 Binding success, 0x0103
-/// Allocate success, 0x0008 CreatePermission request).
+/// Allocate success, 0x0008 `CreatePermission` request).
 fn stun_message(message_type: u16, transaction: [u8; 12], attributes: &[(u16, Vec<u8>)]) -> Vec<u8> {
     let mut m = stun_binding(0, &attributes.iter().map(|(k, v)| (*k, &v[..])).collect::<Vec<_>>());
     m[..2].copy_from_slice(&message_type.to_be_bytes());

@@ -62,9 +62,17 @@ impl XorShift {
         low + self.next_u64() % (high - low + 1)
     }
 
+    /// [`range`](Self::range) for indices and sizes.
+    #[allow(clippy::cast_possible_truncation, reason = "at most high, a usize")]
+    pub fn range_usize(&mut self, low: usize, high: usize) -> usize {
+        self.range(low as u64, high as u64) as usize
+    }
+
     /// A value in `0..n` (0 when `n` is 0): an index into something.
     pub fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % (n.max(1) as u64)) as usize
+        #[allow(clippy::cast_possible_truncation, reason = "below n, a usize")]
+        let i = (self.next_u64() % (n.max(1) as u64)) as usize;
+        i
     }
 
     /// True with probability `percent` / 100.

@@ -283,7 +283,8 @@ impl Tunnel {
             Encap::Capwap80211 { bssid } => {
                 let (station, peer) = ip_ends(inner, from_client);
                 let (station, peer) = (wire::mac_for(station), wire::mac_for(peer));
-                let frame = ieee80211_data(from_client, *bssid, station, peer, n as u16, ip_ethertype(inner), inner);
+                let frame =
+                    ieee80211_data(from_client, *bssid, station, peer, (n & 0xffff) as u16, ip_ethertype(inner), inner);
                 let datagram = self.capwap(from_client, &capwap_data(true, &frame));
                 (self.ip(src, dst, wire::IPPROTO_UDP, &datagram, n), frame)
             }
@@ -300,7 +301,7 @@ impl Tunnel {
             }
             Encap::GtpU { uplink_teid, downlink_teid, qfi } => {
                 let teid = if from_client { *uplink_teid } else { *downlink_teid };
-                let data = gtpu(teid, n as u16, Some((from_client, *qfi)), inner);
+                let data = gtpu(teid, (n & 0xffff) as u16, Some((from_client, *qfi)), inner);
                 let (s, d) = (SocketAddr::new(src, GTPU_PORT), SocketAddr::new(dst, GTPU_PORT));
                 (self.ip(src, dst, wire::IPPROTO_UDP, &wire::udp_datagram(s, d, &data), n), inner.to_vec())
             }
@@ -369,7 +370,7 @@ impl Tunnel {
     /// The outer IP packet, on Ethernet; an IPv4 packet over the MTU in
     /// fragments of the same ident.
     fn ip(&self, src: IpAddr, dst: IpAddr, protocol: u8, payload: &[u8], n: u32) -> Vec<Vec<u8>> {
-        let ident = 0x4000u16.wrapping_add(n as u16);
+        let ident = 0x4000u16.wrapping_add((n & 0xffff) as u16);
         let link = Link::ethernet();
         if src.is_ipv6() || 20 + payload.len() <= self.mtu {
             return vec![link.frame(&wire::ip_packet(src, dst, protocol, payload, &IpExtras::default(), ident))];
@@ -379,7 +380,8 @@ impl Tunnel {
             .step_by(chunk)
             .map(|start| {
                 let end = (start + chunk).min(payload.len());
-                let extras = IpExtras { v4_fragment: Some((start as u16, end < payload.len())), ..IpExtras::default() };
+                let extras =
+                    IpExtras { v4_fragment: Some((::wire::len16(start), end < payload.len())), ..IpExtras::default() };
                 link.frame(&wire::ip_packet(src, dst, protocol, &payload[start..end], &extras, ident))
             })
             .collect()
@@ -498,7 +500,7 @@ mod tests {
         let mut whole = None;
         for f in &frames {
             let Ok(Decoded::Fragment(frag)) = decode::decode(LinkType::Ethernet, f) else { panic!("not a fragment") };
-            whole = defrag.push(0, &frag, f.len() as u32);
+            whole = defrag.push(0, &frag, u32::try_from(f.len()).unwrap());
         }
         let whole = whole.expect("reassembled");
         let Ok(Decoded::Packet(p)) = whole.decode() else { panic!("not a packet") };

@@ -44,7 +44,7 @@ pub enum Link {
     EthernetFcs,
     /// IEEE 802.3 frames: a length field, then LLC/SNAP naming the ethertype.
     Ieee8023Snap,
-    /// PPP without framing (LINKTYPE_PPP) when `hdlc` is false, else in
+    /// PPP without framing (`LINKTYPE_PPP`) when `hdlc` is false, else in
     /// RFC 1662 framing (address and control before the protocol).
     Ppp { hdlc: bool },
     /// Cisco HDLC.
@@ -53,7 +53,7 @@ pub enum Link {
     Nflog { group: u16 },
     /// 802.11 QoS data frames between stations and the access point
     /// `bssid`, after a radiotap header, each ending in its FCS. A source
-    /// in 10.0.0.0/8 or fd00::/8 is the station sending to the access point.
+    /// in 10.0.0.0/8 or `fd00::/8` is the station sending to the access point.
     Radiotap { bssid: [u8; 6] },
 }
 
@@ -129,7 +129,7 @@ impl Link {
                 let snap = llc::emit(ethertype, ip);
                 let header = ethernet::Repr { dst: mac_of(dst), src: mac_of(src), tags: &[], ethertype: 0 };
                 let mut f = header.emit(&snap);
-                f[12..14].copy_from_slice(&(snap.len() as u16).to_be_bytes());
+                f[12..14].copy_from_slice(&::wire::len16(snap.len()).to_be_bytes());
                 return f;
             }
             Link::Ppp { hdlc } => {

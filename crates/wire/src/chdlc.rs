@@ -39,7 +39,7 @@ impl<T: AsRef<[u8]>> Frame<T> {
 
 impl Frame<&[u8]> {
     /// Whether the first byte could start a Cisco HDLC frame: how a
-    /// PPP_HDLC link tells one from PPP, whose frames start with 0xff.
+    /// `PPP_HDLC` link tells one from PPP, whose frames start with 0xff.
     pub fn starts(buffer: &[u8]) -> bool {
         matches!(buffer.first(), Some(&(ADDRESS_UNICAST | ADDRESS_BROADCAST)))
     }

@@ -22,11 +22,17 @@ pub fn checksum(parts: &[&[u8]]) -> u16 {
     while sum > 0xffff {
         sum = (sum & 0xffff) + (sum >> 16);
     }
-    !(sum as u16)
+    #[allow(clippy::cast_possible_truncation, reason = "the loop folded the sum below 0x10000")]
+    let folded = sum as u16;
+    !folded
 }
 
 /// The TCP/UDP pseudo-header of a `len`-byte segment (empty for addresses
 /// of different families).
+///
+/// # Panics
+///
+/// If `len` does not fit the length field (16 bits for IPv4, 32 for IPv6).
 pub fn pseudo_header(src: IpAddr, dst: IpAddr, protocol: u8, len: usize) -> Vec<u8> {
     let mut p = Vec::with_capacity(40);
     match (src, dst) {
@@ -34,12 +40,12 @@ pub fn pseudo_header(src: IpAddr, dst: IpAddr, protocol: u8, len: usize) -> Vec<
             p.extend_from_slice(&s.octets());
             p.extend_from_slice(&d.octets());
             p.extend_from_slice(&[0, protocol]);
-            p.extend_from_slice(&(len as u16).to_be_bytes());
+            p.extend_from_slice(&crate::len16(len).to_be_bytes());
         }
         (IpAddr::V6(s), IpAddr::V6(d)) => {
             p.extend_from_slice(&s.octets());
             p.extend_from_slice(&d.octets());
-            p.extend_from_slice(&(len as u32).to_be_bytes());
+            p.extend_from_slice(&u32::try_from(len).expect("an IPv6 jumbogram beyond 4 GiB").to_be_bytes());
             p.extend_from_slice(&[0, 0, 0, protocol]);
         }
         _ => {}

@@ -79,7 +79,8 @@ pub fn emit_ii(session: u16, vlan: u16, index: u32, frame: &[u8]) -> Vec<u8> {
     let session = session & 0x03ff;
     // En = 3: the frame keeps its VLAN tags (a trunk port's mirror).
     let en = 3u8;
-    let mut e = vec![0x10 | ((vlan >> 8) & 0x0f) as u8, vlan as u8, (en << 3) | (session >> 8) as u8, session as u8];
+    let ([vlan_hi, vlan_lo], [session_hi, session_lo]) = (vlan.to_be_bytes(), session.to_be_bytes());
+    let mut e = vec![0x10 | (vlan_hi & 0x0f), vlan_lo, (en << 3) | session_hi, session_lo];
     e.extend_from_slice(&(index & 0x000f_ffff).to_be_bytes());
     e.extend_from_slice(frame);
     e
@@ -92,7 +93,8 @@ pub fn emit_ii(session: u16, vlan: u16, index: u32, frame: &[u8]) -> Vec<u8> {
 #[cfg(feature = "emit")]
 pub fn emit_iii(session: u16, timestamp: u32, platform: Option<(u32, u32)>, frame: &[u8]) -> Vec<u8> {
     let session = session & 0x03ff;
-    let mut e = vec![0x20, 0x00, (session >> 8) as u8, session as u8];
+    let [session_hi, session_lo] = session.to_be_bytes();
+    let mut e = vec![0x20, 0x00, session_hi, session_lo];
     e.extend_from_slice(&timestamp.to_be_bytes());
     e.extend_from_slice(&[0, 0]); // security group tag
     // P = 0, frame type 0 (Ethernet), hardware id 1, D = 0, granularity

@@ -2,8 +2,11 @@
 
 use crate::{DecodeError, be16};
 
+/// IPv4.
 pub const ETHERTYPE_IPV4: u16 = 0x0800;
+/// ARP.
 pub const ETHERTYPE_ARP: u16 = 0x0806;
+/// IPv6.
 pub const ETHERTYPE_IPV6: u16 = 0x86dd;
 /// 802.1Q customer tag.
 pub const TPID_8021Q: u16 = 0x8100;
@@ -23,6 +26,7 @@ pub struct Frame<T: AsRef<[u8]>> {
 }
 
 impl<T: AsRef<[u8]>> Frame<T> {
+    /// A view of `buffer`, once it holds a whole header.
     pub fn new_checked(buffer: T) -> Result<Self, DecodeError> {
         if buffer.as_ref().len() < HEADER_LEN {
             return Err(DecodeError::EthernetTruncated);
@@ -40,6 +44,7 @@ impl<T: AsRef<[u8]>> Frame<T> {
         mac(self.buffer.as_ref(), 6)
     }
 
+    /// The ethertype, or an 802.3 length (values up to 1500).
     pub fn ethertype(&self) -> u16 {
         be16(self.buffer.as_ref(), 12)
     }
@@ -63,6 +68,7 @@ pub struct Tag<T: AsRef<[u8]>> {
 }
 
 impl<T: AsRef<[u8]>> Tag<T> {
+    /// A view of `buffer`, once it holds a whole tag.
     pub fn new_checked(buffer: T) -> Result<Self, DecodeError> {
         if buffer.as_ref().len() < TAG_LEN {
             return Err(DecodeError::VlanTruncated);
@@ -70,10 +76,12 @@ impl<T: AsRef<[u8]>> Tag<T> {
         Ok(Tag { buffer })
     }
 
+    /// The VLAN id (the TCI's low 12 bits).
     pub fn vlan_id(&self) -> u16 {
         be16(self.buffer.as_ref(), 0) & 0x0fff
     }
 
+    /// The ethertype of what follows the tag.
     pub fn ethertype(&self) -> u16 {
         be16(self.buffer.as_ref(), 2)
     }
@@ -90,10 +98,13 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Tag<&'a T> {
 #[cfg(feature = "emit")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Repr<'a> {
+    /// The destination MAC address.
     pub dst: [u8; 6],
+    /// The source MAC address.
     pub src: [u8; 6],
     /// (TPID, VLAN id), outermost first.
     pub tags: &'a [(u16, u16)],
+    /// The ethertype of the payload.
     pub ethertype: u16,
 }
 

@@ -60,7 +60,7 @@ impl GeneveOption {
         assert!(self.data.len() % 4 == 0 && self.data.len() <= 124, "Geneve option data of {} bytes", self.data.len());
         out.extend_from_slice(&self.class.to_be_bytes());
         out.push(self.kind);
-        out.push((self.data.len() / 4) as u8);
+        out.push(crate::len8(self.data.len() / 4));
         out.extend_from_slice(&self.data);
     }
 }
@@ -74,7 +74,7 @@ pub fn emit(vni: u32, protocol: u16, options: &[GeneveOption], payload: &[u8]) -
         o.encode(&mut opts);
     }
     assert!(opts.len() / 4 <= 0x3f, "Geneve options too long");
-    let mut g = vec![(opts.len() / 4) as u8, 0x00];
+    let mut g = vec![crate::len8(opts.len() / 4), 0x00];
     g.extend_from_slice(&protocol.to_be_bytes());
     g.extend_from_slice(&((vni & 0x00ff_ffff) << 8).to_be_bytes());
     g.extend_from_slice(&opts);

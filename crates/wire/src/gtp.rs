@@ -81,7 +81,7 @@ pub fn emit(teid: u32, sequence: u16, pdu_session: Option<(bool, u8)>, ip: &[u8]
     // Version 1, protocol type GTP, E and S when the extension is there.
     let flags = if pdu_session.is_some() { 0x36 } else { 0x30 };
     let mut g = vec![flags, 0xff];
-    g.extend_from_slice(&((optional.len() + ip.len()) as u16).to_be_bytes());
+    g.extend_from_slice(&crate::len16(optional.len() + ip.len()).to_be_bytes());
     g.extend_from_slice(&teid.to_be_bytes());
     g.extend_from_slice(&optional);
     g.extend_from_slice(ip);
@@ -95,7 +95,7 @@ mod tests {
     const INNER: [u8; 4] = [0x45, 0, 0, 4];
 
     fn gpdu(flags: u8, optional: &[u8], inner: &[u8]) -> Vec<u8> {
-        let len = (optional.len() + inner.len()) as u16;
+        let len = crate::len16(optional.len() + inner.len());
         let mut v = vec![flags, G_PDU];
         v.extend_from_slice(&len.to_be_bytes());
         v.extend_from_slice(&0x0102_0304u32.to_be_bytes());

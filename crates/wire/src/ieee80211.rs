@@ -192,8 +192,8 @@ mod tests {
     #[test]
     fn addresses_follow_the_ds_bits() {
         let mut f = frame([0x08, 0x01], 0);
-        for (i, b) in f[4..24].iter_mut().enumerate() {
-            *b = i as u8 / 6 + 1; // address 1 all 1s, 2 all 2s, 3 all 3s
+        for (i, b) in (0u8..).zip(f[4..24].iter_mut()) {
+            *b = i / 6 + 1; // address 1 all 1s, 2 all 2s, 3 all 3s
         }
         let to_ds = DataFrame::from_air(&f).unwrap().unwrap();
         assert_eq!((to_ds.src(), to_ds.dst()), ([2; 6], [3; 6]));

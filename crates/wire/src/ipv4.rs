@@ -15,6 +15,7 @@ pub struct Packet<'a> {
 }
 
 impl<'a> Packet<'a> {
+    /// A view of `buffer`, once its version, header length and total length are checked.
     pub fn new_checked(buffer: &'a [u8]) -> Result<Self, DecodeError> {
         if buffer.len() < MIN_HEADER_LEN {
             return Err(DecodeError::Ipv4Truncated);
@@ -39,26 +40,32 @@ impl<'a> Packet<'a> {
         Ok(Packet { buffer, header_len, end: total_len.min(buffer.len()) })
     }
 
+    /// The source address.
     pub fn src_addr(&self) -> Ipv4Addr {
         Ipv4Addr::new(self.buffer[12], self.buffer[13], self.buffer[14], self.buffer[15])
     }
 
+    /// The destination address.
     pub fn dst_addr(&self) -> Ipv4Addr {
         Ipv4Addr::new(self.buffer[16], self.buffer[17], self.buffer[18], self.buffer[19])
     }
 
+    /// The protocol of the payload (`IPPROTO_*`).
     pub fn protocol(&self) -> u8 {
         self.buffer[9]
     }
 
+    /// The time to live.
     pub fn ttl(&self) -> u8 {
         self.buffer[8]
     }
 
+    /// The identification field, shared by a datagram's fragments.
     pub fn ident(&self) -> u16 {
         be16(self.buffer, 4)
     }
 
+    /// The MF flag: more fragments follow this one.
     pub fn more_fragments(&self) -> bool {
         self.buffer[6] & 0x20 != 0
     }
@@ -68,10 +75,12 @@ impl<'a> Packet<'a> {
         usize::from(be16(self.buffer, 6) & 0x1fff) * 8
     }
 
+    /// Whether this is a fragment rather than a whole datagram.
     pub fn is_fragment(&self) -> bool {
         self.more_fragments() || self.fragment_offset() != 0
     }
 
+    /// The bytes after the header, up to the total length (or the capture's end).
     pub fn payload(&self) -> &'a [u8] {
         &self.buffer[self.header_len..self.end]
     }
@@ -81,9 +90,13 @@ impl<'a> Packet<'a> {
 #[cfg(feature = "emit")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Repr<'a> {
+    /// The source address.
     pub src: Ipv4Addr,
+    /// The destination address.
     pub dst: Ipv4Addr,
+    /// The protocol of the payload.
     pub protocol: u8,
+    /// The identification field.
     pub ident: u16,
     /// (offset in bytes, more fragments); `None` sets Don't Fragment.
     pub fragment: Option<(u16, bool)>,
@@ -100,9 +113,9 @@ impl Repr<'_> {
         let header_len = MIN_HEADER_LEN + options.len();
         let total = header_len + payload.len();
         let mut p = Vec::with_capacity(total);
-        p.push(0x40 | (header_len / 4) as u8);
+        p.push(0x40 | crate::len8(header_len / 4));
         p.push(0);
-        p.extend_from_slice(&(total as u16).to_be_bytes());
+        p.extend_from_slice(&crate::len16(total).to_be_bytes());
         p.extend_from_slice(&self.ident.to_be_bytes());
         let frag = match self.fragment {
             Some((offset, more)) => (offset / 8) | if more { 0x2000 } else { 0 },

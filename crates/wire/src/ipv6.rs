@@ -11,18 +11,25 @@ const MAX_EXTENSION_HEADERS: usize = 8;
 
 /// Extension header numbers (next-header values of the chain).
 pub const HOP_BY_HOP: u8 = 0;
+/// Routing header.
 pub const ROUTING: u8 = 43;
+/// Fragment header.
 pub const FRAGMENT: u8 = 44;
+/// Authentication header (IPsec AH).
 pub const AUTH: u8 = 51;
+/// Destination options header.
 pub const DEST_OPTS: u8 = 60;
+/// Mobility header (RFC 6275).
 pub const MOBILITY: u8 = 135;
 
 /// Fragment header fields, when the chain contains one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FragmentInfo {
+    /// The identification, shared by a packet's fragments.
     pub ident: u32,
     /// Offset in bytes.
     pub offset: usize,
+    /// The M flag: more fragments follow this one.
     pub more: bool,
 }
 
@@ -37,6 +44,7 @@ pub struct Packet<'a> {
 }
 
 impl<'a> Packet<'a> {
+    /// A view of `buffer`, once its version and extension header chain are checked.
     pub fn new_checked(buffer: &'a [u8]) -> Result<Self, DecodeError> {
         if buffer.len() < HEADER_LEN {
             return Err(DecodeError::Ipv6Truncated);
@@ -91,12 +99,14 @@ impl<'a> Packet<'a> {
         Err(DecodeError::Ipv6ExtensionChain)
     }
 
+    /// The source address.
     pub fn src_addr(&self) -> Ipv6Addr {
         let mut a = [0u8; 16];
         a.copy_from_slice(&self.buffer[8..24]);
         Ipv6Addr::from(a)
     }
 
+    /// The destination address.
     pub fn dst_addr(&self) -> Ipv6Addr {
         let mut a = [0u8; 16];
         a.copy_from_slice(&self.buffer[24..40]);
@@ -109,10 +119,12 @@ impl<'a> Packet<'a> {
         self.protocol
     }
 
+    /// The hop limit.
     pub fn hop_limit(&self) -> u8 {
         self.buffer[7]
     }
 
+    /// The fragment header's fields, when the chain has one.
     pub fn fragment(&self) -> Option<FragmentInfo> {
         self.fragment
     }
@@ -129,15 +141,21 @@ impl<'a> Packet<'a> {
 #[cfg(feature = "emit")]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Extension {
+    /// The header's protocol number ([`ROUTING`], [`FRAGMENT`], ...).
     pub kind: u8,
+    /// The bytes after the next-header (and length) byte.
     pub body: Vec<u8>,
 }
 
 #[cfg(feature = "emit")]
 impl Extension {
+    /// [`HOP_BY_HOP`](crate::ipv6::HOP_BY_HOP), for `Extension { kind: Extension::HOP_BY_HOP, .. }`.
     pub const HOP_BY_HOP: u8 = HOP_BY_HOP;
+    /// [`ROUTING`](crate::ipv6::ROUTING).
     pub const ROUTING: u8 = ROUTING;
+    /// [`FRAGMENT`](crate::ipv6::FRAGMENT).
     pub const FRAGMENT: u8 = FRAGMENT;
+    /// [`DEST_OPTS`](crate::ipv6::DEST_OPTS).
     pub const DEST_OPTS: u8 = DEST_OPTS;
 
     /// Hop-by-hop options holding a Router Alert (RFC 2711) and padding.
@@ -145,10 +163,10 @@ impl Extension {
         Extension { kind: HOP_BY_HOP, body: vec![5, 2, 0, 0, 1, 0] }
     }
 
-    /// Destination options holding only padding (PadN), `8 * units` bytes long.
+    /// Destination options holding only padding (`PadN`), `8 * units` bytes long.
     pub fn dest_opts(units: usize) -> Extension {
         let pad = units * 8 - 2;
-        let mut body = vec![1, (pad - 2) as u8];
+        let mut body = vec![1, crate::len8(pad - 2)];
         body.resize(pad, 0);
         Extension { kind: DEST_OPTS, body }
     }
@@ -172,7 +190,7 @@ impl Extension {
             out.extend_from_slice(&self.body);
         } else {
             // Hdr Ext Len: 8-byte units beyond the first 8 bytes.
-            out.push(((self.body.len() + 2) / 8 - 1) as u8);
+            out.push(crate::len8((self.body.len() + 2) / 8 - 1));
             out.extend_from_slice(&self.body);
         }
     }
@@ -183,9 +201,13 @@ impl Extension {
 #[cfg(feature = "emit")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Repr<'a> {
+    /// The source address.
     pub src: Ipv6Addr,
+    /// The destination address.
     pub dst: Ipv6Addr,
+    /// The upper-layer protocol after the extension headers.
     pub protocol: u8,
+    /// Extension headers, in order.
     pub extensions: &'a [Extension],
 }
 
@@ -200,7 +222,7 @@ impl Repr<'_> {
         }
         let mut p = Vec::with_capacity(HEADER_LEN + ext.len() + payload.len());
         p.extend_from_slice(&[0x60, 0, 0, 0]);
-        p.extend_from_slice(&((ext.len() + payload.len()) as u16).to_be_bytes());
+        p.extend_from_slice(&crate::len16(ext.len() + payload.len()).to_be_bytes());
         p.push(kinds[0]);
         p.push(64);
         p.extend_from_slice(&self.src.octets());
@@ -217,7 +239,7 @@ mod tests {
 
     fn packet(next: u8, ext: &[u8], payload: &[u8]) -> Vec<u8> {
         let mut v = vec![0x60, 0, 0, 0];
-        v.extend_from_slice(&((ext.len() + payload.len()) as u16).to_be_bytes());
+        v.extend_from_slice(&crate::len16(ext.len() + payload.len()).to_be_bytes());
         v.extend_from_slice(&[next, 64]);
         let src: std::net::Ipv6Addr = "2001:db8::1".parse().unwrap();
         let dst: std::net::Ipv6Addr = "2620:149::2".parse().unwrap();

@@ -126,7 +126,7 @@ fn looks_like_ethernet_with_ip(frame: &[u8]) -> bool {
 #[cfg(feature = "emit")]
 pub fn emit_v2(tunnel: u16, session: u16, ppp: &[u8]) -> Vec<u8> {
     let mut d = (LENGTH | 2).to_be_bytes().to_vec();
-    d.extend_from_slice(&((8 + ppp.len()) as u16).to_be_bytes());
+    d.extend_from_slice(&crate::len16(8 + ppp.len()).to_be_bytes());
     d.extend_from_slice(&tunnel.to_be_bytes());
     d.extend_from_slice(&session.to_be_bytes());
     d.extend_from_slice(ppp);

@@ -47,6 +47,28 @@ pub mod teredo;
 pub mod udp;
 pub mod vxlan;
 
+/// The value of a 16-bit length field a builder writes.
+///
+/// # Panics
+///
+/// If `len` does not fit: the builders are given frames that fit their
+/// headers, and one that does not is a bug in the fixture, better stopped
+/// than written with a wrapped length.
+#[cfg(any(test, feature = "emit"))]
+pub fn len16(len: usize) -> u16 {
+    u16::try_from(len).unwrap_or_else(|_| panic!("{len} does not fit a 16-bit length field"))
+}
+
+/// The value of an 8-bit length (or count) field a builder writes.
+///
+/// # Panics
+///
+/// If `len` does not fit, as [`len16`].
+#[cfg(any(test, feature = "emit"))]
+pub fn len8(len: usize) -> u8 {
+    u8::try_from(len).unwrap_or_else(|_| panic!("{len} does not fit an 8-bit length field"))
+}
+
 /// Reads a big-endian u16; callers have checked the length.
 #[inline]
 pub(crate) fn be16(b: &[u8], at: usize) -> u16 {
@@ -68,23 +90,39 @@ pub(crate) fn be32(b: &[u8], at: usize) -> u32 {
 /// Why a frame could not be decoded; each reason is a metric label value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DecodeError {
+    /// A link type the decoder does not read.
     UnsupportedLink,
+    /// The link header (loopback, Linux cooked, ...) is cut.
     LinkTruncated,
+    /// Shorter than an Ethernet header.
     EthernetTruncated,
+    /// A VLAN tag is cut.
     VlanTruncated,
+    /// More stacked VLAN tags than the decoder reads.
     TooManyVlanTags,
+    /// Shorter than the IPv4 header (minimal or by its IHL).
     Ipv4Truncated,
+    /// Not version 4, an IHL below 5, or a total length below the header.
     Ipv4BadHeader,
+    /// The IPv6 header or an extension header is cut.
     Ipv6Truncated,
+    /// Not version 6.
     Ipv6BadHeader,
+    /// More extension headers than the decoder walks.
     Ipv6ExtensionChain,
+    /// Shorter than the TCP header (minimal or by its data offset).
     TcpTruncated,
+    /// A data offset below 5.
     TcpBadHeader,
+    /// Shorter than a UDP header.
     UdpTruncated,
+    /// A length field of 1 to 7.
     UdpBadHeader,
+    /// The GRE header or its optional fields are cut.
     GreTruncated,
     /// Reserved bits set, or a GRE version other than 0 and 1.
     GreBadHeader,
+    /// The ERSPAN header is cut.
     ErspanTruncated,
     /// The ERSPAN version field does not match the GRE protocol type.
     ErspanBadHeader,
@@ -96,6 +134,7 @@ pub enum DecodeError {
     Ieee80211Truncated,
     /// The label stack has no bottom entry, or the control word is cut.
     MplsTruncated,
+    /// The PPPoE session header is cut.
     PppoeTruncated,
     /// Not version 1, type 1, session data, or a length without PPP protocol.
     PppoeBadHeader,
@@ -108,10 +147,12 @@ pub enum DecodeError {
     RadiotapTruncated,
     /// A radiotap version other than 0, or a length shorter than the header.
     RadiotapBadHeader,
+    /// The PPP header is cut.
     PppTruncated,
     /// A protocol field that RFC 1661 does not allow (its low bit must be 1,
-    /// the high byte's 0), or a PPP_HDLC frame with an unknown address.
+    /// the high byte's 0), or a `PPP_HDLC` frame with an unknown address.
     PppBadHeader,
+    /// The Cisco HDLC header is cut.
     ChdlcTruncated,
     /// A Cisco HDLC address other than unicast (0x0f) or broadcast (0x8f), or
     /// a control byte other than 0.
@@ -126,12 +167,14 @@ pub enum DecodeError {
     TeredoTruncated,
     /// The AYIYA identity and signature run past the datagram.
     AyiyaTruncated,
+    /// The L2TP header is cut.
     L2tpTruncated,
     /// Reserved L2TPv2 bits set, or a length field shorter than the header.
     L2tpBadHeader,
 }
 
 impl DecodeError {
+    /// Every reason, in the order of [`index`](Self::index).
     pub const ALL: [DecodeError; 39] = [
         DecodeError::UnsupportedLink,
         DecodeError::LinkTruncated,
@@ -219,6 +262,7 @@ impl DecodeError {
         }
     }
 
+    /// The reason's position in [`ALL`](Self::ALL), for per-reason counters.
     pub fn index(self) -> usize {
         DecodeError::ALL.iter().position(|&e| e == self).unwrap_or(0)
     }

@@ -27,7 +27,7 @@ pub const NFLOG: u32 = 239;
 
 /// In a classic pcap header's link-type field, the bit saying that bits
 /// 28-31 give the length of the frame check sequence at the end of every
-/// frame (libpcap's LT_FCS_LENGTH_PRESENT). The link type itself is the low
+/// frame (libpcap's `LT_FCS_LENGTH_PRESENT`). The link type itself is the low
 /// 16 bits.
 pub const FCS_LENGTH_PRESENT: u32 = 0x0400_0000;
 
@@ -40,7 +40,7 @@ pub const fn of_pcap_field(field: u32) -> u32 {
 /// The FCS length in bytes that a classic pcap header's link-type field
 /// announces, if it announces one: bits 28-31 count 16-bit words.
 pub const fn fcs_len_of_pcap_field(field: u32) -> Option<u8> {
-    if field & FCS_LENGTH_PRESENT == 0 { None } else { Some(((field >> 28) * 2) as u8) }
+    if field & FCS_LENGTH_PRESENT == 0 { None } else { Some((field >> 28) as u8 * 2) }
 }
 
 /// The link-type field of a classic pcap header for `link` frames that end

@@ -1,6 +1,6 @@
-//! Linux netfilter NFLOG frames (LINKTYPE_NFLOG): a 4-byte header (address
+//! Linux netfilter NFLOG frames (`LINKTYPE_NFLOG`): a 4-byte header (address
 //! family, version, resource id) and then type-length-value attributes, one
-//! of which (NFULA_PAYLOAD) holds the logged IP packet.
+//! of which (`NFULA_PAYLOAD`) holds the logged IP packet.
 //!
 //! The attributes' length and type are in the logging host's byte order,
 //! which the file does not record; attribute types are small numbers, so
@@ -100,7 +100,7 @@ pub fn emit(group: u16, prefix: &str, ip: &[u8]) -> Vec<u8> {
     let packet_hdr = [&ethertype.to_be_bytes()[..], &[1, 0]].concat();
     let prefix = [prefix.as_bytes(), &[0]].concat();
     for (kind, value) in [(NFULA_PACKET_HDR, &packet_hdr[..]), (NFULA_PREFIX, &prefix[..]), (NFULA_PAYLOAD, ip)] {
-        f.extend_from_slice(&((TLV_HEADER_LEN + value.len()) as u16).to_le_bytes());
+        f.extend_from_slice(&crate::len16(TLV_HEADER_LEN + value.len()).to_le_bytes());
         f.extend_from_slice(&kind.to_le_bytes());
         f.extend_from_slice(value);
         f.resize((f.len() + 3) & !3, 0);
@@ -112,14 +112,14 @@ pub fn emit(group: u16, prefix: &str, ip: &[u8]) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    /// Header for AF_INET group 5, a packet header attribute, then the
+    /// Header for `AF_INET` group 5, a packet header attribute, then the
     /// payload attribute, in the byte order `order` writes.
     fn frame(order: fn(u16) -> [u8; 2], payload: &[u8]) -> Vec<u8> {
         let mut f = vec![AF_INET, 0, 0, 5];
         f.extend_from_slice(&order(8));
         f.extend_from_slice(&order(NFULA_PACKET_HDR));
         f.extend_from_slice(&[0x08, 0x00, 1, 0]);
-        f.extend_from_slice(&order((4 + payload.len()) as u16));
+        f.extend_from_slice(&order(crate::len16(4 + payload.len())));
         f.extend_from_slice(&order(NFULA_PAYLOAD));
         f.extend_from_slice(payload);
         f

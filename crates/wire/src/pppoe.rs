@@ -51,7 +51,7 @@ pub fn emit(session: u16, ip: &[u8]) -> Vec<u8> {
     let protocol = if ip.first().is_some_and(|b| b >> 4 == 6) { PPP_IPV6 } else { PPP_IPV4 };
     let mut s = vec![0x11, 0x00];
     s.extend_from_slice(&session.to_be_bytes());
-    s.extend_from_slice(&((ip.len() + 2) as u16).to_be_bytes());
+    s.extend_from_slice(&crate::len16(ip.len() + 2).to_be_bytes());
     s.extend_from_slice(&protocol.to_be_bytes());
     s.extend_from_slice(ip);
     s

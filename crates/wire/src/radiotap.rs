@@ -85,8 +85,8 @@ pub fn emit(tsft: u64, fcs: bool, rate: u8, dbm: i8, frame: &[u8]) -> Vec<u8> {
     h.extend_from_slice(&tsft.to_le_bytes());
     h.push(if fcs { FLAG_FCS } else { 0 });
     h.push(rate);
-    h.push(dbm as u8);
-    let len = h.len() as u16;
+    h.extend_from_slice(&dbm.to_le_bytes());
+    let len = crate::len16(h.len());
     h[2..4].copy_from_slice(&len.to_le_bytes());
     h.extend_from_slice(frame);
     h
@@ -107,7 +107,7 @@ mod tests {
         h.extend_from_slice(&[9; 8]);
         h.push(FLAG_FCS);
         h.push(0);
-        let len = h.len() as u16;
+        let len = crate::len16(h.len());
         h[2..4].copy_from_slice(&len.to_le_bytes());
         h.extend_from_slice(&[0x08, 0x01, 0xaa, 0xbb, 0xcc, 0xdd]);
         let r = Header::new_checked(&h).unwrap();

@@ -9,10 +9,15 @@ use crate::checksum::{checksum, pseudo_header};
 use crate::ip::IPPROTO_TCP;
 use crate::{DecodeError, be16};
 
+/// No more data from the sender.
 pub const FIN: u8 = 0x01;
+/// Synchronise sequence numbers: a connection opens.
 pub const SYN: u8 = 0x02;
+/// Reset the connection.
 pub const RST: u8 = 0x04;
+/// Push the data to the application.
 pub const PSH: u8 = 0x08;
+/// The acknowledgment number is valid.
 pub const ACK: u8 = 0x10;
 
 /// A view of a TCP segment whose data offset was checked.
@@ -22,6 +27,7 @@ pub struct Segment<'a> {
 }
 
 impl<'a> Segment<'a> {
+    /// A view of `buffer`, once its header and data offset are checked.
     pub fn new_checked(buffer: &'a [u8]) -> Result<Self, DecodeError> {
         if buffer.len() < 20 {
             return Err(DecodeError::TcpTruncated);
@@ -36,18 +42,22 @@ impl<'a> Segment<'a> {
         Ok(Segment { buffer, header_len })
     }
 
+    /// The source port.
     pub fn src_port(&self) -> u16 {
         be16(self.buffer, 0)
     }
 
+    /// The destination port.
     pub fn dst_port(&self) -> u16 {
         be16(self.buffer, 2)
     }
 
+    /// The sequence number.
     pub fn seq(&self) -> u32 {
         u32::from_be_bytes([self.buffer[4], self.buffer[5], self.buffer[6], self.buffer[7]])
     }
 
+    /// The flags byte ([`FIN`], [`SYN`], ...).
     pub fn flags(&self) -> u8 {
         self.buffer[13]
     }
@@ -62,6 +72,7 @@ impl<'a> Segment<'a> {
         Options { rest: &self.buffer[20..self.header_len] }
     }
 
+    /// The bytes after the header and its options.
     pub fn payload(&self) -> &'a [u8] {
         &self.buffer[self.header_len..]
     }
@@ -69,18 +80,26 @@ impl<'a> Segment<'a> {
 
 /// Option kinds (IANA "TCP Option Kind Numbers").
 pub const OPT_EOL: u8 = 0;
+/// No-operation, padding between options.
 pub const OPT_NOP: u8 = 1;
+/// Maximum segment size (RFC 9293).
 pub const OPT_MSS: u8 = 2;
+/// Window scale (RFC 7323).
 pub const OPT_WINDOW_SCALE: u8 = 3;
+/// Selective acknowledgment permitted (RFC 2018).
 pub const OPT_SACK_PERMITTED: u8 = 4;
+/// Selective acknowledgment blocks (RFC 2018).
 pub const OPT_SACK: u8 = 5;
+/// Timestamps (RFC 7323).
 pub const OPT_TIMESTAMPS: u8 = 8;
 
 /// One TCP option: its kind and data (without kind and length bytes).
 /// End-of-options carries the bytes after it, the padding, as its data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TcpOption<'a> {
+    /// The option kind (`OPT_*`).
     pub kind: u8,
+    /// The option's data, without its kind and length bytes.
     pub data: &'a [u8],
 }
 
@@ -124,11 +143,15 @@ impl<'a> Iterator for Options<'a> {
 #[cfg(feature = "emit")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Repr {
+    /// The source address and port (the address goes into the checksum).
     pub src: SocketAddr,
+    /// The destination address and port.
     pub dst: SocketAddr,
+    /// The sequence number.
     pub seq: u32,
     /// Written only when [`ACK`] is among the flags.
     pub ack: u32,
+    /// The flags byte.
     pub flags: u8,
 }
 
@@ -143,7 +166,7 @@ impl Repr {
         s.extend_from_slice(&self.dst.port().to_be_bytes());
         s.extend_from_slice(&self.seq.to_be_bytes());
         s.extend_from_slice(&(if self.flags & ACK != 0 { self.ack } else { 0 }).to_be_bytes());
-        s.push(((header_len / 4) as u8) << 4);
+        s.push(crate::len8(header_len / 4) << 4);
         s.push(self.flags);
         s.extend_from_slice(&64240u16.to_be_bytes());
         s.extend_from_slice(&[0, 0, 0, 0]); // checksum, urgent pointer
@@ -180,7 +203,7 @@ mod tests {
     fn options_walk_to_end_of_list_and_stop_at_a_bad_length() {
         let header = |opts: &[u8]| {
             let mut seg = vec![0; 20];
-            seg[12] = (((20 + opts.len()) / 4) as u8) << 4;
+            seg[12] = crate::len8((20 + opts.len()) / 4) << 4;
             seg.extend_from_slice(opts);
             seg
         };

@@ -76,7 +76,7 @@ impl<'a> Packet<'a> {
 pub fn emit(auth: Option<(&[u8], [u8; 8])>, origin: Option<(Ipv4Addr, u16)>, ipv6: &[u8]) -> Vec<u8> {
     let mut d = Vec::with_capacity(ipv6.len() + 32);
     if let Some((client_id, nonce)) = auth {
-        d.extend_from_slice(&[0x00, 0x01, client_id.len() as u8, 0]);
+        d.extend_from_slice(&[0x00, 0x01, crate::len8(client_id.len()), 0]);
         d.extend_from_slice(client_id);
         d.extend_from_slice(&nonce);
         d.push(0); // confirmation: the client's qualification still holds

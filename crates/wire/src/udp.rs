@@ -65,7 +65,7 @@ impl Repr {
         let mut d = Vec::with_capacity(len);
         d.extend_from_slice(&self.src.port().to_be_bytes());
         d.extend_from_slice(&self.dst.port().to_be_bytes());
-        d.extend_from_slice(&(len as u16).to_be_bytes());
+        d.extend_from_slice(&crate::len16(len).to_be_bytes());
         d.extend_from_slice(&[0, 0]);
         d.extend_from_slice(payload);
         let sum = match checksum(&[&pseudo_header(self.src.ip(), self.dst.ip(), IPPROTO_UDP, len), &d]) {

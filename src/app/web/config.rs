@@ -1,5 +1,5 @@
 //! The web configuration file (`--web.config.file`), in the format of the
-//! Prometheus exporter toolkit that node_exporter and Prometheus read, so
+//! Prometheus exporter toolkit that `node_exporter` and Prometheus read, so
 //! one file serves every exporter on a host:
 //!
 //! ```yaml

@@ -103,7 +103,7 @@ mod tests {
     use super::*;
 
     fn policy(listen: &str, allowed: &[&str]) -> HostPolicy {
-        HostPolicy::new(listen.parse().unwrap(), &allowed.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        HostPolicy::new(listen.parse().unwrap(), &allowed.iter().map(ToString::to_string).collect::<Vec<_>>())
     }
 
     #[test]

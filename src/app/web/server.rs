@@ -137,7 +137,7 @@ struct Activity {
 
 impl Activity {
     fn touch(&self) {
-        self.last_ms.store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+        self.last_ms.store(self.elapsed_ms(), Ordering::Relaxed);
     }
 
     fn last(&self) -> u64 {
@@ -145,7 +145,12 @@ impl Activity {
     }
 
     fn idle_for(&self) -> Duration {
-        Duration::from_millis((self.epoch.elapsed().as_millis() as u64).saturating_sub(self.last()))
+        Duration::from_millis(self.elapsed_ms().saturating_sub(self.last()))
+    }
+
+    /// Milliseconds since `epoch`, saturating (u64 of them is 584 million years).
+    fn elapsed_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 }
 
@@ -267,10 +272,10 @@ impl Connection {
                 let handshake = tokio_rustls::TlsAcceptor::from(tls).accept(io);
                 let stream = tokio::select! {
                     r = tokio::time::timeout(self.read_header_timeout, handshake) => r,
-                    _ = self.slot.evicted.notified() => return,
+                    () = self.slot.evicted.notified() => return,
                 };
                 if let Ok(Ok(stream)) = stream {
-                    self.http(stream, true).await
+                    self.http(stream, true).await;
                 }
             }
         }
@@ -294,7 +299,7 @@ impl Connection {
         let stopping = loop {
             tokio::select! {
                 _ = conn.as_mut() => return,
-                _ = self.slot.evicted.notified() => return,
+                () = self.slot.evicted.notified() => return,
                 _ = idle_check.tick() => {
                     if self.slot.activity.idle_for() >= self.idle_timeout {
                         return;

@@ -32,13 +32,19 @@ pub struct DeviceEntryId(pub u32);
 /// One `[[device]]` of a signature file.
 #[derive(Debug, Clone)]
 pub struct DeviceEntry {
+    /// The vendor of the file it is in.
     pub vendor: VendorId,
     /// False when the entry names the vendor's software, not its hardware.
     pub hardware: bool,
+    /// What kind of device it is, when the entry says.
     pub kind: Option<DeviceKind>,
+    /// The operating system it runs, when the entry says.
     pub os: Option<Box<str>>,
+    /// Where its tokens come from, as the file says.
     pub source: Box<str>,
+    /// The file it is in.
     pub file: Box<str>,
+    /// Its line in that file.
     pub line: usize,
 }
 
@@ -74,6 +80,7 @@ pub enum Key {
 }
 
 impl Key {
+    /// The key as a signature file spells it.
     pub fn name(self) -> &'static str {
         match self {
             Key::DhcpVendorClass => "dhcp_vendor_classes",
@@ -140,13 +147,16 @@ pub const DISCOVERY_PROTOCOLS: [&str; 2] = ["sadp", "dhip"];
 /// What a device signature matched, and on which token.
 #[derive(Debug, Clone, Copy)]
 pub struct DeviceMatch<'s> {
+    /// The entry whose token matched.
     pub entry: DeviceEntryId,
+    /// The token, as the entry lists it.
     pub token: &'s str,
 }
 
 /// The device tables of a signature set.
 #[derive(Debug, Default)]
 pub struct DeviceIndex {
+    /// Indexed by [`DeviceEntryId`].
     pub entries: Vec<DeviceEntry>,
     /// Tokens of the keys matched by prefix or substring, lowercased.
     tokens: HashMap<Key, Vec<(Box<str>, DeviceEntryId)>>,
@@ -305,6 +315,7 @@ impl DeviceIndex {
         self.syns.sort_by_key(|(sig, _)| sig.vagueness());
     }
 
+    /// The entry `id` names.
     pub fn entry(&self, id: DeviceEntryId) -> &DeviceEntry {
         &self.entries[id.0 as usize]
     }
@@ -349,6 +360,7 @@ impl DeviceIndex {
         self.exact.len() + self.ouis.len() + self.syns.len() + self.tokens.values().map(Vec::len).sum::<usize>()
     }
 
+    /// Whether no device key is loaded.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -421,6 +433,7 @@ fn valid_layout_item(item: &str) -> bool {
 }
 
 impl SynSignature {
+    /// Reads a signature file's `syn` value; `None` when it is not one.
     pub fn parse(text: &str) -> Option<SynSignature> {
         let mut fields = text.trim().splitn(3, ':');
         let initial_ttl = fields.next()?.parse::<u8>().ok().filter(|t| INITIAL_TTLS.contains(t))?;

@@ -101,7 +101,7 @@ impl Messages {
     }
 }
 
-/// A ServiceMode HTTPS/SVCB answer for `name`: its address hints are where
+/// A `ServiceMode` HTTPS/SVCB answer for `name`: its address hints are where
 /// the client will connect (browsers use them before the A/AAAA answers
 /// arrive), and an `ech` parameter means the flows there carry real ECH.
 fn read_service_binding(name: &str, svcb: &Svcb<'_>, ttl: u32, report: &mut Report<'_>) {

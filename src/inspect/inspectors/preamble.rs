@@ -2,7 +2,7 @@
 //! and the ClientHello follows it. SMTP, IMAP and POP3 STARTTLS/STLS
 //! (RFC 3207, 2595), FTP `AUTH TLS` (RFC 4217), XMPP `<starttls/>` (RFC
 //! 6120 §5), LDAP's StartTLS extended operation (RFC 4511 §4.14),
-//! PostgreSQL's SSLRequest, RDP's TLS upgrade ([MS-RDPBCGR] 2.2.1.1) and an
+//! PostgreSQL's `SSLRequest`, RDP's TLS upgrade ([MS-RDPBCGR] 2.2.1.1) and an
 //! HTTP `CONNECT` tunnel (RFC 9110 §9.3.6).
 //!
 //! The preamble is read one unit at a time (a command line, an XML element,
@@ -29,7 +29,7 @@ const MAX_SERVER_BYTES: usize = 64 * 1024;
 
 /// A TLS record of content type handshake starts with this byte.
 const TLS_HANDSHAKE: u8 = 0x16;
-/// PostgreSQL's SSLRequest: length 8, request code 80877103 (1234.5679).
+/// PostgreSQL's `SSLRequest`: length 8, request code 80877103 (1234.5679).
 const PG_SSL_REQUEST: [u8; 8] = [0x00, 0x00, 0x00, 0x08, 0x04, 0xd2, 0x16, 0x2f];
 /// LDAP's StartTLS extended request name (RFC 4511 §4.14.1).
 const LDAP_START_TLS_OID: &[u8] = b"1.3.6.1.4.1.1466.20037";
@@ -48,9 +48,9 @@ enum Kind {
     Lines,
     /// XMPP: XML, read element by element.
     Xmpp,
-    /// LDAP: BER-encoded LDAPMessages.
+    /// LDAP: BER-encoded `LDAPMessages`.
     Ldap,
-    /// PostgreSQL: the SSLRequest.
+    /// PostgreSQL: the `SSLRequest`.
     Postgres,
     /// RDP: a TPKT-framed X.224 Connection Request.
     Rdp,
@@ -265,7 +265,7 @@ fn report_connect(head: &[u8], report: &mut Report<'_>) {
     }
 }
 
-/// The X.224 Connection Request of `tpkt` when its RDP_NEG_REQ asks for any
+/// The X.224 Connection Request of `tpkt` when its `RDP_NEG_REQ` asks for any
 /// security protocol but RDP's own (TLS, CredSSP, RDSTLS, CredSSP with
 /// early user authorization: all run over TLS). [MS-RDPBCGR] 2.2.1.1.
 fn rdp_tls_request(data: &[u8]) -> Option<()> {
@@ -283,7 +283,7 @@ fn rdp_tls_request(data: &[u8]) -> Option<()> {
     (kind == 0x01 && u16::from_le_bytes([l0, l1]) == 8 && protocols != 0).then_some(())
 }
 
-/// An LDAPMessage at the front of a stream.
+/// An `LDAPMessage` at the front of a stream.
 struct LdapMessage {
     /// Its whole length, once its header is complete.
     len: Option<usize>,
@@ -368,8 +368,9 @@ mod tests {
     #[test]
     fn ldap_start_tls_is_told_from_other_requests() {
         let oid = LDAP_START_TLS_OID;
-        let ext = [&[0x77, 2 + oid.len() as u8, 0x80, oid.len() as u8][..], oid].concat();
-        let msg = [&[0x30, 3 + ext.len() as u8, 0x02, 0x01, 0x01][..], &ext].concat();
+        let ext =
+            [&[0x77, 2 + u8::try_from(oid.len()).unwrap(), 0x80, u8::try_from(oid.len()).unwrap()][..], oid].concat();
+        let msg = [&[0x30, 3 + u8::try_from(ext.len()).unwrap(), 0x02, 0x01, 0x01][..], &ext].concat();
         let m = ldap_message(&msg).unwrap();
         assert_eq!((m.len, m.start_tls), (Some(msg.len()), true));
         let m = ldap_message(&msg[..10]).unwrap();
