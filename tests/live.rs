@@ -292,10 +292,7 @@ fn fixture() -> PathBuf {
         return PathBuf::from(p);
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let candidates = [
-        root.join("pcaps/sample.pcap"),
-        root.join("../shared/corpus/ndpi/pcap/telegram.pcap"),
-    ];
+    let candidates = [root.join("pcaps/sample.pcap"), root.join("../shared/corpus/ndpi/pcap/telegram.pcap")];
     candidates
         .iter()
         .find(|p| p.is_file())
