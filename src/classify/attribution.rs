@@ -7,6 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use super::dns_cache::DnsCache;
 use super::encrypted_dns::{self, EncryptedDns};
+use super::names::truncated;
 use super::rules::Rules;
 use super::signatures::{EntryId, VendorId};
 use super::verdict::{Evidence, Verdict};
@@ -354,16 +355,4 @@ impl Attribution {
 /// An IPv4 or IPv6 address written where a host name would be.
 fn is_address_literal(name: &str) -> bool {
     name.parse::<IpAddr>().is_ok()
-}
-
-/// At most `max` bytes of `s`, cut at a character boundary.
-fn truncated(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s.get(..end).unwrap_or("")
 }

@@ -64,6 +64,16 @@ impl std::fmt::Debug for NormalizedName {
     }
 }
 
+/// At most `max` bytes of `s`, cut at a character boundary: what a flow or a
+/// host keeps of a name, agent or banner however long the wire's is.
+pub fn truncated(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let end = (0..=max).rev().find(|&i| s.is_char_boundary(i)).unwrap_or(0);
+    s.get(..end).unwrap_or("")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

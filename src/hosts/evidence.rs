@@ -31,11 +31,7 @@ pub mod strength {
 }
 
 fn clip(s: &str) -> Box<str> {
-    let mut end = s.len().min(MAX_SEEN);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s[..end].into()
+    crate::classify::names::truncated(s, MAX_SEEN).into()
 }
 
 /// The evidence a signature entry gives for something seen.

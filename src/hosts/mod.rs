@@ -183,10 +183,7 @@ impl HostTable {
         facts.add_address(addr);
         match fact {
             HostFact::Hostname(name) => {
-                // Cut at a character boundary: a byte cut inside one would
-                // leave the name whole, however long.
-                let end = (0..=name.len().min(MAX_HOSTNAME)).rev().find(|&i| name.is_char_boundary(i)).unwrap_or(0);
-                let name = &name[..end];
+                let name = crate::classify::names::truncated(name, MAX_HOSTNAME);
                 if facts.hostname.as_deref() != Some(name) {
                     facts.hostname = Some(name.into());
                 }
