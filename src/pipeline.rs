@@ -332,11 +332,14 @@ impl Pipeline {
         let out = &mut self.out;
         let dns = &*self.dns;
         let calls = &self.calls;
-        let interface_name = self.interface_names.get(interface as usize).map(|n| &**n);
+        let interface_names = &self.interface_names;
         let (slot, flow, _new) = self.flows.get_or_insert(
             key,
             ts,
-            || new_flow(rules, dns, calls, p, forward, ts, interface, interface_name),
+            || {
+                let interface_name = interface_names.get(interface as usize).map(|n| &**n);
+                new_flow(rules, dns, calls, p, forward, ts, interface, interface_name)
+            },
             &mut |k, f, r| finish_flow(rules, dns, out, k, f, r),
         );
         let from_client = forward == flow.client_is_lo;
@@ -515,18 +518,13 @@ fn inspect_payload(env: &mut InspectEnv<'_>, flow: &mut FlowState, p: &Packet<'_
     };
     let mut report = |finding: Finding<'_>| match finding {
         Finding::Flow(FlowFinding::QuicPacketsSkipped(n)) => *quic_skipped = n,
-        Finding::Flow(f) => {
-            if let FlowFinding::UserAgent(ua) = f {
-                learn(env.rules, env.hosts, Side::Client, HostFact::UserAgent(ua));
+        Finding::Flow(f) => match attribution.apply(env.rules, &addrs, f, env.dns, ts) {
+            Applied::VendorQuery(vendor) => *env.queries.entry((segment.clone(), vendor)).or_default() += 1,
+            Applied::Call(entry) => {
+                attribution.call_candidates().iter().for_each(|&c| env.calls.remember(c, entry, ts));
             }
-            match attribution.apply(env.rules, &addrs, f, env.dns, ts) {
-                Applied::VendorQuery(vendor) => *env.queries.entry((segment.clone(), vendor)).or_default() += 1,
-                Applied::Call(entry) => {
-                    attribution.call_candidates().iter().for_each(|&c| env.calls.remember(c, entry, ts));
-                }
-                Applied::Nothing => {}
-            }
-        }
+            Applied::Nothing => {}
+        },
         Finding::Host { side, fact } => learn(env.rules, env.hosts, side, fact),
     };
     if p.protocol == IPPROTO_TCP {

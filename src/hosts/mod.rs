@@ -52,6 +52,7 @@ pub struct HostKey {
 
 impl HostKey {
     /// A host known by its address in `segment`.
+    #[cfg(test)]
     pub fn of(addr: IpAddr, segment: &Arc<str>) -> HostKey {
         HostKey { id: HostId::Addr(addr), segment: segment.clone() }
     }
@@ -219,6 +220,7 @@ impl HostTable {
     }
 
     /// The facts about `host`.
+    #[cfg(test)]
     pub fn get(&self, host: &HostKey) -> Option<&HostFacts> {
         self.map.get(host)
     }

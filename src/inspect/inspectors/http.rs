@@ -42,7 +42,7 @@ impl Inspector for RequestHead {
         match head {
             Some(head) if head.host.is_some() || complete => {
                 if let Some(user_agent) = head.user_agent {
-                    report(Finding::Flow(FlowFinding::UserAgent(user_agent)));
+                    super::report_user_agent(user_agent, report);
                 }
                 if let Some(name) = head.host {
                     report(Finding::Flow(FlowFinding::ServerName { evidence: Evidence::HttpHost, name }));

@@ -35,3 +35,11 @@ fn skip_server_bytes(seen: &mut usize, dir: Direction, data: &[u8]) -> Option<Pr
 fn wait_for_more(held: &[u8]) -> Progress {
     if held.len() >= MAX_HELD { Progress::Done } else { Progress::More { consumed: 0 } }
 }
+
+/// A client's User-Agent says something of the flow (evidence
+/// `http_user_agent`) and of the client host (what device and OS it is).
+fn report_user_agent(agent: &str, report: &mut super::Report<'_>) {
+    use super::{Finding, FlowFinding, HostFact, Side};
+    report(Finding::Flow(FlowFinding::UserAgent(agent)));
+    report(Finding::Host { side: Side::Client, fact: HostFact::UserAgent(agent) });
+}

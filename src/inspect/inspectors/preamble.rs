@@ -258,7 +258,7 @@ fn asks_for_tls(line: &[u8]) -> bool {
 fn report_connect(head: &[u8], report: &mut Report<'_>) {
     let Some(head) = http::parse_request_head(head) else { return };
     if let Some(agent) = head.user_agent {
-        report(Finding::Flow(FlowFinding::UserAgent(agent)));
+        super::report_user_agent(agent, report);
     }
     if let Some(name) = head.host {
         report(Finding::Flow(FlowFinding::ServerName { evidence: Evidence::HttpHost, name }));

@@ -60,7 +60,7 @@ impl Inspector for Initials {
                         report(Finding::Flow(FlowFinding::ServerName { evidence: Evidence::QuicSni, name }));
                     }
                     if let Some(agent) = chlo.user_agent {
-                        report(Finding::Flow(FlowFinding::UserAgent(agent)));
+                        super::report_user_agent(agent, report);
                     }
                 }
                 Progress::Done
