@@ -7,8 +7,6 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::time::rfc3339;
-
 /// One finished flow (or, at a live flush, one still running), as written
 /// to `--flows-out` and served by `/api/flows`. Owned, so a worker can hand
 /// it over; serialised once, where it is written.
@@ -69,15 +67,11 @@ pub struct FlowRecord {
     pub packets_to_client: u64,
     pub bytes_from_client: u64,
     pub bytes_to_client: u64,
-    #[serde(rename = "first_seen", serialize_with = "timestamp")]
+    #[serde(rename = "first_seen", serialize_with = "crate::export::time::serialize_rfc3339")]
     pub first_seen_ns: u64,
-    #[serde(rename = "last_seen", serialize_with = "timestamp")]
+    #[serde(rename = "last_seen", serialize_with = "crate::export::time::serialize_rfc3339")]
     pub last_seen_ns: u64,
     pub end_reason: &'static str,
-}
-
-fn timestamp<S: serde::Serializer>(ns: &u64, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&rfc3339(*ns))
 }
 
 fn shared_str<S: serde::Serializer>(v: &Arc<str>, s: S) -> Result<S::Ok, S::Error> {

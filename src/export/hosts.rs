@@ -9,7 +9,6 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use crate::aggregate::{Aggregator, HostTraffic};
-use crate::export::time::rfc3339;
 use crate::hosts::record::mac_text;
 use crate::hosts::{DeviceKind, Devices, HostFacts, HostId, HostKey};
 
@@ -22,9 +21,9 @@ pub struct HostRecord {
     pub flows: u64,
     pub packets: u64,
     pub bytes: u64,
-    #[serde(serialize_with = "stamp")]
+    #[serde(serialize_with = "crate::export::time::serialize_rfc3339")]
     pub first_seen: u64,
-    #[serde(serialize_with = "stamp")]
+    #[serde(serialize_with = "crate::export::time::serialize_rfc3339")]
     pub last_seen: u64,
     /// The device at this address, as `--devices-out` shows it; null when
     /// the device table does not know the host.
@@ -88,9 +87,9 @@ pub struct HostVendor {
     pub flows: u64,
     pub packets: u64,
     pub bytes: u64,
-    #[serde(serialize_with = "stamp")]
+    #[serde(serialize_with = "crate::export::time::serialize_rfc3339")]
     pub first_seen: u64,
-    #[serde(serialize_with = "stamp")]
+    #[serde(serialize_with = "crate::export::time::serialize_rfc3339")]
     pub last_seen: u64,
     pub services: Vec<HostService>,
 }
@@ -101,14 +100,10 @@ pub struct HostService {
     pub flows: u64,
     pub packets: u64,
     pub bytes: u64,
-    #[serde(serialize_with = "stamp")]
+    #[serde(serialize_with = "crate::export::time::serialize_rfc3339")]
     pub first_seen: u64,
-    #[serde(serialize_with = "stamp")]
+    #[serde(serialize_with = "crate::export::time::serialize_rfc3339")]
     pub last_seen: u64,
-}
-
-fn stamp<S: serde::Serializer>(ns: &u64, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&rfc3339(*ns))
 }
 
 /// Sums of a set of [`HostTraffic`].

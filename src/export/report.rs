@@ -51,12 +51,8 @@ pub struct TopHost {
     pub flows: u64,
     pub bytes: u64,
     pub services: Vec<String>,
-    #[serde(serialize_with = "rfc3339_str")]
+    #[serde(serialize_with = "crate::export::time::serialize_rfc3339")]
     pub last_seen: u64,
-}
-
-fn rfc3339_str<S: serde::Serializer>(ns: &u64, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&rfc3339(*ns))
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -100,9 +96,9 @@ pub struct CaptureSummary {
     pub source_errors: u64,
     /// The first and last packet time (as the capture clock placed them),
     /// RFC 3339; replay only.
-    #[serde(serialize_with = "rfc3339_or_null")]
+    #[serde(serialize_with = "crate::export::time::serialize_rfc3339_or_null")]
     pub first_packet: Option<u64>,
-    #[serde(serialize_with = "rfc3339_or_null")]
+    #[serde(serialize_with = "crate::export::time::serialize_rfc3339_or_null")]
     pub last_packet: Option<u64>,
     /// What went wrong reading the inputs; replay only.
     pub input_errors: Vec<InputError>,
@@ -121,13 +117,6 @@ pub struct InputError {
     pub records: u64,
     /// The first such error, with its byte offset.
     pub error: String,
-}
-
-fn rfc3339_or_null<S: serde::Serializer>(ns: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
-    match ns {
-        Some(ns) => s.serialize_str(&rfc3339(*ns)),
-        None => s.serialize_none(),
-    }
 }
 
 /// The hosts that sent each banned vendor the most bytes.

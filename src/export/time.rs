@@ -26,6 +26,19 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
+/// `serialize_with` for a nanosecond timestamp: RFC 3339 text.
+pub fn serialize_rfc3339<S: serde::Serializer>(ns: &u64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&rfc3339(*ns))
+}
+
+/// `serialize_with` for an optional nanosecond timestamp: RFC 3339 text or null.
+pub fn serialize_rfc3339_or_null<S: serde::Serializer>(ns: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+    match ns {
+        Some(ns) => serialize_rfc3339(ns, s),
+        None => s.serialize_none(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
