@@ -159,7 +159,9 @@ onvif://www.onvif.org/hardware/DS-2CD2143G0-I</d:Scopes></d:ProbeMatch></d:Probe
         assert_eq!(dhip_device(&m), Some(("DHI-NVR4104-P-4KS2", Some("Dahua"))));
         assert_eq!(dhip_device(&m[..m.len() - 1]), None, "the body is cut short");
         for n in 0..=m.len() {
-            let _ = dhip_device(&m[..n]);
+            if n < m.len() {
+                assert_eq!(dhip_device(&m[..n]), None, "a message cut at {n} bytes");
+            }
             let _ = sadp_model(&sadp[..n.min(sadp.len())]);
             let _ = ws_discovery_match(&PROBE_MATCH[..n.min(PROBE_MATCH.len())]);
         }
