@@ -58,6 +58,10 @@ pub struct Attribution {
     pub user_agent: Option<Box<str>>,
     /// The SOFTWARE a STUN agent named.
     pub stun_software: Option<Box<str>>,
+    /// The question of the DNS message being read names a vendor: its
+    /// answers (always for that question) are learned without matching the
+    /// name again for each record.
+    question_is_vendors: bool,
     /// The vendor-specific STUN attribute types seen, the first few.
     stun_attributes: StunAttributes,
     /// The distinct transport addresses the flow's STUN messages carried,
@@ -181,7 +185,7 @@ impl Attribution {
                 return self.dns_question(rules, name, response, local);
             }
             FlowFinding::DnsAnswer { name, addr, ttl } => {
-                if rules.match_name(name).is_some() {
+                if self.question_is_vendors {
                     dns.learn(addrs.client, addr, name, ttl, now_ns);
                 }
             }
@@ -314,10 +318,12 @@ impl Attribution {
         }
         // A name on the LAN (mDNS, LLMNR) is a device fact, not a lookup of
         // the vendor's service.
+        self.question_is_vendors = false;
         if local {
             return Applied::Nothing;
         }
         let Some(entry) = rules.match_name(name) else { return Applied::Nothing };
+        self.question_is_vendors = true;
         if self.query.is_none() {
             self.query = Some((entry, name.into()));
         }
