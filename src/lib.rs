@@ -10,7 +10,6 @@
 #![deny(unsafe_code)]
 
 pub mod aggregate;
-pub mod app;
 pub mod classify;
 pub mod decode;
 pub mod diag;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
-use vendorwatch::app;
+mod app;
 use vendorwatch::pipeline::DEFAULT_MAX_FLOWS;
 
 /// Attributes network traffic to vendors (Apple, Huawei, TikTok, ...) per
@@ -282,7 +282,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Explain { query, signatures } => {
             let set = app::rules::load_signatures(signatures.as_deref())?;
-            let (text, matched) = app::explain::explain(&set, &query);
+            let (text, matched) = vendorwatch::classify::explain::explain(&set, &query);
             print!("{text}");
             Ok(if matched { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }

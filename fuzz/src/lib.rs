@@ -334,9 +334,9 @@ pub fn signatures(data: &[u8]) {
         }
     }
     for v in &set.vendors {
-        let _ = vendorwatch::app::explain::explain(&set, &v.id);
+        let _ = vendorwatch::classify::explain::explain(&set, &v.id);
     }
-    let _ = vendorwatch::app::explain::explain(&set, "17.0.0.1");
+    let _ = vendorwatch::classify::explain::explain(&set, "17.0.0.1");
     if let Ok(rules) = Rules::new(set, Config::default_auto()) {
         let _ = rules.is_banned(vendorwatch::classify::signatures::VendorId(0));
     }

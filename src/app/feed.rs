@@ -13,10 +13,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::thread::JoinHandle;
 
-use crate::source::ReadError;
-use crate::source::compressed::{self, Compression, Stream};
-use crate::source::file::OpenError;
-use crate::source::input::{Input, Origin};
+use vendorwatch::source::ReadError;
+use vendorwatch::source::compressed::{self, Compression, Stream};
+use vendorwatch::source::file::OpenError;
+use vendorwatch::source::input::{Input, Origin};
 
 const BLOCK_LEN: usize = 256 * 1024;
 /// Blocks queued for the router.

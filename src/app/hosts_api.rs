@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::live::Live;
-use crate::export::hosts::{HostRecord, host_records};
+use vendorwatch::export::hosts::{HostRecord, host_records};
 
 #[derive(Deserialize)]
 pub(crate) struct HostsQuery {

@@ -43,9 +43,9 @@ use serde::{Deserialize, Serialize};
 
 use super::live::{Live, lock};
 use super::web::{ConnContext, HostPolicy, WebOptions, cross_site_fetch, same_origin};
-use crate::export::flowlog::FlowRecord;
-use crate::export::metrics::{Exposition, Format, Kind};
-use crate::export::report::Summary;
+use vendorwatch::export::flowlog::FlowRecord;
+use vendorwatch::export::metrics::{Exposition, Format, Kind};
+use vendorwatch::export::report::Summary;
 
 /// Records one `/api/flows` response holds at most (also its default).
 pub const MAX_FLOWS_PER_RESPONSE: usize = 1000;
@@ -390,7 +390,7 @@ async fn devices(State(live): State<Arc<Live>>, Query(q): Query<DevicesQuery>) -
         .devices
         .seen_since(live.hosts_since_ns())
         .into_iter()
-        .map(|(key, facts)| crate::hosts::record::DeviceRecord::new(key, facts))
+        .map(|(key, facts)| vendorwatch::hosts::record::DeviceRecord::new(key, facts))
         .filter(|d| wanted(&q.vendor, d.vendor) && wanted(&q.segment, Some(d.segment)))
         .collect();
     json(&serde_json::json!({ "devices": devices }))

@@ -10,8 +10,8 @@
 
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 
-use crate::pipeline::Pipeline;
-use crate::source::{Frame, LinkType};
+use vendorwatch::pipeline::Pipeline;
+use vendorwatch::source::{Frame, LinkType};
 
 use super::replay::{Event, InputStatus, Plan};
 

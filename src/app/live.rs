@@ -33,13 +33,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 
-use crate::aggregate::{Aggregator, Policy};
-use crate::classify::dns_cache::DnsCache;
-use crate::export::flowlog::{FlowLog, FlowRecord};
-use crate::export::metrics::{Exposition, Kind, write_counters};
-use crate::flow::Timeouts;
-use crate::pipeline::{Batch, FlowRecords, Pipeline, Rules};
-use crate::source::live::{CaptureOptions, CaptureStats, DEFAULT_RING_BYTES, LiveCapture};
+use vendorwatch::aggregate::{Aggregator, Policy};
+use vendorwatch::classify::dns_cache::DnsCache;
+use vendorwatch::export::flowlog::{FlowLog, FlowRecord};
+use vendorwatch::export::metrics::{Exposition, Kind, write_counters};
+use vendorwatch::flow::Timeouts;
+use vendorwatch::pipeline::{Batch, FlowRecords, Pipeline, Rules};
+use vendorwatch::source::live::{CaptureOptions, CaptureStats, DEFAULT_RING_BYTES, LiveCapture};
 
 /// The default `--listen` address: loopback only, so exposing the sensor
 /// is a deliberate choice.
@@ -324,7 +324,7 @@ pub fn run(rules: Rules, opts: LiveOptions) -> anyhow::Result<()> {
     // Still the only thread: the new user and its one capability hold for
     // every thread started from here on.
     if let Some(user) = &opts.user {
-        let who = crate::source::live::drop_privileges(user)?;
+        let who = vendorwatch::source::live::drop_privileges(user)?;
         eprintln!("vendorwatch: running as {user} (uid {}, gid {}) with CAP_NET_RAW only", who.uid, who.gid);
     }
     let flow_log = match &opts.flows_out {
@@ -924,12 +924,12 @@ mod tests {
         assert_eq!(ring.query(None, None, 10).len(), 3, "bounded");
     }
 
-    use crate::classify::signatures::SignatureSet;
-    use crate::export::metrics::Format;
-    use crate::segment::Config;
-    use crate::source::{Frame, LinkType};
     use synth::app;
     use synth::conv::{Capture, Path, TcpSession};
+    use vendorwatch::classify::signatures::SignatureSet;
+    use vendorwatch::export::metrics::Format;
+    use vendorwatch::segment::Config;
+    use vendorwatch::source::{Frame, LinkType};
 
     fn rules() -> Rules {
         Rules::new(SignatureSet::embedded(), Config::default_auto()).unwrap()

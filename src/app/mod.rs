@@ -1,6 +1,5 @@
 //! The commands behind the `vendorwatch` binary.
 
-pub mod explain;
 mod feed;
 #[cfg(feature = "live")]
 mod hosts_api;

@@ -10,19 +10,19 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use crate::aggregate::{Aggregator, Policy};
-use crate::classify::dns_cache::DnsCache;
-use crate::export::flowlog::{FlowLog, FlowRecord};
-use crate::export::hosts::host_records;
-use crate::export::metrics::{Exposition, Format, Kind, write_counters};
-use crate::export::openmetrics::History;
-use crate::export::report::{InputError, Summary};
-use crate::pipeline::{Batch, EXPIRY_INTERVAL_NS, FlowRecords, Pipeline, Rules};
-use crate::source::clock::CaptureClock;
-use crate::source::compressed::Stream;
-use crate::source::file::{CaptureReader, OpenError};
-use crate::source::input::{self, Input, Origin};
-use crate::source::{Frame, ReadError};
+use vendorwatch::aggregate::{Aggregator, Policy};
+use vendorwatch::classify::dns_cache::DnsCache;
+use vendorwatch::export::flowlog::{FlowLog, FlowRecord};
+use vendorwatch::export::hosts::host_records;
+use vendorwatch::export::metrics::{Exposition, Format, Kind, write_counters};
+use vendorwatch::export::openmetrics::History;
+use vendorwatch::export::report::{InputError, Summary};
+use vendorwatch::pipeline::{Batch, EXPIRY_INTERVAL_NS, FlowRecords, Pipeline, Rules};
+use vendorwatch::source::clock::CaptureClock;
+use vendorwatch::source::compressed::Stream;
+use vendorwatch::source::file::{CaptureReader, OpenError};
+use vendorwatch::source::input::{self, Input, Origin};
+use vendorwatch::source::{Frame, ReadError};
 
 use super::feed::{self, Feed};
 use super::lanes::{Inline, Lanes, Op, Threaded, Worker};
@@ -39,7 +39,7 @@ pub struct ReplayOptions {
     pub json: bool,
     pub strict: bool,
     /// A record stamped further than this from the capture clock is timed
-    /// at the clock (see [`crate::source::clock`]).
+    /// at the clock (see [`vendorwatch::source::clock`]).
     pub max_time_jump: Duration,
     /// One JSON line per segment host: the vendors and services it reached.
     pub hosts_out: Option<PathBuf>,
@@ -581,7 +581,7 @@ pub fn run(
 fn write_devices(path: &std::path::Path, agg: &Aggregator) -> std::io::Result<()> {
     let mut out = std::io::BufWriter::new(File::create(path)?);
     for (key, facts) in agg.devices.seen_since(0) {
-        serde_json::to_writer(&mut out, &crate::hosts::record::DeviceRecord::new(key, facts))?;
+        serde_json::to_writer(&mut out, &vendorwatch::hosts::record::DeviceRecord::new(key, facts))?;
         writeln!(out)?;
     }
     out.flush()

@@ -5,9 +5,9 @@ use std::path::Path;
 
 use anyhow::anyhow;
 
-use crate::classify::signatures::SignatureSet;
-use crate::pipeline::Rules;
-use crate::segment::Config;
+use vendorwatch::classify::signatures::SignatureSet;
+use vendorwatch::pipeline::Rules;
+use vendorwatch::segment::Config;
 
 /// Loads the signature set: `dir`, or the embedded one.
 pub fn load_signatures(dir: Option<&Path>) -> anyhow::Result<SignatureSet> {

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::classify::signatures::SignatureSet;
+use vendorwatch::classify::signatures::SignatureSet;
 
 /// Validates a signature directory (or the embedded set); returns the
 /// report and whether the set is valid.

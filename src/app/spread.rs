@@ -21,9 +21,9 @@ use std::net::IpAddr;
 
 use hashbrown::HashMap;
 
-use crate::decode::fragment::{Defragmenter, Limits};
-use crate::decode::{self, Decoded, Encap, Packet, Vlans};
-use crate::source::{Frame, LinkType};
+use vendorwatch::decode::fragment::{Defragmenter, Limits};
+use vendorwatch::decode::{self, Decoded, Encap, Packet, Vlans};
+use vendorwatch::source::{Frame, LinkType};
 
 /// System ports, registered ports, dynamic ports: the same classes the flow
 /// table uses to tell the client of a flow seen mid-stream.

@@ -4,6 +4,7 @@ pub mod attribution;
 pub mod calls;
 pub mod dns_cache;
 pub mod encrypted_dns;
+pub mod explain;
 pub mod names;
 pub mod rules;
 pub mod signatures;

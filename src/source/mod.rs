@@ -142,7 +142,7 @@ impl ReadError {
     /// A read that failed at `offset`, in record `record`. A compressed
     /// stream cut short says so through its decoder, as an unexpected end:
     /// that is a truncation like any other.
-    pub(crate) fn reading(offset: u64, record: u64, source: std::io::Error) -> ReadError {
+    pub fn reading(offset: u64, record: u64, source: std::io::Error) -> ReadError {
         if source.kind() == std::io::ErrorKind::UnexpectedEof {
             ReadError::Truncated {
                 offset,

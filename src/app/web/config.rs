@@ -27,7 +27,7 @@ use std::str::FromStr;
 
 use serde::Deserialize;
 
-use crate::diag::Diagnostic;
+use vendorwatch::diag::Diagnostic;
 
 /// The file as written. Unknown keys are errors: a misspelt `cert_fil`
 /// must not quietly serve plain HTTP.

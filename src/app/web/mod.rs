@@ -35,7 +35,7 @@ pub(crate) use server::{ConnContext, spawn};
 use auth::BasicAuth;
 use config::Source;
 
-use crate::diag::Diagnostic;
+use vendorwatch::diag::Diagnostic;
 
 /// The default `--web.max-connections`.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 512;

@@ -18,7 +18,7 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig, SupportedProtocolVersion};
 
 use super::config::{ClientAuthType, Curve, Source, TlsServerConfig, TlsVersion};
-use crate::diag::Diagnostic;
+use vendorwatch::diag::Diagnostic;
 
 /// Whether the section asks for TLS at all: as with the toolkit, an empty
 /// `tls_server_config` serves plain HTTP.
