@@ -210,25 +210,71 @@ mod tests {
     }
 
     #[test]
-    fn every_prefix_and_mutation_is_total() {
-        let m = request(&[53, 1, 1, 55, 3, 1, 3, 6, 60, 3, b'a', b'b', b'c', 12, 200, 255]);
-        let walk = |b: &[u8]| {
-            if let Ok(msg) = Message::new_checked(b) {
-                let _ = (msg.options().count(), msg.client_address(), msg.client_mac(), msg.text_option(12));
+    fn a_cut_message_yields_exactly_the_options_before_the_cut() {
+        let m = request(&[53, 1, 1, 55, 3, 1, 3, 6, 60, 3, b'a', b'b', b'c', 12, 3, b'J', b'i', b'P', 255]);
+        let full: Vec<_> = Message::new_checked(&m).unwrap().options().collect();
+        assert_eq!(full, [(53, &[1][..]), (55, &[1, 3, 6]), (60, b"abc"), (12, b"JiP")]);
+        // Where each option ends in the message.
+        let ends = [243, 248, 253, 258];
+        for n in 0..m.len() {
+            let cut = Message::new_checked(&m[..n]);
+            if n < field::OPTIONS {
+                assert!(cut.is_err(), "no magic cookie in {n} bytes");
+                continue;
             }
-            if let Ok(msg) = V6Message::new_checked(b) {
-                let _ = (msg.options().count(), msg.vendor_class(), msg.fqdn_host());
-            }
-        };
-        for n in 0..=m.len() {
-            walk(&m[..n]);
+            let got: Vec<_> = cut.unwrap().options().collect();
+            let whole = ends.iter().filter(|&&end| end <= n).count();
+            assert_eq!(got, full[..whole], "cut at {n}");
+            assert_eq!(cut.unwrap().text_option(OPT_HOSTNAME).is_some(), n >= ends[3], "cut at {n}");
         }
+    }
+
+    #[test]
+    fn a_changed_byte_changes_no_option_before_it() {
+        let m = request(&[53, 1, 1, 55, 3, 1, 3, 6, 60, 3, b'a', b'b', b'c', 12, 200, 255]);
+        let full: Vec<_> = Message::new_checked(&m).unwrap().options().collect();
+        assert_eq!(
+            full,
+            [(53, &[1][..]), (55, &[1, 3, 6]), (60, b"abc")],
+            "an option longer than the rest ends the list"
+        );
+        let ends = [243, 248, 253];
         for i in 230..m.len() {
             for b in [0, 1, 2, 0x7f, 0xff] {
                 let mut x = m.clone();
                 x[i] = b;
-                walk(&x);
+                let Ok(msg) = Message::new_checked(&x) else {
+                    assert!(field::COOKIE.contains(&i) && b != m[i], "only the cookie rejects: byte {i} = {b}");
+                    continue;
+                };
+                let got: Vec<_> = msg.options().collect();
+                let before = ends.iter().filter(|&&end| end <= i).count();
+                assert_eq!(got.get(..before), Some(&full[..before]), "byte {i} = {b}: {got:?}");
+                assert_eq!(msg.client_mac(), Some([0x3a, 1, 2, 3, 4, 5]), "chaddr is before the changed bytes");
             }
+        }
+    }
+
+    #[test]
+    fn a_cut_v6_message_yields_exactly_the_options_before_the_cut() {
+        let mut m = vec![1, 0xaa, 0xbb, 0xcc];
+        m.extend_from_slice(&[0, 6, 0, 4, 0, 23, 0, 24]);
+        m.extend_from_slice(&[0, 16, 0, 14, 0, 0, 1, 55, 0, 8]);
+        m.extend_from_slice(b"MSFT 5.0");
+        m.extend_from_slice(&[0, 39, 0, 7, 0, 4]);
+        m.extend_from_slice(b"lap1\0");
+        let full: Vec<_> = V6Message::new_checked(&m).unwrap().options().map(|(code, _)| code).collect();
+        assert_eq!(full, [V6_OPT_ORO, V6_OPT_VENDOR_CLASS, V6_OPT_CLIENT_FQDN]);
+        let ends = [12, 30, m.len()];
+        for n in 0..m.len() {
+            let Ok(msg) = V6Message::new_checked(&m[..n]) else {
+                assert!(n < 4, "{n} bytes hold the message type and transaction id");
+                continue;
+            };
+            let got: Vec<_> = msg.options().map(|(code, _)| code).collect();
+            assert_eq!(got, full[..ends.iter().filter(|&&end| end <= n).count()], "cut at {n}");
+            assert_eq!(msg.vendor_class().is_some(), n >= ends[1], "cut at {n}");
+            assert_eq!(msg.fqdn_host(), None, "cut at {n}");
         }
     }
 }

@@ -158,21 +158,42 @@ onvif://www.onvif.org/hardware/DS-2CD2143G0-I</d:Scopes></d:ProbeMatch></d:Probe
         m.extend_from_slice(body);
         assert_eq!(dhip_device(&m), Some(("DHI-NVR4104-P-4KS2", Some("Dahua"))));
         assert_eq!(dhip_device(&m[..m.len() - 1]), None, "the body is cut short");
-        for n in 0..=m.len() {
-            if n < m.len() {
-                assert_eq!(dhip_device(&m[..n]), None, "a message cut at {n} bytes");
-            }
-            let _ = sadp_model(&sadp[..n.min(sadp.len())]);
-            let _ = ws_discovery_match(&PROBE_MATCH[..n.min(PROBE_MATCH.len())]);
+        for n in 0..m.len() {
+            assert_eq!(dhip_device(&m[..n]), None, "a message cut at {n} bytes");
+        }
+        // A model is read once the element that holds it is closed, never cut short.
+        let closed = find(sadp, b"</DeviceDescription>") + 1;
+        for n in 0..sadp.len() {
+            assert_eq!(sadp_model(&sadp[..n]), (n >= closed).then_some("DS-2CD2143G0-I"), "cut at {n}");
+        }
+    }
+
+    fn find(haystack: &[u8], needle: &[u8]) -> usize {
+        haystack.windows(needle.len()).position(|w| w == needle).unwrap()
+    }
+
+    #[test]
+    fn a_cut_probe_match_is_read_whole_or_not_at_all() {
+        let whole = ws_discovery_match(PROBE_MATCH);
+        assert!(whole.is_some());
+        let closed = find(PROBE_MATCH, b"</d:Scopes>") + 1;
+        for n in 0..PROBE_MATCH.len() {
+            assert_eq!(ws_discovery_match(&PROBE_MATCH[..n]), whole.filter(|_| n >= closed), "cut at {n}");
         }
     }
 
     #[test]
     fn element_and_json_lookups_are_total() {
-        for text in [&b"<"[..], b"<a", b"<a>", b"<a/>x", b"</a>x<a>", b"<x:a b='1'>v</x:a>"] {
-            let _ = element_text(text, "a");
+        for text in [&b""[..], b"<", b"<a", b"<a>", b"<a>v", b"<a/>x", b"</a>x<a>", b"<x:a/>v<x:a"] {
+            assert_eq!(element_text(text, "a"), None, "{:?}", core::str::from_utf8(text));
         }
-        assert_eq!(element_text(b"<x:a b='1'>v</x:a>", "a"), Some("v"));
+        let text = b"<x:a b='1'>v</x:a>";
+        assert_eq!(element_text(text, "a"), Some("v"));
+        let closed = find(text, b"</") + 1;
+        for n in 0..text.len() {
+            assert_eq!(element_text(&text[..n], "a"), (n >= closed).then_some("v"), "cut at {n}");
+        }
+        assert_eq!(element_text(b"<b>x</b><a> y </a>", "a"), Some("y"), "the first element of that name, trimmed");
         assert_eq!(json_string(br#"{"a":1,"k" : "v"}"#, "k"), Some("v"));
         assert_eq!(json_string(br#"{"k"}"#, "k"), None);
         assert_eq!(json_string(br#""k":"#, "k"), None);

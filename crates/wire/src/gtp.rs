@@ -129,9 +129,18 @@ mod tests {
         let zero_unit = gpdu(0x34, &[0, 0, 0, 0x85, 0, 0, 0, 0], &INNER);
         assert!(Header::new_checked(&zero_unit).is_none());
         assert!(Header::new_checked(&gpdu(0x30, &[], b"\x00junk")).is_none(), "payload is not IP");
-        for cut in 0..gpdu(0x34, &[0, 7, 0, 0x85, 1, 0x10, 0x05, 0], &INNER).len() {
-            let whole = gpdu(0x34, &[0, 7, 0, 0x85, 1, 0x10, 0x05, 0], &INNER);
-            let _ = Header::new_checked(&whole[..cut]);
+    }
+
+    #[test]
+    fn the_length_field_says_where_the_tunnelled_packet_ends() {
+        for whole in [gpdu(0x30, &[], &INNER), gpdu(0x34, &[0, 7, 0, 0x85, 1, 0x10, 0x05, 0], &INNER)] {
+            for cut in 0..whole.len() {
+                assert!(Header::new_checked(&whole[..cut]).is_none(), "{cut} of {} bytes", whole.len());
+            }
+            assert_eq!(Header::new_checked(&whole).unwrap().payload(), &INNER[..]);
+            // Bytes after the G-PDU (padding of the datagram) are not the packet's.
+            let padded = [&whole[..], &[0; 6]].concat();
+            assert_eq!(Header::new_checked(&padded).unwrap().payload(), &INNER[..]);
         }
     }
 }

@@ -383,22 +383,31 @@ mod tests {
     }
 
     #[test]
-    fn probes_are_total_on_every_prefix_of_every_preamble() {
+    fn every_prefix_of_a_request_for_tls_waits_for_the_rest() {
         let ctx = FlowContext { protocol: IPPROTO_TCP, client_port: 50000, server_port: 389 };
-        let seeds: [&[u8]; 4] = [
-            b"\x30\x1d\x02\x01\x01\x77\x18\x80\x161.3.6.1.4.1.1466.20037",
-            b"\x03\x00\x00\x13\x0e\xe0\x00\x00\x00\x00\x00\x01\x00\x08\x00\x03\x00\x00\x00",
-            &PG_SSL_REQUEST,
-            b"CONNECT a.example:443 HTTP/1.1\r\n\r\n",
+        let seeds: [(Kind, &[u8]); 4] = [
+            (Kind::Ldap, b"\x30\x1d\x02\x01\x01\x77\x18\x80\x161.3.6.1.4.1.1466.20037"),
+            (Kind::Rdp, b"\x03\x00\x00\x13\x0e\xe0\x00\x00\x00\x00\x00\x01\x00\x08\x00\x03\x00\x00\x00"),
+            (Kind::Postgres, &PG_SSL_REQUEST),
+            (Kind::Connect, b"CONNECT a.example:443 HTTP/1.1\r\n\r\n"),
         ];
-        for seed in seeds {
-            for cut in 0..=seed.len() {
-                let _ = probe(&ctx, Direction::FromClient, &seed[..cut]);
-                for kind in [Kind::Lines, Kind::Xmpp, Kind::Ldap, Kind::Postgres, Kind::Rdp, Kind::Connect] {
-                    let _ = unit(kind, &seed[..cut]);
+        let kinds = [Kind::Lines, Kind::Xmpp, Kind::Ldap, Kind::Postgres, Kind::Rdp, Kind::Connect];
+        for (kind, seed) in seeds {
+            assert_eq!(kind_of(&ctx, Direction::FromClient, seed), Ok(kind), "{seed:?}");
+            assert!(matches!(unit(kind, seed), Unit::Whole { len, asks: true } if len == seed.len()), "{seed:?}");
+            for cut in 0..seed.len() {
+                let prefix = &seed[..cut];
+                // The inspector never asks for a unit of an empty stream.
+                assert!(cut == 0 || matches!(unit(kind, prefix), Unit::Partial), "{kind:?} cut at {cut}");
+                let probed = kind_of(&ctx, Direction::FromClient, prefix);
+                assert!(probed.is_err() || probed == Ok(kind), "{kind:?} cut at {cut} probed as {probed:?}");
+                // Read as any preamble, a unit never claims bytes it was not given.
+                for other in kinds {
+                    if let Unit::Whole { len, .. } = unit(other, prefix) {
+                        assert!((1..=cut).contains(&len), "{other:?} took {len} of {cut} bytes");
+                    }
                 }
             }
-            assert_eq!(probe(&ctx, Direction::FromClient, seed), Probe::Accept, "{seed:?}");
         }
     }
 }
