@@ -1,288 +1,48 @@
 //! Live capture end to end, inside network namespaces.
 //!
-//! Each test makes its own pair of namespaces joined by a veth pair (unique
-//! names, no addresses, no route out, IPv6 off so the kernel sends nothing
-//! of its own), runs `vendorwatch live` on one end and replays a fixture
-//! capture with `tcpreplay` into the other. Everything is torn down by Drop
-//! guards, also when an assertion fails. Traffic never leaves the pair.
+//! Each test makes its own pair of namespaces joined by a veth pair
+//! (tests/common/netns.rs), runs `vendorwatch live` on one end and replays a
+//! fixture capture with `tcpreplay` into the other. Traffic never leaves the
+//! pair.
 //!
 //! Needs root, `ip` (iproute2), `tcpreplay`, `curl`, and for the scrape
 //! test Debian's `prometheus` and `promtool`. Without them a test prints
 //! "skipped: <why>" and passes, except in CI (`CI` set), where it fails.
 
+mod common;
+#[allow(dead_code)]
+#[path = "common/netns.rs"]
+mod netns;
+
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::process::{Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-const SENSOR: &str = env!("CARGO_BIN_EXE_vendorwatch");
-const LISTEN: &str = "127.0.0.1:9799";
-const PROMETHEUS_LISTEN: &str = "127.0.0.1:9090";
+use common::{Sample, TempDir, parse_metrics};
+use netns::{
+    LISTEN, SENSOR, VethPair, can_run, exposition_value, healthz, http, missing, prometheus_query, run,
+    sensor_get as get, start_prometheus, start_sensor, wait_for, wait_settled,
+};
 
-// ---------------------------------------------------------------- guards
-
-/// Says why the test cannot run, or nothing.
-fn missing(tools: &[&str]) -> Option<String> {
-    let uid = Command::new("id").arg("-u").output().ok().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
-    if uid.as_deref() != Some("0") {
-        return Some("live capture tests need root (network namespaces, raw sockets)".into());
-    }
-    for tool in tools {
-        let found = std::env::var_os("PATH")
-            .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
-            .unwrap_or(false);
-        if !found {
-            return Some(format!(
-                "`{tool}` is not installed (apt-get install libpcap-dev tcpreplay iproute2 prometheus curl)"
-            ));
-        }
-    }
-    None
+/// The value of a sample's label.
+fn label<'a>(sample: &'a Sample, key: &str) -> Option<&'a str> {
+    sample.1.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
-/// Returns false (after saying why) when the test cannot run here; in CI
-/// that is a failure.
-fn can_run(test: &str, tools: &[&str]) -> bool {
-    match missing(tools) {
-        None => true,
-        Some(why) if std::env::var_os("CI").is_some() => panic!("{test}: cannot run in CI: {why}"),
-        Some(why) => {
-            // Straight to stderr, past libtest's capture, so it is seen.
-            let _ = writeln!(std::io::stderr(), "{test}: skipped: {why}");
-            false
-        }
-    }
-}
-
-fn unique(prefix: &str) -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    format!("{prefix}{}x{}", std::process::id() % 100_000, NEXT.fetch_add(1, Ordering::Relaxed))
-}
-
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn in_ns(ns: &str, program: &str) -> Command {
-    let mut c = Command::new("ip");
-    c.args(["netns", "exec", ns, program]);
-    c
-}
-
-/// Two namespaces joined by a veth pair; deleted on drop (which also
-/// deletes the veth ends inside them).
-struct VethPair {
-    sensor_ns: String,
-    sender_ns: String,
-    sensor_if: String,
-    sender_if: String,
-}
-
-impl VethPair {
-    fn new() -> VethPair {
-        let id = unique("vw");
-        let pair = VethPair {
-            sensor_ns: format!("{id}s"),
-            sender_ns: format!("{id}t"),
-            sensor_if: format!("{id}a"),
-            sender_if: format!("{id}b"),
-        };
-        for ns in [&pair.sensor_ns, &pair.sender_ns] {
-            // A partly built pair is still cleaned up: drop deletes by name.
-            run(Command::new("ip").args(["netns", "add", ns]));
-            run(in_ns(ns, "sysctl").args([
-                "-qw",
-                "net.ipv6.conf.all.disable_ipv6=1",
-                "net.ipv6.conf.default.disable_ipv6=1",
-            ]));
-            run(in_ns(ns, "ip").args(["link", "set", "lo", "up"]));
-        }
-        pair.add_link();
-        pair
-    }
-
-    /// Creates the veth pair between the namespaces and brings it up.
-    fn add_link(&self) {
-        // The largest MTU a veth takes, so jumbo and GRO-sized frames of a
-        // fixture go through whole.
-        run(Command::new("ip").args([
-            "link",
-            "add",
-            &self.sensor_if,
-            "netns",
-            &self.sensor_ns,
-            "mtu",
-            "65535",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            &self.sender_if,
-            "netns",
-            &self.sender_ns,
-            "mtu",
-            "65535",
-        ]));
-        run(in_ns(&self.sensor_ns, "ip").args(["link", "set", &self.sensor_if, "up"]));
-        run(in_ns(&self.sender_ns, "ip").args(["link", "set", &self.sender_if, "up"]));
-    }
-
-    /// Deletes the veth pair (both ends), as when a mirror port's NIC goes away.
-    fn delete_link(&self) {
-        run(in_ns(&self.sensor_ns, "ip").args(["link", "del", &self.sensor_if]));
-    }
-
-    /// Replays `file` into the sensor's end as fast as tcpreplay goes.
-    fn replay(&self, file: &Path) {
-        let out = run(in_ns(&self.sender_ns, "tcpreplay")
-            .arg(format!("--intf1={}", self.sender_if))
-            .arg("--topspeed")
-            .arg(file));
-        let text = String::from_utf8_lossy(&out.stdout);
-        let failed = text.lines().find_map(|l| l.trim().strip_prefix("Failed packets:")).map(str::trim);
-        assert_eq!(failed, Some("0"), "tcpreplay failed to send some packets:\n{text}");
-    }
-}
-
-impl Drop for VethPair {
-    fn drop(&mut self) {
-        for ns in [&self.sensor_ns, &self.sender_ns] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).stderr(Stdio::null()).status();
-        }
-    }
-}
-
-/// A temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        let dir = std::env::temp_dir().join(unique("vendorwatch-live-"));
-        fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A child process in a namespace, killed on drop; stderr goes to a file.
-struct Proc {
-    child: Child,
-    stderr: PathBuf,
-}
-
-impl Proc {
-    fn start(ns: &str, program: &str, args: &[String], stderr: PathBuf) -> Proc {
-        let err = fs::File::create(&stderr).unwrap();
-        let child =
-            in_ns(ns, program).args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(err).spawn().unwrap();
-        Proc { child, stderr }
-    }
-
-    fn stderr(&self) -> String {
-        fs::read_to_string(&self.stderr).unwrap_or_default()
-    }
-
-    fn signal(&self, sig: &str) {
-        run(Command::new("kill").arg(format!("-{sig}")).arg(self.child.id().to_string()));
-    }
-
-    fn assert_running(&mut self) {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            panic!("process exited early ({status}):\n{}", self.stderr());
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-// ---------------------------------------------------------------- helpers
-
-/// `(status, body)` of an HTTP request made with curl inside `ns`.
-fn http(ns: &str, method: &str, url: &str, accept: Option<&str>) -> (u16, String) {
-    let mut c = in_ns(ns, "curl");
-    c.args(["-sS", "--max-time", "5", "-o", "-", "-w", "\n%{http_code}", "-X", method]);
-    if let Some(a) = accept {
-        c.args(["-H", &format!("Accept: {a}")]);
-    }
-    let out = c.arg(url).output().expect("curl");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-    (code.trim().parse().unwrap_or(0), body.to_owned())
-}
-
-fn get(ns: &str, path: &str) -> String {
-    let (code, body) = http(ns, "GET", &format!("http://{LISTEN}{path}"), None);
-    assert_eq!(code, 200, "GET {path}: {body}");
-    body
-}
-
-fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
-        sleep(Duration::from_millis(100));
-    }
-}
-
-/// Samples of a text exposition: (name, labels as written) -> value.
-fn samples(text: &str) -> BTreeMap<(String, String), f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .filter_map(|l| {
-            let (series, value) = l.rsplit_once(' ')?;
-            let (name, labels) = series.split_once('{').map_or((series, ""), |(n, l)| (n, l.trim_end_matches('}')));
-            Some(((name.to_owned(), labels.to_owned()), value.parse().ok()?))
-        })
-        .collect()
-}
-
-fn label<'a>(labels: &'a str, key: &str) -> Option<&'a str> {
-    let start = labels.find(&format!("{key}=\""))? + key.len() + 2;
-    Some(&labels[start..start + labels[start..].find('"')?])
-}
-
-/// Sums a metric over everything but segment and vendor.
-fn by_segment_vendor(s: &BTreeMap<(String, String), f64>, metric: &str) -> BTreeMap<(String, String), u64> {
+/// Sums a family of an exposition over everything but segment and vendor.
+fn by_segment_vendor(exposition: &str, family: &str) -> BTreeMap<(String, String), u64> {
     let mut out = BTreeMap::new();
-    for ((name, labels), v) in s {
-        if name == metric {
-            let key =
-                (label(labels, "segment").unwrap_or("").to_owned(), label(labels, "vendor").unwrap_or("").to_owned());
-            *out.entry(key).or_default() += *v as u64;
-        }
+    for s in parse_metrics(exposition).iter().filter(|s| s.0 == family) {
+        let key = (label(s, "segment").unwrap_or("").to_owned(), label(s, "vendor").unwrap_or("").to_owned());
+        *out.entry(key).or_default() += s.2 as u64;
     }
     out.retain(|_, v| *v > 0);
     out
-}
-
-fn metric(text: &str, name: &str, labels: &str) -> Option<f64> {
-    samples(text).get(&(name.to_owned(), labels.to_owned())).copied()
 }
 
 /// The fixture: the shipped sample capture when present, else a corpus
@@ -326,37 +86,6 @@ fn summary_rows(summary: &Value) -> BTreeMap<(String, String, bool), [u64; 7]> {
     rows
 }
 
-fn start_sensor(pair: &VethPair, dir: &Path, args: &[&str]) -> Proc {
-    let mut all: Vec<String> =
-        vec!["live".into(), "--interface".into(), pair.sensor_if.clone(), "--listen".into(), LISTEN.into()];
-    all.extend(args.iter().map(|s| s.to_string()));
-    let mut sensor = Proc::start(&pair.sensor_ns, SENSOR, &all, dir.join("sensor.stderr"));
-    wait_for("the sensor's /healthz", Duration::from_secs(15), || {
-        sensor.assert_running();
-        (http(&pair.sensor_ns, "GET", &format!("http://{LISTEN}/healthz"), None).0 == 200).then_some(())
-    });
-    sensor
-}
-
-/// Waits until the sensor has read `packets` frames and every flow has
-/// ended (so each is counted), then returns /metrics.
-fn wait_settled(pair: &VethPair, sensor: &mut Proc, packets: u64) -> String {
-    let source = format!("source=\"{}\"", pair.sensor_if);
-    let mut last = String::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        sensor.assert_running();
-        last = get(&pair.sensor_ns, "/metrics");
-        let read = metric(&last, "vendorwatch_capture_packets_total", &source).unwrap_or(0.0) as u64;
-        let flows = metric(&last, "vendorwatch_flow_table_flows", "").unwrap_or(-1.0);
-        if read >= packets && flows == 0.0 {
-            return last;
-        }
-        sleep(Duration::from_millis(200));
-    }
-    panic!("the sensor did not settle on {packets} frames with an empty flow table:\n{last}\n{}", sensor.stderr());
-}
-
 // ---------------------------------------------------------------- tests
 
 /// The sensor's counts for a replayed capture equal `vendorwatch replay`'s
@@ -365,7 +94,7 @@ fn wait_settled(pair: &VethPair, sensor: &mut Proc, packets: u64) -> String {
 fn live_counts_match_replay_and_prometheus_scrapes_them() {
     if !can_run(
         "live_counts_match_replay_and_prometheus_scrapes_them",
-        &["ip", "tcpreplay", "curl", "prometheus", "promtool"],
+        missing(&["ip", "tcpreplay", "curl", "prometheus", "promtool"]),
     ) {
         return;
     }
@@ -373,7 +102,7 @@ fn live_counts_match_replay_and_prometheus_scrapes_them() {
     let expected = replay_summary(&file, &[]);
     let expected_packets = expected["capture"]["packets"].as_u64().unwrap();
     let pair = VethPair::new();
-    let dir = TempDir::new();
+    let dir = TempDir::new("live");
     // Idle flows end after 1 s, so every flow is counted soon after the
     // replay (replay counts all flows at end of file).
     let mut sensor = start_sensor(&pair, &dir.0, &["--idle-timeout", "1s", "--flush-interval", "200ms"]);
@@ -385,7 +114,6 @@ fn live_counts_match_replay_and_prometheus_scrapes_them() {
     assert_eq!(summary["capture"]["packets"], expected["capture"]["packets"]);
     assert_eq!(summary["capture"]["bytes"], expected["capture"]["bytes"]);
 
-    let s = samples(&text);
     let rows = summary_rows(&expected);
     let mut want: [BTreeMap<(String, String), u64>; 3] = Default::default();
     for ((segment, vendor, _), v) in &rows {
@@ -398,16 +126,20 @@ fn live_counts_match_replay_and_prometheus_scrapes_them() {
     for (i, name) in
         ["vendorwatch_flows_total", "vendorwatch_packets_total", "vendorwatch_bytes_total"].iter().enumerate()
     {
-        assert_eq!(by_segment_vendor(&s, name), want[i], "{name} by segment and vendor");
+        assert_eq!(by_segment_vendor(&text, name), want[i], "{name} by segment and vendor");
     }
     let iface = format!("interface=\"{}\"", pair.sensor_if);
-    assert_eq!(metric(&text, "vendorwatch_capture_drops_total", &iface), Some(0.0), "kernel drops are exported");
-    assert_eq!(metric(&text, "vendorwatch_capture_received_total", &iface), Some(expected_packets as f64));
     assert_eq!(
-        metric(&text, "vendorwatch_build_info", &format!("version=\"{}\"", env!("CARGO_PKG_VERSION"))),
+        exposition_value(&text, "vendorwatch_capture_drops_total", &iface),
+        Some(0.0),
+        "kernel drops are exported"
+    );
+    assert_eq!(exposition_value(&text, "vendorwatch_capture_received_total", &iface), Some(expected_packets as f64));
+    assert_eq!(
+        exposition_value(&text, "vendorwatch_build_info", &format!("version=\"{}\"", env!("CARGO_PKG_VERSION"))),
         Some(1.0)
     );
-    assert_eq!(metric(&text, "vendorwatch_config_reload_failures_total", ""), Some(0.0));
+    assert_eq!(exposition_value(&text, "vendorwatch_config_reload_failures_total", ""), Some(0.0));
 
     // The exposition passes promtool's checks; OpenMetrics on request.
     let mut promtool = Command::new("promtool")
@@ -429,7 +161,7 @@ fn live_counts_match_replay_and_prometheus_scrapes_them() {
         &pair.sensor_ns,
         "GET",
         &format!("http://{LISTEN}/metrics"),
-        Some("application/openmetrics-text;version=1.0.0,text/plain;q=0.5"),
+        &["Accept: application/openmetrics-text;version=1.0.0,text/plain;q=0.5"],
     );
     assert_eq!(code, 200);
     assert!(
@@ -457,28 +189,11 @@ fn live_counts_match_replay_and_prometheus_scrapes_them() {
 
     // Debian's Prometheus scrapes the sensor; the counts read back through
     // its query API are the replay's.
-    let config = dir.0.join("prometheus.yml");
-    fs::write(
-        &config,
-        format!("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: vendorwatch\n    static_configs:\n      - targets: ['{LISTEN}']\n"),
-    )
-    .unwrap();
-    let prom_args = vec![
-        format!("--config.file={}", config.display()),
-        format!("--storage.tsdb.path={}", dir.0.join("tsdb").display()),
-        format!("--web.listen-address={PROMETHEUS_LISTEN}"),
-    ];
-    let mut prometheus = Proc::start(&pair.sensor_ns, "prometheus", &prom_args, dir.0.join("prometheus.stderr"));
+    let mut prometheus = start_prometheus(&pair, &dir.0, &[]);
+    // The non-zero series of an instant query by segment and vendor.
     let query = |q: &str| -> Option<BTreeMap<(String, String), u64>> {
-        let url = format!("http://{PROMETHEUS_LISTEN}/api/v1/query");
-        let out = in_ns(&pair.sensor_ns, "curl")
-            .args(["-sS", "--max-time", "5", "-G", "--data-urlencode", &format!("query={q}"), &url])
-            .output()
-            .ok()?;
-        let v: Value = serde_json::from_slice(&out.stdout).ok()?;
-        let result = v["data"]["result"].as_array()?;
         let mut m = BTreeMap::new();
-        for r in result {
+        for r in prometheus_query(&pair.sensor_ns, q)? {
             let key = (
                 r["metric"]["segment"].as_str().unwrap_or("").to_owned(),
                 r["metric"]["vendor"].as_str().unwrap_or("").to_owned(),
@@ -510,14 +225,14 @@ fn live_counts_match_replay_and_prometheus_scrapes_them() {
 /// read once, and the totals equal replay's.
 #[test]
 fn two_workers_share_an_interface_without_loss_or_duplicates() {
-    if !can_run("two_workers_share_an_interface_without_loss_or_duplicates", &["ip", "tcpreplay", "curl"]) {
+    if !can_run("two_workers_share_an_interface_without_loss_or_duplicates", missing(&["ip", "tcpreplay", "curl"])) {
         return;
     }
     let file = fixture();
     let expected = replay_summary(&file, &[]);
     let expected_packets = expected["capture"]["packets"].as_u64().unwrap();
     let pair = VethPair::new();
-    let dir = TempDir::new();
+    let dir = TempDir::new("live");
     let mut sensor =
         start_sensor(&pair, &dir.0, &["--workers", "2", "--idle-timeout", "1s", "--flush-interval", "200ms"]);
     pair.replay(&file);
@@ -534,7 +249,7 @@ fn two_workers_share_an_interface_without_loss_or_duplicates() {
         "flows, packets, bytes over all segments and vendors"
     );
     let iface = format!("interface=\"{}\"", pair.sensor_if);
-    assert_eq!(metric(&text, "vendorwatch_capture_received_total", &iface), Some(expected_packets as f64));
+    assert_eq!(exposition_value(&text, "vendorwatch_capture_received_total", &iface), Some(expected_packets as f64));
 }
 
 /// Reload by POST /-/reload and SIGHUP: a broken signature or config file
@@ -542,12 +257,12 @@ fn two_workers_share_an_interface_without_loss_or_duplicates() {
 /// is taken; counters survive. Segments by interface come from the config.
 #[test]
 fn reload_keeps_the_running_rules_when_files_are_broken() {
-    if !can_run("reload_keeps_the_running_rules_when_files_are_broken", &["ip", "tcpreplay", "curl"]) {
+    if !can_run("reload_keeps_the_running_rules_when_files_are_broken", missing(&["ip", "tcpreplay", "curl"])) {
         return;
     }
     let file = fixture();
     let pair = VethPair::new();
-    let dir = TempDir::new();
+    let dir = TempDir::new("live");
     let sigs = dir.0.join("signatures");
     fs::create_dir_all(&sigs).unwrap();
     for entry in fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("signatures")).unwrap() {
@@ -580,12 +295,12 @@ fn reload_keeps_the_running_rules_when_files_are_broken() {
     let ns = &pair.sensor_ns;
     let reload_url = format!("http://{LISTEN}/-/reload");
     let metrics = || get(ns, "/metrics");
-    let gauge = |name: &str| metric(&metrics(), name, "").unwrap();
+    let gauge = |name: &str| exposition_value(&metrics(), name, "").unwrap();
 
     let started = gauge("vendorwatch_config_last_reload_success_timestamp_seconds");
     assert!(started > 1.0e9, "the start counts as a successful load");
     sleep(Duration::from_millis(20));
-    let (code, body) = http(ns, "POST", &reload_url, None);
+    let (code, body) = http(ns, "POST", &reload_url, &[]);
     assert_eq!(code, 200, "{body}");
     let first = gauge("vendorwatch_config_last_reload_success_timestamp_seconds");
     assert!(first > started);
@@ -596,7 +311,7 @@ fn reload_keeps_the_running_rules_when_files_are_broken() {
     let good_google = fs::read_to_string(&google).unwrap();
     let bad_line = good_google.lines().count() + 4;
     fs::write(&google, format!("{good_google}\n[[entry]]\nservice = \"x\"\nno_such_field = 1\n")).unwrap();
-    let (code, body) = http(ns, "POST", &reload_url, None);
+    let (code, body) = http(ns, "POST", &reload_url, &[]);
     assert_eq!(code, 500, "a broken signature file is refused: {body}");
     let needle = format!("google.toml:{bad_line}");
     assert!(body.contains(&needle), "the error names {needle}: {body}");
@@ -652,11 +367,11 @@ fn reload_keeps_the_running_rules_when_files_are_broken() {
 /// that never sees a frame (TPACKET_V3 would block until the first one).
 #[test]
 fn sigterm_and_sigint_stop_within_two_seconds_on_a_silent_interface() {
-    if !can_run("sigterm_and_sigint_stop_within_two_seconds_on_a_silent_interface", &["ip", "curl"]) {
+    if !can_run("sigterm_and_sigint_stop_within_two_seconds_on_a_silent_interface", missing(&["ip", "curl"])) {
         return;
     }
     let pair = VethPair::new();
-    let dir = TempDir::new();
+    let dir = TempDir::new("live");
     for (signal, workers) in [("TERM", "1"), ("INT", "2")] {
         let mut sensor = start_sensor(&pair, &dir.0, &["--workers", workers]);
         // Let the workers settle into their idle wait.
@@ -681,7 +396,7 @@ fn sigterm_and_sigint_stop_within_two_seconds_on_a_silent_interface() {
 /// Without the privileges or the interface, the sensor says why and fails.
 #[test]
 fn a_missing_interface_is_a_clear_error() {
-    if !can_run("a_missing_interface_is_a_clear_error", &[]) {
+    if !can_run("a_missing_interface_is_a_clear_error", missing(&[])) {
         return;
     }
     let out = Command::new(SENSOR)
@@ -700,10 +415,6 @@ fn proc_status(pid: u32, key: &str) -> String {
     text.lines().find_map(|l| l.strip_prefix(&prefix)).map(|v| v.trim().to_owned()).unwrap_or_default()
 }
 
-fn healthz(ns: &str) -> u16 {
-    http(ns, "GET", &format!("http://{LISTEN}/healthz"), None).0
-}
-
 /// Started as root with `--user nobody`, the sensor runs as nobody with
 /// CAP_NET_RAW alone. Its interface vanishes: /healthz turns 503 and
 /// vendorwatch_capture_up 0; the interface comes back: the sensor reopens
@@ -711,14 +422,14 @@ fn healthz(ns: &str) -> u16 {
 /// traffic replayed then is counted as replay counts it.
 #[test]
 fn a_vanished_interface_is_reopened_by_the_unprivileged_sensor() {
-    if !can_run("a_vanished_interface_is_reopened_by_the_unprivileged_sensor", &["ip", "tcpreplay", "curl"]) {
+    if !can_run("a_vanished_interface_is_reopened_by_the_unprivileged_sensor", missing(&["ip", "tcpreplay", "curl"])) {
         return;
     }
     let file = fixture();
     let expected = replay_summary(&file, &[]);
     let expected_packets = expected["capture"]["packets"].as_u64().unwrap();
     let pair = VethPair::new();
-    let dir = TempDir::new();
+    let dir = TempDir::new("live");
     let mut sensor =
         start_sensor(&pair, &dir.0, &["--user", "nobody", "--idle-timeout", "1s", "--flush-interval", "200ms"]);
     let ns = &pair.sensor_ns;
@@ -735,7 +446,7 @@ fn a_vanished_interface_is_reopened_by_the_unprivileged_sensor() {
     assert!(sensor.stderr().contains("running as nobody"), "{}", sensor.stderr());
 
     let up = format!("interface=\"{}\"", pair.sensor_if);
-    let capture_up = || metric(&get(ns, "/metrics"), "vendorwatch_capture_up", &up);
+    let capture_up = || exposition_value(&get(ns, "/metrics"), "vendorwatch_capture_up", &up);
     assert_eq!(capture_up(), Some(1.0));
 
     pair.delete_link();
@@ -744,7 +455,7 @@ fn a_vanished_interface_is_reopened_by_the_unprivileged_sensor() {
         (healthz(ns) == 503).then_some(())
     });
     assert_eq!(capture_up(), Some(0.0), "capture_up while the interface is gone");
-    let errors = metric(&get(ns, "/metrics"), "vendorwatch_capture_errors_total", &up).unwrap();
+    let errors = exposition_value(&get(ns, "/metrics"), "vendorwatch_capture_errors_total", &up).unwrap();
     assert!(errors >= 1.0, "the failed read is counted");
     // Reopening is tried (and fails) while the interface is away.
     wait_for("a reopen attempt to fail", Duration::from_secs(15), || {
@@ -764,7 +475,7 @@ fn a_vanished_interface_is_reopened_by_the_unprivileged_sensor() {
     let text = wait_settled(&pair, &mut sensor, expected_packets);
     let summary: Value = serde_json::from_str(&get(ns, "/api/summary")).unwrap();
     assert_eq!(summary_rows(&summary), summary_rows(&expected), "traffic after the reopen is counted as replay does");
-    assert_eq!(metric(&text, "vendorwatch_capture_received_total", &up), Some(expected_packets as f64));
+    assert_eq!(exposition_value(&text, "vendorwatch_capture_received_total", &up), Some(expected_packets as f64));
     assert_eq!(proc_status(pid, "Uid"), format!("{nobody}\t{nobody}\t{nobody}\t{nobody}"), "still nobody");
     sensor.assert_running();
 }
@@ -774,11 +485,11 @@ fn a_vanished_interface_is_reopened_by_the_unprivileged_sensor() {
 /// stops the sensor within two seconds though the reload is unfinished.
 #[test]
 fn a_slow_reload_blocks_no_endpoint_and_no_stop() {
-    if !can_run("a_slow_reload_blocks_no_endpoint_and_no_stop", &["ip", "curl"]) {
+    if !can_run("a_slow_reload_blocks_no_endpoint_and_no_stop", missing(&["ip", "curl"])) {
         return;
     }
     let pair = VethPair::new();
-    let dir = TempDir::new();
+    let dir = TempDir::new("live");
     let sigs = dir.0.join("signatures");
     fs::create_dir_all(&sigs).unwrap();
     for entry in fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("signatures")).unwrap() {
@@ -790,7 +501,8 @@ fn a_slow_reload_blocks_no_endpoint_and_no_stop() {
     let sig_arg = sigs.display().to_string();
     let mut sensor = start_sensor(&pair, &dir.0, &["--signatures", &sig_arg]);
     let ns = &pair.sensor_ns;
-    let started = metric(&get(ns, "/metrics"), "vendorwatch_config_last_reload_success_timestamp_seconds", "").unwrap();
+    let started =
+        exposition_value(&get(ns, "/metrics"), "vendorwatch_config_last_reload_success_timestamp_seconds", "").unwrap();
 
     // Half a million names: seconds of parsing and indexing.
     let mut big =
@@ -810,7 +522,7 @@ fn a_slow_reload_blocks_no_endpoint_and_no_stop() {
     assert!(!sensor.stderr().contains("reloaded (SIGHUP)"), "the reload ended before the check; make it larger");
     assert_eq!(health, 200, "/healthz answers during the reload");
     assert_eq!(
-        metric(&metrics, "vendorwatch_config_last_reload_success_timestamp_seconds", ""),
+        exposition_value(&metrics, "vendorwatch_config_last_reload_success_timestamp_seconds", ""),
         Some(started),
         "/metrics answers during the reload, with the running set's state"
     );
@@ -858,12 +570,12 @@ fn community_ids(records: &[Value]) -> Vec<String> {
 fn a_reload_that_bans_a_vendor_relabels_its_counts_and_the_flow_log_rotates() {
     if !can_run(
         "a_reload_that_bans_a_vendor_relabels_its_counts_and_the_flow_log_rotates",
-        &["ip", "tcpreplay", "curl", "prometheus"],
+        missing(&["ip", "tcpreplay", "curl", "prometheus"]),
     ) {
         return;
     }
     let file = fixture();
-    let dir = TempDir::new();
+    let dir = TempDir::new("live");
     let replay_log = dir.0.join("replay.jsonl");
     let expected = replay_summary(&file, &["--flows-out", replay_log.to_str().unwrap()]);
     let expected_packets = expected["capture"]["packets"].as_u64().unwrap();
@@ -900,28 +612,21 @@ fn a_reload_that_bans_a_vendor_relabels_its_counts_and_the_flow_log_rotates() {
     assert_readme_lists_every_family(&before);
 
     let series = |text: &str, banned: &str| {
-        samples(text)
-            .keys()
-            .filter(|(name, labels)| {
-                name == "vendorwatch_flows_total"
-                    && label(labels, "vendor") == Some(vendor)
-                    && label(labels, "banned") == Some(banned)
+        parse_metrics(text)
+            .iter()
+            .filter(|s| {
+                s.0 == "vendorwatch_flows_total"
+                    && label(s, "vendor") == Some(vendor)
+                    && label(s, "banned") == Some(banned)
             })
             .count()
     };
     assert!(series(&before, "false") > 0 && series(&before, "true") == 0, "not banned yet");
 
-    let mut prometheus = start_prometheus(&pair, &dir.0);
+    let mut prometheus = start_prometheus(&pair, &dir.0, &[]);
     let sum_by_vendor = || -> Option<BTreeMap<String, u64>> {
-        let q = "sum by (vendor) (vendorwatch_flows_total)";
-        let url = format!("http://{PROMETHEUS_LISTEN}/api/v1/query");
-        let out = in_ns(ns, "curl")
-            .args(["-sS", "--max-time", "5", "-G", "--data-urlencode", &format!("query={q}"), &url])
-            .output()
-            .ok()?;
-        let v: Value = serde_json::from_slice(&out.stdout).ok()?;
         let mut m = BTreeMap::new();
-        for r in v["data"]["result"].as_array()? {
+        for r in prometheus_query(ns, "sum by (vendor) (vendorwatch_flows_total)")? {
             let value: f64 = r["value"][1].as_str()?.parse().ok()?;
             m.insert(r["metric"]["vendor"].as_str()?.to_owned(), value as u64);
         }
@@ -944,17 +649,14 @@ fn a_reload_that_bans_a_vendor_relabels_its_counts_and_the_flow_log_rotates() {
     });
     assert_eq!(series(&after, "false"), 0, "relabelled, not a second series beside the old one");
     assert_eq!(
-        by_segment_vendor(&samples(&after), "vendorwatch_flows_total"),
-        by_segment_vendor(&samples(&before), "vendorwatch_flows_total")
+        by_segment_vendor(&after, "vendorwatch_flows_total"),
+        by_segment_vendor(&before, "vendorwatch_flows_total")
     );
-    let scraped_after = metric(&after, "vendorwatch_config_last_reload_success_timestamp_seconds", "").unwrap();
+    let scraped_after =
+        exposition_value(&after, "vendorwatch_config_last_reload_success_timestamp_seconds", "").unwrap();
     let got = wait_for("Prometheus to scrape the relabelled series", Duration::from_secs(30), || {
         let q = format!("vendorwatch_config_last_reload_success_timestamp_seconds >= {scraped_after}");
-        let url = format!("http://{PROMETHEUS_LISTEN}/api/v1/query");
-        let out =
-            in_ns(ns, "curl").args(["-sS", "-G", "--data-urlencode", &format!("query={q}"), &url]).output().ok()?;
-        let v: Value = serde_json::from_slice(&out.stdout).ok()?;
-        (!v["data"]["result"].as_array()?.is_empty()).then(sum_by_vendor).flatten()
+        (!prometheus_query(ns, &q)?.is_empty()).then(sum_by_vendor).flatten()
     });
     assert_eq!(got, per_vendor, "sum by (vendor) after the reload: no vendor counted twice");
 
@@ -971,22 +673,6 @@ fn a_reload_that_bans_a_vendor_relabels_its_counts_and_the_flow_log_rotates() {
     assert!(banned_now, "records after the reload say banned");
     sensor.assert_running();
     prometheus.assert_running();
-}
-
-/// Debian's Prometheus in the sensor's namespace, scraping every second.
-fn start_prometheus(pair: &VethPair, dir: &Path) -> Proc {
-    let config = dir.join("prometheus.yml");
-    fs::write(
-        &config,
-        format!("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: vendorwatch\n    static_configs:\n      - targets: ['{LISTEN}']\n"),
-    )
-    .unwrap();
-    let args = vec![
-        format!("--config.file={}", config.display()),
-        format!("--storage.tsdb.path={}", dir.join("tsdb").display()),
-        format!("--web.listen-address={PROMETHEUS_LISTEN}"),
-    ];
-    Proc::start(&pair.sensor_ns, "prometheus", &args, dir.join("prometheus.stderr"))
 }
 
 /// Every family of an exposition has a row in the README's metrics table.

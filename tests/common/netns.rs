@@ -1,11 +1,10 @@
 //! A live sensor in a network namespace, fed over a veth pair, for tests
-//! that need `vendorwatch live` and a real Prometheus scraping it (the same
-//! approach as tests/live.rs).
+//! that need `vendorwatch live` and a real Prometheus scraping it.
 //!
-//! Each pair is two fresh namespaces (unique names, no addresses, IPv6 off
-//! so the kernel sends nothing of its own) joined by a veth pair; traffic
-//! never leaves it. Everything is torn down by Drop guards, also when an
-//! assertion fails.
+//! Each pair is two fresh namespaces (unique names, no addresses, no route
+//! out, IPv6 off so the kernel sends nothing of its own) joined by a veth
+//! pair; traffic never leaves it. Everything is torn down by Drop guards,
+//! also when an assertion fails.
 
 use std::fs;
 use std::io::Write as _;
@@ -14,6 +13,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
+
+use serde_json::Value;
 
 pub const SENSOR: &str = env!("CARGO_BIN_EXE_vendorwatch");
 /// The sensor's address inside its namespace.
@@ -27,7 +28,9 @@ pub fn missing(tools: &[&str]) -> Option<String> {
     if uid.as_deref() != Some("0") {
         return Some("live capture tests need root (network namespaces, raw sockets)".into());
     }
-    tools.iter().find(|tool| !on_path(tool)).map(|tool| format!("`{tool}` is not installed"))
+    tools.iter().find(|tool| !on_path(tool)).map(|tool| {
+        format!("`{tool}` is not installed (apt-get install libpcap-dev tcpreplay iproute2 prometheus curl)")
+    })
 }
 
 pub fn on_path(tool: &str) -> bool {
@@ -90,6 +93,7 @@ impl VethPair {
             sender_if: format!("{id}b"),
         };
         for ns in [&pair.sensor_ns, &pair.sender_ns] {
+            // A partly built pair is still cleaned up: drop deletes by name.
             run(Command::new("ip").args(["netns", "add", ns]));
             run(in_ns(ns, "sysctl").args([
                 "-qw",
@@ -98,27 +102,39 @@ impl VethPair {
             ]));
             run(in_ns(ns, "ip").args(["link", "set", "lo", "up"]));
         }
+        pair.add_link();
+        pair
+    }
+
+    /// Creates the veth pair between the namespaces and brings it up.
+    pub fn add_link(&self) {
+        // The largest MTU a veth takes, so jumbo and GRO-sized frames of a
+        // fixture go through whole.
         run(Command::new("ip").args([
             "link",
             "add",
-            &pair.sensor_if,
+            &self.sensor_if,
             "netns",
-            &pair.sensor_ns,
+            &self.sensor_ns,
             "mtu",
             "65535",
             "type",
             "veth",
             "peer",
             "name",
-            &pair.sender_if,
+            &self.sender_if,
             "netns",
-            &pair.sender_ns,
+            &self.sender_ns,
             "mtu",
             "65535",
         ]));
-        run(in_ns(&pair.sensor_ns, "ip").args(["link", "set", &pair.sensor_if, "up"]));
-        run(in_ns(&pair.sender_ns, "ip").args(["link", "set", &pair.sender_if, "up"]));
-        pair
+        run(in_ns(&self.sensor_ns, "ip").args(["link", "set", &self.sensor_if, "up"]));
+        run(in_ns(&self.sender_ns, "ip").args(["link", "set", &self.sender_if, "up"]));
+    }
+
+    /// Deletes the veth pair (both ends), as when a mirror port's NIC goes away.
+    pub fn delete_link(&self) {
+        run(in_ns(&self.sensor_ns, "ip").args(["link", "del", &self.sensor_if]));
     }
 
     /// Replays `file` into the sensor's end as fast as tcpreplay goes.
@@ -159,6 +175,11 @@ impl Proc {
         fs::read_to_string(&self.stderr).unwrap_or_default()
     }
 
+    /// Sends `sig` (`HUP`, `TERM`, ...) to the process.
+    pub fn signal(&self, sig: &str) {
+        run(Command::new("kill").arg(format!("-{sig}")).arg(self.child.id().to_string()));
+    }
+
     pub fn assert_running(&mut self) {
         if let Ok(Some(status)) = self.child.try_wait() {
             panic!("process exited early ({status}):\n{}", self.stderr());
@@ -174,17 +195,69 @@ impl Drop for Proc {
 }
 
 /// `(status, body)` of an HTTP GET made with curl inside `ns`; `data` are
-/// URL-encoded query parameters.
+/// URL-encoded query parameters. Status 0: no answer.
 pub fn http_get(ns: &str, url: &str, data: &[(&str, &str)]) -> (u16, String) {
-    let mut c = in_ns(ns, "curl");
-    c.args(["-sS", "--max-time", "10", "-G", "-o", "-", "-w", "\n%{http_code}"]);
+    let mut c = curl(ns);
+    c.arg("-G");
     for (key, value) in data {
         c.args(["--data-urlencode", &format!("{key}={value}")]);
     }
-    let out = c.arg(url).output().expect("curl");
+    status_and_body(c.arg(url))
+}
+
+/// `(status, body)` of an HTTP request made with curl inside `ns`, with
+/// extra `headers` (`Name: value`).
+pub fn http(ns: &str, method: &str, url: &str, headers: &[&str]) -> (u16, String) {
+    let mut c = curl(ns);
+    c.args(["-X", method]);
+    for header in headers {
+        c.args(["-H", header]);
+    }
+    status_and_body(c.arg(url))
+}
+
+/// curl inside `ns`, writing the body and then the status on a line of its own.
+fn curl(ns: &str) -> Command {
+    let mut c = in_ns(ns, "curl");
+    c.args(["-sS", "--max-time", "10", "-o", "-", "-w", "\n%{http_code}"]);
+    c
+}
+
+fn status_and_body(curl: &mut Command) -> (u16, String) {
+    let out = curl.output().expect("curl");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
     (code.trim().parse().unwrap_or(0), body.to_owned())
+}
+
+/// The body of the sensor's answer to GET `path`, which must be a 200.
+pub fn sensor_get(ns: &str, path: &str) -> String {
+    let (code, body) = http_get(ns, &format!("http://{LISTEN}{path}"), &[]);
+    assert_eq!(code, 200, "GET {path}: {body}");
+    body
+}
+
+/// The status of the sensor's /healthz (0 when it does not answer).
+pub fn healthz(ns: &str) -> u16 {
+    http_get(ns, &format!("http://{LISTEN}/healthz"), &[]).0
+}
+
+/// Asks the Prometheus of [`start_prometheus`] (`path` as `/api/v1/query`);
+/// returns the `data.result` (or `data`) array, `None` while it is not yet
+/// listening or still opening its TSDB, and panics on a PromQL error.
+pub fn prometheus_api(ns: &str, path: &str, params: &[(&str, &str)]) -> Option<Vec<Value>> {
+    let (code, body) = http_get(ns, &format!("http://{PROMETHEUS_LISTEN}{path}"), params);
+    if code == 0 || code == 503 {
+        return None;
+    }
+    let v: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path} {params:?}: {e}: {body}"));
+    assert_eq!(v["status"], "success", "{path} {params:?}: {body}");
+    Some(v["data"]["result"].as_array().or(v["data"].as_array()).cloned().unwrap_or_default())
+}
+
+/// The result of an instant query.
+pub fn prometheus_query(ns: &str, expr: &str) -> Option<Vec<Value>> {
+    prometheus_api(ns, "/api/v1/query", &[("query", expr)])
 }
 
 pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
@@ -213,7 +286,7 @@ pub fn start_sensor(pair: &VethPair, dir: &Path, args: &[&str]) -> Proc {
     let mut sensor = Proc::start(&pair.sensor_ns, SENSOR, &all, dir.join("sensor.stderr"));
     wait_for("the sensor's /healthz", Duration::from_secs(15), || {
         sensor.assert_running();
-        (http_get(&pair.sensor_ns, &format!("http://{LISTEN}/healthz"), &[]).0 == 200).then_some(())
+        (healthz(&pair.sensor_ns) == 200).then_some(())
     });
     sensor
 }
@@ -226,9 +299,7 @@ pub fn wait_settled(pair: &VethPair, sensor: &mut Proc, packets: u64) -> String 
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         sensor.assert_running();
-        let (code, body) = http_get(&pair.sensor_ns, &format!("http://{LISTEN}/metrics"), &[]);
-        assert_eq!(code, 200, "/metrics: {body}");
-        last = body;
+        last = sensor_get(&pair.sensor_ns, "/metrics");
         let read = exposition_value(&last, "vendorwatch_capture_packets_total", &source).unwrap_or(0.0) as u64;
         let flows = exposition_value(&last, "vendorwatch_flow_table_flows", "").unwrap_or(-1.0);
         if read >= packets && flows == 0.0 {
