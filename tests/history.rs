@@ -11,7 +11,6 @@ mod common;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -30,23 +29,6 @@ fn can_run(test: &str, tools: &[&str]) -> bool {
     assert!(std::env::var_os("CI").is_none(), "{test}: cannot run in CI: `{tool}` is not installed");
     let _ = writeln!(std::io::stderr(), "{test}: skipped: `{tool}` is not installed");
     false
-}
-
-/// Capture times (ns) of a fixture's records, read independently of the program.
-fn record_times(path: &Path) -> Vec<u64> {
-    let bytes = std::fs::read(path).unwrap();
-    let nanos = bytes[..4] == [0x4d, 0x3c, 0xb2, 0xa1];
-    let (records, end) = read_pcap(path);
-    end.unwrap();
-    records
-        .iter()
-        .map(|r| {
-            let at = r.offset;
-            let secs = u64::from(u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()));
-            let frac = u64::from(u32::from_le_bytes(bytes[at + 4..at + 8].try_into().unwrap()));
-            secs * 1_000_000_000 + if nanos { frac } else { frac * 1_000 }
-        })
-        .collect()
 }
 
 /// Sum of a family's samples per timestamp (ms) in the OpenMetrics file.
@@ -136,7 +118,9 @@ fn a_replayed_history_backfills_prometheus_step_by_step() {
 
     // The steps: every minute boundary after the first packet, up to the
     // first one after the last.
-    let times = record_times(&pcap);
+    let (records, end) = read_pcap(&pcap);
+    end.unwrap();
+    let times: Vec<u64> = records.iter().map(|r| r.ts_ns).collect();
     let step_ns = STEP_S * 1_000_000_000;
     let first = (times.iter().min().unwrap() / step_ns + 1) * step_ns;
     let last = (times.iter().max().unwrap() / step_ns + 1) * step_ns;

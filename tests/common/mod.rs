@@ -167,21 +167,30 @@ pub fn parse_metrics(text: &str) -> Vec<Sample> {
     out
 }
 
-/// One record of a classic little-endian microsecond pcap file.
+/// One record of a classic little-endian pcap file.
 #[derive(Debug, Clone)]
 pub struct PcapRecord {
+    /// Where its record header starts in the file.
     pub offset: usize,
+    /// Its timestamp, in nanoseconds since the epoch (microsecond files
+    /// scaled up).
+    pub ts_ns: u64,
     pub caplen: usize,
     pub orig_len: u64,
     pub data: Vec<u8>,
 }
 
-/// Reads a classic little-endian pcap written by the fixtures, stopping at
-/// the first record that does not fit (returned as `Err(offset)`).
+/// Reads a classic little-endian pcap (microsecond or nanosecond) written
+/// by the fixtures, stopping at the first record that does not fit
+/// (returned as `Err(offset)`).
 pub fn read_pcap(path: &Path) -> (Vec<PcapRecord>, Result<(), usize>) {
     let bytes = std::fs::read(path).expect("fixture");
     let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
-    assert!(u32_at(0) == 0xa1b2_c3d4 || u32_at(0) == 0xa1b2_3c4d, "{} is not a little-endian pcap", path.display());
+    let fraction_ns = match u32_at(0) {
+        0xa1b2_c3d4 => 1_000,
+        0xa1b2_3c4d => 1,
+        _ => panic!("{} is not a little-endian pcap", path.display()),
+    };
     let mut records = Vec::new();
     let mut at = 24;
     while at < bytes.len() {
@@ -193,7 +202,9 @@ pub fn read_pcap(path: &Path) -> (Vec<PcapRecord>, Result<(), usize>) {
         if at + 16 + caplen > bytes.len() {
             return (records, Err(at));
         }
-        records.push(PcapRecord { offset: at, caplen, orig_len, data: bytes[at + 16..at + 16 + caplen].to_vec() });
+        let ts_ns = u64::from(u32_at(at)) * 1_000_000_000 + u64::from(u32_at(at + 4)) * fraction_ns;
+        let data = bytes[at + 16..at + 16 + caplen].to_vec();
+        records.push(PcapRecord { offset: at, ts_ns, caplen, orig_len, data });
         at += 16 + caplen;
     }
     (records, Ok(()))
