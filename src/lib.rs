@@ -17,6 +17,7 @@ pub mod export;
 pub mod flow;
 pub mod hosts;
 pub mod inspect;
+pub mod mac;
 pub mod pipeline;
 pub mod segment;
 pub mod source;

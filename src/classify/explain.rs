@@ -4,6 +4,7 @@ use std::net::IpAddr;
 
 use crate::classify::names::{NormalizedName, akamai_embedded_name};
 use crate::classify::signatures::{EntryId, NameOutcome, SignatureSet};
+use crate::mac::Mac;
 
 /// Explains how `query` (a host name or an address) would be attributed.
 /// Returns the text and whether anything matched.
@@ -97,7 +98,7 @@ fn parse_mac(s: &str) -> Option<[u8; 6]> {
 
 /// What a MAC's OUI says, or that it says nothing.
 fn explain_mac(set: &SignatureSet, mac: [u8; 6]) -> (String, bool) {
-    let text = crate::hosts::record::mac_text(mac);
+    let text = Mac(mac);
     if crate::hosts::evidence::is_locally_administered(mac) {
         let why = "locally administered (the U/L bit is set): chosen by software, often randomised per network; \
                    its other bits say nothing about the vendor";
@@ -109,8 +110,7 @@ fn explain_mac(set: &SignatureSet, mac: [u8; 6]) -> (String, bool) {
     match set.devices.lookup_oui(mac) {
         Some(id) => {
             let e = set.devices.entry(id);
-            let head =
-                format!("{text}: OUI {:02x}:{:02x}:{:02x} is {}'s", mac[0], mac[1], mac[2], set.vendor(e.vendor).id);
+            let head = format!("{text}: OUI {} is {}'s", text.oui(), set.vendor(e.vendor).id);
             (
                 format!(
                     "{head} (oui evidence, strength 70)\n  signature: {}:{}\n  source:  {}\n",
@@ -119,9 +119,7 @@ fn explain_mac(set: &SignatureSet, mac: [u8; 6]) -> (String, bool) {
                 true,
             )
         }
-        None => {
-            (format!("{text}: OUI {:02x}:{:02x}:{:02x} is in no vendor's signatures\n", mac[0], mac[1], mac[2]), false)
-        }
+        None => (format!("{text}: OUI {} is in no vendor's signatures\n", text.oui()), false),
     }
 }
 

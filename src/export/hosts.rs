@@ -9,8 +9,8 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use crate::aggregate::{Aggregator, HostTraffic};
-use crate::hosts::record::mac_text;
 use crate::hosts::{DeviceKind, Devices, HostFacts, HostId, HostKey};
+use crate::mac::Mac;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct HostRecord {
@@ -51,7 +51,7 @@ impl HostDevice {
         let d = facts.device();
         HostDevice {
             mac: match key.id {
-                HostId::Mac(mac) => Some(mac_text(mac)),
+                HostId::Mac(mac) => Some(Mac(mac).to_string()),
                 HostId::Addr(_) => None,
             },
             vendor: d.vendor.map(str::to_owned),

@@ -5,6 +5,7 @@ use crate::classify::rules::Rules;
 use crate::classify::signatures::devices::{DeviceEntryId, DeviceMatch, Key, fingerprint_text};
 use crate::decode::SynInfo;
 use crate::inspect::HostFact;
+use crate::mac::Mac;
 
 /// Longest observation kept as the evidence's `seen`.
 const MAX_SEEN: usize = 160;
@@ -220,7 +221,7 @@ pub fn of_mac(rules: &Rules, mac: [u8; 6]) -> Option<Evidence> {
         return None;
     }
     let entry = rules.signatures.devices.lookup_oui(mac)?;
-    let seen = format!("OUI {:02x}:{:02x}:{:02x}", mac[0], mac[1], mac[2]);
+    let seen = format!("OUI {}", Mac(mac).oui());
     Some(from_entry(rules, Source::Oui, seen, entry, strength::OUI))
 }
 

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::{DeviceKind, Evidence, HostFacts, HostId, HostKey};
 use crate::export::time::rfc3339;
+use crate::mac::Mac;
 
 /// One device: a JSON line of `--devices-out`, an element of `/api/devices`.
 #[derive(Debug, Clone, Serialize)]
@@ -36,16 +37,11 @@ pub struct TrafficRecord<'a> {
     pub bytes: u64,
 }
 
-/// `aa:bb:cc:dd:ee:ff`.
-pub fn mac_text(mac: [u8; 6]) -> String {
-    mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
-}
-
 impl<'a> DeviceRecord<'a> {
     pub fn new(key: &'a HostKey, facts: &'a HostFacts) -> Self {
         let d = facts.device();
         let mac = match key.id {
-            HostId::Mac(mac) => Some(mac_text(mac)),
+            HostId::Mac(mac) => Some(Mac(mac).to_string()),
             HostId::Addr(_) => None,
         };
         let traffic = facts

@@ -23,6 +23,7 @@ use toml::Spanned;
 use super::{Loader, VendorId};
 use crate::decode::SynInfo;
 use crate::hosts::DeviceKind;
+use crate::mac::Oui;
 use crate::text_lines::LineIndex;
 
 /// Index of a device entry in [`DeviceIndex::entries`].
@@ -235,7 +236,7 @@ impl DeviceIndex {
     fn checked(&mut self, key: Key, token: &str, file: u32, at: usize, loader: &mut Loader) -> Option<Box<str>> {
         let normal: Box<str> = match key {
             Key::Oui => match parse_oui(token) {
-                Some(oui) => format!("{:02x}:{:02x}:{:02x}", oui[0], oui[1], oui[2]).into(),
+                Some(oui) => Oui(oui).to_string().into(),
                 None => {
                     loader.report(file, at, format!("{token:?} is not an OUI like \"00:03:93\""));
                     return None;
