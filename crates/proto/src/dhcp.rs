@@ -194,14 +194,20 @@ mod tests {
         assert!(Message::new_checked(&m[..239]).is_err());
     }
 
-    #[test]
-    fn reads_a_v6_solicit() {
+    /// A Solicit with an option request (ORO), a vendor class and an FQDN.
+    fn solicit() -> Vec<u8> {
         let mut m = vec![1, 0xaa, 0xbb, 0xcc];
         m.extend_from_slice(&[0, 6, 0, 4, 0, 23, 0, 24]);
         m.extend_from_slice(&[0, 16, 0, 14, 0, 0, 1, 55, 0, 8]);
         m.extend_from_slice(b"MSFT 5.0");
         m.extend_from_slice(&[0, 39, 0, 7, 0, 4]);
         m.extend_from_slice(b"lap1\0");
+        m
+    }
+
+    #[test]
+    fn reads_a_v6_solicit() {
+        let m = solicit();
         let msg = V6Message::new_checked(&m).unwrap();
         assert_eq!(msg.option(V6_OPT_ORO), Some(&[0, 23, 0, 24][..]));
         assert_eq!(msg.vendor_class(), Some((311, "MSFT 5.0")));
@@ -257,12 +263,7 @@ mod tests {
 
     #[test]
     fn a_cut_v6_message_yields_exactly_the_options_before_the_cut() {
-        let mut m = vec![1, 0xaa, 0xbb, 0xcc];
-        m.extend_from_slice(&[0, 6, 0, 4, 0, 23, 0, 24]);
-        m.extend_from_slice(&[0, 16, 0, 14, 0, 0, 1, 55, 0, 8]);
-        m.extend_from_slice(b"MSFT 5.0");
-        m.extend_from_slice(&[0, 39, 0, 7, 0, 4]);
-        m.extend_from_slice(b"lap1\0");
+        let m = solicit();
         let full: Vec<_> = V6Message::new_checked(&m).unwrap().options().map(|(code, _)| code).collect();
         assert_eq!(full, [V6_OPT_ORO, V6_OPT_VENDOR_CLASS, V6_OPT_CLIENT_FQDN]);
         let ends = [12, 30, m.len()];
