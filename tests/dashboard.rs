@@ -231,14 +231,14 @@ fn check_against_schema(modules: &Path, dashboard_json: &str) -> Result<(), Stri
 fn dashboard_matches_grafanas_published_schema() {
     let test = "dashboard_matches_grafanas_published_schema";
     let modules = root().join("tests/dashboard-schema/node_modules");
-    let why = if !netns::on_path("node") {
+    let why = if !common::on_path("node") {
         Some("`node` is not installed (apt-get install nodejs)".to_owned())
     } else if !modules.join("typescript").is_dir() || !modules.join("@grafana/schema").is_dir() {
         Some("the schema packages are not installed (npm ci --prefix tests/dashboard-schema)".to_owned())
     } else {
         None
     };
-    if !netns::can_run(test, why) {
+    if !common::can_run(test, why) {
         return;
     }
     let json = std::fs::read_to_string(root().join("dist/vendorwatch-dashboard.json")).unwrap();
@@ -271,26 +271,10 @@ fn now() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64()
 }
 
-/// Asks Prometheus; returns the result array, panicking on a PromQL error.
-fn prometheus(ns: &str, path: &str, params: &[(&str, &str)]) -> Option<Vec<Value>> {
-    let (code, body) = netns::http_get(ns, &format!("http://{PROMETHEUS_LISTEN}{path}"), params);
-    // Not listening yet, or listening but still opening its TSDB.
-    if code == 0 || code == 503 {
-        return None;
-    }
-    let v: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path} {params:?}: {e}: {body}"));
-    assert_eq!(v["status"], "success", "{path} {params:?}: {body}");
-    Some(v["data"]["result"].as_array().or(v["data"].as_array()).cloned().unwrap_or_default())
-}
-
-fn instant(ns: &str, expr: &str) -> Option<Vec<Value>> {
-    prometheus(ns, "/api/v1/query", &[("query", expr)])
-}
-
 #[test]
 fn every_panel_query_returns_series_from_a_scraped_sensor() {
     let test = "every_panel_query_returns_series_from_a_scraped_sensor";
-    if !netns::can_run(test, netns::missing(&["ip", "tcpreplay", "curl", "prometheus"])) {
+    if !common::can_run(test, netns::missing(&["ip", "tcpreplay", "curl", "prometheus"])) {
         return;
     }
     let d = dashboard();
@@ -310,7 +294,7 @@ fn every_panel_query_returns_series_from_a_scraped_sensor() {
     let ns = pair.sensor_ns.clone();
     netns::wait_for("Prometheus to scrape the sensor", Duration::from_secs(60), || {
         prom.assert_running();
-        instant(&ns, "up{job=\"vendorwatch\"} == 1").filter(|r| !r.is_empty())
+        netns::prometheus_query(&ns, "up{job=\"vendorwatch\"} == 1").filter(|r| !r.is_empty())
     });
 
     // Two rounds: the first gives birth to the series, the second makes
@@ -323,12 +307,12 @@ fn every_panel_query_returns_series_from_a_scraped_sensor() {
         metrics = netns::wait_settled(&pair, &mut sensor, round * per_round);
         let q = format!("vendorwatch_capture_packets_total{{source=\"{}\"}} >= {}", pair.sensor_if, round * per_round);
         netns::wait_for(&format!("Prometheus to scrape round {round}"), Duration::from_secs(30), || {
-            instant(&ns, &q).filter(|r| !r.is_empty())
+            netns::prometheus_query(&ns, &q).filter(|r| !r.is_empty())
         });
     }
     // The rate-based recording rules have seen the growth.
     netns::wait_for("the recording rules", Duration::from_secs(30), || {
-        instant(&ns, "segment:vendorwatch_ech_flows:ratio_rate5m > 0").filter(|r| !r.is_empty())
+        netns::prometheus_query(&ns, "segment:vendorwatch_ech_flows:ratio_rate5m > 0").filter(|r| !r.is_empty())
     });
 
     let exported: BTreeSet<String> = metrics
@@ -353,7 +337,8 @@ fn every_panel_query_returns_series_from_a_scraped_sensor() {
             .and_then(|q| q.rsplit_once(", "))
             .unwrap_or_else(|| panic!("variable {name}: {query}"));
         let selector = substitute(metric, &variables);
-        let values = prometheus(&ns, &format!("/api/v1/label/{label}/values"), &[("match[]", &selector)]).unwrap();
+        let values =
+            netns::prometheus_api(&ns, &format!("/api/v1/label/{label}/values"), &[("match[]", &selector)]).unwrap();
         assert!(!values.is_empty(), "variable {name} ({query}) offers no value");
     }
 
@@ -361,10 +346,10 @@ fn every_panel_query_returns_series_from_a_scraped_sensor() {
     for q in queries(&d) {
         let expr = substitute(&q.expr, &variables);
         let result = if q.instant {
-            instant(&ns, &expr)
+            netns::prometheus_query(&ns, &expr)
         } else {
             let (end, start) = (now(), now() - 120.0);
-            prometheus(
+            netns::prometheus_api(
                 &ns,
                 "/api/v1/query_range",
                 &[("query", &expr), ("start", &format!("{start:.3}")), ("end", &format!("{end:.3}")), ("step", "2")],

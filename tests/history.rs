@@ -14,22 +14,10 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{TempDir, fixture, parse_metrics, read_pcap, vendorwatch};
+use common::{TempDir, can_run, fixture, missing_tool, parse_metrics, read_pcap, vendorwatch};
 use serde_json::Value;
 
 const STEP_S: u64 = 60;
-
-fn on_path(tool: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
-}
-
-/// False (saying why) when a tool is missing; in CI that is a failure.
-fn can_run(test: &str, tools: &[&str]) -> bool {
-    let Some(tool) = tools.iter().find(|t| !on_path(t)) else { return true };
-    assert!(std::env::var_os("CI").is_none(), "{test}: cannot run in CI: `{tool}` is not installed");
-    let _ = writeln!(std::io::stderr(), "{test}: skipped: `{tool}` is not installed");
-    false
-}
 
 /// Sum of a family's samples per timestamp (ms) in the OpenMetrics file.
 fn sums_by_time(text: &str, sample: &str) -> BTreeMap<u64, f64> {
@@ -91,7 +79,7 @@ fn range(port: u16, expr: &str, start_s: u64, end_s: u64) -> BTreeMap<u64, f64> 
 #[test]
 fn a_replayed_history_backfills_prometheus_step_by_step() {
     let test = "a_replayed_history_backfills_prometheus_step_by_step";
-    if !can_run(test, &["promtool", "prometheus"]) {
+    if !can_run(test, missing_tool(&["promtool", "prometheus"])) {
         return;
     }
     let dir = TempDir::new("history");

@@ -158,7 +158,7 @@ fn summary_rows(summary: &Value) -> BTreeMap<(String, String, bool), [u64; 5]> {
 #[test]
 fn live_counts_are_the_same_with_one_two_and_four_workers() {
     let test = "live_counts_are_the_same_with_one_two_and_four_workers";
-    if !netns::can_run(test, netns::missing(&["ip", "tcpreplay", "curl"])) {
+    if !common::can_run(test, netns::missing(&["ip", "tcpreplay", "curl"])) {
         return;
     }
     let dir = TempDir::new("workers");

@@ -111,7 +111,7 @@ fn the_hosts_file_sums_each_hosts_attributed_flows() {
 #[test]
 fn the_live_sensor_serves_the_same_host_records() {
     let test = "the_live_sensor_serves_the_same_host_records";
-    if !netns::can_run(test, netns::missing(&["ip", "tcpreplay", "curl"])) {
+    if !common::can_run(test, netns::missing(&["ip", "tcpreplay", "curl"])) {
         return;
     }
     let dir = TempDir::new("hosts-live");

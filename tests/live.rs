@@ -23,10 +23,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use common::{Sample, TempDir, parse_metrics};
+use common::{Sample, TempDir, can_run, parse_metrics};
 use netns::{
-    LISTEN, SENSOR, VethPair, can_run, exposition_value, healthz, http, missing, prometheus_query, run,
-    sensor_get as get, start_prometheus, start_sensor, wait_for, wait_settled,
+    LISTEN, SENSOR, VethPair, exposition_value, healthz, http, missing, prometheus_query, run, sensor_get as get,
+    start_prometheus, start_sensor, wait_for, wait_settled,
 };
 
 /// The value of a sample's label.

@@ -128,7 +128,7 @@ fn chromium(ns: &str, dir: &Path, extra: &[&str], page: &str) -> String {
 #[test]
 fn the_page_shows_banned_vendors_recent_flows_and_capture_health() {
     let test = "the_page_shows_banned_vendors_recent_flows_and_capture_health";
-    if !netns::can_run(test, netns::missing(&["ip", "tcpreplay", "curl", "chromium"])) {
+    if !common::can_run(test, netns::missing(&["ip", "tcpreplay", "curl", "chromium"])) {
         return;
     }
     let fixture = common::fixture("sample.pcap");
@@ -243,7 +243,7 @@ fn https(path: &str) -> String {
 #[test]
 fn tls_and_basic_auth_guard_the_endpoint_and_prometheus_scrapes_through_them() {
     let test = "tls_and_basic_auth_guard_the_endpoint_and_prometheus_scrapes_through_them";
-    if !netns::can_run(test, netns::missing(&["ip", "tcpreplay", "curl", "prometheus"])) {
+    if !common::can_run(test, netns::missing(&["ip", "tcpreplay", "curl", "prometheus"])) {
         return;
     }
     let dir = TempDir::new("web-tls");
@@ -357,7 +357,7 @@ fn connect_in_namespace(ns: &str, addr: &str, n: usize) -> Vec<TcpStream> {
 #[test]
 fn idle_connections_under_a_1024_descriptor_limit_leave_metrics_answering() {
     let test = "idle_connections_under_a_1024_descriptor_limit_leave_metrics_answering";
-    if !netns::can_run(test, netns::missing(&["ip", "curl", "prlimit"])) {
+    if !common::can_run(test, netns::missing(&["ip", "curl", "prlimit"])) {
         return;
     }
     const IDLE: usize = 1100;
@@ -405,7 +405,7 @@ fn closed_by_peer(s: &TcpStream) -> bool {
 #[test]
 fn lifecycle_origin_host_and_api_switches() {
     let test = "lifecycle_origin_host_and_api_switches";
-    if !netns::can_run(test, netns::missing(&["ip", "curl"])) {
+    if !common::can_run(test, netns::missing(&["ip", "curl"])) {
         return;
     }
     let dir = TempDir::new("web-switches");

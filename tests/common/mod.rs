@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+use std::io::Write as _;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,6 +20,29 @@ pub fn pcaps() -> PathBuf {
 /// A fixture's path.
 pub fn fixture(name: &str) -> PathBuf {
     pcaps().join(name)
+}
+
+pub fn on_path(tool: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+}
+
+/// Says which of `tools` is not installed, if one is not.
+pub fn missing_tool(tools: &[&str]) -> Option<String> {
+    tools.iter().find(|tool| !on_path(tool)).map(|tool| format!("`{tool}` is not installed"))
+}
+
+/// Returns false (after saying why on stderr) when `why` says the test
+/// cannot run; in CI (`CI` set) that is a failure instead.
+pub fn can_run(test: &str, why: Option<String>) -> bool {
+    match why {
+        None => true,
+        Some(why) if std::env::var_os("CI").is_some() => panic!("{test}: cannot run in CI: {why}"),
+        Some(why) => {
+            // Straight to stderr, past libtest's capture, so it is seen.
+            let _ = writeln!(std::io::stderr(), "{test}: skipped: {why}");
+            false
+        }
+    }
 }
 
 /// A directory under the system temp dir, removed when dropped.

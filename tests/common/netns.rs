@@ -7,7 +7,6 @@
 //! also when an assertion fails.
 
 use std::fs;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -22,33 +21,15 @@ pub const LISTEN: &str = "127.0.0.1:9799";
 /// Prometheus' address inside the sensor's namespace.
 pub const PROMETHEUS_LISTEN: &str = "127.0.0.1:9090";
 
-/// Says why a namespace test cannot run here (not root, a tool missing).
+/// Says why a namespace test cannot run here (not root, a tool missing),
+/// for [`can_run`](crate::common::can_run).
 pub fn missing(tools: &[&str]) -> Option<String> {
     let uid = Command::new("id").arg("-u").output().ok().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
     if uid.as_deref() != Some("0") {
         return Some("live capture tests need root (network namespaces, raw sockets)".into());
     }
-    tools.iter().find(|tool| !on_path(tool)).map(|tool| {
-        format!("`{tool}` is not installed (apt-get install libpcap-dev tcpreplay iproute2 prometheus curl)")
-    })
-}
-
-pub fn on_path(tool: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
-}
-
-/// Returns false (after saying why on stderr) when `why` says the test
-/// cannot run; in CI (`CI` set) that is a failure instead.
-pub fn can_run(test: &str, why: Option<String>) -> bool {
-    match why {
-        None => true,
-        Some(why) if std::env::var_os("CI").is_some() => panic!("{test}: cannot run in CI: {why}"),
-        Some(why) => {
-            // Straight to stderr, past libtest's capture, so it is seen.
-            let _ = writeln!(std::io::stderr(), "{test}: skipped: {why}");
-            false
-        }
-    }
+    crate::common::missing_tool(tools)
+        .map(|why| format!("{why} (apt-get install libpcap-dev tcpreplay iproute2 prometheus curl)"))
 }
 
 pub fn unique(prefix: &str) -> String {
@@ -247,6 +228,7 @@ pub fn healthz(ns: &str) -> u16 {
 /// listening or still opening its TSDB, and panics on a PromQL error.
 pub fn prometheus_api(ns: &str, path: &str, params: &[(&str, &str)]) -> Option<Vec<Value>> {
     let (code, body) = http_get(ns, &format!("http://{PROMETHEUS_LISTEN}{path}"), params);
+    // Not listening yet, or listening but still opening its TSDB.
     if code == 0 || code == 503 {
         return None;
     }
