@@ -8,22 +8,16 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use common::{TempDir, fixture, vendorwatch};
+use common::{TempDir, fixture, json_lines, replay, vendorwatch};
 
 /// Replays `files` with `--devices-out` (and `args`); the device lines and the metrics text.
 fn devices_of(files: &[&Path], args: &[&str]) -> (Vec<Value>, String, String) {
     let dir = TempDir::new("devices");
-    let (devices, metrics) = (dir.path("devices.jsonl"), dir.path("metrics.prom"));
-    let mut all: Vec<String> = vec!["replay".into()];
-    all.extend(files.iter().map(|f| f.display().to_string()));
-    all.extend(["--devices-out".into(), devices.display().to_string()]);
-    all.extend(["--metrics-out".into(), metrics.display().to_string()]);
-    all.extend(args.iter().map(ToString::to_string));
-    let out = vendorwatch(&all.iter().map(String::as_str).collect::<Vec<_>>());
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
-    let lines = std::fs::read_to_string(&devices).expect("devices file");
-    let parsed = lines.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}"))).collect();
-    (parsed, std::fs::read_to_string(&metrics).expect("metrics"), out.stdout)
+    let devices = dir.path("devices.jsonl");
+    let files: Vec<&str> = files.iter().map(|f| f.to_str().unwrap()).collect();
+    let r = replay(&files, &[&["--devices-out", devices.to_str().unwrap()], args].concat());
+    assert_eq!(r.out.code, Some(0), "{}", r.out.stderr);
+    (json_lines(&devices).expect("devices file"), r.metrics, r.out.stdout)
 }
 
 /// A device as one comparable line: mac, addresses, hostname, vendor, kind, model, os, banned,
@@ -117,8 +111,7 @@ fn the_hosts_file_names_each_hosts_device() {
     let args = ["replay", fixture.to_str().unwrap(), "--config", config.to_str().unwrap(), "--hosts-out"];
     let out = vendorwatch(&[&args[..], &[hosts.to_str().unwrap()]].concat());
     assert_eq!(out.code, Some(0), "{}", out.stderr);
-    let records: Vec<Value> =
-        std::fs::read_to_string(&hosts).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let records = json_lines(&hosts).expect("hosts file");
     let host =
         |addr: &str| records.iter().find(|r| r["host"] == addr).unwrap_or_else(|| panic!("{addr}: {records:#?}"));
     let iphone = &host("10.10.4.23")["device"];

@@ -12,7 +12,7 @@ mod netns;
 
 use std::collections::BTreeMap;
 
-use common::{TempDir, fixture, vendorwatch};
+use common::{TempDir, fixture, json_lines, vendorwatch};
 use serde_json::Value;
 
 /// (segment, host, vendor, service) -> (flows, bytes, first seen, last seen).
@@ -57,10 +57,8 @@ fn sample_replay(dir: &TempDir) -> (Vec<Value>, Vec<Value>, Value) {
         "json",
     ]);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
-    let lines = |p: &std::path::Path| -> Vec<Value> {
-        std::fs::read_to_string(p).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
-    };
-    (lines(&flows), lines(&hosts), serde_json::from_str(&out.stdout).unwrap())
+    let report = serde_json::from_str(&out.stdout).unwrap();
+    (json_lines(&flows).expect("flow log"), json_lines(&hosts).expect("hosts file"), report)
 }
 
 #[test]

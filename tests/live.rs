@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use common::{Sample, TempDir, can_run, parse_metrics};
+use common::{Sample, TempDir, can_run, json_lines, parse_metrics};
 use netns::{
     LISTEN, SENSOR, VethPair, exposition_value, healthz, http, missing, prometheus_query, run, sensor_get as get,
     start_prometheus, start_sensor, wait_for, wait_settled,
@@ -544,14 +544,9 @@ fn a_slow_reload_blocks_no_endpoint_and_no_stop() {
     eprintln!("SIGTERM during a slow reload: stopped in {took:?}");
 }
 
-/// Flow records of `--flows-out` (and of replay's) as a multiset of
-/// (community_id, interface_name present).
+/// The records of a flow log so far (none before the sensor writes one).
 fn flow_log(path: &Path) -> Vec<Value> {
-    fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{}: {e}: {l}", path.display())))
-        .collect()
+    json_lines(path).unwrap_or_default()
 }
 
 fn community_ids(records: &[Value]) -> Vec<String> {

@@ -111,11 +111,7 @@ pub fn replay(files: &[&str], args: &[&str]) -> Replay {
     all.extend(["--metrics-out".into(), metrics_out.display().to_string()]);
     all.extend(args.iter().map(ToString::to_string));
     let out = vendorwatch(&all.iter().map(String::as_str).collect::<Vec<_>>());
-    let flows = std::fs::read_to_string(&flows_out)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("flow log line {l:?}: {e}")))
-        .collect();
+    let flows = json_lines(&flows_out).unwrap_or_default();
     let metrics = std::fs::read_to_string(&metrics_out).unwrap_or_default();
     Replay { out, flows, metrics }
 }
@@ -165,6 +161,15 @@ impl Replay {
     pub fn samples(&self, family: &str) -> Vec<Sample> {
         parse_metrics(&self.metrics).into_iter().filter(|s| s.0 == family).collect()
     }
+}
+
+/// The records of a JSON-lines file (`--flows-out`, `--hosts-out`,
+/// `--devices-out`); `None` when there is no such file. A line that is not
+/// JSON fails the test, named with its file.
+pub fn json_lines(path: &Path) -> Option<Vec<Value>> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let record = |l: &str| serde_json::from_str(l).unwrap_or_else(|e| panic!("{}: line {l:?}: {e}", path.display()));
+    Some(text.lines().map(record).collect())
 }
 
 /// Parses Prometheus text exposition samples: (name, labels, value).
