@@ -16,7 +16,7 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
-use common::{TempDir, fixture};
+use common::{TempDir, fixture, summary_rows};
 use netns::VethPair;
 use serde_json::Value;
 use synth::app::{self, Answer};
@@ -130,24 +130,6 @@ fn an_answer_after_the_connection_began_does_not_attribute_it() {
     assert!(!flows.keys().any(|(_, vendor, _)| vendor == "apple"), "{flows:?}");
 }
 
-/// `vendorwatch replay --format json FILE`: (segment, vendor, banned) ->
-/// [flows, packets, bytes, hosts, `dns_queries`].
-fn summary_rows(summary: &Value) -> BTreeMap<(String, String, bool), [u64; 5]> {
-    let mut rows = BTreeMap::new();
-    for s in summary["segments"].as_array().unwrap() {
-        for v in s["vendors"].as_array().unwrap() {
-            let key = (
-                s["segment"].as_str().unwrap().to_owned(),
-                v["vendor"].as_str().unwrap().to_owned(),
-                v["banned"].as_bool().unwrap(),
-            );
-            let n = |k: &str| v[k].as_u64().unwrap();
-            rows.insert(key, [n("flows"), n("packets"), n("bytes"), n("hosts"), n("dns_queries")]);
-        }
-    }
-    rows
-}
-
 /// The quick-start sample and 64 lookups each followed by a connection only
 /// the answer attributes, through a live sensor with 1, 2 and 4 workers,
 /// replayed at tcpreplay's top speed (no gap at all between an answer and
@@ -186,9 +168,7 @@ fn live_counts_are_the_same_with_one_two_and_four_workers() {
             packets += common::read_pcap(file).0.len() as u64;
             netns::wait_settled(&pair, &mut sensor, packets);
         }
-        let (code, body) = netns::http_get(&pair.sensor_ns, &format!("http://{}/api/summary", netns::LISTEN), &[]);
-        assert_eq!(code, 200, "{body}");
-        let summary: Value = serde_json::from_str(&body).unwrap();
+        let summary = netns::sensor_json(&pair.sensor_ns, "/api/summary");
         assert_eq!(summary["capture"]["packets"], expected["capture"]["packets"], "{workers} workers");
         assert_eq!(summary_rows(&summary), expected_rows, "{workers} workers vs replay");
     }

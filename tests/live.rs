@@ -19,14 +19,14 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
-use common::{Sample, TempDir, can_run, json_lines, parse_metrics};
+use common::{Sample, TempDir, can_run, json_lines, parse_metrics, summary_rows};
 use netns::{
     LISTEN, SENSOR, VethPair, exposition_value, healthz, http, missing, prometheus_query, run, sensor_get as get,
-    start_prometheus, start_sensor, wait_for, wait_settled,
+    sensor_json, start_prometheus, start_sensor, wait_for, wait_settled,
 };
 
 /// The value of a sample's label.
@@ -60,30 +60,26 @@ fn fixture() -> PathBuf {
         .unwrap_or_else(|| panic!("no fixture capture found among {candidates:?}"))
 }
 
-/// `vendorwatch replay --format json FILE`, the reference counts.
-fn replay_summary(file: &Path, extra: &[&str]) -> Value {
+/// `vendorwatch replay --format json FILE`: the reference counts, and the
+/// frames in the file.
+fn replay_summary(file: &Path, extra: &[&str]) -> (Value, u64) {
     let out = run(Command::new(SENSOR).arg("replay").arg("--format").arg("json").args(extra).arg(file));
-    serde_json::from_slice(&out.stdout).unwrap()
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let packets = summary["capture"]["packets"].as_u64().unwrap();
+    (summary, packets)
 }
 
-/// (segment, vendor, banned) -> [flows, packets, bytes, bytes_out, bytes_in, hosts, dns_queries]
-fn summary_rows(summary: &Value) -> BTreeMap<(String, String, bool), [u64; 7]> {
-    let mut rows = BTreeMap::new();
-    for s in summary["segments"].as_array().unwrap() {
-        for v in s["vendors"].as_array().unwrap() {
-            let key = (
-                s["segment"].as_str().unwrap().to_owned(),
-                v["vendor"].as_str().unwrap().to_owned(),
-                v["banned"].as_bool().unwrap(),
-            );
-            let n = |k: &str| v[k].as_u64().unwrap();
-            rows.insert(
-                key,
-                [n("flows"), n("packets"), n("bytes"), n("bytes_out"), n("bytes_in"), n("hosts"), n("dns_queries")],
-            );
+/// A copy of the shipped signature files in `dir/signatures`, to change.
+fn copy_signatures(dir: &Path) -> PathBuf {
+    let sigs = dir.join("signatures");
+    fs::create_dir_all(&sigs).unwrap();
+    for entry in fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("signatures")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            fs::copy(&path, sigs.join(path.file_name().unwrap())).unwrap();
         }
     }
-    rows
+    sigs
 }
 
 // ---------------------------------------------------------------- tests
@@ -99,8 +95,7 @@ fn live_counts_match_replay_and_prometheus_scrapes_them() {
         return;
     }
     let file = fixture();
-    let expected = replay_summary(&file, &[]);
-    let expected_packets = expected["capture"]["packets"].as_u64().unwrap();
+    let (expected, expected_packets) = replay_summary(&file, &[]);
     let pair = VethPair::new();
     let dir = TempDir::new("live");
     // Idle flows end after 1 s, so every flow is counted soon after the
@@ -109,7 +104,7 @@ fn live_counts_match_replay_and_prometheus_scrapes_them() {
     pair.replay(&file);
     let text = wait_settled(&pair, &mut sensor, expected_packets);
 
-    let summary: Value = serde_json::from_str(&get(&pair.sensor_ns, "/api/summary")).unwrap();
+    let summary = sensor_json(&pair.sensor_ns, "/api/summary");
     assert_eq!(summary_rows(&summary), summary_rows(&expected), "live /api/summary vs replay");
     assert_eq!(summary["capture"]["packets"], expected["capture"]["packets"]);
     assert_eq!(summary["capture"]["bytes"], expected["capture"]["bytes"]);
@@ -170,7 +165,7 @@ fn live_counts_match_replay_and_prometheus_scrapes_them() {
     );
 
     // /api/flows: attributed flows with their evidence, filterable.
-    let flows: Value = serde_json::from_str(&get(&pair.sensor_ns, "/api/flows")).unwrap();
+    let flows = sensor_json(&pair.sensor_ns, "/api/flows");
     let flows = flows["flows"].as_array().unwrap();
     let attributed: u64 = rows.iter().filter(|((_, v, _), _)| v != "none").map(|(_, r)| r[0]).sum();
     assert_eq!(flows.len() as u64, attributed.min(1000), "one record per attributed flow");
@@ -178,12 +173,10 @@ fn live_counts_match_replay_and_prometheus_scrapes_them() {
         assert!(first["evidence"].is_string() && first["signature"].is_string(), "{first}");
         let vendor = first["vendor"].as_str().unwrap();
         let segment = first["segment"].as_str().unwrap();
-        let filtered: Value =
-            serde_json::from_str(&get(&pair.sensor_ns, &format!("/api/flows?vendor={vendor}&segment={segment}")))
-                .unwrap();
+        let filtered = sensor_json(&pair.sensor_ns, &format!("/api/flows?vendor={vendor}&segment={segment}"));
         let filtered = filtered["flows"].as_array().unwrap();
         assert!(!filtered.is_empty() && filtered.iter().all(|f| f["vendor"] == vendor && f["segment"] == segment));
-        let none: Value = serde_json::from_str(&get(&pair.sensor_ns, "/api/flows?vendor=no-such-vendor")).unwrap();
+        let none = sensor_json(&pair.sensor_ns, "/api/flows?vendor=no-such-vendor");
         assert_eq!(none["flows"].as_array().unwrap().len(), 0);
     }
 
@@ -229,15 +222,14 @@ fn two_workers_share_an_interface_without_loss_or_duplicates() {
         return;
     }
     let file = fixture();
-    let expected = replay_summary(&file, &[]);
-    let expected_packets = expected["capture"]["packets"].as_u64().unwrap();
+    let (expected, expected_packets) = replay_summary(&file, &[]);
     let pair = VethPair::new();
     let dir = TempDir::new("live");
     let mut sensor =
         start_sensor(&pair, &dir.0, &["--workers", "2", "--idle-timeout", "1s", "--flush-interval", "200ms"]);
     pair.replay(&file);
     let text = wait_settled(&pair, &mut sensor, expected_packets);
-    let summary: Value = serde_json::from_str(&get(&pair.sensor_ns, "/api/summary")).unwrap();
+    let summary = sensor_json(&pair.sensor_ns, "/api/summary");
     assert_eq!(summary["capture"]["packets"], expected["capture"]["packets"], "each frame read exactly once");
     assert_eq!(summary["capture"]["bytes"], expected["capture"]["bytes"]);
     let total = |rows: BTreeMap<(String, String, bool), [u64; 7]>| {
@@ -263,14 +255,7 @@ fn reload_keeps_the_running_rules_when_files_are_broken() {
     let file = fixture();
     let pair = VethPair::new();
     let dir = TempDir::new("live");
-    let sigs = dir.0.join("signatures");
-    fs::create_dir_all(&sigs).unwrap();
-    for entry in fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("signatures")).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "toml") {
-            fs::copy(&path, sigs.join(path.file_name().unwrap())).unwrap();
-        }
-    }
+    let sigs = copy_signatures(&dir.0);
     let config = dir.0.join("site.toml");
     let good_config = format!("[[segment]]\nname = \"mirror\"\ninterfaces = [\"{}\"]\n", pair.sensor_if);
     fs::write(&config, &good_config).unwrap();
@@ -330,8 +315,7 @@ fn reload_keeps_the_running_rules_when_files_are_broken() {
     assert!(sensor.stderr().contains("site.toml:6"), "the config error names site.toml:6: {}", sensor.stderr());
 
     // The running set (good signatures, the interface segment) still works.
-    let expected = replay_summary(&file, &["--signatures", &sig_arg]);
-    let expected_packets = expected["capture"]["packets"].as_u64().unwrap();
+    let (expected, expected_packets) = replay_summary(&file, &["--signatures", &sig_arg]);
     pair.replay(&file);
     wait_settled(&pair, &mut sensor, expected_packets);
     let per_vendor = |rows: BTreeMap<(String, String, bool), [u64; 7]>| {
@@ -344,7 +328,7 @@ fn reload_keeps_the_running_rules_when_files_are_broken() {
         }
         m
     };
-    let summary: Value = serde_json::from_str(&get(ns, "/api/summary")).unwrap();
+    let summary = sensor_json(ns, "/api/summary");
     let segments: Vec<&str> =
         summary["segments"].as_array().unwrap().iter().map(|s| s["segment"].as_str().unwrap()).collect();
     assert_eq!(segments, ["mirror"], "the interface places every flow in its segment");
@@ -358,7 +342,7 @@ fn reload_keeps_the_running_rules_when_files_are_broken() {
         (gauge("vendorwatch_config_last_reload_successful") == 1.0).then_some(())
     });
     assert_eq!(gauge("vendorwatch_config_reload_failures_total"), 2.0);
-    let after: Value = serde_json::from_str(&get(ns, "/api/summary")).unwrap();
+    let after = sensor_json(ns, "/api/summary");
     assert_eq!(per_vendor(summary_rows(&after)), live_rows, "counters survive reloads");
     sensor.assert_running();
 }
@@ -377,16 +361,7 @@ fn sigterm_and_sigint_stop_within_two_seconds_on_a_silent_interface() {
         // Let the workers settle into their idle wait.
         sleep(Duration::from_millis(1500));
         sensor.assert_running();
-        let sent = Instant::now();
-        sensor.signal(signal);
-        let status = loop {
-            if let Some(status) = sensor.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(sent.elapsed() < Duration::from_secs(5), "SIG{signal} did not stop the sensor");
-            sleep(Duration::from_millis(10));
-        };
-        let took = sent.elapsed();
+        let (status, took) = sensor.stop(signal, Duration::from_secs(5));
         assert!(status.success(), "SIG{signal}: exit status {status}: {}", sensor.stderr());
         assert!(took < Duration::from_secs(2), "SIG{signal} ({workers} workers) took {took:?}");
         eprintln!("SIG{signal} with {workers} worker(s): stopped in {took:?}");
@@ -426,8 +401,7 @@ fn a_vanished_interface_is_reopened_by_the_unprivileged_sensor() {
         return;
     }
     let file = fixture();
-    let expected = replay_summary(&file, &[]);
-    let expected_packets = expected["capture"]["packets"].as_u64().unwrap();
+    let (expected, expected_packets) = replay_summary(&file, &[]);
     let pair = VethPair::new();
     let dir = TempDir::new("live");
     let mut sensor =
@@ -473,7 +447,7 @@ fn a_vanished_interface_is_reopened_by_the_unprivileged_sensor() {
 
     pair.replay(&file);
     let text = wait_settled(&pair, &mut sensor, expected_packets);
-    let summary: Value = serde_json::from_str(&get(ns, "/api/summary")).unwrap();
+    let summary = sensor_json(ns, "/api/summary");
     assert_eq!(summary_rows(&summary), summary_rows(&expected), "traffic after the reopen is counted as replay does");
     assert_eq!(exposition_value(&text, "vendorwatch_capture_received_total", &up), Some(expected_packets as f64));
     assert_eq!(proc_status(pid, "Uid"), format!("{nobody}\t{nobody}\t{nobody}\t{nobody}"), "still nobody");
@@ -490,14 +464,7 @@ fn a_slow_reload_blocks_no_endpoint_and_no_stop() {
     }
     let pair = VethPair::new();
     let dir = TempDir::new("live");
-    let sigs = dir.0.join("signatures");
-    fs::create_dir_all(&sigs).unwrap();
-    for entry in fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("signatures")).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "toml") {
-            fs::copy(&path, sigs.join(path.file_name().unwrap())).unwrap();
-        }
-    }
+    let sigs = copy_signatures(&dir.0);
     let sig_arg = sigs.display().to_string();
     let mut sensor = start_sensor(&pair, &dir.0, &["--signatures", &sig_arg]);
     let ns = &pair.sensor_ns;
@@ -527,16 +494,7 @@ fn a_slow_reload_blocks_no_endpoint_and_no_stop() {
         "/metrics answers during the reload, with the running set's state"
     );
 
-    let sent = Instant::now();
-    sensor.signal("TERM");
-    let status = loop {
-        if let Some(status) = sensor.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(sent.elapsed() < Duration::from_secs(15), "SIGTERM did not stop the sensor during a reload");
-        sleep(Duration::from_millis(10));
-    };
-    let took = sent.elapsed();
+    let (status, took) = sensor.stop("TERM", Duration::from_secs(15));
     let stderr = sensor.stderr();
     assert!(status.success(), "exit status {status}: {stderr}");
     assert!(!stderr.contains("reloaded (SIGHUP)"), "the reload was still running when the sensor stopped: {stderr}");
@@ -572,8 +530,7 @@ fn a_reload_that_bans_a_vendor_relabels_its_counts_and_the_flow_log_rotates() {
     let file = fixture();
     let dir = TempDir::new("live");
     let replay_log = dir.0.join("replay.jsonl");
-    let expected = replay_summary(&file, &["--flows-out", replay_log.to_str().unwrap()]);
-    let expected_packets = expected["capture"]["packets"].as_u64().unwrap();
+    let (expected, expected_packets) = replay_summary(&file, &["--flows-out", replay_log.to_str().unwrap()]);
     let replay_records = flow_log(&replay_log);
     let total_flows: u64 = summary_rows(&expected).values().map(|r| r[0]).sum();
     assert_eq!(replay_records.len() as u64, total_flows);

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -170,6 +171,28 @@ pub fn json_lines(path: &Path) -> Option<Vec<Value>> {
     let text = std::fs::read_to_string(path).ok()?;
     let record = |l: &str| serde_json::from_str(l).unwrap_or_else(|e| panic!("{}: line {l:?}: {e}", path.display()));
     Some(text.lines().map(record).collect())
+}
+
+/// The counts of a summary (`replay --format json`, live `/api/summary`):
+/// (segment, vendor, banned) -> [flows, packets, bytes, `bytes_out`,
+/// `bytes_in`, hosts, `dns_queries`].
+pub fn summary_rows(summary: &Value) -> BTreeMap<(String, String, bool), [u64; 7]> {
+    let mut rows = BTreeMap::new();
+    for s in summary["segments"].as_array().unwrap() {
+        for v in s["vendors"].as_array().unwrap() {
+            let key = (
+                s["segment"].as_str().unwrap().to_owned(),
+                v["vendor"].as_str().unwrap().to_owned(),
+                v["banned"].as_bool().unwrap(),
+            );
+            let n = |k: &str| v[k].as_u64().unwrap();
+            rows.insert(
+                key,
+                [n("flows"), n("packets"), n("bytes"), n("bytes_out"), n("bytes_in"), n("hosts"), n("dns_queries")],
+            );
+        }
+    }
+    rows
 }
 
 /// Parses Prometheus text exposition samples: (name, labels, value).

@@ -8,7 +8,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
@@ -161,6 +161,20 @@ impl Proc {
         run(Command::new("kill").arg(format!("-{sig}")).arg(self.child.id().to_string()));
     }
 
+    /// Sends `sig` and waits for the process to exit, failing the test if
+    /// it is still running after `limit`: its status and how long it took.
+    pub fn stop(&mut self, sig: &str, limit: Duration) -> (ExitStatus, Duration) {
+        let sent = Instant::now();
+        self.signal(sig);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (status, sent.elapsed());
+            }
+            assert!(sent.elapsed() < limit, "SIG{sig} did not stop the process within {limit:?}:\n{}", self.stderr());
+            sleep(Duration::from_millis(10));
+        }
+    }
+
     pub fn assert_running(&mut self) {
         if let Ok(Some(status)) = self.child.try_wait() {
             panic!("process exited early ({status}):\n{}", self.stderr());
@@ -216,6 +230,12 @@ pub fn sensor_get(ns: &str, path: &str) -> String {
     let (code, body) = http_get(ns, &format!("http://{LISTEN}{path}"), &[]);
     assert_eq!(code, 200, "GET {path}: {body}");
     body
+}
+
+/// The sensor's JSON answer to GET `path` (`/api/summary`, `/api/flows?..`).
+pub fn sensor_json(ns: &str, path: &str) -> Value {
+    let body = sensor_get(ns, path);
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
 }
 
 /// The status of the sensor's /healthz (0 when it does not answer).
