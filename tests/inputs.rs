@@ -8,9 +8,9 @@ mod common;
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use common::{Output, TempDir, fixture, read_pcap, replay};
+use common::{Output, TempDir, fixture, output_with_stdin, read_pcap, replay};
 use serde_json::Value;
 use synth::capture::{PcapFormat, Record, pcap_bytes};
 use synth::fixtures;
@@ -48,23 +48,7 @@ fn sample_report() -> Value {
 
 /// `vendorwatch ARGS` with `input` on standard input.
 fn with_stdin(args: &[&str], input: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vendorwatch"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run vendorwatch");
-    let mut stdin = child.stdin.take().unwrap();
-    let input = input.to_vec();
-    let writer = std::thread::spawn(move || stdin.write_all(&input));
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap().expect("vendorwatch read its standard input");
-    Output {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    output_with_stdin(Command::new(env!("CARGO_BIN_EXE_vendorwatch")).args(args), input).into()
 }
 
 fn path_str(p: &Path) -> &str {

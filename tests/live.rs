@@ -17,13 +17,13 @@ mod netns;
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::thread::sleep;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use common::{Sample, TempDir, can_run, json_lines, parse_metrics, summary_rows};
+use common::{Sample, TempDir, can_run, json_lines, output_with_stdin, parse_metrics, summary_rows};
 use netns::{
     LISTEN, SENSOR, VethPair, exposition_value, healthz, http, missing, prometheus_query, run, sensor_get as get,
     sensor_json, start_prometheus, start_sensor, wait_for, wait_settled,
@@ -137,15 +137,7 @@ fn live_counts_match_replay_and_prometheus_scrapes_them() {
     assert_eq!(exposition_value(&text, "vendorwatch_config_reload_failures_total", ""), Some(0.0));
 
     // The exposition passes promtool's checks; OpenMetrics on request.
-    let mut promtool = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(&mut promtool.stdin.take().unwrap(), text.as_bytes()).unwrap();
-    let checked = promtool.wait_with_output().unwrap();
+    let checked = output_with_stdin(Command::new("promtool").args(["check", "metrics"]), text.as_bytes());
     assert!(
         checked.status.success(),
         "promtool check metrics: {}{}",

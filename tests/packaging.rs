@@ -8,25 +8,13 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::Write as _;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use common::{TempDir, vendorwatch};
+use common::{TempDir, can_run, missing_tool, output_with_stdin, vendorwatch};
 
 /// Every command that has a page: the top level and each subcommand path.
 const COMMANDS: &[&[&str]] =
     &[&[], &["replay"], &["live"], &["signatures"], &["signatures", "check"], &["explain"], &["completions"], &["man"]];
-
-fn can_run(test: &str, tool: &str) -> bool {
-    let found = std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|dir| dir.join(tool).is_file()));
-    if found {
-        return true;
-    }
-    let why = format!("`{tool}` is not installed");
-    assert!(std::env::var_os("CI").is_none(), "{test}: cannot run in CI: {why}");
-    let _ = writeln!(std::io::stderr(), "{test}: skipped: {why}");
-    false
-}
 
 fn run_ok(args: &[&str]) -> String {
     let out = vendorwatch(args);
@@ -86,7 +74,7 @@ fn bash_complete(script: &std::path::Path, line: &str) -> BTreeSet<String> {
 
 #[test]
 fn bash_completes_subcommands_and_flags() {
-    if !can_run("bash_completes_subcommands_and_flags", "bash") {
+    if !can_run("bash_completes_subcommands_and_flags", missing_tool(&["bash"])) {
         return;
     }
     let dir = TempDir::new("completions");
@@ -134,15 +122,9 @@ fn every_shell_gets_a_script_naming_the_subcommands() {
 /// `roff` rendered by groff as plain text, with warnings turned on; panics
 /// if groff warns.
 fn render(roff: &str, what: &str) -> String {
-    let mut groff = Command::new("groff")
-        .args(["-man", "-Tascii", "-ww", "-rLL=300n", "-rHY=0", "-P-bcu"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run groff");
-    groff.stdin.take().unwrap().write_all(roff.as_bytes()).unwrap();
-    let out = groff.wait_with_output().unwrap();
+    let mut groff = Command::new("groff");
+    groff.args(["-man", "-Tascii", "-ww", "-rLL=300n", "-rHY=0", "-P-bcu"]);
+    let out = output_with_stdin(&mut groff, roff.as_bytes());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() && stderr.is_empty(), "groff on {what}: {stderr}");
     String::from_utf8_lossy(&out.stdout).into_owned()
@@ -150,7 +132,7 @@ fn render(roff: &str, what: &str) -> String {
 
 #[test]
 fn manual_pages_render_with_every_subcommand_and_flag() {
-    if !can_run("manual_pages_render_with_every_subcommand_and_flag", "groff") {
+    if !can_run("manual_pages_render_with_every_subcommand_and_flag", missing_tool(&["groff"])) {
         return;
     }
     let dir = TempDir::new("man");
