@@ -234,24 +234,23 @@ impl DeviceIndex {
     /// The normalised token, or `None` after reporting why not.
     fn checked(&mut self, key: Key, token: &str, file: u32, at: usize, loader: &mut Loader) -> Option<Box<str>> {
         let normal: Box<str> = match key {
-            Key::Oui => match parse_oui(token) {
-                Some(oui) => format!("{:02x}:{:02x}:{:02x}", oui[0], oui[1], oui[2]).into(),
-                None => {
+            Key::Oui => {
+                let Some(oui) = parse_oui(token) else {
                     loader.report(file, at, format!("{token:?} is not an OUI like \"00:03:93\""));
                     return None;
-                }
-            },
-            Key::DhcpFingerprint => match normal_fingerprint(token) {
-                Some(f) => f.into(),
-                None => {
+                };
+                format!("{:02x}:{:02x}:{:02x}", oui[0], oui[1], oui[2]).into()
+            }
+            Key::DhcpFingerprint => {
+                let Some(f) = normal_fingerprint(token) else {
                     let message = format!("{token:?} is not a DHCP option list like \"1,121,3,6,15\"");
                     loader.report(file, at, message);
                     return None;
-                }
-            },
-            Key::TcpSyn => match SynSignature::parse(token) {
-                Some(sig) => sig.to_string().into(),
-                None => {
+                };
+                f.into()
+            }
+            Key::TcpSyn => {
+                let Some(sig) = SynSignature::parse(token) else {
                     let message = format!(
                         "{token:?} is not a SYN signature like \"64:65535,2:mss,nop,ws,nop,nop,ts,sok,eol+1\" \
                          (initial TTL 32, 64, 128 or 255; window as a number, mss*N or *; scale or *; options \
@@ -259,8 +258,9 @@ impl DeviceIndex {
                     );
                     loader.report(file, at, message);
                     return None;
-                }
-            },
+                };
+                sig.to_string().into()
+            }
             Key::Discovery if !DISCOVERY_PROTOCOLS.contains(&token) => {
                 let message = format!("discovery {token:?} is not one of {}", DISCOVERY_PROTOCOLS.join(", "));
                 loader.report(file, at, message);
