@@ -10,7 +10,10 @@
 //! test Debian's `prometheus` and `promtool`. Without them a test prints
 //! "skipped: <why>" and passes, except in CI (`CI` set), where it fails.
 
+mod common;
+
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -34,9 +37,7 @@ fn missing(tools: &[&str]) -> Option<String> {
         return Some("live capture tests need root (network namespaces, raw sockets)".into());
     }
     for tool in tools {
-        let found = std::env::var_os("PATH")
-            .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
-            .unwrap_or(false);
+        let found = std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()));
         if !found {
             return Some(format!(
                 "`{tool}` is not installed (apt-get install libpcap-dev tcpreplay iproute2 prometheus curl)"
@@ -274,7 +275,7 @@ fn by_segment_vendor(s: &BTreeMap<(String, String), f64>, metric: &str) -> BTree
         if name == metric {
             let key =
                 (label(labels, "segment").unwrap_or("").to_owned(), label(labels, "vendor").unwrap_or("").to_owned());
-            *out.entry(key).or_default() += *v as u64;
+            *out.entry(key).or_default() += common::count(*v);
         }
     }
     out.retain(|_, v| *v > 0);
@@ -306,7 +307,7 @@ fn replay_summary(file: &Path, extra: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-/// (segment, vendor, banned) -> [flows, packets, bytes, bytes_out, bytes_in, hosts, dns_queries]
+/// `(segment, vendor, banned) -> [flows, packets, bytes, bytes_out, bytes_in, hosts, dns_queries]`
 fn summary_rows(summary: &Value) -> BTreeMap<(String, String, bool), [u64; 7]> {
     let mut rows = BTreeMap::new();
     for s in summary["segments"].as_array().unwrap() {
@@ -329,7 +330,7 @@ fn summary_rows(summary: &Value) -> BTreeMap<(String, String, bool), [u64; 7]> {
 fn start_sensor(pair: &VethPair, dir: &Path, args: &[&str]) -> Proc {
     let mut all: Vec<String> =
         vec!["live".into(), "--interface".into(), pair.sensor_if.clone(), "--listen".into(), LISTEN.into()];
-    all.extend(args.iter().map(|s| s.to_string()));
+    all.extend(args.iter().map(ToString::to_string));
     let mut sensor = Proc::start(&pair.sensor_ns, SENSOR, &all, dir.join("sensor.stderr"));
     wait_for("the sensor's /healthz", Duration::from_secs(15), || {
         sensor.assert_running();
@@ -347,7 +348,7 @@ fn wait_settled(pair: &VethPair, sensor: &mut Proc, packets: u64) -> String {
     while Instant::now() < deadline {
         sensor.assert_running();
         last = get(&pair.sensor_ns, "/metrics");
-        let read = metric(&last, "vendorwatch_capture_packets_total", &source).unwrap_or(0.0) as u64;
+        let read = metric(&last, "vendorwatch_capture_packets_total", &source).map_or(0, common::count);
         let flows = metric(&last, "vendorwatch_flow_table_flows", "").unwrap_or(-1.0);
         if read >= packets && flows == 0.0 {
             return last;
@@ -362,6 +363,10 @@ fn wait_settled(pair: &VethPair, sensor: &mut Proc, packets: u64) -> String {
 /// The sensor's counts for a replayed capture equal `vendorwatch replay`'s
 /// for the same file, in /api/summary, /metrics and through Prometheus.
 #[test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one end-to-end scenario: each step needs the namespaces, sensor and Prometheus the earlier steps set up"
+)]
 fn live_counts_match_replay_and_prometheus_scrapes_them() {
     if !can_run(
         "live_counts_match_replay_and_prometheus_scrapes_them",
@@ -485,7 +490,7 @@ fn live_counts_match_replay_and_prometheus_scrapes_them() {
             );
             let value: f64 = r["value"][1].as_str()?.parse().ok()?;
             if value > 0.0 {
-                m.insert(key, value as u64);
+                m.insert(key, common::count(value));
             }
         }
         Some(m)
@@ -506,7 +511,7 @@ fn live_counts_match_replay_and_prometheus_scrapes_them() {
     sensor.assert_running();
 }
 
-/// Two workers share the interface through PACKET_FANOUT: every frame is
+/// Two workers share the interface through `PACKET_FANOUT`: every frame is
 /// read once, and the totals equal replay's.
 #[test]
 fn two_workers_share_an_interface_without_loss_or_duplicates() {
@@ -538,7 +543,7 @@ fn two_workers_share_an_interface_without_loss_or_duplicates() {
 }
 
 /// Reload by POST /-/reload and SIGHUP: a broken signature or config file
-/// keeps the running set, counts a failure and names file:line; a good one
+/// keeps the running set, counts a failure and names `file:line`; a good one
 /// is taken; counters survive. Segments by interface come from the config.
 #[test]
 fn reload_keeps_the_running_rules_when_files_are_broken() {
@@ -589,7 +594,7 @@ fn reload_keeps_the_running_rules_when_files_are_broken() {
     assert_eq!(code, 200, "{body}");
     let first = gauge("vendorwatch_config_last_reload_success_timestamp_seconds");
     assert!(first > started);
-    assert_eq!(gauge("vendorwatch_config_reload_failures_total"), 0.0);
+    assert_eq!(common::count(gauge("vendorwatch_config_reload_failures_total")), 0);
 
     // A broken signature file: the error names it and the line.
     let google = sigs.join("google.toml");
@@ -601,16 +606,21 @@ fn reload_keeps_the_running_rules_when_files_are_broken() {
     let needle = format!("google.toml:{bad_line}");
     assert!(body.contains(&needle), "the error names {needle}: {body}");
     assert!(sensor.stderr().contains(&needle), "the error is logged with {needle}: {}", sensor.stderr());
-    assert_eq!(gauge("vendorwatch_config_reload_failures_total"), 1.0);
-    assert_eq!(gauge("vendorwatch_config_last_reload_successful"), 0.0);
-    assert_eq!(gauge("vendorwatch_config_last_reload_success_timestamp_seconds"), first);
+    assert_eq!(common::count(gauge("vendorwatch_config_reload_failures_total")), 1);
+    assert_eq!(common::count(gauge("vendorwatch_config_last_reload_successful")), 0);
+    let unchanged = gauge("vendorwatch_config_last_reload_success_timestamp_seconds");
+    assert_eq!(
+        unchanged.to_bits(),
+        first.to_bits(),
+        "the failed reload leaves the success time at {first}: {unchanged}"
+    );
 
     // A broken config by SIGHUP (the signatures are good again).
     fs::write(&google, &good_google).unwrap();
     fs::write(&config, format!("{good_config}[[segment]]\nname = \"lab\"\ncidrs = [\"not-a-cidr\"]\n")).unwrap();
     sensor.signal("HUP");
     wait_for("the SIGHUP reload to fail", Duration::from_secs(10), || {
-        (gauge("vendorwatch_config_reload_failures_total") == 2.0).then_some(())
+        (common::count(gauge("vendorwatch_config_reload_failures_total")) == 2).then_some(())
     });
     assert!(sensor.stderr().contains("site.toml:6"), "the config error names site.toml:6: {}", sensor.stderr());
 
@@ -640,16 +650,16 @@ fn reload_keeps_the_running_rules_when_files_are_broken() {
     fs::write(&config, &good_config).unwrap();
     sensor.signal("HUP");
     wait_for("the SIGHUP reload to succeed", Duration::from_secs(10), || {
-        (gauge("vendorwatch_config_last_reload_successful") == 1.0).then_some(())
+        (common::count(gauge("vendorwatch_config_last_reload_successful")) == 1).then_some(())
     });
-    assert_eq!(gauge("vendorwatch_config_reload_failures_total"), 2.0);
+    assert_eq!(common::count(gauge("vendorwatch_config_reload_failures_total")), 2);
     let after: Value = serde_json::from_str(&get(ns, "/api/summary")).unwrap();
     assert_eq!(per_vendor(summary_rows(&after)), live_rows, "counters survive reloads");
     sensor.assert_running();
 }
 
 /// SIGTERM and SIGINT stop the sensor within two seconds on an interface
-/// that never sees a frame (TPACKET_V3 would block until the first one).
+/// that never sees a frame (`TPACKET_V3` would block until the first one).
 #[test]
 fn sigterm_and_sigint_stop_within_two_seconds_on_a_silent_interface() {
     if !can_run("sigterm_and_sigint_stop_within_two_seconds_on_a_silent_interface", &["ip", "curl"]) {
@@ -705,9 +715,9 @@ fn healthz(ns: &str) -> u16 {
 }
 
 /// Started as root with `--user nobody`, the sensor runs as nobody with
-/// CAP_NET_RAW alone. Its interface vanishes: /healthz turns 503 and
-/// vendorwatch_capture_up 0; the interface comes back: the sensor reopens
-/// it by itself (as nobody), /healthz is 200 and capture_up 1 again, and the
+/// `CAP_NET_RAW` alone. Its interface vanishes: /healthz turns 503 and
+/// `vendorwatch_capture_up` 0; the interface comes back: the sensor reopens
+/// it by itself (as nobody), /healthz is 200 and `capture_up` 1 again, and the
 /// traffic replayed then is counted as replay counts it.
 #[test]
 fn a_vanished_interface_is_reopened_by_the_unprivileged_sensor() {
@@ -797,7 +807,7 @@ fn a_slow_reload_blocks_no_endpoint_and_no_stop() {
         String::from("vendor = \"generated\"\ndisplay_name = \"Generated\"\n\n[[entry]]\nservice = \"bulk\"\n");
     big.push_str("source = \"tests/live.rs\"\nhosts = [\n");
     for i in 0..500_000 {
-        big.push_str(&format!("  \"h{i}.generated-{}.example\",\n", i % 1000));
+        let _ = writeln!(big, "  \"h{i}.generated-{}.example\",", i % 1000);
     }
     big.push_str("]\n");
     fs::write(sigs.join("generated.toml"), big).unwrap();
@@ -833,7 +843,7 @@ fn a_slow_reload_blocks_no_endpoint_and_no_stop() {
 }
 
 /// Flow records of `--flows-out` (and of replay's) as a multiset of
-/// (community_id, interface_name present).
+/// (`community_id`, `interface_name` present).
 fn flow_log(path: &Path) -> Vec<Value> {
     fs::read_to_string(path)
         .unwrap_or_default()
@@ -855,6 +865,10 @@ fn community_ids(records: &[Value]) -> Vec<String> {
 /// once, with the Community IDs replay writes and the interface name; after
 /// logrotate's move and a SIGHUP it goes on in a new file.
 #[test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one end-to-end scenario: each step needs the namespaces, sensor and Prometheus the earlier steps set up"
+)]
 fn a_reload_that_bans_a_vendor_relabels_its_counts_and_the_flow_log_rotates() {
     if !can_run(
         "a_reload_that_bans_a_vendor_relabels_its_counts_and_the_flow_log_rotates",
@@ -923,7 +937,7 @@ fn a_reload_that_bans_a_vendor_relabels_its_counts_and_the_flow_log_rotates() {
         let mut m = BTreeMap::new();
         for r in v["data"]["result"].as_array()? {
             let value: f64 = r["value"][1].as_str()?.parse().ok()?;
-            m.insert(r["metric"]["vendor"].as_str()?.to_owned(), value as u64);
+            m.insert(r["metric"]["vendor"].as_str()?.to_owned(), common::count(value));
         }
         Some(m).filter(|m| !m.is_empty())
     };
