@@ -12,7 +12,7 @@ use crate::inspect::HostFact;
 const MAX_SEEN: usize = 160;
 
 /// How strongly each kind of evidence speaks, 0-100 (README, "Devices").
-pub mod strength {
+pub(crate) mod strength {
     /// A vendor's own discovery protocol answered (SADP, DHIP).
     pub const DISCOVERY: u8 = 90;
     /// A model the device announced (mDNS `model=`).
@@ -96,7 +96,7 @@ fn percent_decoded(s: &str) -> String {
 
 /// The evidence in a host fact, if any signature (or the protocol itself)
 /// makes it say something.
-pub fn of_fact(rules: &Rules, fact: &HostFact<'_>) -> Vec<Evidence> {
+pub(crate) fn of_fact(rules: &Rules, fact: &HostFact<'_>) -> Vec<Evidence> {
     use strength as s;
     let one = |e: Option<Evidence>| e.into_iter().collect();
     match *fact {
@@ -212,7 +212,7 @@ pub fn syn_layout(syn: &SynInfo) -> String {
 
 /// What a SYN's TCP/IP fields say of the sender's OS, by the SYN
 /// signatures: a weak hint, as any stack can be tuned to look like another.
-pub fn of_syn(rules: &Rules, syn: &SynInfo) -> Option<Evidence> {
+pub(crate) fn of_syn(rules: &Rules, syn: &SynInfo) -> Option<Evidence> {
     let layout = syn_layout(syn);
     let entry = rules.signatures.devices.lookup_syn(syn, &layout)?;
     let mut seen = format!("SYN ttl {} window {}", syn.ttl, syn.window);
@@ -228,7 +228,7 @@ pub fn of_syn(rules: &Rules, syn: &SynInfo) -> Option<Evidence> {
 
 /// What a MAC's OUI says: nothing for a locally administered address
 /// (randomised, or set by software), whatever its other bits spell.
-pub fn of_mac(rules: &Rules, mac: [u8; 6]) -> Option<Evidence> {
+pub(crate) fn of_mac(rules: &Rules, mac: [u8; 6]) -> Option<Evidence> {
     if is_locally_administered(mac) || is_multicast(mac) {
         return None;
     }
@@ -239,12 +239,12 @@ pub fn of_mac(rules: &Rules, mac: [u8; 6]) -> Option<Evidence> {
 
 /// The U/L bit (IEEE 802-2014, 8.2.2): set by whoever chose the address,
 /// not assigned by the IEEE.
-pub fn is_locally_administered(mac: [u8; 6]) -> bool {
+pub(crate) fn is_locally_administered(mac: [u8; 6]) -> bool {
     mac[0] & 0x02 != 0
 }
 
 /// The I/G bit: a group (multicast or broadcast) address, which no device
 /// sends from.
-pub fn is_multicast(mac: [u8; 6]) -> bool {
+pub(crate) fn is_multicast(mac: [u8; 6]) -> bool {
     mac[0] & 0x01 != 0
 }

@@ -7,7 +7,7 @@
 //! as reassembled from QUIC CRYPTO frames.
 //!
 //! Parsing never panics and never trusts a length field: every read goes
-//! through [`Reader`](crate::Reader), whose accessors are bounds-checked.
+//! through [`crate::Reader`], whose accessors are bounds-checked.
 
 use crate::reader::Reader;
 

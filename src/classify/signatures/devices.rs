@@ -414,8 +414,8 @@ pub struct SynSignature {
 /// The initial TTLs stacks use (p0f guesses the same four).
 const INITIAL_TTLS: [u8; 4] = [32, 64, 128, 255];
 
-/// The initial TTL a TTL seen counts down from: the nearest of
-/// [`INITIAL_TTLS`] at or above it.
+/// The initial TTL a TTL seen counts down from: the nearest of 32, 64, 128
+/// and 255 at or above it (p0f guesses the same four).
 pub fn initial_ttl(ttl: u8) -> u8 {
     INITIAL_TTLS.into_iter().find(|&i| i >= ttl).unwrap_or(255)
 }
