@@ -12,7 +12,7 @@ use crate::export::time::rfc3339;
 pub struct DeviceRecord<'a> {
     /// `aa:bb:cc:dd:ee:ff`, or null for a host known by its address.
     pub mac: Option<String>,
-    /// The addresses it used, in the order seen (at most a few).
+    /// The addresses it used, in the order seen (at most eight).
     pub addresses: &'a [IpAddr],
     /// The last name it announced (DHCP, mDNS), if any: recorded, never
     /// weighed as evidence.
