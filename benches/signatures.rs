@@ -7,6 +7,7 @@
 //!   8,000 port rules (it costs prefixes + ports, not their product).
 //! - `match_port/60k_rules`: `match_port` with 60,000 port rules loaded.
 
+use std::fmt::Write as _;
 use std::hint::black_box;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -19,18 +20,19 @@ fn many_entries(entries: u32, services: u32) -> String {
     for i in 0..entries {
         let service = i % services;
         let k = i / 4;
-        text.push_str(&format!("[[entry]]\nservice = \"s{service}\"\nsource = \"generated\"\n"));
-        match i % 4 {
-            0 => text.push_str(&format!("hosts = [\"h{i}.example.com\"]\n")),
-            1 => text.push_str(&format!("suffixes = [\"d{i}.example.net\"]\n")),
-            2 => text.push_str(&format!("cidrs = [\"10.{}.{}.{}/32\"]\n", k >> 16, (k >> 8) & 0xff, k & 0xff)),
-            _ => text.push_str(&format!(
-                "cidrs = [\"fd00:{:x}:{:x}::/48\"]\nports = [\"tcp/{}\"]\n",
+        let _ = writeln!(text, "[[entry]]\nservice = \"s{service}\"\nsource = \"generated\"");
+        let _ = match i % 4 {
+            0 => writeln!(text, "hosts = [\"h{i}.example.com\"]"),
+            1 => writeln!(text, "suffixes = [\"d{i}.example.net\"]"),
+            2 => writeln!(text, "cidrs = [\"10.{}.{}.{}/32\"]", k >> 16, (k >> 8) & 0xff, k & 0xff),
+            _ => writeln!(
+                text,
+                "cidrs = [\"fd00:{:x}:{:x}::/48\"]\nports = [\"tcp/{}\"]",
                 k >> 16,
                 k & 0xffff,
                 1 + i % 60000
-            )),
-        }
+            ),
+        };
     }
     text
 }

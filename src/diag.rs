@@ -10,13 +10,17 @@ use std::path::{Path, PathBuf};
 /// no position); it prints as `file: message`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
+    /// The file as the operator named it (not canonicalised), so the
+    /// message points where they look.
     pub file: PathBuf,
     /// 1-based; 0 for the whole file.
     pub line: usize,
+    /// What is wrong, one line without the position.
     pub message: String,
 }
 
 impl Diagnostic {
+    /// A problem at 1-based `line` of `file` (0 for the whole file).
     pub fn new(file: impl Into<PathBuf>, line: usize, message: impl Into<String>) -> Self {
         Diagnostic { file: file.into(), line, message: message.into() }
     }

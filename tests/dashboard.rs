@@ -15,6 +15,7 @@ mod common;
 mod netns;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -185,7 +186,7 @@ fn schema_as_json_types(types: &str) -> String {
             })
             .collect();
         assert!(!values.is_empty(), "enum {name} has values");
-        out.push_str(&format!("export type {name} = {};", values.join(" | ")));
+        let _ = write!(out, "export type {name} = {};", values.join(" | "));
         rest = tail;
     }
     out.push_str(rest);
@@ -272,6 +273,10 @@ fn now() -> f64 {
 }
 
 #[test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one end-to-end scenario: each step needs the namespaces, sensor and Prometheus the earlier steps set up"
+)]
 fn every_panel_query_returns_series_from_a_scraped_sensor() {
     let test = "every_panel_query_returns_series_from_a_scraped_sensor";
     if !common::can_run(test, netns::missing(&["ip", "tcpreplay", "curl", "prometheus"])) {

@@ -81,20 +81,20 @@ fn the_office_capture_gives_exactly_its_device_table() {
     assert!(hik["first_seen"].as_str().unwrap().starts_with("2026-03-02T08:00:00"));
 
     for (series, n) in [
-        (r#"vendorwatch_devices{segment="office",vendor="apple",kind="phone",banned="true"}"#, 1.0),
-        (r#"vendorwatch_devices{segment="office",vendor="hikvision",kind="camera",banned="true"}"#, 1.0),
-        (r#"vendorwatch_devices{segment="office",vendor="none",kind="camera",banned="false"}"#, 1.0),
-        (r#"vendorwatch_devices{segment="office",vendor="none",kind="other",banned="false"}"#, 2.0),
+        (r#"vendorwatch_devices{segment="office",vendor="apple",kind="phone",banned="true"}"#, 1),
+        (r#"vendorwatch_devices{segment="office",vendor="hikvision",kind="camera",banned="true"}"#, 1),
+        (r#"vendorwatch_devices{segment="office",vendor="none",kind="camera",banned="false"}"#, 1),
+        (r#"vendorwatch_devices{segment="office",vendor="none",kind="other",banned="false"}"#, 2),
     ] {
         let line = metrics.lines().find(|l| l.starts_with(series)).unwrap_or_else(|| panic!("{series}\n{metrics}"));
-        assert_eq!(line[series.len()..].trim().parse::<f64>().unwrap(), n, "{line}");
+        assert_eq!(common::count(line[series.len()..].trim().parse().unwrap()), n, "{line}");
     }
-    let total: f64 = metrics
+    let total: u64 = metrics
         .lines()
         .filter(|l| l.starts_with("vendorwatch_devices{"))
-        .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+        .map(|l| common::count(l.rsplit(' ').next().unwrap().parse().unwrap()))
         .sum();
-    assert_eq!(total, 9.0, "one series count per device");
+    assert_eq!(total, 9, "one series count per device");
     assert!(!metrics.contains("3a:71") && !metrics.contains("10.10.4.23"), "no MAC or address in a label");
     assert!(report.contains("hikvision [BANNED]"), "{report}");
     let table_row =

@@ -26,7 +26,7 @@ fn sums_by_time(text: &str, sample: &str) -> BTreeMap<u64, f64> {
         let mut fields = line.rsplitn(3, ' ');
         let ts: f64 = fields.next().unwrap().parse().unwrap();
         let value: f64 = fields.next().unwrap().parse().unwrap();
-        *sums.entry((ts * 1000.0).round() as u64).or_default() += value;
+        *sums.entry(common::count((ts * 1000.0).round())).or_default() += value;
     }
     sums
 }
@@ -72,7 +72,7 @@ fn range(port: u16, expr: &str, start_s: u64, end_s: u64) -> BTreeMap<u64, f64> 
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| ((p[0].as_f64().unwrap() * 1000.0).round() as u64, p[1].as_str().unwrap().parse().unwrap()))
+        .map(|p| (common::count((p[0].as_f64().unwrap() * 1000.0).round()), p[1].as_str().unwrap().parse().unwrap()))
         .collect()
 }
 
@@ -101,8 +101,8 @@ fn a_replayed_history_backfills_prometheus_step_by_step() {
         prom.to_str().unwrap(),
     ]);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
-    let text = std::fs::read_to_string(&om).unwrap();
-    assert!(text.ends_with("# EOF\n"));
+    let openmetrics = std::fs::read_to_string(&om).unwrap();
+    assert!(openmetrics.ends_with("# EOF\n"));
 
     // The steps: every minute boundary after the first packet, up to the
     // first one after the last.
@@ -163,7 +163,7 @@ fn a_replayed_history_backfills_prometheus_step_by_step() {
         "vendorwatch_packets_total",
         "vendorwatch_dns_queries_total",
     ] {
-        let written = sums_by_time(&text, family);
+        let written = sums_by_time(&openmetrics, family);
         assert_eq!(written.len(), steps.len(), "{family}: a sample at every step");
         let queried = range(port, &format!("sum({family}{{capture=\"fixture\"}})"), start_s, end_s);
         assert_eq!(queried, written, "{family}: Prometheus answers what the replay wrote");

@@ -231,7 +231,7 @@ fn a_host_header_flood_stays_within_the_inspection_budget() {
 
     let text = std::fs::read_to_string(&metrics).unwrap();
     let sample =
-        |name: &str| common::parse_metrics(&text).into_iter().filter(|s| s.0 == name).map(|s| s.2).sum::<f64>() as u64;
+        |name: &str| common::count(common::parse_metrics(&text).into_iter().filter(|s| s.0 == name).map(|s| s.2).sum());
     assert_eq!(sample("vendorwatch_capture_packets_total"), frames, "every frame read");
     assert_eq!(sample("vendorwatch_flows_total"), u64::from(FLOWS) + 1);
     let refused = sample("vendorwatch_inspect_refused_total");

@@ -39,7 +39,7 @@ fn by_segment_vendor(exposition: &str, family: &str) -> BTreeMap<(String, String
     let mut out = BTreeMap::new();
     for s in parse_metrics(exposition).iter().filter(|s| s.0 == family) {
         let key = (label(s, "segment").unwrap_or("").to_owned(), label(s, "vendor").unwrap_or("").to_owned());
-        *out.entry(key).or_default() += s.2 as u64;
+        *out.entry(key).or_default() += common::count(s.2);
     }
     out.retain(|_, v| *v > 0);
     out
@@ -185,7 +185,7 @@ fn live_counts_match_replay_and_prometheus_scrapes_them() {
             );
             let value: f64 = r["value"][1].as_str()?.parse().ok()?;
             if value > 0.0 {
-                m.insert(key, value as u64);
+                m.insert(key, common::count(value));
             }
         }
         Some(m)
@@ -281,7 +281,7 @@ fn reload_keeps_the_running_rules_when_files_are_broken() {
     assert_eq!(code, 200, "{body}");
     let first = gauge("vendorwatch_config_last_reload_success_timestamp_seconds");
     assert!(first > started);
-    assert_eq!(gauge("vendorwatch_config_reload_failures_total"), 0.0);
+    assert_eq!(common::count(gauge("vendorwatch_config_reload_failures_total")), 0);
 
     // A broken signature file: the error names it and the line.
     let google = sigs.join("google.toml");
@@ -293,16 +293,21 @@ fn reload_keeps_the_running_rules_when_files_are_broken() {
     let needle = format!("google.toml:{bad_line}");
     assert!(body.contains(&needle), "the error names {needle}: {body}");
     assert!(sensor.stderr().contains(&needle), "the error is logged with {needle}: {}", sensor.stderr());
-    assert_eq!(gauge("vendorwatch_config_reload_failures_total"), 1.0);
-    assert_eq!(gauge("vendorwatch_config_last_reload_successful"), 0.0);
-    assert_eq!(gauge("vendorwatch_config_last_reload_success_timestamp_seconds"), first);
+    assert_eq!(common::count(gauge("vendorwatch_config_reload_failures_total")), 1);
+    assert_eq!(common::count(gauge("vendorwatch_config_last_reload_successful")), 0);
+    let unchanged = gauge("vendorwatch_config_last_reload_success_timestamp_seconds");
+    assert_eq!(
+        unchanged.to_bits(),
+        first.to_bits(),
+        "the failed reload leaves the success time at {first}: {unchanged}"
+    );
 
     // A broken config by SIGHUP (the signatures are good again).
     fs::write(&google, &good_google).unwrap();
     fs::write(&config, format!("{good_config}[[segment]]\nname = \"lab\"\ncidrs = [\"not-a-cidr\"]\n")).unwrap();
     sensor.signal("HUP");
     wait_for("the SIGHUP reload to fail", Duration::from_secs(10), || {
-        (gauge("vendorwatch_config_reload_failures_total") == 2.0).then_some(())
+        (common::count(gauge("vendorwatch_config_reload_failures_total")) == 2).then_some(())
     });
     assert!(sensor.stderr().contains("site.toml:6"), "the config error names site.toml:6: {}", sensor.stderr());
 
@@ -331,9 +336,9 @@ fn reload_keeps_the_running_rules_when_files_are_broken() {
     fs::write(&config, &good_config).unwrap();
     sensor.signal("HUP");
     wait_for("the SIGHUP reload to succeed", Duration::from_secs(10), || {
-        (gauge("vendorwatch_config_last_reload_successful") == 1.0).then_some(())
+        (common::count(gauge("vendorwatch_config_last_reload_successful")) == 1).then_some(())
     });
-    assert_eq!(gauge("vendorwatch_config_reload_failures_total"), 2.0);
+    assert_eq!(common::count(gauge("vendorwatch_config_reload_failures_total")), 2);
     let after = sensor_json(ns, "/api/summary");
     assert_eq!(per_vendor(summary_rows(&after)), live_rows, "counters survive reloads");
     sensor.assert_running();
@@ -572,7 +577,7 @@ fn a_reload_that_bans_a_vendor_relabels_its_counts_and_the_flow_log_rotates() {
         let mut m = BTreeMap::new();
         for r in prometheus_query(ns, "sum by (vendor) (vendorwatch_flows_total)")? {
             let value: f64 = r["value"][1].as_str()?.parse().ok()?;
-            m.insert(r["metric"]["vendor"].as_str()?.to_owned(), value as u64);
+            m.insert(r["metric"]["vendor"].as_str()?.to_owned(), common::count(value));
         }
         Some(m).filter(|m| !m.is_empty())
     };

@@ -302,7 +302,8 @@ fn tls_and_basic_auth_guard_the_endpoint_and_prometheus_scrapes_through_them() {
     let read = wait_for("the sensor to read the fixture", Duration::from_secs(30), || {
         sensor.assert_running();
         let m = curl(&ns, &with_auth, &https("/metrics")).body;
-        netns::exposition_value(&m, "vendorwatch_capture_packets_total", &source).filter(|v| *v as u64 >= frames)
+        netns::exposition_value(&m, "vendorwatch_capture_packets_total", &source)
+            .filter(|&v| common::count(v) >= frames)
     });
     let password_file = dir.path("password");
     fs::write(&password_file, PASSWORD).unwrap();
@@ -332,7 +333,7 @@ fn tls_and_basic_auth_guard_the_endpoint_and_prometheus_scrapes_through_them() {
         let v: Value = serde_json::from_str(&r.body).ok()?;
         v["data"]["result"][0]["value"][1].as_str()?.parse::<f64>().ok()
     });
-    assert_eq!(scraped, read, "Prometheus read the sensor's value");
+    assert_eq!(common::count(scraped), common::count(read), "Prometheus read the sensor's value");
     let up = curl(
         &ns,
         &["-G", "--data-urlencode", "query=up{job=\"vendorwatch\"}"],
@@ -356,13 +357,13 @@ fn connect_in_namespace(ns: &str, addr: &str, n: usize) -> Vec<TcpStream> {
 
 #[test]
 fn idle_connections_under_a_1024_descriptor_limit_leave_metrics_answering() {
+    // This process holds the idle clients: it needs more than 1024.
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    const IDLE: usize = 1100;
     let test = "idle_connections_under_a_1024_descriptor_limit_leave_metrics_answering";
     if !common::can_run(test, netns::missing(&["ip", "curl", "prlimit"])) {
         return;
     }
-    const IDLE: usize = 1100;
-    // This process holds the idle clients: it needs more than 1024.
-    use nix::sys::resource::{Resource, getrlimit, setrlimit};
     let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
     if soft < 4096 {
         setrlimit(Resource::RLIMIT_NOFILE, 4096.min(hard), hard).unwrap();

@@ -36,20 +36,32 @@ pub const MAX_HOSTS_PER_VENDOR: usize = 65_536;
 /// new ones are counted in `host_traffic_dropped` instead.
 pub const MAX_HOST_SERVICES: usize = 262_144;
 
-/// Traffic direction relative to the segment's host.
+/// Index of [`Traffic`]'s per-direction arrays for what the segment's host
+/// sent (its uploads), whether it opened the flow or not.
 pub const OUT: usize = 0;
+/// Index of [`Traffic`]'s per-direction arrays for what the segment's host
+/// received.
 pub const IN: usize = 1;
 
+/// The key of the traffic counters: one series per segment, vendor and
+/// service.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TrafficKey {
+    /// The segment the flow's host belongs to.
     pub segment: Arc<str>,
+    /// The vendor's id from the signature files, or [`NO_VENDOR`].
     pub vendor: Arc<str>,
+    /// The service's name within the vendor, or [`NO_VENDOR`] when no
+    /// signature matched.
     pub service: Arc<str>,
 }
 
+/// The key of the per-vendor counters (hosts, DNS queries, last seen).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct VendorKey {
+    /// The segment the host belongs to.
     pub segment: Arc<str>,
+    /// The vendor's id from the signature files.
     pub vendor: Arc<str>,
 }
 
@@ -58,20 +70,34 @@ pub const NO_EVIDENCE: &str = "none";
 /// One segment host and a vendor's service it reached.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct HostServiceKey {
+    /// The segment the host belongs to.
     pub segment: Arc<str>,
+    /// The segment's end of the flow (client or server, whichever is in the
+    /// segment).
     pub host: IpAddr,
+    /// The vendor's id from the signature files.
     pub vendor: Arc<str>,
+    /// The service's name within the vendor.
     pub service: Arc<str>,
+    /// Whether the rules in force when the flow was counted banned the
+    /// vendor (the hosts report lists what was banned at the time).
     pub banned: bool,
 }
 
 /// What a host did with one service: flows, wire bytes both ways, and when.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct HostTraffic {
+    /// Flows, each counted once however often it is flushed.
     pub flows: u64,
+    /// Packets in both directions.
     pub packets: u64,
+    /// Wire bytes of the innermost frames in both directions.
     pub bytes: u64,
+    /// The earliest flow's first packet, capture time in ns since the Unix
+    /// epoch.
     pub first_ns: u64,
+    /// The latest flow's last packet, capture time in ns since the Unix
+    /// epoch.
     pub last_ns: u64,
 }
 
@@ -85,11 +111,15 @@ impl HostTraffic {
     }
 }
 
+/// The traffic counters of one [`TrafficKey`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Traffic {
+    /// Flows, each counted once (at its first flush).
     pub flows: u64,
-    /// Indexed by [`OUT`] / [`IN`].
+    /// Packets, indexed by [`OUT`] / [`IN`].
     pub packets: [u64; 2],
+    /// Wire bytes of the innermost frames (a tunnel's outer headers are not
+    /// counted), indexed by [`OUT`] / [`IN`].
     pub bytes: [u64; 2],
 }
 
@@ -120,15 +150,26 @@ impl std::ops::IndexMut<usize> for DecodeErrorCounts {
 /// Counters of the packet path, kept by each worker and added up here.
 #[derive(Debug, Clone, Default)]
 pub struct PacketStats {
+    /// Malformed or truncated frames, skipped, by reason.
     pub decode_errors: DecodeErrorCounts,
+    /// Well-formed frames that carry no IP packet (ARP, LLDP, ...).
     pub non_ip: u64,
+    /// Fragment frames given up (the sum of the three reasons below); the
+    /// frames of reassembled datagrams count as their flow's packets.
     pub fragments: u64,
-    /// Datagrams put back together, and given up (timed out, over the
-    /// memory bound, contradictory fragments).
+    /// Fragmented datagrams put back together.
     pub reassembled: u64,
+    /// Fragments given up because their datagram was still missing a piece
+    /// when the reassembly timeout passed.
     pub fragments_timed_out: u64,
+    /// Fragments given up because their datagram was too big for IP or did
+    /// not fit in the reassembly memory bound.
     pub fragments_overflow: u64,
+    /// Fragments given up because their datagram's fragments contradicted
+    /// each other or were malformed.
     pub fragments_inconsistent: u64,
+    /// QUIC Initial packets whose decryption failed, counted when their
+    /// flow ends.
     pub quic_skipped: u64,
     /// Flows whose hello reassembly was refused: the budget was spent.
     pub inspect_refused: u64,
@@ -137,6 +178,7 @@ pub struct PacketStats {
 }
 
 impl PacketStats {
+    /// Adds `other`'s counts to these.
     pub fn add(&mut self, other: &PacketStats) {
         for (a, b) in self.decode_errors.0.iter_mut().zip(other.decode_errors.0) {
             *a += b;
@@ -157,8 +199,12 @@ impl PacketStats {
 /// their sums over the workers (the shared DNS cache's, their maximum).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct WorkerGauges {
+    /// Flows in the worker's flow table.
     pub flows: u64,
+    /// Answers in the DNS cache (shared, so every worker reports the same
+    /// cache).
     pub dns_cache_entries: u64,
+    /// Hosts in the worker's host table.
     pub host_table_hosts: u64,
     /// The shared DNS cache's evictions since it was made (a counter every
     /// worker reads whole, so not a delta).
@@ -169,8 +215,10 @@ pub struct WorkerGauges {
 #[derive(Debug, Default, Clone)]
 pub struct Aggregator {
     strings: hashbrown::HashSet<Arc<str>>,
+    /// Flows, packets and bytes per segment, vendor and service.
     pub traffic: HashMap<TrafficKey, Traffic>,
     hosts: HashMap<VendorKey, HashMap<IpAddr, u64>>,
+    /// DNS queries for a vendor's names, by the querying host's segment.
     pub dns_queries: HashMap<VendorKey, u64>,
     /// When each attributed vendor last had a packet in the segment (ns).
     pub last_seen: HashMap<VendorKey, u64>,
@@ -179,15 +227,26 @@ pub struct Aggregator {
     pub evidence: HashMap<(Arc<str>, &'static str), u64>,
     /// Captured frames per source (file or interface), in first-seen order.
     pub capture_packets: Vec<(String, u64)>,
+    /// Captured wire bytes per source, in the order of `capture_packets`.
     pub capture_bytes: Vec<(String, u64)>,
+    /// Counters of the packet path (decode errors, fragments, inspection).
     pub packet_stats: PacketStats,
+    /// Flows the flow table ended itself, by reason (`idle_timeout`,
+    /// `table_full`).
     pub evictions: BTreeMap<&'static str, u64>,
+    /// Flows whose ClientHello used Encrypted ClientHello, by segment.
     pub ech_flows: HashMap<Arc<str>, u64>,
+    /// Gauge: flows in the workers' flow tables, summed (set by
+    /// [`Aggregator::set_gauges`]).
     pub flow_table_flows: u64,
+    /// Gauge: answers in the shared DNS cache.
     pub dns_cache_entries: u64,
+    /// Answers dropped from the full DNS cache before their TTL ran out,
+    /// since it was made.
     pub dns_cache_evictions: u64,
-    /// Hosts with facts held by the workers, and hosts evicted for room.
+    /// Gauge: hosts with facts held by the workers, summed.
     pub host_table_hosts: u64,
+    /// Hosts evicted from full host tables to make room.
     pub host_evictions: u64,
     /// Truncated or unreadable inputs.
     pub source_errors: u64,
@@ -213,6 +272,7 @@ impl Aggregator {
         a
     }
 
+    /// Adds `delta` to the traffic counters of `key`.
     pub fn add_traffic(&mut self, key: TrafficKey, delta: Traffic) {
         let t = self.traffic.entry(key).or_default();
         t.flows += delta.flows;
@@ -237,6 +297,8 @@ impl Aggregator {
         *seen = (*seen).max(ts_ns);
     }
 
+    /// Counts one flow of the segment attributed by `evidence` (an
+    /// [`crate::classify::verdict::Evidence`] name, or [`NO_EVIDENCE`]).
     pub fn add_evidence(&mut self, segment: Arc<str>, evidence: &'static str) {
         *self.evidence.entry((segment, evidence)).or_default() += 1;
     }
@@ -255,20 +317,20 @@ impl Aggregator {
         }
     }
 
+    /// Counts one flow the flow table ended for `reason`.
     pub fn add_eviction(&mut self, reason: &'static str) {
         *self.evictions.entry(reason).or_default() += 1;
     }
 
+    /// Adds frames and wire bytes read from `source` (a capture file's path
+    /// or an interface's name); a new source goes after the known ones.
     pub fn add_capture(&mut self, source: &str, packets: u64, bytes: u64) {
-        match self.capture_packets.iter_mut().position(|(s, _)| s == source) {
-            Some(i) => {
-                self.capture_packets[i].1 += packets;
-                self.capture_bytes[i].1 += bytes;
-            }
-            None => {
-                self.capture_packets.push((source.to_owned(), packets));
-                self.capture_bytes.push((source.to_owned(), bytes));
-            }
+        if let Some(i) = self.capture_packets.iter().position(|(s, _)| s == source) {
+            self.capture_packets[i].1 += packets;
+            self.capture_bytes[i].1 += bytes;
+        } else {
+            self.capture_packets.push((source.to_owned(), packets));
+            self.capture_bytes.push((source.to_owned(), bytes));
         }
     }
 
@@ -333,6 +395,7 @@ impl Aggregator {
 
     /// Moves the counters out, leaving this aggregator empty but with its
     /// interned labels: a worker's handover.
+    #[must_use = "the counters moved out are lost unless merged"]
     pub fn take_counts(&mut self) -> Aggregator {
         let strings = std::mem::take(&mut self.strings);
         let counts = std::mem::take(self);

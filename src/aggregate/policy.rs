@@ -7,6 +7,8 @@
 
 use crate::classify::rules::Rules;
 
+/// Which vendors are banned and which segments are configured, as the
+/// counters are rendered under them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Policy {
     /// Banned vendor ids, sorted.
@@ -16,6 +18,7 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// The policy of `rules`: its banned vendors and configured segments.
     pub fn of(rules: &Rules) -> Policy {
         let mut banned: Vec<Box<str>> = rules
             .signatures
@@ -34,10 +37,13 @@ impl Policy {
         self.banned.binary_search_by(|b| (**b).cmp(vendor)).is_ok()
     }
 
+    /// The banned vendors' ids, sorted and without repeats.
     pub fn banned_vendors(&self) -> impl Iterator<Item = &str> {
         self.banned.iter().map(|v| &**v)
     }
 
+    /// The configured segments' names, in config order (automatic segments
+    /// are not configured).
     pub fn configured_segments(&self) -> impl Iterator<Item = &str> {
         self.segments.iter().map(|s| &**s)
     }

@@ -45,13 +45,13 @@ impl NormalizedName {
 /// whole: `captive.apple.com.edgekey.net` is Akamai's edge for
 /// `captive.apple.com`. (Akamai's other names, `e6858.dsce9.akamaiedge.net`
 /// or `img-s-msn-com.akamaized.net` with dashes, embed nothing readable.)
-pub const AKAMAI_EDGE_DOMAINS: [&str; 3] = ["edgekey.net", "edgesuite.net", "akamaized.net"];
+pub(crate) const AKAMAI_EDGE_DOMAINS: [&str; 3] = ["edgekey.net", "edgesuite.net", "akamaized.net"];
 
 /// Splits an Akamai edge name into the host name it embeds and the edge
 /// domain: `Some(("captive.apple.com", "edgekey.net"))`. The embedded part
 /// must have at least two labels, so that a bare brand label
 /// (`apple.edgekey.net`) never reads as a name.
-pub fn akamai_embedded_name(name: &str) -> Option<(&str, &'static str)> {
+pub(crate) fn akamai_embedded_name(name: &str) -> Option<(&str, &'static str)> {
     AKAMAI_EDGE_DOMAINS.iter().find_map(|&edge| {
         let inner = name.strip_suffix(edge)?.strip_suffix('.')?;
         inner.contains('.').then_some((inner, edge))
@@ -66,7 +66,7 @@ impl std::fmt::Debug for NormalizedName {
 
 /// At most `max` bytes of `s`, cut at a character boundary: what a flow or a
 /// host keeps of a name, agent or banner however long the wire's is.
-pub fn truncated(s: &str, max: usize) -> &str {
+pub(crate) fn truncated(s: &str, max: usize) -> &str {
     if s.len() <= max {
         return s;
     }

@@ -21,17 +21,15 @@ impl Rules {
     pub fn new(signatures: SignatureSet, config: Config) -> Result<Rules, Diagnostic> {
         let mut banned = vec![false; signatures.vendors.len()];
         for (name, line) in &config.banned {
-            match signatures.vendor_by_name(name) {
-                Some(id) => banned[usize::from(id.0)] = true,
-                None => {
-                    let known: Vec<&str> = signatures.vendors.iter().map(|v| &*v.id).collect();
-                    return Err(Diagnostic::new(
-                        config.file.clone().unwrap_or_default(),
-                        *line,
-                        format!("banned vendor {name:?} has no signatures (known: {})", known.join(", ")),
-                    ));
-                }
-            }
+            let Some(id) = signatures.vendor_by_name(name) else {
+                let known: Vec<&str> = signatures.vendors.iter().map(|v| &*v.id).collect();
+                return Err(Diagnostic::new(
+                    config.file.clone().unwrap_or_default(),
+                    *line,
+                    format!("banned vendor {name:?} has no signatures (known: {})", known.join(", ")),
+                ));
+            };
+            banned[usize::from(id.0)] = true;
         }
         Ok(Rules { signatures, config, banned })
     }

@@ -314,6 +314,11 @@ fn parents(name: &str) -> impl Iterator<Item = &str> {
 
 impl SignatureSet {
     /// The signature set compiled into the binary from `signatures/`.
+    ///
+    /// # Panics
+    ///
+    /// If the embedded files do not load, a build defect the test suite
+    /// rules out.
     pub fn embedded() -> SignatureSet {
         let files = EMBEDDED_SIGNATURES
             .iter()
@@ -408,11 +413,11 @@ impl SignatureSet {
         }
         for entry in doc.entries {
             let line = lines.line(entry.span().start);
-            self.add_entry(file, &lines, vendor, line, entry.into_inner(), loader);
+            self.add_entry(file, &lines, vendor, line, entry.get_ref(), loader);
         }
         for exclusion in doc.exclusions {
             let line = lines.line(exclusion.span().start);
-            self.add_exclusion(file, &lines, vendor, line, exclusion.into_inner(), loader);
+            self.add_exclusion(file, &lines, vendor, line, exclusion.get_ref(), loader);
         }
         for device in doc.devices {
             let line = lines.line(device.span().start);
@@ -427,7 +432,7 @@ impl SignatureSet {
         lines: &LineIndex,
         vendor: VendorId,
         line: usize,
-        doc: EntryDoc,
+        doc: &EntryDoc,
         loader: &mut Loader,
     ) {
         let service_name = doc.service.get_ref();
@@ -454,17 +459,16 @@ impl SignatureSet {
             );
         }
         let _ = doc.note;
-        let service = match self.service_ids.get(service_name.as_str()) {
-            Some(&id) => id,
-            None => {
-                let Ok(raw) = u32::try_from(self.services.len()) else {
-                    loader.report(file, line, "more than 2^32 services".into());
-                    return;
-                };
-                self.services.push(service_name.as_str().into());
-                self.service_ids.insert(service_name.as_str().into(), ServiceId(raw));
-                ServiceId(raw)
-            }
+        let service = if let Some(&id) = self.service_ids.get(service_name.as_str()) {
+            id
+        } else {
+            let Ok(raw) = u32::try_from(self.services.len()) else {
+                loader.report(file, line, "more than 2^32 services".into());
+                return;
+            };
+            self.services.push(service_name.as_str().into());
+            self.service_ids.insert(service_name.as_str().into(), ServiceId(raw));
+            ServiceId(raw)
         };
         let Ok(raw) = u32::try_from(self.entries.len()) else {
             loader.report(file, line, "more than 2^32 entries".into());
@@ -494,12 +498,9 @@ impl SignatureSet {
         let mut has_prefixes = false;
         for cidr in &doc.cidrs {
             let at = lines.line(cidr.span().start);
-            let net: IpNet = match cidr.get_ref().parse() {
-                Ok(n) => n,
-                Err(_) => {
-                    loader.report(file, at, format!("{:?} is not a CIDR prefix", cidr.get_ref()));
-                    continue;
-                }
+            let Ok(net) = cidr.get_ref().parse::<IpNet>() else {
+                loader.report(file, at, format!("{:?} is not a CIDR prefix", cidr.get_ref()));
+                continue;
             };
             if net.trunc() != net {
                 loader.report(file, at, format!("{net} has host bits set (did you mean {}?)", net.trunc()));
@@ -518,7 +519,7 @@ impl SignatureSet {
                 IpNet::V6(n) => self.v6.insert(n, id),
             };
         }
-        self.add_agents(file, lines, vendor, id, &doc, loader);
+        self.add_agents(file, lines, vendor, id, doc, loader);
         // Ports need prefixes: the entry's own, or else any of the vendor's.
         let scope = if has_prefixes { Scope::Entry(id) } else { Scope::Vendor(vendor) };
         for port in &doc.ports {
@@ -584,7 +585,7 @@ impl SignatureSet {
         lines: &LineIndex,
         vendor: VendorId,
         line: usize,
-        doc: ExcludeDoc,
+        doc: &ExcludeDoc,
         loader: &mut Loader,
     ) {
         if doc.reason.get_ref().trim().is_empty() {
@@ -924,18 +925,19 @@ fn parse_port_rule(s: &str) -> Option<(u8, u16, u16)> {
         "udp" => crate::decode::IPPROTO_UDP,
         _ => return None,
     };
-    let (low, high) = match range.split_once('-') {
-        Some((a, b)) => (a.parse().ok()?, b.parse().ok()?),
-        None => {
-            let p = range.parse().ok()?;
-            (p, p)
-        }
+    let (low, high) = if let Some((a, b)) = range.split_once('-') {
+        (a.parse().ok()?, b.parse().ok()?)
+    } else {
+        let p = range.parse().ok()?;
+        (p, p)
     };
     (low <= high && low > 0).then_some((protocol, low, high))
 }
 
 #[cfg(test)]
 mod tests {
+    use std::fmt::Write as _;
+
     use super::*;
 
     fn set(files: &[(&str, &str)]) -> Result<SignatureSet, Problems> {
@@ -1156,7 +1158,7 @@ reason = "customers' own application telemetry"
     fn more_than_65536_services_keep_their_own_ids() {
         let mut text = String::from("vendor = \"v\"\ndisplay_name = \"V\"\n");
         for i in 0..70_000 {
-            text.push_str(&format!("[[entry]]\nservice = \"s{i}\"\nsource = \"t\"\nhosts = [\"h{i}.example.com\"]\n"));
+            let _ = write!(text, "[[entry]]\nservice = \"s{i}\"\nsource = \"t\"\nhosts = [\"h{i}.example.com\"]\n");
         }
         let s = set(&[("v.toml", &text)]).unwrap();
         assert_eq!(s.services.len(), 70_000);

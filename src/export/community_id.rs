@@ -13,10 +13,10 @@ use std::net::IpAddr;
 use base64::Engine as _;
 use sha1::{Digest, Sha1};
 
-pub const IPPROTO_ICMP: u8 = 1;
-pub const IPPROTO_TCP: u8 = 6;
-pub const IPPROTO_UDP: u8 = 17;
-pub const IPPROTO_ICMPV6: u8 = 58;
+pub use wire::ip::{IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP};
+
+/// SCTP's protocol number: the spec hashes its ports, which vendorwatch
+/// does not decode, so its flows get no Community ID.
 pub const IPPROTO_SCTP: u8 = 132;
 
 /// What stands for the ports of one packet of the flow.
@@ -25,7 +25,12 @@ pub enum Transport {
     /// TCP, UDP, SCTP: source and destination port.
     Ports(u16, u16),
     /// ICMP or ICMPv6 (by the protocol number): the packet's type and code.
-    Icmp { kind: u8, code: u8 },
+    Icmp {
+        /// The ICMP type.
+        kind: u8,
+        /// The ICMP code.
+        code: u8,
+    },
     /// Any other IP protocol: no ports.
     None,
 }

@@ -12,17 +12,27 @@ use crate::aggregate::{Aggregator, HostTraffic};
 use crate::hosts::{DeviceKind, Devices, HostFacts, HostId, HostKey};
 use crate::mac::Mac;
 
+/// One segment host: what it reached, summed over its vendors.
 #[derive(Debug, Clone, Serialize)]
 pub struct HostRecord {
+    /// The segment the host belongs to.
     pub segment: String,
+    /// The host's address.
     pub host: IpAddr,
     /// Whether any vendor it reached is banned.
     pub banned: bool,
+    /// Attributed flows, over all its vendors.
     pub flows: u64,
+    /// Packets both ways of those flows.
     pub packets: u64,
+    /// Wire bytes both ways of those flows.
     pub bytes: u64,
+    /// The first packet of its earliest flow, ns since the Unix epoch (written as
+    /// RFC 3339).
     #[serde(serialize_with = "crate::export::time::serialize_rfc3339")]
     pub first_seen: u64,
+    /// The last packet of its earliest flow, ns since the Unix epoch (written as
+    /// RFC 3339).
     #[serde(serialize_with = "crate::export::time::serialize_rfc3339")]
     pub last_seen: u64,
     /// The device at this address, as `--devices-out` shows it; null when
@@ -39,8 +49,11 @@ pub struct HostDevice {
     pub mac: Option<String>,
     /// What the evidence says it is (null: no evidence names a vendor).
     pub vendor: Option<String>,
+    /// What kind of device the evidence says it is (`other` when none says).
     pub kind: DeviceKind,
+    /// The device model the strongest evidence names (`iPhone15,2`), if any.
     pub model: Option<String>,
+    /// The operating system the strongest evidence names, if any.
     pub os: Option<String>,
     /// Whether the device is a banned vendor's.
     pub banned: bool,
@@ -80,28 +93,48 @@ fn devices_by_address(devices: &Devices) -> BTreeMap<(&str, IpAddr), (&HostKey, 
     by_address
 }
 
+/// One vendor a host reached, summed over its services.
 #[derive(Debug, Clone, Serialize)]
 pub struct HostVendor {
+    /// The vendor's id from the signature files.
     pub vendor: String,
+    /// Whether the vendor was banned when its flows were counted.
     pub banned: bool,
+    /// The host's flows to the vendor.
     pub flows: u64,
+    /// Packets both ways of those flows.
     pub packets: u64,
+    /// Wire bytes both ways of those flows.
     pub bytes: u64,
+    /// The first packet of the host's earliest flow to the vendor, ns since the Unix epoch (written as
+    /// RFC 3339).
     #[serde(serialize_with = "crate::export::time::serialize_rfc3339")]
     pub first_seen: u64,
+    /// The last packet of the host's earliest flow to the vendor, ns since the Unix epoch (written as
+    /// RFC 3339).
     #[serde(serialize_with = "crate::export::time::serialize_rfc3339")]
     pub last_seen: u64,
+    /// By bytes, the most first.
     pub services: Vec<HostService>,
 }
 
+/// One service of a vendor that a host reached.
 #[derive(Debug, Clone, Serialize)]
 pub struct HostService {
+    /// The service's name within the vendor.
     pub service: String,
+    /// The host's flows to the service.
     pub flows: u64,
+    /// Packets both ways of those flows.
     pub packets: u64,
+    /// Wire bytes both ways of those flows.
     pub bytes: u64,
+    /// The first packet of the host's earliest flow to the service, ns since the Unix epoch (written as
+    /// RFC 3339).
     #[serde(serialize_with = "crate::export::time::serialize_rfc3339")]
     pub first_seen: u64,
+    /// The last packet of the host's earliest flow to the service, ns since the Unix epoch (written as
+    /// RFC 3339).
     #[serde(serialize_with = "crate::export::time::serialize_rfc3339")]
     pub last_seen: u64,
 }
@@ -130,7 +163,8 @@ impl Totals {
 /// that match `vendor` and `segment` when given.
 pub fn host_records(agg: &Aggregator, vendor: Option<&str>, segment: Option<&str>) -> Vec<HostRecord> {
     type Services<'a> = BTreeMap<&'a str, &'a HostTraffic>;
-    let mut hosts: BTreeMap<(&str, IpAddr), BTreeMap<(&str, bool), Services<'_>>> = BTreeMap::new();
+    type Vendors<'a> = BTreeMap<(&'a str, bool), Services<'a>>;
+    let mut hosts: BTreeMap<(&str, IpAddr), Vendors<'_>> = BTreeMap::new();
     for (k, t) in &agg.host_traffic {
         if vendor.is_some_and(|v| v != &*k.vendor) || segment.is_some_and(|s| s != &*k.segment) {
             continue;

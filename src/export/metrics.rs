@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use crate::aggregate::{Aggregator, IN, OUT, Policy};
 use crate::decode::DecodeError;
 
+/// Which exposition format to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// `text/plain; version=0.0.4`
@@ -25,6 +26,7 @@ pub enum Format {
 }
 
 impl Format {
+    /// The HTTP `Content-Type` of the format, with its version.
     pub fn content_type(self) -> &'static str {
         match self {
             Format::Prometheus => "text/plain; version=0.0.4; charset=utf-8",
@@ -39,13 +41,17 @@ pub struct Exposition {
     out: String,
 }
 
+/// The type of a metric family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    /// Only goes up (until the process restarts); its samples end in `_total`.
     Counter,
+    /// Goes up and down.
     Gauge,
 }
 
 impl Exposition {
+    /// An empty exposition in `format`.
     pub fn new(format: Format) -> Self {
         Exposition { format, out: String::with_capacity(16 * 1024) }
     }
@@ -65,6 +71,9 @@ impl Exposition {
         let _ = writeln!(self.out, "# TYPE {family} {kind}");
     }
 
+    /// Adds one sample of the family last started: `name` (with its
+    /// `_total` suffix for a counter), its labels in order (values escaped
+    /// here), and its value.
     pub fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
         self.out.push_str(name);
         if !labels.is_empty() {
@@ -75,14 +84,7 @@ impl Exposition {
                 }
                 self.out.push_str(k);
                 self.out.push_str("=\"");
-                for c in v.chars() {
-                    match c {
-                        '\\' => self.out.push_str("\\\\"),
-                        '"' => self.out.push_str("\\\""),
-                        '\n' => self.out.push_str("\\n"),
-                        c => self.out.push(c),
-                    }
-                }
+                push_label_value(&mut self.out, v);
                 self.out.push('"');
             }
             self.out.push('}');
@@ -90,11 +92,25 @@ impl Exposition {
         let _ = writeln!(self.out, " {value}");
     }
 
+    /// The exposition's text (OpenMetrics: with its closing `# EOF`).
     pub fn finish(mut self) -> String {
         if self.format == Format::OpenMetrics {
             self.out.push_str("# EOF\n");
         }
         self.out
+    }
+}
+
+/// Appends a label value escaped as both formats want it: backslash, double
+/// quote and line feed.
+pub(crate) fn push_label_value(out: &mut String, value: &str) {
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
     }
 }
 
@@ -111,6 +127,7 @@ fn flag(b: bool) -> &'static str {
 /// Writes every vendorwatch counter, labelled `banned` by `policy` (the one
 /// in force now, whatever it was when the traffic was counted).
 /// `hosts_since_ns` limits the hosts gauge to hosts seen since then (0: all).
+#[allow(clippy::too_many_lines, reason = "one family after another in exposition order, each a few lines")]
 pub fn write_counters(e: &mut Exposition, agg: &Aggregator, hosts_since_ns: u64, policy: &Policy) {
     let banned = |vendor: &str| flag(policy.is_banned(vendor));
     let mut traffic: Vec<_> = agg.traffic.iter().collect();

@@ -48,6 +48,9 @@ pub struct History {
 }
 
 impl History {
+    /// Starts a history to be written to `out`, every sample carrying the
+    /// extra `labels` (checked by [`parse_label`]) first. The spool goes in
+    /// `out` + `.parts`, removed by [`History::finish`].
     pub fn create(out: &Path, labels: &[(String, String)]) -> io::Result<History> {
         let mut spool_dir = out.as_os_str().to_owned();
         spool_dir.push(".parts");
@@ -57,14 +60,7 @@ impl History {
         for (name, value) in labels {
             text.push_str(name);
             text.push_str("=\"");
-            for c in value.chars() {
-                match c {
-                    '\\' => text.push_str("\\\\"),
-                    '"' => text.push_str("\\\""),
-                    '\n' => text.push_str("\\n"),
-                    c => text.push(c),
-                }
-            }
+            crate::export::metrics::push_label_value(&mut text, value);
             text.push_str("\",");
         }
         Ok(History { out: out.to_owned(), spool_dir, labels: text, families: Vec::new(), snapshots: 0 })
@@ -90,7 +86,7 @@ impl History {
                     self.families[i].header.push('\n');
                 }
             } else if line.starts_with('#') || line.is_empty() {
-                continue;
+                // `# EOF`, `# UNIT` and blank lines carry no sample.
             } else if let Some((i, _)) = family {
                 let spool = &mut self.families[i].spool;
                 // The sample's value is its last field; the labels go first.

@@ -11,9 +11,13 @@ use crate::aggregate::{Aggregator, IN, NO_VENDOR, OUT, Policy};
 use crate::decode::DecodeError;
 use crate::export::time::rfc3339;
 
+/// The whole report: traffic by segment and vendor, the capture's own
+/// counters, devices and the hosts behind banned vendors.
 #[derive(Debug, Default, Serialize)]
 pub struct Summary {
+    /// By segment name.
     pub segments: Vec<SegmentSummary>,
+    /// What was read and what was skipped.
     pub capture: CaptureSummary,
     /// Devices per segment, vendor and kind (live: within the host window).
     pub devices: Vec<DeviceCountSummary>,
@@ -25,79 +29,125 @@ pub struct Summary {
 /// How many devices of a vendor and kind a segment has.
 #[derive(Debug, Default, Serialize)]
 pub struct DeviceCountSummary {
+    /// The segment the devices were seen on.
     pub segment: String,
     /// `none` when no evidence names a vendor.
     pub vendor: String,
+    /// The device kind's label (`phone`, `camera`, ..., `other`).
     pub kind: &'static str,
+    /// Whether the policy bans the vendor.
     pub banned: bool,
+    /// How many devices.
     pub devices: u64,
 }
 
 /// Hosts listed per banned vendor in the report.
 pub const TOP_HOSTS: usize = 5;
 
+/// The segment hosts that sent one banned vendor the most bytes.
 #[derive(Debug, Default, Serialize)]
 pub struct BannedVendorHosts {
+    /// The banned vendor's id.
     pub vendor: String,
     /// Hosts that reached the vendor, over all segments.
     pub hosts_total: u64,
+    /// The top [`TOP_HOSTS`] by bytes, the most first.
     pub hosts: Vec<TopHost>,
 }
 
+/// One host that reached a banned vendor.
 #[derive(Debug, Serialize)]
 pub struct TopHost {
+    /// The segment the host belongs to.
     pub segment: String,
+    /// The host's address.
     pub host: std::net::IpAddr,
+    /// Its flows to the vendor.
     pub flows: u64,
+    /// Wire bytes both ways of those flows.
     pub bytes: u64,
+    /// The vendor's services it reached, by bytes, the most first.
     pub services: Vec<String>,
+    /// Its last packet to the vendor, ns since the Unix epoch (written as
+    /// RFC 3339).
     #[serde(serialize_with = "crate::export::time::serialize_rfc3339")]
     pub last_seen: u64,
 }
 
+/// The vendors of one segment.
 #[derive(Debug, Default, Serialize)]
 pub struct SegmentSummary {
+    /// The segment's name.
     pub segment: String,
+    /// Banned vendors first, then by bytes; traffic no signature matched
+    /// last.
     pub vendors: Vec<VendorSummary>,
 }
 
+/// One vendor's traffic in a segment.
 #[derive(Debug, Default, Serialize)]
 pub struct VendorSummary {
     /// `none` for traffic no signature matched.
     pub vendor: String,
+    /// Whether the policy in force bans the vendor.
     pub banned: bool,
+    /// Flows attributed to the vendor.
     pub flows: u64,
+    /// Packets both ways.
     pub packets: u64,
+    /// Wire bytes both ways (`bytes_out` + `bytes_in`).
     pub bytes: u64,
+    /// Wire bytes the segment's hosts sent.
     pub bytes_out: u64,
+    /// Wire bytes the segment's hosts received.
     pub bytes_in: u64,
+    /// Distinct segment hosts that reached the vendor (live: within the
+    /// host window).
     pub hosts: u64,
+    /// DNS queries for the vendor's names.
     pub dns_queries: u64,
+    /// By bytes, the most first.
     pub services: Vec<ServiceSummary>,
 }
 
+/// One service's traffic in a segment.
 #[derive(Debug, Default, Serialize)]
 pub struct ServiceSummary {
+    /// The service's name within the vendor.
     pub service: String,
+    /// Flows attributed to the service.
     pub flows: u64,
+    /// Packets both ways.
     pub packets: u64,
+    /// Wire bytes both ways.
     pub bytes: u64,
 }
 
+/// What was read and what could not be used.
 #[derive(Debug, Default, Serialize)]
 pub struct CaptureSummary {
+    /// Frames read, over all sources.
     pub packets: u64,
+    /// Wire bytes of the frames read.
     pub bytes: u64,
+    /// Frames read per source (capture file or interface).
     pub sources: BTreeMap<String, u64>,
+    /// Malformed or truncated frames by reason, the reasons with any.
     pub decode_errors: BTreeMap<&'static str, u64>,
+    /// Well-formed frames that carry no IP packet.
     pub non_ip: u64,
+    /// Fragment frames given up (their datagram never reassembled).
     pub ip_fragments: u64,
+    /// Flows the table ended itself, by reason (`idle_timeout`,
+    /// `table_full`).
     pub evictions: BTreeMap<&'static str, u64>,
+    /// Inputs truncated or unreadable; replay only.
     pub source_errors: u64,
-    /// The first and last packet time (as the capture clock placed them),
-    /// RFC 3339; replay only.
+    /// The first packet's time (as the capture clock placed it), RFC 3339;
+    /// replay only.
     #[serde(serialize_with = "crate::export::time::serialize_rfc3339_or_null")]
     pub first_packet: Option<u64>,
+    /// The last packet's time, RFC 3339; replay only.
     #[serde(serialize_with = "crate::export::time::serialize_rfc3339_or_null")]
     pub last_packet: Option<u64>,
     /// What went wrong reading the inputs; replay only.
@@ -109,6 +159,7 @@ pub struct CaptureSummary {
 /// One kind of problem with one input.
 #[derive(Debug, Serialize)]
 pub struct InputError {
+    /// The input, named as in [`CaptureSummary::sources`].
     pub source: String,
     /// As in `vendorwatch_capture_errors_total`: `unreadable`, `not_a_capture`,
     /// `truncated`, `malformed`, `record_too_large`, `bad_timestamp`, `io`.

@@ -9,19 +9,30 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeviceKind {
+    /// A smartphone.
     Phone,
+    /// A tablet.
     Tablet,
+    /// A desktop or laptop computer.
     Computer,
+    /// An IP camera (an ONVIF video transmitter, a vendor's camera model).
     Camera,
+    /// A network video recorder (NVR, DVR).
     Recorder,
+    /// A router, access point or other network equipment.
     Router,
+    /// A television or streaming player.
     Tv,
+    /// A smart speaker.
     Speaker,
+    /// A drone or its controller.
     Drone,
+    /// Anything else, and devices no evidence gives a kind.
     Other,
 }
 
 impl DeviceKind {
+    /// Every kind, in the order of their labels' documentation.
     pub const ALL: [DeviceKind; 10] = [
         DeviceKind::Phone,
         DeviceKind::Tablet,
@@ -35,6 +46,8 @@ impl DeviceKind {
         DeviceKind::Other,
     ];
 
+    /// The kind's label value (`phone`, `tv`, ...), as metrics, JSON and
+    /// signature files spell it.
     pub fn as_str(self) -> &'static str {
         match self {
             DeviceKind::Phone => "phone",
@@ -50,6 +63,7 @@ impl DeviceKind {
         }
     }
 
+    /// The kind a label value names; `None` for an unknown one.
     pub fn parse(s: &str) -> Option<DeviceKind> {
         DeviceKind::ALL.into_iter().find(|k| k.as_str() == s)
     }
@@ -59,19 +73,31 @@ impl DeviceKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
+    /// A DHCPv4/v6 vendor class or DHCPv4 parameter request list.
     Dhcp,
+    /// An mDNS responder's TXT model or DNS-SD service type.
     Mdns,
+    /// A token of an SSDP `SERVER` header.
     Ssdp,
+    /// The manufacturer or type in an ONVIF device's WS-Discovery scopes.
     WsDiscovery,
+    /// A Hikvision SADP answer.
     Sadp,
+    /// A Dahua DHIP announcement.
     Dhip,
+    /// A token of a client's HTTP User-Agent.
     HttpUserAgent,
+    /// A token of an HTTP response's `Server` header.
     HttpServer,
+    /// The IEEE assignment of a globally administered MAC.
     Oui,
+    /// A TCP SYN's fingerprint (initial TTL, window, options), in p0f's
+    /// notation.
     TcpSyn,
 }
 
 impl Source {
+    /// The source's name in the device records (`dhcp`, `ws_discovery`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
             Source::Dhcp => "dhcp",
@@ -91,6 +117,7 @@ impl Source {
 /// One thing seen about a device and what it says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Evidence {
+    /// Which protocol or table it was read from.
     pub source: Source,
     /// What was seen, e.g. `option 60 "MSFT 5.0"` or `model=iPhone15,2`.
     pub seen: Box<str>,
@@ -99,8 +126,11 @@ pub struct Evidence {
     /// Whether the policy bans that vendor.
     #[serde(skip)]
     pub banned: bool,
+    /// The kind of device it says, if it says one.
     pub kind: Option<DeviceKind>,
+    /// The model it names (`iPhone15,2`, `MacBookPro18,3`), if any.
     pub model: Option<Box<str>>,
+    /// The operating system it names (`Windows`, `iOS`), if any.
     pub os: Option<Box<str>>,
     /// How much it counts: 0 to 100 (see README, "Devices").
     pub strength: u8,
@@ -123,10 +153,17 @@ impl Evidence {
 /// What the evidence says, all told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Inferred<'e> {
+    /// The vendor whose evidence weighs most; `None` when no evidence
+    /// names one.
     pub vendor: Option<&'e str>,
+    /// Whether the policy bans that vendor.
     pub banned: bool,
+    /// The kind the strongest agreeing evidence gives, else
+    /// [`DeviceKind::Other`].
     pub kind: DeviceKind,
+    /// The model the strongest agreeing evidence names, if any.
     pub model: Option<&'e str>,
+    /// The OS the strongest agreeing evidence names, if any.
     pub os: Option<&'e str>,
 }
 
@@ -137,28 +174,32 @@ pub struct Inferred<'e> {
 /// vendor. Evidence for other vendors stays in the list: it is shown, never
 /// averaged away.
 pub fn infer(evidence: &[Evidence]) -> Inferred<'_> {
-    let mut scores: Vec<(&str, bool, Vec<(Source, u8)>)> = Vec::new();
+    /// One vendor's evidence: each source at its strongest.
+    struct Score<'e> {
+        vendor: &'e str,
+        banned: bool,
+        sources: Vec<(Source, u8)>,
+    }
+    let mut scores: Vec<Score<'_>> = Vec::new();
     for e in evidence {
         let Some(vendor) = e.vendor.as_deref() else { continue };
-        let at = match scores.iter().position(|(v, _, _)| *v == vendor) {
-            Some(i) => i,
-            None => {
-                scores.push((vendor, e.banned, Vec::new()));
-                scores.len() - 1
-            }
+        let at = if let Some(i) = scores.iter().position(|s| s.vendor == vendor) {
+            i
+        } else {
+            scores.push(Score { vendor, banned: e.banned, sources: Vec::new() });
+            scores.len() - 1
         };
-        let sources = &mut scores[at].2;
+        let sources = &mut scores[at].sources;
         match sources.iter_mut().find(|(s, _)| *s == e.source) {
             Some((_, best)) => *best = (*best).max(e.strength),
             None => sources.push((e.source, e.strength)),
         }
     }
-    let total = |s: &[(Source, u8)]| s.iter().map(|&(_, n)| u32::from(n)).sum::<u32>();
     let mut best: Option<(&str, bool, u32)> = None;
-    for (vendor, banned, sources) in &scores {
-        let score = total(sources);
+    for s in &scores {
+        let score = s.sources.iter().map(|&(_, n)| u32::from(n)).sum::<u32>();
         if best.is_none_or(|(_, _, b)| score > b) {
-            best = Some((vendor, *banned, score));
+            best = Some((s.vendor, s.banned, score));
         }
     }
     let vendor = best.map(|(v, _, _)| v);

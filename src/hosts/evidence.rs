@@ -1,5 +1,7 @@
 //! From a host fact to the evidence it gives, by the device signatures.
 
+use std::fmt::Write as _;
+
 use super::device::{DeviceKind, Evidence, Source};
 use crate::classify::rules::Rules;
 use crate::classify::signatures::devices::{DeviceEntryId, DeviceMatch, Key, fingerprint_text};
@@ -11,7 +13,7 @@ use crate::mac::Mac;
 const MAX_SEEN: usize = 160;
 
 /// How strongly each kind of evidence speaks, 0-100 (README, "Devices").
-pub mod strength {
+pub(crate) mod strength {
     /// A vendor's own discovery protocol answered (SADP, DHIP).
     pub const DISCOVERY: u8 = 90;
     /// A model the device announced (mDNS `model=`).
@@ -20,14 +22,21 @@ pub mod strength {
     pub const ONVIF_NAME: u8 = 70;
     /// The IEEE assignment of a globally administered MAC.
     pub const OUI: u8 = 70;
+    /// A DNS-SD service type only one vendor's devices offer.
     pub const MDNS_SERVICE: u8 = 60;
+    /// A token of an SSDP `SERVER` header.
     pub const SSDP_SERVER: u8 = 60;
+    /// A token of an HTTP response's `Server` header.
     pub const HTTP_SERVER: u8 = 60;
+    /// A token of a client's User-Agent.
     pub const USER_AGENT: u8 = 50;
+    /// A DHCP vendor class or parameter request list: software as much as
+    /// hardware.
     pub const DHCP: u8 = 40;
     /// An ONVIF video transmitter, by the protocol alone: a camera of
     /// anyone's.
     pub const ONVIF_TYPE: u8 = 30;
+    /// A SYN's fingerprint: any stack can be tuned to look like another.
     pub const TCP_SYN: u8 = 10;
 }
 
@@ -36,12 +45,12 @@ fn clip(s: &str) -> Box<str> {
 }
 
 /// The evidence a signature entry gives for something seen.
-fn from_entry(rules: &Rules, source: Source, seen: String, entry: DeviceEntryId, strength: u8) -> Evidence {
+fn from_entry(rules: &Rules, source: Source, seen: &str, entry: DeviceEntryId, strength: u8) -> Evidence {
     let e = rules.signatures.devices.entry(entry);
     let vendor = e.hardware.then(|| rules.signatures.vendor(e.vendor).id.clone());
     Evidence {
         source,
-        seen: clip(&seen),
+        seen: clip(seen),
         vendor,
         banned: e.hardware && rules.is_banned(e.vendor),
         kind: e.kind,
@@ -62,7 +71,7 @@ fn matched(
     strength: u8,
 ) -> Option<Evidence> {
     let DeviceMatch { entry, .. } = rules.signatures.devices.lookup(key, text)?;
-    Some(from_entry(rules, source, seen(text), entry, strength))
+    Some(from_entry(rules, source, &seen(text), entry, strength))
 }
 
 /// Percent-decoding of an ONVIF scope value (`HIKVISION%20DS-2CD`).
@@ -88,7 +97,7 @@ fn percent_decoded(s: &str) -> String {
 
 /// The evidence in a host fact, if any signature (or the protocol itself)
 /// makes it say something.
-pub fn of_fact(rules: &Rules, fact: &HostFact<'_>) -> Vec<Evidence> {
+pub(crate) fn of_fact(rules: &Rules, fact: &HostFact<'_>) -> Vec<Evidence> {
     use strength as s;
     let one = |e: Option<Evidence>| e.into_iter().collect();
     match *fact {
@@ -168,7 +177,7 @@ fn discovery(rules: &Rules, protocol: &str, source: Source, model: &str) -> Opti
         .filter(|m| devices.entry(m.entry).vendor == devices.entry(owner).vendor)
         .map(|m| m.entry);
     let entry = by_model.unwrap_or(owner);
-    let e = from_entry(rules, source, format!("{protocol} model {model:?}"), entry, strength::DISCOVERY);
+    let e = from_entry(rules, source, &format!("{protocol} model {model:?}"), entry, strength::DISCOVERY);
     Some(Evidence { model: Some(clip(model)), ..e })
 }
 
@@ -182,14 +191,18 @@ pub fn syn_layout(syn: &SynInfo) -> String {
             out.push(',');
         }
         match kind {
-            tcp::OPT_EOL => out.push_str(&format!("eol+{}", syn.eol_padding)),
+            tcp::OPT_EOL => {
+                let _ = write!(out, "eol+{}", syn.eol_padding);
+            }
             tcp::OPT_NOP => out.push_str("nop"),
             tcp::OPT_MSS => out.push_str("mss"),
             tcp::OPT_WINDOW_SCALE => out.push_str("ws"),
             tcp::OPT_SACK_PERMITTED => out.push_str("sok"),
             tcp::OPT_SACK => out.push_str("sack"),
             tcp::OPT_TIMESTAMPS => out.push_str("ts"),
-            other => out.push_str(&format!("?{other}")),
+            other => {
+                let _ = write!(out, "?{other}");
+            }
         }
     }
     if syn.options_cut {
@@ -200,37 +213,39 @@ pub fn syn_layout(syn: &SynInfo) -> String {
 
 /// What a SYN's TCP/IP fields say of the sender's OS, by the SYN
 /// signatures: a weak hint, as any stack can be tuned to look like another.
-pub fn of_syn(rules: &Rules, syn: &SynInfo) -> Option<Evidence> {
+pub(crate) fn of_syn(rules: &Rules, syn: &SynInfo) -> Option<Evidence> {
     let layout = syn_layout(syn);
     let entry = rules.signatures.devices.lookup_syn(syn, &layout)?;
     let mut seen = format!("SYN ttl {} window {}", syn.ttl, syn.window);
     if let Some(scale) = syn.window_scale {
-        seen.push_str(&format!(" scale {scale}"));
+        let _ = write!(seen, " scale {scale}");
     }
     if let Some(mss) = syn.mss {
-        seen.push_str(&format!(" mss {mss}"));
+        let _ = write!(seen, " mss {mss}");
     }
-    seen.push_str(&format!(" options {layout}"));
-    Some(from_entry(rules, Source::TcpSyn, seen, entry, strength::TCP_SYN))
+    let _ = write!(seen, " options {layout}");
+    Some(from_entry(rules, Source::TcpSyn, &seen, entry, strength::TCP_SYN))
 }
 
 /// What a MAC's OUI says: nothing for a locally administered address
 /// (randomised, or set by software), whatever its other bits spell.
-pub fn of_mac(rules: &Rules, mac: [u8; 6]) -> Option<Evidence> {
+pub(crate) fn of_mac(rules: &Rules, mac: [u8; 6]) -> Option<Evidence> {
     if is_locally_administered(mac) || is_multicast(mac) {
         return None;
     }
     let entry = rules.signatures.devices.lookup_oui(mac)?;
     let seen = format!("OUI {}", Mac(mac).oui());
-    Some(from_entry(rules, Source::Oui, seen, entry, strength::OUI))
+    Some(from_entry(rules, Source::Oui, &seen, entry, strength::OUI))
 }
 
 /// The U/L bit (IEEE 802-2014, 8.2.2): set by whoever chose the address,
 /// not assigned by the IEEE.
-pub fn is_locally_administered(mac: [u8; 6]) -> bool {
+pub(crate) fn is_locally_administered(mac: [u8; 6]) -> bool {
     mac[0] & 0x02 != 0
 }
 
-pub fn is_multicast(mac: [u8; 6]) -> bool {
+/// The I/G bit: a group (multicast or broadcast) address, which no device
+/// sends from.
+pub(crate) fn is_multicast(mac: [u8; 6]) -> bool {
     mac[0] & 0x01 != 0
 }

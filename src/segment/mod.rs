@@ -22,11 +22,15 @@ use crate::decode::Vlans;
 use crate::diag::Diagnostic;
 use crate::text_lines::LineIndex;
 
+/// The segment of flows whose ends match no configured segment (and no
+/// automatic one).
 pub const UNASSIGNED: &str = "unassigned";
 /// Without a config, each private /16 (IPv4) or /48 (IPv6 ULA) becomes its
 /// own segment, up to this many; the rest share one, so the label set stays
 /// bounded whatever the traffic.
 pub const MAX_AUTO_SEGMENTS: usize = 64;
+/// The automatic segment shared by the private networks seen after the
+/// first [`MAX_AUTO_SEGMENTS`].
 pub const AUTO_OVERFLOW: &str = "private-other";
 
 #[derive(Deserialize, Default)]
@@ -66,19 +70,26 @@ struct PolicyDoc {
 /// A parsed `--config` file.
 #[derive(Debug, Default)]
 pub struct Config {
+    /// The configured segments (or the automatic ones without a file).
     pub segments: Segments,
     /// Banned vendor ids, with the line each was named on for validation.
     pub banned: Vec<(String, usize)>,
+    /// The file the config was read from; `None` for
+    /// [`Config::default_auto`].
     pub file: Option<PathBuf>,
 }
 
 impl Config {
+    /// Reads and parses the config file at `path`.
     pub fn load(path: &Path) -> Result<Config, Diagnostic> {
         let text =
             std::fs::read_to_string(path).map_err(|e| Diagnostic::whole_file(path, format!("cannot read: {e}")))?;
         Config::parse(path, &text)
     }
 
+    /// Parses `text` as the config file `path` (named in diagnostics).
+    /// Banned vendors are checked against the signatures later, by
+    /// [`crate::classify::rules::Rules::new`].
     pub fn parse(path: &Path, text: &str) -> Result<Config, Diagnostic> {
         let lines = LineIndex::new(text);
         let err = |line, message: String| Diagnostic::new(path, line, message);
@@ -261,6 +272,7 @@ impl AutoKey {
 pub enum TunnelKind {
     /// VXLAN or Geneve VNI.
     Vni,
+    /// ERSPAN session id.
     ErspanSession,
 }
 
@@ -276,7 +288,9 @@ impl TunnelKind {
 /// The outer encapsulation id of a frame, for segment placement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TunnelId {
+    /// Which encapsulation the id is from.
     pub kind: TunnelKind,
+    /// The VNI (24 bits) or ERSPAN session id (10 bits).
     pub id: u32,
 }
 
@@ -284,7 +298,11 @@ pub struct TunnelId {
 /// segment's host (traffic from it is `out`).
 #[derive(Debug, Clone)]
 pub struct Placement {
+    /// The segment's name ([`UNASSIGNED`] when none matched).
     pub segment: Arc<str>,
+    /// Whether the flow's client is the segment's host; false when only
+    /// the server matched, or when a VLAN, tunnel or interface placed a
+    /// flow from a public client to a private server.
     pub host_is_client: bool,
 }
 

@@ -218,6 +218,24 @@ pub fn summary_rows(summary: &Value) -> BTreeMap<(String, String, bool), [u64; 7
     rows
 }
 
+/// A sample's value as the count it stands for.
+///
+/// # Panics
+///
+/// Unless the value is a whole number from 0 to 2^53, where an f64 holds
+/// every integer exactly: a count that is not one is a bug worth stopping on.
+pub fn count(value: f64) -> u64 {
+    const EXACT: f64 = (1u64 << 53) as f64;
+    assert!((0.0..=EXACT).contains(&value) && value.fract() == 0.0, "{value} is not a count");
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "a whole number in 0..=2^53, checked above"
+    )]
+    let n = value as u64;
+    n
+}
+
 /// Parses Prometheus text exposition samples: (name, labels, value).
 pub fn parse_metrics(text: &str) -> Vec<Sample> {
     let mut out = Vec::new();

@@ -6,6 +6,7 @@
 //! pair; traffic never leaves it. Everything is torn down by Drop guards,
 //! also when an assertion fails.
 
+use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
@@ -302,7 +303,8 @@ pub fn wait_settled(pair: &VethPair, sensor: &mut Proc, packets: u64) -> String 
     while Instant::now() < deadline {
         sensor.assert_running();
         last = sensor_get(&pair.sensor_ns, "/metrics");
-        let read = exposition_value(&last, "vendorwatch_capture_packets_total", &source).unwrap_or(0.0) as u64;
+        let read =
+            exposition_value(&last, "vendorwatch_capture_packets_total", &source).map_or(0, crate::common::count);
         let flows = exposition_value(&last, "vendorwatch_flow_table_flows", "").unwrap_or(-1.0);
         if read >= packets && flows == 0.0 {
             return last;
@@ -316,7 +318,10 @@ pub fn wait_settled(pair: &VethPair, sensor: &mut Proc, packets: u64) -> String 
 /// second and evaluating `rule_files` every second.
 pub fn start_prometheus(pair: &VethPair, dir: &Path, rule_files: &[PathBuf]) -> Proc {
     let config = dir.join("prometheus.yml");
-    let rules: String = rule_files.iter().map(|f| format!("  - '{}'\n", f.display())).collect();
+    let rules = rule_files.iter().fold(String::new(), |mut rules, f| {
+        let _ = writeln!(rules, "  - '{}'", f.display());
+        rules
+    });
     fs::write(
         &config,
         format!(

@@ -23,19 +23,30 @@ mod field {
     pub const OPTIONS: usize = 240;
 }
 
+/// The UDP port DHCPv4 servers (and relays) listen on.
 pub const SERVER_PORT: u16 = 67;
+/// The UDP port DHCPv4 clients listen on.
 pub const CLIENT_PORT: u16 = 68;
+/// The UDP port DHCPv6 clients listen on.
 pub const V6_CLIENT_PORT: u16 = 546;
+/// The UDP port DHCPv6 servers and relay agents listen on.
 pub const V6_SERVER_PORT: u16 = 547;
 
 const MAGIC_COOKIE: [u8; 4] = [99, 130, 83, 99];
 const OP_BOOTREQUEST: u8 = 1;
 const HTYPE_ETHERNET: u8 = 1;
 
+/// Host Name (RFC 2132 §3.14): the client's name, as text.
 pub const OPT_HOSTNAME: u8 = 12;
+/// Requested IP Address (RFC 2132 §9.1): the address a client without one
+/// asks for.
 pub const OPT_REQUESTED_ADDRESS: u8 = 50;
+/// DHCP Message Type (RFC 2132 §9.6): DISCOVER, REQUEST, ...
 pub const OPT_MESSAGE_TYPE: u8 = 53;
+/// Parameter Request List (RFC 2132 §9.8): the option codes the client
+/// asks for, in its own order (a fingerprint of its DHCP client).
 pub const OPT_PARAMETER_REQUEST_LIST: u8 = 55;
+/// Vendor Class Identifier (RFC 2132 §9.13): `MSFT 5.0`, `android-dhcp-13`.
 pub const OPT_VENDOR_CLASS: u8 = 60;
 const OPT_PAD: u8 = 0;
 const OPT_END: u8 = 255;
@@ -50,6 +61,8 @@ pub struct Message<'a> {
 }
 
 impl<'a> Message<'a> {
+    /// Checks that `data` (a UDP payload) reaches past the fixed part and
+    /// carries the magic cookie; the options are checked as they are read.
     pub fn new_checked(data: &'a [u8]) -> Result<Self, Malformed> {
         if data.get(field::COOKIE) != Some(&MAGIC_COOKIE[..]) {
             return Err(Malformed);
@@ -116,10 +129,15 @@ fn text(value: &[u8]) -> Option<&str> {
     (!s.is_empty() && !s.chars().any(char::is_control)).then_some(s)
 }
 
-// DHCPv6.
+/// DHCPv6 Client Identifier (RFC 8415 §21.2): the client's DUID.
 pub const V6_OPT_CLIENTID: u16 = 1;
+/// DHCPv6 Option Request (RFC 8415 §21.7): the option codes the client
+/// asks for.
 pub const V6_OPT_ORO: u16 = 6;
+/// DHCPv6 Vendor Class (RFC 8415 §21.16): an enterprise number and class
+/// strings.
 pub const V6_OPT_VENDOR_CLASS: u16 = 16;
+/// DHCPv6 Client FQDN (RFC 4704): the client's name.
 pub const V6_OPT_CLIENT_FQDN: u16 = 39;
 
 /// A DHCPv6 client message: Solicit, Request, Confirm, Renew, Rebind,
@@ -130,6 +148,8 @@ pub struct V6Message<'a> {
 }
 
 impl<'a> V6Message<'a> {
+    /// Accepts `data` (a UDP payload) when it is a client message type
+    /// with its 4-byte header; the options are checked as they are read.
     pub fn new_checked(data: &'a [u8]) -> Result<Self, Malformed> {
         match data.first() {
             Some(1 | 3 | 4 | 5 | 6 | 8 | 9 | 11) if data.len() >= 4 => Ok(V6Message { data }),
@@ -143,6 +163,7 @@ impl<'a> V6Message<'a> {
         core::iter::from_fn(move || Some((r.be16().ok()?, r.vec16().ok()?))).fuse()
     }
 
+    /// The first option `code`.
     pub fn option(&self, code: u16) -> Option<&'a [u8]> {
         self.options().find(|&(c, _)| c == code).map(|(_, v)| v)
     }

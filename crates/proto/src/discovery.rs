@@ -15,8 +15,11 @@
 //! JSON parser: the bytes are untrusted and what is read is a hint, never
 //! a decision by itself.
 
+/// WS-Discovery's UDP port (multicast to 239.255.255.250 and `ff02::c`).
 pub const WS_DISCOVERY_PORT: u16 = 3702;
+/// Hikvision SADP's UDP port.
 pub const SADP_PORT: u16 = 37020;
+/// Dahua DHIP discovery's UDP port.
 pub const DHIP_PORT: u16 = 37810;
 
 /// The text of the first element whose local name (any namespace prefix)
@@ -45,7 +48,11 @@ pub fn element_text<'a>(xml: &'a [u8], local: &str) -> Option<&'a str> {
 /// A WS-Discovery `ProbeMatches` or Hello: its `Types` and `Scopes` text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WsDiscoveryMatch<'a> {
+    /// The `Types` element: space-separated qualified names such as
+    /// `dn:NetworkVideoTransmitter`; empty when absent.
     pub types: &'a str,
+    /// The `Scopes` element: space-separated URIs such as
+    /// `onvif://www.onvif.org/name/HIKVISION`.
     pub scopes: &'a str,
 }
 

@@ -1,11 +1,14 @@
 //! Heads in the HTTP/1.x shape: a start line and `Name: value` header
-//! lines up to an empty line. SSDP (UPnP Device Architecture 2.0, section
-//! 1) sends them over UDP as `NOTIFY * HTTP/1.1`, `M-SEARCH * HTTP/1.1`
-//! and `HTTP/1.1 200 OK`; an HTTP server answers with one. Zero-copy.
+//! lines up to an empty line. SSDP (UPnP Device Architecture 2.0,
+//! section 1) sends them over UDP as `NOTIFY * HTTP/1.1`, `M-SEARCH *
+//! HTTP/1.1` and `HTTP/1.1 200 OK`; an HTTP server answers with one.
+//! Zero-copy.
 
 /// A start line and the header lines that are complete in the bytes.
 #[derive(Debug, Clone, Copy)]
 pub struct Head<'a> {
+    /// The first line, without its CRLF: `NOTIFY * HTTP/1.1`,
+    /// `HTTP/1.1 200 OK`.
     pub start_line: &'a [u8],
     headers: &'a [u8],
 }

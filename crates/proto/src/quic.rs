@@ -1373,7 +1373,7 @@ mod tests {
         let mut rng = synth::XorShift::new(0x0bad_5eed);
         for round in 0..3000 {
             let mut datagram = datagrams[round % datagrams.len()].clone();
-            for _ in 0..1 + rng.next_u64() % 4 {
+            for _ in 0..=rng.next_u64() % 4 {
                 let i = rng.below(datagram.len());
                 datagram[i] ^= 1 << (rng.next_u64() % 8);
             }

@@ -7,7 +7,7 @@
 //! as reassembled from QUIC CRYPTO frames.
 //!
 //! Parsing never panics and never trusts a length field: every read goes
-//! through [`Reader`](crate::Reader), whose accessors are bounds-checked.
+//! through [`crate::Reader`], whose accessors are bounds-checked.
 
 use crate::reader::Reader;
 
@@ -423,10 +423,6 @@ mod tests {
         0x00, 0x10, 0x00, 0x05, 0x00, 0x03, 0x02, b'h', b'2', // ALPN
     ];
 
-    fn sni(name: &str) -> Option<Box<str>> {
-        Some(Box::from(name))
-    }
-
     fn ext(ext_type: u16, data: &[u8]) -> Vec<u8> {
         let mut out = ext_type.to_be_bytes().to_vec();
         out.extend_from_slice(&u16::try_from(data.len()).unwrap().to_be_bytes());
@@ -536,7 +532,7 @@ mod tests {
     #[test]
     fn rfc8448_client_hello_record() {
         let hello = expect_hello(client_hello_from_stream(&RFC8448_RECORD));
-        assert_eq!(hello, ClientHello { sni: sni("server"), alpn: None, ech: false });
+        assert_eq!(hello, ClientHello { sni: Some("server".into()), alpn: None, ech: false });
     }
 
     #[test]
@@ -544,7 +540,7 @@ mod tests {
         let mut msg = RFC8448_RECORD[RECORD_HEADER_LEN..].to_vec();
         msg.extend_from_slice(&[0x14, 0x00, 0x00, 0x20]);
         let hello = parse_client_hello_message(&msg).unwrap();
-        assert_eq!(hello.sni, sni("server"));
+        assert_eq!(hello.sni, Some("server".into()));
     }
 
     #[test]
@@ -570,7 +566,7 @@ mod tests {
     #[test]
     fn tiny_hand_built_record() {
         let hello = expect_hello(client_hello_from_stream(&TINY_RECORD));
-        assert_eq!(hello, ClientHello { sni: sni("a.b"), alpn: Some(Box::from("h2")), ech: false });
+        assert_eq!(hello, ClientHello { sni: Some("a.b".into()), alpn: Some(Box::from("h2")), ech: false });
     }
 
     #[test]
@@ -581,7 +577,7 @@ mod tests {
         let mut stream = records(&payload, &[payload.len()]);
         stream.extend_from_slice(&[0x17, 0x03, 0x03, 0x00, 0x01, 0x00]);
         let hello = expect_hello(client_hello_from_stream(&stream));
-        assert_eq!(hello.sni, sni("example.com"));
+        assert_eq!(hello.sni, Some("example.com".into()));
     }
 
     #[test]
@@ -611,7 +607,7 @@ mod tests {
     #[test]
     fn sni_is_normalised() {
         let msg = hello_msg(&[sni_ext(b"WWW.Example-Site_1.COM.")]);
-        assert_eq!(parse_client_hello_message(&msg).unwrap().sni, sni("www.example-site_1.com"));
+        assert_eq!(parse_client_hello_message(&msg).unwrap().sni, Some("www.example-site_1.com".into()));
     }
 
     #[test]
@@ -644,7 +640,7 @@ mod tests {
         let mut data = u16::try_from(list.len()).unwrap().to_be_bytes().to_vec();
         data.extend_from_slice(&list);
         let msg = hello_msg(&[ext(EXT_SERVER_NAME, &data)]);
-        assert_eq!(parse_client_hello_message(&msg).unwrap().sni, sni("ok.example"));
+        assert_eq!(parse_client_hello_message(&msg).unwrap().sni, Some("ok.example".into()));
     }
 
     #[test]
@@ -681,7 +677,7 @@ mod tests {
         // An extension header claiming 0x4fc6 bytes where 10 remain.
         let garbage = [0x47, 0xe3, 0x4f, 0xc6, 0x94, 0x35, 0x77, 0xc3, 0x44, 0x38, 0x78, 0x70, 0x13, 0xce];
         let msg = hello_msg(&[sni_ext(b"e.crashlytics.com"), garbage.to_vec()]);
-        assert_eq!(parse_client_hello_message(&msg).unwrap().sni, sni("e.crashlytics.com"));
+        assert_eq!(parse_client_hello_message(&msg).unwrap().sni, Some("e.crashlytics.com".into()));
         let before = hello_msg(&[garbage.to_vec(), sni_ext(b"e.crashlytics.com")]);
         assert_eq!(parse_client_hello_message(&before).unwrap().sni, None, "nothing after the break is read");
     }
@@ -691,7 +687,7 @@ mod tests {
         for data in [&[0x00, 0x00][..], &[0x00, 0x01, 0x00], &[0x00, 0x03, 0x05, b'h', b'2'], &[0xb8, 0x89, 0x02]] {
             let msg = hello_msg(&[sni_ext(b"e.crashlytics.com"), ext(EXT_ALPN, data)]);
             let hello = parse_client_hello_message(&msg).unwrap();
-            assert_eq!((hello.sni, hello.alpn), (sni("e.crashlytics.com"), None), "{data:?}");
+            assert_eq!((hello.sni, hello.alpn), (Some("e.crashlytics.com".into()), None), "{data:?}");
         }
     }
 
@@ -700,7 +696,7 @@ mod tests {
         let msg = hello_msg(&[ext(EXT_ENCRYPTED_CLIENT_HELLO, &[0x00]), sni_ext(b"public.example")]);
         let hello = parse_client_hello_message(&msg).unwrap();
         assert!(hello.ech);
-        assert_eq!(hello.sni, sni("public.example"));
+        assert_eq!(hello.sni, Some("public.example".into()));
         let without = parse_client_hello_message(&hello_msg(&[sni_ext(b"x.y")])).unwrap();
         assert!(!without.ech);
     }
@@ -809,7 +805,7 @@ mod tests {
         // First TCP segment (MSS 1460) is not enough; the total is known.
         assert_eq!(client_hello_from_stream(&stream[..1460]), StreamHello::NeedMore { total: Some(stream.len()) });
         let hello = expect_hello(client_hello_from_stream(&stream));
-        assert_eq!(hello, ClientHello { sni: sni("push.apple.com"), alpn: Some(Box::from("h2")), ech: true });
+        assert_eq!(hello, ClientHello { sni: Some("push.apple.com".into()), alpn: Some(Box::from("h2")), ech: true });
     }
 
     #[test]
@@ -824,7 +820,7 @@ mod tests {
         // Once the second record header is in, the total is known.
         assert_eq!(client_hello_from_stream(&stream[..1012]), StreamHello::NeedMore { total: Some(stream.len()) });
         let hello = expect_hello(client_hello_from_stream(&stream));
-        assert_eq!(hello.sni, sni("push.apple.com"));
+        assert_eq!(hello.sni, Some("push.apple.com".into()));
         assert!(hello.ech);
     }
 
@@ -834,7 +830,7 @@ mod tests {
         for sizes in [&[1_usize][..], &[2, 50], &[3, 1, 200], &[7]] {
             let stream = records(&msg, sizes);
             let hello = expect_hello(client_hello_from_stream(&stream));
-            assert_eq!(hello.sni, sni("server"), "{sizes:?}");
+            assert_eq!(hello.sni, Some("server".into()), "{sizes:?}");
         }
     }
 

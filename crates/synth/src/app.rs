@@ -7,14 +7,14 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use super::XorShift;
 use crate::quic::{crypto_frame, seal_client_initial};
 
-pub const QUIC_V1: u32 = 0x0000_0001;
-pub const QUIC_V2: u32 = 0x6b33_43cf;
+pub use proto::quic::{QUIC_V1, QUIC_V2};
 
 /// What a ClientHello offers.
 #[derive(Debug, Clone, Default)]
 pub struct Hello<'a> {
     /// `server_name`; `None` sends no SNI extension at all.
     pub sni: Option<&'a str>,
+    /// The ALPN protocols, in preference order; none sends no extension.
     pub alpn: &'a [&'a str],
     /// An X25519MLKEM768 key share (1,216 bytes) before the X25519 one, as
     /// browsers send since 2024: the hello no longer fits one segment.
@@ -190,15 +190,21 @@ pub fn http_response(body_len: usize, seed: u64) -> Vec<u8> {
     out
 }
 
+/// DNS type A: an IPv4 address.
 pub const QTYPE_A: u16 = 1;
+/// DNS type CNAME: an alias.
 pub const QTYPE_CNAME: u16 = 5;
+/// DNS type AAAA: an IPv6 address.
 pub const QTYPE_AAAA: u16 = 28;
 
 /// A DNS answer record's data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rdata {
+    /// An A record's address.
     A(Ipv4Addr),
+    /// An AAAA record's address.
     Aaaa(Ipv6Addr),
+    /// A CNAME record's target, written compressed.
     Cname(String),
     /// Any other type, its RDATA given as bytes.
     Raw(u16, Vec<u8>),
@@ -207,20 +213,34 @@ pub enum Rdata {
 /// An answer: owner name, TTL in seconds, data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
+    /// The owner name (a trailing dot is optional).
     pub name: String,
+    /// Time to live, in seconds.
     pub ttl: u32,
+    /// The record's type and data.
     pub data: Rdata,
 }
 
 impl Answer {
+    /// An A record.
+    ///
+    /// # Panics
+    ///
+    /// When `addr` is not an IPv4 address.
     pub fn a(name: &str, ttl: u32, addr: &str) -> Answer {
         Answer { name: name.into(), ttl, data: Rdata::A(addr.parse().expect("IPv4 address")) }
     }
 
+    /// An AAAA record.
+    ///
+    /// # Panics
+    ///
+    /// When `addr` is not an IPv6 address.
     pub fn aaaa(name: &str, ttl: u32, addr: &str) -> Answer {
         Answer { name: name.into(), ttl, data: Rdata::Aaaa(addr.parse().expect("IPv6 address")) }
     }
 
+    /// A CNAME record pointing `name` at `target`.
     pub fn cname(name: &str, ttl: u32, target: &str) -> Answer {
         Answer { name: name.into(), ttl, data: Rdata::Cname(target.into()) }
     }
@@ -301,6 +321,11 @@ pub fn dns_response(id: u16, name: &str, qtype: u16, answers: &[Answer]) -> Vec<
 /// One protected client Initial: `frames` (CRYPTO frames from
 /// [`crypto_frame`], ...) padded with PADDING so that the datagram is at
 /// least `min_len` bytes, as RFC 9000 §14.1 requires of clients (1200).
+///
+/// # Panics
+///
+/// When [`seal_client_initial`] cannot protect it: an unsupported version,
+/// a connection ID over 20 bytes, frames too long for one packet.
 pub fn quic_initial(
     version: u32,
     dcid: &[u8],

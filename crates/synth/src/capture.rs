@@ -16,6 +16,7 @@ pub struct Record {
 }
 
 impl Record {
+    /// A frame of interface 0 captured at `ts_ns`.
     pub fn new(ts_ns: u64, data: Vec<u8>) -> Record {
         Record { ts_ns, data, interface: 0 }
     }
@@ -24,8 +25,11 @@ impl Record {
 /// The global-header choices of a classic pcap file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PcapFormat {
+    /// The link-layer header type of every frame (`LINKTYPE_ETHERNET` is 1).
     pub linktype: u32,
+    /// Big-endian headers (a capture written on a big-endian machine).
     pub big_endian: bool,
+    /// Nanosecond stamps (magic `a1b23c4d`) instead of microseconds.
     pub nanos: bool,
     /// Frames longer than this are cut; the record keeps their wire length.
     pub snaplen: u32,
@@ -81,6 +85,7 @@ impl<W: Write> PcapWriter<W> {
         self.out.write_all(&record.data[..caplen])
     }
 
+    /// Flushes and hands back the writer.
     pub fn finish(mut self) -> io::Result<W> {
         self.out.flush()?;
         Ok(self.out)
@@ -88,6 +93,10 @@ impl<W: Write> PcapWriter<W> {
 }
 
 /// A whole classic pcap file in memory.
+///
+/// # Panics
+///
+/// As [`PcapWriter::write`] does, on a timestamp past 2106.
 pub fn pcap_bytes(format: PcapFormat, records: &[Record]) -> Vec<u8> {
     let mut w = PcapWriter::new(Vec::new(), format).expect("writing to a Vec cannot fail");
     for r in records {
@@ -99,10 +108,13 @@ pub fn pcap_bytes(format: PcapFormat, records: &[Record]) -> Vec<u8> {
 /// A pcapng interface (Interface Description Block).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NgInterface {
+    /// The interface's link-layer header type.
     pub linktype: u32,
+    /// Frames longer than this are cut; the block keeps their wire length.
     pub snaplen: u32,
     /// `if_tsresol` 9 (nanoseconds) instead of the default microseconds.
     pub nanos: bool,
+    /// `if_name`, e.g. `eth0`.
     pub name: &'static str,
 }
 
@@ -189,6 +201,7 @@ impl PcapNg {
         self.out.extend_from_slice(&len.to_le_bytes());
     }
 
+    /// The file's bytes.
     pub fn finish(self) -> Vec<u8> {
         self.out
     }

@@ -10,7 +10,9 @@ use super::wire::{self, ACK, FIN, IpExtras, Link, PSH, SYN};
 
 /// 2026-03-02T08:00:00Z, the start of every synthetic capture.
 pub const T0_NS: u64 = 1_772_438_400 * 1_000_000_000;
+/// One millisecond, in nanoseconds.
 pub const MS: u64 = 1_000_000;
+/// One second, in nanoseconds.
 pub const SECOND: u64 = 1_000_000_000;
 
 /// Collects frames; each one is stamped with the clock, which then moves
@@ -24,6 +26,8 @@ pub struct Capture {
 }
 
 impl Capture {
+    /// A capture whose first frame is stamped `start_ns` and each next one
+    /// `step_ns` later.
     pub fn new(start_ns: u64, step_ns: u64) -> Capture {
         Capture { records: Vec::new(), now_ns: start_ns, step_ns, interface: 0 }
     }
@@ -33,6 +37,7 @@ impl Capture {
         Capture::new(T0_NS + offset_ns, MS)
     }
 
+    /// The stamp the next frame gets, ns since the Unix epoch.
     pub fn now(&self) -> u64 {
         self.now_ns
     }
@@ -47,15 +52,18 @@ impl Capture {
         self.interface = interface;
     }
 
+    /// Records `frame` at the clock, then moves the clock on by the step.
     pub fn push(&mut self, frame: Vec<u8>) {
         self.records.push(Record { ts_ns: self.now_ns, data: frame, interface: self.interface });
         self.now_ns += self.step_ns;
     }
 
+    /// The frames so far, in the order pushed.
     pub fn records(&self) -> &[Record] {
         &self.records
     }
 
+    /// The frames, to write as a capture file.
     pub fn into_records(self) -> Vec<Record> {
         self.records
     }
@@ -64,15 +72,24 @@ impl Capture {
 /// The two ends of a flow and how its packets are framed on the link.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Path {
+    /// The end that opens the flow.
     pub client: SocketAddr,
+    /// The end it reaches.
     pub server: SocketAddr,
+    /// The link layer every frame is wrapped in.
     pub link: Link,
+    /// IPv4 options or fragmenting, IPv6 extension headers: what every
+    /// packet carries beyond the plain header.
     pub extras: IpExtras,
 }
 
 impl Path {
-    /// An untagged Ethernet path; panics on addresses that do not parse
-    /// (`"10.0.0.1:5000"`, `"[fd00::1]:443"`).
+    /// An untagged Ethernet path between `"10.0.0.1:5000"`-style (or
+    /// `"[fd00::1]:443"`) socket addresses.
+    ///
+    /// # Panics
+    ///
+    /// On an address that does not parse.
     pub fn new(client: &str, server: &str) -> Path {
         Path {
             client: client.parse().expect("client socket address"),
@@ -82,11 +99,15 @@ impl Path {
         }
     }
 
+    /// The same ends over another link layer.
+    #[must_use]
     pub fn with_link(mut self, link: Link) -> Path {
         self.link = link;
         self
     }
 
+    /// The same ends with IP options or extension headers.
+    #[must_use]
     pub fn with_extras(mut self, extras: IpExtras) -> Path {
         self.extras = extras;
         self
@@ -122,6 +143,7 @@ pub fn in_order(len: usize, mss: usize) -> Vec<Range<usize>> {
 /// every segment it emits carries the right `seq` and `ack`.
 #[derive(Debug, Clone)]
 pub struct TcpSession {
+    /// The connection's ends and framing.
     pub path: Path,
     /// Next sequence number each side sends (after its SYN, if any).
     client_next: u32,

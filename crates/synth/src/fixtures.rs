@@ -11,6 +11,7 @@
 //! (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, `2001:db8::/32`), which no
 //! signature lists, so that only names or DNS answers can attribute it.
 
+use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::ops::Range;
@@ -33,9 +34,11 @@ const MINUTE: u64 = 60 * SECOND;
 /// One file of `pcaps/`.
 #[derive(Debug, Clone)]
 pub struct Fixture {
+    /// The file's name under `pcaps/` (`tls_sni.pcap`).
     pub name: &'static str,
     /// What the file holds and what replaying it must show.
     pub about: &'static str,
+    /// The file's contents.
     pub bytes: Vec<u8>,
 }
 
@@ -102,12 +105,13 @@ pub fn readme(fixtures: &[Fixture]) -> String {
          | file | bytes | contents |\n|---|---:|---|\n",
     );
     for f in fixtures {
-        out.push_str(&format!(
-            "| `{}` | {} | {} |\n",
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} |",
             f.name,
             f.bytes.len(),
             f.about.split_whitespace().collect::<Vec<_>>().join(" ")
-        ));
+        );
     }
     out
 }
@@ -132,7 +136,7 @@ banned = ["apple", "bytedance"]
 "#;
 
 fn ethernet(cap: Capture) -> Vec<u8> {
-    pcap_bytes(PcapFormat::new(LINKTYPE_ETHERNET), cap.records())
+    pcap_bytes(PcapFormat::new(LINKTYPE_ETHERNET), &cap.into_records())
 }
 
 /// Deterministic initial sequence numbers from the client port.
@@ -536,9 +540,10 @@ fn ipv4_options() -> Fixture {
 
 fn single_link(link: Link, client: &str, server: &str, sni: &str, start: u64) -> Vec<u8> {
     let mut cap = Capture::at(start);
-    let p = Path::new(client, server).with_link(link.clone());
+    let linktype = link.linktype();
+    let p = Path::new(client, server).with_link(link);
     tls(&mut cap, &p, &Hello::sni(sni), &[], 1200);
-    pcap_bytes(PcapFormat::new(link.linktype()), cap.records())
+    pcap_bytes(PcapFormat::new(linktype), cap.records())
 }
 
 fn sll() -> Fixture {
@@ -927,7 +932,9 @@ enum Talk {
 /// inner frames the flow is to be charged for, in capture order.
 #[derive(Debug, Clone)]
 pub struct TunnelledFlow {
+    /// The inner client's port, which tells the flows apart.
     pub client_port: u16,
+    /// The inner frames, in capture order.
     pub frames: Vec<InnerFrame>,
 }
 
@@ -938,6 +945,7 @@ type TunnelCase = (Tunnel, &'static str, &'static str, Vec<(u16, u16)>, Talk);
 /// The inner flows of `tunnels.pcap`: (tunnel, inner client, inner server,
 /// inner VLAN tags, conversation). Tunnel ends are in 192.0.2.0/24 and
 /// `2001:db8:ffff::/48`; inner clients in 10.10.3.0/24 and `fd00:10:10::3:0/112`.
+#[allow(clippy::too_many_lines, reason = "a table of cases, one per tunnel kind, read as the fixture's specification")]
 fn tunnel_cases() -> Vec<TunnelCase> {
     let t = Tunnel::new;
     let geneve_option = GeneveOption { class: 0xffff, kind: 0x01, data: vec![0x00, 0x00, 0x17, 0x70] };
@@ -1453,8 +1461,11 @@ struct BenchFlow {
 /// What [`bench()`] wrote.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BenchStats {
+    /// Frames written.
     pub packets: u64,
+    /// Wire bytes of those frames.
     pub bytes: u64,
+    /// Flows the frames belong to.
     pub flows: u64,
 }
 
@@ -1464,6 +1475,11 @@ pub struct BenchStats {
 /// packets established-flow data segments of 60-1500 bytes, ~5% of flows
 /// opening with handshake and ClientHello or a QUIC Initial, 40% of those
 /// after a DNS lookup of their name; a quarter IPv6, a tenth VLAN-tagged.
+///
+/// # Panics
+///
+/// Past 2106 of capture time, as [`PcapWriter::write`] does; the capture
+/// starts at [`T0_NS`].
 pub fn bench<W: Write>(out: W, packets: u64, seed: u64) -> io::Result<BenchStats> {
     let mut rng = XorShift::new(seed);
     let mut w = PcapWriter::new(out, PcapFormat::new(LINKTYPE_ETHERNET))?;
@@ -1605,6 +1621,7 @@ pub const YEAR_2106_RECORD: usize = 3;
 /// version's first flight, then two server datagrams; flows whose Initial
 /// comes after a 0-RTT packet or a Version Negotiation; and one flow of
 /// Initials nobody can decrypt.
+#[allow(clippy::too_many_lines, reason = "one scripted capture, read top to bottom as the fixture's specification")]
 fn quic_versions() -> Fixture {
     use crate::quic::{
         chlo, google_crypto_frame, gquic_public_packet, gquic_stream_frame, q046_packet, version_negotiation,
@@ -2170,6 +2187,7 @@ fn with_device_macs(records: Vec<Record>, devices: &[&Device]) -> Vec<Record> {
 }
 
 /// `devices.pcap`: what the devices of one office say about themselves.
+#[allow(clippy::too_many_lines, reason = "one scripted capture, read top to bottom as the fixture's specification")]
 pub fn devices() -> Fixture {
     let mut cap = Capture::at(0);
     // The iPhone (randomised MAC) asks DHCP for its address, announces its
@@ -2251,15 +2269,15 @@ SERVER: Linux/3.10 UPnP/1.0 Hikvision/V5.7.3\r\nST: upnp:rootdevice\r\nUSN: uuid
     );
     // The Dahua recorder announces itself by DHIP.
     let body = br#"{"method":"client.notifyDevInfo","params":{"deviceInfo":{"DeviceType":"DHI-NVR4104-P-4KS2","SerialNo":"7E0123PAZ","Vendor":"Dahua"}}}"#;
-    let mut dhip = vec![0x20, 0, 0, 0];
-    dhip.extend_from_slice(b"DHIP");
-    dhip.extend_from_slice(&[0; 8]);
-    dhip.extend_from_slice(&crate::capture::len32(body.len()).to_le_bytes());
-    dhip.extend_from_slice(&[0; 4]);
-    dhip.extend_from_slice(&crate::capture::len32(body.len()).to_le_bytes());
-    dhip.extend_from_slice(&[0; 4]);
-    dhip.extend_from_slice(body);
-    cap.push(Path::new("10.10.8.20:37810", "239.255.255.251:37810").udp(true, &dhip));
+    let mut announcement = vec![0x20, 0, 0, 0];
+    announcement.extend_from_slice(b"DHIP");
+    announcement.extend_from_slice(&[0; 8]);
+    announcement.extend_from_slice(&crate::capture::len32(body.len()).to_le_bytes());
+    announcement.extend_from_slice(&[0; 4]);
+    announcement.extend_from_slice(&crate::capture::len32(body.len()).to_le_bytes());
+    announcement.extend_from_slice(&[0; 4]);
+    announcement.extend_from_slice(body);
+    cap.push(Path::new("10.10.8.20:37810", "239.255.255.251:37810").udp(true, &announcement));
     // The Huawei phone's app asks over plain HTTP.
     let dalvik = "Dalvik/2.1.0 (Linux; U; Android 12; NOH-NX9 Build/HUAWEINOH-N29)";
     http_with(&mut cap, &Path::new("10.10.4.40:50300", "203.0.113.40:80"), "grs.hicloud.com", dalvik, "nginx");

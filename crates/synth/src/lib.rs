@@ -44,6 +44,7 @@ impl XorShift {
         XorShift(if seed == 0 { 0x9e37_79b9_7f4a_7c15 } else { seed })
     }
 
+    /// The next 64 bits of the sequence.
     pub fn next_u64(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x << 13;
@@ -53,8 +54,11 @@ impl XorShift {
         x
     }
 
+    /// The high 32 bits of the next value (xorshift's low bits are its
+    /// weakest).
     pub fn next_u32(&mut self) -> u32 {
-        (self.next_u64() >> 32) as u32
+        let [high @ .., _, _, _, _] = self.next_u64().to_be_bytes();
+        u32::from_be_bytes(high)
     }
 
     /// A value in `low..=high`.
@@ -80,6 +84,7 @@ impl XorShift {
         self.next_u64() % 100 < percent
     }
 
+    /// Fills `out` with the sequence's bytes, 8 per value, little-endian.
     pub fn fill(&mut self, out: &mut [u8]) {
         for chunk in out.chunks_mut(8) {
             let bytes = self.next_u64().to_le_bytes();
@@ -87,6 +92,7 @@ impl XorShift {
         }
     }
 
+    /// `n` bytes of the sequence, as [`fill`](Self::fill) writes them.
     pub fn bytes(&mut self, n: usize) -> Vec<u8> {
         let mut v = vec![0; n];
         self.fill(&mut v);

@@ -235,24 +235,23 @@ impl DeviceIndex {
     /// The normalised token, or `None` after reporting why not.
     fn checked(&mut self, key: Key, token: &str, file: u32, at: usize, loader: &mut Loader) -> Option<Box<str>> {
         let normal: Box<str> = match key {
-            Key::Oui => match parse_oui(token) {
-                Some(oui) => Oui(oui).to_string().into(),
-                None => {
+            Key::Oui => {
+                let Some(oui) = parse_oui(token) else {
                     loader.report(file, at, format!("{token:?} is not an OUI like \"00:03:93\""));
                     return None;
-                }
-            },
-            Key::DhcpFingerprint => match normal_fingerprint(token) {
-                Some(f) => f.into(),
-                None => {
+                };
+                Oui(oui).to_string().into()
+            }
+            Key::DhcpFingerprint => {
+                let Some(f) = normal_fingerprint(token) else {
                     let message = format!("{token:?} is not a DHCP option list like \"1,121,3,6,15\"");
                     loader.report(file, at, message);
                     return None;
-                }
-            },
-            Key::TcpSyn => match SynSignature::parse(token) {
-                Some(sig) => sig.to_string().into(),
-                None => {
+                };
+                f.into()
+            }
+            Key::TcpSyn => {
+                let Some(sig) = SynSignature::parse(token) else {
                     let message = format!(
                         "{token:?} is not a SYN signature like \"64:65535,2:mss,nop,ws,nop,nop,ts,sok,eol+1\" \
                          (initial TTL 32, 64, 128 or 255; window as a number, mss*N or *; scale or *; options \
@@ -260,8 +259,9 @@ impl DeviceIndex {
                     );
                     loader.report(file, at, message);
                     return None;
-                }
-            },
+                };
+                sig.to_string().into()
+            }
             Key::Discovery if !DISCOVERY_PROTOCOLS.contains(&token) => {
                 let message = format!("discovery {token:?} is not one of {}", DISCOVERY_PROTOCOLS.join(", "));
                 loader.report(file, at, message);
@@ -415,8 +415,8 @@ pub struct SynSignature {
 /// The initial TTLs stacks use (p0f guesses the same four).
 const INITIAL_TTLS: [u8; 4] = [32, 64, 128, 255];
 
-/// The initial TTL a TTL seen counts down from: the nearest of
-/// [`INITIAL_TTLS`] at or above it.
+/// The initial TTL a TTL seen counts down from: the nearest of 32, 64, 128
+/// and 255 at or above it (p0f guesses the same four).
 pub fn initial_ttl(ttl: u8) -> u8 {
     INITIAL_TTLS.into_iter().find(|&i| i >= ttl).unwrap_or(255)
 }

@@ -29,9 +29,12 @@ const MAX_TAGS: usize = 256;
 /// A plaintext Google QUIC client packet: where its frames start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PlainPacket {
+    /// The version the packet carries.
     pub version: u32,
     /// Google version number (43 for Q043), for the frames' byte order.
     pub number: u8,
+    /// Length of the packet number in bytes: 1, 2, 4 or 6 in the public
+    /// header, 1 to 4 in Q046's long header.
     pub pn_len: usize,
     /// Offset of the first frame.
     pub frames: usize,
@@ -124,9 +127,6 @@ pub fn walk_frames(
             skip_ack(&mut r, ty, number, &uint)?;
         } else {
             match ty {
-                // PADDING: the rest of the packet (Q050 pads with zero
-                // bytes that read the same way).
-                0x00 => return Ok(()),
                 0x01 => {
                     r.take(4 + 8 + 4)?; // RST_STREAM
                 }
@@ -158,6 +158,9 @@ pub fn walk_frames(
                     let len = r.varint()?;
                     crypto(offset, r.take_u64(len)?).ok_or(Malformed)?;
                 }
+                // PADDING (0x00) is the rest of the packet (Q050 pads with
+                // zero bytes that read the same way); past a type not
+                // known here nothing more can be read.
                 _ => return Ok(()),
             }
         }

@@ -10,27 +10,40 @@
 
 use super::keys::Labels;
 
+/// QUIC version 1 (RFC 9000).
 pub const QUIC_V1: u32 = 0x0000_0001;
+/// QUIC version 2 (RFC 9369).
 pub const QUIC_V2: u32 = 0x6b33_43cf;
-/// draft-ietf-quic-transport-NN is 0xff0000NN.
+/// draft-ietf-quic-transport-NN is 0xff000000 plus NN.
 const DRAFT: u32 = 0xff00_0000;
-pub const QUIC_DRAFT_22: u32 = DRAFT | 22;
-pub const QUIC_DRAFT_23: u32 = DRAFT | 23;
-pub const QUIC_DRAFT_27: u32 = DRAFT | 27;
-pub const QUIC_DRAFT_28: u32 = DRAFT | 28;
-pub const QUIC_DRAFT_29: u32 = DRAFT | 29;
-pub const QUIC_DRAFT_32: u32 = DRAFT | 32;
+/// draft-ietf-quic-transport-22, with its own salt.
+pub const QUIC_DRAFT_22: u32 = DRAFT + 22;
+/// Draft 23, whose salt drafts 24 to 28 keep.
+pub const QUIC_DRAFT_23: u32 = DRAFT + 23;
+/// Draft 27 (on draft 23's salt).
+pub const QUIC_DRAFT_27: u32 = DRAFT + 27;
+/// Draft 28, the last on draft 23's salt.
+pub const QUIC_DRAFT_28: u32 = DRAFT + 28;
+/// Draft 29, whose salt drafts 30 to 32 keep.
+pub const QUIC_DRAFT_29: u32 = DRAFT + 29;
+/// Draft 32, the last on draft 29's salt.
+pub const QUIC_DRAFT_32: u32 = DRAFT + 32;
 /// Meta's mvfst, built on draft-22.
 pub const MVFST_22: u32 = 0xface_b001;
 /// Meta's mvfst, built on draft-27.
 pub const MVFST_27: u32 = 0xface_b002;
 /// Meta's experimental mvfst version, on draft-27's schedule.
 pub const MVFST_EXP: u32 = 0xface_b00e;
-/// Google QUIC versions are "Q" or "T" and three ASCII digits.
+// Google QUIC versions are "Q" or "T" and three ASCII digits.
+/// Q043, the last with the Google public header.
 pub const GQUIC_Q043: u32 = u32::from_be_bytes(*b"Q043");
+/// Q046: a long header with nibble connection ID lengths, plaintext.
 pub const GQUIC_Q046: u32 = u32::from_be_bytes(*b"Q046");
+/// Q050: the RFC 9000 long header and Initial protection around a CHLO.
 pub const GQUIC_Q050: u32 = u32::from_be_bytes(*b"Q050");
+/// T050: Q050's packets around a TLS 1.3 ClientHello.
 pub const GQUIC_T050: u32 = u32::from_be_bytes(*b"T050");
+/// T051: as T050, with its own salt.
 pub const GQUIC_T051: u32 = u32::from_be_bytes(*b"T051");
 
 const SALT_V1: [u8; 20] = hex20(*b"38762cf7f55934b34d179ae6a4c80cadccbb7f0a");
@@ -65,9 +78,13 @@ pub enum Framing {
 /// protection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Protected {
+    /// The HKDF-Extract salt of the Initial secret.
     pub salt: &'static [u8; 20],
+    /// The HKDF-Expand-Label labels of the keys (v2 has its own).
     pub labels: Labels,
+    /// How the decrypted payload numbers its frames.
     pub framing: Framing,
+    /// What the client's first flight carries.
     pub handshake: Handshake,
 }
 
@@ -79,7 +96,11 @@ pub enum Layout {
     /// Google QUIC's public header (flags, 8-byte connection ID, version,
     /// packet number), then a 12-byte message hash and plaintext frames:
     /// Q024 to Q043.
-    GooglePublic { version: u8 },
+    GooglePublic {
+        /// The version's number (43 for Q043), which decides the frames'
+        /// byte order and header fields.
+        version: u8,
+    },
     /// Q046's long header (connection ID lengths as nibbles, no Length
     /// field), then a 12-byte message hash and plaintext frames.
     GoogleLong,
@@ -111,12 +132,12 @@ pub fn layout(version: u32) -> Option<Layout> {
 
 /// Q024 to Q043 as their number: the versions with the public header.
 fn google_public_version(version: u32) -> Option<u8> {
-    let [q, a, b, c] = version.to_be_bytes();
-    if q != b'Q' || a != b'0' || !b.is_ascii_digit() || !c.is_ascii_digit() {
+    let [letter, hundreds, tens, ones] = version.to_be_bytes();
+    if letter != b'Q' || hundreds != b'0' || !tens.is_ascii_digit() || !ones.is_ascii_digit() {
         return None;
     }
-    let n = (b - b'0') * 10 + (c - b'0');
-    (24..=43).contains(&n).then_some(n)
+    let number = (tens - b'0') * 10 + (ones - b'0');
+    (24..=43).contains(&number).then_some(number)
 }
 
 /// The long-header type bits of an Initial for a version with the RFC 9000
