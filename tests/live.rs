@@ -15,6 +15,7 @@ mod common;
 mod netns;
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -87,6 +88,10 @@ fn copy_signatures(dir: &Path) -> PathBuf {
 /// The sensor's counts for a replayed capture equal `vendorwatch replay`'s
 /// for the same file, in /api/summary, /metrics and through Prometheus.
 #[test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one end-to-end scenario: each step needs the namespaces, sensor and Prometheus the earlier steps set up"
+)]
 fn live_counts_match_replay_and_prometheus_scrapes_them() {
     if !can_run(
         "live_counts_match_replay_and_prometheus_scrapes_them",
@@ -206,7 +211,7 @@ fn live_counts_match_replay_and_prometheus_scrapes_them() {
     sensor.assert_running();
 }
 
-/// Two workers share the interface through PACKET_FANOUT: every frame is
+/// Two workers share the interface through `PACKET_FANOUT`: every frame is
 /// read once, and the totals equal replay's.
 #[test]
 fn two_workers_share_an_interface_without_loss_or_duplicates() {
@@ -237,7 +242,7 @@ fn two_workers_share_an_interface_without_loss_or_duplicates() {
 }
 
 /// Reload by POST /-/reload and SIGHUP: a broken signature or config file
-/// keeps the running set, counts a failure and names file:line; a good one
+/// keeps the running set, counts a failure and names `file:line`; a good one
 /// is taken; counters survive. Segments by interface come from the config.
 #[test]
 fn reload_keeps_the_running_rules_when_files_are_broken() {
@@ -345,7 +350,7 @@ fn reload_keeps_the_running_rules_when_files_are_broken() {
 }
 
 /// SIGTERM and SIGINT stop the sensor within two seconds on an interface
-/// that never sees a frame (TPACKET_V3 would block until the first one).
+/// that never sees a frame (`TPACKET_V3` would block until the first one).
 #[test]
 fn sigterm_and_sigint_stop_within_two_seconds_on_a_silent_interface() {
     if !can_run("sigterm_and_sigint_stop_within_two_seconds_on_a_silent_interface", missing(&["ip", "curl"])) {
@@ -388,9 +393,9 @@ fn proc_status(pid: u32, key: &str) -> String {
 }
 
 /// Started as root with `--user nobody`, the sensor runs as nobody with
-/// CAP_NET_RAW alone. Its interface vanishes: /healthz turns 503 and
-/// vendorwatch_capture_up 0; the interface comes back: the sensor reopens
-/// it by itself (as nobody), /healthz is 200 and capture_up 1 again, and the
+/// `CAP_NET_RAW` alone. Its interface vanishes: /healthz turns 503 and
+/// `vendorwatch_capture_up` 0; the interface comes back: the sensor reopens
+/// it by itself (as nobody), /healthz is 200 and `capture_up` 1 again, and the
 /// traffic replayed then is counted as replay counts it.
 #[test]
 fn a_vanished_interface_is_reopened_by_the_unprivileged_sensor() {
@@ -473,7 +478,7 @@ fn a_slow_reload_blocks_no_endpoint_and_no_stop() {
         String::from("vendor = \"generated\"\ndisplay_name = \"Generated\"\n\n[[entry]]\nservice = \"bulk\"\n");
     big.push_str("source = \"tests/live.rs\"\nhosts = [\n");
     for i in 0..500_000 {
-        big.push_str(&format!("  \"h{i}.generated-{}.example\",\n", i % 1000));
+        let _ = writeln!(big, "  \"h{i}.generated-{}.example\",", i % 1000);
     }
     big.push_str("]\n");
     fs::write(sigs.join("generated.toml"), big).unwrap();
