@@ -13,7 +13,8 @@ use vendorwatch::segment::Config;
 pub fn load_signatures(dir: Option<&Path>) -> anyhow::Result<SignatureSet> {
     match dir {
         Some(dir) => SignatureSet::load_dir(dir).map_err(|p| anyhow!("invalid signatures:\n{p}")),
-        None => Ok(SignatureSet::embedded()),
+        None => SignatureSet::load_embedded()
+            .map_err(|p| anyhow!("the signatures built into this binary are invalid (fix them and rebuild):\n{p}")),
     }
 }
 

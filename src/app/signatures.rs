@@ -9,7 +9,7 @@ use vendorwatch::classify::signatures::SignatureSet;
 pub fn check(dir: Option<&Path>) -> (String, bool) {
     let set = match dir {
         Some(dir) => SignatureSet::load_dir(dir),
-        None => Ok(SignatureSet::embedded()),
+        None => SignatureSet::load_embedded(),
     };
     match set {
         Err(problems) => (format!("{problems}\n{} problem(s); signatures rejected\n", problems.0.len()), false),

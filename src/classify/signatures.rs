@@ -318,14 +318,19 @@ impl SignatureSet {
     /// # Panics
     ///
     /// If the embedded files do not load, a build defect the test suite
-    /// rules out.
+    /// rules out; the binary reports it through [`SignatureSet::load_embedded`].
     pub fn embedded() -> SignatureSet {
+        SignatureSet::load_embedded().unwrap_or_else(|p| panic!("embedded signatures are invalid:\n{p}"))
+    }
+
+    /// The signature set compiled into the binary, or every problem of it
+    /// by `signatures/<file>:line`: a binary built from an edited tree
+    /// whose files do not load says so instead of panicking.
+    pub fn load_embedded() -> Result<SignatureSet, Problems> {
         let files = EMBEDDED_SIGNATURES
             .iter()
             .map(|(name, text)| (PathBuf::from(format!("signatures/{name}")), (*text).to_owned()));
-        // The embedded files are checked by the test suite, so a problem here
-        // is a build defect, not user input.
-        SignatureSet::from_files(files).unwrap_or_else(|p| panic!("embedded signatures are invalid:\n{p}"))
+        SignatureSet::from_files(files)
     }
 
     /// Loads every `*.toml` in `dir`.
