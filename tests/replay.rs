@@ -1615,3 +1615,22 @@ fn media_to_a_calls_stun_candidates_is_the_calls() {
     assert_eq!(r.metric(&flows_total("net-10-10", "microsoft", "call", false)), Some(3.0));
     assert_all_frames_accounted(&r);
 }
+
+#[test]
+fn dns_over_tcp_off_port_53_is_read_by_its_content() {
+    let r = replay(&["dns_any_port.pcap"], &[]);
+    assert_eq!(r.flows.len(), 5, "{}", r.dump());
+    for (port, vendor) in [(40190, "bytedance"), (40191, "apple")] {
+        check(r.by_client_port(port), &[("vendor", Value::Null), ("query_vendor", json!(vendor))]);
+    }
+    let f = r.by_client_port(50190);
+    check(f, &attributed("bytedance", "tiktok", "dns", Some("p16-sign-va.tiktokcdn.com")));
+    check(r.by_client_port(50191), &attributed("apple", "icloud", "dns", Some("gateway.icloud.com")));
+    let tds = r.by_client_port(50192);
+    check(tds, &unattributed());
+    check(tds, &[("query_vendor", Value::Null)]);
+    assert_eq!(r.metric(&dns_queries("net-10-10", "bytedance", false)), Some(1.0));
+    assert_eq!(r.metric(&dns_queries("net-10-10", "apple", false)), Some(1.0));
+    assert_all_frames_accounted(&r);
+}
+

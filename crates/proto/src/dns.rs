@@ -606,6 +606,97 @@ pub fn tcp_message(payload: &[u8]) -> Option<&[u8]> {
     rest.get(..usize::from(u16::from_be_bytes(len)))
 }
 
+/// What the start of a TCP stream says about it carrying DNS, read by its
+/// content alone (no port): see [`tcp_stream_start`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcpStart {
+    /// A length prefix and a whole message that parses exactly to it.
+    Dns,
+    /// Not a DNS message.
+    NotDns,
+    /// Plausible so far, but the first message is not all there yet.
+    TooShort,
+}
+
+/// RFC 6895 §2.3: header RCODEs 11-15 are unassigned.
+const MAX_HEADER_RCODE: u16 = 10;
+/// Questions in one message: always one in practice (RFC 9619 makes that
+/// the rule); a few leave room for old or odd clients.
+const MAX_QUESTIONS: u16 = 4;
+/// A query's additional records: an OPT (EDNS), perhaps a TSIG.
+const MAX_QUERY_ADDITIONALS: u16 = 2;
+/// Bits of the FLAGS word a sane query leaves clear: AA, TC, Z and RCODE
+/// (a query is never truncated over TCP, and answers nothing).
+const QUERY_ZERO_FLAGS: u16 = 0x0400 | 0x0200 | 0x0040 | field::RCODE_MASK;
+const FLAG_Z: u16 = 0x0040;
+const CLASS_CH: u16 = 3;
+const CLASS_ANY: u16 = 255;
+
+/// Whether a TCP stream starts with a DNS message in RFC 1035 §4.2.2
+/// framing, whatever the port: a length prefix, then a standard query or
+/// response with one question (or a few) whose name is well-formed, and
+/// whose questions and records parse to exactly the length the prefix
+/// gives. A TLS record, an HTTP head or a binary protocol with a length
+/// prefix of its own fails one of these long before the end, so the check
+/// can run on every TCP flow that no other protocol claims.
+pub fn tcp_stream_start(stream: &[u8]) -> TcpStart {
+    let Some((&prefix, rest)) = stream.split_first_chunk::<2>() else { return TcpStart::TooShort };
+    let len = usize::from(u16::from_be_bytes(prefix));
+    if len < field::HEADER_LEN + field::MIN_QUESTION_LEN {
+        return TcpStart::NotDns;
+    }
+    // A header cut short is judged by what it has: the missing counts read
+    // as their most plausible values, so only what is there can reject.
+    let mut header = [0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+    header.iter_mut().zip(rest).for_each(|(h, &b)| *h = b);
+    if !header_is_plausible(&header) {
+        return TcpStart::NotDns;
+    }
+    let Some(message) = rest.get(..len) else { return TcpStart::TooShort };
+    if parses_exactly(message) { TcpStart::Dns } else { TcpStart::NotDns }
+}
+
+fn header_is_plausible(header: &[u8; field::HEADER_LEN]) -> bool {
+    let flags = header.be16::<{ field::FLAGS }>();
+    let questions = header.be16::<{ field::QDCOUNT }>();
+    let opcode = (flags >> field::OPCODE_SHIFT) & field::OPCODE_MASK;
+    if opcode != 0 || flags & FLAG_Z != 0 || !(1..=MAX_QUESTIONS).contains(&questions) {
+        return false;
+    }
+    if flags & field::FLAG_QR != 0 {
+        return flags & field::RCODE_MASK <= MAX_HEADER_RCODE;
+    }
+    flags & QUERY_ZERO_FLAGS == 0
+        && header.be16::<{ field::ANCOUNT }>() == 0
+        && header.be16::<{ field::NSCOUNT }>() == 0
+        && header.be16::<{ field::ARCOUNT }>() <= MAX_QUERY_ADDITIONALS
+}
+
+/// Every question (a name of at least one label, a sane class) and every
+/// record of all three sections parses, and the last ends where the
+/// message does.
+fn parses_exactly(message: &[u8]) -> bool {
+    let Ok(msg) = Message::new_checked(message) else { return false };
+    let header = msg.header;
+    let mut pos = field::HEADER_LEN;
+    for _ in 0..msg.question_count() {
+        let Ok((question, end)) = read_question(message, pos) else { return false };
+        let class = question.qclass & CLASS_MASK;
+        if question.name.is_empty() || question.qtype == 0 || ![CLASS_IN, CLASS_CH, CLASS_ANY].contains(&class) {
+            return false;
+        }
+        pos = end;
+    }
+    let records =
+        [header.be16::<{ field::ANCOUNT }>(), header.be16::<{ field::NSCOUNT }>(), header.be16::<{ field::ARCOUNT }>()];
+    let records: u32 = records.into_iter().map(u32::from).sum();
+    for _ in 0..records {
+        let Ok((_, end)) = read_record(message, pos) else { return false };
+        pos = end;
+    }
+    pos == message.len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1165,6 +1256,62 @@ mod tests {
         assert_eq!(tcp_message(&framed[..80]), None);
         assert_eq!(tcp_message(&[0]), None);
         assert_eq!(tcp_message(&[0, 0, 7]), Some(&[][..]));
+    }
+
+    fn framed(message: &[u8]) -> Vec<u8> {
+        [&u16::try_from(message.len()).unwrap().to_be_bytes()[..], message].concat()
+    }
+
+    #[test]
+    fn a_stream_starting_with_a_whole_message_is_dns_whatever_its_port() {
+        let mut query = Buf::header(0x0100, 1, 0);
+        query.question("www.tiktok.com", TYPE_A);
+        let query = framed(query.bytes());
+        assert_eq!(tcp_stream_start(&query), TcpStart::Dns);
+        let response = framed(&CAPTURED_FACEBOOK);
+        assert_eq!(tcp_stream_start(&response), TcpStart::Dns);
+        // A pipelined second message after the first does not matter.
+        assert_eq!(tcp_stream_start(&[&query[..], &response[..5]].concat()), TcpStart::Dns);
+        for end in 0..response.len() {
+            assert_ne!(tcp_stream_start(&response[..end]), TcpStart::Dns, "{end} bytes");
+        }
+        assert_eq!(tcp_stream_start(&response[..20]), TcpStart::TooShort, "a message split across segments");
+        assert_eq!(tcp_stream_start(&response[..1]), TcpStart::TooShort);
+        // A header cut short is still judged by the bytes it has.
+        assert_eq!(tcp_stream_start(&[0, 40, 0x12, 0x34, 0x78]), TcpStart::NotDns, "opcode 15");
+        assert_eq!(tcp_stream_start(&[0, 40, 0x12, 0x34, 0x01, 0x00, 0x01]), TcpStart::NotDns, "257 questions");
+    }
+
+    #[test]
+    fn other_protocols_and_odd_messages_are_not_dns() {
+        // A TLS ClientHello record's start, an HTTP request, an SSH banner,
+        // a TDS pre-login, 0xff bytes.
+        let tls = [0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03, 0, 0, 0, 0, 0];
+        let tds = [0x12, 0x01, 0x00, 0x2f, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x1a, 0x00, 0x06, 0x01, 0x00, 0x20];
+        for stream in [&tls[..], b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", b"SSH-2.0-OpenSSH_9.6\r\n", &tds, &[0xff; 64]] {
+            assert_eq!(tcp_stream_start(stream), TcpStart::NotDns, "{stream:?}");
+        }
+        let query = |flags: u16, counts: [u16; 3], tail: &[u8]| {
+            let mut buf = Buf::header(flags, 1, counts[0]);
+            buf.question("www.apple.com", TYPE_A).raw(tail);
+            let mut bytes = buf.bytes().to_vec();
+            bytes[8..10].copy_from_slice(&counts[1].to_be_bytes());
+            bytes[10..12].copy_from_slice(&counts[2].to_be_bytes());
+            framed(&bytes)
+        };
+        assert_eq!(tcp_stream_start(&query(0x0100, [0; 3], &[])), TcpStart::Dns);
+        // Opcode 2 (STATUS), the Z bit, a query with an answer count, a
+        // byte the counts leave unexplained, a root question.
+        assert_eq!(tcp_stream_start(&query(0x1000, [0; 3], &[])), TcpStart::NotDns);
+        assert_eq!(tcp_stream_start(&query(0x0040, [0; 3], &[])), TcpStart::NotDns);
+        assert_eq!(tcp_stream_start(&query(0x0100, [1, 0, 0], &[0; 11])), TcpStart::NotDns);
+        assert_eq!(tcp_stream_start(&query(0x0100, [0; 3], &[0])), TcpStart::NotDns);
+        let mut root = Buf::header(0, 1, 0);
+        root.question("", 2);
+        assert_eq!(tcp_stream_start(&framed(root.bytes())), TcpStart::NotDns);
+        // An EDNS OPT record in the additional section is a query's own.
+        let opt = [0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0];
+        assert_eq!(tcp_stream_start(&query(0x0120, [0, 0, 1], &opt)), TcpStart::Dns);
     }
 
     #[test]

@@ -90,6 +90,7 @@ pub fn all() -> Vec<Fixture> {
         https_records(),
         encrypted_dns(),
         call_media(),
+        dns_any_port(),
     ]
 }
 
@@ -2595,3 +2596,47 @@ fn call_media() -> Fixture {
         bytes: ethernet(cap),
     }
 }
+
+/// DNS over TCP on ports other than 53, recognised by its content: the
+/// answers teach the names later flows use; a length-prefixed protocol that
+/// is not DNS is left alone.
+fn dns_any_port() -> Fixture {
+    let mut cap = Capture::at(80 * MINUTE);
+    let framed = |m: Vec<u8>| [&::wire::len16(m.len()).to_be_bytes()[..], &m].concat();
+    let name = "p16-sign-va.tiktokcdn.com";
+    let query = framed(dns_query(0x8001, name, QTYPE_A));
+    let answer = framed(dns_response(0x8001, name, QTYPE_A, &[Answer::a(name, 300, "198.51.100.91")]));
+    let resolver = Path::new("10.10.2.90:40190", "10.10.0.1:8853");
+    tcp_conversation(&mut cap, &resolver, isn(&resolver), &query, &[], &answer);
+    cap.wait(SECOND);
+    nameless(&mut cap, &Path::new("10.10.2.90:50190", "198.51.100.91:443"));
+    cap.wait(SECOND);
+    // Some stubs write the length prefix in a segment of its own.
+    let name = "gateway.icloud.com";
+    let query = framed(dns_query(0x8002, name, QTYPE_A));
+    let answer = framed(dns_response(0x8002, name, QTYPE_A, &[Answer::a(name, 300, "198.51.100.92")]));
+    let split = Path::new("10.10.2.90:40191", "10.10.0.1:5335");
+    tcp_conversation(&mut cap, &split, isn(&split), &query, &[0..2, 2..query.len()], &answer);
+    cap.wait(SECOND);
+    nameless(&mut cap, &Path::new("10.10.2.90:50191", "198.51.100.92:443"));
+    cap.wait(SECOND);
+    // A TDS (SQL Server) pre-login: a length-prefixed binary protocol.
+    let prelogin = [
+        0x12, 0x01, 0x00, 0x2f, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x1a, 0x00, 0x06, 0x01, 0x00, 0x20, 0x00, 0x01,
+        0x02, 0x00, 0x21, 0x00, 0x01, 0x03, 0x00, 0x22, 0x00, 0x04, 0x04, 0x00, 0x26, 0x00, 0x01, 0xff, 0x0f, 0x00,
+        0x07, 0xd0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    ];
+    let tds = Path::new("10.10.2.90:50192", "203.0.113.193:1433");
+    tcp_conversation(&mut cap, &tds, isn(&tds), &prelogin, &[], &prelogin);
+    Fixture {
+        name: "dns_any_port.pcap",
+        about: "DNS over TCP off port 53, from 10.10.2.90: :40190 -> 10.10.0.1:8853 p16-sign-va.tiktokcdn.com A \
+                198.51.100.91 (a lookup: query_vendor bytedance), then :50190 -> 198.51.100.91:443 without a \
+                name: bytedance/tiktok by dns; :40191 -> 10.10.0.1:5335 gateway.icloud.com A 198.51.100.92, the \
+                query's length prefix in a segment of its own (query_vendor apple), then :50191 -> \
+                198.51.100.92:443: apple/icloud by dns; :50192 -> 203.0.113.193:1433 a TDS pre-login each way: \
+                no lookup, no vendor.",
+        bytes: ethernet(cap),
+    }
+}
+
