@@ -1634,3 +1634,16 @@ fn dns_over_tcp_off_port_53_is_read_by_its_content() {
     assert_all_frames_accounted(&r);
 }
 
+#[test]
+fn stun_over_tcp_is_read_from_the_stream_either_framing() {
+    let r = replay(&["stun_tcp.pcap"], &[]);
+    assert_eq!(r.flows.len(), 3, "{}", r.dump());
+    let turn = r.by_client_port(50290);
+    check(turn, &attributed("microsoft", "call", "stun", None));
+    check(turn, &[("stun_software", json!("Microsoft Teams")), ("proto", json!("tcp"))]);
+    check(r.by_client_port(50291), &attributed("microsoft", "call", "stun", None));
+    check(r.by_client_port(50292), &unattributed());
+    check(r.by_client_port(50292), &[("stun_software", Value::Null)]);
+    assert_eq!(r.metric(&flows_total("net-10-10", "microsoft", "call", false)), Some(2.0));
+    assert_all_frames_accounted(&r);
+}

@@ -91,6 +91,7 @@ pub fn all() -> Vec<Fixture> {
         encrypted_dns(),
         call_media(),
         dns_any_port(),
+        stun_tcp(),
     ]
 }
 
@@ -2640,3 +2641,43 @@ fn dns_any_port() -> Fixture {
     }
 }
 
+/// STUN over TCP: TURN-TCP's messages back to back, ICE-TCP's in RFC 4571
+/// frames; a call's vendor attributes read from the reassembled stream.
+fn stun_tcp() -> Fixture {
+    let mut cap = Capture::at(82 * MINUTE);
+    let framed = |m: &[u8]| [&::wire::len16(m.len()).to_be_bytes()[..], m].concat();
+    // A Teams client whose UDP is blocked: TURN over TCP 443, the Binding
+    // request cut across two segments, then ChannelData.
+    let teams = stun_binding(0x82, &[(0x8022, b"Microsoft Teams"), (0x8008, &[0, 0, 0, 6]), (0x8070, &[0, 0, 0, 2])]);
+    let mut client = teams.clone();
+    client.extend_from_slice(&[0x40, 0x00, 0x00, 0x06, 1, 2, 3, 4, 5, 6, 0, 0]);
+    let relayed = [(0x0016, xor_address("203.0.113.195:50600"))];
+    let server = stun_message(0x0103, [0x82; 12], &relayed);
+    let turn = Path::new("10.10.2.92:50290", "203.0.113.194:443");
+    tcp_conversation(&mut cap, &turn, isn(&turn), &client, &[0..30, 30..client.len()], &server);
+    cap.wait(SECOND);
+    // ICE-TCP (RFC 6544): a check in an RFC 4571 frame with Skype's 0x8006,
+    // then framed RTP.
+    let skype = stun_binding(0x83, &[(0x8006, &[0, 0, 0, 1])]);
+    let mut rtp = vec![0x80, 0x6f, 0x00, 0x01, 0, 0, 0, 0, 0x11, 0x22, 0x33, 0x44];
+    rtp.extend_from_slice(&XorShift::new(83).bytes(160));
+    let client = [framed(&skype), framed(&rtp)].concat();
+    let ice = Path::new("10.10.2.92:50291", "203.0.113.196:3478");
+    tcp_conversation(&mut cap, &ice, isn(&ice), &client, &[], &framed(&stun_message(0x0101, [0x83; 12], &[])));
+    cap.wait(SECOND);
+    // A STUN header without its cookie on TCP 3478: nothing read.
+    let mut cookieless = stun_binding(0x84, &[(0x8008, &[0, 0, 0, 6])]);
+    cookieless[4] = 0;
+    let other = Path::new("10.10.2.92:50292", "203.0.113.197:3478");
+    tcp_conversation(&mut cap, &other, isn(&other), &cookieless, &[], &cookieless);
+    Fixture {
+        name: "stun_tcp.pcap",
+        about: "STUN over TCP from 10.10.2.92: :50290 -> 203.0.113.194:443 TURN over TCP, a Binding request \
+                with SOFTWARE 'Microsoft Teams', MS-VERSION and MS-IMPLEMENTATION-VERSION across two \
+                segments, then ChannelData, and an Allocate success: microsoft/call by stun; :50291 -> \
+                203.0.113.196:3478 ICE-TCP, a check with 0x8006 in an RFC 4571 frame, then framed RTP: \
+                microsoft/call by stun; :50292 -> 203.0.113.197:3478 a STUN header without the magic cookie: \
+                no vendor.",
+        bytes: ethernet(cap),
+    }
+}
