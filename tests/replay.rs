@@ -1647,3 +1647,18 @@ fn stun_over_tcp_is_read_from_the_stream_either_framing() {
     assert_eq!(r.metric(&flows_total("net-10-10", "microsoft", "call", false)), Some(2.0));
     assert_all_frames_accounted(&r);
 }
+
+#[test]
+fn dns_over_quic_flows_are_marked() {
+    let r = replay(&["dns_over_quic.pcap"], &[]);
+    assert_eq!(r.flows.len(), 3, "{}", r.dump());
+    for (port, alpn, encrypted_dns) in
+        [(51290, "doq", json!("doq")), (51291, "doq-i02", json!("doq")), (51292, "h3", Value::Null)]
+    {
+        let f = r.by_client_port(port);
+        check(f, &unattributed());
+        check(f, &[("alpn", json!(alpn)), ("encrypted_dns", encrypted_dns), ("proto", json!("udp"))]);
+    }
+    check(r.by_client_port(51290), &[("server_name", json!("dns.adguard-dns.com"))]);
+    assert_all_frames_accounted(&r);
+}

@@ -92,6 +92,7 @@ pub fn all() -> Vec<Fixture> {
         call_media(),
         dns_any_port(),
         stun_tcp(),
+        dns_over_quic(),
     ]
 }
 
@@ -2678,6 +2679,32 @@ fn stun_tcp() -> Fixture {
                 203.0.113.196:3478 ICE-TCP, a check with 0x8006 in an RFC 4571 frame, then framed RTP: \
                 microsoft/call by stun; :50292 -> 203.0.113.197:3478 a STUN header without the magic cookie: \
                 no vendor.",
+        bytes: ethernet(cap),
+    }
+}
+
+/// DNS over QUIC (RFC 9250): UDP 853, or ALPN `doq` on another port.
+fn dns_over_quic() -> Fixture {
+    let mut cap = Capture::at(84 * MINUTE);
+    let doq = |cap: &mut Capture, path: &Path, sni: &str, alpn: &[&str], seed: u64| {
+        let hello = app::client_hello(&Hello { quic: true, alpn, seed, ..Hello::sni(sni) });
+        let dcid = XorShift::new(seed).bytes(8);
+        for datagram in app::quic_hello_datagrams(QUIC_V1, &dcid, &[seed.to_le_bytes()[0]; 4], &hello, 1) {
+            cap.push(path.udp(true, &datagram));
+        }
+        server_datagrams(cap, path, seed);
+    };
+    doq(&mut cap, &Path::new("10.10.2.94:51290", "203.0.113.198:853"), "dns.adguard-dns.com", &["doq"], 84);
+    cap.wait(SECOND);
+    // A draft version's ALPN, on a port of the resolver's choosing.
+    doq(&mut cap, &Path::new("10.10.2.94:51291", "203.0.113.199:8853"), "doq.example.net", &["doq-i02"], 85);
+    cap.wait(SECOND);
+    doq(&mut cap, &Path::new("10.10.2.94:51292", "203.0.113.199:443"), "www.example.net", &["h3"], 86);
+    Fixture {
+        name: "dns_over_quic.pcap",
+        about: "DNS over QUIC from 10.10.2.94, QUIC v1 Initials: :51290 -> 203.0.113.198:853 SNI \
+                dns.adguard-dns.com, ALPN doq: encrypted_dns doq; :51291 -> 203.0.113.199:8853 ALPN doq-i02 (a \
+                draft's): doq; :51292 -> 203.0.113.199:443 ALPN h3: null. No vendor.",
         bytes: ethernet(cap),
     }
 }
