@@ -11,8 +11,7 @@ use std::net::IpAddr;
 use crate::decode::IPPROTO_TCP;
 use crate::inspect::dns::{self, Message, RecordData, Svcb, TcpStart};
 use crate::inspect::{
-    Direction, Finding, FlowContext, FlowFinding, HostFact, Inspector, Probe, Progress, Registration, Report, Side,
-    Transport,
+    Direction, Finding, FlowContext, FlowFinding, Inspector, Probe, Progress, Registration, Report, Transport,
 };
 
 pub const REGISTRATION: Registration = Registration { name: "dns", transport: Transport::Both, probe, start };
@@ -85,16 +84,14 @@ impl Inspector for Messages {
 
 impl Messages {
     fn read(&self, dir: Direction, message: &[u8], report: &mut Report<'_>) {
-        let Ok(msg) = Message::new_checked(message) else { return };
         if self.local {
-            super::mdns::read(dir, message, report);
+            return super::mdns::read(dir, message, report);
         }
+        let Ok(msg) = Message::new_checked(message) else { return };
         let response = msg.is_response();
-        // mDNS responses usually carry no question, only their answers.
-        let question = msg.question().ok().flatten();
-        if let Some(q) = &question {
-            report(Finding::Flow(FlowFinding::DnsQuestion { name: q.name.as_str(), response, local: self.local }));
-        }
+        let Ok(Some(question)) = msg.question() else { return };
+        let name = question.name.as_str();
+        report(Finding::Flow(FlowFinding::DnsQuestion { name, response, local: false }));
         if !response {
             return;
         }
@@ -103,21 +100,13 @@ impl Messages {
             let addr: IpAddr = match record.data {
                 RecordData::A(a) => a.into(),
                 RecordData::Aaaa(a) => a.into(),
-                RecordData::Svcb(svcb) if !self.local && svcb.is_service() => {
-                    if let Some(q) = &question {
-                        read_service_binding(q.name.as_str(), &svcb, record.ttl, report);
-                    }
+                RecordData::Svcb(svcb) if svcb.is_service() => {
+                    read_service_binding(name, &svcb, record.ttl, report);
                     continue;
                 }
                 _ => continue,
             };
-            if self.local {
-                // A responder announces its own name and address.
-                let fact = HostFact::Hostname(record.name.as_str());
-                report(Finding::Host { side: Side::sender(dir), fact });
-            } else if let Some(q) = &question {
-                report(Finding::Flow(FlowFinding::DnsAnswer { name: q.name.as_str(), addr, ttl: record.ttl }));
-            }
+            report(Finding::Flow(FlowFinding::DnsAnswer { name, addr, ttl: record.ttl }));
         }
     }
 }
