@@ -159,8 +159,11 @@ impl<'a> Message<'a> {
 /// The section a record is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Section {
+    /// What was asked for, or what a responder announces unasked.
     Answer,
+    /// Records a prober claims (RFC 6762 §8.2).
     Authority,
+    /// Records that go with the answers (a service's SRV target's address).
     Additional,
 }
 
