@@ -72,8 +72,9 @@ pub fn is_public_resolver(name: &str) -> bool {
     })
 }
 
-/// What a TLS or QUIC hello says: one to TCP 853 is DoT and one to UDP 853
-/// DoQ, whatever its name; one naming a public resolver is DoH elsewhere.
+/// What a TLS or QUIC hello says: one to TCP 853 is DNS over TLS and one to
+/// UDP 853 DNS over QUIC, whatever its name; one naming a public resolver is
+/// DNS over HTTPS elsewhere.
 pub fn from_hello(protocol: u8, server_port: u16, server_name: Option<&str>) -> Option<EncryptedDns> {
     match (protocol, server_port) {
         (IPPROTO_TCP, DOT_PORT) => return Some(EncryptedDns::Dot),
@@ -84,8 +85,8 @@ pub fn from_hello(protocol: u8, server_port: u16, server_name: Option<&str>) -> 
 }
 
 /// What the protocol a hello offers first says, on any port: `doq` (RFC
-/// 9250 §4.1.1; `doq-i00` to `doq-i12` while it was a draft, which AdGuard
-/// and others still offer) over QUIC, `dot` (IANA's ALPN registry, for RFC
+/// 9250 §4.1.1; `doq-i00` to `doq-i12` while it was a draft, which some
+/// resolvers still offer) over QUIC, `dot` (IANA's ALPN registry, for RFC
 /// 7858) over TLS.
 pub fn from_alpn(protocol: u8, alpn: &str) -> Option<EncryptedDns> {
     match protocol {

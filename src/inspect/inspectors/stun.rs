@@ -87,26 +87,38 @@ impl Inspector for Checks {
     }
 }
 
+/// What a direction's first bytes said.
+#[derive(Clone, Copy, Default)]
+enum Start {
+    /// Not read yet.
+    #[default]
+    Unread,
+    /// STUN, framed this way.
+    Stun(TcpFraming),
+    /// Something else (its start lost to the capture): skipped.
+    Other,
+}
+
 /// Over TCP: each direction's frames in turn, its framing read from its
 /// first bytes (each side of an ICE-TCP or TURN connection frames alike,
 /// but a direction whose start was lost is only skipped).
 #[derive(Default)]
 struct StreamChecks {
     count: Count,
-    framing: [Option<Option<TcpFraming>>; 2],
+    starts: [Start; 2],
 }
 
 impl Inspector for StreamChecks {
     fn feed(&mut self, dir: Direction, data: &[u8], report: &mut Report<'_>) -> Progress {
-        let framing = match self.framing[dir.index()] {
-            Some(framing) => framing,
-            None => match stun::tcp_start(data) {
+        let start = &mut self.starts[dir.index()];
+        if let Start::Unread = start {
+            *start = match stun::tcp_start(data) {
                 TcpStart::TooShort => return wait_for_more(data),
-                TcpStart::Stun(framing) => *self.framing[dir.index()].insert(Some(framing)),
-                TcpStart::NotStun => *self.framing[dir.index()].insert(None),
-            },
-        };
-        let Some(framing) = framing else { return Progress::More { consumed: data.len() } };
+                TcpStart::Stun(framing) => Start::Stun(framing),
+                TcpStart::NotStun => Start::Other,
+            };
+        }
+        let Start::Stun(framing) = *start else { return Progress::More { consumed: data.len() } };
         let mut consumed = 0;
         while let Some(rest) = data.get(consumed..).filter(|r| !r.is_empty()) {
             let n = match stun::tcp_frame(rest, framing) {
