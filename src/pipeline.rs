@@ -4,11 +4,11 @@
 //! records; nothing on the packet path is shared with another thread but
 //! the DNS answer cache and the call table, which the workers of a sensor
 //! share (a shard lock per new flow and per vendor answer or call
-//! candidate, see [`DnsCache`] and [`CallTable`]) so that a connection finds
-//! the answer, and a call's media its call, whichever worker read it. Whoever drives
-//! the pipeline takes what it produced as a [`Batch`] (at a flush, or at
-//! the end) and merges it where it likes: the replay's main thread, the
-//! live sensor's collector.
+//! candidate, see [`DnsCache`] and [`CallTable`]) so that a connection
+//! finds the answer, and a call's media its call, whichever worker read it.
+//! Whoever drives the pipeline takes what it produced as a [`Batch`] (at a
+//! flush, or at the end) and merges it where it likes: the replay's main
+//! thread, the live sensor's collector.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
