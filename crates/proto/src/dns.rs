@@ -563,8 +563,7 @@ impl FusedIterator for Answers<'_> {}
 /// whole first message is present, and returns just that message (a segment
 /// may carry further pipelined messages after it). `None` if it is cut short.
 pub fn tcp_message(payload: &[u8]) -> Option<&[u8]> {
-    let (&len, rest) = payload.split_first_chunk::<2>()?;
-    rest.get(..usize::from(u16::from_be_bytes(len)))
+    Reader::new(payload).vec16().ok()
 }
 
 /// What the start of a TCP stream says about it carrying DNS, read by its
@@ -601,8 +600,9 @@ const CLASS_ANY: u16 = 255;
 /// prefix of its own fails one of these long before the end, so the check
 /// can run on every TCP flow that no other protocol claims.
 pub fn tcp_stream_start(stream: &[u8]) -> TcpStart {
-    let Some((&prefix, rest)) = stream.split_first_chunk::<2>() else { return TcpStart::TooShort };
-    let len = usize::from(u16::from_be_bytes(prefix));
+    let mut r = Reader::new(stream);
+    let Ok(len) = r.be16().map(usize::from) else { return TcpStart::TooShort };
+    let rest = r.rest();
     if len < field::HEADER_LEN + field::MIN_QUESTION_LEN {
         return TcpStart::NotDns;
     }
