@@ -2,12 +2,13 @@
 //!
 //! One [`Pipeline`] per worker owns its flow table, counters and ended-flow
 //! records; nothing on the packet path is shared with another thread but
-//! the DNS answer cache, which the workers of a live sensor share (a shard
-//! lock per new flow and per vendor answer, see [`DnsCache`]) so that a
-//! connection finds the answer whichever worker read it. Whoever drives
-//! the pipeline takes what it produced as a [`Batch`] (at a flush, or at
-//! the end) and merges it where it likes: the replay's main thread, the
-//! live sensor's collector.
+//! the DNS answer cache and the call table, which the workers of a sensor
+//! share (a shard lock per new flow and per vendor answer or call
+//! candidate, see [`DnsCache`] and [`CallTable`]) so that a connection
+//! finds the answer, and a call's media its call, whichever worker read it.
+//! Whoever drives the pipeline takes what it produced as a [`Batch`] (at a
+//! flush, or at the end) and merges it where it likes: the replay's main
+//! thread, the live sensor's collector.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -160,8 +161,9 @@ pub struct Pipeline {
     flows: FlowTable<FlowState>,
     /// Shared with the other workers of a live sensor.
     dns: Arc<DnsCache>,
-    /// Candidate addresses of calls, for their media flows.
-    calls: CallTable,
+    /// Candidate addresses of calls, for their media flows; shared like
+    /// `dns`.
+    calls: Arc<CallTable>,
     defrag: Defragmenter,
     inspect_budget: InspectBudget,
     stats: PacketStats,
@@ -194,7 +196,7 @@ impl Pipeline {
             rules,
             flows: FlowTable::new(max_flows, timeouts),
             dns: Self::new_dns_cache(),
-            calls: CallTable::default(),
+            calls: Self::new_call_table(),
             defrag: Defragmenter::default(),
             inspect_budget: InspectBudget::default(),
             dns_queries: HashMap::new(),
@@ -227,6 +229,18 @@ impl Pipeline {
         self.dns = cache;
     }
 
+    /// A call table of the default size, for workers to share through
+    /// [`Pipeline::share_call_table`].
+    pub fn new_call_table() -> Arc<CallTable> {
+        Arc::new(CallTable::default())
+    }
+
+    /// Ties media flows to calls through `table`, shared with other
+    /// workers, instead of a table of its own.
+    pub fn share_call_table(&mut self, table: Arc<CallTable>) {
+        self.calls = table;
+    }
+
     /// Registers an input (file or interface) and returns its index.
     pub fn add_source(&mut self, name: &str) -> usize {
         self.sources.push(name.to_owned());
@@ -252,7 +266,6 @@ impl Pipeline {
         // Lookups counted so far belong to the old rules' vendor ids.
         self.flush_dns_queries();
         self.rules = rules;
-        self.calls.clear();
         let rules = self.rules.clone();
         self.flows.for_each_mut(|_, f| {
             let addrs = f.addrs();
@@ -356,7 +369,7 @@ impl Pipeline {
             let mut env = InspectEnv {
                 rules: &self.rules,
                 dns: &self.dns,
-                calls: &mut self.calls,
+                calls: &self.calls,
                 queries: &mut self.dns_queries,
                 budget: &self.inspect_budget,
                 hosts: &mut self.out.hosts,
@@ -473,9 +486,9 @@ impl Pipeline {
 
 /// What inspecting a payload may change besides the flow itself.
 struct InspectEnv<'a> {
-    rules: &'a Rules,
+    rules: &'a Arc<Rules>,
     dns: &'a DnsCache,
-    calls: &'a mut CallTable,
+    calls: &'a CallTable,
     queries: &'a mut HashMap<(Arc<str>, VendorId), u64>,
     budget: &'a InspectBudget,
     hosts: &'a mut HostTable,
@@ -521,7 +534,7 @@ fn inspect_payload(env: &mut InspectEnv<'_>, flow: &mut FlowState, p: &Packet<'_
         Finding::Flow(f) => match attribution.apply(env.rules, &addrs, f, env.dns, ts) {
             Applied::VendorQuery(vendor) => *env.queries.entry((segment.clone(), vendor)).or_default() += 1,
             Applied::Call(entry) => {
-                attribution.call_candidates().iter().for_each(|&c| env.calls.remember(c, entry, ts));
+                attribution.call_candidates().iter().for_each(|&c| env.calls.remember(c, entry, env.rules, ts));
             }
             Applied::Nothing => {}
         },
@@ -596,7 +609,7 @@ fn new_flow(
         .then(|| {
             let (client, server) =
                 (SocketAddr::new(client.addr, client.port), SocketAddr::new(server.addr, server.port));
-            calls.lookup(server, ts).or_else(|| calls.lookup(client, ts))
+            calls.lookup(server, rules, ts).or_else(|| calls.lookup(client, rules, ts))
         })
         .flatten();
     let f = FlowState {

@@ -57,7 +57,8 @@ fn the_office_capture_gives_exactly_its_device_table() {
         "3a:71:0e:5c:2b:19 [10.10.4.23] johns-iphone.local apple phone - iOS banned=true \
          evidence=[dhcp:apple,mdns:apple,http_user_agent:apple] \
          traffic=[apple/captive=1,apple/icloud=1,apple/push=1,none/none=1]",
-        "3c:22:fb:10:20:30 [10.10.4.30] - apple computer MacBookPro18,3 macOS banned=true \
+        // Its name from its A record, after instance names with spaces and an apostrophe.
+        "3c:22:fb:10:20:30 [10.10.4.30] anns-macbook-pro.local apple computer MacBookPro18,3 macOS banned=true \
          evidence=[oui:apple,mdns:apple,http_user_agent:apple] traffic=[none/none=5]",
         "3c:ef:8c:04:05:06 [10.10.8.20] - dahua recorder DHI-NVR4104-P-4KS2 - banned=true \
          evidence=[oui:dahua,dhip:dahua] traffic=[none/none=1]",

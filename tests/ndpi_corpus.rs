@@ -120,12 +120,6 @@ const EXCLUSIONS: &[Exclusion] = &[
                  the server certificate (O=Huawei, SAN oss.huawei.com), which vendorwatch does not read",
     },
     Exclusion {
-        capture: "stun.pcap",
-        flow: "tcp 10.77.110.51:41588 <-> 10.206.50.239:42000 vlan 1611",
-        reason: "STUN over TCP between two private addresses, no name; nDPI's Teams label rests on \
-                 Microsoft-specific STUN attributes, which vendorwatch does not read",
-    },
-    Exclusion {
         capture: "instagram.pcap",
         flow: "tcp 192.168.0.103:60908 <-> 46.33.70.136:443",
         reason: INSTAGRAM_PREFIX,

@@ -1615,3 +1615,50 @@ fn media_to_a_calls_stun_candidates_is_the_calls() {
     assert_eq!(r.metric(&flows_total("net-10-10", "microsoft", "call", false)), Some(3.0));
     assert_all_frames_accounted(&r);
 }
+
+#[test]
+fn dns_over_tcp_off_port_53_is_read_by_its_content() {
+    let r = replay(&["dns_any_port.pcap"], &[]);
+    assert_eq!(r.flows.len(), 5, "{}", r.dump());
+    for (port, vendor) in [(40190, "bytedance"), (40191, "apple")] {
+        check(r.by_client_port(port), &[("vendor", Value::Null), ("query_vendor", json!(vendor))]);
+    }
+    let f = r.by_client_port(50190);
+    check(f, &attributed("bytedance", "tiktok", "dns", Some("p16-sign-va.tiktokcdn.com")));
+    check(r.by_client_port(50191), &attributed("apple", "icloud", "dns", Some("gateway.icloud.com")));
+    let tds = r.by_client_port(50192);
+    check(tds, &unattributed());
+    check(tds, &[("query_vendor", Value::Null)]);
+    assert_eq!(r.metric(&dns_queries("net-10-10", "bytedance", false)), Some(1.0));
+    assert_eq!(r.metric(&dns_queries("net-10-10", "apple", false)), Some(1.0));
+    assert_all_frames_accounted(&r);
+}
+
+#[test]
+fn stun_over_tcp_is_read_from_the_stream_either_framing() {
+    let r = replay(&["stun_tcp.pcap"], &[]);
+    assert_eq!(r.flows.len(), 3, "{}", r.dump());
+    let turn = r.by_client_port(50290);
+    check(turn, &attributed("microsoft", "call", "stun", None));
+    check(turn, &[("stun_software", json!("Microsoft Teams")), ("proto", json!("tcp"))]);
+    check(r.by_client_port(50291), &attributed("microsoft", "call", "stun", None));
+    check(r.by_client_port(50292), &unattributed());
+    check(r.by_client_port(50292), &[("stun_software", Value::Null)]);
+    assert_eq!(r.metric(&flows_total("net-10-10", "microsoft", "call", false)), Some(2.0));
+    assert_all_frames_accounted(&r);
+}
+
+#[test]
+fn dns_over_quic_flows_are_marked() {
+    let r = replay(&["dns_over_quic.pcap"], &[]);
+    assert_eq!(r.flows.len(), 3, "{}", r.dump());
+    for (port, alpn, encrypted_dns) in
+        [(51290, "doq", json!("doq")), (51291, "doq-i02", json!("doq")), (51292, "h3", Value::Null)]
+    {
+        let f = r.by_client_port(port);
+        check(f, &unattributed());
+        check(f, &[("alpn", json!(alpn)), ("encrypted_dns", encrypted_dns), ("proto", json!("udp"))]);
+    }
+    check(r.by_client_port(51290), &[("server_name", json!("dns.adguard-dns.com"))]);
+    assert_all_frames_accounted(&r);
+}

@@ -166,6 +166,10 @@ pub fn dns(data: &[u8]) {
     if let Some(msg) = dns::tcp_message(data) {
         walk_dns(msg);
     }
+    if dns::tcp_stream_start(data) == dns::TcpStart::Dns {
+        let msg = dns::tcp_message(data).expect("a stream start taken for DNS holds its whole message");
+        assert!(dns::Message::new_checked(msg).is_ok(), "a stream start taken for DNS does not parse");
+    }
 }
 
 /// The input as the first payload of an HTTP flow.
@@ -179,7 +183,8 @@ pub fn http(data: &[u8]) {
     }
 }
 
-/// The input as a UDP datagram that may be a STUN message.
+/// The input as a UDP datagram that may be a STUN message, and as a TCP
+/// stream of STUN frames.
 pub fn stun(data: &[u8]) {
     if let Ok(message) = stun::Message::new_checked(data) {
         assert!(message.total_len() <= data.len(), "a message longer than its datagram");
@@ -189,6 +194,23 @@ pub fn stun(data: &[u8]) {
             let _ = attr.is_vendor_specific();
         }
     }
+    // The input as a TCP stream, in either framing.
+    for framing in [stun::TcpFraming::Direct, stun::TcpFraming::Rfc4571] {
+        let mut rest = data;
+        while !rest.is_empty() {
+            let n = match stun::tcp_frame(rest, framing) {
+                stun::TcpFrame::Message(message, n) => {
+                    assert!(message.total_len() <= n, "a message longer than its frame");
+                    n
+                }
+                stun::TcpFrame::Other(n) => n,
+                stun::TcpFrame::Incomplete | stun::TcpFrame::Lost => break,
+            };
+            assert!(n > 0 && n <= rest.len(), "a frame of {n} bytes in {}", rest.len());
+            rest = &rest[n..];
+        }
+    }
+    let _ = stun::tcp_start(data);
 }
 
 /// Server ports of the TCP inspectors: the preambles' (SMTP, FTP, POP3, IMAP,

@@ -62,6 +62,7 @@ impl<'e> Worker<'e> {
     pub fn new(plan: &Plan, index: usize, emit: &'e mut dyn FnMut(Event)) -> Self {
         let mut pipeline = Pipeline::new(plan.rules.clone(), plan.max_flows, plan.records);
         pipeline.share_dns_cache(plan.dns.clone());
+        pipeline.share_call_table(plan.calls.clone());
         pipeline.drive_expiry();
         Worker { index, pipeline, emit, seq: 0 }
     }

@@ -34,6 +34,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 
 use vendorwatch::aggregate::{Aggregator, Policy};
+use vendorwatch::classify::calls::CallTable;
 use vendorwatch::classify::dns_cache::DnsCache;
 use vendorwatch::export::flowlog::{FlowLog, FlowRecord};
 use vendorwatch::export::metrics::{Exposition, Kind, write_counters};
@@ -150,6 +151,8 @@ pub(crate) struct Live {
     pub recent: RecentFlows,
     /// The workers' one DNS answer cache.
     dns: Arc<DnsCache>,
+    /// The workers' one call table.
+    calls: Arc<CallTable>,
     pub stop: AtomicBool,
     pub host_window: Duration,
     config: Option<PathBuf>,
@@ -173,6 +176,7 @@ impl Live {
             handles,
             recent: RecentFlows::new(opts.recent_flows),
             dns: Pipeline::new_dns_cache(),
+            calls: Pipeline::new_call_table(),
             stop: AtomicBool::new(false),
             host_window: opts.host_window,
             config: opts.config.clone(),
@@ -654,6 +658,7 @@ impl Worker {
         // picked up at the next check and applied again, which is harmless.
         let mut pipeline = Pipeline::with_timeouts(live.rules.current(), self.max_flows, self.timeouts, self.records);
         pipeline.share_dns_cache(live.dns.clone());
+        pipeline.share_call_table(live.calls.clone());
         pipeline.set_interface_names(self.interface_names.clone());
         let interface = self.interface_names[self.interface_index as usize].clone();
         let source = pipeline.add_source(&interface);

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use vendorwatch::aggregate::{Aggregator, Policy};
+use vendorwatch::classify::calls::CallTable;
 use vendorwatch::classify::dns_cache::DnsCache;
 use vendorwatch::export::flowlog::{FlowLog, FlowRecord};
 use vendorwatch::export::hosts::host_records;
@@ -213,6 +214,8 @@ pub(super) struct Plan {
     /// One DNS answer cache for all workers, bounded as one worker's, so
     /// that its contents and evictions do not depend on the worker count.
     pub dns: Arc<DnsCache>,
+    /// One call table for all workers, for the same reason.
+    pub calls: Arc<CallTable>,
 }
 
 /// Reads every input and routes its frames to the workers behind `lanes`.
@@ -492,6 +495,7 @@ pub fn run(
         max_time_jump: opts.max_time_jump,
         frames_seen: Arc::new(AtomicU64::new(0)),
         dns: Pipeline::new_dns_cache(),
+        calls: Pipeline::new_call_table(),
     };
     let mut outputs = Outputs {
         workers,

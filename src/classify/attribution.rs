@@ -175,7 +175,10 @@ impl Attribution {
                     self.offer_name(rules, addrs, evidence, name);
                 }
             }
-            FlowFinding::Alpn(alpn) => self.alpn = Some(truncated(alpn, MAX_NAME).into()),
+            FlowFinding::Alpn(alpn) => {
+                self.encrypted_dns = encrypted_dns::from_alpn(addrs.protocol, alpn).or(self.encrypted_dns);
+                self.alpn = Some(truncated(alpn, MAX_NAME).into());
+            }
             FlowFinding::UserAgent(agent) => {
                 let agent = truncated(agent, MAX_USER_AGENT);
                 self.user_agent = Some(agent.into());

@@ -1,12 +1,15 @@
-//! DNS that a sensor cannot read: DNS over TLS (RFC 7858) and DNS over
-//! HTTPS (RFC 8484). Their flows hide the names looked up, so the flow log
-//! marks them; what tells them apart from other TLS is the port (853) or
-//! the resolver's own name in the hello.
+//! DNS that a sensor cannot read: DNS over TLS (RFC 7858), over HTTPS (RFC
+//! 8484) and over QUIC (RFC 9250). Their flows hide the names looked up, so
+//! the flow log marks them; what tells them apart from other TLS and QUIC
+//! is the port (853), the protocol the client offers by ALPN (`dot`,
+//! `doq`), or the resolver's own name in the hello.
 
-use crate::decode::IPPROTO_TCP;
+use crate::decode::{IPPROTO_TCP, IPPROTO_UDP};
 
 /// RFC 7858 §3.1: DNS over TLS.
 pub const DOT_PORT: u16 = 853;
+/// RFC 9250 §4.1.1: DNS over QUIC, the same number on UDP.
+pub const DOQ_PORT: u16 = 853;
 
 /// RFC 8484 §6: the media type of DNS messages in HTTP.
 pub const DNS_MESSAGE_MEDIA_TYPE: &str = "application/dns-message";
@@ -18,6 +21,8 @@ pub enum EncryptedDns {
     Dot,
     /// DNS over HTTPS (RFC 8484).
     Doh,
+    /// DNS over QUIC (RFC 9250, UDP 853 or ALPN `doq`).
+    Doq,
 }
 
 impl EncryptedDns {
@@ -26,6 +31,7 @@ impl EncryptedDns {
         match self {
             EncryptedDns::Dot => "dot",
             EncryptedDns::Doh => "doh",
+            EncryptedDns::Doq => "doq",
         }
     }
 }
@@ -66,13 +72,28 @@ pub fn is_public_resolver(name: &str) -> bool {
     })
 }
 
-/// What a TLS or QUIC hello says: one to TCP 853 is DoT whatever its name;
-/// one naming a public resolver is DoH elsewhere.
+/// What a TLS or QUIC hello says: one to TCP 853 is DNS over TLS and one to
+/// UDP 853 DNS over QUIC, whatever its name; one naming a public resolver is
+/// DNS over HTTPS elsewhere.
 pub fn from_hello(protocol: u8, server_port: u16, server_name: Option<&str>) -> Option<EncryptedDns> {
-    if protocol == IPPROTO_TCP && server_port == DOT_PORT {
-        return Some(EncryptedDns::Dot);
+    match (protocol, server_port) {
+        (IPPROTO_TCP, DOT_PORT) => return Some(EncryptedDns::Dot),
+        (IPPROTO_UDP, DOQ_PORT) => return Some(EncryptedDns::Doq),
+        _ => {}
     }
     server_name.filter(|name| is_public_resolver(name)).map(|_| EncryptedDns::Doh)
+}
+
+/// What the protocol a hello offers first says, on any port: `doq` (RFC
+/// 9250 §4.1.1; `doq-i00` to `doq-i12` while it was a draft, which some
+/// resolvers still offer) over QUIC, `dot` (IANA's ALPN registry, for RFC
+/// 7858) over TLS.
+pub fn from_alpn(protocol: u8, alpn: &str) -> Option<EncryptedDns> {
+    match protocol {
+        IPPROTO_UDP if alpn == "doq" || alpn.starts_with("doq-i") => Some(EncryptedDns::Doq),
+        IPPROTO_TCP if alpn == "dot" => Some(EncryptedDns::Dot),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -99,7 +120,19 @@ mod tests {
         assert_eq!(from_hello(IPPROTO_TCP, 853, Some("dns.google")), Some(EncryptedDns::Dot));
         assert_eq!(from_hello(IPPROTO_TCP, 443, Some("dns.google")), Some(EncryptedDns::Doh));
         assert_eq!(from_hello(IPPROTO_UDP, 443, Some("cloudflare-dns.com")), Some(EncryptedDns::Doh));
-        assert_eq!(from_hello(IPPROTO_UDP, 853, None), None, "DNS over QUIC is neither");
+        assert_eq!(from_hello(IPPROTO_UDP, 853, None), Some(EncryptedDns::Doq), "DNS over QUIC");
+        assert_eq!(from_hello(IPPROTO_UDP, 853, Some("dns.adguard-dns.com")), Some(EncryptedDns::Doq));
         assert_eq!(from_hello(IPPROTO_TCP, 443, Some("www.google.com")), None);
+    }
+
+    #[test]
+    fn dns_alpns_mark_their_transport_on_any_port() {
+        assert_eq!(from_alpn(IPPROTO_UDP, "doq"), Some(EncryptedDns::Doq));
+        assert_eq!(from_alpn(IPPROTO_UDP, "doq-i02"), Some(EncryptedDns::Doq));
+        assert_eq!(from_alpn(IPPROTO_TCP, "dot"), Some(EncryptedDns::Dot));
+        for (protocol, alpn) in [(IPPROTO_TCP, "doq"), (IPPROTO_UDP, "dot"), (IPPROTO_UDP, "h3"), (IPPROTO_UDP, "doqx")]
+        {
+            assert_eq!(from_alpn(protocol, alpn), None, "{alpn} over {protocol}");
+        }
     }
 }

@@ -79,8 +79,8 @@ pub struct FlowRecord {
     /// A DNS lookup whose HTTPS/SVCB answer published an ECH configuration:
     /// the name looked up is reached with real ECH.
     pub ech_config: bool,
-    /// `dot` (DNS over TLS) or `doh` (DNS over HTTPS): DNS whose names are
-    /// hidden.
+    /// `dot` (DNS over TLS), `doh` (DNS over HTTPS) or `doq` (DNS over
+    /// QUIC): DNS whose names are hidden.
     pub encrypted_dns: Option<&'static str>,
     /// Packets both ways.
     pub packets: u64,

@@ -833,6 +833,23 @@ mod tests {
     }
 
     #[test]
+    fn dns_over_tcp_is_read_on_any_port_by_its_content() {
+        let framed = |m: Vec<u8>| [&u16::try_from(m.len()).unwrap().to_be_bytes()[..], &m].concat();
+        let query = framed(app::dns_query(1, "www.tiktok.com", 1));
+        let question =
+            |name| format!("{:?}", Finding::Flow(FlowFinding::DnsQuestion { name, response: false, local: false }));
+        for port in [8853, 5335, 443] {
+            let ctx = FlowContext { protocol: IPPROTO_TCP, client_port: 40000, server_port: port };
+            let whole = feed_tcp(&ctx, &[(Direction::FromClient, 0, &query)], &InspectBudget::default());
+            assert_eq!(whole.findings, vec![question("www.tiktok.com")], "port {port}");
+            let (prefix, message) = query.split_at(2);
+            let segments = [(Direction::FromClient, 0, prefix), (Direction::FromClient, 2, message)];
+            let split = feed_tcp(&ctx, &segments, &InspectBudget::default());
+            assert_eq!(split.findings, vec![question("www.tiktok.com")], "port {port}, prefix apart");
+        }
+    }
+
+    #[test]
     fn mdns_answers_are_host_names_not_lookups() {
         let ctx = FlowContext { protocol: IPPROTO_UDP, client_port: 5353, server_port: 5353 };
         let answer =

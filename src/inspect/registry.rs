@@ -8,7 +8,8 @@ use super::inspectors::{dhcp, dhcpv6, dhip, dns, http, preamble, quic, sadp, ssd
 /// Port-bound protocols first (DNS on its ports, whatever the payload looks
 /// like; the discovery protocols of LAN devices), then content-recognised
 /// ones; preambles before HTTP, which would take a CONNECT head for a plain
-/// request.
+/// request; DNS over TCP by content last, so it never takes a flow another
+/// protocol claims.
 pub static REGISTRY: &[Registration] = &[
     dns::REGISTRATION,
     dhcp::REGISTRATION,
@@ -22,4 +23,5 @@ pub static REGISTRY: &[Registration] = &[
     preamble::REGISTRATION,
     tls::REGISTRATION,
     http::REGISTRATION,
+    dns::TCP_ANY_PORT,
 ];

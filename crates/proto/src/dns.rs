@@ -6,7 +6,8 @@
 //!
 //! The input is untrusted traffic, so the parser is a zero-copy, checked view
 //! in the style of smoltcp: [`Message::new_checked`] validates the header,
-//! everything else is decoded lazily, and every offset is checked before use.
+//! everything else is decoded lazily, and every read goes through the
+//! crate's bounds-checked [`Reader`].
 //! Nothing allocates: names are decoded into the fixed inline buffer of
 //! [`Name`]. Work per message is bounded by its length (each record consumes
 //! bytes) and work per name by [`MAX_NAME_LEN`] plus a pointer-jump cap.
@@ -15,6 +16,8 @@ use core::fmt;
 use core::hash::{Hash, Hasher};
 use core::iter::FusedIterator;
 use std::net::{Ipv4Addr, Ipv6Addr};
+
+use crate::reader::Reader;
 
 /// Longest textual domain name, without the trailing dot.
 ///
@@ -40,16 +43,10 @@ const CLASS_IN: u16 = 1;
 /// lets mDNS responses teach addresses too, and no unicast class uses it.
 const CLASS_MASK: u16 = 0x7fff;
 
-/// Wire layout (RFC 1035 §4.1). Offsets of multi-byte fields are relative to
-/// the start of the fixed-size chunk they live in.
+/// Wire layout (RFC 1035 §4.1).
 mod field {
-    // Header: 12 bytes at the start of every message.
-    pub const ID: usize = 0;
-    pub const FLAGS: usize = 2;
-    pub const QDCOUNT: usize = 4;
-    pub const ANCOUNT: usize = 6;
-    pub const NSCOUNT: usize = 8;
-    pub const ARCOUNT: usize = 10;
+    // Header: ID, FLAGS, then the four section counts, 12 bytes at the
+    // start of every message.
     pub const HEADER_LEN: usize = 12;
 
     // Bits of the FLAGS word.
@@ -58,16 +55,11 @@ mod field {
     pub const OPCODE_MASK: u16 = 0x000f;
     pub const RCODE_MASK: u16 = 0x000f;
 
-    // Question: follows the QNAME.
-    pub const QTYPE: usize = 0;
-    pub const QCLASS: usize = 2;
+    // Question: QTYPE and QCLASS follow the QNAME.
     pub const QUESTION_FIXED_LEN: usize = 4;
 
-    // Resource record: follows the owner name; RDATA follows these 10 bytes.
-    pub const RR_TYPE: usize = 0;
-    pub const RR_CLASS: usize = 2;
-    pub const RR_TTL: usize = 4;
-    pub const RR_RDLENGTH: usize = 8;
+    // Resource record: TYPE, CLASS, TTL and RDLENGTH follow the owner name;
+    // RDATA follows these 10 bytes.
     pub const RR_FIXED_LEN: usize = 10;
 
     // Smallest possible question / record: a root name (one zero byte) plus
@@ -76,55 +68,45 @@ mod field {
     pub const MIN_RECORD_LEN: usize = 1 + RR_FIXED_LEN;
 
     // The top two bits of a label's length byte select its kind.
-    // SVCB/HTTPS RDATA (RFC 9460 §2.2): SvcPriority, TargetName, then
-    // SvcParams, each a key, a value length and the value.
-    pub const SVC_PRIORITY_LEN: usize = 2;
-    pub const SVC_PARAM_HEADER_LEN: usize = 4;
-
     pub const LABEL_KIND_MASK: u8 = 0xc0;
     pub const LABEL_KIND_NORMAL: u8 = 0x00;
     pub const LABEL_KIND_POINTER: u8 = 0xc0;
     pub const POINTER_HIGH_MASK: u8 = 0x3f;
 }
 
-/// Big-endian reads from a fixed-size chunk at a constant offset.
-///
-/// The offset is a const generic checked against the chunk size at compile
-/// time, so the indexing below can never fail at run time.
-trait ReadBe {
-    fn be16<const AT: usize>(&self) -> u16;
-    fn be32<const AT: usize>(&self) -> u32;
+/// Malformed or truncated DNS data: the crate's one parse error, under the
+/// name this module has always used. Callers only skip the message (or the
+/// rest of a section), they never report why.
+pub use crate::reader::Malformed as Error;
+
+/// The fixed header's fields.
+#[derive(Debug, Clone, Copy)]
+struct Header {
+    id: u16,
+    flags: u16,
+    questions: u16,
+    answers: u16,
+    authorities: u16,
+    additionals: u16,
 }
 
-impl<const N: usize> ReadBe for [u8; N] {
-    fn be16<const AT: usize>(&self) -> u16 {
-        const { assert!(AT + 2 <= N) };
-        u16::from_be_bytes([self[AT], self[AT + 1]])
+impl Header {
+    fn read(r: &mut Reader<'_>) -> Result<Header, Error> {
+        Ok(Header {
+            id: r.be16()?,
+            flags: r.be16()?,
+            questions: r.be16()?,
+            answers: r.be16()?,
+            authorities: r.be16()?,
+            additionals: r.be16()?,
+        })
     }
 
-    fn be32<const AT: usize>(&self) -> u32 {
-        const { assert!(AT + 4 <= N) };
-        u32::from_be_bytes([self[AT], self[AT + 1], self[AT + 2], self[AT + 3]])
+    /// Records in all three sections.
+    fn records(&self) -> usize {
+        [self.answers, self.authorities, self.additionals].into_iter().map(usize::from).sum()
     }
 }
-
-/// The `N` bytes at `at`, or `Error` if the message ends first.
-fn chunk<const N: usize>(data: &[u8], at: usize) -> Result<&[u8; N], Error> {
-    data.get(at..).and_then(<[u8]>::first_chunk).ok_or(Error)
-}
-
-/// Malformed or truncated DNS data. Deliberately carries no detail: callers
-/// only skip the message (or the rest of a section), they never report why.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Error;
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("malformed DNS message")
-    }
-}
-
-impl std::error::Error for Error {}
 
 /// A decoded domain name: ASCII-lowercased, dot-separated, no trailing dot;
 /// the root is the empty name.
@@ -214,33 +196,25 @@ impl fmt::Display for Name {
 /// outside the header, so the read position strictly decreases at every jump.
 fn read_name(data: &[u8], start: usize) -> Result<(Name, usize), Error> {
     let mut name = Name::ROOT;
-    let mut pos = start;
+    let mut r = Reader::at(data, start)?;
     let mut sequence_start = start;
     let mut end_in_place = None;
     let mut jumps = 0;
     loop {
-        let len_byte = *data.get(pos).ok_or(Error)?;
-        let after_len = pos.checked_add(1).ok_or(Error)?;
+        let len_byte = r.u8()?;
         match len_byte & field::LABEL_KIND_MASK {
             field::LABEL_KIND_NORMAL if len_byte == 0 => {
-                return Ok((name, end_in_place.unwrap_or(after_len)));
+                return Ok((name, end_in_place.unwrap_or(r.position())));
             }
-            field::LABEL_KIND_NORMAL => {
-                let label_end = after_len.checked_add(usize::from(len_byte)).ok_or(Error)?;
-                name.push_label(data.get(after_len..label_end).ok_or(Error)?)?;
-                pos = label_end;
-            }
+            field::LABEL_KIND_NORMAL => name.push_label(r.take(usize::from(len_byte))?)?,
             field::LABEL_KIND_POINTER => {
-                let low = *data.get(after_len).ok_or(Error)?;
-                let target = usize::from(u16::from_be_bytes([len_byte & field::POINTER_HIGH_MASK, low]));
+                let target = usize::from(u16::from_be_bytes([len_byte & field::POINTER_HIGH_MASK, r.u8()?]));
                 jumps += 1;
                 if target >= sequence_start || target < field::HEADER_LEN || jumps > MAX_POINTER_JUMPS {
                     return Err(Error);
                 }
-                if end_in_place.is_none() {
-                    end_in_place = Some(after_len.checked_add(1).ok_or(Error)?);
-                }
-                pos = target;
+                end_in_place.get_or_insert(r.position());
+                r = Reader::at(data, target)?;
                 sequence_start = target;
             }
             // 0b01 (extended, RFC 6891 deprecated) and 0b10 (reserved).
@@ -263,11 +237,9 @@ pub struct Question {
 /// Decodes the question at `start`; returns it and the offset after it.
 fn read_question(data: &[u8], start: usize) -> Result<(Question, usize), Error> {
     let (name, after_name) = read_name(data, start)?;
-    let fixed = chunk::<{ field::QUESTION_FIXED_LEN }>(data, after_name)?;
-    let question =
-        Question { name, qtype: fixed.be16::<{ field::QTYPE }>(), qclass: fixed.be16::<{ field::QCLASS }>() };
-    let end = after_name.checked_add(field::QUESTION_FIXED_LEN).ok_or(Error)?;
-    Ok((question, end))
+    let mut r = Reader::at(data, after_name)?;
+    let question = Question { name, qtype: r.be16()?, qclass: r.be16()? };
+    Ok((question, r.position()))
 }
 
 /// The decoded payload of a resource record.
@@ -323,16 +295,13 @@ pub struct Svcb<'a> {
 
 impl<'a> Svcb<'a> {
     fn parse(upto_rdata_end: &'a [u8], rdata_start: usize) -> Result<Self, Error> {
-        let priority = chunk::<{ field::SVC_PRIORITY_LEN }>(upto_rdata_end, rdata_start)?;
-        let name_start = rdata_start.checked_add(field::SVC_PRIORITY_LEN).ok_or(Error)?;
+        // SvcPriority, TargetName, then SvcParams (RFC 9460 §2.2).
+        let mut r = Reader::at(upto_rdata_end, rdata_start)?;
+        let priority = r.be16()?;
         // RFC 9460 forbids compressing TargetName; decoding a pointer anyway
         // costs nothing and stays within the record.
-        let (target, params_start) = read_name(upto_rdata_end, name_start)?;
-        let svcb = Svcb {
-            priority: u16::from_be_bytes(*priority),
-            target,
-            params: upto_rdata_end.get(params_start..).ok_or(Error)?,
-        };
+        let (target, params_start) = read_name(upto_rdata_end, r.position())?;
+        let svcb = Svcb { priority, target, params: Reader::at(upto_rdata_end, params_start)?.rest() };
         let mut previous = None;
         let mut params = SvcParams { rest: svcb.params };
         while let Some(param) = params.next_param()? {
@@ -421,11 +390,12 @@ impl<'a> SvcParams<'a> {
         if self.rest.is_empty() {
             return Ok(None);
         }
-        let (&[k0, k1, l0, l1], tail) =
-            self.rest.split_first_chunk::<{ field::SVC_PARAM_HEADER_LEN }>().ok_or(Error)?;
-        let (value, tail) = tail.split_at_checked(usize::from(u16::from_be_bytes([l0, l1]))).ok_or(Error)?;
-        self.rest = tail;
-        Ok(Some((u16::from_be_bytes([k0, k1]), value)))
+        // Each a key, a value length and the value.
+        let mut r = Reader::new(self.rest);
+        let key = r.be16()?;
+        let value = r.vec16()?;
+        self.rest = r.rest();
+        Ok(Some((key, value)))
     }
 }
 
@@ -441,12 +411,11 @@ impl<'a> Iterator for SvcParams<'a> {
 /// Decodes the resource record at `start`; returns it and the offset after it.
 fn read_record(data: &[u8], start: usize) -> Result<(Record<'_>, usize), Error> {
     let (name, after_name) = read_name(data, start)?;
-    let fixed = chunk::<{ field::RR_FIXED_LEN }>(data, after_name)?;
-    let rtype = fixed.be16::<{ field::RR_TYPE }>();
-    let class = fixed.be16::<{ field::RR_CLASS }>();
-    let ttl = fixed.be32::<{ field::RR_TTL }>();
-    let rdata_start = after_name.checked_add(field::RR_FIXED_LEN).ok_or(Error)?;
-    let rdata_end = rdata_start.checked_add(usize::from(fixed.be16::<{ field::RR_RDLENGTH }>())).ok_or(Error)?;
+    let mut r = Reader::at(data, after_name)?;
+    let (rtype, class, ttl) = (r.be16()?, r.be16()?, r.be32()?);
+    let rdata_len = r.vec16()?.len();
+    let rdata_end = r.position();
+    let rdata_start = rdata_end - rdata_len;
     // The message prefix ending with this record. Pointers only go backwards,
     // so a name in the RDATA decodes entirely within it, and its in-place
     // part cannot silently run past RDLENGTH into the next record.
@@ -478,7 +447,7 @@ fn read_record(data: &[u8], start: usize) -> Result<(Record<'_>, usize), Error> 
 #[derive(Debug, Clone, Copy)]
 pub struct Message<'a> {
     data: &'a [u8],
-    header: &'a [u8; field::HEADER_LEN],
+    header: Header,
 }
 
 impl<'a> Message<'a> {
@@ -487,16 +456,8 @@ impl<'a> Message<'a> {
     /// record 11, so counts the message cannot hold are rejected up front
     /// (cheap filtering of non-DNS traffic on DNS ports).
     pub fn new_checked(data: &'a [u8]) -> Result<Self, Error> {
-        let header = chunk::<{ field::HEADER_LEN }>(data, 0)?;
-        let questions = usize::from(header.be16::<{ field::QDCOUNT }>());
-        let records = [
-            header.be16::<{ field::ANCOUNT }>(),
-            header.be16::<{ field::NSCOUNT }>(),
-            header.be16::<{ field::ARCOUNT }>(),
-        ]
-        .into_iter()
-        .try_fold(0usize, |sum, count| sum.checked_add(usize::from(count)))
-        .ok_or(Error)?;
+        let header = Header::read(&mut Reader::new(data))?;
+        let (questions, records) = (usize::from(header.questions), header.records());
         let min_len = questions
             .checked_mul(field::MIN_QUESTION_LEN)
             .zip(records.checked_mul(field::MIN_RECORD_LEN))
@@ -510,12 +471,12 @@ impl<'a> Message<'a> {
     }
 
     fn flags(&self) -> u16 {
-        self.header.be16::<{ field::FLAGS }>()
+        self.header.flags
     }
 
     /// Transaction ID, which pairs a response with its query.
     pub fn id(&self) -> u16 {
-        self.header.be16::<{ field::ID }>()
+        self.header.id
     }
 
     /// True for responses (QR bit set).
@@ -537,12 +498,12 @@ impl<'a> Message<'a> {
 
     /// Number of entries in the question section.
     pub fn question_count(&self) -> u16 {
-        self.header.be16::<{ field::QDCOUNT }>()
+        self.header.questions
     }
 
     /// Number of records in the answer section.
     pub fn answer_count(&self) -> u16 {
-        self.header.be16::<{ field::ANCOUNT }>()
+        self.header.answers
     }
 
     /// The first question (the one clients ask), if any.
@@ -602,8 +563,96 @@ impl FusedIterator for Answers<'_> {}
 /// whole first message is present, and returns just that message (a segment
 /// may carry further pipelined messages after it). `None` if it is cut short.
 pub fn tcp_message(payload: &[u8]) -> Option<&[u8]> {
-    let (&len, rest) = payload.split_first_chunk::<2>()?;
-    rest.get(..usize::from(u16::from_be_bytes(len)))
+    Reader::new(payload).vec16().ok()
+}
+
+/// What the start of a TCP stream says about it carrying DNS, read by its
+/// content alone (no port): see [`tcp_stream_start`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcpStart {
+    /// A length prefix and a whole message that parses exactly to it.
+    Dns,
+    /// Not a DNS message.
+    NotDns,
+    /// Plausible so far, but the first message is not all there yet.
+    TooShort,
+}
+
+/// RFC 6895 §2.3: header RCODEs 11-15 are unassigned.
+const MAX_HEADER_RCODE: u16 = 10;
+/// Questions in one message: always one in practice (RFC 9619 makes that
+/// the rule); a few leave room for old or odd clients.
+const MAX_QUESTIONS: u16 = 4;
+/// A query's additional records: an OPT (EDNS), perhaps a TSIG.
+const MAX_QUERY_ADDITIONALS: u16 = 2;
+/// Bits of the FLAGS word a sane query leaves clear: AA, TC, Z and RCODE
+/// (a query is never truncated over TCP, and answers nothing).
+const QUERY_ZERO_FLAGS: u16 = 0x0400 | 0x0200 | 0x0040 | field::RCODE_MASK;
+const FLAG_Z: u16 = 0x0040;
+const CLASS_CH: u16 = 3;
+const CLASS_ANY: u16 = 255;
+
+/// Whether a TCP stream starts with a DNS message in RFC 1035 §4.2.2
+/// framing, whatever the port: a length prefix, then a standard query or
+/// response with one question (or a few) whose name is well-formed, and
+/// whose questions and records parse to exactly the length the prefix
+/// gives. A TLS record, an HTTP head or a binary protocol with a length
+/// prefix of its own fails one of these long before the end, so the check
+/// can run on every TCP flow that no other protocol claims.
+pub fn tcp_stream_start(stream: &[u8]) -> TcpStart {
+    let mut r = Reader::new(stream);
+    let Ok(len) = r.be16().map(usize::from) else { return TcpStart::TooShort };
+    let rest = r.rest();
+    if len < field::HEADER_LEN + field::MIN_QUESTION_LEN {
+        return TcpStart::NotDns;
+    }
+    // A header cut short is judged by what it has: the missing counts read
+    // as their most plausible values, so only what is there can reject.
+    let mut padded = [0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+    padded.iter_mut().zip(rest).for_each(|(h, &b)| *h = b);
+    let Ok(header) = Header::read(&mut Reader::new(&padded)) else { return TcpStart::NotDns };
+    if !header_is_plausible(&header) {
+        return TcpStart::NotDns;
+    }
+    let Some(message) = rest.get(..len) else { return TcpStart::TooShort };
+    if parses_exactly(message) { TcpStart::Dns } else { TcpStart::NotDns }
+}
+
+fn header_is_plausible(header: &Header) -> bool {
+    let (flags, questions) = (header.flags, header.questions);
+    let opcode = (flags >> field::OPCODE_SHIFT) & field::OPCODE_MASK;
+    if opcode != 0 || flags & FLAG_Z != 0 || !(1..=MAX_QUESTIONS).contains(&questions) {
+        return false;
+    }
+    if flags & field::FLAG_QR != 0 {
+        return flags & field::RCODE_MASK <= MAX_HEADER_RCODE;
+    }
+    flags & QUERY_ZERO_FLAGS == 0
+        && header.answers == 0
+        && header.authorities == 0
+        && header.additionals <= MAX_QUERY_ADDITIONALS
+}
+
+/// Every question (a name of at least one label, a sane class) and every
+/// record of all three sections parses, and the last ends where the
+/// message does.
+fn parses_exactly(message: &[u8]) -> bool {
+    let Ok(msg) = Message::new_checked(message) else { return false };
+    let mut pos = field::HEADER_LEN;
+    for _ in 0..msg.question_count() {
+        let Ok((question, end)) = read_question(message, pos) else { return false };
+        let class = question.qclass & CLASS_MASK;
+        if question.name.is_empty() || question.qtype == 0 || ![CLASS_IN, CLASS_CH, CLASS_ANY].contains(&class) {
+            return false;
+        }
+        pos = end;
+    }
+    let records = msg.header.records();
+    for _ in 0..records {
+        let Ok((_, end)) = read_record(message, pos) else { return false };
+        pos = end;
+    }
+    pos == message.len()
 }
 
 #[cfg(test)]
@@ -1167,9 +1216,65 @@ mod tests {
         assert_eq!(tcp_message(&[0, 0, 7]), Some(&[][..]));
     }
 
+    fn framed(message: &[u8]) -> Vec<u8> {
+        [&u16::try_from(message.len()).unwrap().to_be_bytes()[..], message].concat()
+    }
+
+    #[test]
+    fn a_stream_starting_with_a_whole_message_is_dns_whatever_its_port() {
+        let mut query = Buf::header(0x0100, 1, 0);
+        query.question("www.tiktok.com", TYPE_A);
+        let query = framed(query.bytes());
+        assert_eq!(tcp_stream_start(&query), TcpStart::Dns);
+        let response = framed(&CAPTURED_FACEBOOK);
+        assert_eq!(tcp_stream_start(&response), TcpStart::Dns);
+        // A pipelined second message after the first does not matter.
+        assert_eq!(tcp_stream_start(&[&query[..], &response[..5]].concat()), TcpStart::Dns);
+        for end in 0..response.len() {
+            assert_ne!(tcp_stream_start(&response[..end]), TcpStart::Dns, "{end} bytes");
+        }
+        assert_eq!(tcp_stream_start(&response[..20]), TcpStart::TooShort, "a message split across segments");
+        assert_eq!(tcp_stream_start(&response[..1]), TcpStart::TooShort);
+        // A header cut short is still judged by the bytes it has.
+        assert_eq!(tcp_stream_start(&[0, 40, 0x12, 0x34, 0x78]), TcpStart::NotDns, "opcode 15");
+        assert_eq!(tcp_stream_start(&[0, 40, 0x12, 0x34, 0x01, 0x00, 0x01]), TcpStart::NotDns, "257 questions");
+    }
+
+    #[test]
+    fn other_protocols_and_odd_messages_are_not_dns() {
+        // A TLS ClientHello record's start, an HTTP request, an SSH banner,
+        // a TDS pre-login, 0xff bytes.
+        let tls = [0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03, 0, 0, 0, 0, 0];
+        let tds = [0x12, 0x01, 0x00, 0x2f, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x1a, 0x00, 0x06, 0x01, 0x00, 0x20];
+        for stream in [&tls[..], b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", b"SSH-2.0-OpenSSH_9.6\r\n", &tds, &[0xff; 64]] {
+            assert_eq!(tcp_stream_start(stream), TcpStart::NotDns, "{stream:?}");
+        }
+        let query = |flags: u16, counts: [u16; 3], tail: &[u8]| {
+            let mut buf = Buf::header(flags, 1, counts[0]);
+            buf.question("www.apple.com", TYPE_A).raw(tail);
+            let mut bytes = buf.bytes().to_vec();
+            bytes[8..10].copy_from_slice(&counts[1].to_be_bytes());
+            bytes[10..12].copy_from_slice(&counts[2].to_be_bytes());
+            framed(&bytes)
+        };
+        assert_eq!(tcp_stream_start(&query(0x0100, [0; 3], &[])), TcpStart::Dns);
+        // Opcode 2 (STATUS), the Z bit, a query with an answer count, a
+        // byte the counts leave unexplained, a root question.
+        assert_eq!(tcp_stream_start(&query(0x1000, [0; 3], &[])), TcpStart::NotDns);
+        assert_eq!(tcp_stream_start(&query(0x0040, [0; 3], &[])), TcpStart::NotDns);
+        assert_eq!(tcp_stream_start(&query(0x0100, [1, 0, 0], &[0; 11])), TcpStart::NotDns);
+        assert_eq!(tcp_stream_start(&query(0x0100, [0; 3], &[0])), TcpStart::NotDns);
+        let mut root = Buf::header(0, 1, 0);
+        root.question("", 2);
+        assert_eq!(tcp_stream_start(&framed(root.bytes())), TcpStart::NotDns);
+        // An EDNS OPT record in the additional section is a query's own.
+        let opt = [0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0];
+        assert_eq!(tcp_stream_start(&query(0x0120, [0, 0, 1], &opt)), TcpStart::Dns);
+    }
+
     #[test]
     fn error_and_name_formatting() {
-        assert_eq!(Error.to_string(), "malformed DNS message");
+        assert_eq!(Error.to_string(), "malformed message");
         let n = name("Www.Example");
         assert_eq!(format!("{n} {n:?}"), "www.example Name(\"www.example\")");
     }

@@ -36,6 +36,16 @@ impl<'a> Reader<'a> {
         Reader { bytes, pos: 0 }
     }
 
+    /// A cursor at offset `pos` of `bytes`: for formats whose fields point
+    /// back into the message (DNS name compression).
+    ///
+    /// # Errors
+    ///
+    /// [`Malformed`] if `pos` is past the end.
+    pub fn at(bytes: &'a [u8], pos: usize) -> Result<Self, Malformed> {
+        if pos > bytes.len() { Err(Malformed) } else { Ok(Reader { bytes, pos }) }
+    }
+
     /// Offset of the next byte from the start of the slice.
     #[must_use]
     pub fn position(&self) -> usize {
@@ -209,6 +219,14 @@ mod tests {
         assert_eq!(Reader::new(&[0, 1]).take(usize::MAX), Err(Malformed));
         assert_eq!(Reader::new(&[]).u8(), Err(Malformed));
         assert_eq!(Reader::new(&[]).skip(1), Err(Malformed));
+    }
+
+    #[test]
+    fn a_cursor_may_start_anywhere_up_to_the_end() {
+        let bytes = [1, 2, 3];
+        assert_eq!(Reader::at(&bytes, 1).and_then(|mut r| r.be16()), Ok(0x0203));
+        assert!(Reader::at(&bytes, 3).is_ok_and(|r| r.is_empty()));
+        assert_eq!(Reader::at(&bytes, 4).err(), Some(Malformed));
     }
 
     #[test]

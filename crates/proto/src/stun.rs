@@ -165,6 +165,107 @@ impl<'a> Iterator for Attributes<'a> {
     }
 }
 
+/// How a TCP stream carries STUN messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcpFraming {
+    /// Back to back, each as long as its header says (RFC 8489 §6.2.2, TURN
+    /// over TCP), with TURN's `ChannelData` between them (RFC 8656 §12.5).
+    Direct,
+    /// Each behind a 2-byte length (RFC 4571), as ICE-TCP (RFC 6544) frames
+    /// its checks and the media after them.
+    Rfc4571,
+}
+
+/// What the start of a TCP stream says: see [`tcp_start`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcpStart {
+    /// A STUN header, framed this way.
+    Stun(TcpFraming),
+    /// Neither framing of a STUN header.
+    NotStun,
+    /// What is there agrees with a STUN header; the cookie is not all there.
+    TooShort,
+}
+
+/// The 2-byte length of RFC 4571 framing.
+const FRAME_LENGTH_LEN: usize = 2;
+/// `ChannelData`'s channel number and length (RFC 8656 §12.4).
+const CHANNEL_DATA_HEADER_LEN: usize = 4;
+
+/// Whether a TCP stream starts with a STUN header, right away or behind an
+/// RFC 4571 length that counts exactly that message: the magic cookie in
+/// place, the type's two zero bits, a length that is a multiple of four.
+pub fn tcp_start(stream: &[u8]) -> TcpStart {
+    let mut answer = TcpStart::NotStun;
+    for (framing, at) in [(TcpFraming::Direct, 0), (TcpFraming::Rfc4571, FRAME_LENGTH_LEN)] {
+        let header = stream.get(at..).unwrap_or(&[]);
+        let cookie = header.iter().skip(4).zip(MAGIC_COOKIE.to_be_bytes()).all(|(a, b)| *a == b);
+        if !cookie || header.first().is_some_and(|b| b & 0xc0 != 0) {
+            continue;
+        }
+        let Some(&[_, _, l0, l1, ..]) = header.get(..8) else {
+            answer = TcpStart::TooShort;
+            continue;
+        };
+        let length = usize::from(u16::from_be_bytes([l0, l1]));
+        let framed = match framing {
+            TcpFraming::Direct => true,
+            TcpFraming::Rfc4571 => stream
+                .first_chunk::<FRAME_LENGTH_LEN>()
+                .is_some_and(|&l| usize::from(u16::from_be_bytes(l)) == field::HEADER_LEN + length),
+        };
+        if length % 4 == 0 && framed {
+            return TcpStart::Stun(framing);
+        }
+    }
+    answer
+}
+
+/// The frame at the start of a TCP stream's unread bytes.
+#[derive(Debug, Clone, Copy)]
+pub enum TcpFrame<'a> {
+    /// A STUN message, and the bytes it takes with its framing.
+    Message(Message<&'a [u8]>, usize),
+    /// Something else a call carries (`ChannelData`, a framed RTP packet):
+    /// that many bytes to skip.
+    Other(usize),
+    /// The frame is not all there yet.
+    Incomplete,
+    /// Neither STUN nor what a call carries: the framing is lost.
+    Lost,
+}
+
+/// Reads the frame that starts `stream`, framed as `framing`.
+pub fn tcp_frame(stream: &[u8], framing: TcpFraming) -> TcpFrame<'_> {
+    let mut r = Reader::new(stream);
+    match framing {
+        TcpFraming::Rfc4571 => {
+            let Ok(body) = r.vec16() else { return TcpFrame::Incomplete };
+            match Message::new_checked(body) {
+                Ok(message) if message.total_len() == body.len() => TcpFrame::Message(message, r.position()),
+                _ => TcpFrame::Other(r.position()),
+            }
+        }
+        TcpFraming::Direct => {
+            let (Ok(first), Ok(length)) = (r.be16(), r.be16()) else { return TcpFrame::Incomplete };
+            let (length, header) = match first >> 14 {
+                0b00 => (field::HEADER_LEN + usize::from(length), 0),
+                // Over TCP, ChannelData is padded to four bytes (RFC 8656 §12.5).
+                0b01 => (usize::from(length).next_multiple_of(4), CHANNEL_DATA_HEADER_LEN),
+                _ => return TcpFrame::Lost,
+            };
+            let Some(frame) = stream.get(..header + length) else { return TcpFrame::Incomplete };
+            if header != 0 {
+                return TcpFrame::Other(frame.len());
+            }
+            match Message::new_checked(frame) {
+                Ok(message) => TcpFrame::Message(message, frame.len()),
+                Err(Malformed) => TcpFrame::Lost,
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,6 +355,38 @@ mod tests {
         assert_eq!(Message::new_checked(&rtp[..]).err(), Some(Malformed), "RTP's version bits are set");
         let long = binding();
         assert_eq!(Message::new_checked(&long[..long.len() - 1]).err(), Some(Malformed));
+    }
+
+    #[test]
+    fn tcp_streams_carry_messages_directly_or_rfc_4571_framed() {
+        let message = binding();
+        let framed = [&u16::try_from(message.len()).unwrap().to_be_bytes()[..], &message].concat();
+        assert_eq!(tcp_start(&message), TcpStart::Stun(TcpFraming::Direct));
+        assert_eq!(tcp_start(&framed), TcpStart::Stun(TcpFraming::Rfc4571));
+        assert_eq!(tcp_start(&message[..6]), TcpStart::TooShort);
+        assert_eq!(tcp_start(&framed[..3]), TcpStart::TooShort);
+        let mut wrong_length = framed.clone();
+        wrong_length[1] += 4;
+        assert_eq!(tcp_start(&wrong_length), TcpStart::NotStun, "an RFC 4571 length must count the message");
+        for other in [&b"GET / HTTP/1.1\r\n"[..], &[0x16, 0x03, 0x01, 0x02, 0, 1, 0, 1, 0xfc, 3, 3], &[0xff; 32]] {
+            assert_eq!(tcp_start(other), TcpStart::NotStun, "{other:?}");
+        }
+        // A message, ChannelData padded to four bytes, another message.
+        let channel_data = [0x40, 0x00, 0x00, 0x03, 1, 2, 3, 0];
+        let direct = [&message[..], &channel_data, &message].concat();
+        let TcpFrame::Message(m, n) = tcp_frame(&direct, TcpFraming::Direct) else { panic!("a message") };
+        assert_eq!((m.method(), n), (0x001, message.len()));
+        assert!(matches!(tcp_frame(&direct[n..], TcpFraming::Direct), TcpFrame::Other(8)));
+        assert!(matches!(tcp_frame(&direct[n + 8..], TcpFraming::Direct), TcpFrame::Message(_, _)));
+        assert!(matches!(tcp_frame(&direct[..n - 1], TcpFraming::Direct), TcpFrame::Incomplete));
+        assert!(matches!(tcp_frame(&[0x80, 0, 0, 0], TcpFraming::Direct), TcpFrame::Lost), "RTP without framing");
+        // Framed: a message, then an RTP packet in a frame of its own.
+        let rtp = [0, 4, 0x80, 0x6f, 0, 1];
+        let stream = [&framed[..], &rtp].concat();
+        let TcpFrame::Message(_, n) = tcp_frame(&stream, TcpFraming::Rfc4571) else { panic!("a message") };
+        assert_eq!(n, framed.len());
+        assert!(matches!(tcp_frame(&stream[n..], TcpFraming::Rfc4571), TcpFrame::Other(6)));
+        assert!(matches!(tcp_frame(&stream[..n - 1], TcpFraming::Rfc4571), TcpFrame::Incomplete));
     }
 
     #[test]

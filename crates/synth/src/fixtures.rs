@@ -93,6 +93,9 @@ pub fn all() -> Vec<Fixture> {
         https_records(),
         encrypted_dns(),
         call_media(),
+        dns_any_port(),
+        stun_tcp(),
+        dns_over_quic(),
     ]
 }
 
@@ -2610,6 +2613,116 @@ fn call_media() -> Fixture {
                 first): microsoft/call by stun; :50083 -> 203.0.113.182:50500 (no candidate): no vendor; \
                 :50085 -> 198.51.100.90:40000 with a first byte 0xff (not media): no vendor; 3 minutes later \
                 :50084 -> 203.0.113.181:50500 (the candidate expired): no vendor.",
+        bytes: ethernet(cap),
+    }
+}
+
+/// DNS over TCP on ports other than 53, recognised by its content: the
+/// answers teach the names later flows use; a length-prefixed protocol that
+/// is not DNS is left alone.
+fn dns_any_port() -> Fixture {
+    let mut cap = Capture::at(80 * MINUTE);
+    let framed = |m: Vec<u8>| [&::wire::len16(m.len()).to_be_bytes()[..], &m].concat();
+    let name = "p16-sign-va.tiktokcdn.com";
+    let query = framed(dns_query(0x8001, name, QTYPE_A));
+    let answer = framed(dns_response(0x8001, name, QTYPE_A, &[Answer::a(name, 300, "198.51.100.91")]));
+    let resolver = Path::new("10.10.2.90:40190", "10.10.0.1:8853");
+    tcp_conversation(&mut cap, &resolver, isn(&resolver), &query, &[], &answer);
+    cap.wait(SECOND);
+    nameless(&mut cap, &Path::new("10.10.2.90:50190", "198.51.100.91:443"));
+    cap.wait(SECOND);
+    // Some stubs write the length prefix in a segment of its own.
+    let name = "gateway.icloud.com";
+    let query = framed(dns_query(0x8002, name, QTYPE_A));
+    let answer = framed(dns_response(0x8002, name, QTYPE_A, &[Answer::a(name, 300, "198.51.100.92")]));
+    let split = Path::new("10.10.2.90:40191", "10.10.0.1:5335");
+    tcp_conversation(&mut cap, &split, isn(&split), &query, &[0..2, 2..query.len()], &answer);
+    cap.wait(SECOND);
+    nameless(&mut cap, &Path::new("10.10.2.90:50191", "198.51.100.92:443"));
+    cap.wait(SECOND);
+    // A TDS (SQL Server) pre-login: a length-prefixed binary protocol.
+    let prelogin = [
+        0x12, 0x01, 0x00, 0x2f, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x1a, 0x00, 0x06, 0x01, 0x00, 0x20, 0x00, 0x01,
+        0x02, 0x00, 0x21, 0x00, 0x01, 0x03, 0x00, 0x22, 0x00, 0x04, 0x04, 0x00, 0x26, 0x00, 0x01, 0xff, 0x0f, 0x00,
+        0x07, 0xd0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    ];
+    let tds = Path::new("10.10.2.90:50192", "203.0.113.193:1433");
+    tcp_conversation(&mut cap, &tds, isn(&tds), &prelogin, &[], &prelogin);
+    Fixture {
+        name: "dns_any_port.pcap",
+        about: "DNS over TCP off port 53, from 10.10.2.90: :40190 -> 10.10.0.1:8853 p16-sign-va.tiktokcdn.com A \
+                198.51.100.91 (a lookup: query_vendor bytedance), then :50190 -> 198.51.100.91:443 without a \
+                name: bytedance/tiktok by dns; :40191 -> 10.10.0.1:5335 gateway.icloud.com A 198.51.100.92, the \
+                query's length prefix in a segment of its own (query_vendor apple), then :50191 -> \
+                198.51.100.92:443: apple/icloud by dns; :50192 -> 203.0.113.193:1433 a TDS pre-login each way: \
+                no lookup, no vendor.",
+        bytes: ethernet(cap),
+    }
+}
+
+/// STUN over TCP: TURN-TCP's messages back to back, ICE-TCP's in RFC 4571
+/// frames; a call's vendor attributes read from the reassembled stream.
+fn stun_tcp() -> Fixture {
+    let mut cap = Capture::at(82 * MINUTE);
+    let framed = |m: &[u8]| [&::wire::len16(m.len()).to_be_bytes()[..], m].concat();
+    // A Teams client whose UDP is blocked: TURN over TCP 443, the Binding
+    // request cut across two segments, then ChannelData.
+    let teams = stun_binding(0x82, &[(0x8022, b"Microsoft Teams"), (0x8008, &[0, 0, 0, 6]), (0x8070, &[0, 0, 0, 2])]);
+    let mut client = teams.clone();
+    client.extend_from_slice(&[0x40, 0x00, 0x00, 0x06, 1, 2, 3, 4, 5, 6, 0, 0]);
+    let relayed = [(0x0016, xor_address("203.0.113.195:50600"))];
+    let server = stun_message(0x0103, [0x82; 12], &relayed);
+    let turn = Path::new("10.10.2.92:50290", "203.0.113.194:443");
+    tcp_conversation(&mut cap, &turn, isn(&turn), &client, &[0..30, 30..client.len()], &server);
+    cap.wait(SECOND);
+    // ICE-TCP (RFC 6544): a check in an RFC 4571 frame with Skype's 0x8006,
+    // then framed RTP.
+    let skype = stun_binding(0x83, &[(0x8006, &[0, 0, 0, 1])]);
+    let mut rtp = vec![0x80, 0x6f, 0x00, 0x01, 0, 0, 0, 0, 0x11, 0x22, 0x33, 0x44];
+    rtp.extend_from_slice(&XorShift::new(83).bytes(160));
+    let client = [framed(&skype), framed(&rtp)].concat();
+    let ice = Path::new("10.10.2.92:50291", "203.0.113.196:3478");
+    tcp_conversation(&mut cap, &ice, isn(&ice), &client, &[], &framed(&stun_message(0x0101, [0x83; 12], &[])));
+    cap.wait(SECOND);
+    // A STUN header without its cookie on TCP 3478: nothing read.
+    let mut cookieless = stun_binding(0x84, &[(0x8008, &[0, 0, 0, 6])]);
+    cookieless[4] = 0;
+    let other = Path::new("10.10.2.92:50292", "203.0.113.197:3478");
+    tcp_conversation(&mut cap, &other, isn(&other), &cookieless, &[], &cookieless);
+    Fixture {
+        name: "stun_tcp.pcap",
+        about: "STUN over TCP from 10.10.2.92: :50290 -> 203.0.113.194:443 TURN over TCP, a Binding request \
+                with SOFTWARE 'Microsoft Teams', MS-VERSION and MS-IMPLEMENTATION-VERSION across two \
+                segments, then ChannelData, and an Allocate success: microsoft/call by stun; :50291 -> \
+                203.0.113.196:3478 ICE-TCP, a check with 0x8006 in an RFC 4571 frame, then framed RTP: \
+                microsoft/call by stun; :50292 -> 203.0.113.197:3478 a STUN header without the magic cookie: \
+                no vendor.",
+        bytes: ethernet(cap),
+    }
+}
+
+/// DNS over QUIC (RFC 9250): UDP 853, or ALPN `doq` on another port.
+fn dns_over_quic() -> Fixture {
+    let mut cap = Capture::at(84 * MINUTE);
+    let doq = |cap: &mut Capture, path: &Path, sni: &str, alpn: &[&str], seed: u64| {
+        let hello = app::client_hello(&Hello { quic: true, alpn, seed, ..Hello::sni(sni) });
+        let dcid = XorShift::new(seed).bytes(8);
+        for datagram in app::quic_hello_datagrams(QUIC_V1, &dcid, &[seed.to_le_bytes()[0]; 4], &hello, 1) {
+            cap.push(path.udp(true, &datagram));
+        }
+        server_datagrams(cap, path, seed);
+    };
+    doq(&mut cap, &Path::new("10.10.2.94:51290", "203.0.113.198:853"), "dns.adguard-dns.com", &["doq"], 84);
+    cap.wait(SECOND);
+    // A draft version's ALPN, on a port of the resolver's choosing.
+    doq(&mut cap, &Path::new("10.10.2.94:51291", "203.0.113.199:8853"), "doq.example.net", &["doq-i02"], 85);
+    cap.wait(SECOND);
+    doq(&mut cap, &Path::new("10.10.2.94:51292", "203.0.113.199:443"), "www.example.net", &["h3"], 86);
+    Fixture {
+        name: "dns_over_quic.pcap",
+        about: "DNS over QUIC from 10.10.2.94, QUIC v1 Initials: :51290 -> 203.0.113.198:853 SNI \
+                dns.adguard-dns.com, ALPN doq: encrypted_dns doq; :51291 -> 203.0.113.199:8853 ALPN doq-i02 (a \
+                draft's): doq; :51292 -> 203.0.113.199:443 ALPN h3: null. No vendor.",
         bytes: ethernet(cap),
     }
 }

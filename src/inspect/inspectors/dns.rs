@@ -1,5 +1,6 @@
 //! DNS: every message of a DNS flow, over UDP or TCP, on the DNS port, the
-//! multicast DNS port and LLMNR's. Questions say which vendor a client
+//! multicast DNS port and LLMNR's, and over TCP on any port when its first
+//! message says so. Questions say which vendor a client
 //! looked up; answers tie names to addresses for the flows that follow;
 //! mDNS and LLMNR answers are names hosts announce for themselves. HTTPS and
 //! SVCB answers (RFC 9460) teach their address hints like A/AAAA records,
@@ -8,13 +9,19 @@
 use std::net::IpAddr;
 
 use crate::decode::IPPROTO_TCP;
-use crate::inspect::dns::{Message, RecordData, Svcb};
+use crate::inspect::dns::{self, Message, RecordData, Svcb, TcpStart};
 use crate::inspect::{
-    Direction, Finding, FlowContext, FlowFinding, HostFact, Inspector, Probe, Progress, Registration, Report, Side,
-    Transport,
+    Direction, Finding, FlowContext, FlowFinding, Inspector, Probe, Progress, Registration, Report, Transport,
 };
 
 pub const REGISTRATION: Registration = Registration { name: "dns", transport: Transport::Both, probe, start };
+
+/// DNS over TCP on any other port (a resolver on 5335 or 8853, a forwarded
+/// port): recognised by its first message, which must parse exactly (see
+/// [`dns::tcp_stream_start`]). Registered after every other TCP protocol,
+/// so it only takes flows that nothing else claims.
+pub const TCP_ANY_PORT: Registration =
+    Registration { name: "dns-tcp", transport: Transport::Tcp, probe: probe_content, start };
 
 /// RFC 1035.
 pub const DNS_PORT: u16 = 53;
@@ -33,8 +40,21 @@ fn probe(ctx: &FlowContext, _: Direction, _: &[u8]) -> Probe {
     if is_dns_flow(ctx) { Probe::Accept } else { Probe::Reject }
 }
 
+fn probe_content(ctx: &FlowContext, _: Direction, data: &[u8]) -> Probe {
+    if is_dns_flow(ctx) {
+        // The port-bound registration has this flow.
+        return Probe::Reject;
+    }
+    match dns::tcp_stream_start(data) {
+        TcpStart::Dns => Probe::Accept,
+        TcpStart::TooShort => Probe::Unsure,
+        TcpStart::NotDns => Probe::Reject,
+    }
+}
+
 fn start(ctx: &FlowContext) -> Box<dyn Inspector> {
-    Box::new(Messages { tcp: ctx.protocol == IPPROTO_TCP, local: ctx.server_port != DNS_PORT })
+    let local = ctx.has_port(MDNS_PORT) || ctx.has_port(LLMNR_PORT);
+    Box::new(Messages { tcp: ctx.protocol == IPPROTO_TCP, local })
 }
 
 struct Messages {
@@ -64,16 +84,14 @@ impl Inspector for Messages {
 
 impl Messages {
     fn read(&self, dir: Direction, message: &[u8], report: &mut Report<'_>) {
-        let Ok(msg) = Message::new_checked(message) else { return };
         if self.local {
-            super::mdns::read(dir, message, report);
+            return super::mdns::read(dir, message, report);
         }
+        let Ok(msg) = Message::new_checked(message) else { return };
         let response = msg.is_response();
-        // mDNS responses usually carry no question, only their answers.
-        let question = msg.question().ok().flatten();
-        if let Some(q) = &question {
-            report(Finding::Flow(FlowFinding::DnsQuestion { name: q.name.as_str(), response, local: self.local }));
-        }
+        let Ok(Some(question)) = msg.question() else { return };
+        let name = question.name.as_str();
+        report(Finding::Flow(FlowFinding::DnsQuestion { name, response, local: false }));
         if !response {
             return;
         }
@@ -82,21 +100,13 @@ impl Messages {
             let addr: IpAddr = match record.data {
                 RecordData::A(a) => a.into(),
                 RecordData::Aaaa(a) => a.into(),
-                RecordData::Svcb(svcb) if !self.local && svcb.is_service() => {
-                    if let Some(q) = &question {
-                        read_service_binding(q.name.as_str(), &svcb, record.ttl, report);
-                    }
+                RecordData::Svcb(svcb) if svcb.is_service() => {
+                    read_service_binding(name, &svcb, record.ttl, report);
                     continue;
                 }
                 _ => continue,
             };
-            if self.local {
-                // A responder announces its own name and address.
-                let fact = HostFact::Hostname(record.name.as_str());
-                report(Finding::Host { side: Side::sender(dir), fact });
-            } else if let Some(q) = &question {
-                report(Finding::Flow(FlowFinding::DnsAnswer { name: q.name.as_str(), addr, ttl: record.ttl }));
-            }
+            report(Finding::Flow(FlowFinding::DnsAnswer { name, addr, ttl: record.ttl }));
         }
     }
 }
