@@ -126,24 +126,27 @@ impl Link {
                 return with_fcs(header.emit(ip));
             }
             Link::Ieee8023Snap => {
-                let snap = llc::emit(ethertype, ip);
+                let snap = llc::Repr { ethertype }.emit(ip);
                 let header = ethernet::Repr { dst: mac_of(dst), src: mac_of(src), tags: &[], ethertype: 0 };
                 let mut f = header.emit(&snap);
                 f[12..14].copy_from_slice(&::wire::len16(snap.len()).to_be_bytes());
                 return f;
             }
             Link::Ppp { hdlc } => {
-                let framed = ppp::emit(ip);
+                let protocol = if v6 { ppp::PROTO_IPV6 } else { ppp::PROTO_IPV4 };
+                let framed = ppp::Repr { protocol }.emit(ip);
                 return if *hdlc { framed } else { framed[2..].to_vec() };
             }
-            Link::CiscoHdlc => return chdlc::emit(ethertype, ip),
-            Link::Nflog { group } => return nflog::emit(*group, "vendorwatch", ip),
+            Link::CiscoHdlc => return chdlc::Repr { protocol: ethertype }.emit(ip),
+            Link::Nflog { group } => return nflog::Repr { group: *group, prefix: "vendorwatch" }.emit(ip),
             Link::Radiotap { bssid } => {
                 let to_ds = src[0] == 10 || src[0] == 0xfd;
                 let (station, peer) = if to_ds { (src, dst) } else { (dst, src) };
                 let ident = u16::from_be_bytes([ip[4], ip[5]]);
-                let frame = ieee80211::emit_data(to_ds, *bssid, mac_of(station), mac_of(peer), ident, ethertype, ip);
-                return radiotap::emit(u64::from(ident) * 1000, true, 108, -42, &with_fcs(frame));
+                let (bssid, station, peer) = (*bssid, mac_of(station), mac_of(peer));
+                let frame = ieee80211::Repr { to_ds, bssid, station, peer, sequence: ident, ethertype }.emit(ip);
+                let radio = radiotap::Repr { tsft: u64::from(ident) * 1000, fcs: true, rate: 108, dbm: -42 };
+                return radio.emit(&with_fcs(frame));
             }
             Link::Raw => {}
             Link::Null => {
