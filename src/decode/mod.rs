@@ -999,6 +999,35 @@ mod tests {
     }
 
     #[test]
+    fn tunnel_headers_that_probe_as_theirs_and_then_break_are_counted() {
+        let on = |port: u16, data: &[u8]| ipv4(IPPROTO_UDP, &udp(40000, port, data));
+        // A G-PDU cut by the snap length still opens: its length field is
+        // trusted only as far as it was captured.
+        let gpdu = gtp::Repr { teid: 7, sequence: 0, pdu_session: None }.emit(&inner_ipv4());
+        let cut = on(gtp::PORT, &gpdu[..gpdu.len() - 1]);
+        let p = packet(decode(LinkType::Raw, &cut));
+        assert_eq!(
+            (p.encap, p.dst_port, p.payload),
+            (Encap { kind: EncapKind::GtpU, id: Some(7) }, 443, &b"\x16\x03"[..])
+        );
+        // A PDU Session Container of length 0 is a broken G-PDU.
+        let mut zero_unit = gtp::Repr { teid: 7, sequence: 1, pdu_session: Some((true, 5)) }.emit(&inner_ipv4());
+        zero_unit[12] = 0;
+        assert_eq!(decode(LinkType::Raw, &on(gtp::PORT, &zero_unit)).err(), Some(DecodeError::GtpBadHeader));
+        assert_eq!(decode(LinkType::Raw, &on(gtp::PORT, &zero_unit[..11])).err(), Some(DecodeError::GtpTruncated));
+        // A G-PDU whose payload is not IP stays the UDP flow.
+        let not_ip = gtp::Repr { teid: 7, sequence: 0, pdu_session: None }.emit(b"\x00junk");
+        let not_ip = on(gtp::PORT, &not_ip);
+        let p = packet(decode(LinkType::Raw, &not_ip));
+        assert_eq!((p.encap.kind, p.dst_port), (EncapKind::None, gtp::PORT));
+        // The flags word of VXLAN, cut before the VNI.
+        assert_eq!(
+            decode(LinkType::Raw, &on(vxlan::PORT, &[0x08, 0, 0, 0, 0x12])).err(),
+            Some(DecodeError::VxlanTruncated)
+        );
+    }
+
+    #[test]
     fn only_an_opening_syn_carries_its_stack_fields() {
         let (src, dst) = ("10.1.1.1:49152".parse().unwrap(), "17.253.144.10:443".parse().unwrap());
         let syn = tcp::Repr { src, dst, seq: 7, ack: 0, flags: tcp::SYN }.emit(&[]);
