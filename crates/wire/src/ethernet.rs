@@ -45,11 +45,13 @@ pub struct Frame<T: AsRef<[u8]>> {
 impl<T: AsRef<[u8]>> Frame<T> {
     /// A view of `buffer` as it is; the accessors panic if it is shorter
     /// than a header.
+    #[inline]
     pub const fn new_unchecked(buffer: T) -> Self {
         Frame { buffer }
     }
 
     /// A view of `buffer`, once it holds a whole header.
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<Self, DecodeError> {
         if buffer.as_ref().len() < HEADER_LEN {
             return Err(DecodeError::EthernetTruncated);
@@ -58,21 +60,25 @@ impl<T: AsRef<[u8]>> Frame<T> {
     }
 
     /// The buffer the view was made of.
+    #[inline]
     pub fn into_inner(self) -> T {
         self.buffer
     }
 
     /// The destination MAC address.
+    #[inline]
     pub fn dst(&self) -> [u8; 6] {
         array(self.buffer.as_ref(), field::DST)
     }
 
     /// The source MAC address.
+    #[inline]
     pub fn src(&self) -> [u8; 6] {
         array(self.buffer.as_ref(), field::SRC)
     }
 
     /// The ethertype, or an 802.3 length (values up to 1500).
+    #[inline]
     pub fn ethertype(&self) -> u16 {
         be16(self.buffer.as_ref(), field::ETHERTYPE)
     }
@@ -80,6 +86,7 @@ impl<T: AsRef<[u8]>> Frame<T> {
 
 impl<'a, T: AsRef<[u8]> + ?Sized> Frame<&'a T> {
     /// The bytes after the header, borrowed for as long as the frame is.
+    #[inline]
     pub fn payload(&self) -> &'a [u8] {
         &self.buffer.as_ref()[field::PAYLOAD]
     }
@@ -94,11 +101,13 @@ pub struct Tag<T: AsRef<[u8]>> {
 impl<T: AsRef<[u8]>> Tag<T> {
     /// A view of `buffer` as it is; the accessors panic if it is shorter
     /// than a tag.
+    #[inline]
     pub const fn new_unchecked(buffer: T) -> Self {
         Tag { buffer }
     }
 
     /// A view of `buffer`, once it holds a whole tag.
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<Self, DecodeError> {
         if buffer.as_ref().len() < TAG_LEN {
             return Err(DecodeError::VlanTruncated);
@@ -107,16 +116,19 @@ impl<T: AsRef<[u8]>> Tag<T> {
     }
 
     /// The buffer the view was made of.
+    #[inline]
     pub fn into_inner(self) -> T {
         self.buffer
     }
 
     /// The VLAN id (the TCI's low 12 bits).
+    #[inline]
     pub fn vlan_id(&self) -> u16 {
         be16(self.buffer.as_ref(), field::TAG_TCI) & 0x0fff
     }
 
     /// The ethertype of what follows the tag.
+    #[inline]
     pub fn ethertype(&self) -> u16 {
         be16(self.buffer.as_ref(), field::TAG_ETHERTYPE)
     }
@@ -124,6 +136,7 @@ impl<T: AsRef<[u8]>> Tag<T> {
 
 impl<'a, T: AsRef<[u8]> + ?Sized> Tag<&'a T> {
     /// The bytes after the tag, borrowed for as long as the tag is.
+    #[inline]
     pub fn payload(&self) -> &'a [u8] {
         &self.buffer.as_ref()[field::TAG_PAYLOAD]
     }

@@ -33,11 +33,13 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// A view of `buffer` as it is; the accessors panic if it is shorter
     /// than a header, and `payload` if it is shorter than its IHL says or
     /// the total length is shorter than the header.
+    #[inline]
     pub const fn new_unchecked(buffer: T) -> Self {
         Packet { buffer }
     }
 
     /// A view of `buffer`, once its version, header length and total length are checked.
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<Self, DecodeError> {
         let b = buffer.as_ref();
         if b.len() < MIN_HEADER_LEN {
@@ -57,61 +59,73 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 
     /// The buffer the view was made of.
+    #[inline]
     pub fn into_inner(self) -> T {
         self.buffer
     }
 
     /// The header's length with its options, by the IHL.
+    #[inline]
     pub fn header_len(&self) -> usize {
         header_len(self.buffer.as_ref())
     }
 
     /// The source address.
+    #[inline]
     pub fn src_addr(&self) -> Ipv4Addr {
         Ipv4Addr::from(array::<4>(self.buffer.as_ref(), field::SRC_ADDR))
     }
 
     /// The destination address.
+    #[inline]
     pub fn dst_addr(&self) -> Ipv4Addr {
         Ipv4Addr::from(array::<4>(self.buffer.as_ref(), field::DST_ADDR))
     }
 
     /// The protocol of the payload (`IPPROTO_*`).
+    #[inline]
     pub fn protocol(&self) -> u8 {
         self.buffer.as_ref()[field::PROTOCOL]
     }
 
     /// The time to live.
+    #[inline]
     pub fn ttl(&self) -> u8 {
         self.buffer.as_ref()[field::TTL]
     }
 
     /// The identification field, shared by a datagram's fragments.
+    #[inline]
     pub fn ident(&self) -> u16 {
         be16(self.buffer.as_ref(), field::IDENT)
     }
 
     /// The header checksum field.
+    #[inline]
     pub fn checksum(&self) -> u16 {
         be16(self.buffer.as_ref(), field::CHECKSUM)
     }
 
     /// The DF flag: the sender forbids fragmenting the packet.
+    #[inline]
     pub fn dont_fragment(&self) -> bool {
         be16(self.buffer.as_ref(), field::FLAGS_FRAG) & 0x4000 != 0
     }
 
     /// The MF flag: more fragments follow this one.
+    #[inline]
     pub fn more_fragments(&self) -> bool {
         be16(self.buffer.as_ref(), field::FLAGS_FRAG) & 0x2000 != 0
     }
 
     /// Fragment offset in bytes.
+    #[inline]
     pub fn fragment_offset(&self) -> usize {
         usize::from(be16(self.buffer.as_ref(), field::FLAGS_FRAG) & 0x1fff) * 8
     }
 
     /// Whether this is a fragment rather than a whole datagram.
+    #[inline]
     pub fn is_fragment(&self) -> bool {
         self.more_fragments() || self.fragment_offset() != 0
     }
@@ -120,6 +134,8 @@ impl<T: AsRef<[u8]>> Packet<T> {
 impl<'a, T: AsRef<[u8]> + ?Sized> Packet<&'a T> {
     /// The bytes after the header, up to the total length (or the capture's
     /// end: a snap length may cut the packet, Ethernet padding extend it).
+    #[allow(clippy::inline_always, reason = "on every packet's decode path; callgrind showed it left out of line")]
+    #[inline(always)]
     pub fn payload(&self) -> &'a [u8] {
         let b = self.buffer.as_ref();
         &b[header_len(b)..total_len(b).min(b.len())]
@@ -127,6 +143,8 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Packet<&'a T> {
 }
 
 /// The header length the IHL of `b` says.
+#[allow(clippy::inline_always, reason = "on every packet's decode path; callgrind showed it left out of line")]
+#[inline(always)]
 fn header_len(b: &[u8]) -> usize {
     usize::from(b[field::VER_IHL] & 0x0f) * 4
 }
@@ -134,6 +152,8 @@ fn header_len(b: &[u8]) -> usize {
 /// The total length of `b`'s packet. Zero is what a capture of TCP
 /// segmentation offload shows (the NIC fills the length in later): the
 /// packet is then whatever was captured.
+#[allow(clippy::inline_always, reason = "on every packet's decode path; callgrind showed it left out of line")]
+#[inline(always)]
 fn total_len(b: &[u8]) -> usize {
     match usize::from(be16(b, field::LENGTH)) {
         0 => b.len(),

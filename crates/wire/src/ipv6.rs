@@ -78,39 +78,46 @@ pub struct Packet<T: AsRef<[u8]>> {
 
 impl<T: AsRef<[u8]>> Packet<T> {
     /// A view of `buffer`, once its version and extension header chain are checked.
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<Self, DecodeError> {
         let layout = walk(buffer.as_ref())?;
         Ok(Packet { buffer, layout })
     }
 
     /// The buffer the view was made of.
+    #[inline]
     pub fn into_inner(self) -> T {
         self.buffer
     }
 
     /// The source address.
+    #[inline]
     pub fn src_addr(&self) -> Ipv6Addr {
         Ipv6Addr::from(array::<16>(self.buffer.as_ref(), field::SRC_ADDR))
     }
 
     /// The destination address.
+    #[inline]
     pub fn dst_addr(&self) -> Ipv6Addr {
         Ipv6Addr::from(array::<16>(self.buffer.as_ref(), field::DST_ADDR))
     }
 
     /// The first next-header value: the first extension header's kind, or
     /// the upper-layer protocol when there is none.
+    #[inline]
     pub fn next_header(&self) -> u8 {
         self.buffer.as_ref()[field::NEXT_HEADER]
     }
 
     /// The upper-layer protocol (TCP, UDP, ICMPv6, ...), after extension
     /// headers; for a fragment, the protocol of the fragmented part.
+    #[inline]
     pub fn protocol(&self) -> u8 {
         self.layout.protocol
     }
 
     /// The hop limit.
+    #[inline]
     pub fn hop_limit(&self) -> u8 {
         self.buffer.as_ref()[field::HOP_LIMIT]
     }
@@ -123,6 +130,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
 impl<'a, T: AsRef<[u8]> + ?Sized> Packet<&'a T> {
     /// The upper-layer payload; for a fragment, the fragment's data.
+    #[inline]
     pub fn payload(&self) -> &'a [u8] {
         &self.buffer.as_ref()[self.layout.payload_at..self.layout.end]
     }

@@ -96,31 +96,39 @@ pub type Field = core::ops::Range<usize>;
 /// The bytes from an offset on: what follows a fixed header.
 pub type Rest = core::ops::RangeFrom<usize>;
 
-/// The big-endian u16 at `f.start`; the constructor checked the length.
-#[inline]
-pub(crate) fn be16(b: &[u8], f: Field) -> u16 {
-    u16::from_be_bytes([b[f.start], b[f.start + 1]])
-}
+// The readers below are on every accessor's path, so they are always
+// inlined: each is one bounds check (which the constructor's length check
+// usually lets the compiler drop) and a load.
 
-/// The little-endian u16 at `f.start`; the constructor checked the length.
-#[inline]
-pub(crate) fn le16(b: &[u8], f: Field) -> u16 {
-    u16::from_le_bytes([b[f.start], b[f.start + 1]])
-}
-
-/// The big-endian u32 at `f.start`; the constructor checked the length.
-#[inline]
-pub(crate) fn be32(b: &[u8], f: Field) -> u32 {
-    u32::from_be_bytes([b[f.start], b[f.start + 1], b[f.start + 2], b[f.start + 3]])
-}
-
-/// The `N` bytes at `f.start` (a MAC or an IP address); the constructor
-/// checked the length.
-#[inline]
+/// The `N` bytes at `f.start` (a MAC, an IP address, a multi-byte
+/// integer); the constructor checked the length.
+#[allow(clippy::inline_always, reason = "on every packet's decode path; callgrind showed it left out of line")]
+#[inline(always)]
 pub(crate) fn array<const N: usize>(b: &[u8], f: Field) -> [u8; N] {
     let mut a = [0; N];
     a.copy_from_slice(&b[f.start..f.start + N]);
     a
+}
+
+/// The big-endian u16 at `f.start`; the constructor checked the length.
+#[allow(clippy::inline_always, reason = "on every packet's decode path; callgrind showed it left out of line")]
+#[inline(always)]
+pub(crate) fn be16(b: &[u8], f: Field) -> u16 {
+    u16::from_be_bytes(array(b, f))
+}
+
+/// The little-endian u16 at `f.start`; the constructor checked the length.
+#[allow(clippy::inline_always, reason = "on every packet's decode path; callgrind showed it left out of line")]
+#[inline(always)]
+pub(crate) fn le16(b: &[u8], f: Field) -> u16 {
+    u16::from_le_bytes(array(b, f))
+}
+
+/// The big-endian u32 at `f.start`; the constructor checked the length.
+#[allow(clippy::inline_always, reason = "on every packet's decode path; callgrind showed it left out of line")]
+#[inline(always)]
+pub(crate) fn be32(b: &[u8], f: Field) -> u32 {
+    u32::from_be_bytes(array(b, f))
 }
 
 /// Why a frame could not be decoded; each reason is a metric label value.

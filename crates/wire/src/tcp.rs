@@ -48,11 +48,13 @@ impl<T: AsRef<[u8]>> Segment<T> {
     /// A view of `buffer` as it is; the accessors panic if it is shorter
     /// than a header, and `options` and `payload` if it is shorter than its
     /// data offset says.
+    #[inline]
     pub const fn new_unchecked(buffer: T) -> Self {
         Segment { buffer }
     }
 
     /// A view of `buffer`, once its header and data offset are checked.
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<Self, DecodeError> {
         let b = buffer.as_ref();
         if b.len() < MIN_HEADER_LEN {
@@ -69,46 +71,55 @@ impl<T: AsRef<[u8]>> Segment<T> {
     }
 
     /// The buffer the view was made of.
+    #[inline]
     pub fn into_inner(self) -> T {
         self.buffer
     }
 
     /// The source port.
+    #[inline]
     pub fn src_port(&self) -> u16 {
         be16(self.buffer.as_ref(), field::SRC_PORT)
     }
 
     /// The destination port.
+    #[inline]
     pub fn dst_port(&self) -> u16 {
         be16(self.buffer.as_ref(), field::DST_PORT)
     }
 
     /// The sequence number.
+    #[inline]
     pub fn seq(&self) -> u32 {
         be32(self.buffer.as_ref(), field::SEQ)
     }
 
     /// The acknowledgment number (meaningful when [`ACK`] is set).
+    #[inline]
     pub fn ack(&self) -> u32 {
         be32(self.buffer.as_ref(), field::ACK)
     }
 
     /// The flags byte ([`FIN`], [`SYN`], ...).
+    #[inline]
     pub fn flags(&self) -> u8 {
         self.buffer.as_ref()[field::FLAGS]
     }
 
     /// The window, unscaled (as a SYN announces it).
+    #[inline]
     pub fn window(&self) -> u16 {
         be16(self.buffer.as_ref(), field::WINDOW)
     }
 
     /// The checksum field.
+    #[inline]
     pub fn checksum(&self) -> u16 {
         be16(self.buffer.as_ref(), field::CHECKSUM)
     }
 
     /// The header's length with its options, by the data offset.
+    #[inline]
     pub fn header_len(&self) -> usize {
         header_len(self.buffer.as_ref())
     }
@@ -116,12 +127,16 @@ impl<T: AsRef<[u8]>> Segment<T> {
 
 impl<'a, T: AsRef<[u8]> + ?Sized> Segment<&'a T> {
     /// The options, in order; a malformed one ends them.
+    #[allow(clippy::inline_always, reason = "on every packet's decode path; callgrind showed it left out of line")]
+    #[inline(always)]
     pub fn options(&self) -> Options<'a> {
         let b = self.buffer.as_ref();
         Options { rest: &b[MIN_HEADER_LEN..header_len(b)] }
     }
 
     /// The bytes after the header and its options.
+    #[allow(clippy::inline_always, reason = "on every packet's decode path; callgrind showed it left out of line")]
+    #[inline(always)]
     pub fn payload(&self) -> &'a [u8] {
         let b = self.buffer.as_ref();
         &b[header_len(b)..]
@@ -129,6 +144,8 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Segment<&'a T> {
 }
 
 /// The header length the data offset of `b` says.
+#[allow(clippy::inline_always, reason = "on every packet's decode path; callgrind showed it left out of line")]
+#[inline(always)]
 fn header_len(b: &[u8]) -> usize {
     usize::from(b[field::DATA_OFFSET] >> 4) * 4
 }

@@ -31,12 +31,14 @@ pub struct Datagram<T: AsRef<[u8]>> {
 impl<T: AsRef<[u8]>> Datagram<T> {
     /// A view of `buffer` as it is; the accessors panic if it is shorter
     /// than a header, and `payload` if the length field is 1 to 7.
+    #[inline]
     pub const fn new_unchecked(buffer: T) -> Self {
         Datagram { buffer }
     }
 
     /// A view of `buffer`, once it holds a header and its length field is
     /// 0 (a jumbogram's, RFC 2675) or at least the header's.
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<Self, DecodeError> {
         let b = buffer.as_ref();
         if b.len() < HEADER_LEN {
@@ -50,26 +52,31 @@ impl<T: AsRef<[u8]>> Datagram<T> {
     }
 
     /// The buffer the view was made of.
+    #[inline]
     pub fn into_inner(self) -> T {
         self.buffer
     }
 
     /// The source port.
+    #[inline]
     pub fn src_port(&self) -> u16 {
         be16(self.buffer.as_ref(), field::SRC_PORT)
     }
 
     /// The destination port.
+    #[inline]
     pub fn dst_port(&self) -> u16 {
         be16(self.buffer.as_ref(), field::DST_PORT)
     }
 
     /// The length field: header and payload, or 0 for a jumbogram.
+    #[inline]
     pub fn length(&self) -> u16 {
         be16(self.buffer.as_ref(), field::LENGTH)
     }
 
     /// The checksum field (0: none was computed).
+    #[inline]
     pub fn checksum(&self) -> u16 {
         be16(self.buffer.as_ref(), field::CHECKSUM)
     }
@@ -79,6 +86,8 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Datagram<&'a T> {
     /// The bytes after the header up to the datagram's length (trusted only
     /// as far as it was captured; a jumbogram's is the capture), borrowed for
     /// as long as the datagram is.
+    #[allow(clippy::inline_always, reason = "on every packet's decode path; callgrind showed it left out of line")]
+    #[inline(always)]
     pub fn payload(&self) -> &'a [u8] {
         let b = self.buffer.as_ref();
         let end = match usize::from(be16(b, field::LENGTH)) {
