@@ -19,11 +19,13 @@ pub use ::wire::linktype::{
 };
 /// TCP flag bits.
 pub use ::wire::tcp::{ACK, FIN, PSH, RST, SYN};
-use ::wire::{chdlc, ethernet, ieee80211, ipv4, ipv6, llc, nflog, ppp, radiotap, tcp, udp};
+use ::wire::{chdlc, ethernet, ieee80211, ipv4, ipv6, llc, nflog, ppp, radiotap, sll, tcp, udp};
 
 /// BSD loopback address family of IPv6 as macOS writes it.
 const AF_INET6_DARWIN: u32 = 30;
 const AF_INET: u32 = 2;
+/// The ARPHRD type of an Ethernet interface, in Linux cooked headers.
+const ARPHRD_ETHER: u16 = 1;
 
 /// The link layer of a capture: what comes before the IP header.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,22 +106,14 @@ impl Link {
                 return header.emit(ip);
             }
             Link::LinuxSll => {
-                f.extend_from_slice(&u16::from(sll_packet_type(src)).to_be_bytes());
-                f.extend_from_slice(&1u16.to_be_bytes()); // ARPHRD_ETHER
-                f.extend_from_slice(&6u16.to_be_bytes());
-                f.extend_from_slice(&mac_of(src));
-                f.extend_from_slice(&[0, 0]);
-                f.extend_from_slice(&ethertype.to_be_bytes());
+                let packet_type = u16::from(sll_packet_type(src));
+                return sll::V1Repr { packet_type, hatype: ARPHRD_ETHER, address: mac_of(src), protocol: ethertype }
+                    .emit(ip);
             }
             Link::LinuxSll2 => {
-                f.extend_from_slice(&ethertype.to_be_bytes());
-                f.extend_from_slice(&[0, 0]);
-                f.extend_from_slice(&2u32.to_be_bytes()); // interface index
-                f.extend_from_slice(&1u16.to_be_bytes()); // ARPHRD_ETHER
-                f.push(sll_packet_type(src));
-                f.push(6);
-                f.extend_from_slice(&mac_of(src));
-                f.extend_from_slice(&[0, 0]);
+                let (packet_type, address) = (sll_packet_type(src), mac_of(src));
+                return sll::V2Repr { protocol: ethertype, interface: 2, hatype: ARPHRD_ETHER, packet_type, address }
+                    .emit(ip);
             }
             Link::EthernetFcs => {
                 let header = ethernet::Repr { dst: mac_of(dst), src: mac_of(src), tags: &[], ethertype };

@@ -299,4 +299,16 @@ mod tests {
         assert!(V3::new_checked(&[0, 0, 0, 0, 0xc8, 0x03]).unwrap().is_control());
         assert_eq!(V3::new_checked(&[0, 0, 1]).err(), Some(DecodeError::L2tpTruncated));
     }
+
+    #[cfg(feature = "emit")]
+    #[test]
+    fn reads_what_repr_writes() {
+        let v2 = V2Repr { tunnel: 3, session: 9 }.emit(&[0xff, 0x03]);
+        assert!(probe(&v2));
+        let h = V2::new_checked(&v2[..]).unwrap();
+        assert_eq!((h.tunnel_id(), h.session_id(), h.payload()), (3, 9, &[0xff, 0x03][..]));
+        let v3 = V3Repr { session: 0x1001, cookie: &[1, 2, 3, 4] }.emit(&[0xee]);
+        let s = V3::new_checked(&v3[..]).unwrap();
+        assert_eq!((s.session_id(), s.payload()), (0x1001, &[1, 2, 3, 4, 0xee][..]));
+    }
 }

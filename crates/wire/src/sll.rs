@@ -106,6 +106,72 @@ impl<'a, T: AsRef<[u8]> + ?Sized> V2<&'a T> {
     }
 }
 
+/// What [`V1Repr::emit`] writes: an SLL header for a link-layer address of
+/// 6 bytes (an Ethernet MAC).
+#[cfg(feature = "emit")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct V1Repr {
+    /// Who the packet was for (0 this host, 4 sent by it, ...).
+    pub packet_type: u16,
+    /// The ARPHRD type of the interface (1: Ethernet).
+    pub hatype: u16,
+    /// The sender's link-layer address.
+    pub address: [u8; 6],
+    /// The payload's ethertype.
+    pub protocol: u16,
+}
+
+#[cfg(feature = "emit")]
+impl V1Repr {
+    /// The header, then `payload`.
+    pub fn emit(&self, payload: &[u8]) -> Vec<u8> {
+        let mut f = Vec::with_capacity(field::V1_PAYLOAD.start + payload.len());
+        f.extend_from_slice(&self.packet_type.to_be_bytes());
+        f.extend_from_slice(&self.hatype.to_be_bytes());
+        f.extend_from_slice(&6u16.to_be_bytes());
+        f.extend_from_slice(&self.address);
+        f.extend_from_slice(&[0, 0]);
+        f.extend_from_slice(&self.protocol.to_be_bytes());
+        f.extend_from_slice(payload);
+        f
+    }
+}
+
+/// What [`V2Repr::emit`] writes: an SLL2 header for a link-layer address of
+/// 6 bytes (an Ethernet MAC).
+#[cfg(feature = "emit")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct V2Repr {
+    /// The payload's ethertype.
+    pub protocol: u16,
+    /// The index of the interface the packet was captured on.
+    pub interface: u32,
+    /// The ARPHRD type of the interface (1: Ethernet).
+    pub hatype: u16,
+    /// Who the packet was for (0 this host, 4 sent by it, ...).
+    pub packet_type: u8,
+    /// The sender's link-layer address.
+    pub address: [u8; 6],
+}
+
+#[cfg(feature = "emit")]
+impl V2Repr {
+    /// The header, then `payload`.
+    pub fn emit(&self, payload: &[u8]) -> Vec<u8> {
+        let mut f = Vec::with_capacity(field::V2_PAYLOAD.start + payload.len());
+        f.extend_from_slice(&self.protocol.to_be_bytes());
+        f.extend_from_slice(&[0, 0]);
+        f.extend_from_slice(&self.interface.to_be_bytes());
+        f.extend_from_slice(&self.hatype.to_be_bytes());
+        f.push(self.packet_type);
+        f.push(6);
+        f.extend_from_slice(&self.address);
+        f.extend_from_slice(&[0, 0]);
+        f.extend_from_slice(payload);
+        f
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,5 +191,16 @@ mod tests {
         assert_eq!((h.packet_type(), h.protocol(), h.payload().len()), (1, 0x0800, 1));
         assert_eq!(V1::new_checked(&v1[..15]).err(), Some(DecodeError::LinkTruncated));
         assert_eq!(V2::new_checked(&v2[..19]).err(), Some(DecodeError::LinkTruncated));
+    }
+
+    #[cfg(feature = "emit")]
+    #[test]
+    fn reads_what_repr_writes() {
+        let v1 = V1Repr { packet_type: 4, hatype: 1, address: [2; 6], protocol: 0x0800 }.emit(&[0x45]);
+        let h = V1::new_checked(&v1[..]).unwrap();
+        assert_eq!((h.packet_type(), h.protocol(), h.payload()), (4, 0x0800, &[0x45][..]));
+        let v2 = V2Repr { protocol: 0x86dd, interface: 2, hatype: 1, packet_type: 0, address: [2; 6] }.emit(&[0x60]);
+        let h = V2::new_checked(&v2[..]).unwrap();
+        assert_eq!((h.packet_type(), h.protocol(), h.payload()), (0, 0x86dd, &[0x60][..]));
     }
 }
