@@ -2,17 +2,19 @@
 //! innermost IP packet, without copying or allocating.
 //!
 //! Each protocol has its own zero-copy view (`ethernet`, `ipv4`, `gre`, ...)
-//! with a checked constructor; this module walks them in order, from the
-//! link layer (Ethernet with or without an FCS, 802.3 with LLC/SNAP, Linux
-//! SLL, PPP, Cisco HDLC, NFLOG, 802.11 with or without radiotap, raw IP,
-//! loopback) through up to [`MAX_ENCAP_DEPTH`] nested encapsulations (GRE,
-//! GRE in UDP, ERSPAN, VXLAN, Geneve, MPLS, IP-in-IP, CAPWAP, PPPoE, GTP-U,
-//! Teredo, AYIYA, L2TPv2 and L2TPv3), and records the outermost one in
-//! [`Packet::encap`]. A tunnel whose inner frame is not IP (ARP inside
-//! VXLAN, 802.11 management frames inside CAPWAP, PPTP's PPP, L2TP's link
-//! control) leaves the
-//! outer packet as the flow, as if it were not a tunnel. A frame that is not
-//! IP at all (ARP, LLDP, ...) is [`Decoded::NotIp`]; an IP fragment is
+//! with a checked constructor, and the tunnels that share a port with other
+//! traffic a probe: what fails the probe stays the packet it came in, what
+//! passes it and fails the constructor is a [`DecodeError`]. This module
+//! walks the views in order, from the link layer (Ethernet with or without
+//! an FCS, 802.3 with LLC/SNAP, Linux SLL, PPP, Cisco HDLC, NFLOG, 802.11
+//! with or without radiotap, raw IP, loopback) through up to
+//! [`MAX_ENCAP_DEPTH`] nested encapsulations (GRE, GRE in UDP, ERSPAN,
+//! VXLAN, Geneve, MPLS, IP-in-IP, CAPWAP, PPPoE, GTP-U, Teredo, AYIYA,
+//! L2TPv2 and L2TPv3), and records the outermost one in [`Packet::encap`].
+//! A tunnel whose inner frame is not IP (ARP inside VXLAN, 802.11
+//! management frames inside CAPWAP, PPTP's PPP, L2TP's link control) leaves
+//! the outer packet as the flow, as if it were not a tunnel. A frame that is
+//! not IP at all (ARP, LLDP, ...) is [`Decoded::NotIp`]; an IP fragment is
 //! [`Decoded::Fragment`], for [`fragment::Defragmenter`]; a broken frame is
 //! a [`DecodeError`], which the caller counts by [`DecodeError::reason`] and
 //! skips.
