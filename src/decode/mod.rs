@@ -2,17 +2,19 @@
 //! innermost IP packet, without copying or allocating.
 //!
 //! Each protocol has its own zero-copy view (`ethernet`, `ipv4`, `gre`, ...)
-//! with a checked constructor; this module walks them in order, from the
-//! link layer (Ethernet with or without an FCS, 802.3 with LLC/SNAP, Linux
-//! SLL, PPP, Cisco HDLC, NFLOG, 802.11 with or without radiotap, raw IP,
-//! loopback) through up to [`MAX_ENCAP_DEPTH`] nested encapsulations (GRE,
-//! GRE in UDP, ERSPAN, VXLAN, Geneve, MPLS, IP-in-IP, CAPWAP, PPPoE, GTP-U,
-//! Teredo, AYIYA, L2TPv2 and L2TPv3), and records the outermost one in
-//! [`Packet::encap`]. A tunnel whose inner frame is not IP (ARP inside
-//! VXLAN, 802.11 management frames inside CAPWAP, PPTP's PPP, L2TP's link
-//! control) leaves the
-//! outer packet as the flow, as if it were not a tunnel. A frame that is not
-//! IP at all (ARP, LLDP, ...) is [`Decoded::NotIp`]; an IP fragment is
+//! with a checked constructor, and the tunnels that share a port with other
+//! traffic a probe: what fails the probe stays the packet it came in, what
+//! passes it and fails the constructor is a [`DecodeError`]. This module
+//! walks the views in order, from the link layer (Ethernet with or without
+//! an FCS, 802.3 with LLC/SNAP, Linux SLL, PPP, Cisco HDLC, NFLOG, 802.11
+//! with or without radiotap, raw IP, loopback) through up to
+//! [`MAX_ENCAP_DEPTH`] nested encapsulations (GRE, GRE in UDP, ERSPAN,
+//! VXLAN, Geneve, MPLS, IP-in-IP, CAPWAP, PPPoE, GTP-U, Teredo, AYIYA,
+//! L2TPv2 and L2TPv3), and records the outermost one in [`Packet::encap`].
+//! A tunnel whose inner frame is not IP (ARP inside VXLAN, 802.11
+//! management frames inside CAPWAP, PPTP's PPP, L2TP's link control) leaves
+//! the outer packet as the flow, as if it were not a tunnel. A frame that is
+//! not IP at all (ARP, LLDP, ...) is [`Decoded::NotIp`]; an IP fragment is
 //! [`Decoded::Fragment`], for [`fragment::Defragmenter`]; a broken frame is
 //! a [`DecodeError`], which the caller counts by [`DecodeError::reason`] and
 //! skips.
@@ -198,7 +200,7 @@ impl SynInfo {
     /// Out of line: SYNs are few, and the option walk stays off the path
     /// of every other segment.
     #[inline(never)]
-    fn of(ttl: u8, s: &tcp::Segment<'_>) -> SynInfo {
+    fn of(ttl: u8, s: &tcp::Segment<&[u8]>) -> SynInfo {
         let mut info = SynInfo {
             ttl,
             window: s.window(),
@@ -266,22 +268,20 @@ pub fn decode(link: LinkType, frame: &[u8]) -> Result<Decoded<'_>, DecodeError> 
             let payload = frame.get(4..).ok_or(DecodeError::LinkTruncated)?;
             ip(walk, base, payload)
         }
-        LinkType::LinuxSll | LinkType::LinuxSll2 => {
-            let h = sll::Header::new_checked(frame, link == LinkType::LinuxSll2)?;
-            match h.protocol() {
-                // The frame is an LLC frame, without a MAC header.
-                SLL_PROTOCOL_802_2 => llc_snap(walk, base, h.payload()),
-                // Other Linux pseudo-protocols (Novell 802.3, CAN, ...).
-                kind if kind <= llc::MAX_8023_LENGTH => Ok(Decoded::NotIp),
-                kind => ethertype(walk, base, kind, h.payload()),
-            }
+        LinkType::LinuxSll => {
+            let h = sll::V1::new_checked(frame)?;
+            cooked(walk, base, h.protocol(), h.payload())
+        }
+        LinkType::LinuxSll2 => {
+            let h = sll::V2::new_checked(frame)?;
+            cooked(walk, base, h.protocol(), h.payload())
         }
         LinkType::EthernetFcs(fcs_len) => {
             let end = frame.len().checked_sub(usize::from(fcs_len)).ok_or(DecodeError::EthernetTruncated)?;
             ethernet(walk, base, &frame[..end])
         }
         LinkType::Ppp => ppp(walk, base, frame),
-        LinkType::PppHdlc if chdlc::Frame::starts(frame) => cisco_hdlc(walk, base, frame),
+        LinkType::PppHdlc if chdlc::probe(frame) => cisco_hdlc(walk, base, frame),
         LinkType::PppHdlc => ppp(walk, base, frame),
         LinkType::CiscoHdlc => cisco_hdlc(walk, base, frame),
         LinkType::Ieee80211 => wifi(walk, base, frame),
@@ -299,6 +299,17 @@ pub fn decode(link: LinkType, frame: &[u8]) -> Result<Decoded<'_>, DecodeError> 
 
 /// Linux SLL's protocol for frames that are an 802.2 LLC frame (`ETH_P_802_2`).
 const SLL_PROTOCOL_802_2: u16 = 0x0004;
+
+/// What a Linux cooked header's `protocol` says follows it.
+fn cooked(walk: Walk, base: usize, protocol: u16, payload: &[u8]) -> Result<Decoded<'_>, DecodeError> {
+    match protocol {
+        // The frame is an LLC frame, without a MAC header.
+        SLL_PROTOCOL_802_2 => llc_snap(walk, base, payload),
+        // Other Linux pseudo-protocols (Novell 802.3, CAN, ...).
+        kind if kind <= llc::MAX_8023_LENGTH => Ok(Decoded::NotIp),
+        kind => ethertype(walk, base, kind, payload),
+    }
+}
 
 /// Decodes an IP packet that arrived with the given VLANs and outermost
 /// encapsulation: a reassembled datagram ([`fragment::Reassembled::decode`]).
@@ -395,13 +406,16 @@ fn ethertype(mut walk: Walk, base: usize, mut kind: u16, mut payload: &[u8]) -> 
 /// An LLC frame: opened when a SNAP header names an ethertype.
 #[inline(never)]
 fn llc_snap(walk: Walk, base: usize, frame: &[u8]) -> Result<Decoded<'_>, DecodeError> {
-    match llc::Snap::new_checked(frame)? {
-        // A SNAP header naming a length again is garbage; refusing it also
-        // keeps the walk from recursing once per 8 bytes of a crafted frame.
-        Some(snap) if snap.ethertype() > llc::MAX_8023_LENGTH => {
-            ethertype(walk, base, snap.ethertype(), snap.payload())
-        }
-        _ => Ok(Decoded::NotIp),
+    if !llc::probe(frame) {
+        return Ok(Decoded::NotIp);
+    }
+    let snap = llc::Snap::new_checked(frame)?;
+    // A SNAP header naming a length again is garbage; refusing it also
+    // keeps the walk from recursing once per 8 bytes of a crafted frame.
+    if snap.names_ethertype() && snap.ethertype() > llc::MAX_8023_LENGTH {
+        ethertype(walk, base, snap.ethertype(), snap.payload())
+    } else {
+        Ok(Decoded::NotIp)
     }
 }
 
@@ -432,13 +446,17 @@ fn cisco_hdlc(walk: Walk, base: usize, frame: &[u8]) -> Result<Decoded<'_>, Deco
 /// null-data and protected (encrypted) frames are not IP.
 #[inline(never)]
 fn wifi(walk: Walk, base: usize, frame: &[u8]) -> Result<Decoded<'_>, DecodeError> {
-    match ieee80211::DataFrame::from_air(frame)? {
-        Some(d) => {
-            let walk = Walk { macs: Some(Macs { src: d.src(), dst: d.dst() }), ..walk };
-            ethertype(walk, base, d.ethertype(), d.payload())
-        }
-        None => Ok(Decoded::NotIp),
+    if !ieee80211::probe(frame) {
+        return Ok(Decoded::NotIp);
     }
+    let d = ieee80211::DataFrame::new_checked(frame)?;
+    // From the air the frame control is in the standard order, and any DS
+    // bits go (an ad hoc network's frames have neither).
+    if d.is_swapped() || !d.is_snap() {
+        return Ok(Decoded::NotIp);
+    }
+    let walk = Walk { macs: Some(Macs { src: d.src(), dst: d.dst() }), ..walk };
+    ethertype(walk, base, d.ethertype(), d.payload())
 }
 
 /// An NFLOG frame: the logged packet, of the version its family says.
@@ -480,7 +498,7 @@ fn ip_of_version(walk: Walk, base: usize, version: u8, data: &[u8]) -> Result<De
 fn link_tunnel(walk: Walk, base: usize, kind: u16, payload: &[u8]) -> Result<Decoded<'_>, DecodeError> {
     let mpls = Encap { kind: EncapKind::Mpls, id: None };
     match kind {
-        mpls::ETHERTYPE_UNICAST | mpls::ETHERTYPE_MULTICAST => match mpls::Stack::new_checked(payload)?.payload()? {
+        mpls::ETHERTYPE_UNICAST | mpls::ETHERTYPE_MULTICAST => match mpls::Stack::new_checked(payload)?.inner() {
             mpls::Payload::Ip(inner) => tunnel(walk, base, mpls, inner, |w, f| ip(w, base, f)),
             mpls::Payload::Ethernet(inner) => tunnel(walk, base, mpls, inner, |w, f| ethernet(w, base, f)),
             mpls::Payload::Other => Ok(Decoded::NotIp),
@@ -628,13 +646,18 @@ fn or_outer<'a>(inner: Decoded<'a>, outer: Packet<'a>) -> Result<Decoded<'a>, De
 fn udp_tunnel<'a>(walk: Walk, base: usize, udp: &Packet<'a>) -> Result<Decoded<'a>, DecodeError> {
     let data = udp.payload;
     let either = |port: u16| udp.dst_port == port || udp.src_port == port;
+    // A datagram that fails a tunnel's probe is someone else's traffic on
+    // the port: ordinary UDP. One that passes it and then fails its view's
+    // checks is a broken tunnel header, counted.
     if udp.dst_port == vxlan::PORT {
-        if let Some(h) = vxlan::Header::new_checked(data) {
+        if vxlan::probe(data) {
+            let h = vxlan::Header::new_checked(data)?;
             let encap = Encap { kind: EncapKind::Vxlan, id: Some(h.vni()) };
             return tunnel(walk, base, encap, h.payload(), |w, f| ethernet(w, base, f));
         }
     } else if udp.dst_port == geneve::PORT {
-        if let Some(h) = geneve::Header::new_checked(data)? {
+        if geneve::probe(data) {
+            let h = geneve::Header::new_checked(data)?;
             let encap = Encap { kind: EncapKind::Geneve, id: Some(h.vni()) };
             return match h.protocol() {
                 gre::PROTO_TEB => tunnel(walk, base, encap, h.payload(), |w, f| ethernet(w, base, f)),
@@ -642,19 +665,26 @@ fn udp_tunnel<'a>(walk: Walk, base: usize, udp: &Packet<'a>) -> Result<Decoded<'
             };
         }
     } else if udp.dst_port == gtp::PORT {
-        if let Some(h) = gtp::Header::new_checked(data) {
-            let encap = Encap { kind: EncapKind::GtpU, id: Some(h.teid()) };
-            return tunnel(walk, base, encap, h.payload(), |w, f| ip(w, base, f));
+        if gtp::probe(data) {
+            let h = gtp::Header::new_checked(data)?;
+            // A G-PDU whose payload is not IP (an unknown PDU type) is left
+            // as the UDP flow it came in.
+            if matches!(h.payload().first().map(|b| b >> 4), Some(4 | 6)) {
+                let encap = Encap { kind: EncapKind::GtpU, id: Some(h.teid()) };
+                return tunnel(walk, base, encap, h.payload(), |w, f| ip(w, base, f));
+            }
         }
     } else if udp.dst_port == gre::UDP_PORT {
         return gre(walk, base, data, EncapKind::GreUdp);
     } else if either(teredo::PORT) {
-        if let Some(t) = teredo::Packet::new_checked(data)? {
+        let t = teredo::Packet::new_checked(data)?;
+        if t.carries_ipv6() {
             let encap = Encap { kind: EncapKind::Teredo, id: None };
             return tunnel(walk, base, encap, t.payload(), |w, f| ip_of_version(w, base, 6, f));
         }
     } else if either(ayiya::PORT) {
-        if let Some(h) = ayiya::Header::new_checked(data)? {
+        if ayiya::probe(data) {
+            let h = ayiya::Header::new_checked(data)?;
             let version = match (h.opcode(), h.next_header()) {
                 (ayiya::OPCODE_FORWARD, IPPROTO_IPV6) => 6,
                 (ayiya::OPCODE_FORWARD, IPPROTO_IPIP) => 4,
@@ -664,29 +694,38 @@ fn udp_tunnel<'a>(walk: Walk, base: usize, udp: &Packet<'a>) -> Result<Decoded<'
             return tunnel(walk, base, encap, h.payload(), |w, f| ip_of_version(w, base, version, f));
         }
     } else if either(l2tp::PORT) {
-        if let Some(h) = l2tp::V2::new_checked(data)? {
+        if l2tp::probe(data) {
+            let h = l2tp::V2::new_checked(data)?;
             let id = u32::from(h.tunnel_id()) << 16 | u32::from(h.session_id());
             let encap = Encap { kind: EncapKind::L2tp, id: Some(id) };
             return tunnel(walk, base, encap, h.payload(), |w, f| ppp(w, base, f));
         }
-    } else if let Some(h) = capwap::Header::new_checked(data)? {
+    } else if capwap::probe(data) {
+        let h = capwap::Header::new_checked(data)?;
         let encap = Encap { kind: EncapKind::Capwap, id: None };
-        return match h.inner() {
-            capwap::Inner::Ethernet(inner) => tunnel(walk, base, encap, inner, |w, f| ethernet(w, base, f)),
-            // The stations' addresses, not the access point's Ethernet
-            // MAC: each wireless client is a host of its own.
-            capwap::Inner::Ieee80211(inner) => {
-                tunnel(walk, base, encap, inner, |w, f| match ieee80211::DataFrame::new_checked(f)? {
-                    Some(frame) => {
-                        let w = Walk { macs: Some(Macs { src: frame.src(), dst: frame.dst() }), ..w };
-                        ethertype(w, base, frame.ethertype(), frame.payload())
-                    }
-                    None => Ok(Decoded::NotIp),
-                })
-            }
+        return if h.is_native() {
+            tunnel(walk, base, encap, h.payload(), |w, f| capwap_80211(w, base, f))
+        } else {
+            tunnel(walk, base, encap, h.payload(), |w, f| ethernet(w, base, f))
         };
     }
     Ok(Decoded::NotIp)
+}
+
+/// An 802.11 frame as an access point tunnels it in CAPWAP: a bridged data
+/// frame, its frame control in either byte order. The stations' addresses
+/// are the frame's MACs, not the access point's: each wireless client is a
+/// host of its own.
+fn capwap_80211(walk: Walk, base: usize, frame: &[u8]) -> Result<Decoded<'_>, DecodeError> {
+    if !ieee80211::probe(frame) {
+        return Ok(Decoded::NotIp);
+    }
+    let d = ieee80211::DataFrame::new_checked(frame)?;
+    if !d.is_bridged() || !d.is_snap() {
+        return Ok(Decoded::NotIp);
+    }
+    let walk = Walk { macs: Some(Macs { src: d.src(), dst: d.dst() }), ..walk };
+    ethertype(walk, base, d.ethertype(), d.payload())
 }
 
 /// Opens GRE (over IP, or in UDP as `kind` says) and what it carries;
@@ -712,8 +751,12 @@ fn gre(walk: Walk, base: usize, data: &[u8], kind: EncapKind) -> Result<Decoded<
             let encap = Encap { kind: EncapKind::ErspanI, id: None };
             tunnel(walk, base, encap, inner, |w, f| ethernet(w, base, f))
         }
-        gre::PROTO_ERSPAN_II => erspan(walk, base, inner, erspan::Type::II, EncapKind::ErspanII),
-        gre::PROTO_ERSPAN_III => erspan(walk, base, inner, erspan::Type::III, EncapKind::ErspanIII),
+        gre::PROTO_ERSPAN_II => {
+            let h = erspan::TypeII::new_checked(inner)?;
+            let encap = Encap { kind: EncapKind::ErspanII, id: Some(u32::from(h.session_id())) };
+            tunnel(walk, base, encap, h.payload(), |w, f| ethernet(w, base, f))
+        }
+        gre::PROTO_ERSPAN_III => erspan_iii(walk, base, inner),
         _ => Ok(Decoded::NotIp),
     }
 }
@@ -732,15 +775,9 @@ fn l2tpv3(walk: Walk, base: usize, data: &[u8]) -> Result<Decoded<'_>, DecodeErr
     }
 }
 
-fn erspan(
-    walk: Walk,
-    base: usize,
-    data: &[u8],
-    version: erspan::Type,
-    kind: EncapKind,
-) -> Result<Decoded<'_>, DecodeError> {
-    let h = erspan::Header::new_checked(data, version)?;
-    let encap = Encap { kind, id: Some(u32::from(h.session_id())) };
+fn erspan_iii(walk: Walk, base: usize, data: &[u8]) -> Result<Decoded<'_>, DecodeError> {
+    let h = erspan::TypeIII::new_checked(data)?;
+    let encap = Encap { kind: EncapKind::ErspanIII, id: Some(u32::from(h.session_id())) };
     match h.mirrored() {
         erspan::Mirrored::Ethernet => tunnel(walk, base, encap, h.payload(), |w, f| ethernet(w, base, f)),
         erspan::Mirrored::Ip => tunnel(walk, base, encap, h.payload(), |w, f| ip(w, base, f)),
@@ -820,7 +857,7 @@ mod tests {
     }
 
     fn vxlan(vni: u32, payload: &[u8]) -> Vec<u8> {
-        vxlan::emit(vni, payload)
+        vxlan::Repr { vni }.emit(payload)
     }
 
     fn packet(d: Result<Decoded<'_>, DecodeError>) -> Packet<'_> {
@@ -961,6 +998,35 @@ mod tests {
                 "port {port}"
             );
         }
+    }
+
+    #[test]
+    fn tunnel_headers_that_probe_as_theirs_and_then_break_are_counted() {
+        let on = |port: u16, data: &[u8]| ipv4(IPPROTO_UDP, &udp(40000, port, data));
+        // A G-PDU cut by the snap length still opens: its length field is
+        // trusted only as far as it was captured.
+        let gpdu = gtp::Repr { teid: 7, sequence: 0, pdu_session: None }.emit(&inner_ipv4());
+        let cut = on(gtp::PORT, &gpdu[..gpdu.len() - 1]);
+        let p = packet(decode(LinkType::Raw, &cut));
+        assert_eq!(
+            (p.encap, p.dst_port, p.payload),
+            (Encap { kind: EncapKind::GtpU, id: Some(7) }, 443, &b"\x16\x03"[..])
+        );
+        // A PDU Session Container of length 0 is a broken G-PDU.
+        let mut zero_unit = gtp::Repr { teid: 7, sequence: 1, pdu_session: Some((true, 5)) }.emit(&inner_ipv4());
+        zero_unit[12] = 0;
+        assert_eq!(decode(LinkType::Raw, &on(gtp::PORT, &zero_unit)).err(), Some(DecodeError::GtpBadHeader));
+        assert_eq!(decode(LinkType::Raw, &on(gtp::PORT, &zero_unit[..11])).err(), Some(DecodeError::GtpTruncated));
+        // A G-PDU whose payload is not IP stays the UDP flow.
+        let not_ip = gtp::Repr { teid: 7, sequence: 0, pdu_session: None }.emit(b"\x00junk");
+        let not_ip = on(gtp::PORT, &not_ip);
+        let p = packet(decode(LinkType::Raw, &not_ip));
+        assert_eq!((p.encap.kind, p.dst_port), (EncapKind::None, gtp::PORT));
+        // The flags word of VXLAN, cut before the VNI.
+        assert_eq!(
+            decode(LinkType::Raw, &on(vxlan::PORT, &[0x08, 0, 0, 0, 0x12])).err(),
+            Some(DecodeError::VxlanTruncated)
+        );
     }
 
     #[test]
@@ -1139,7 +1205,7 @@ mod tests {
     /// Teredo from a client behind a NAT, with an origin indicator.
     fn teredo_frame(inner: &[u8]) -> Vec<u8> {
         let origin = Some(("192.0.2.45".parse().unwrap(), 40000));
-        ipv4(IPPROTO_UDP, &udp(teredo::PORT, 40000, &teredo::emit(None, origin, inner)))
+        ipv4(IPPROTO_UDP, &udp(teredo::PORT, 40000, &teredo::Repr { auth: None, origin }.emit(inner)))
     }
 
     #[test]
@@ -1150,7 +1216,8 @@ mod tests {
         assert_eq!((p.encap, p.outer_len), (Encap { kind: EncapKind::Teredo, id: None }, 20 + 8 + 8));
         assert_eq!(EncapKind::Teredo.as_str(), Some("teredo"));
         // A server's answer: authentication then origin, from port 3544.
-        let both = teredo::emit(Some((b"", [7; 8])), Some(("192.0.2.45".parse().unwrap(), 40000)), &inner_ipv6());
+        let both = teredo::Repr { auth: Some((b"", [7; 8])), origin: Some(("192.0.2.45".parse().unwrap(), 40000)) }
+            .emit(&inner_ipv6());
         let frame = ipv4(IPPROTO_UDP, &udp(teredo::PORT, 40000, &both));
         assert_eq!(packet(decode(LinkType::Raw, &frame)).outer_len, 20 + 8 + 13 + 8);
         // To a relay, without indicators.
@@ -1164,19 +1231,33 @@ mod tests {
 
     #[test]
     fn ayiya_forwards_ipv4_and_ipv6_and_keeps_keepalives_as_udp() {
-        let frame = ipv4(IPPROTO_UDP, &udp(50000, ayiya::PORT, &ayiya::emit([1; 16], [2; 20], 9, &inner_ipv4())));
+        let frame = ipv4(
+            IPPROTO_UDP,
+            &udp(
+                50000,
+                ayiya::PORT,
+                &ayiya::Repr { identity: [1; 16], signature: [2; 20], epoch_time: 9 }.emit(&inner_ipv4()),
+            ),
+        );
         let p = packet(decode(LinkType::Raw, &frame));
         assert_inner_flow(&p);
         assert_eq!((p.encap, p.outer_len), (Encap { kind: EncapKind::Ayiya, id: None }, 20 + 8 + 44));
-        let frame = ipv4(IPPROTO_UDP, &udp(ayiya::PORT, 50000, &ayiya::emit([1; 16], [2; 20], 9, &inner_ipv6())));
+        let frame = ipv4(
+            IPPROTO_UDP,
+            &udp(
+                ayiya::PORT,
+                50000,
+                &ayiya::Repr { identity: [1; 16], signature: [2; 20], epoch_time: 9 }.emit(&inner_ipv6()),
+            ),
+        );
         assert_eq!(packet(decode(LinkType::Raw, &frame)).dst_port, 53);
-        let mut noop = ayiya::emit([1; 16], [2; 20], 9, &[]);
+        let mut noop = ayiya::Repr { identity: [1; 16], signature: [2; 20], epoch_time: 9 }.emit(&[]);
         noop[2] &= 0xf0; // opcode 0: a keepalive
         let frame = ipv4(IPPROTO_UDP, &udp(50000, ayiya::PORT, &noop));
         let p = packet(decode(LinkType::Raw, &frame));
         assert_eq!((p.dst_port, p.encap.kind), (ayiya::PORT, EncapKind::None));
         // Next header IPv6 with an IPv4 packet behind it contradicts itself.
-        let mut lying = ayiya::emit([1; 16], [2; 20], 9, &inner_ipv4());
+        let mut lying = ayiya::Repr { identity: [1; 16], signature: [2; 20], epoch_time: 9 }.emit(&inner_ipv4());
         lying[3] = IPPROTO_IPV6;
         let frame = ipv4(IPPROTO_UDP, &udp(50000, ayiya::PORT, &lying));
         assert_eq!(decode(LinkType::Raw, &frame).err(), Some(DecodeError::Ipv6BadHeader));
@@ -1196,19 +1277,20 @@ mod tests {
 
     #[test]
     fn l2tp_data_messages_carry_ppp_and_l2tpv3_an_ethernet_pseudowire() {
-        let v2 = l2tp::emit_v2(3, 9, &ppp::emit(&inner_ipv4()));
+        let v2 =
+            l2tp::V2Repr { tunnel: 3, session: 9 }.emit(&ppp::Repr { protocol: ppp::PROTO_IPV4 }.emit(&inner_ipv4()));
         let frame = ipv4(IPPROTO_UDP, &udp(l2tp::PORT, l2tp::PORT, &v2));
         let p = packet(decode(LinkType::Raw, &frame));
         assert_inner_flow(&p);
         // The inner frame is the PPP frame, as it is the Ethernet frame in VXLAN.
         assert_eq!((p.encap, p.outer_len), (Encap { kind: EncapKind::L2tp, id: Some(3 << 16 | 9) }, 20 + 8 + 8));
         // LCP inside the session leaves the L2TP flow.
-        let lcp = l2tp::emit_v2(3, 9, &[0xff, 0x03, 0xc0, 0x21, 1, 1, 0, 4]);
+        let lcp = l2tp::V2Repr { tunnel: 3, session: 9 }.emit(&[0xff, 0x03, 0xc0, 0x21, 1, 1, 0, 4]);
         let frame = ipv4(IPPROTO_UDP, &udp(l2tp::PORT, l2tp::PORT, &lcp));
         let p = packet(decode(LinkType::Raw, &frame));
         assert_eq!((p.dst_port, p.encap.kind), (l2tp::PORT, EncapKind::None));
         // L2TPv3 over IP with a 4-byte cookie before the Ethernet frame.
-        let v3 = l2tp::emit_v3(0x1001, &[1, 2, 3, 4], &eth(IPV4, &inner_ipv4()));
+        let v3 = l2tp::V3Repr { session: 0x1001, cookie: &[1, 2, 3, 4] }.emit(&eth(IPV4, &inner_ipv4()));
         let frame = ipv4(IPPROTO_L2TP, &v3);
         let p = packet(decode(LinkType::Raw, &frame));
         assert_inner_flow(&p);
@@ -1220,17 +1302,25 @@ mod tests {
 
     /// An 802.11 QoS data frame from a station to its access point.
     fn wifi_data(inner: &[u8]) -> Vec<u8> {
-        ieee80211::emit_data(true, [0x02, 0, 0, 0, 0, 0xb5], [0x9c; 6], [0x02; 6], 1, IPV4, inner)
+        ieee80211::Repr {
+            to_ds: true,
+            bssid: [0x02, 0, 0, 0, 0, 0xb5],
+            station: [0x9c; 6],
+            peer: [0x02; 6],
+            sequence: 1,
+            ethertype: IPV4,
+        }
+        .emit(inner)
     }
 
     #[test]
     fn link_types_beyond_ethernet_reach_the_same_flow() {
         let ip = inner_ipv4();
-        let hdlc_ppp = ppp::emit(&ip);
+        let hdlc_ppp = ppp::Repr { protocol: ppp::PROTO_IPV4 }.emit(&ip);
         let bare_ppp = hdlc_ppp[2..].to_vec();
         let mut fcs_eth = eth(IPV4, &ip);
         fcs_eth.extend_from_slice(&[0xde, 0xad, 0xbe, 0xef]);
-        let mut dot3 = eth(0, &llc::emit(IPV4, &ip));
+        let mut dot3 = eth(0, &llc::Repr { ethertype: IPV4 }.emit(&ip));
         dot3[12..14].copy_from_slice(&u16::try_from(8 + ip.len()).unwrap().to_be_bytes());
         dot3.extend_from_slice(&[0; 6]); // padding after the 802.3 length
         let mut on_air = wifi_data(&ip);
@@ -1239,12 +1329,12 @@ mod tests {
             (LinkType::Ppp, hdlc_ppp.clone()),
             (LinkType::Ppp, bare_ppp),
             (LinkType::PppHdlc, hdlc_ppp),
-            (LinkType::PppHdlc, chdlc::emit(IPV4, &ip)),
-            (LinkType::CiscoHdlc, chdlc::emit(IPV4, &ip)),
-            (LinkType::Nflog, nflog::emit(3, "vw", &ip)),
+            (LinkType::PppHdlc, chdlc::Repr { protocol: IPV4 }.emit(&ip)),
+            (LinkType::CiscoHdlc, chdlc::Repr { protocol: IPV4 }.emit(&ip)),
+            (LinkType::Nflog, nflog::Repr { group: 3, prefix: "vw" }.emit(&ip)),
             (LinkType::EthernetFcs(4), fcs_eth),
             (LinkType::Ethernet, dot3),
-            (LinkType::Radiotap, radiotap::emit(1, true, 12, -40, &on_air)),
+            (LinkType::Radiotap, radiotap::Repr { tsft: 1, fcs: true, rate: 12, dbm: -40 }.emit(&on_air)),
             (LinkType::Ieee80211, wifi_data(&ip)),
         ];
         for (link, frame) in cases {
@@ -1252,10 +1342,10 @@ mod tests {
             assert_inner_flow(&p);
             assert_eq!((p.encap, p.outer_len), (Encap::default(), 0), "{link:?}");
         }
-        let frame = radiotap::emit(1, false, 12, -40, &wifi_data(&ip));
+        let frame = radiotap::Repr { tsft: 1, fcs: false, rate: 12, dbm: -40 }.emit(&wifi_data(&ip));
         let p = packet(decode(LinkType::Radiotap, &frame));
         assert_eq!(p.macs, Some(Macs { src: [0x9c; 6], dst: [0x02; 6] }), "the stations, not the access point");
-        let v6 = nflog::emit(3, "", &inner_ipv6());
+        let v6 = nflog::Repr { group: 3, prefix: "" }.emit(&inner_ipv6());
         assert_eq!(packet(decode(LinkType::Nflog, &v6)).dst_port, 53);
     }
 
@@ -1269,14 +1359,14 @@ mod tests {
             f.resize(60, 0);
             f
         };
-        let mut nflog_arp = nflog::emit(3, "", &inner_ipv4());
+        let mut nflog_arp = nflog::Repr { group: 3, prefix: "" }.emit(&inner_ipv4());
         nflog_arp[0] = 7; // NFPROTO_BRIDGE
         let cases: [(LinkType, Vec<u8>); 6] = [
-            (LinkType::Radiotap, radiotap::emit(1, false, 2, -70, &protected)),
-            (LinkType::Radiotap, radiotap::emit(1, false, 2, -70, &beacon)),
+            (LinkType::Radiotap, radiotap::Repr { tsft: 1, fcs: false, rate: 2, dbm: -70 }.emit(&protected)),
+            (LinkType::Radiotap, radiotap::Repr { tsft: 1, fcs: false, rate: 2, dbm: -70 }.emit(&beacon)),
             (LinkType::Ethernet, stp),
             (LinkType::Ppp, vec![0xff, 0x03, 0xc0, 0x21, 1, 1, 0, 4]),
-            (LinkType::CiscoHdlc, chdlc::emit(chdlc::PROTO_SLARP, &[0; 18])),
+            (LinkType::CiscoHdlc, chdlc::Repr { protocol: chdlc::PROTO_SLARP }.emit(&[0; 18])),
             (LinkType::Nflog, nflog_arp),
         ];
         for (link, frame) in cases {
@@ -1353,7 +1443,7 @@ mod tests {
         for (frame, link, want) in cases {
             assert_eq!(decode(link, &frame).err(), Some(want), "{}", want.reason());
         }
-        let mut bad_fcs = radiotap::emit(1, true, 2, -70, &wifi_data(&inner_ipv4()));
+        let mut bad_fcs = radiotap::Repr { tsft: 1, fcs: true, rate: 2, dbm: -70 }.emit(&wifi_data(&inner_ipv4()));
         bad_fcs[16] |= 0x40;
         let mut dot3_cut = eth(0, &[0xaa, 0xaa, 0x03, 0, 0]);
         dot3_cut[12..14].copy_from_slice(&5u16.to_be_bytes());
@@ -1362,7 +1452,7 @@ mod tests {
             (vec![0, 0, 40, 0, 0, 0, 0, 0, 0], LinkType::Radiotap, DecodeError::RadiotapTruncated),
             (vec![1, 0, 8, 0, 0, 0, 0, 0, 0x08], LinkType::Radiotap, DecodeError::RadiotapBadHeader),
             (
-                radiotap::emit(1, false, 2, -70, &wifi_data(&[])[..30]),
+                radiotap::Repr { tsft: 1, fcs: false, rate: 2, dbm: -70 }.emit(&wifi_data(&[])[..30]),
                 LinkType::Radiotap,
                 DecodeError::Ieee80211Truncated,
             ),
@@ -1457,20 +1547,49 @@ mod tests {
             (LinkType::Raw, nested),
             (LinkType::Raw, v6_frag),
             (LinkType::Raw, teredo_frame(&inner_ipv6())),
-            (LinkType::Raw, ipv4(IPPROTO_UDP, &udp(1, ayiya::PORT, &ayiya::emit([1; 16], [2; 20], 9, &inner_ipv4())))),
+            (
+                LinkType::Raw,
+                ipv4(
+                    IPPROTO_UDP,
+                    &udp(
+                        1,
+                        ayiya::PORT,
+                        &ayiya::Repr { identity: [1; 16], signature: [2; 20], epoch_time: 9 }.emit(&inner_ipv4()),
+                    ),
+                ),
+            ),
             (LinkType::Raw, ipv4(IPPROTO_UDP, &udp(1, gre::UDP_PORT, &gre([0x20, 0], IPV4, &[3], &inner_ipv4())))),
-            (LinkType::Raw, ipv4(IPPROTO_UDP, &udp(1, l2tp::PORT, &l2tp::emit_v2(1, 2, &ppp::emit(&inner_ipv4()))))),
-            (LinkType::Raw, ipv4(IPPROTO_L2TP, &l2tp::emit_v3(9, &[1, 2, 3, 4], &inner_eth))),
-            (LinkType::Ppp, ppp::emit(&inner_ipv4())),
-            (LinkType::PppHdlc, chdlc::emit(IPV4, &ipv4(IPPROTO_IPIP, &inner_ipv4()))),
-            (LinkType::CiscoHdlc, chdlc::emit(IPV6, &inner_ipv6())),
-            (LinkType::Nflog, nflog::emit(3, "vw", &inner_ipv4())),
+            (
+                LinkType::Raw,
+                ipv4(
+                    IPPROTO_UDP,
+                    &udp(
+                        1,
+                        l2tp::PORT,
+                        &l2tp::V2Repr { tunnel: 1, session: 2 }
+                            .emit(&ppp::Repr { protocol: ppp::PROTO_IPV4 }.emit(&inner_ipv4())),
+                    ),
+                ),
+            ),
+            (LinkType::Raw, ipv4(IPPROTO_L2TP, &l2tp::V3Repr { session: 9, cookie: &[1, 2, 3, 4] }.emit(&inner_eth))),
+            (LinkType::Ppp, ppp::Repr { protocol: ppp::PROTO_IPV4 }.emit(&inner_ipv4())),
+            (LinkType::PppHdlc, chdlc::Repr { protocol: IPV4 }.emit(&ipv4(IPPROTO_IPIP, &inner_ipv4()))),
+            (LinkType::CiscoHdlc, chdlc::Repr { protocol: IPV6 }.emit(&inner_ipv6())),
+            (LinkType::Nflog, nflog::Repr { group: 3, prefix: "vw" }.emit(&inner_ipv4())),
             (LinkType::EthernetFcs(4), [eth(IPV4, &inner_ipv4()), vec![1, 2, 3, 4]].concat()),
             (
                 LinkType::Ethernet,
-                eth(16, &llc::emit(IPV4, &ipv4(IPPROTO_UDP, &udp(1, vxlan::PORT, &vxlan(7, &inner_eth))))),
+                eth(
+                    16,
+                    &llc::Repr { ethertype: IPV4 }
+                        .emit(&ipv4(IPPROTO_UDP, &udp(1, vxlan::PORT, &vxlan(7, &inner_eth)))),
+                ),
             ),
-            (LinkType::Radiotap, radiotap::emit(1, true, 12, -40, &[wifi_data(&inner_ipv4()), vec![0; 4]].concat())),
+            (
+                LinkType::Radiotap,
+                radiotap::Repr { tsft: 1, fcs: true, rate: 12, dbm: -40 }
+                    .emit(&[wifi_data(&inner_ipv4()), vec![0; 4]].concat()),
+            ),
         ]
     }
 

@@ -1254,11 +1254,12 @@ fn link_types() -> Fixture {
     beacon.extend_from_slice(&[0x02, 0x00, 0xc0, 0x00, 0x02, 0xb6].repeat(2));
     beacon.extend_from_slice(&[0x10, 0x00]);
     beacon.extend_from_slice(&[0; 12]); // timestamp, interval, capabilities
-    let mut protected = ::wire::ieee80211::emit_data(true, [2; 6], [3; 6], [4; 6], 1, wire::ETHERTYPE_IPV4, &[0; 40]);
+    let mut protected = super::tunnel::ieee80211_data(true, [2; 6], [3; 6], [4; 6], 1, wire::ETHERTYPE_IPV4, &[0; 40]);
     protected[1] |= 0x40; // Protected Frame: CCMP-encrypted, unreadable
-    let mut bad_fcs = ::wire::radiotap::emit(1, true, 108, -80, &wire::with_fcs(protected.clone()));
+    let mut bad_fcs =
+        ::wire::radiotap::Repr { tsft: 1, fcs: true, rate: 108, dbm: -80 }.emit(&wire::with_fcs(protected.clone()));
     bad_fcs[16] |= 0x40; // Flags: failed FCS check
-    let radiotap_frame = |f: &[u8]| ::wire::radiotap::emit(2, false, 2, -70, f);
+    let radiotap_frame = |f: &[u8]| ::wire::radiotap::Repr { tsft: 2, fcs: false, rate: 2, dbm: -70 }.emit(f);
     let mut stp = vec![0x01, 0x80, 0xc2, 0, 0, 0, 0x02, 0x00, 0x0a, 0x0a, 0x04, 0x0f, 0x00, 0x26];
     stp.extend_from_slice(&[0x42, 0x42, 0x03, 0, 0, 0, 0]);
     stp.resize(60, 0);

@@ -17,22 +17,119 @@ use std::net::{IpAddr, SocketAddr};
 use super::capture::Record;
 use super::wire::{self, ETHERTYPE_IPV4, ETHERTYPE_IPV6, IpExtras, Link, TPID_8021AD, TPID_8021Q};
 
-pub use ::wire::ayiya::emit as ayiya;
-pub use ::wire::capwap::emit as capwap_data;
-pub use ::wire::erspan::emit_ii as erspan_ii;
-pub use ::wire::erspan::emit_iii as erspan_iii;
 pub use ::wire::geneve::GeneveOption;
-pub use ::wire::geneve::emit as geneve;
-pub use ::wire::gre::GreFields;
-pub use ::wire::gre::emit as gre;
-pub use ::wire::gtp::emit as gtpu;
-pub use ::wire::ieee80211::emit_data as ieee80211_data;
-pub use ::wire::l2tp::{emit_v2 as l2tp_v2, emit_v3 as l2tp_v3};
-pub use ::wire::mpls::emit as mpls;
-pub use ::wire::ppp::emit as ppp_frame;
-pub use ::wire::pppoe::emit as pppoe_session;
-pub use ::wire::teredo::emit as teredo;
-pub use ::wire::vxlan::emit as vxlan;
+use ::wire::{ayiya, capwap, erspan, geneve, gre, gtp, ieee80211, l2tp, mpls, ppp, pppoe, teredo, vxlan};
+
+// Each builder is the wire crate's `Repr` of its header (its `emit`
+// feature), given the fields a fixture varies.
+
+/// A GRE header (version 0) carrying `protocol`, then `payload`.
+pub fn gre(fields: GreFields, protocol: u16, payload: &[u8]) -> Vec<u8> {
+    let GreFields { checksum, key, sequence } = fields;
+    gre::Repr { checksum, key, sequence, protocol }.emit(payload)
+}
+
+/// The optional fields of a GRE header (RFC 2784, RFC 2890).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GreFields {
+    /// Computes and sends the checksum word (C).
+    pub checksum: bool,
+    /// The key word (K).
+    pub key: Option<u32>,
+    /// The sequence number word (S).
+    pub sequence: Option<u32>,
+}
+
+/// An ERSPAN type II header in front of the mirrored Ethernet frame: `vlan`
+/// is the original VLAN, `index` the port it was taken from.
+pub fn erspan_ii(session: u16, vlan: u16, index: u32, frame: &[u8]) -> Vec<u8> {
+    erspan::ReprII { session, vlan, index }.emit(frame)
+}
+
+/// An ERSPAN type III header in front of a mirrored Ethernet frame, with a
+/// timestamp in 100 us units and, when `platform` is given, the platform
+/// subheader: the port index and the timestamp's upper seconds.
+pub fn erspan_iii(session: u16, timestamp: u32, platform: Option<(u32, u32)>, frame: &[u8]) -> Vec<u8> {
+    erspan::ReprIII { session, timestamp, platform }.emit(frame)
+}
+
+/// A VXLAN header before an Ethernet frame.
+pub fn vxlan(vni: u32, frame: &[u8]) -> Vec<u8> {
+    vxlan::Repr { vni }.emit(frame)
+}
+
+/// A Geneve header with its options, carrying `protocol` ([`PROTO_TEB`] for
+/// Ethernet, or an IP ethertype).
+pub fn geneve(vni: u32, protocol: u16, options: &[GeneveOption], payload: &[u8]) -> Vec<u8> {
+    geneve::Repr { vni, protocol, options }.emit(payload)
+}
+
+/// An MPLS label stack, outermost label first, then `payload`.
+pub fn mpls(labels: &[u32], payload: &[u8]) -> Vec<u8> {
+    mpls::Repr { labels }.emit(payload)
+}
+
+/// A CAPWAP data header before an IEEE 802.3 frame, or with the T flag
+/// before a native 802.11 frame.
+pub fn capwap_data(native_80211: bool, frame: &[u8]) -> Vec<u8> {
+    capwap::Repr { native_80211 }.emit(frame)
+}
+
+/// An IEEE 802.11 QoS data frame bridged by an access point, from the
+/// station to the distribution system (`to_ds`) or back.
+pub fn ieee80211_data(
+    to_ds: bool,
+    bssid: [u8; 6],
+    station: [u8; 6],
+    peer: [u8; 6],
+    sequence: u16,
+    ethertype: u16,
+    payload: &[u8],
+) -> Vec<u8> {
+    ieee80211::Repr { to_ds, bssid, station, peer, sequence, ethertype }.emit(payload)
+}
+
+/// A PPPoE session frame's payload: the PPPoE header and the PPP protocol
+/// (from the packet's version) before `ip`.
+pub fn pppoe_session(session: u16, ip: &[u8]) -> Vec<u8> {
+    pppoe::Repr { session }.emit(ip)
+}
+
+/// A GTP-U G-PDU carrying `ip` on bearer `teid`; with `pdu_session`, a
+/// sequence number and a PDU Session Container (uplink, QoS flow id).
+pub fn gtpu(teid: u32, sequence: u16, pdu_session: Option<(bool, u8)>, ip: &[u8]) -> Vec<u8> {
+    gtp::Repr { teid, sequence, pdu_session }.emit(ip)
+}
+
+/// A Teredo datagram: an authentication indicator (client id, nonce), an
+/// origin indicator (mapped address and port), each when given, then `ipv6`.
+pub fn teredo(auth: Option<(&[u8], [u8; 8])>, origin: Option<(std::net::Ipv4Addr, u16)>, ipv6: &[u8]) -> Vec<u8> {
+    teredo::Repr { auth, origin }.emit(ipv6)
+}
+
+/// An AYIYA forward packet sent at `epoch_time` by `identity`, signed with
+/// `signature`, carrying `ip`.
+pub fn ayiya(identity: [u8; 16], signature: [u8; 20], epoch_time: u32, ip: &[u8]) -> Vec<u8> {
+    ayiya::Repr { identity, signature, epoch_time }.emit(ip)
+}
+
+/// An L2TPv2 data message of `tunnel` and `session` carrying `ppp`.
+pub fn l2tp_v2(tunnel: u16, session: u16, ppp: &[u8]) -> Vec<u8> {
+    l2tp::V2Repr { tunnel, session }.emit(ppp)
+}
+
+/// An L2TPv3 data message over IP of `session` with `cookie` carrying an
+/// Ethernet frame.
+pub fn l2tp_v3(session: u32, cookie: &[u8], frame: &[u8]) -> Vec<u8> {
+    l2tp::V3Repr { session, cookie }.emit(frame)
+}
+
+/// A PPP frame in HDLC-like framing around `ip` (IPv4 or IPv6, by its
+/// version).
+pub fn ppp_frame(ip: &[u8]) -> Vec<u8> {
+    let protocol = if is_ipv6(ip) { ppp::PROTO_IPV6 } else { ppp::PROTO_IPV4 };
+    ppp::Repr { protocol }.emit(ip)
+}
 
 // The numbers the builders use, defined once in the wire crate.
 pub use ::wire::ayiya::PORT as AYIYA_PORT;

@@ -19,11 +19,13 @@ pub use ::wire::linktype::{
 };
 /// TCP flag bits.
 pub use ::wire::tcp::{ACK, FIN, PSH, RST, SYN};
-use ::wire::{chdlc, ethernet, ieee80211, ipv4, ipv6, llc, nflog, ppp, radiotap, tcp, udp};
+use ::wire::{chdlc, ethernet, ieee80211, ipv4, ipv6, llc, nflog, ppp, radiotap, sll, tcp, udp};
 
 /// BSD loopback address family of IPv6 as macOS writes it.
 const AF_INET6_DARWIN: u32 = 30;
 const AF_INET: u32 = 2;
+/// The ARPHRD type of an Ethernet interface, in Linux cooked headers.
+const ARPHRD_ETHER: u16 = 1;
 
 /// The link layer of a capture: what comes before the IP header.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,46 +106,41 @@ impl Link {
                 return header.emit(ip);
             }
             Link::LinuxSll => {
-                f.extend_from_slice(&u16::from(sll_packet_type(src)).to_be_bytes());
-                f.extend_from_slice(&1u16.to_be_bytes()); // ARPHRD_ETHER
-                f.extend_from_slice(&6u16.to_be_bytes());
-                f.extend_from_slice(&mac_of(src));
-                f.extend_from_slice(&[0, 0]);
-                f.extend_from_slice(&ethertype.to_be_bytes());
+                let packet_type = u16::from(sll_packet_type(src));
+                return sll::V1Repr { packet_type, hatype: ARPHRD_ETHER, address: mac_of(src), protocol: ethertype }
+                    .emit(ip);
             }
             Link::LinuxSll2 => {
-                f.extend_from_slice(&ethertype.to_be_bytes());
-                f.extend_from_slice(&[0, 0]);
-                f.extend_from_slice(&2u32.to_be_bytes()); // interface index
-                f.extend_from_slice(&1u16.to_be_bytes()); // ARPHRD_ETHER
-                f.push(sll_packet_type(src));
-                f.push(6);
-                f.extend_from_slice(&mac_of(src));
-                f.extend_from_slice(&[0, 0]);
+                let (packet_type, address) = (sll_packet_type(src), mac_of(src));
+                return sll::V2Repr { protocol: ethertype, interface: 2, hatype: ARPHRD_ETHER, packet_type, address }
+                    .emit(ip);
             }
             Link::EthernetFcs => {
                 let header = ethernet::Repr { dst: mac_of(dst), src: mac_of(src), tags: &[], ethertype };
                 return with_fcs(header.emit(ip));
             }
             Link::Ieee8023Snap => {
-                let snap = llc::emit(ethertype, ip);
+                let snap = llc::Repr { ethertype }.emit(ip);
                 let header = ethernet::Repr { dst: mac_of(dst), src: mac_of(src), tags: &[], ethertype: 0 };
                 let mut f = header.emit(&snap);
                 f[12..14].copy_from_slice(&::wire::len16(snap.len()).to_be_bytes());
                 return f;
             }
             Link::Ppp { hdlc } => {
-                let framed = ppp::emit(ip);
+                let protocol = if v6 { ppp::PROTO_IPV6 } else { ppp::PROTO_IPV4 };
+                let framed = ppp::Repr { protocol }.emit(ip);
                 return if *hdlc { framed } else { framed[2..].to_vec() };
             }
-            Link::CiscoHdlc => return chdlc::emit(ethertype, ip),
-            Link::Nflog { group } => return nflog::emit(*group, "vendorwatch", ip),
+            Link::CiscoHdlc => return chdlc::Repr { protocol: ethertype }.emit(ip),
+            Link::Nflog { group } => return nflog::Repr { group: *group, prefix: "vendorwatch" }.emit(ip),
             Link::Radiotap { bssid } => {
                 let to_ds = src[0] == 10 || src[0] == 0xfd;
                 let (station, peer) = if to_ds { (src, dst) } else { (dst, src) };
                 let ident = u16::from_be_bytes([ip[4], ip[5]]);
-                let frame = ieee80211::emit_data(to_ds, *bssid, mac_of(station), mac_of(peer), ident, ethertype, ip);
-                return radiotap::emit(u64::from(ident) * 1000, true, 108, -42, &with_fcs(frame));
+                let (bssid, station, peer) = (*bssid, mac_of(station), mac_of(peer));
+                let frame = ieee80211::Repr { to_ds, bssid, station, peer, sequence: ident, ethertype }.emit(ip);
+                let radio = radiotap::Repr { tsft: u64::from(ident) * 1000, fcs: true, rate: 108, dbm: -42 };
+                return radio.emit(&with_fcs(frame));
             }
             Link::Raw => {}
             Link::Null => {

@@ -8,6 +8,7 @@ use crate::{DecodeError, be16, be32};
 pub const PROTO_TEB: u16 = 0x6558;
 /// ERSPAN type I (no ERSPAN header) and type II (an 8-byte header).
 pub const PROTO_ERSPAN_II: u16 = 0x88be;
+/// ERSPAN type III (a 12-byte header and an optional subheader).
 pub const PROTO_ERSPAN_III: u16 = 0x22eb;
 /// GRE-in-UDP (RFC 8086): a GRE header, then its payload, in a datagram to
 /// this port (the source port carries the inner flow's entropy).
@@ -23,101 +24,153 @@ const ACK: u16 = 0x0080;
 /// any of them set.
 const RESERVED0: u16 = 0x4ff8;
 
-/// A view of a GRE header whose optional fields were length-checked.
-pub struct Header<'a> {
-    buffer: &'a [u8],
-    header_len: usize,
+mod field {
+    use crate::Field;
+
+    /// The C, R, K, S, s and A flags, Reserved0 and the version.
+    pub const FLAGS: Field = 0..2;
+    /// The version's 3 bits, in the low bits of the second byte.
+    pub const VERSION: usize = 1;
+    pub const PROTOCOL: Field = 2..4;
+    /// Checksum, key, sequence and acknowledgement words follow, in that
+    /// order, each when its flag says.
+    pub const OPTIONAL: usize = 4;
 }
 
-impl<'a> Header<'a> {
-    pub fn new_checked(buffer: &'a [u8]) -> Result<Self, DecodeError> {
-        if buffer.len() < 4 {
+/// The length of a GRE header without optional words.
+pub const MIN_HEADER_LEN: usize = field::OPTIONAL;
+
+/// A view of a GRE header.
+#[derive(Debug, Clone, Copy)]
+pub struct Header<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> Header<T> {
+    /// A view of `buffer` as it is; the accessors panic if it is shorter
+    /// than the words its flags announce.
+    pub const fn new_unchecked(buffer: T) -> Self {
+        Header { buffer }
+    }
+
+    /// A view of `buffer`, once its version is 0 (with no reserved bits
+    /// set) or 1, and it holds the optional words its flags announce.
+    pub fn new_checked(buffer: T) -> Result<Self, DecodeError> {
+        let b = buffer.as_ref();
+        if b.len() < MIN_HEADER_LEN {
             return Err(DecodeError::GreTruncated);
         }
-        let flags = be16(buffer, 0);
-        let ack = match flags & 0x7 {
+        let flags = be16(b, field::FLAGS);
+        match flags & 0x7 {
             0 if flags & RESERVED0 != 0 => return Err(DecodeError::GreBadHeader),
-            0 => false,
-            1 => flags & ACK != 0,
+            0 | 1 => {}
             _ => return Err(DecodeError::GreBadHeader),
-        };
-        let words = [flags & CHECKSUM != 0, flags & KEY != 0, flags & SEQUENCE != 0, ack];
-        let header_len = 4 + 4 * words.iter().filter(|&&present| present).count();
-        if buffer.len() < header_len {
+        }
+        if b.len() < header_len(flags) {
             return Err(DecodeError::GreTruncated);
         }
-        Ok(Header { buffer, header_len })
+        Ok(Header { buffer })
+    }
+
+    /// The buffer the view was made of.
+    pub fn into_inner(self) -> T {
+        self.buffer
     }
 
     /// 0 for GRE proper, 1 for PPTP.
     pub fn version(&self) -> u8 {
-        self.buffer[1] & 0x7
+        self.buffer.as_ref()[field::VERSION] & 0x7
     }
 
     /// The payload's ethertype.
     pub fn protocol(&self) -> u16 {
-        be16(self.buffer, 2)
+        be16(self.buffer.as_ref(), field::PROTOCOL)
     }
 
-    fn flag(&self, bit: u16) -> bool {
-        be16(self.buffer, 0) & bit != 0
+    fn flags(&self) -> u16 {
+        be16(self.buffer.as_ref(), field::FLAGS)
     }
 
     /// The key (RFC 2890), after the checksum word when there is one.
     pub fn key(&self) -> Option<u32> {
-        let at = if self.flag(CHECKSUM) { 8 } else { 4 };
-        self.flag(KEY).then(|| be32(self.buffer, at))
+        let flags = self.flags();
+        let at = field::OPTIONAL + 4 * usize::from(flags & CHECKSUM != 0);
+        (flags & KEY != 0).then(|| be32(self.buffer.as_ref(), at..at + 4))
     }
 
     /// The sequence number (RFC 2890), after the checksum and key words.
     pub fn sequence(&self) -> Option<u32> {
-        let at = 4 + 4 * usize::from(self.flag(CHECKSUM)) + 4 * usize::from(self.flag(KEY));
-        self.flag(SEQUENCE).then(|| be32(self.buffer, at))
+        let flags = self.flags();
+        let at = field::OPTIONAL + 4 * usize::from(flags & CHECKSUM != 0) + 4 * usize::from(flags & KEY != 0);
+        (flags & SEQUENCE != 0).then(|| be32(self.buffer.as_ref(), at..at + 4))
     }
 
+    /// The header's length with its optional words.
+    pub fn header_len(&self) -> usize {
+        header_len(self.flags())
+    }
+}
+
+impl<'a, T: AsRef<[u8]> + ?Sized> Header<&'a T> {
+    /// The bytes after the header: what [`protocol`](Header::protocol) names.
     pub fn payload(&self) -> &'a [u8] {
-        &self.buffer[self.header_len..]
+        &self.buffer.as_ref()[header_len(self.flags())..]
     }
 }
 
-/// A GRE header (version 0) carrying `protocol`, then `payload`.
-#[cfg(feature = "emit")]
-pub fn emit(fields: GreFields, protocol: u16, payload: &[u8]) -> Vec<u8> {
-    let mut flags = 0u16;
-    if fields.checksum {
-        flags |= 0x8000;
-    }
-    if fields.key.is_some() {
-        flags |= 0x2000;
-    }
-    if fields.sequence.is_some() {
-        flags |= 0x1000;
-    }
-    let mut g = Vec::with_capacity(16 + payload.len());
-    g.extend_from_slice(&flags.to_be_bytes());
-    g.extend_from_slice(&protocol.to_be_bytes());
-    if fields.checksum {
-        g.extend_from_slice(&[0, 0, 0, 0]); // checksum, reserved1
-    }
-    for word in [fields.key, fields.sequence].into_iter().flatten() {
-        g.extend_from_slice(&word.to_be_bytes());
-    }
-    g.extend_from_slice(payload);
-    if fields.checksum {
-        let sum = crate::checksum::checksum(&[&g]);
-        g[4..6].copy_from_slice(&sum.to_be_bytes());
-    }
-    g
+/// The header length `flags` announce: a word for each of the checksum,
+/// key and sequence number, and (version 1) the acknowledgement number.
+fn header_len(flags: u16) -> usize {
+    let ack = flags & 0x7 == 1 && flags & ACK != 0;
+    let words = [flags & CHECKSUM != 0, flags & KEY != 0, flags & SEQUENCE != 0, ack];
+    MIN_HEADER_LEN + 4 * words.iter().filter(|&&present| present).count()
 }
 
-/// The optional fields of a GRE header (RFC 2784, RFC 2890).
+/// What [`Repr::emit`] writes: a GRE header (version 0) with the optional
+/// fields of RFC 2784 and RFC 2890.
 #[cfg(feature = "emit")]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct GreFields {
+pub struct Repr {
     /// Computes and sends the checksum word (C).
     pub checksum: bool,
+    /// The key word (K).
     pub key: Option<u32>,
+    /// The sequence number word (S).
     pub sequence: Option<u32>,
+    /// The payload's ethertype.
+    pub protocol: u16,
+}
+
+#[cfg(feature = "emit")]
+impl Repr {
+    /// The header, then `payload`.
+    pub fn emit(&self, payload: &[u8]) -> Vec<u8> {
+        let mut flags = 0u16;
+        if self.checksum {
+            flags |= CHECKSUM;
+        }
+        if self.key.is_some() {
+            flags |= KEY;
+        }
+        if self.sequence.is_some() {
+            flags |= SEQUENCE;
+        }
+        let mut g = Vec::with_capacity(16 + payload.len());
+        g.extend_from_slice(&flags.to_be_bytes());
+        g.extend_from_slice(&self.protocol.to_be_bytes());
+        if self.checksum {
+            g.extend_from_slice(&[0, 0, 0, 0]); // checksum, reserved1
+        }
+        for word in [self.key, self.sequence].into_iter().flatten() {
+            g.extend_from_slice(&word.to_be_bytes());
+        }
+        g.extend_from_slice(payload);
+        if self.checksum {
+            let sum = crate::checksum::checksum(&[&g]);
+            g[4..6].copy_from_slice(&sum.to_be_bytes());
+        }
+        g
+    }
 }
 
 #[cfg(test)]
@@ -166,5 +219,15 @@ mod tests {
         );
         assert_eq!(Header::new_checked(&[0x00, 0x02, 0x08, 0x00]).err(), Some(DecodeError::GreBadHeader), "version 2");
         assert_eq!(Header::new_checked(&[0x00, 0x08, 0x08, 0x00]).err(), Some(DecodeError::GreBadHeader), "reserved0");
+    }
+
+    #[cfg(feature = "emit")]
+    #[test]
+    fn reads_what_repr_writes() {
+        let g = Repr { checksum: true, key: Some(5), sequence: Some(6), protocol: PROTO_TEB }.emit(&[0xee]);
+        let h = Header::new_checked(&g[..]).unwrap();
+        assert_eq!((h.version(), h.protocol(), h.key(), h.sequence()), (0, PROTO_TEB, Some(5), Some(6)));
+        assert_eq!((h.header_len(), h.payload()), (16, &[0xee][..]));
+        assert_eq!(crate::checksum::checksum(&[&g]), 0);
     }
 }

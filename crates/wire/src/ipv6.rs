@@ -3,9 +3,8 @@
 
 use std::net::Ipv6Addr;
 
-use crate::{DecodeError, be16};
+use crate::{DecodeError, array, be16, be32};
 
-const HEADER_LEN: usize = 40;
 /// Real packets carry two or three; a longer chain is an attack or garbage.
 const MAX_EXTENSION_HEADERS: usize = 8;
 
@@ -33,106 +32,165 @@ pub struct FragmentInfo {
     pub more: bool,
 }
 
-/// A view of an IPv6 packet with its extension headers walked.
-pub struct Packet<'a> {
-    buffer: &'a [u8],
+mod field {
+    use crate::{Field, Rest};
+
+    /// Version (4 bits), traffic class and flow label.
+    pub const VER_TC_FLOW: usize = 0;
+    pub const PAYLOAD_LEN: Field = 4..6;
+    pub const NEXT_HEADER: usize = 6;
+    pub const HOP_LIMIT: usize = 7;
+    pub const SRC_ADDR: Field = 8..24;
+    pub const DST_ADDR: Field = 24..40;
+    pub const PAYLOAD: Rest = 40..;
+
+    /// In an extension header: the next header, then its length.
+    pub const EXT_NEXT_HEADER: usize = 0;
+    pub const EXT_LEN: usize = 1;
+    /// In a fragment header: the offset in 8-byte units and the M flag.
+    pub const FRAG_OFFSET_M: Field = 2..4;
+    pub const FRAG_IDENT: Field = 4..8;
+    pub const FRAG_LEN: usize = 8;
+}
+
+/// The length of the fixed IPv6 header.
+pub const HEADER_LEN: usize = field::PAYLOAD.start;
+
+/// Where the walk of the extension-header chain ended.
+#[derive(Debug, Clone, Copy)]
+struct Layout {
     /// Upper-layer protocol after the extension headers.
     protocol: u8,
-    payload_start: usize,
+    payload_at: usize,
+    /// End of the upper-layer payload: the payload length, cut to what was
+    /// captured.
     end: usize,
     fragment: Option<FragmentInfo>,
 }
 
-impl<'a> Packet<'a> {
+/// A view of an IPv6 packet with its extension headers walked: it keeps
+/// where the walk ended, so it has no `new_unchecked`.
+#[derive(Debug, Clone, Copy)]
+pub struct Packet<T: AsRef<[u8]>> {
+    buffer: T,
+    layout: Layout,
+}
+
+impl<T: AsRef<[u8]>> Packet<T> {
     /// A view of `buffer`, once its version and extension header chain are checked.
-    pub fn new_checked(buffer: &'a [u8]) -> Result<Self, DecodeError> {
-        if buffer.len() < HEADER_LEN {
-            return Err(DecodeError::Ipv6Truncated);
-        }
-        if buffer[0] >> 4 != 6 {
-            return Err(DecodeError::Ipv6BadHeader);
-        }
-        let end = (HEADER_LEN + usize::from(be16(buffer, 4))).min(buffer.len());
-        let mut next = buffer[6];
-        let mut at = HEADER_LEN;
-        let mut fragment = None;
-        for _ in 0..=MAX_EXTENSION_HEADERS {
-            let ext_len = match next {
-                HOP_BY_HOP | ROUTING | DEST_OPTS | MOBILITY => {
-                    let b = buffer.get(at..at + 2).ok_or(DecodeError::Ipv6Truncated)?;
-                    (usize::from(b[1]) + 1) * 8
-                }
-                AUTH => {
-                    let b = buffer.get(at..at + 2).ok_or(DecodeError::Ipv6Truncated)?;
-                    (usize::from(b[1]) + 2) * 4
-                }
-                FRAGMENT => {
-                    let b = buffer.get(at..at + 8).ok_or(DecodeError::Ipv6Truncated)?;
-                    let off = be16(b, 2);
-                    let info = FragmentInfo {
-                        ident: u32::from_be_bytes([b[4], b[5], b[6], b[7]]),
-                        offset: usize::from(off & 0xfff8),
-                        more: off & 1 != 0,
-                    };
-                    fragment = Some(info);
-                    if info.more || info.offset != 0 {
-                        // What follows is a piece of the fragmentable part
-                        // (RFC 8200 4.5): later pieces start mid-datagram, so
-                        // the walk stops here, and the payload is the piece
-                        // to reassemble, typed by this header's next header.
-                        let start = at + 8;
-                        if start > end {
-                            return Err(DecodeError::Ipv6Truncated);
-                        }
-                        return Ok(Packet { buffer, protocol: b[0], payload_start: start, end, fragment });
-                    }
-                    8
-                }
-                _ => return Ok(Packet { buffer, protocol: next, payload_start: at, end: end.max(at), fragment }),
-            };
-            next = buffer[at];
-            at += ext_len;
-            if at > end {
-                return Err(DecodeError::Ipv6Truncated);
-            }
-        }
-        Err(DecodeError::Ipv6ExtensionChain)
+    #[inline]
+    pub fn new_checked(buffer: T) -> Result<Self, DecodeError> {
+        let layout = walk(buffer.as_ref())?;
+        Ok(Packet { buffer, layout })
+    }
+
+    /// The buffer the view was made of.
+    #[inline]
+    pub fn into_inner(self) -> T {
+        self.buffer
     }
 
     /// The source address.
+    #[inline]
     pub fn src_addr(&self) -> Ipv6Addr {
-        let mut a = [0u8; 16];
-        a.copy_from_slice(&self.buffer[8..24]);
-        Ipv6Addr::from(a)
+        Ipv6Addr::from(array::<16>(self.buffer.as_ref(), field::SRC_ADDR))
     }
 
     /// The destination address.
+    #[inline]
     pub fn dst_addr(&self) -> Ipv6Addr {
-        let mut a = [0u8; 16];
-        a.copy_from_slice(&self.buffer[24..40]);
-        Ipv6Addr::from(a)
+        Ipv6Addr::from(array::<16>(self.buffer.as_ref(), field::DST_ADDR))
+    }
+
+    /// The first next-header value: the first extension header's kind, or
+    /// the upper-layer protocol when there is none.
+    #[inline]
+    pub fn next_header(&self) -> u8 {
+        self.buffer.as_ref()[field::NEXT_HEADER]
     }
 
     /// The upper-layer protocol (TCP, UDP, ICMPv6, ...), after extension
     /// headers; for a fragment, the protocol of the fragmented part.
+    #[inline]
     pub fn protocol(&self) -> u8 {
-        self.protocol
+        self.layout.protocol
     }
 
     /// The hop limit.
+    #[inline]
     pub fn hop_limit(&self) -> u8 {
-        self.buffer[7]
+        self.buffer.as_ref()[field::HOP_LIMIT]
     }
 
     /// The fragment header's fields, when the chain has one.
     pub fn fragment(&self) -> Option<FragmentInfo> {
-        self.fragment
+        self.layout.fragment
     }
+}
 
+impl<'a, T: AsRef<[u8]> + ?Sized> Packet<&'a T> {
     /// The upper-layer payload; for a fragment, the fragment's data.
+    #[inline]
     pub fn payload(&self) -> &'a [u8] {
-        &self.buffer[self.payload_start..self.end]
+        &self.buffer.as_ref()[self.layout.payload_at..self.layout.end]
     }
+}
+
+/// Checks the fixed header and walks the extension headers to the upper
+/// layer (or to a fragment header that starts a piece of the datagram).
+fn walk(buffer: &[u8]) -> Result<Layout, DecodeError> {
+    if buffer.len() < HEADER_LEN {
+        return Err(DecodeError::Ipv6Truncated);
+    }
+    if buffer[field::VER_TC_FLOW] >> 4 != 6 {
+        return Err(DecodeError::Ipv6BadHeader);
+    }
+    let end = (HEADER_LEN + usize::from(be16(buffer, field::PAYLOAD_LEN))).min(buffer.len());
+    let mut next = buffer[field::NEXT_HEADER];
+    let mut at = HEADER_LEN;
+    let mut fragment = None;
+    for _ in 0..=MAX_EXTENSION_HEADERS {
+        let ext_len = match next {
+            HOP_BY_HOP | ROUTING | DEST_OPTS | MOBILITY => {
+                let b = buffer.get(at..at + 2).ok_or(DecodeError::Ipv6Truncated)?;
+                (usize::from(b[field::EXT_LEN]) + 1) * 8
+            }
+            AUTH => {
+                let b = buffer.get(at..at + 2).ok_or(DecodeError::Ipv6Truncated)?;
+                (usize::from(b[field::EXT_LEN]) + 2) * 4
+            }
+            FRAGMENT => {
+                let b = buffer.get(at..at + field::FRAG_LEN).ok_or(DecodeError::Ipv6Truncated)?;
+                let off = be16(b, field::FRAG_OFFSET_M);
+                let info = FragmentInfo {
+                    ident: be32(b, field::FRAG_IDENT),
+                    offset: usize::from(off & 0xfff8),
+                    more: off & 1 != 0,
+                };
+                fragment = Some(info);
+                if info.more || info.offset != 0 {
+                    // What follows is a piece of the fragmentable part
+                    // (RFC 8200 4.5): later pieces start mid-datagram, so
+                    // the walk stops here, and the payload is the piece
+                    // to reassemble, typed by this header's next header.
+                    let start = at + field::FRAG_LEN;
+                    if start > end {
+                        return Err(DecodeError::Ipv6Truncated);
+                    }
+                    let protocol = b[field::EXT_NEXT_HEADER];
+                    return Ok(Layout { protocol, payload_at: start, end, fragment });
+                }
+                field::FRAG_LEN
+            }
+            _ => return Ok(Layout { protocol: next, payload_at: at, end: end.max(at), fragment }),
+        };
+        next = buffer[at + field::EXT_NEXT_HEADER];
+        at += ext_len;
+        if at > end {
+            return Err(DecodeError::Ipv6Truncated);
+        }
+    }
+    Err(DecodeError::Ipv6ExtensionChain)
 }
 
 /// An extension header for [`Repr::emit`]: its protocol number and body
@@ -287,5 +345,18 @@ mod tests {
             chain.extend_from_slice(&[60, 0, 0, 0, 0, 0, 0, 0]);
         }
         assert_eq!(Packet::new_checked(&packet(60, &chain, b"")).err(), Some(DecodeError::Ipv6ExtensionChain));
+    }
+
+    #[cfg(feature = "emit")]
+    #[test]
+    fn reads_what_repr_writes() {
+        let (src, dst) = ("2001:db8::1".parse().unwrap(), "2001:db8::2".parse().unwrap());
+        let extensions = [Extension::hop_by_hop(), Extension::dest_opts(2), Extension::fragment(0, true, 5)];
+        let p = Repr { src, dst, protocol: 17, extensions: &extensions }.emit(b"udp");
+        let v = Packet::new_checked(&p[..]).unwrap();
+        assert_eq!((v.src_addr(), v.dst_addr(), v.next_header(), v.hop_limit()), (src, dst, HOP_BY_HOP, 64));
+        assert_eq!((v.protocol(), v.payload()), (17, &b"udp"[..]));
+        assert_eq!(v.fragment(), Some(FragmentInfo { ident: 5, offset: 0, more: true }));
+        assert_eq!(v.into_inner().len(), 40 + 8 + 16 + 8 + 3);
     }
 }

@@ -3,19 +3,41 @@
 //! smoltcp. No dependencies, no allocation, no state: the engine's decode
 //! stage walks these views layer by layer.
 //!
-//! A view is generic over its buffer, as smoltcp's are: `Frame<T:
-//! AsRef<[u8]>>` takes a slice, an array or an owned `Vec<u8>`, and its
-//! `new_checked(buffer) -> Result<Self, DecodeError>` checks once what the
-//! accessors then rely on. The accessors live in `impl<T: AsRef<[u8]>>`;
-//! `payload()` lives in `impl<'a, T> Frame<&'a T>` and returns `&'a [u8]`,
-//! so a decoder can drop the view and keep walking the payload.
-//! [`ethernet::Frame`], [`ethernet::Tag`], [`udp::Datagram`] and
-//! [`chdlc::Frame`] follow this shape; the other views still borrow `&'a [u8]`.
+//! # The shape every view follows
+//!
+//! - **A view owns or borrows its buffer.** `Frame<T: AsRef<[u8]>> { buffer:
+//!   T }` (named per protocol: `Frame`, `Packet`, `Header`, `Datagram`, ...)
+//!   takes a slice, an array or a `Vec<u8>`; [`into_inner`] gives it back.
+//! - **Field offsets are named once**, in each module's private `mod
+//!   field`: a [`Field`] range per fixed field, a [`Rest`] for what follows a
+//!   fixed header.
+//! - **`new_checked(buffer) -> Result<Self, DecodeError>`** validates, once,
+//!   every length (and every length field) the accessors rely on, so that no
+//!   accessor can panic afterwards. `new_unchecked` wraps a buffer as it is,
+//!   for a caller that has checked it (or builds it): its accessors may then
+//!   panic. Views whose layout is only known by walking a chain (IPv6
+//!   extension headers, GTP-U extension headers, NFLOG attributes, radiotap
+//!   presence words, the MPLS label stack) keep the offsets the walk found
+//!   beside the buffer and so have no `new_unchecked`.
+//! - **Accessors are cheap**: a slice index and a shift, in
+//!   `impl<T: AsRef<[u8]>>`. `payload()` lives in `impl<'a, T> View<&'a T>`
+//!   and returns `&'a [u8]`, a sub-slice of the buffer the view borrows, so a
+//!   decoder can drop the view and keep walking (and tell by the slice's
+//!   address how far in the inner frame starts).
+//! - **Protocols that share their port (or link) with other traffic** have a
+//!   `probe(&[u8]) -> bool` beside the view: whether the first bytes are that
+//!   protocol at all. What fails the probe is someone else's traffic, not an
+//!   error; what passes it and then fails `new_checked` is a broken header,
+//!   counted by its [`DecodeError`].
+//! - **The emit side** (feature `emit`) lives in the same file as the view:
+//!   a `Repr` whose `emit(payload) -> Vec<u8>` writes the header the view
+//!   reads, so fixtures build frames from the same definitions (and the
+//!   module's tests check that the view reads back what `Repr` wrote).
 //!
 //! Each protocol's numbers (ethertypes, IP protocol numbers, ports) are
-//! defined here once, next to its view. With the `emit` feature, the same
-//! modules also build headers, so fixtures write frames from the definitions
-//! the decoder reads them with.
+//! defined here once, next to its view.
+//!
+//! [`into_inner`]: ethernet::Frame::into_inner
 
 #![forbid(unsafe_code)]
 
@@ -69,22 +91,44 @@ pub fn len8(len: usize) -> u8 {
     u8::try_from(len).unwrap_or_else(|_| panic!("{len} does not fit an 8-bit length field"))
 }
 
-/// Reads a big-endian u16; callers have checked the length.
-#[inline]
-pub(crate) fn be16(b: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([b[at], b[at + 1]])
+/// A fixed field's bytes within a header (a module's `mod field`).
+pub type Field = core::ops::Range<usize>;
+/// The bytes from an offset on: what follows a fixed header.
+pub type Rest = core::ops::RangeFrom<usize>;
+
+// The readers below are on every accessor's path, so they are always
+// inlined: each is one bounds check (which the constructor's length check
+// usually lets the compiler drop) and a load.
+
+/// The `N` bytes at `f.start` (a MAC, an IP address, a multi-byte
+/// integer); the constructor checked the length.
+#[allow(clippy::inline_always, reason = "on every packet's decode path; callgrind showed it left out of line")]
+#[inline(always)]
+pub(crate) fn array<const N: usize>(b: &[u8], f: Field) -> [u8; N] {
+    let mut a = [0; N];
+    a.copy_from_slice(&b[f.start..f.start + N]);
+    a
 }
 
-/// Reads a little-endian u16; callers have checked the length.
-#[inline]
-pub(crate) fn le16(b: &[u8], at: usize) -> u16 {
-    u16::from_le_bytes([b[at], b[at + 1]])
+/// The big-endian u16 at `f.start`; the constructor checked the length.
+#[allow(clippy::inline_always, reason = "on every packet's decode path; callgrind showed it left out of line")]
+#[inline(always)]
+pub(crate) fn be16(b: &[u8], f: Field) -> u16 {
+    u16::from_be_bytes(array(b, f))
 }
 
-/// Reads a big-endian u32; callers have checked the length.
-#[inline]
-pub(crate) fn be32(b: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+/// The little-endian u16 at `f.start`; the constructor checked the length.
+#[allow(clippy::inline_always, reason = "on every packet's decode path; callgrind showed it left out of line")]
+#[inline(always)]
+pub(crate) fn le16(b: &[u8], f: Field) -> u16 {
+    u16::from_le_bytes(array(b, f))
+}
+
+/// The big-endian u32 at `f.start`; the constructor checked the length.
+#[allow(clippy::inline_always, reason = "on every packet's decode path; callgrind showed it left out of line")]
+#[inline(always)]
+pub(crate) fn be32(b: &[u8], f: Field) -> u32 {
+    u32::from_be_bytes(array(b, f))
 }
 
 /// Why a frame could not be decoded; each reason is a metric label value.
@@ -171,11 +215,19 @@ pub enum DecodeError {
     L2tpTruncated,
     /// Reserved L2TPv2 bits set, or a length field shorter than the header.
     L2tpBadHeader,
+    /// A datagram to the VXLAN port that starts like a VXLAN header is cut
+    /// before its VNI.
+    VxlanTruncated,
+    /// A GTP-U G-PDU's header, optional fields or extension headers are cut.
+    GtpTruncated,
+    /// A GTP-U extension header of length 0, or more of them in a row than
+    /// the decoder walks.
+    GtpBadHeader,
 }
 
 impl DecodeError {
     /// Every reason, in the order of [`index`](Self::index).
-    pub const ALL: [DecodeError; 39] = [
+    pub const ALL: [DecodeError; 42] = [
         DecodeError::UnsupportedLink,
         DecodeError::LinkTruncated,
         DecodeError::EthernetTruncated,
@@ -215,6 +267,9 @@ impl DecodeError {
         DecodeError::AyiyaTruncated,
         DecodeError::L2tpTruncated,
         DecodeError::L2tpBadHeader,
+        DecodeError::VxlanTruncated,
+        DecodeError::GtpTruncated,
+        DecodeError::GtpBadHeader,
     ];
 
     /// The `reason` label of `vendorwatch_decode_errors_total`.
@@ -259,6 +314,9 @@ impl DecodeError {
             DecodeError::AyiyaTruncated => "ayiya_truncated",
             DecodeError::L2tpTruncated => "l2tp_truncated",
             DecodeError::L2tpBadHeader => "l2tp_bad_header",
+            DecodeError::VxlanTruncated => "vxlan_truncated",
+            DecodeError::GtpTruncated => "gtp_truncated",
+            DecodeError::GtpBadHeader => "gtp_bad_header",
         }
     }
 

@@ -3,6 +3,7 @@
 
 /// BSD loopback: a 4-byte address family in the capturing host's order.
 pub const NULL: u32 = 0;
+/// Ethernet II (and 802.3) frames, without an FCS.
 pub const ETHERNET: u32 = 1;
 /// The frame starts at the IP header.
 pub const RAW: u32 = 101;

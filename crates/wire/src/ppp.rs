@@ -9,54 +9,95 @@ pub use crate::pppoe::{PPP_IPV4 as PROTO_IPV4, PPP_IPV6 as PROTO_IPV6};
 /// RFC 1662's all-stations address and unnumbered-information control.
 pub const ADDRESS_CONTROL: [u8; 2] = [0xff, 0x03];
 
-/// A view of a PPP frame whose protocol field was checked.
-pub struct Frame<'a> {
-    buffer: &'a [u8],
-    protocol: u16,
-    payload_at: usize,
+mod field {
+    use crate::Field;
+
+    /// RFC 1662's address and control bytes, when the frame has them.
+    pub const ADDRESS_CONTROL: Field = 0..2;
 }
 
-impl<'a> Frame<'a> {
-    /// Skips the address and control bytes when they are there: no protocol
+/// A view of a PPP frame.
+#[derive(Debug, Clone, Copy)]
+pub struct Frame<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> Frame<T> {
+    /// A view of `buffer` as it is; the accessors panic if its protocol
+    /// field is cut.
+    pub const fn new_unchecked(buffer: T) -> Self {
+        Frame { buffer }
+    }
+
+    /// A view of `buffer`, once its protocol field is there and one RFC
+    /// 1661 allows (the low bit of its high byte clear, of its low byte
+    /// set). The address and control bytes may be there or not: no protocol
     /// starts with 0xff, so their presence is unambiguous.
-    pub fn new_checked(buffer: &'a [u8]) -> Result<Self, DecodeError> {
-        let at = if buffer.starts_with(&ADDRESS_CONTROL) { 2 } else { 0 };
-        let first = *buffer.get(at).ok_or(DecodeError::PppTruncated)?;
-        // Protocol numbers have the low bit of their high byte clear and of
-        // their low byte set (RFC 1661 section 2): an odd first byte is a
-        // whole, compressed one-byte protocol.
-        if first & 1 == 1 {
-            return Ok(Frame { buffer, protocol: u16::from(first), payload_at: at + 1 });
+    pub fn new_checked(buffer: T) -> Result<Self, DecodeError> {
+        let b = buffer.as_ref();
+        let at = protocol_at(b);
+        let first = *b.get(at).ok_or(DecodeError::PppTruncated)?;
+        // An odd first byte is a whole, compressed one-byte protocol.
+        if first & 1 == 0 {
+            let protocol = b.get(at..at + 2).ok_or(DecodeError::PppTruncated)?;
+            if protocol[1] & 1 == 0 {
+                return Err(DecodeError::PppBadHeader);
+            }
         }
-        if buffer.len() < at + 2 {
-            return Err(DecodeError::PppTruncated);
-        }
-        let protocol = be16(buffer, at);
-        if protocol & 1 == 0 {
-            return Err(DecodeError::PppBadHeader);
-        }
-        Ok(Frame { buffer, protocol, payload_at: at + 2 })
+        Ok(Frame { buffer })
+    }
+
+    /// The buffer the view was made of.
+    pub fn into_inner(self) -> T {
+        self.buffer
+    }
+
+    /// Whether the frame starts with RFC 1662's address and control bytes.
+    pub fn has_address_control(&self) -> bool {
+        protocol_at(self.buffer.as_ref()) != 0
     }
 
     /// [`PROTO_IPV4`], [`PROTO_IPV6`], or a control protocol (LCP, IPCP, ...).
     pub fn protocol(&self) -> u16 {
-        self.protocol
-    }
-
-    pub fn payload(&self) -> &'a [u8] {
-        &self.buffer[self.payload_at..]
+        let b = self.buffer.as_ref();
+        let at = protocol_at(b);
+        if b[at] & 1 == 1 { u16::from(b[at]) } else { be16(b, at..at + 2) }
     }
 }
 
-/// A PPP frame in HDLC-like framing (address and control, then a
-/// two-byte protocol: IPv4 or IPv6, from the packet's version) around `ip`.
+impl<'a, T: AsRef<[u8]> + ?Sized> Frame<&'a T> {
+    /// The bytes after the protocol field.
+    pub fn payload(&self) -> &'a [u8] {
+        let b = self.buffer.as_ref();
+        let at = protocol_at(b);
+        &b[at + if b[at] & 1 == 1 { 1 } else { 2 }..]
+    }
+}
+
+/// Where the protocol field starts: after the address and control bytes,
+/// when they are there.
+fn protocol_at(b: &[u8]) -> usize {
+    if b.starts_with(&ADDRESS_CONTROL) { field::ADDRESS_CONTROL.end } else { 0 }
+}
+
+/// What [`Repr::emit`] writes: a PPP frame in HDLC-like framing (address
+/// and control, then a two-byte protocol).
 #[cfg(feature = "emit")]
-pub fn emit(ip: &[u8]) -> Vec<u8> {
-    let protocol = if ip.first().is_some_and(|b| b >> 4 == 6) { PROTO_IPV6 } else { PROTO_IPV4 };
-    let mut f = ADDRESS_CONTROL.to_vec();
-    f.extend_from_slice(&protocol.to_be_bytes());
-    f.extend_from_slice(ip);
-    f
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Repr {
+    /// The payload's protocol ([`PROTO_IPV4`], [`PROTO_IPV6`], ...).
+    pub protocol: u16,
+}
+
+#[cfg(feature = "emit")]
+impl Repr {
+    /// The header, then `payload`.
+    pub fn emit(&self, payload: &[u8]) -> Vec<u8> {
+        let mut f = ADDRESS_CONTROL.to_vec();
+        f.extend_from_slice(&self.protocol.to_be_bytes());
+        f.extend_from_slice(payload);
+        f
+    }
 }
 
 #[cfg(test)]
@@ -74,6 +115,7 @@ mod tests {
         ] {
             let p = Frame::new_checked(f).unwrap();
             assert_eq!((p.protocol(), p.payload()), (protocol, payload), "{f:02x?}");
+            assert_eq!(p.has_address_control(), f[0] == 0xff);
         }
     }
 
@@ -88,8 +130,8 @@ mod tests {
     #[cfg(feature = "emit")]
     #[test]
     fn emit_round_trips() {
-        let f = emit(&[0x60, 1]);
-        let p = Frame::new_checked(&f).unwrap();
+        let f = Repr { protocol: PROTO_IPV6 }.emit(&[0x60, 1]);
+        let p = Frame::new_checked(&f[..]).unwrap();
         assert_eq!((p.protocol(), p.payload()), (PROTO_IPV6, &[0x60, 1][..]));
     }
 }

@@ -9,43 +9,92 @@ use crate::checksum::{checksum, pseudo_header};
 use crate::ip::IPPROTO_UDP;
 use crate::{DecodeError, be16};
 
+mod field {
+    use crate::{Field, Rest};
+
+    pub const SRC_PORT: Field = 0..2;
+    pub const DST_PORT: Field = 2..4;
+    pub const LENGTH: Field = 4..6;
+    pub const CHECKSUM: Field = 6..8;
+    pub const PAYLOAD: Rest = 8..;
+}
+
+/// The length of a UDP header.
+pub const HEADER_LEN: usize = field::PAYLOAD.start;
+
 /// A view of a UDP datagram.
+#[derive(Debug, Clone, Copy)]
 pub struct Datagram<T: AsRef<[u8]>> {
     buffer: T,
-    /// Where the datagram ends: its length field, as far as it was captured.
-    end: usize,
 }
 
 impl<T: AsRef<[u8]>> Datagram<T> {
+    /// A view of `buffer` as it is; the accessors panic if it is shorter
+    /// than a header, and `payload` if the length field is 1 to 7.
+    #[inline]
+    pub const fn new_unchecked(buffer: T) -> Self {
+        Datagram { buffer }
+    }
+
+    /// A view of `buffer`, once it holds a header and its length field is
+    /// 0 (a jumbogram's, RFC 2675) or at least the header's.
+    #[inline]
     pub fn new_checked(buffer: T) -> Result<Self, DecodeError> {
         let b = buffer.as_ref();
-        if b.len() < 8 {
+        if b.len() < HEADER_LEN {
             return Err(DecodeError::UdpTruncated);
         }
-        let len = usize::from(be16(b, 4));
-        // Length 0 is legal for jumbograms (RFC 2675); otherwise trust it
-        // only as far as it was captured.
-        if len != 0 && len < 8 {
+        let len = usize::from(be16(b, field::LENGTH));
+        if len != 0 && len < HEADER_LEN {
             return Err(DecodeError::UdpBadHeader);
         }
-        let end = if len == 0 { b.len() } else { len.min(b.len()) };
-        Ok(Datagram { buffer, end })
+        Ok(Datagram { buffer })
     }
 
+    /// The buffer the view was made of.
+    #[inline]
+    pub fn into_inner(self) -> T {
+        self.buffer
+    }
+
+    /// The source port.
+    #[inline]
     pub fn src_port(&self) -> u16 {
-        be16(self.buffer.as_ref(), 0)
+        be16(self.buffer.as_ref(), field::SRC_PORT)
     }
 
+    /// The destination port.
+    #[inline]
     pub fn dst_port(&self) -> u16 {
-        be16(self.buffer.as_ref(), 2)
+        be16(self.buffer.as_ref(), field::DST_PORT)
+    }
+
+    /// The length field: header and payload, or 0 for a jumbogram.
+    #[inline]
+    pub fn length(&self) -> u16 {
+        be16(self.buffer.as_ref(), field::LENGTH)
+    }
+
+    /// The checksum field (0: none was computed).
+    #[inline]
+    pub fn checksum(&self) -> u16 {
+        be16(self.buffer.as_ref(), field::CHECKSUM)
     }
 }
 
 impl<'a, T: AsRef<[u8]> + ?Sized> Datagram<&'a T> {
-    /// The bytes after the header up to the datagram's length, borrowed for
+    /// The bytes after the header up to the datagram's length (trusted only
+    /// as far as it was captured; a jumbogram's is the capture), borrowed for
     /// as long as the datagram is.
+    #[allow(clippy::inline_always, reason = "on every packet's decode path; callgrind showed it left out of line")]
+    #[inline(always)]
     pub fn payload(&self) -> &'a [u8] {
-        &self.buffer.as_ref()[8..self.end]
+        let b = self.buffer.as_ref();
+        let end = match usize::from(be16(b, field::LENGTH)) {
+            0 => b.len(),
+            len => len.min(b.len()),
+        };
+        &b[HEADER_LEN..end]
     }
 }
 
@@ -53,7 +102,9 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Datagram<&'a T> {
 #[cfg(feature = "emit")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Repr {
+    /// The source address and port (the address goes into the checksum).
     pub src: SocketAddr,
+    /// The destination address and port.
     pub dst: SocketAddr,
 }
 
@@ -61,7 +112,7 @@ pub struct Repr {
 impl Repr {
     /// The header, then `payload`.
     pub fn emit(&self, payload: &[u8]) -> Vec<u8> {
-        let len = 8 + payload.len();
+        let len = HEADER_LEN + payload.len();
         let mut d = Vec::with_capacity(len);
         d.extend_from_slice(&self.src.port().to_be_bytes());
         d.extend_from_slice(&self.dst.port().to_be_bytes());
@@ -72,7 +123,7 @@ impl Repr {
             0 => 0xffff, // zero means "no checksum" in UDP
             s => s,
         };
-        d[6..8].copy_from_slice(&sum.to_be_bytes());
+        d[field::CHECKSUM].copy_from_slice(&sum.to_be_bytes());
         d
     }
 }
@@ -96,5 +147,22 @@ mod tests {
         let owned = Datagram::new_checked(vec![0x30, 0x39, 0, 53, 0, 8, 0, 0]).unwrap();
         assert_eq!((owned.src_port(), owned.dst_port()), (12345, 53));
         assert_eq!(Datagram::new_checked(vec![0; 7]).err(), Some(DecodeError::UdpTruncated));
+        assert_eq!(owned.into_inner().len(), 8);
+    }
+
+    #[test]
+    fn a_jumbogram_runs_to_the_end_of_the_capture() {
+        let d = [0, 1, 0, 2, 0, 0, 0, 0, 7, 7];
+        assert_eq!(Datagram::new_checked(&d).unwrap().payload(), &[7, 7]);
+    }
+
+    #[cfg(feature = "emit")]
+    #[test]
+    fn reads_what_repr_writes() {
+        let (src, dst) = ("192.0.2.1:5353".parse().unwrap(), "192.0.2.2:53".parse().unwrap());
+        let d = Repr { src, dst }.emit(b"q");
+        let u = Datagram::new_checked(&d[..]).unwrap();
+        assert_eq!((u.src_port(), u.dst_port(), u.length(), u.payload()), (5353, 53, 9, &b"q"[..]));
+        assert_ne!(u.checksum(), 0);
     }
 }
