@@ -1,10 +1,19 @@
-//! A reader ahead of the replay's router: a thread opens each input in
-//! turn, reads and decompresses it and hands blocks of capture bytes to the
-//! router, which parses them. With several workers the router has the most
-//! to do; taking the reading (and decompressing) off it shortens the run.
+//! Readers ahead of the replay's router: threads open the inputs, read and
+//! decompress them and hand blocks of capture bytes to the router, which
+//! parses them. With several workers the router has the most to do; taking
+//! the reading (and decompressing) off it shortens the run.
 //!
-//! The channel holds a few blocks: the reader waits for the router, so
-//! memory stays bounded whatever the input's size.
+//! With several inputs, several readers work at once, each on every
+//! `readers`-th input in name order, so the next files are decompressed
+//! while the router works through the current one (zstd, gzip and xz
+//! decoding then leaves the router's path). The router still takes the
+//! inputs one after the other, each's bytes in order: what it sees is what
+//! one reader would give, so a flow that goes on from one rotated capture
+//! into the next stays one flow.
+//!
+//! Each input's channel holds a few blocks: a reader waits for the router,
+//! so memory stays bounded (readers x blocks in flight x block size)
+//! whatever the inputs' sizes.
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -18,9 +27,9 @@ use vendorwatch::source::compressed::{self, Compression, Stream};
 use vendorwatch::source::file::OpenError;
 use vendorwatch::source::input::{Input, Origin};
 
-const BLOCK_LEN: usize = 256 * 1024;
-/// Blocks queued for the router.
-const BLOCKS_IN_FLIGHT: usize = 16;
+const BLOCK_LEN: usize = 1 << 20;
+/// Blocks queued for the router, per input being read.
+const BLOCKS_IN_FLIGHT: usize = 4;
 
 type Block = Result<Vec<u8>, io::Error>;
 
@@ -87,36 +96,67 @@ pub fn open_raw(input: &Input, bytes: &Arc<AtomicU64>) -> Result<Box<dyn Read + 
     }
 }
 
-/// Starts the reader thread; returns the feed of inputs.
-pub fn spawn(inputs: Vec<Input>, bytes: Arc<AtomicU64>) -> io::Result<(JoinHandle<()>, Receiver<Feed>)> {
-    let (feed, receiver) = mpsc::channel::<Feed>();
+/// Starts up to `readers` reader threads; returns the feed of inputs, in
+/// input order, and the threads to join.
+pub fn spawn(inputs: Vec<Input>, bytes: Arc<AtomicU64>, readers: usize) -> io::Result<(Vec<JoinHandle<()>>, Feeds)> {
+    let readers = readers.clamp(1, inputs.len().max(1));
+    let inputs = Arc::new(inputs);
+    let mut threads = Vec::with_capacity(readers);
+    let mut feeds = Vec::with_capacity(readers);
+    for first in 0..readers {
+        let (feed, receiver) = mpsc::channel::<Feed>();
+        let (inputs, bytes) = (inputs.clone(), bytes.clone());
+        let thread = std::thread::Builder::new()
+            .name(format!("replay-reader-{first}"))
+            .spawn(move || read_inputs(inputs.iter().skip(first).step_by(readers), &bytes, &feed))?;
+        threads.push(thread);
+        feeds.push(receiver);
+    }
+    Ok((threads, Feeds { feeds, next: 0 }))
+}
+
+/// The inputs' feeds, taken in input order from the readers in turn.
+pub struct Feeds {
+    feeds: Vec<Receiver<Feed>>,
+    next: usize,
+}
+
+impl Feeds {
+    /// The next input's feed; `None` once a reader has stopped.
+    pub fn next(&mut self) -> Option<Feed> {
+        let feed = self.feeds[self.next].recv().ok();
+        self.next = (self.next + 1) % self.feeds.len();
+        feed
+    }
+}
+
+/// One reader's inputs, one after the other: each is read to its end, or
+/// until the router stops taking its blocks, before the next is opened.
+fn read_inputs<'i>(inputs: impl Iterator<Item = &'i Input>, bytes: &Arc<AtomicU64>, feed: &Sender<Feed>) {
     let (back, free) = mpsc::channel::<Vec<u8>>();
-    let thread = std::thread::Builder::new().name("replay-reader".into()).spawn(move || {
-        for input in &inputs {
-            let raw = match open_raw(input, &bytes) {
-                Ok(raw) => raw,
-                Err(message) => {
-                    let _ = feed.send(Feed::Failed(message));
-                    continue;
-                }
-            };
-            let (mut stream, compression) = match compressed::decompressed(raw) {
-                Ok(s) => s,
-                Err(e) => {
-                    let message = OpenError { compression: None, source: ReadError::reading(0, 0, e) };
-                    let _ = feed.send(Feed::Failed(format!("cannot read: {message}")));
-                    continue;
-                }
-            };
-            let (tx, rx) = mpsc::sync_channel(BLOCKS_IN_FLIGHT);
-            let blocks = BlockReader { blocks: rx, current: Vec::new(), pos: 0, back: back.clone() };
-            if feed.send(Feed::Stream { compression, blocks }).is_err() {
-                return;
+    for input in inputs {
+        let raw = match open_raw(input, bytes) {
+            Ok(raw) => raw,
+            Err(message) => {
+                let _ = feed.send(Feed::Failed(message));
+                continue;
             }
-            pump(&mut stream, &tx, &free);
+        };
+        let (mut stream, compression) = match compressed::decompressed(raw) {
+            Ok(s) => s,
+            Err(e) => {
+                let message = OpenError { compression: None, source: ReadError::reading(0, 0, e) };
+                let _ = feed.send(Feed::Failed(format!("cannot read: {message}")));
+                continue;
+            }
+        };
+        let (tx, rx) = mpsc::sync_channel(BLOCKS_IN_FLIGHT);
+        let blocks = BlockReader { blocks: rx, current: Vec::new(), pos: 0, back: back.clone() };
+        if feed.send(Feed::Stream { compression, blocks }).is_err() {
+            return;
         }
-    })?;
-    Ok((thread, receiver))
+        pump(&mut stream, &tx, &free);
+    }
 }
 
 /// Reads `stream` to its end (or first error) for the router; stops early

@@ -627,14 +627,19 @@ fn spread_over_workers(
             workers.push(thread);
         }
         drop(events_tx);
-        let (reader, feed) = feed::spawn(inputs.to_vec(), bytes_read).context("cannot start the reader thread")?;
+        let (readers, mut feeds) =
+            feed::spawn(inputs.to_vec(), bytes_read, plan.workers).context("cannot start the reader threads")?;
         let router = std::thread::Builder::new()
             .name("replay-router".into())
             .spawn_scoped(scope, move || {
-                let mut open = |input: &Input| from_feed(input, &feed);
+                let mut open = |input: &Input| from_feed(input, feeds.next());
                 let end = route_inputs(plan, inputs, &mut open, &mut lanes);
-                drop(feed);
-                let _ = reader.join();
+                // Readers still reading an input the router gave up on stop
+                // when their channel closes.
+                drop(open);
+                readers.into_iter().for_each(|r| {
+                    let _ = r.join();
+                });
                 end
             })
             .context("cannot start the replay router")?;
@@ -649,15 +654,15 @@ fn spread_over_workers(
 }
 
 /// The next input of the reader's feed, opened as a capture.
-fn from_feed(input: &Input, feed: &mpsc::Receiver<Feed>) -> Result<CaptureReader<Stream>, Unopened> {
-    match feed.recv() {
-        Ok(Feed::Stream { compression, blocks }) => {
+fn from_feed(input: &Input, feed: Option<Feed>) -> Result<CaptureReader<Stream>, Unopened> {
+    match feed {
+        Some(Feed::Stream { compression, blocks }) => {
             let stream: Stream = Box::new(blocks);
             CaptureReader::from_reader(stream)
                 .map_err(|source| classify(input, OpenError { compression: Some(compression), source }))
         }
-        Ok(Feed::Failed(message)) => Err(Unopened::Failed(message)),
-        Err(_) => Err(Unopened::Failed("the reader thread stopped".into())),
+        Some(Feed::Failed(message)) => Err(Unopened::Failed(message)),
+        None => Err(Unopened::Failed("the reader thread stopped".into())),
     }
 }
 
