@@ -2,10 +2,13 @@
 //! of the frames and the clock's events (expiry, steps), in capture order.
 //!
 //! With one worker the router calls the worker directly ([`Inline`]). With
-//! several, each worker has a lane: batches of copied frames and events that
-//! the router fills and the worker's thread empties ([`Threaded`]). A batch
-//! goes back to the router once done, so its buffers are reused; a few
-//! batches per worker bound the memory and make the router wait for the
+//! several, each worker has a lane: batches of events and runs of the
+//! readers' shared frame blocks (every worker gets every run and takes its
+//! own frames from it), plus the few frames the router routes itself
+//! (fragments), copied; the router fills them and the worker's thread
+//! empties them ([`Threaded`]). A batch goes back to the router once done,
+//! so its buffers are reused; a few batches per worker, each holding one
+//! shared block at most, bound the memory and make the router wait for the
 //! slowest worker.
 
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};

@@ -112,10 +112,11 @@ struct ReplayEnd {
     span: Option<(u64, u64)>,
 }
 
-/// Reads every frame of every input once: keeps the capture clock, the
-/// expiry schedule and the step boundaries for all workers (so they are
-/// those of a single worker whatever the count), and hands each frame to
-/// the worker [`Spread`] routes it to.
+/// Sees every frame of every input once, in order: keeps the capture
+/// clock, the expiry schedule and the step boundaries for all workers (so
+/// they are those of a single worker whatever the count), and hands each
+/// frame to its worker (as the reader told, or, for fragments, as
+/// [`Spread`] routes it).
 struct Router<'l, L: Lanes> {
     spread: Spread,
     lanes: &'l mut L,

@@ -1,4 +1,6 @@
-//! Which replay worker a frame belongs to, told once by the router.
+//! Which replay worker a frame belongs to: told from the frame alone by
+//! the readers ([`worker_of_frame`], in parallel, one input each), and for
+//! fragments by the router ([`Spread`], which sees every input in order).
 //!
 //! Workers share out the hosts, not the flows: a DNS answer teaches the
 //! client that asked (the answer cache is keyed by client), so a client's
