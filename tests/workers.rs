@@ -17,11 +17,15 @@ struct Outputs {
     flows: Vec<String>,
     metrics: String,
     hosts: String,
+    /// The OpenMetrics history at 100 ms steps: the steps cut the
+    /// workers' shares of the frames at the same places as one worker's.
+    history: String,
 }
 
 fn replay(inputs: &[String], extra: &[&str], workers: usize) -> Outputs {
     let dir = TempDir::new("workers");
     let (flows, metrics, hosts) = (dir.path("flows.jsonl"), dir.path("m.prom"), dir.path("hosts.jsonl"));
+    let history = dir.path("history.om");
     let workers = workers.to_string();
     let mut args: Vec<&str> = vec!["replay"];
     args.extend(inputs.iter().map(String::as_str));
@@ -34,8 +38,18 @@ fn replay(inputs: &[String], extra: &[&str], workers: usize) -> Outputs {
         metrics.to_str().unwrap(),
         "--hosts-out",
         hosts.to_str().unwrap(),
+        "--openmetrics-out",
+        history.to_str().unwrap(),
+        "--step",
+        "100ms",
     ];
     let out = vendorwatch(&[&args[..], &outs].concat());
+    // Resource gauges left out; every count is compared. The workers' host
+    // tables sum a device two workers both met; the shared DNS cache's size
+    // at a step (not at the end) depends on how far the other workers are.
+    let counts = |text: String, gauges: &[&str]| -> String {
+        text.lines().filter(|l| !gauges.iter().any(|g| l.starts_with(g))).map(|l| format!("{l}\n")).collect()
+    };
     let table = vendorwatch(&[&args[..args.len() - 2], &["--format", "table"]].concat()).stdout;
     let mut flows: Vec<String> =
         std::fs::read_to_string(&flows).unwrap_or_default().lines().map(str::to_owned).collect();
@@ -45,15 +59,12 @@ fn replay(inputs: &[String], extra: &[&str], workers: usize) -> Outputs {
         report: out.stdout,
         table,
         flows,
-        // Entries the workers' host tables hold: a resource gauge, which
-        // sums a device two workers both met; every count is compared.
-        metrics: std::fs::read_to_string(&metrics)
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| !l.starts_with("vendorwatch_host_table_hosts "))
-            .map(|l| format!("{l}\n"))
-            .collect(),
+        metrics: counts(std::fs::read_to_string(&metrics).unwrap_or_default(), &["vendorwatch_host_table_hosts "]),
         hosts: std::fs::read_to_string(&hosts).unwrap_or_default(),
+        history: counts(
+            std::fs::read_to_string(&history).unwrap_or_default(),
+            &["vendorwatch_host_table_hosts ", "vendorwatch_dns_cache_entries "],
+        ),
     }
 }
 

@@ -462,6 +462,9 @@ struct Outputs {
     workers: usize,
     agg: Aggregator,
     pending: BTreeMap<u64, Vec<(u64, usize, Batch)>>,
+    /// The inputs' statuses as of each pending step: worker 0 may be steps
+    /// ahead of the others, and a step shows what was known at its time.
+    pending_statuses: BTreeMap<u64, Vec<(String, InputStatus)>>,
     flow_log: Option<FlowLog>,
     history: Option<History>,
     host_window_ns: u64,
@@ -481,11 +484,14 @@ impl Outputs {
             Event::Records(records) => self.write_records(&records),
             Event::Step { seq, at_ns, worker, batch, statuses } => {
                 if let Some(statuses) = statuses {
-                    self.statuses = statuses;
+                    self.pending_statuses.insert(seq, statuses);
                 }
                 let step = self.pending.entry(seq).or_default();
                 step.push((at_ns, worker, batch));
                 if step.len() == self.workers {
+                    if let Some(statuses) = self.pending_statuses.remove(&seq) {
+                        self.statuses = statuses;
+                    }
                     if let Some(step) = self.pending.remove(&seq) {
                         self.merge_step(step);
                     }
@@ -629,6 +635,7 @@ pub fn run(
         workers,
         agg: Aggregator::default(),
         pending: BTreeMap::new(),
+        pending_statuses: BTreeMap::new(),
         flow_log,
         history,
         host_window_ns: u64::try_from(opts.host_window.as_nanos()).unwrap_or(u64::MAX),
