@@ -174,7 +174,7 @@ pub fn open_raw(input: &Input, bytes: &Arc<AtomicU64>) -> Result<Box<dyn Read + 
 /// Opens an input as a capture: its raw bytes, decompressed.
 pub fn open(input: &Input, bytes: &Arc<AtomicU64>) -> Result<CaptureReader<Stream>, Unopened> {
     let raw = open_raw(input, bytes).map_err(Unopened::Failed)?;
-    CaptureReader::from_stream(raw).map_err(|e| classify(input, e))
+    CaptureReader::from_stream(raw).map_err(|e| classify(input, &e))
 }
 
 /// How the readers read: each input's clock, and the workers to route to.
@@ -188,7 +188,7 @@ pub struct ReadPlan {
 /// input order, and the threads to join.
 pub fn spawn(
     inputs: Vec<Input>,
-    bytes: Arc<AtomicU64>,
+    bytes: &Arc<AtomicU64>,
     readers: usize,
     plan: ReadPlan,
 ) -> io::Result<(Vec<JoinHandle<()>>, Feeds)> {

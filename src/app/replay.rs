@@ -658,7 +658,7 @@ pub fn run(
         let mut lanes = Inline { worker: Worker::new(&plan, 0, &mut emit) };
         route_inputs(&plan, &inputs, &bytes_read, &mut lanes)
     } else {
-        spread_over_workers(&plan, &inputs, bytes_read.clone(), &mut outputs, stderr)?
+        spread_over_workers(&plan, &inputs, &bytes_read, &mut outputs, stderr)?
     };
     if let Some(p) = progress {
         p.finish();
@@ -741,7 +741,7 @@ fn write_hosts(path: &std::path::Path, agg: &Aggregator) -> anyhow::Result<()> {
 fn spread_over_workers(
     plan: &Plan,
     inputs: &[Input],
-    bytes_read: Arc<AtomicU64>,
+    bytes_read: &Arc<AtomicU64>,
     outputs: &mut Outputs,
     stderr: &mut dyn Write,
 ) -> anyhow::Result<ReplayEnd> {
@@ -773,9 +773,9 @@ fn spread_over_workers(
             .spawn_scoped(scope, move || {
                 let end = route_feeds(plan, inputs, &mut feeds, &mut lanes);
                 drop(feeds);
-                readers.into_iter().for_each(|r| {
-                    let _ = r.join();
-                });
+                for reader in readers {
+                    let _ = reader.join();
+                }
                 end
             })
             .context("cannot start the replay router")?;
@@ -796,7 +796,7 @@ pub(super) enum Unopened {
 }
 
 /// Whether an input that is no capture is passed over or an error.
-pub(super) fn classify(input: &Input, e: OpenError) -> Unopened {
+pub(super) fn classify(input: &Input, e: &OpenError) -> Unopened {
     match (&input.origin, &e.source) {
         (Origin::File { in_directory: true, .. }, ReadError::UnknownFormat { .. }) => Unopened::NotCapture,
         _ => Unopened::Failed(format!("cannot read: {e}")),
