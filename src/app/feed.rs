@@ -40,6 +40,10 @@ const BLOCK_BYTES: usize = 256 * 1024;
 const BLOCK_FRAMES: usize = 4096;
 /// Pieces queued for the router, per input being read.
 const PIECES_IN_FLIGHT: usize = 8;
+/// Reader threads at most, whatever the workers: each holds its input's
+/// decoder window (up to 64 MiB for `xz -9`, 128 MiB for `zstd --long`),
+/// and a few files read ahead keep the router busy.
+const MAX_READERS: usize = 4;
 
 /// A frame of a [`Frames`] block, with the worker it goes to.
 #[derive(Clone, Copy)]
@@ -184,15 +188,16 @@ pub struct ReadPlan {
     pub max_time_jump: Duration,
 }
 
-/// Starts up to `readers` reader threads; returns the feed of inputs, in
-/// input order, and the threads to join.
+/// Starts up to `readers` reader threads (at most [`MAX_READERS`], and no
+/// more than inputs); returns the feed of inputs, in input order, and the
+/// threads to join.
 pub fn spawn(
     inputs: Vec<Input>,
     bytes: &Arc<AtomicU64>,
     readers: usize,
     plan: ReadPlan,
 ) -> io::Result<(Vec<JoinHandle<()>>, Feeds)> {
-    let readers = readers.clamp(1, inputs.len().max(1));
+    let readers = readers.min(MAX_READERS).clamp(1, inputs.len().max(1));
     let inputs = Arc::new(inputs);
     let mut threads = Vec::with_capacity(readers);
     let mut feeds = Vec::with_capacity(readers);
