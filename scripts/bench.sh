@@ -15,12 +15,14 @@
 # of the bare loop. The script exits 0 either way; the table says PASS/FAIL.
 #
 # Then, unpinned, `vendorwatch replay --workers 1` and `--workers 2` on the
-# capture and on ten zstd copies of it in one run (out/bench-workers.md).
+# capture and on ten zstd copies of it in one run (out/bench-workers.md);
+# with BASELINE=/path/to/an/older/vendorwatch, that binary's four runs too,
+# in the same hyperfine run (before and after a change).
 #
 # Environment: PACKETS (800000), RUNS (10 for the fast tools), SLOW_RUNS (3,
 # tshark), CORE (0), SEED (genpcaps' default when unset), CAPTURE (an
 # existing capture to use instead of generating one), CARGO_TARGET_DIR,
-# ONLY=workers (just the multi-worker table), WORKER_RUNS (5).
+# ONLY=workers (just the multi-worker table), WORKER_RUNS (5), BASELINE.
 # Needs hyperfine, taskset (util-linux), ndpiReader (libndpi-bin), tshark,
 # python3: apt-get install hyperfine libndpi-bin tshark.
 set -euo pipefail
@@ -70,14 +72,20 @@ workers_table() {
     local load_before load_after frames
     load_before=$(cut -d' ' -f1-3 /proc/loadavg)
     echo "== multi-worker timing ($WORKER_RUNS runs); load average $load_before" >&2
-    hyperfine -N --style basic --warmup 1 --runs "$WORKER_RUNS" --export-json "$OUT/bench-workers.json" \
-        -n "1 worker, capture" "$VW replay --workers 1 $CAP" \
-        -n "2 workers, capture" "$VW replay --workers 2 $CAP" \
-        -n "1 worker, 10 x zstd" "$VW replay --workers 1 $ten" \
-        -n "2 workers, 10 x zstd" "$VW replay --workers 2 $ten" >&2
+    local runs=()
+    local bin tag
+    for bin in "$VW" ${BASELINE:+"$BASELINE"}; do
+        tag=""
+        [ "$bin" = "$VW" ] || tag="baseline "
+        runs+=(-n "${tag}1 worker, capture" "$bin replay --workers 1 $CAP"
+            -n "${tag}2 workers, capture" "$bin replay --workers 2 $CAP"
+            -n "${tag}1 worker, 10 x zstd" "$bin replay --workers 1 $ten"
+            -n "${tag}2 workers, 10 x zstd" "$bin replay --workers 2 $ten")
+    done
+    hyperfine -N --style basic --warmup 1 --runs "$WORKER_RUNS" --export-json "$OUT/bench-workers.json" "${runs[@]}" >&2
     load_after=$(cut -d' ' -f1-3 /proc/loadavg)
     frames=$("$VW" replay --format json "$CAP" | python3 -c 'import sys, json; print(json.load(sys.stdin)["capture"]["packets"])')
-    python3 - "$OUT/bench-workers.json" "$frames" "$(du -m "$CAP" | cut -f1)" "$(du -m "$ten/copy-0.pcap.zst" | cut -f1)" \
+    python3 - "$OUT/bench-workers.json" "$frames" "$(du -mL "$CAP" | cut -f1)" "$(du -mL "$ten/copy-0.pcap.zst" | cut -f1)" \
         "$(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1); $(rustc --version)" \
         "$load_before -> $load_after" <<'PY' | tee "$OUT/bench-workers.md"
 import json, sys
@@ -88,14 +96,17 @@ runs = len(next(iter(by.values()))["times"])
 print(f"Capture: {frames} packets, {mib} MiB; ten zstd -3 copies of it, {zmib} MiB each, in one directory. "
       f"Median of {runs} runs, not pinned, stdout discarded, files in the page cache.")
 print()
-print("| input | workers | median s | min s | max s | user+sys s | packets/s | speed-up |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|")
-for label, packets in [("capture", frames), ("10 x zstd", 10 * frames)]:
-    one = by[f"1 worker, {label}"]["median"]
-    for w in (1, 2):
-        r = by[f"{w} worker{'s' if w > 1 else ''}, {label}"]
-        print(f"| {label} | {w} | {r['median']:.3f} | {r['min']:.3f} | {r['max']:.3f} | {r['user'] + r['system']:.3f} | "
-              f"{packets / r['median'] / 1e6:.2f} M | {one / r['median']:.2f}x |")
+print("| binary | input | workers | median s | min s | max s | user+sys s | packets/s | speed-up |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+for tag in ("", "baseline "):
+    if f"{tag}1 worker, capture" not in by:
+        continue
+    for label, packets in [("capture", frames), ("10 x zstd", 10 * frames)]:
+        one = by[f"{tag}1 worker, {label}"]["median"]
+        for w in (1, 2):
+            r = by[f"{tag}{w} worker{'s' if w > 1 else ''}, {label}"]
+            print(f"| {tag.strip() or 'this tree'} | {label} | {w} | {r['median']:.3f} | {r['min']:.3f} | {r['max']:.3f} | "
+                  f"{r['user'] + r['system']:.3f} | {packets / r['median'] / 1e6:.2f} M | {one / r['median']:.2f}x |")
 print()
 print(f"Machine: {machine}. Load average (1/5/15 min) before -> after timing: {load}.")
 PY

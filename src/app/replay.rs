@@ -20,14 +20,13 @@ use vendorwatch::export::openmetrics::History;
 use vendorwatch::export::report::{InputError, Summary};
 use vendorwatch::pipeline::{Batch, EXPIRY_INTERVAL_NS, FlowRecords, Pipeline, Rules};
 use vendorwatch::source::clock::CaptureClock;
-use vendorwatch::source::compressed::Stream;
-use vendorwatch::source::file::{CaptureReader, OpenError};
+use vendorwatch::source::file::OpenError;
 use vendorwatch::source::input::{self, Input, Origin};
 use vendorwatch::source::{Frame, ReadError};
 
-use super::feed::{self, Feed};
+use super::feed::{self, Feed, Feeds, Piece, ReadPlan, Shared};
 use super::lanes::{Inline, Lanes, Op, Threaded, Worker};
-use super::spread::{HeldFrame, Route, Spread};
+use super::spread::{self, HeldFrame, Route, Spread};
 
 pub struct ReplayOptions {
     /// Capture files, directories (read recursively) and `-` (standard input).
@@ -114,10 +113,11 @@ struct ReplayEnd {
     span: Option<(u64, u64)>,
 }
 
-/// Reads every frame of every input once: keeps the capture clock, the
-/// expiry schedule and the step boundaries for all workers (so they are
-/// those of a single worker whatever the count), and hands each frame to
-/// the worker [`Spread`] routes it to.
+/// Sees every frame of every input once, in order: keeps the capture
+/// clock, the expiry schedule and the step boundaries for all workers (so
+/// they are those of a single worker whatever the count), and hands each
+/// frame to its worker (as the reader told, or, for fragments, as
+/// [`Spread`] routes it).
 struct Router<'l, L: Lanes> {
     spread: Spread,
     lanes: &'l mut L,
@@ -139,7 +139,54 @@ const MAX_EMPTY_STEPS: u64 = 60;
 impl<L: Lanes> Router<'_, L> {
     #[inline]
     fn frame(&mut self, frame: &Frame<'_>, source: usize) {
-        let ts = frame.ts_ns;
+        self.before(frame.ts_ns);
+        self.route(frame, source);
+        self.after(frame.ts_ns);
+    }
+
+    /// Frames whose worker the reader told (all but fragments) go with
+    /// their block to every worker, in runs cut where an event or a routed
+    /// fragment must come between frames, so each worker meets its frames
+    /// and the events in the order one worker would.
+    fn shared(&mut self, frames: &Arc<Shared>, source: usize) {
+        let mut from = 0;
+        for (i, meta) in frames.metas().iter().enumerate() {
+            if self.step_due(meta.ts_ns) {
+                self.run(frames, from, i, source);
+                from = i;
+                self.before(meta.ts_ns);
+            }
+            if meta.worker == spread::UNROUTED {
+                self.run(frames, from, i, source);
+                from = i + 1;
+                self.route(&frames.frame(meta), source);
+            }
+            if self.expiry_due(meta.ts_ns) {
+                self.run(frames, from, i + 1, source);
+                from = i + 1;
+            }
+            self.after(meta.ts_ns);
+        }
+        self.run(frames, from, frames.metas().len(), source);
+    }
+
+    fn run(&mut self, frames: &Arc<Shared>, from: usize, to: usize, source: usize) {
+        if from < to {
+            self.lanes.shared(frames, from, to, source);
+        }
+    }
+
+    /// Whether a frame at `ts` crosses a step boundary.
+    fn step_due(&self, ts: u64) -> bool {
+        self.step_ns.is_some() && self.next_step_ns.is_none_or(|next| ts >= next)
+    }
+
+    fn expiry_due(&self, ts: u64) -> bool {
+        self.now_ns.max(ts) >= self.next_expiry_ns
+    }
+
+    /// The step boundaries a frame at `ts` crosses, before it.
+    fn before(&mut self, ts: u64) {
         if let Some(step) = self.step_ns {
             let next = *self.next_step_ns.get_or_insert((ts / step).saturating_add(1).saturating_mul(step));
             if ts >= next {
@@ -155,12 +202,19 @@ impl<L: Lanes> Router<'_, L> {
                 self.next_step_ns = Some(next + (behind + 1) * step);
             }
         }
-        self.now_ns = self.now_ns.max(ts);
+    }
+
+    fn route(&mut self, frame: &Frame<'_>, source: usize) {
         match self.spread.route(frame, source) {
             Route::To(worker) => self.lanes.frame(worker, frame, source),
             Route::Release(worker, frames) => self.hand_over(worker, &frames),
             Route::Held => {}
         }
+    }
+
+    /// The clock's events after a frame at `ts`: expiry, and the count.
+    fn after(&mut self, ts: u64) {
+        self.now_ns = self.now_ns.max(ts);
         if self.now_ns >= self.next_expiry_ns {
             self.next_expiry_ns = self.now_ns.saturating_add(EXPIRY_INTERVAL_NS);
             let now_ns = self.now_ns;
@@ -218,42 +272,122 @@ pub(super) struct Plan {
     pub calls: Arc<CallTable>,
 }
 
-/// Reads every input and routes its frames to the workers behind `lanes`.
-fn route_inputs<L: Lanes>(
-    plan: &Plan,
-    inputs: &[Input],
-    open: &mut dyn FnMut(&Input) -> Result<CaptureReader<Stream>, Unopened>,
-    lanes: &mut L,
-) -> ReplayEnd {
-    let mut router = Router {
-        spread: Spread::new(plan.workers),
-        lanes,
-        now_ns: 0,
-        next_expiry_ns: 0,
-        step_ns: plan.step_ns,
-        next_step_ns: None,
-        statuses: Vec::new(),
-        span: None,
-        frames_seen: plan.frames_seen.clone(),
-        unreported_frames: 0,
-    };
+/// How one input was read, beyond its frames.
+#[derive(Default)]
+struct InputRead {
+    status: InputStatus,
+    skipped: u64,
+    frames: u64,
+    followed: u64,
+}
+
+impl<'l, L: Lanes> Router<'l, L> {
+    fn new(plan: &Plan, lanes: &'l mut L) -> Self {
+        Router {
+            spread: Spread::new(plan.workers),
+            lanes,
+            now_ns: 0,
+            next_expiry_ns: 0,
+            step_ns: plan.step_ns,
+            next_step_ns: None,
+            statuses: Vec::new(),
+            span: None,
+            frames_seen: plan.frames_seen.clone(),
+            unreported_frames: 0,
+        }
+    }
+
+    /// An input that gave no capture. Returns whether it is a source.
+    fn unopened(&mut self, input: &Input, unopened: Unopened, outcome: &mut ReplayOutcome) -> bool {
+        match unopened {
+            Unopened::NotCapture => {
+                self.note(|| format!("vendorwatch: {}: skipped, not a capture", input.display()));
+                false
+            }
+            Unopened::Failed(message) => {
+                self.note(|| format!("vendorwatch: {}: {message}", input.display()));
+                let mut status = InputStatus::default();
+                status.error("unreadable", message);
+                outcome.unreadable_files += 1;
+                self.lanes.each(&mut |_| Op::AddSource(input.label.clone()));
+                self.statuses.push((input.label.clone(), status));
+                true
+            }
+        }
+    }
+
+    fn skipped(&mut self, input: &Input, read: &mut InputRead, e: &ReadError) {
+        read.skipped += 1;
+        if read.skipped <= SKIPS_SHOWN {
+            self.note(|| format!("vendorwatch: {}: {e}", input.display()));
+        }
+        read.status.error(e.reason(), e.to_string());
+    }
+
+    fn stopped(&mut self, input: &Input, read: &mut InputRead, e: &ReadError) {
+        let frames = read.frames;
+        self.note(|| format!("vendorwatch: {}: {e}; kept the {frames} frames read before it", input.display()));
+        read.status.error(e.reason(), e.to_string());
+    }
+
+    /// What is left to say once an input is read.
+    fn input_done(&mut self, plan: &Plan, input: &Input, mut read: InputRead, jumps: u64, outcome: &mut ReplayOutcome) {
+        if read.skipped > SKIPS_SHOWN {
+            let more = read.skipped - SKIPS_SHOWN;
+            self.note(|| format!("vendorwatch: {}: {more} more records skipped", input.display()));
+        }
+        read.status.jumps = jumps;
+        if jumps > 0 {
+            self.note(|| {
+                format!(
+                    "vendorwatch: {}: {jumps} records stamped more than {} from the capture clock were timed at the clock",
+                    input.display(),
+                    humanize(plan.max_time_jump),
+                )
+            });
+        }
+        if read.followed > 0 {
+            self.note(|| {
+                format!(
+                    "vendorwatch: {}: the capture's time jumps by more than {} {} times (the clock followed)",
+                    input.display(),
+                    humanize(plan.max_time_jump),
+                    read.followed,
+                )
+            });
+        }
+        if !read.status.errors.is_empty() {
+            outcome.truncated_files += 1;
+        }
+        outcome.time_jumps += jumps;
+        self.statuses.push((input.label.clone(), read.status));
+    }
+
+    /// The end of the replay: held fragments go out, every worker finishes.
+    fn finish(mut self, outcome: ReplayOutcome) -> ReplayEnd {
+        for (worker, frames) in self.spread.drain() {
+            self.hand_over(worker, &frames);
+        }
+        let end_ns = self.next_step_ns.unwrap_or(0);
+        let statuses = &self.statuses;
+        self.lanes.each(&mut |worker| Op::Finish { end_ns, statuses: (worker == 0).then(|| statuses.clone()) });
+        self.lanes.flush();
+        self.frames_seen.fetch_add(self.unreported_frames, Ordering::Relaxed);
+        ReplayEnd { outcome, statuses: std::mem::take(&mut self.statuses), span: self.span }
+    }
+}
+
+/// Reads every input on this thread and routes its frames to the workers
+/// behind `lanes` (one worker: no routing, no copies).
+fn route_inputs<L: Lanes>(plan: &Plan, inputs: &[Input], bytes_read: &Arc<AtomicU64>, lanes: &mut L) -> ReplayEnd {
+    let mut router = Router::new(plan, lanes);
     let mut outcome = ReplayOutcome::default();
     let mut sources = 0;
     for input in inputs {
-        let mut status = InputStatus::default();
-        let mut reader = match open(input) {
+        let mut reader = match feed::open(input, bytes_read) {
             Ok(r) => r,
-            Err(Unopened::NotCapture) => {
-                router.note(|| format!("vendorwatch: {}: skipped, not a capture", input.display()));
-                continue;
-            }
-            Err(Unopened::Failed(message)) => {
-                router.note(|| format!("vendorwatch: {}: {message}", input.display()));
-                status.error("unreadable", message);
-                outcome.unreadable_files += 1;
-                router.lanes.each(&mut |_| Op::AddSource(input.label.clone()));
-                sources += 1;
-                router.statuses.push((input.label.clone(), status));
+            Err(unopened) => {
+                sources += usize::from(router.unopened(input, unopened, &mut outcome));
                 continue;
             }
         };
@@ -261,71 +395,69 @@ fn route_inputs<L: Lanes>(
         let source = sources;
         sources += 1;
         let mut clock = CaptureClock::new(plan.max_time_jump);
-        let mut frames = 0u64;
-        let mut skipped = 0u64;
+        let mut read = InputRead::default();
         loop {
             match reader.next_frame() {
                 Ok(Some(frame)) => {
                     clock.place(&frame, &mut |f: &Frame<'_>, _| router.frame(f, source));
-                    frames += 1;
+                    read.frames += 1;
                 }
                 Ok(None) => break,
-                Err(e) if e.is_skip() => {
-                    skipped += 1;
-                    if skipped <= SKIPS_SHOWN {
-                        router.note(|| format!("vendorwatch: {}: {e}", input.display()));
-                    }
-                    status.error(e.reason(), e.to_string());
-                }
+                Err(e) if e.is_skip() => router.skipped(input, &mut read, &e),
                 Err(e) => {
-                    router.note(|| {
-                        format!("vendorwatch: {}: {e}; kept the {frames} frames read before it", input.display())
-                    });
-                    status.error(e.reason(), e.to_string());
+                    router.stopped(input, &mut read, &e);
                     break;
                 }
             }
         }
         clock.finish(&mut |f: &Frame<'_>, _| router.frame(f, source));
-        if skipped > SKIPS_SHOWN {
-            router.note(|| format!("vendorwatch: {}: {} more records skipped", input.display(), skipped - SKIPS_SHOWN));
-        }
-        status.jumps = clock.jumps();
-        if status.jumps > 0 {
-            router.note(|| {
-                format!(
-                    "vendorwatch: {}: {} records stamped more than {} from the capture clock were timed at the clock",
-                    input.display(),
-                    status.jumps,
-                    humanize(plan.max_time_jump),
-                )
-            });
-        }
-        if clock.followed() > 0 {
-            router.note(|| {
-                format!(
-                    "vendorwatch: {}: the capture's time jumps by more than {} {} times (the clock followed)",
-                    input.display(),
-                    humanize(plan.max_time_jump),
-                    clock.followed(),
-                )
-            });
-        }
-        if !status.errors.is_empty() {
-            outcome.truncated_files += 1;
-        }
-        outcome.time_jumps += status.jumps;
-        router.statuses.push((input.label.clone(), status));
+        read.followed = clock.followed();
+        router.input_done(plan, input, read, clock.jumps(), &mut outcome);
     }
-    for (worker, frames) in router.spread.drain() {
-        router.hand_over(worker, &frames);
+    router.finish(outcome)
+}
+
+/// Routes the frames the readers parsed, input after input, to the workers
+/// behind `lanes`.
+fn route_feeds<L: Lanes>(plan: &Plan, inputs: &[Input], feeds: &mut Feeds, lanes: &mut L) -> ReplayEnd {
+    let mut router = Router::new(plan, lanes);
+    let mut outcome = ReplayOutcome::default();
+    let mut sources = 0;
+    for input in inputs {
+        let pieces = match feeds.next() {
+            Some(Feed::Pieces(pieces)) => pieces,
+            Some(Feed::Unopened(unopened)) => {
+                sources += usize::from(router.unopened(input, unopened, &mut outcome));
+                continue;
+            }
+            None => {
+                let failed = Unopened::Failed("the reader thread stopped".into());
+                sources += usize::from(router.unopened(input, failed, &mut outcome));
+                continue;
+            }
+        };
+        router.lanes.each(&mut |_| Op::AddSource(input.label.clone()));
+        let source = sources;
+        sources += 1;
+        let mut read = InputRead::default();
+        let mut jumps = 0;
+        for piece in pieces {
+            match piece {
+                Piece::Frames(frames) => router.shared(&frames, source),
+                Piece::Skipped(e) => router.skipped(input, &mut read, &e),
+                Piece::End(end) => {
+                    read.frames = end.frames;
+                    if let Some(e) = &end.error {
+                        router.stopped(input, &mut read, e);
+                    }
+                    read.followed = end.followed;
+                    jumps = end.jumps;
+                }
+            }
+        }
+        router.input_done(plan, input, read, jumps, &mut outcome);
     }
-    let end_ns = router.next_step_ns.unwrap_or(0);
-    let statuses = &router.statuses;
-    router.lanes.each(&mut |worker| Op::Finish { end_ns, statuses: (worker == 0).then(|| statuses.clone()) });
-    router.lanes.flush();
-    router.frames_seen.fetch_add(router.unreported_frames, Ordering::Relaxed);
-    ReplayEnd { outcome, statuses: std::mem::take(&mut router.statuses), span: router.span }
+    router.finish(outcome)
 }
 
 /// Merges the workers' steps in order and writes what they make.
@@ -333,6 +465,9 @@ struct Outputs {
     workers: usize,
     agg: Aggregator,
     pending: BTreeMap<u64, Vec<(u64, usize, Batch)>>,
+    /// The inputs' statuses as of each pending step: worker 0 may be steps
+    /// ahead of the others, and a step shows what was known at its time.
+    pending_statuses: BTreeMap<u64, Vec<(String, InputStatus)>>,
     flow_log: Option<FlowLog>,
     history: Option<History>,
     host_window_ns: u64,
@@ -352,11 +487,14 @@ impl Outputs {
             Event::Records(records) => self.write_records(&records),
             Event::Step { seq, at_ns, worker, batch, statuses } => {
                 if let Some(statuses) = statuses {
-                    self.statuses = statuses;
+                    self.pending_statuses.insert(seq, statuses);
                 }
                 let step = self.pending.entry(seq).or_default();
                 step.push((at_ns, worker, batch));
                 if step.len() == self.workers {
+                    if let Some(statuses) = self.pending_statuses.remove(&seq) {
+                        self.statuses = statuses;
+                    }
                     if let Some(step) = self.pending.remove(&seq) {
                         self.merge_step(step);
                     }
@@ -501,6 +639,7 @@ pub fn run(
         workers,
         agg: Aggregator::default(),
         pending: BTreeMap::new(),
+        pending_statuses: BTreeMap::new(),
         flow_log,
         history,
         host_window_ns: u64::try_from(opts.host_window.as_nanos()).unwrap_or(u64::MAX),
@@ -519,12 +658,11 @@ pub fn run(
         .sum::<Option<u64>>();
     let progress = opts.progress.then(|| Progress::start(bytes_read.clone(), plan.frames_seen.clone(), total_bytes));
     let end = if workers == 1 {
-        let mut open = |input: &Input| open(input, &bytes_read);
         let mut emit = |event| outputs.on(event, stderr);
         let mut lanes = Inline { worker: Worker::new(&plan, 0, &mut emit) };
-        route_inputs(&plan, &inputs, &mut open, &mut lanes)
+        route_inputs(&plan, &inputs, &bytes_read, &mut lanes)
     } else {
-        spread_over_workers(&plan, &inputs, bytes_read.clone(), &mut outputs, stderr)?
+        spread_over_workers(&plan, &inputs, &bytes_read, &mut outputs, stderr)?
     };
     if let Some(p) = progress {
         p.finish();
@@ -607,7 +745,7 @@ fn write_hosts(path: &std::path::Path, agg: &Aggregator) -> anyhow::Result<()> {
 fn spread_over_workers(
     plan: &Plan,
     inputs: &[Input],
-    bytes_read: Arc<AtomicU64>,
+    bytes_read: &Arc<AtomicU64>,
     outputs: &mut Outputs,
     stderr: &mut dyn Write,
 ) -> anyhow::Result<ReplayEnd> {
@@ -631,14 +769,17 @@ fn spread_over_workers(
             workers.push(thread);
         }
         drop(events_tx);
-        let (reader, feed) = feed::spawn(inputs.to_vec(), bytes_read).context("cannot start the reader thread")?;
+        let read_plan = ReadPlan { workers: plan.workers, max_time_jump: plan.max_time_jump };
+        let (readers, mut feeds) = feed::spawn(inputs.to_vec(), bytes_read, plan.workers, read_plan)
+            .context("cannot start the reader threads")?;
         let router = std::thread::Builder::new()
             .name("replay-router".into())
             .spawn_scoped(scope, move || {
-                let mut open = |input: &Input| from_feed(input, &feed);
-                let end = route_inputs(plan, inputs, &mut open, &mut lanes);
-                drop(feed);
-                let _ = reader.join();
+                let end = route_feeds(plan, inputs, &mut feeds, &mut lanes);
+                drop(feeds);
+                for reader in readers {
+                    let _ = reader.join();
+                }
                 end
             })
             .context("cannot start the replay router")?;
@@ -652,31 +793,14 @@ fn spread_over_workers(
     })
 }
 
-/// The next input of the reader's feed, opened as a capture.
-fn from_feed(input: &Input, feed: &mpsc::Receiver<Feed>) -> Result<CaptureReader<Stream>, Unopened> {
-    match feed.recv() {
-        Ok(Feed::Stream { compression, blocks }) => {
-            let stream: Stream = Box::new(blocks);
-            CaptureReader::from_reader(stream)
-                .map_err(|source| classify(input, OpenError { compression: Some(compression), source }))
-        }
-        Ok(Feed::Failed(message)) => Err(Unopened::Failed(message)),
-        Err(_) => Err(Unopened::Failed("the reader thread stopped".into())),
-    }
-}
-
-enum Unopened {
+pub(super) enum Unopened {
     /// A file met in a directory that holds no capture: passed over.
     NotCapture,
     Failed(String),
 }
 
-fn open(input: &Input, bytes_read: &Arc<AtomicU64>) -> Result<CaptureReader<Stream>, Unopened> {
-    let raw = feed::open_raw(input, bytes_read).map_err(Unopened::Failed)?;
-    CaptureReader::from_stream(raw).map_err(|e| classify(input, e))
-}
-
-fn classify(input: &Input, e: OpenError) -> Unopened {
+/// Whether an input that is no capture is passed over or an error.
+pub(super) fn classify(input: &Input, e: &OpenError) -> Unopened {
     match (&input.origin, &e.source) {
         (Origin::File { in_directory: true, .. }, ReadError::UnknownFormat { .. }) => Unopened::NotCapture,
         _ => Unopened::Failed(format!("cannot read: {e}")),

@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::buffer::ReadBuffer;
 use super::compressed::{self, Compression, Stream};
@@ -16,16 +16,17 @@ const BUFFER_LEN: usize = 1 << 20;
 
 /// A pcap or pcapng stream.
 pub enum CaptureReader<R> {
+    /// Classic pcap (libpcap's format).
     Pcap(PcapReader<R>),
+    /// pcapng.
     PcapNg(PcapNgReader<R>),
 }
 
 impl CaptureReader<Stream> {
     /// Opens a capture file, decompressing it if its content says so.
-    pub fn open(path: &Path) -> anyhow::Result<Self> {
-        use anyhow::Context;
-        let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-        CaptureReader::from_stream(file).with_context(|| format!("cannot read {}", path.display()))
+    pub fn open(path: &Path) -> Result<Self, FileError> {
+        let file = File::open(path).map_err(|cause| FileError::Open { path: path.to_owned(), cause })?;
+        CaptureReader::from_stream(file).map_err(|cause| FileError::Read { path: path.to_owned(), cause })
     }
 
     /// A capture from any byte stream (standard input, a file), gzip, zstd
@@ -42,6 +43,7 @@ impl CaptureReader<Stream> {
 pub struct OpenError {
     /// How the stream was compressed, once that was known.
     pub compression: Option<Compression>,
+    /// What was wrong with the (decompressed) bytes.
     pub source: ReadError,
 }
 
@@ -56,6 +58,28 @@ impl std::fmt::Display for OpenError {
             _ => write!(f, "{}", self.source),
         }
     }
+}
+
+/// Why [`CaptureReader::open`] failed, with the file's name; the message
+/// carries the reason too, so it reads the same however it is printed.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    /// The file could not be opened.
+    #[error("cannot open {}: {cause}", path.display())]
+    Open {
+        /// The file, as named.
+        path: PathBuf,
+        /// The system's reason.
+        cause: std::io::Error,
+    },
+    /// The file opened, but its start is no capture (or could not be read).
+    #[error("cannot read {}: {cause}", path.display())]
+    Read {
+        /// The file, as named.
+        path: PathBuf,
+        /// What was wrong with its bytes.
+        cause: OpenError,
+    },
 }
 
 impl<R: Read> CaptureReader<R> {

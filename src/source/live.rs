@@ -15,7 +15,6 @@
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
-use anyhow::Context;
 use pcap::{Active, Capture, Direction, Precision};
 
 use super::{Frame, LinkType};
@@ -34,11 +33,13 @@ pub const BATCH: usize = 4096;
 /// How to open one capture handle.
 #[derive(Debug, Clone)]
 pub struct CaptureOptions {
+    /// The interface's name.
     pub interface: String,
     /// A BPF filter expression (tcpdump syntax).
     pub bpf: Option<String>,
     /// Joins this `PACKET_FANOUT` group (hash mode) when set.
     pub fanout_group: Option<u16>,
+    /// The kernel ring's size ([`DEFAULT_RING_BYTES`]).
     pub ring_bytes: i32,
 }
 
@@ -68,31 +69,35 @@ impl LiveCapture {
     /// Opens `opts.interface` in promiscuous mode, incoming frames only (a
     /// mirror port only receives; frames the sensor's own host sends are
     /// not traffic to attribute). `interface` becomes [`Frame::interface`].
-    pub fn open(opts: &CaptureOptions, interface: u32) -> anyhow::Result<LiveCapture> {
+    pub fn open(opts: &CaptureOptions, interface: u32) -> Result<LiveCapture, OpenError> {
         let name = &opts.interface;
+        let failed = |step: Step| {
+            let interface = name.clone();
+            move |cause| OpenError { interface, step, cause }
+        };
         let inactive = Capture::from_device(name.as_str())
-            .with_context(|| format!("interface {name}"))?
+            .map_err(|e| failed(Step::Device)(e.into()))?
             .promisc(true)
             .snaplen(SNAPLEN)
             .buffer_size(opts.ring_bytes)
             .timeout(BLOCK_TIMEOUT_MS)
             .precision(Precision::Nano);
-        let cap = inactive.open().map_err(|e| open_error(name, e))?;
-        let mut cap = cap.setnonblock().with_context(|| format!("interface {name}: cannot set non-blocking mode"))?;
-        cap.direction(Direction::In).with_context(|| format!("interface {name}: cannot select incoming frames"))?;
+        let cap = inactive.open().map_err(|e| failed(Step::Activate)(e.into()))?;
+        let mut cap = cap.setnonblock().map_err(|e| failed(Step::NonBlocking)(e.into()))?;
+        cap.direction(Direction::In).map_err(|e| failed(Step::Direction)(e.into()))?;
         if let Some(expr) = &opts.bpf {
-            cap.filter(expr, true).with_context(|| format!("interface {name}: BPF filter {expr:?}"))?;
+            cap.filter(expr, true).map_err(|e| failed(Step::Filter(expr.clone()))(e.into()))?;
         }
         let fd = cap.as_raw_fd();
         if let Some(group) = opts.fanout_group {
-            sys::join_fanout(fd, group)
-                .with_context(|| format!("interface {name}: cannot join PACKET_FANOUT group {group}"))?;
+            sys::join_fanout(fd, group).map_err(|e| failed(Step::Fanout(group))(e.into()))?;
         }
         // A negative link type is no link type: u32::MAX is none either.
         let link = LinkType::from_number(u32::try_from(cap.get_datalink().0).unwrap_or(u32::MAX));
         Ok(LiveCapture { cap, fd, link, interface, last_raw: [0; 3], totals: CaptureStats::default() })
     }
 
+    /// The interface's link layer.
     pub fn link(&self) -> LinkType {
         self.link
     }
@@ -131,20 +136,95 @@ impl LiveCapture {
     }
 }
 
-fn open_error(interface: &str, e: pcap::Error) -> anyhow::Error {
-    let text = e.to_string();
-    let hint = if text.contains("ermission") || text.contains("not permitted") {
-        " (live capture needs root or CAP_NET_RAW: setcap cap_net_raw+ep /path/to/vendorwatch)"
-    } else {
-        ""
-    };
-    anyhow::anyhow!("cannot capture on interface {interface}: {text}{hint}")
+/// Why an interface could not be opened for capture. The message is
+/// whole (what was tried, and libpcap's or the kernel's reason), so it
+/// reads the same however it is printed.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", self.message())]
+pub struct OpenError {
+    /// The interface's name.
+    pub interface: String,
+    /// What was being done when it failed.
+    pub step: Step,
+    /// Why that failed.
+    pub cause: Cause,
+}
+
+/// The steps of [`LiveCapture::open`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Finding the device.
+    Device,
+    /// Activating the handle: where permissions are checked.
+    Activate,
+    /// Making the handle non-blocking.
+    NonBlocking,
+    /// Selecting incoming frames only.
+    Direction,
+    /// Compiling and setting this BPF filter.
+    Filter(String),
+    /// Joining this `PACKET_FANOUT` group.
+    Fanout(u16),
+}
+
+/// What libpcap or the kernel said.
+#[derive(Debug)]
+pub enum Cause {
+    /// libpcap's error.
+    Pcap(pcap::Error),
+    /// A system call's error.
+    Os(std::io::Error),
+}
+
+impl From<pcap::Error> for Cause {
+    fn from(e: pcap::Error) -> Self {
+        Cause::Pcap(e)
+    }
+}
+
+impl From<std::io::Error> for Cause {
+    fn from(e: std::io::Error) -> Self {
+        Cause::Os(e)
+    }
+}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Cause::Pcap(e) => e.fmt(f),
+            Cause::Os(e) => e.fmt(f),
+        }
+    }
+}
+
+impl OpenError {
+    fn message(&self) -> String {
+        let (name, cause) = (&self.interface, &self.cause);
+        match &self.step {
+            Step::Device => format!("interface {name}: {cause}"),
+            Step::Activate => {
+                let text = cause.to_string();
+                let hint = if text.contains("ermission") || text.contains("not permitted") {
+                    " (live capture needs root or CAP_NET_RAW: setcap cap_net_raw+ep /path/to/vendorwatch)"
+                } else {
+                    ""
+                };
+                format!("cannot capture on interface {name}: {text}{hint}")
+            }
+            Step::NonBlocking => format!("interface {name}: cannot set non-blocking mode: {cause}"),
+            Step::Direction => format!("interface {name}: cannot select incoming frames: {cause}"),
+            Step::Filter(expr) => format!("interface {name}: BPF filter {expr:?}: {cause}"),
+            Step::Fanout(group) => format!("interface {name}: cannot join PACKET_FANOUT group {group}: {cause}"),
+        }
+    }
 }
 
 /// Who the sensor runs as after [`drop_privileges`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Credentials {
+    /// The user id.
     pub uid: u32,
+    /// The primary group id.
     pub gid: u32,
 }
 
@@ -152,14 +232,63 @@ pub struct Credentials {
 /// keeping only `CAP_NET_RAW`, so that an interface that vanishes can still be
 /// opened again. Call it from the only thread of the process: capabilities
 /// are per thread, and threads started later inherit them.
-pub fn drop_privileges(user: &str) -> anyhow::Result<Credentials> {
+pub fn drop_privileges(user: &str) -> Result<Credentials, PrivilegeError> {
+    let who = user.to_owned();
     let (uid, gid) = sys::lookup_user(user)
-        .with_context(|| format!("--user {user}: cannot look the user up"))?
-        .ok_or_else(|| anyhow::anyhow!("--user {user}: no such user"))?;
-    anyhow::ensure!(uid != 0, "--user {user}: that user is root; name an unprivileged one");
-    anyhow::ensure!(sys::effective_uid() == 0, "--user {user}: the sensor must be started as root to change user");
-    sys::become_user(uid, gid).with_context(|| format!("--user {user}: cannot switch to uid {uid}, gid {gid}"))?;
+        .map_err(|cause| PrivilegeError::LookUp { user: who.clone(), cause })?
+        .ok_or_else(|| PrivilegeError::NoSuchUser { user: who.clone() })?;
+    if uid == 0 {
+        return Err(PrivilegeError::Root { user: who });
+    }
+    if sys::effective_uid() != 0 {
+        return Err(PrivilegeError::NotRoot { user: who });
+    }
+    sys::become_user(uid, gid).map_err(|cause| PrivilegeError::Switch { user: who, uid, gid, cause })?;
     Ok(Credentials { uid, gid })
+}
+
+/// Why [`drop_privileges`] could not become the user; the message names
+/// the `--user` flag it came from and, where there is one, the OS's reason.
+#[derive(Debug, thiserror::Error)]
+pub enum PrivilegeError {
+    /// The user database could not be read.
+    #[error("--user {user}: cannot look the user up: {cause}")]
+    LookUp {
+        /// The user named.
+        user: String,
+        /// The system's reason.
+        cause: std::io::Error,
+    },
+    /// No user has that name.
+    #[error("--user {user}: no such user")]
+    NoSuchUser {
+        /// The user named.
+        user: String,
+    },
+    /// The user named is root: nothing would be dropped.
+    #[error("--user {user}: that user is root; name an unprivileged one")]
+    Root {
+        /// The user named.
+        user: String,
+    },
+    /// Only root can change to another user.
+    #[error("--user {user}: the sensor must be started as root to change user")]
+    NotRoot {
+        /// The user named.
+        user: String,
+    },
+    /// The change of user or of capabilities failed.
+    #[error("--user {user}: cannot switch to uid {uid}, gid {gid}: {cause}")]
+    Switch {
+        /// The user named.
+        user: String,
+        /// Its user id.
+        uid: u32,
+        /// Its primary group id.
+        gid: u32,
+        /// The system's reason.
+        cause: std::io::Error,
+    },
 }
 
 /// The only unsafe code of the crate: `setsockopt(PACKET_FANOUT)`, which
