@@ -1,5 +1,6 @@
 //! `vendorwatch explain NAME|ADDRESS`: which signature entry matches, and why.
 
+use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use crate::classify::names::{NormalizedName, akamai_embedded_name};
@@ -23,11 +24,13 @@ pub fn explain(set: &SignatureSet, query: &str) -> (String, bool) {
         let mut out = describe(set, entry, &format!("{addr} is inside {prefix} (longest matching prefix)"));
         let ports: Vec<String> = set.port_rules_of(entry).collect();
         if !ports.is_empty() {
-            out.push_str(&format!(
-                "  ports:   {} (count as {} only inside this entry's prefixes)\n",
+            // Writing to a String cannot fail.
+            let _ = writeln!(
+                out,
+                "  ports:   {} (count as {} only inside this entry's prefixes)",
                 ports.join(", "),
                 set.service_name(set.entry(entry).service)
-            ));
+            );
         }
         return (out, true);
     }
@@ -139,14 +142,15 @@ fn explain_banner(set: &SignatureSet, banner: &str) -> (String, bool) {
             if e.hardware { format!("a {vendor} device") } else { format!("{vendor}'s software on any hardware") };
         let kind = e.kind.map_or(String::new(), |k| format!(", kind {}", k.as_str()));
         let os = e.os.as_deref().map_or(String::new(), |o| format!(", OS {o}"));
-        out.push_str(&format!(
-            "as {as_what}: the token {:?} ({}) says {says}{kind}{os}\n  signature: {}:{}\n  source:  {}\n",
+        let _ = writeln!(
+            out,
+            "as {as_what}: the token {:?} ({}) says {says}{kind}{os}\n  signature: {}:{}\n  source:  {}",
             m.token,
             key.name(),
             e.file,
             e.line,
             e.source
-        ));
+        );
     }
     if out.is_empty() {
         return (format!("{banner:?}: no User-Agent, Server or SSDP token of any vendor's devices matches\n"), false);

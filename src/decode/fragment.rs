@@ -54,7 +54,9 @@ const BLOCK: usize = 8;
 /// needs to put the datagram back together.
 #[derive(Debug, Clone, Copy)]
 pub struct Fragment<'a> {
+    /// The IP header's source address.
     pub src: IpAddr,
+    /// The IP header's destination address.
     pub dst: IpAddr,
     /// The fragmented datagram's protocol: IPv4's protocol field, or the
     /// next header of the IPv6 fragment header.
@@ -68,7 +70,9 @@ pub struct Fragment<'a> {
     /// The fragment's data: after the IPv4 header, or after the IPv6
     /// fragment header.
     pub payload: &'a [u8],
+    /// The frame's VLAN tags, as in [`super::Packet::vlans`].
     pub vlans: Vlans,
+    /// The outermost encapsulation the fragment came in.
     pub encap: Encap,
     /// Bytes of the frame before the innermost frame, as in
     /// [`super::Packet::outer_len`].
@@ -128,8 +132,11 @@ impl FragmentStats {
 /// whole payload), with what [`decode_ip`] needs to decode it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reassembled {
+    /// The IP packet: header, then the datagram's payload.
     pub packet: Vec<u8>,
+    /// The VLAN tags its fragments came with.
     pub vlans: Vlans,
+    /// The outermost encapsulation its fragments came in.
     pub encap: Encap,
     /// The sum of the `wire_len` given with each fragment: what the flow
     /// should be charged for the datagram.
@@ -139,6 +146,8 @@ pub struct Reassembled {
 }
 
 impl Reassembled {
+    /// Decodes the packet as if it had been captured whole, with the
+    /// fragments' VLANs and encapsulation.
     pub fn decode(&self) -> Result<Decoded<'_>, DecodeError> {
         decode_ip(&self.packet, self.vlans, self.encap)
     }
@@ -159,6 +168,7 @@ struct Key {
 }
 
 /// Why a datagram in progress is given up.
+#[derive(Clone, Copy)]
 enum GiveUp {
     Inconsistent,
     Overflow,
@@ -202,10 +212,9 @@ impl Pending {
         let (start, end) = (frag.offset, frag.offset + frag.payload.len());
         match self.total {
             Some(total) if end > total || (!frag.more && end != total) => return Err(GiveUp::Inconsistent),
-            Some(_) => {}
             None if !frag.more && end < self.end => return Err(GiveUp::Inconsistent),
             None if !frag.more => self.total = Some(end),
-            None => {}
+            Some(_) | None => {}
         }
         if start == 0 {
             self.protocol = frag.protocol;
@@ -276,6 +285,7 @@ impl Default for Defragmenter {
 }
 
 impl Defragmenter {
+    /// An empty defragmenter that keeps to `limits`.
     pub fn new(limits: Limits) -> Self {
         Defragmenter {
             limits,
@@ -625,14 +635,14 @@ mod tests {
 
     #[test]
     fn tunnels_keep_their_datagrams_apart() {
-        let mut d = Defragmenter::default();
-        let first = v4(8, 0, 24, true);
-        let last = v4(8, 24, 48, false);
         fn f(raw: &[u8], vni: u32) -> Fragment<'_> {
             let Ok(Decoded::Fragment(mut f)) = decode(LinkType::Raw, raw) else { panic!("not a fragment") };
             f.encap = Encap { kind: EncapKind::Vxlan, id: Some(vni) };
             f
         }
+        let mut d = Defragmenter::default();
+        let first = v4(8, 0, 24, true);
+        let last = v4(8, 24, 48, false);
         // Overlay A sends the first half, overlay B the second: no datagram.
         assert!(d.push(1, &f(&first, 1), 100).is_none());
         assert!(d.push(2, &f(&last, 2), 100).is_none());

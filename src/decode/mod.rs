@@ -60,6 +60,7 @@ impl Vlans {
         Ok(())
     }
 
+    /// The 12-bit VLAN ids, outermost first; empty for an untagged frame.
     pub fn as_slice(&self) -> &[u16] {
         &self.ids[..usize::from(self.len)]
     }
@@ -73,15 +74,26 @@ impl Vlans {
 /// The kinds of encapsulation the decoder opens.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum EncapKind {
+    /// The packet came in as captured, not through a tunnel.
     #[default]
     None,
+    /// GRE over IP (protocol 47), carrying IP or Ethernet (transparent
+    /// Ethernet bridging).
     Gre,
     /// GRE protocol 0x88BE without a sequence number: no ERSPAN header.
     ErspanI,
+    /// ERSPAN type II: a mirrored Ethernet frame behind an 8-byte header
+    /// with a session id.
     ErspanII,
+    /// ERSPAN type III: a mirrored Ethernet frame or IP packet behind a
+    /// 12-byte header (and optional platform subheader) with a session id.
     ErspanIII,
+    /// VXLAN (UDP 4789): an Ethernet frame of an overlay network.
     Vxlan,
+    /// Geneve (UDP 6081): an Ethernet frame or IP packet of an overlay
+    /// network.
     Geneve,
+    /// An MPLS label stack, over Ethernet or GRE.
     Mpls,
     /// IPv4 in IPv4.
     IpInIp,
@@ -91,7 +103,10 @@ pub enum EncapKind {
     FourInSix,
     /// IPv6 in IPv6.
     SixInSix,
+    /// CAPWAP data (UDP 5247): an access point's 802.11 or Ethernet
+    /// frames sent to its wireless controller.
     Capwap,
+    /// A PPPoE session: PPP over Ethernet, as DSL access lines carry it.
     Pppoe,
     /// GTP-U, a mobile core's user plane.
     GtpU,
@@ -137,6 +152,7 @@ impl EncapKind {
 /// The outermost encapsulation of a packet.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Encap {
+    /// Which encapsulation; [`EncapKind::None`] for none.
     pub kind: EncapKind,
     /// The VXLAN or Geneve VNI, GRE key, ERSPAN (II, III) session id,
     /// PPPoE session id, GTP-U TEID, L2TPv3 session id, or L2TPv2 tunnel
@@ -148,17 +164,25 @@ pub struct Encap {
 /// An IP packet's flow-relevant fields.
 #[derive(Debug, Clone, Copy)]
 pub struct Packet<'a> {
+    /// The innermost IP header's source address.
     pub src: IpAddr,
+    /// The innermost IP header's destination address.
     pub dst: IpAddr,
+    /// The upper-layer protocol number, after any IPv6 extension headers:
+    /// [`IPPROTO_TCP`], [`IPPROTO_UDP`], ...
     pub protocol: u8,
-    /// Zero for protocols without ports.
+    /// The TCP or UDP source port; zero for protocols without ports.
     pub src_port: u16,
+    /// The TCP or UDP destination port; zero for protocols without ports.
     pub dst_port: u16,
-    /// TCP flags and sequence number; zero for other protocols.
+    /// The TCP flags byte ([`tcp::SYN`], [`tcp::ACK`], ...); zero for
+    /// other protocols.
     pub tcp_flags: u8,
+    /// The TCP sequence number; zero for other protocols.
     pub tcp_seq: u32,
     /// The transport payload (TCP/UDP data; the whole IP payload otherwise).
     pub payload: &'a [u8],
+    /// The frame's VLAN tags, those inside tunnels included.
     pub vlans: Vlans,
     /// The MAC addresses of the innermost Ethernet header, when the frame
     /// has one: the hosts on the segment (or the router between them).
@@ -185,8 +209,11 @@ pub const MAX_SYN_OPTIONS: usize = 16;
 pub struct SynInfo {
     /// The IPv4 TTL or IPv6 hop limit as captured.
     pub ttl: u8,
+    /// The TCP window field, unscaled.
     pub window: u16,
+    /// The maximum segment size option's value; `None` without one.
     pub mss: Option<u16>,
+    /// The window scale option's shift count; `None` without one.
     pub window_scale: Option<u8>,
     kinds: [u8; MAX_SYN_OPTIONS],
     len: u8,
@@ -239,13 +266,18 @@ impl SynInfo {
 /// Source and destination MAC addresses of an Ethernet header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Macs {
+    /// The sending station (the header's source address).
     pub src: [u8; 6],
+    /// The receiving station: a host, a router, or a broadcast or
+    /// multicast group.
     pub dst: [u8; 6],
 }
 
 /// The result of decoding one frame.
 #[derive(Debug, Clone, Copy)]
 pub enum Decoded<'a> {
+    /// An unfragmented IP packet: the innermost one, through the tunnels
+    /// the decoder opens.
     Packet(Packet<'a>),
     /// ARP, LLDP, STP and the like: counted, not an error.
     NotIp,
@@ -281,9 +313,10 @@ pub fn decode(link: LinkType, frame: &[u8]) -> Result<Decoded<'_>, DecodeError> 
             ethernet(walk, base, &frame[..end])
         }
         LinkType::Ppp => ppp(walk, base, frame),
-        LinkType::PppHdlc if chdlc::probe(frame) => cisco_hdlc(walk, base, frame),
-        LinkType::PppHdlc => ppp(walk, base, frame),
-        LinkType::CiscoHdlc => cisco_hdlc(walk, base, frame),
+        // Captures of this link type hold PPP in HDLC-like framing or Cisco
+        // HDLC; the address byte tells them apart.
+        LinkType::PppHdlc if !chdlc::probe(frame) => ppp(walk, base, frame),
+        LinkType::PppHdlc | LinkType::CiscoHdlc => cisco_hdlc(walk, base, frame),
         LinkType::Ieee80211 => wifi(walk, base, frame),
         LinkType::Radiotap => {
             let r = radiotap::Header::new_checked(frame)?;
@@ -568,6 +601,10 @@ fn ip_in_ip(walk: Walk, base: usize, kind: EncapKind, payload: &[u8]) -> Result<
     tunnel(walk, base, Encap { kind, id: None }, payload, |w, f| ip_of_version(w, base, version, f))
 }
 
+#[allow(
+    clippy::inline_always,
+    reason = "the transport layer must inline into `ip` on every packet's path; plain `#[inline]` leaves that to a heuristic"
+)]
 #[inline(always)]
 fn transport(
     walk: Walk,
@@ -615,13 +652,13 @@ fn transport(
         && (UDP_TUNNEL_DST_PORTS.contains(&dst_port) || UDP_TUNNEL_SRC_PORTS.contains(&src_port));
     if udp_tunnel_port {
         let outer = packet();
-        return or_outer(udp_tunnel(walk, base, &outer)?, outer);
+        return Ok(or_outer(udp_tunnel(walk, base, &outer)?, outer));
     }
     if protocol == IPPROTO_GRE {
-        return or_outer(gre(walk, base, payload, EncapKind::Gre)?, packet());
+        return Ok(or_outer(gre(walk, base, payload, EncapKind::Gre)?, packet()));
     }
     if protocol == IPPROTO_L2TP {
-        return or_outer(l2tpv3(walk, base, payload)?, packet());
+        return Ok(or_outer(l2tpv3(walk, base, payload)?, packet()));
     }
     Ok(Decoded::Packet(packet()))
 }
@@ -633,10 +670,10 @@ const UDP_TUNNEL_DST_PORTS: [u16; 8] =
 const UDP_TUNNEL_SRC_PORTS: [u16; 4] = [capwap::PORT, teredo::PORT, ayiya::PORT, l2tp::PORT];
 
 /// What a tunnel held, or the packet around it when that was not IP.
-fn or_outer<'a>(inner: Decoded<'a>, outer: Packet<'a>) -> Result<Decoded<'a>, DecodeError> {
+fn or_outer<'a>(inner: Decoded<'a>, outer: Packet<'a>) -> Decoded<'a> {
     match inner {
-        Decoded::NotIp => Ok(Decoded::Packet(outer)),
-        inner => Ok(inner),
+        Decoded::NotIp => Decoded::Packet(outer),
+        inner => inner,
     }
 }
 

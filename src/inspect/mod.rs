@@ -287,9 +287,9 @@ pub struct Registration {
     pub transport: Transport,
     /// Looks at a flow's first payload (or, while earlier probes were
     /// unsure, a later one) in either direction; cheap, no allocation.
-    pub probe: fn(&FlowContext, Direction, &[u8]) -> Probe,
+    pub probe: fn(FlowContext, Direction, &[u8]) -> Probe,
     /// Starts the inspector for an accepted flow.
-    pub start: fn(&FlowContext) -> Box<dyn Inspector>,
+    pub start: fn(FlowContext) -> Box<dyn Inspector>,
 }
 
 /// Payloads every probe was unsure about before inspection gives up: a few
@@ -390,7 +390,7 @@ impl Inspection {
         match &mut self.state {
             State::Done => {}
             State::Probing { .. } => {
-                let Ok(mut inspector) = self.probe(ctx, dir, payload) else { return };
+                let Ok(mut inspector) = self.probe(*ctx, dir, payload) else { return };
                 let progress = inspector.feed(dir, payload, report);
                 self.started_with(inspector, [Stream::new(None), Stream::new(None)], progress, budget, report);
             }
@@ -416,7 +416,7 @@ impl Inspection {
                 // for it: the probe must see the stream's start.
                 let in_order = s.stream_start.is_none_or(|start| start == s.seq);
                 if in_order {
-                    let unsure = match self.probe(ctx, s.dir, s.payload) {
+                    let unsure = match self.probe(*ctx, s.dir, s.payload) {
                         Ok(inspector) => return self.start_tcp(inspector, s, budget, report),
                         Err(unsure) => unsure,
                     };
@@ -449,7 +449,7 @@ impl Inspection {
                         Placed::Ready => {}
                     }
                     let held = stream.held();
-                    let mut inspector = match Self::probe_registry(ctx, s.dir, held) {
+                    let mut inspector = match Self::probe_registry(*ctx, s.dir, held) {
                         Ok(inspector) => inspector,
                         Err(Probe::Unsure) => return self.charge(budget, report),
                         Err(_) => return self.finish(report),
@@ -508,7 +508,7 @@ impl Inspection {
     /// inspector, or whether the probes were unsure (and may see more).
     /// When all reject, inspection is done, unless only a server spoke: a
     /// banner may be followed by a client protocol we read.
-    fn probe(&mut self, ctx: &FlowContext, dir: Direction, payload: &[u8]) -> Result<Box<dyn Inspector>, bool> {
+    fn probe(&mut self, ctx: FlowContext, dir: Direction, payload: &[u8]) -> Result<Box<dyn Inspector>, bool> {
         let State::Probing { unsure, server_rejected } = &mut self.state else { return Err(false) };
         match Self::probe_registry(ctx, dir, payload) {
             Ok(inspector) => Ok(inspector),
@@ -549,7 +549,7 @@ impl Inspection {
     }
 
     /// The first registered protocol that accepts, or whether any was unsure.
-    fn probe_registry(ctx: &FlowContext, dir: Direction, payload: &[u8]) -> Result<Box<dyn Inspector>, Probe> {
+    fn probe_registry(ctx: FlowContext, dir: Direction, payload: &[u8]) -> Result<Box<dyn Inspector>, Probe> {
         let mut answer = Probe::Reject;
         for r in registry::REGISTRY.iter().filter(|r| r.transport.carries(ctx.protocol)) {
             match (r.probe)(ctx, dir, payload) {
@@ -642,7 +642,7 @@ mod tests {
     }
 
     /// Feeds `(direction, stream offset, bytes)` TCP segments in order given.
-    fn feed_tcp(ctx: &FlowContext, segments: &[(Direction, usize, &[u8])], budget: &InspectBudget) -> Seen {
+    fn feed_tcp(ctx: FlowContext, segments: &[(Direction, usize, &[u8])], budget: &InspectBudget) -> Seen {
         let mut inspection = Inspection::new(IPPROTO_TCP);
         let mut findings = Vec::new();
         for &(dir, offset, payload) in segments {
@@ -650,7 +650,7 @@ mod tests {
             // usize::MAX stands for "one byte before the start".
             let seq = start.wrapping_add(u32::try_from(offset).unwrap_or(u32::MAX));
             let s = Segment { dir, seq, payload, stream_start: Some(start) };
-            inspection.on_segment(ctx, s, budget, &mut recorder(&mut findings));
+            inspection.on_segment(&ctx, s, budget, &mut recorder(&mut findings));
         }
         Seen { findings, done: inspection.is_done() }
     }
@@ -658,7 +658,7 @@ mod tests {
     /// Feeds client segments; keeps only the server names found.
     fn client(segments: &[(usize, &[u8])]) -> Seen {
         let segments: Vec<_> = segments.iter().map(|&(o, b)| (Direction::FromClient, o, b)).collect();
-        let mut seen = feed_tcp(&HTTPS, &segments, &InspectBudget::default());
+        let mut seen = feed_tcp(HTTPS, &segments, &InspectBudget::default());
         seen.findings.retain(|f| f.contains("ServerName"));
         seen
     }
@@ -697,7 +697,7 @@ mod tests {
         let big = vec![0x17; 9000];
         let segments =
             [(Direction::FromClient, 0, a), (Direction::ToClient, 0, &big[..]), (Direction::ToClient, 9000, &big[..])];
-        let seen = feed_tcp(&HTTPS, &segments, &InspectBudget::default());
+        let seen = feed_tcp(HTTPS, &segments, &InspectBudget::default());
         assert!(seen.done, "the server answered more than a hello's worth: the client's bytes were lost");
     }
 
@@ -719,7 +719,8 @@ mod tests {
         reversed.reverse();
         assert_eq!(run(&reversed[..17]), (true, true, false), "a 17th segment out of order");
         // A Host header that never ends: an HTTP head past the bound.
-        let head = [&b"GET / HTTP/1.1\r\nHost: "[..], &[b'a'; stream::MAX_HELD]].concat();
+        let mut head = b"GET / HTTP/1.1\r\nHost: ".to_vec();
+        head.resize(head.len() + stream::MAX_HELD, b'a');
         let (d, o, r) = run(&cut(&head, 12));
         assert!(d && o && !r, "a head longer than the bound: done {d}, overflowed {o}, refused {r}");
     }
@@ -768,12 +769,12 @@ mod tests {
         let (a, b) =
             (b"GET / HTTP/1.1\r\nAccept: */*\r\n\r\n", b"HTTP/1.1 401 Unauthorized\r\nServer: DNVRS-Webs\r\n\r\n");
         let seen =
-            feed_tcp(&HTTPS, &[(Direction::FromClient, 0, a), (Direction::ToClient, 0, b)], &InspectBudget::default());
+            feed_tcp(HTTPS, &[(Direction::FromClient, 0, a), (Direction::ToClient, 0, b)], &InspectBudget::default());
         let banner = Finding::Host { side: Side::Server, fact: HostFact::HttpServer("DNVRS-Webs") };
         assert_eq!(seen, Seen { findings: vec![format!("{banner:?}")], done: true }, "the response head ends it");
         let bare = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
         let seen = feed_tcp(
-            &HTTPS,
+            HTTPS,
             &[(Direction::FromClient, 0, a), (Direction::ToClient, 0, bare)],
             &InspectBudget::default(),
         );
@@ -783,7 +784,7 @@ mod tests {
     #[test]
     fn the_user_agent_is_reported_with_the_host() {
         let head = b"GET /msdownload/update HTTP/1.1\r\nHost: 192.0.2.7\r\nUser-Agent: Microsoft-Delivery-Optimization/10.0\r\n\r\n";
-        let seen = feed_tcp(&HTTPS, &[(Direction::FromClient, 0, head)], &InspectBudget::default());
+        let seen = feed_tcp(HTTPS, &[(Direction::FromClient, 0, head)], &InspectBudget::default());
         assert_eq!(
             seen.findings[0],
             format!("{:?}", Finding::Flow(FlowFinding::UserAgent("Microsoft-Delivery-Optimization/10.0")))
@@ -796,7 +797,7 @@ mod tests {
         // A keep-alive probe: one byte just before the stream's start.
         let keep_alive = (Direction::FromClient, usize::MAX, &b"\0"[..]);
         let segments = [keep_alive, (Direction::FromClient, 0, &get[..])];
-        let mut seen = feed_tcp(&HTTPS, &segments, &InspectBudget::default());
+        let mut seen = feed_tcp(HTTPS, &segments, &InspectBudget::default());
         seen.findings.retain(|f| f.contains("ServerName"));
         assert_eq!(seen.findings, vec![name(Evidence::HttpHost, "www.apple.com")]);
         assert_eq!(client(&[(0, b"SSH-2.0-OpenSSH_9.6\r\n")]), Seen { findings: vec![], done: true });
@@ -807,7 +808,7 @@ mod tests {
         let record = hello("gateway.icloud.com");
         let segments =
             [(Direction::ToClient, 0, &b"SSH-2.0-OpenSSH_9.6\r\n"[..]), (Direction::FromClient, 0, &record[..])];
-        let seen = feed_tcp(&HTTPS, &segments, &InspectBudget::default());
+        let seen = feed_tcp(HTTPS, &segments, &InspectBudget::default());
         assert_eq!(seen.findings[0], name(Evidence::TlsSni, "gateway.icloud.com"));
     }
 
@@ -840,11 +841,11 @@ mod tests {
             |name| format!("{:?}", Finding::Flow(FlowFinding::DnsQuestion { name, response: false, local: false }));
         for port in [8853, 5335, 443] {
             let ctx = FlowContext { protocol: IPPROTO_TCP, client_port: 40000, server_port: port };
-            let whole = feed_tcp(&ctx, &[(Direction::FromClient, 0, &query)], &InspectBudget::default());
+            let whole = feed_tcp(ctx, &[(Direction::FromClient, 0, &query)], &InspectBudget::default());
             assert_eq!(whole.findings, vec![question("www.tiktok.com")], "port {port}");
             let (prefix, message) = query.split_at(2);
             let segments = [(Direction::FromClient, 0, prefix), (Direction::FromClient, 2, message)];
-            let split = feed_tcp(&ctx, &segments, &InspectBudget::default());
+            let split = feed_tcp(ctx, &segments, &InspectBudget::default());
             assert_eq!(split.findings, vec![question("www.tiktok.com")], "port {port}, prefix apart");
         }
     }
@@ -877,7 +878,7 @@ mod tests {
         ];
         assert!(registry::REGISTRY.len() >= 5, "the registry lists the inspectors");
         for r in registry::REGISTRY {
-            for ctx in &contexts {
+            for ctx in contexts {
                 for len in 0..64 {
                     let payload = vec![0xff; len];
                     for dir in [Direction::FromClient, Direction::ToClient] {

@@ -1298,18 +1298,15 @@ mod tests {
         let (mut yielded, mut decoded, mut errored) = (0, 0, false);
         while let Some(item) = answers.next() {
             yielded += 1;
-            match item {
-                Ok(record) => {
-                    decoded += 1;
-                    check_name(&record.name);
-                    if let RecordData::Cname(target) = record.data {
-                        check_name(&target);
-                    }
+            if let Ok(record) = item {
+                decoded += 1;
+                check_name(&record.name);
+                if let RecordData::Cname(target) = record.data {
+                    check_name(&target);
                 }
-                Err(_) => {
-                    errored = true;
-                    assert!(answers.next().is_none());
-                }
+            } else {
+                errored = true;
+                assert!(answers.next().is_none());
             }
             assert!(yielded <= usize::from(message.answer_count()));
             // Every record takes at least 11 bytes after the header.
@@ -1349,7 +1346,7 @@ mod tests {
             let mut buf = [0u8; 192];
             let bytes = &mut buf[..seed.len()];
             bytes.copy_from_slice(seed);
-            for _ in 0..1 + next() % 4 {
+            for _ in 0..=(next() % 4) {
                 let at = usize::try_from(next() % bytes.len() as u64).unwrap();
                 let r = next();
                 let byte = r.to_le_bytes()[1];

@@ -30,11 +30,11 @@ const LABEL_KIND_MASK: u8 = 0xc0;
 const LABEL_KIND_POINTER: u8 = 0xc0;
 const POINTER_HIGH_MASK: u8 = 0x3f;
 
-pub const TYPE_A: u16 = 1;
-pub const TYPE_PTR: u16 = 12;
-pub const TYPE_TXT: u16 = 16;
-pub const TYPE_AAAA: u16 = 28;
-pub const TYPE_SRV: u16 = 33;
+const TYPE_A: u16 = 1;
+const TYPE_PTR: u16 = 12;
+const TYPE_TXT: u16 = 16;
+const TYPE_AAAA: u16 = 28;
+const TYPE_SRV: u16 = 33;
 const CLASS_IN: u16 = 1;
 /// RFC 6762 §10.2: the top bit of a record's class is "cache flush".
 const CLASS_MASK: u16 = 0x7fff;
@@ -170,10 +170,16 @@ pub enum Section {
 /// One resource record.
 #[derive(Debug, Clone, Copy)]
 pub struct Record<'a> {
+    /// The owner name: a host ("johns-iphone.local"), a service type
+    /// ("_airplay._tcp.local") or a service instance.
     pub name: Name,
+    /// The record type (1 A, 12 PTR, 16 TXT, 28 AAAA, 33 SRV, ...), which
+    /// [`Record::address`], [`Record::ptr_target`], [`Record::srv_target`]
+    /// and [`Record::txt`] check before reading the RDATA.
     pub rtype: u16,
     /// The class, its cache-flush bit cleared.
     pub class: u16,
+    /// The section the record came in.
     pub section: Section,
     /// The RDATA.
     pub rdata: &'a [u8],

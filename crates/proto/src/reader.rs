@@ -31,6 +31,7 @@ pub struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    /// A cursor at the start of `bytes`.
     #[must_use]
     pub fn new(bytes: &'a [u8]) -> Self {
         Reader { bytes, pos: 0 }
@@ -58,6 +59,7 @@ impl<'a> Reader<'a> {
         self.bytes.len().saturating_sub(self.pos)
     }
 
+    /// Whether every byte has been read.
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.remaining() == 0

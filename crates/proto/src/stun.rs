@@ -133,7 +133,10 @@ impl<T: AsRef<[u8]>> Message<T> {
 /// One attribute: its type and value (without padding).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Attribute<'a> {
+    /// The attribute type: [`ATTR_XOR_MAPPED_ADDRESS`] and the like;
+    /// 0x8000 and above are comprehension-optional.
     pub kind: u16,
+    /// The value, as long as the attribute's length field says.
     pub value: &'a [u8],
 }
 

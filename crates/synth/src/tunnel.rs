@@ -2,9 +2,9 @@
 //! controller, a broadband or a mobile core wraps traffic in, built around
 //! an inner Ethernet frame or IP packet.
 //!
-//! The header builders ([`gre`], [`erspan_ii`], [`erspan_iii`], [`vxlan`],
-//! [`geneve`], [`mpls`], [`capwap_data`], [`ieee80211_data`],
-//! [`pppoe_session`], [`gtpu`], [`teredo`], [`ayiya`], [`l2tp_v2`],
+//! The header builders ([`gre()`], [`erspan_ii`], [`erspan_iii`], [`vxlan()`],
+//! [`geneve()`], [`mpls()`], [`capwap_data`], [`ieee80211_data`],
+//! [`pppoe_session`], [`gtpu`], [`teredo()`], [`ayiya()`], [`l2tp_v2`],
 //! [`l2tp_v3`], [`ppp_frame`]) each return their header followed by the
 //! payload handed in, like [`super::wire`]'s. A [`Tunnel`] puts a whole
 //! conversation through one encapsulation: built with [`super::conv`] on
@@ -162,30 +162,41 @@ pub enum Encap {
     /// counting the tunnel's packets; an Ethernet frame (transparent
     /// bridging) when `ethernet`, else an IP packet.
     Gre {
+        /// The key word, when sent.
         key: Option<u32>,
+        /// Whether to send a sequence number.
         sequence: bool,
+        /// Whether the tunnel carries Ethernet frames.
         ethernet: bool,
     },
     /// ERSPAN type II in GRE (with sequence number): a switch mirrors both
     /// directions of the traffic to the collector.
     ErspanII {
+        /// The mirror session id (10 bits).
         session: u16,
     },
     /// ERSPAN type III in GRE, with the platform subheader.
     ErspanIII {
+        /// The mirror session id (10 bits).
         session: u16,
     },
+    /// VXLAN between two VTEPs, carrying Ethernet.
     Vxlan {
+        /// The overlay network's 24-bit VNI.
         vni: u32,
     },
     /// Geneve carrying Ethernet, with these options.
     Geneve {
+        /// The overlay network's 24-bit VNI.
         vni: u32,
+        /// The options after the base header, in order.
         options: Vec<GeneveOption>,
     },
     /// An MPLS label stack before an IP packet; labels are per direction.
     Mpls {
+        /// The 20-bit labels of frames from the client, outermost first.
         to_server: Vec<u32>,
+        /// The 20-bit labels of frames to the client, outermost first.
         to_client: Vec<u32>,
     },
     /// An IP packet directly inside IP: IP-in-IP, 6in4, 4in6 or 6in6 by
@@ -196,23 +207,29 @@ pub enum Encap {
     /// CAPWAP data carrying native 802.11 data frames (LLC/SNAP) of the
     /// client station, on the access point's `bssid`.
     Capwap80211 {
+        /// The access point's radio MAC address.
         bssid: [u8; 6],
     },
     /// A PPPoE session, between the subscriber (the near end) and the
     /// access concentrator.
     Pppoe {
+        /// The session id the access concentrator assigned.
         session: u16,
     },
     /// GTP-U with a PDU Session Container: each end chose the TEID it
     /// receives on, so uplink and downlink carry different TEIDs.
     GtpU {
+        /// The TEID of packets from the client (base station to gateway).
         uplink_teid: u32,
+        /// The TEID of packets to the client.
         downlink_teid: u32,
+        /// The QoS flow id (6 bits) in the PDU Session Container.
         qfi: u8,
     },
     /// GRE in UDP (RFC 8086) with an optional key, carrying IP: both ends
     /// send to port 4754 from the tunnel's entropy port.
     GreUdp {
+        /// The GRE key word, when sent.
         key: Option<u32>,
     },
     /// Teredo between a client behind a NAT (the near end is its mapped
@@ -222,20 +239,26 @@ pub enum Encap {
     /// AYIYA between a tunnel endpoint, whose identity is its IPv6
     /// address, and the broker's point of presence.
     Ayiya {
+        /// The endpoint's identity (its IPv6 address's bytes).
         identity: [u8; 16],
     },
     /// L2TPv2 data messages carrying PPP between the access concentrator
     /// (near) and the network server; each end chose the (tunnel, session)
     /// ids it receives on.
     L2tp {
+        /// The (tunnel, session) ids of messages from the client.
         to_server: (u16, u16),
+        /// The (tunnel, session) ids of messages to the client.
         to_client: (u16, u16),
     },
     /// An L2TPv3 Ethernet pseudowire over IP with a 4-byte cookie; each
     /// end chose the session id it receives on.
     L2tpV3 {
+        /// The session id of messages from the client.
         to_server: u32,
+        /// The session id of messages to the client.
         to_client: u32,
+        /// The cookie every data message carries (both directions).
         cookie: [u8; 4],
     },
 }
@@ -245,13 +268,21 @@ impl Encap {
     pub fn carries_ethernet(&self) -> bool {
         match self {
             Encap::Gre { ethernet, .. } => *ethernet,
-            Encap::ErspanII { .. } | Encap::ErspanIII { .. } | Encap::Vxlan { .. } | Encap::Geneve { .. } => true,
-            Encap::CapwapDot3 => true,
-            Encap::Mpls { .. } | Encap::IpInIp | Encap::Capwap80211 { .. } | Encap::Pppoe { .. } => false,
-            Encap::GtpU { .. } | Encap::GreUdp { .. } | Encap::Teredo | Encap::Ayiya { .. } | Encap::L2tp { .. } => {
-                false
-            }
-            Encap::L2tpV3 { .. } => true,
+            Encap::ErspanII { .. }
+            | Encap::ErspanIII { .. }
+            | Encap::Vxlan { .. }
+            | Encap::Geneve { .. }
+            | Encap::CapwapDot3
+            | Encap::L2tpV3 { .. } => true,
+            Encap::Mpls { .. }
+            | Encap::IpInIp
+            | Encap::Capwap80211 { .. }
+            | Encap::Pppoe { .. }
+            | Encap::GtpU { .. }
+            | Encap::GreUdp { .. }
+            | Encap::Teredo
+            | Encap::Ayiya { .. }
+            | Encap::L2tp { .. } => false,
         }
     }
 }
@@ -259,6 +290,7 @@ impl Encap {
 /// A frame of the inner flow as the flow is to be charged for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InnerFrame {
+    /// Whether the inner frame travels from the inner flow's client.
     pub from_client: bool,
     /// The innermost frame: what follows the last tunnel header (the
     /// Ethernet frame, the IP packet, or the 802.11 frame in CAPWAP).
@@ -270,6 +302,7 @@ pub struct InnerFrame {
 /// 802.11 sequence numbers, GTP sequence numbers).
 #[derive(Debug, Clone)]
 pub struct Tunnel {
+    /// The encapsulation and its identifiers.
     pub encap: Encap,
     /// The end on the client's side: mirror source, VTEP, access point,
     /// subscriber, base station.
@@ -286,7 +319,12 @@ pub struct Tunnel {
 }
 
 impl Tunnel {
-    /// A tunnel between `near` and `far` (addresses that parse), MTU 1500.
+    /// A tunnel between `near` and `far`, MTU 1500.
+    ///
+    /// # Panics
+    ///
+    /// If `near` or `far` is not an IP address, or they are of different
+    /// families.
     pub fn new(encap: Encap, near: &str, far: &str) -> Tunnel {
         let near: IpAddr = near.parse().expect("near tunnel end");
         let far: IpAddr = far.parse().expect("far tunnel end");
@@ -294,11 +332,6 @@ impl Tunnel {
         // Deterministic "entropy" from the near end's address.
         let low = wire::mac_for(near)[5];
         Tunnel { encap, near, far, mtu: 1500, udp_port: 49152 + u16::from(low) * 16, sent: 0 }
-    }
-
-    pub fn with_mtu(mut self, mtu: usize) -> Tunnel {
-        self.mtu = mtu;
-        self
     }
 
     /// The link layer the inner conversation is built on: Ethernet with
@@ -360,14 +393,7 @@ impl Tunnel {
             }
             Encap::Mpls { to_server, to_client } => {
                 let labels = if from_client { to_server } else { to_client };
-                let frame = wire::ethernet_frame(
-                    wire::mac_for(dst),
-                    wire::mac_for(src),
-                    &[],
-                    ETHERTYPE_MPLS,
-                    &mpls(labels, inner),
-                );
-                (vec![frame], inner.to_vec())
+                (vec![link_frame(src, dst, ETHERTYPE_MPLS, &mpls(labels, inner))], inner.to_vec())
             }
             Encap::IpInIp => {
                 let protocol = if is_ipv6(inner) { IPPROTO_IPV6 } else { IPPROTO_IPIP };
@@ -387,14 +413,7 @@ impl Tunnel {
             }
             Encap::Pppoe { session } => {
                 let payload = pppoe_session(*session, inner);
-                let frame = wire::ethernet_frame(
-                    wire::mac_for(dst),
-                    wire::mac_for(src),
-                    &[],
-                    ETHERTYPE_PPPOE_SESSION,
-                    &payload,
-                );
-                (vec![frame], inner.to_vec())
+                (vec![link_frame(src, dst, ETHERTYPE_PPPOE_SESSION, &payload)], inner.to_vec())
             }
             Encap::GtpU { uplink_teid, downlink_teid, qfi } => {
                 let teid = if from_client { *uplink_teid } else { *downlink_teid };
@@ -483,6 +502,12 @@ impl Tunnel {
             })
             .collect()
     }
+}
+
+/// An untagged Ethernet frame between the tunnel ends, for the
+/// encapsulations announced by an ethertype (MPLS, PPPoE).
+fn link_frame(src: IpAddr, dst: IpAddr, ethertype: u16, payload: &[u8]) -> Vec<u8> {
+    wire::ethernet_frame(wire::mac_for(dst), wire::mac_for(src), &[], ethertype, payload)
 }
 
 /// The source address of an inner frame: an IP packet, or an Ethernet

@@ -30,8 +30,12 @@ const ARPHRD_ETHER: u16 = 1;
 /// The link layer of a capture: what comes before the IP header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Link {
-    /// Ethernet II; `tags` are (TPID, VLAN id), outermost first.
-    Ethernet { tags: Vec<(u16, u16)> },
+    /// Ethernet II, with VLAN tags.
+    Ethernet {
+        /// (TPID, VLAN id) of each tag, outermost first; empty for an
+        /// untagged frame.
+        tags: Vec<(u16, u16)>,
+    },
     /// Linux cooked capture v1 (`tcpdump -i any` before libpcap 1.10).
     LinuxSll,
     /// Linux cooked capture v2.
@@ -46,20 +50,30 @@ pub enum Link {
     EthernetFcs,
     /// IEEE 802.3 frames: a length field, then LLC/SNAP naming the ethertype.
     Ieee8023Snap,
-    /// PPP without framing (`LINKTYPE_PPP`) when `hdlc` is false, else in
-    /// RFC 1662 framing (address and control before the protocol).
-    Ppp { hdlc: bool },
+    /// PPP, framed or not.
+    Ppp {
+        /// RFC 1662 framing (address and control before the protocol,
+        /// `LINKTYPE_PPP_HDLC`); without it, `LINKTYPE_PPP`.
+        hdlc: bool,
+    },
     /// Cisco HDLC.
     CiscoHdlc,
-    /// NFLOG of this group, as a little-endian Linux host logs.
-    Nflog { group: u16 },
-    /// 802.11 QoS data frames between stations and the access point
-    /// `bssid`, after a radiotap header, each ending in its FCS. A source
-    /// in 10.0.0.0/8 or `fd00::/8` is the station sending to the access point.
-    Radiotap { bssid: [u8; 6] },
+    /// NFLOG, as a little-endian Linux host logs.
+    Nflog {
+        /// The netfilter log group (`--nflog-group`).
+        group: u16,
+    },
+    /// 802.11 QoS data frames between stations and an access point, after
+    /// a radiotap header, each ending in its FCS. A source in 10.0.0.0/8 or
+    /// `fd00::/8` is the station sending to the access point.
+    Radiotap {
+        /// The access point's MAC address.
+        bssid: [u8; 6],
+    },
 }
 
 impl Link {
+    /// Untagged Ethernet II.
     pub fn ethernet() -> Link {
         Link::Ethernet { tags: Vec::new() }
     }
@@ -77,13 +91,14 @@ impl Link {
     /// The pcap LINKTYPE_ number.
     pub fn linktype(&self) -> u32 {
         match self {
-            Link::Ethernet { .. } => LINKTYPE_ETHERNET,
+            // 802.3 frames share Ethernet II's link type: the length field
+            // tells them apart.
+            Link::Ethernet { .. } | Link::Ieee8023Snap => LINKTYPE_ETHERNET,
             Link::LinuxSll => LINKTYPE_LINUX_SLL,
             Link::LinuxSll2 => LINKTYPE_LINUX_SLL2,
             Link::Raw => LINKTYPE_RAW,
             Link::Null => LINKTYPE_NULL,
             Link::EthernetFcs => pcap_field_with_fcs(LINKTYPE_ETHERNET, 4),
-            Link::Ieee8023Snap => LINKTYPE_ETHERNET,
             Link::Ppp { hdlc: false } => LINKTYPE_PPP,
             Link::Ppp { hdlc: true } => LINKTYPE_PPP_HDLC,
             Link::CiscoHdlc => LINKTYPE_C_HDLC,
@@ -214,8 +229,12 @@ impl IpExtras {
     }
 }
 
-/// Builds an IPv4 or IPv6 packet (by the family of `src`; both addresses
-/// must be of the same family) around a transport payload.
+/// Builds an IPv4 or IPv6 packet (by the family of `src`) around a
+/// transport payload.
+///
+/// # Panics
+///
+/// If `src` and `dst` are of different families.
 pub fn ip_packet(src: IpAddr, dst: IpAddr, protocol: u8, payload: &[u8], extras: &IpExtras, ident: u16) -> Vec<u8> {
     match (src, dst) {
         (IpAddr::V4(src), IpAddr::V4(dst)) => {

@@ -14,7 +14,7 @@ use crate::inspect::{Direction, Finding, FlowContext, HostFact, Probe, Registrat
 pub const REGISTRATION: Registration =
     Registration { name: "dhcp", transport: Transport::Udp, probe, start: |_| Announcements::boxed(read) };
 
-fn probe(ctx: &FlowContext, _: Direction, data: &[u8]) -> Probe {
+fn probe(ctx: FlowContext, _: Direction, data: &[u8]) -> Probe {
     let ports = ctx.has_port(SERVER_PORT) && ctx.has_port(CLIENT_PORT);
     if ports && Message::new_checked(data).is_ok() { Probe::Accept } else { Probe::Reject }
 }

@@ -8,7 +8,7 @@ use crate::inspect::{Direction, Finding, FlowContext, HostFact, Probe, Registrat
 pub const REGISTRATION: Registration =
     Registration { name: "dhcpv6", transport: Transport::Udp, probe, start: |_| Announcements::boxed(read) };
 
-fn probe(ctx: &FlowContext, _: Direction, data: &[u8]) -> Probe {
+fn probe(ctx: FlowContext, _: Direction, data: &[u8]) -> Probe {
     let ports = ctx.has_port(V6_SERVER_PORT) && ctx.has_port(V6_CLIENT_PORT);
     if ports && data.len() >= 4 { Probe::Accept } else { Probe::Reject }
 }

@@ -8,7 +8,7 @@ use crate::inspect::{Direction, Finding, FlowContext, HostFact, Probe, Registrat
 pub const REGISTRATION: Registration =
     Registration { name: "dhip", transport: Transport::Udp, probe, start: |_| Announcements::boxed(read) };
 
-fn probe(ctx: &FlowContext, _: Direction, data: &[u8]) -> Probe {
+fn probe(ctx: FlowContext, _: Direction, data: &[u8]) -> Probe {
     if ctx.has_port(DHIP_PORT) && dhip_body(data).is_some() { Probe::Accept } else { Probe::Reject }
 }
 

@@ -36,12 +36,12 @@ pub fn is_dns_flow(ctx: &FlowContext) -> bool {
     ctx.server_port == DNS_PORT || ctx.has_port(MDNS_PORT) || ctx.has_port(LLMNR_PORT)
 }
 
-fn probe(ctx: &FlowContext, _: Direction, _: &[u8]) -> Probe {
-    if is_dns_flow(ctx) { Probe::Accept } else { Probe::Reject }
+fn probe(ctx: FlowContext, _: Direction, _: &[u8]) -> Probe {
+    if is_dns_flow(&ctx) { Probe::Accept } else { Probe::Reject }
 }
 
-fn probe_content(ctx: &FlowContext, _: Direction, data: &[u8]) -> Probe {
-    if is_dns_flow(ctx) {
+fn probe_content(ctx: FlowContext, _: Direction, data: &[u8]) -> Probe {
+    if is_dns_flow(&ctx) {
         // The port-bound registration has this flow.
         return Probe::Reject;
     }
@@ -52,7 +52,7 @@ fn probe_content(ctx: &FlowContext, _: Direction, data: &[u8]) -> Probe {
     }
 }
 
-fn start(ctx: &FlowContext) -> Box<dyn Inspector> {
+fn start(ctx: FlowContext) -> Box<dyn Inspector> {
     let local = ctx.has_port(MDNS_PORT) || ctx.has_port(LLMNR_PORT);
     Box::new(Messages { tcp: ctx.protocol == IPPROTO_TCP, local })
 }

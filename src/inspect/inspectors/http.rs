@@ -16,7 +16,7 @@ use crate::inspect::{
 pub const REGISTRATION: Registration =
     Registration { name: "http", transport: Transport::Tcp, probe, start: |_| Box::new(RequestHead::default()) };
 
-fn probe(_: &FlowContext, dir: Direction, data: &[u8]) -> Probe {
+fn probe(_: FlowContext, dir: Direction, data: &[u8]) -> Probe {
     if dir == Direction::FromClient && http::is_request_start(data) { Probe::Accept } else { Probe::Reject }
 }
 

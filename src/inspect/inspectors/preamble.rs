@@ -59,7 +59,7 @@ enum Kind {
 }
 
 /// What the first payload of a flow says about its preamble.
-fn kind_of(ctx: &FlowContext, dir: Direction, data: &[u8]) -> Result<Kind, Probe> {
+fn kind_of(ctx: FlowContext, dir: Direction, data: &[u8]) -> Result<Kind, Probe> {
     if dir == Direction::ToClient {
         // Server greetings: SMTP and FTP "220", IMAP "* OK", POP3 "+OK".
         let greeting = data.starts_with(b"220 ")
@@ -89,7 +89,7 @@ fn kind_of(ctx: &FlowContext, dir: Direction, data: &[u8]) -> Result<Kind, Probe
     }
 }
 
-fn probe(ctx: &FlowContext, dir: Direction, data: &[u8]) -> Probe {
+fn probe(ctx: FlowContext, dir: Direction, data: &[u8]) -> Probe {
     match kind_of(ctx, dir, data) {
         Ok(_) => Probe::Accept,
         Err(answer) => answer,
@@ -119,8 +119,8 @@ enum Unit {
 }
 
 impl Preamble {
-    fn new(ctx: &FlowContext) -> Self {
-        Preamble { ctx: *ctx, kind: None, asked: false, client_units: 0, server_bytes: 0, hello: None }
+    fn new(ctx: FlowContext) -> Self {
+        Preamble { ctx, kind: None, asked: false, client_units: 0, server_bytes: 0, hello: None }
     }
 
     fn client(&mut self, kind: Kind, data: &[u8], report: &mut Report<'_>) -> Progress {
@@ -170,7 +170,7 @@ impl Inspector for Preamble {
         let kind = match self.kind {
             Some(kind) => kind,
             // The first payload fed is the one the probe accepted.
-            None => match kind_of(&self.ctx, dir, data) {
+            None => match kind_of(self.ctx, dir, data) {
                 Ok(kind) => *self.kind.insert(kind),
                 Err(_) => return Progress::Done,
             },
@@ -393,13 +393,13 @@ mod tests {
         ];
         let kinds = [Kind::Lines, Kind::Xmpp, Kind::Ldap, Kind::Postgres, Kind::Rdp, Kind::Connect];
         for (kind, seed) in seeds {
-            assert_eq!(kind_of(&ctx, Direction::FromClient, seed), Ok(kind), "{seed:?}");
+            assert_eq!(kind_of(ctx, Direction::FromClient, seed), Ok(kind), "{seed:?}");
             assert!(matches!(unit(kind, seed), Unit::Whole { len, asks: true } if len == seed.len()), "{seed:?}");
             for cut in 0..seed.len() {
                 let prefix = &seed[..cut];
                 // The inspector never asks for a unit of an empty stream.
                 assert!(cut == 0 || matches!(unit(kind, prefix), Unit::Partial), "{kind:?} cut at {cut}");
-                let probed = kind_of(&ctx, Direction::FromClient, prefix);
+                let probed = kind_of(ctx, Direction::FromClient, prefix);
                 assert!(probed.is_err() || probed == Ok(kind), "{kind:?} cut at {cut} probed as {probed:?}");
                 // Read as any preamble, a unit never claims bytes it was not given.
                 for other in kinds {

@@ -23,7 +23,7 @@ const MAX_CLIENT_DATAGRAMS: u16 = 64;
 /// A client's Initial, or a packet that comes before it (0-RTT reordered
 /// ahead, an Initial of a version that forces negotiation); a server's
 /// Version Negotiation, after which the client's real Initial follows.
-fn probe(_: &FlowContext, dir: Direction, data: &[u8]) -> Probe {
+fn probe(_: FlowContext, dir: Direction, data: &[u8]) -> Probe {
     let quic = match dir {
         Direction::FromClient => quic::looks_like_client_quic(data),
         Direction::ToClient => quic::is_version_negotiation(data),

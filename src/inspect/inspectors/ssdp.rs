@@ -11,7 +11,7 @@ pub const REGISTRATION: Registration =
 /// UPnP Device Architecture 2.0, section 1.
 pub const SSDP_PORT: u16 = 1900;
 
-fn probe(ctx: &FlowContext, _: Direction, data: &[u8]) -> Probe {
+fn probe(ctx: FlowContext, _: Direction, data: &[u8]) -> Probe {
     if ctx.has_port(SSDP_PORT) && Head::new_checked(data).is_some() { Probe::Accept } else { Probe::Reject }
 }
 

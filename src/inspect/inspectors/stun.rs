@@ -21,7 +21,7 @@ const MAX_MESSAGES: u8 = 8;
 /// Datagrams, or TCP frames, looked at per flow, media included.
 const MAX_PACKETS: u8 = 64;
 
-fn probe(ctx: &FlowContext, _: Direction, data: &[u8]) -> Probe {
+fn probe(ctx: FlowContext, _: Direction, data: &[u8]) -> Probe {
     if ctx.protocol == IPPROTO_TCP {
         return match stun::tcp_start(data) {
             TcpStart::Stun(_) => Probe::Accept,
@@ -32,7 +32,7 @@ fn probe(ctx: &FlowContext, _: Direction, data: &[u8]) -> Probe {
     if Message::new_checked(data).is_ok() { Probe::Accept } else { Probe::Reject }
 }
 
-fn start(ctx: &FlowContext) -> Box<dyn Inspector> {
+fn start(ctx: FlowContext) -> Box<dyn Inspector> {
     if ctx.protocol == IPPROTO_TCP { Box::new(StreamChecks::default()) } else { Box::new(Checks::default()) }
 }
 

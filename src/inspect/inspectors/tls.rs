@@ -14,7 +14,7 @@ pub const REGISTRATION: Registration =
 /// Shorter first payloads cannot be told from stray bytes.
 const MIN_PROBE: usize = 6;
 
-fn probe(_: &FlowContext, dir: Direction, data: &[u8]) -> Probe {
+fn probe(_: FlowContext, dir: Direction, data: &[u8]) -> Probe {
     if dir != Direction::FromClient {
         Probe::Reject
     } else if tls::looks_like_handshake_record(data) {

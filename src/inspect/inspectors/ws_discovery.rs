@@ -8,7 +8,7 @@ use crate::inspect::{Direction, Finding, FlowContext, HostFact, Probe, Registrat
 pub const REGISTRATION: Registration =
     Registration { name: "ws_discovery", transport: Transport::Udp, probe, start: |_| Announcements::boxed(read) };
 
-fn probe(ctx: &FlowContext, _: Direction, data: &[u8]) -> Probe {
+fn probe(ctx: FlowContext, _: Direction, data: &[u8]) -> Probe {
     if ctx.has_port(WS_DISCOVERY_PORT) && data.starts_with(b"<") { Probe::Accept } else { Probe::Reject }
 }
 
