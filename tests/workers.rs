@@ -105,6 +105,28 @@ fn all_fixtures_in_one_run_and_the_sample_with_its_config() {
     assert!(sample.table.contains("TOP HOSTS PER BANNED VENDOR"), "{}", sample.table);
 }
 
+/// Inputs that go back in time (devices and dns are older than call_media)
+/// and then forward past the idle timeouts (dns_any_port): the older
+/// inputs' flows, created behind the clock, end idle at the same step
+/// whichever worker's table they share with call_media's fresher flows.
+#[test]
+fn flows_created_behind_the_clock_expire_at_the_same_step_on_any_worker() {
+    let inputs: Vec<String> = ["call_media.pcap", "devices.pcap", "dns.pcap", "dns_any_port.pcap"]
+        .iter()
+        .map(|name| pcaps().join(name).display().to_string())
+        .collect();
+    let one = assert_same_for_any_worker_count(&inputs, &[]);
+    let older = |f: &&String| {
+        ["\"first_seen\":\"2026-03-02T08:0", "\"first_seen\":\"2026-03-02T08:1"].iter().any(|t| f.contains(t))
+    };
+    let (ended_idle, older_flows) = (
+        one.flows.iter().filter(older).filter(|f| f.contains("\"end_reason\":\"idle_timeout\"")).count(),
+        one.flows.iter().filter(older).count(),
+    );
+    assert!(older_flows > 10, "{:#?}", one.flows);
+    assert_eq!(ended_idle, older_flows, "the older inputs' flows are idle long past their timeouts: {:#?}", one.flows);
+}
+
 #[test]
 fn dns_answers_reach_the_flows_they_explain_on_any_worker() {
     let dns = [fixture("dns.pcap").display().to_string()];
