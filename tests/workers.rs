@@ -105,10 +105,10 @@ fn all_fixtures_in_one_run_and_the_sample_with_its_config() {
     assert!(sample.table.contains("TOP HOSTS PER BANNED VENDOR"), "{}", sample.table);
 }
 
-/// Inputs that go back in time (devices and dns are older than call_media)
-/// and then forward past the idle timeouts (dns_any_port): the older
-/// inputs' flows, created behind the clock, end idle at the same step
-/// whichever worker's table they share with call_media's fresher flows.
+/// Inputs that go back in time (`devices` and `dns` are older than
+/// `call_media`) and then forward past the idle timeouts (`dns_any_port`):
+/// the older inputs' flows, created behind the clock, end idle at the same
+/// step whichever worker's table they share with `call_media`'s fresher flows.
 #[test]
 fn flows_created_behind_the_clock_expire_at_the_same_step_on_any_worker() {
     let inputs: Vec<String> = ["call_media.pcap", "devices.pcap", "dns.pcap", "dns_any_port.pcap"]

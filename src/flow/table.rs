@@ -223,11 +223,15 @@ impl<F> FlowTable<F> {
             s.next = next;
         }
         if prev == NIL {
-            self.heads[class] = i
+            self.heads[class] = i;
         } else {
-            self.slot_mut(prev).next = i
+            self.slot_mut(prev).next = i;
         }
-        if next == NIL { self.tails[class] = i } else { self.slot_mut(next).prev = i }
+        if next == NIL {
+            self.tails[class] = i;
+        } else {
+            self.slot_mut(next).prev = i;
+        }
     }
 
     /// Finds the flow for `key`, or makes room and inserts `create()`.
@@ -480,7 +484,7 @@ mod tests {
         let mut clock = 0;
         for round in 0..400u64 {
             for _ in 0..20 {
-                let n = random(300) as u16;
+                let n = u16::try_from(random(300)).unwrap();
                 // Mostly near the clock, some far behind (an earlier capture), a few jitters.
                 let ts = match random(10) {
                     0..=5 => clock + random(S),
