@@ -322,6 +322,13 @@ impl Pipeline {
         self.driven_expiry = true;
     }
 
+    /// Moves the clock to `now_ns` without ending anything: a worker that
+    /// sees only its share of the frames learns how far the others' went,
+    /// which decides when a flow has waited long enough for late DNS answers.
+    pub fn advance_clock(&mut self, now_ns: u64) {
+        self.now_ns = self.now_ns.max(now_ns);
+    }
+
     /// Ends the flows and gives up the fragments idle past their timeout at `now_ns`.
     pub fn expire(&mut self, now_ns: u64) {
         self.now_ns = self.now_ns.max(now_ns);

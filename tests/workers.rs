@@ -1,6 +1,6 @@
 //! `replay --workers N`: the same report, flow log (as a set), metrics and
-//! hosts file for 1, 2 and 4 workers, on every fixture alone and on all of
-//! them in one run; DNS answers still reach the flows they explain, also
+//! hosts file for 1, 2 and 4 workers, on every fixture alone, on all of
+//! them in one run and on the nDPI corpus in one run; DNS answers still reach the flows they explain, also
 //! across a capture rotated into files that several readers read at once.
 
 mod common;
@@ -103,6 +103,49 @@ fn all_fixtures_in_one_run_and_the_sample_with_its_config() {
     let sample =
         assert_same_for_any_worker_count(&[fixture("sample.pcap").display().to_string()], &["--config", &config]);
     assert!(sample.table.contains("TOP HOSTS PER BANNED VENDOR"), "{}", sample.table);
+}
+
+/// Inputs that go back in time (`devices` and `dns` are older than
+/// `call_media`) and then forward past the idle timeouts (`dns_any_port`):
+/// the older inputs' flows, created behind the clock, end idle at the same
+/// step whichever worker's table they share with `call_media`'s fresher flows.
+#[test]
+fn flows_created_behind_the_clock_expire_at_the_same_step_on_any_worker() {
+    let inputs: Vec<String> = ["call_media.pcap", "devices.pcap", "dns.pcap", "dns_any_port.pcap"]
+        .iter()
+        .map(|name| pcaps().join(name).display().to_string())
+        .collect();
+    let one = assert_same_for_any_worker_count(&inputs, &[]);
+    let older = |f: &&String| {
+        ["\"first_seen\":\"2026-03-02T08:0", "\"first_seen\":\"2026-03-02T08:1"].iter().any(|t| f.contains(t))
+    };
+    let (ended_idle, older_flows) = (
+        one.flows.iter().filter(older).filter(|f| f.contains("\"end_reason\":\"idle_timeout\"")).count(),
+        one.flows.iter().filter(older).count(),
+    );
+    assert!(older_flows > 10, "{:#?}", one.flows);
+    assert_eq!(ended_idle, older_flows, "the older inputs' flows are idle long past their timeouts: {:#?}", one.flows);
+}
+
+/// All 128 captures of the nDPI corpus in one run: real traffic, with the
+/// capture clock going back and forth between inputs (years apart), many
+/// flows left unattributed (they wait for late DNS answers by the clock
+/// of all workers' frames, not of a worker's own).
+#[test]
+fn the_ndpi_corpus_in_one_run_gives_the_same_outputs_on_any_worker() {
+    let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/ndpi/pcap");
+    if !corpus.is_dir() {
+        // CI provides the corpus: without it this test would pass having checked nothing.
+        assert!(std::env::var_os("CI").is_none(), "nDPI corpus not found at {}", corpus.display());
+        eprintln!("workers: SKIPPED the nDPI corpus, not found at {}", corpus.display());
+        return;
+    }
+    let mut inputs: Vec<String> =
+        std::fs::read_dir(&corpus).unwrap().map(|e| e.unwrap().path().display().to_string()).collect();
+    inputs.sort();
+    assert!(inputs.len() >= 100, "{} captures in {}", inputs.len(), corpus.display());
+    let one = assert_same_for_any_worker_count(&inputs, &[]);
+    assert!(one.flows.len() > 1000, "{} flows", one.flows.len());
 }
 
 #[test]

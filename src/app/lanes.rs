@@ -40,8 +40,9 @@ pub enum Op {
     /// The capture clock reached `now_ns`: flows idle past their timeout end.
     Expire(u64),
     /// A step boundary: what settled flows did up to `at_ns`, with the
-    /// inputs' statuses so far (worker 0 only).
-    Snapshot { at_ns: u64, statuses: Option<Vec<(String, InputStatus)>> },
+    /// inputs' statuses so far (worker 0 only). `now_ns`: the capture clock
+    /// over all workers' frames, which one worker's own frames may lag.
+    Snapshot { at_ns: u64, now_ns: u64, statuses: Option<Vec<(String, InputStatus)>> },
     /// The end of the replay; the last step is at `end_ns`.
     Finish { end_ns: u64, statuses: Option<Vec<(String, InputStatus)>> },
 }
@@ -114,7 +115,8 @@ impl<'e> Worker<'e> {
                 self.pipeline.expire(now_ns);
                 self.write_records();
             }
-            Op::Snapshot { at_ns, statuses } => {
+            Op::Snapshot { at_ns, now_ns, statuses } => {
+                self.pipeline.advance_clock(now_ns);
                 self.pipeline.flush();
                 self.step(at_ns, statuses);
             }

@@ -247,8 +247,12 @@ impl<L: Lanes> Router<'_, L> {
 
     /// Every worker hands over what its settled flows did up to `at_ns`.
     fn snapshot(&mut self, at_ns: u64) {
-        let statuses = &self.statuses;
-        self.lanes.each(&mut |worker| Op::Snapshot { at_ns, statuses: (worker == 0).then(|| statuses.clone()) });
+        let (statuses, now_ns) = (&self.statuses, self.now_ns);
+        self.lanes.each(&mut |worker| Op::Snapshot {
+            at_ns,
+            now_ns,
+            statuses: (worker == 0).then(|| statuses.clone()),
+        });
     }
 
     fn note(&mut self, text: impl FnOnce() -> String) {

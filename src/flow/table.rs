@@ -5,8 +5,16 @@
 //! ordered by last activity; expiry only ever looks at list tails, and the
 //! stalest flow overall is the oldest of those tails. Nothing here scans the
 //! table. To keep the per-packet cost low, a flow is moved at most once per
-//! [`RELINK_INTERVAL_NS`] of capture time: the order (and so expiry and
-//! eviction) is exact to within that interval, far below any timeout.
+//! [`RELINK_INTERVAL_NS`] of capture time: the order (and so eviction) is
+//! exact to within that interval, far below any timeout. Expiry is exact:
+//! it checks each flow of the tail's last interval by its last packet.
+//!
+//! A flow stamped behind its list's newest (a later input that goes back in
+//! time, frames slightly out of order) is linked at its place, not at the
+//! front, starting from where the last such flow went: at the front it
+//! would hide older flows from expiry until it expired itself, so whether a
+//! flow expired would depend on which other flows share its table (on the
+//! replay's worker count).
 
 use hashbrown::HashMap;
 
@@ -116,6 +124,9 @@ pub struct FlowTable<F> {
     free: Vec<u32>,
     heads: [u32; TimeoutClass::COUNT],
     tails: [u32; TimeoutClass::COUNT],
+    /// Per class, the flow last linked behind the list's head, where the
+    /// next one stamped behind the clock most likely goes.
+    behind: [u32; TimeoutClass::COUNT],
     max_flows: usize,
     timeouts: Timeouts,
 }
@@ -130,6 +141,7 @@ impl<F> FlowTable<F> {
             free: Vec::new(),
             heads: [NIL; TimeoutClass::COUNT],
             tails: [NIL; TimeoutClass::COUNT],
+            behind: [NIL; TimeoutClass::COUNT],
             // Slot indices are u32 and NIL is u32::MAX: the cap keeps them apart.
             max_flows: max_flows.clamp(1, NIL as usize),
             timeouts,
@@ -162,23 +174,64 @@ impl<F> FlowTable<F> {
         } else {
             self.slot_mut(prev).next = next;
         }
-        if next == NIL { self.tails[class] = prev } else { self.slot_mut(next).prev = prev }
+        if next == NIL {
+            self.tails[class] = prev
+        } else {
+            self.slot_mut(next).prev = prev
+        }
+        if self.behind[class] == i {
+            self.behind[class] = if next == NIL { prev } else { next };
+        }
     }
 
-    fn push_front(&mut self, i: u32) {
-        let class = self.slot(i).class.index();
+    /// Links slot `i` into its class list, newest `moved_ns` first: at the
+    /// front unless it is stamped behind the head.
+    fn link(&mut self, i: u32) {
+        let (class, key) = (self.slot(i).class.index(), self.slot(i).moved_ns);
         let head = self.heads[class];
+        if head == NIL || self.slot(head).moved_ns <= key {
+            return self.link_between(i, NIL, head, class);
+        }
+        // The walk starts from the head or from the last flow linked behind
+        // it, whichever is nearer in time: inputs going back in time link
+        // their flows one after the other at the same place.
+        let cursor = self.behind[class];
+        let mut prev = if cursor != NIL && self.slot(cursor).moved_ns.abs_diff(key) < self.slot(head).moved_ns - key {
+            cursor
+        } else {
+            head
+        };
+        // The head is newer than `key`, so the walk toward it stops before it ends.
+        while self.slot(prev).moved_ns <= key {
+            prev = self.slot(prev).prev;
+        }
+        loop {
+            let next = self.slot(prev).next;
+            if next == NIL || self.slot(next).moved_ns <= key {
+                self.link_between(i, prev, next, class);
+                break;
+            }
+            prev = next;
+        }
+        self.behind[class] = i;
+    }
+
+    fn link_between(&mut self, i: u32, prev: u32, next: u32, class: usize) {
         {
             let s = self.slot_mut(i);
-            s.prev = NIL;
-            s.next = head;
+            s.prev = prev;
+            s.next = next;
         }
-        if head == NIL {
+        if prev == NIL {
+            self.heads[class] = i;
+        } else {
+            self.slot_mut(prev).next = i;
+        }
+        if next == NIL {
             self.tails[class] = i;
         } else {
-            self.slot_mut(head).prev = i;
+            self.slot_mut(next).prev = i;
         }
-        self.heads[class] = i;
     }
 
     /// Finds the flow for `key`, or makes room and inserts `create()`.
@@ -198,7 +251,7 @@ impl<F> FlowTable<F> {
             if s.last_ns >= s.moved_ns.saturating_add(RELINK_INTERVAL_NS) {
                 s.moved_ns = s.last_ns;
                 self.unlink(i);
-                self.push_front(i);
+                self.link(i);
             }
             return (SlotId(i), &mut self.slot_mut(i).value, false);
         }
@@ -225,7 +278,7 @@ impl<F> FlowTable<F> {
             }
         };
         self.index.insert(key, i);
-        self.push_front(i);
+        self.link(i);
         (SlotId(i), &mut self.slot_mut(i).value, true)
     }
 
@@ -252,7 +305,7 @@ impl<F> FlowTable<F> {
         let s = self.slot_mut(i);
         s.class = class;
         s.moved_ns = s.last_ns;
-        self.push_front(i);
+        self.link(i);
     }
 
     fn stalest(&self) -> Option<u32> {
@@ -279,13 +332,17 @@ impl<F> FlowTable<F> {
             TimeoutClass::Other,
         ] {
             let timeout = self.timeouts.of(class);
-            loop {
-                let tail = self.tails[class.index()];
-                if tail == NIL || self.slot(tail).last_ns.saturating_add(timeout) > now_ns {
-                    break;
+            // A flow's last packet is less than the relink interval after
+            // its place in the list: of the flows placed `timeout` ago or
+            // earlier, each is checked by its last packet.
+            let mut at = self.tails[class.index()];
+            while at != NIL && self.slot(at).moved_ns.saturating_add(timeout) <= now_ns {
+                let (prev, last_ns) = (self.slot(at).prev, self.slot(at).last_ns);
+                if last_ns.saturating_add(timeout) <= now_ns {
+                    let (key, value) = self.remove(at);
+                    ended(key, value, EndReason::IdleTimeout);
                 }
-                let (key, value) = self.remove(tail);
-                ended(key, value, EndReason::IdleTimeout);
+                at = prev;
             }
         }
     }
@@ -375,6 +432,84 @@ mod tests {
         t.get_or_insert(key(2), 3 * S, || unreachable!(), &mut sink);
         t.get_or_insert(key(4), 3 * S, || ((), TimeoutClass::Udp), &mut sink);
         assert_eq!(ended.borrow()[1], (3, EndReason::TableFull));
+    }
+
+    #[test]
+    fn a_flow_stamped_behind_the_clock_expires_by_its_own_stamp() {
+        const S: u64 = 1_000_000_000;
+        let mut t: FlowTable<()> = FlowTable::new(100, Timeouts::default());
+        let mut ended = Vec::new();
+        let mut sink = |k: FlowKey, _v: (), r: EndReason| ended.push((k.lo.1, r));
+        t.get_or_insert(key(1), 5000 * S, || ((), TimeoutClass::Udp), &mut sink);
+        // A later input an hour earlier: its flows go behind flow 1.
+        t.get_or_insert(key(2), 1400 * S, || ((), TimeoutClass::Udp), &mut sink);
+        t.get_or_insert(key(3), 1401 * S, || ((), TimeoutClass::Udp), &mut sink);
+        t.get_or_insert(key(2), 1402 * S, || unreachable!(), &mut sink);
+        t.expire(5001 * S, &mut sink);
+        assert_eq!(ended, vec![(3, EndReason::IdleTimeout), (2, EndReason::IdleTimeout)], "not hidden behind flow 1");
+        assert_eq!(t.len(), 1);
+    }
+
+    #[test]
+    fn expiry_is_exact_within_the_relink_interval() {
+        const S: u64 = 1_000_000_000;
+        let mut t: FlowTable<()> = FlowTable::new(100, Timeouts::default());
+        let ended = std::cell::RefCell::new(Vec::new());
+        let mut sink = |k: FlowKey, _v: (), r: EndReason| ended.borrow_mut().push((k.lo.1, r));
+        t.get_or_insert(key(1), 0, || ((), TimeoutClass::TcpClosed), &mut sink);
+        t.get_or_insert(key(2), S / 10, || ((), TimeoutClass::TcpClosed), &mut sink);
+        // Touched within the interval: flow 1 stays the tail, its last packet later than flow 2's.
+        t.get_or_insert(key(1), S / 2, || unreachable!(), &mut sink);
+        t.expire(10 * S + S / 10, &mut sink);
+        assert_eq!(*ended.borrow(), vec![(2, EndReason::IdleTimeout)], "flow 2 is due although the tail is not");
+        t.expire(10 * S + S / 2, &mut sink);
+        assert_eq!(ended.borrow()[1..], [(1, EndReason::IdleTimeout)]);
+    }
+
+    /// Random touches, many behind the clock, and expiry at rising times:
+    /// exactly the flows idle past the timeout end, whatever the order.
+    #[test]
+    fn expiry_ends_exactly_the_idle_flows_in_any_order_of_stamps() {
+        const S: u64 = 1_000_000_000;
+        let timeouts = Timeouts::default();
+        let mut t: FlowTable<u16> = FlowTable::new(10_000, timeouts);
+        let mut last: std::collections::HashMap<u16, u64> = std::collections::HashMap::new();
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut random = move |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        let mut clock = 0;
+        for round in 0..400u64 {
+            for _ in 0..20 {
+                let n = u16::try_from(random(300)).unwrap();
+                // Mostly near the clock, some far behind (an earlier capture), a few jitters.
+                let ts = match random(10) {
+                    0..=5 => clock + random(S),
+                    6 | 7 => clock.saturating_sub(random(4000 * S)),
+                    _ => clock.saturating_sub(random(S / 1000)),
+                };
+                let mut none = |_: FlowKey, _: u16, _: EndReason| panic!("the table has room");
+                t.get_or_insert(key(n), ts, || (n, TimeoutClass::Udp), &mut none);
+                let l = last.entry(n).or_insert(ts);
+                *l = (*l).max(ts);
+                clock = clock.max(ts);
+            }
+            clock += random(3 * S);
+            let mut ended = Vec::new();
+            t.expire(clock, &mut |_, v, r| {
+                assert_eq!(r, EndReason::IdleTimeout);
+                ended.push(v);
+            });
+            ended.sort_unstable();
+            let mut due: Vec<u16> = last.iter().filter(|(_, l)| **l + timeouts.udp <= clock).map(|(n, _)| *n).collect();
+            due.sort_unstable();
+            assert_eq!(ended, due, "round {round} at {clock}");
+            last.retain(|_, l| *l + timeouts.udp > clock);
+            assert_eq!(t.len(), last.len());
+        }
     }
 
     #[test]
