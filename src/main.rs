@@ -268,7 +268,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     idle_timeout: args.web_idle_timeout.max(std::time::Duration::from_millis(100)),
                 },
             };
-            app::live::run(rules, opts)?;
+            app::live::run(rules, &opts)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Signatures { command: SignaturesCommand::Check { dir } } => {

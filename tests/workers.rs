@@ -48,7 +48,11 @@ fn replay(inputs: &[String], extra: &[&str], workers: usize) -> Outputs {
     // tables sum a device two workers both met; the shared DNS cache's size
     // at a step (not at the end) depends on how far the other workers are.
     let counts = |text: String, gauges: &[&str]| -> String {
-        text.lines().filter(|l| !gauges.iter().any(|g| l.starts_with(g))).map(|l| format!("{l}\n")).collect()
+        text.lines().filter(|l| !gauges.iter().any(|g| l.starts_with(g))).fold(String::new(), |mut out, l| {
+            out.push_str(l);
+            out.push('\n');
+            out
+        })
     };
     let table = vendorwatch(&[&args[..args.len() - 2], &["--format", "table"]].concat()).stdout;
     let mut flows: Vec<String> =
@@ -163,11 +167,11 @@ fn workers_share_the_flow_bound_and_lose_no_packet_when_it_is_reached() {
     assert_eq!(r.out.code, Some(0), "{:?}", r.out);
     let full = r.value("vendorwatch_flow_evictions_total{reason=\"table_full\"}");
     assert!(full > 0.0, "two flows per worker are too few for the sample");
-    assert_eq!(full as usize, r.flows.iter().filter(|f| f["end_reason"] == "table_full").count());
+    assert_eq!(common::count(full), r.flows.iter().filter(|f| f["end_reason"] == "table_full").count() as u64);
     let counted: f64 = r.samples("vendorwatch_flows_total").iter().map(|s| s.2).sum();
-    assert_eq!(counted as usize, r.flows.len(), "every flow record is counted once");
+    assert_eq!(common::count(counted), r.flows.len() as u64, "every flow record is counted once");
     let packets: f64 = r.samples("vendorwatch_packets_total").iter().map(|s| s.2).sum();
-    assert_eq!(packets as u64, r.sum("packets"));
+    assert_eq!(common::count(packets), r.sum("packets"));
 }
 
 /// Splits the pcap `name` after its `at`-th record into two files, the

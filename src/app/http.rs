@@ -399,21 +399,18 @@ async fn devices(State(live): State<Arc<Live>>, Query(q): Query<DevicesQuery>) -
 async fn health(State(live): State<Arc<Live>>) -> Response {
     let mut interfaces: Vec<InterfaceHealth> = Vec::new();
     for h in &live.handles {
-        let i = match interfaces.iter().position(|i| i.interface == h.interface) {
-            Some(i) => i,
-            None => {
-                interfaces.push(InterfaceHealth {
-                    interface: &h.interface,
-                    workers: 0,
-                    workers_capturing: 0,
-                    received: 0,
-                    dropped: 0,
-                    interface_dropped: 0,
-                    errors: 0,
-                });
-                interfaces.len() - 1
-            }
-        };
+        let i = interfaces.iter().position(|i| i.interface == h.interface).unwrap_or_else(|| {
+            interfaces.push(InterfaceHealth {
+                interface: &h.interface,
+                workers: 0,
+                workers_capturing: 0,
+                received: 0,
+                dropped: 0,
+                interface_dropped: 0,
+                errors: 0,
+            });
+            interfaces.len() - 1
+        });
         let i = &mut interfaces[i];
         i.workers += 1;
         i.workers_capturing += usize::from(h.capturing.load(Ordering::Relaxed));

@@ -296,7 +296,7 @@ pub(crate) fn unix_seconds() -> f64 {
 }
 
 /// Runs the sensor until SIGTERM or SIGINT.
-pub fn run(rules: Rules, opts: LiveOptions) -> anyhow::Result<()> {
+pub fn run(rules: Rules, opts: &LiveOptions) -> anyhow::Result<()> {
     anyhow::ensure!(!opts.interfaces.is_empty(), "no --interface given");
     let workers = opts.workers.max(1);
 
@@ -336,7 +336,7 @@ pub fn run(rules: Rules, opts: LiveOptions) -> anyhow::Result<()> {
         None => None,
     };
 
-    let live = Arc::new(Live::new(rules, &opts, handles));
+    let live = Arc::new(Live::new(rules, opts, handles));
     let (handover, batches) = mpsc::sync_channel(HANDOVERS_PER_WORKER * captures.len());
     let collector = Collector::spawn(live.clone(), batches, flow_log)?;
 
@@ -625,11 +625,9 @@ impl WorkerLink {
             held.absorb(batch, self.max_records);
             batch = held;
         }
-        match self.handover.try_send(Handover { worker: self.worker, batch }) {
-            Ok(()) => {}
-            Err(TrySendError::Full(h)) => self.held = Some(h.batch),
-            // The collector is gone only when the sensor stops.
-            Err(TrySendError::Disconnected(_)) => {}
+        // Disconnected: the collector is gone only when the sensor stops.
+        if let Err(TrySendError::Full(h)) = self.handover.try_send(Handover { worker: self.worker, batch }) {
+            self.held = Some(h.batch);
         }
     }
 }
@@ -955,7 +953,7 @@ mod tests {
             recent_flows: 1000,
             flows_out: None,
             user: None,
-            web: Default::default(),
+            web: crate::app::web::WebOptions::default(),
         };
         Arc::new(Live::new(rules(), &opts, Vec::new()))
     }

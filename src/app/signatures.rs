@@ -1,5 +1,6 @@
 //! `vendorwatch signatures check [DIR]`.
 
+use std::fmt::Write as _;
 use std::path::Path;
 
 use vendorwatch::classify::signatures::SignatureSet;
@@ -31,7 +32,7 @@ pub fn check(dir: Option<&Path>) -> (String, bool) {
                 per_vendor[usize::from(e.vendor.0)] += 1;
             }
             for (v, n) in set.vendors.iter().zip(per_vendor) {
-                out.push_str(&format!("  {:<10} {:>4} entries  {}\n", v.id, n, v.display_name));
+                let _ = writeln!(out, "  {:<10} {:>4} entries  {}", v.id, n, v.display_name);
             }
             (out, true)
         }

@@ -34,6 +34,10 @@ pub struct FlowAddrs {
 
 /// A flow's attribution and the evidence kept to redo it after a reload.
 #[derive(Debug, Default)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "independent facts of one flow (a lookup, ECH, an ECH config, ...), each read on its own; no state machine"
+)]
 pub struct Attribution {
     /// The vendor verdict so far.
     pub verdict: Verdict,
@@ -240,7 +244,7 @@ impl Attribution {
     /// addresses.
     pub fn reclassify(&mut self, rules: &Rules, addrs: &FlowAddrs) {
         let dns_name = (self.verdict.evidence == Some(Evidence::Dns)).then(|| self.verdict.name.clone()).flatten();
-        self.reclassify_with(rules, addrs, dns_name);
+        self.reclassify_with(rules, addrs, dns_name.as_deref());
     }
 
     /// Whether a DNS answer found only now could change the verdict: the
@@ -259,11 +263,11 @@ impl Attribution {
     pub fn take_late_answer(&mut self, rules: &Rules, dns: &DnsCache, addrs: &FlowAddrs, first_ns: u64) {
         let Some(name) = dns.answered_before(addrs.client, addrs.server, first_ns) else { return };
         if rules.match_name(&name).is_some() {
-            self.reclassify_with(rules, addrs, Some(Box::from(&*name)));
+            self.reclassify_with(rules, addrs, Some(&name));
         }
     }
 
-    fn reclassify_with(&mut self, rules: &Rules, addrs: &FlowAddrs, dns_name: Option<Box<str>>) {
+    fn reclassify_with(&mut self, rules: &Rules, addrs: &FlowAddrs, dns_name: Option<&str>) {
         self.verdict = Verdict::default();
         if self.lookup {
             if let Some((_, name)) = self.query.take() {
@@ -271,8 +275,8 @@ impl Attribution {
             }
             return;
         }
-        if let Some(entry) = dns_name.as_deref().and_then(|n| rules.match_name(n)) {
-            self.verdict.offer(entry, Evidence::Dns, dns_name.as_deref());
+        if let Some(entry) = dns_name.and_then(|n| rules.match_name(n)) {
+            self.verdict.offer(entry, Evidence::Dns, dns_name);
         }
         self.classify_by_address(rules, addrs);
         self.offer_software(rules);

@@ -265,7 +265,7 @@ mod tests {
         };
         // 203.0.113.181:50500 XOR-ed with the cookie (RFC 8489 section 14.2).
         let cookie = 0x2112_a442u32.to_be_bytes();
-        let port = (50500u16 ^ 0x2112).to_be_bytes();
+        let port = (0xc544u16 ^ 0x2112).to_be_bytes(); // 50500
         let ip = [203u8, 0, 113, 181].iter().zip(cookie).map(|(a, k)| a ^ k);
         let relayed: Vec<u8> = [0, 1].into_iter().chain(port).chain(ip).collect();
         let mut cap = Capture::new(1_000_000_000, 1_000_000);

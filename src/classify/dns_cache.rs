@@ -32,7 +32,7 @@ struct Learned {
     name: Arc<str>,
     /// When the name was first answered for the pair (a refresh of the
     /// same name keeps it).
-    learned_ns: u64,
+    since_ns: u64,
     expires_ns: u64,
 }
 
@@ -77,7 +77,7 @@ impl DnsCache {
             // the name it already has: no allocation.
             if *known.name != *name {
                 known.name = name.into();
-                known.learned_ns = now_ns;
+                known.since_ns = now_ns;
             }
             known.expires_ns = expires_ns;
             return;
@@ -85,7 +85,7 @@ impl DnsCache {
         if shard.map.len() >= shard.capacity {
             shard.make_room(now_ns);
         }
-        shard.map.insert(key, Learned { name: name.into(), learned_ns: now_ns, expires_ns });
+        shard.map.insert(key, Learned { name: name.into(), since_ns: now_ns, expires_ns });
     }
 
     /// The name `client` resolved to `addr`, while the answer is fresh.
@@ -101,7 +101,7 @@ impl DnsCache {
     pub fn answered_before(&self, client: IpAddr, addr: IpAddr, at_ns: u64) -> Option<Arc<str>> {
         let key = (client, addr);
         let shard = self.read(&key);
-        shard.map.get(&key).filter(|l| l.learned_ns <= at_ns && at_ns <= l.expires_ns).map(|l| l.name.clone())
+        shard.map.get(&key).filter(|l| l.since_ns <= at_ns && at_ns <= l.expires_ns).map(|l| l.name.clone())
     }
 
     /// Answers held, over all shards (a gauge: shards are read one by one).

@@ -39,14 +39,20 @@ pub const MAX_DEVICES: usize = 65_536;
 /// How a host is known.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum HostId {
+    /// The source or destination MAC of the innermost Ethernet (or 802.11)
+    /// header: one device whatever addresses it uses.
     Mac([u8; 6]),
+    /// The address, where the frame carried no MAC (raw IP, tunnels
+    /// without an inner Ethernet header, cooked captures).
     Addr(IpAddr),
 }
 
 /// A host within its segment.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct HostKey {
+    /// The MAC or address the host is known by.
     pub id: HostId,
+    /// The segment the host was seen in: one MAC in two segments is two hosts.
     pub segment: Arc<str>,
 }
 
@@ -68,14 +74,18 @@ impl HostKey {
 /// A device's traffic to one vendor's service.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DeviceTraffic {
+    /// Flows counted.
     pub flows: u64,
+    /// Bytes of those flows, both directions, as on the wire.
     pub bytes: u64,
 }
 
 /// What is known of one host.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HostFacts {
+    /// When the host was first seen, in nanoseconds since the Unix epoch (capture time).
     pub first_ns: u64,
+    /// When the host was last seen, in nanoseconds since the Unix epoch (capture time).
     pub last_ns: u64,
     /// The last name it announced, and when.
     pub hostname: Option<Box<str>>,
@@ -309,10 +319,12 @@ impl Devices {
         v
     }
 
+    /// Hosts held.
     pub fn len(&self) -> usize {
         self.map.len()
     }
 
+    /// Whether no host is held.
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
     }

@@ -2046,36 +2046,6 @@ fn local_names() -> Fixture {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fixtures_are_reproducible_and_small() {
-        let a = all();
-        let b = all();
-        let total: usize = a.iter().map(|f| f.bytes.len()).sum();
-        assert!(total < 2_000_000, "fixtures take {total} bytes");
-        for (x, y) in a.iter().zip(&b) {
-            assert_eq!(x.bytes, y.bytes, "{} differs between two runs", x.name);
-        }
-    }
-
-    #[test]
-    fn bench_writes_about_the_requested_packets() {
-        let mut out = Vec::new();
-        let stats = bench(&mut out, 5_000, 1).unwrap();
-        assert!((5_000..5_050).contains(&stats.packets), "{stats:?}");
-        assert_eq!(stats.flows, 25);
-        let mut r = vendorwatch::source::file::CaptureReader::from_reader(&out[..]).unwrap();
-        let mut n = 0;
-        while r.next_frame().unwrap().is_some() {
-            n += 1;
-        }
-        assert_eq!(n, stats.packets);
-    }
-}
-
 /// One device of [`devices`]: its address and the MAC its frames carry
 /// instead of the one [`Link::frame`] derives.
 struct Device {
@@ -2725,5 +2695,35 @@ fn dns_over_quic() -> Fixture {
                 dns.adguard-dns.com, ALPN doq: encrypted_dns doq; :51291 -> 203.0.113.199:8853 ALPN doq-i02 (a \
                 draft's): doq; :51292 -> 203.0.113.199:443 ALPN h3: null. No vendor.",
         bytes: ethernet(cap),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixtures_are_reproducible_and_small() {
+        let a = all();
+        let b = all();
+        let total: usize = a.iter().map(|f| f.bytes.len()).sum();
+        assert!(total < 2_000_000, "fixtures take {total} bytes");
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!(x.bytes, y.bytes, "{} differs between two runs", x.name);
+        }
+    }
+
+    #[test]
+    fn bench_writes_about_the_requested_packets() {
+        let mut out = Vec::new();
+        let stats = bench(&mut out, 5_000, 1).unwrap();
+        assert!((5_000..5_050).contains(&stats.packets), "{stats:?}");
+        assert_eq!(stats.flows, 25);
+        let mut r = vendorwatch::source::file::CaptureReader::from_reader(&out[..]).unwrap();
+        let mut n = 0;
+        while r.next_frame().unwrap().is_some() {
+            n += 1;
+        }
+        assert_eq!(n, stats.packets);
     }
 }

@@ -93,7 +93,7 @@ impl WebConfig {
     fn open() -> Self {
         WebConfig {
             tls: None,
-            auth: Arc::new(BasicAuth::new(Default::default())),
+            auth: Arc::new(BasicAuth::new(std::collections::BTreeMap::default())),
             headers: Vec::new(),
             files: Vec::new(),
         }

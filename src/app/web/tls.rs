@@ -36,9 +36,9 @@ pub(crate) fn wanted(tls: &TlsServerConfig) -> bool {
 fn pem(
     src: &Source,
     file_key: &str,
-    file: &Option<String>,
+    file: Option<&String>,
     inline_key: &str,
-    inline: &Option<String>,
+    inline: Option<&String>,
 ) -> Result<Option<(Vec<u8>, String)>, Diagnostic> {
     match (file, inline) {
         (Some(_), Some(_)) => Err(src.error_at(inline_key, format!("give {file_key} or {inline_key}, not both"))),
@@ -144,9 +144,9 @@ pub(crate) fn server_config(src: &Source, tls: &TlsServerConfig) -> Result<Optio
             "client_allowed_sans is not supported; use a client CA that issues only to allowed clients",
         ));
     }
-    let cert = pem(src, "cert_file", &tls.cert_file, "cert", &tls.cert)?
+    let cert = pem(src, "cert_file", tls.cert_file.as_ref(), "cert", tls.cert.as_ref())?
         .ok_or_else(|| src.error_at("tls_server_config", "TLS needs cert_file (or cert)"))?;
-    let key = pem(src, "key_file", &tls.key_file, "key", &tls.key)?
+    let key = pem(src, "key_file", tls.key_file.as_ref(), "key", tls.key.as_ref())?
         .ok_or_else(|| src.error_at("tls_server_config", "TLS needs key_file (or key)"))?;
     let cert_key = if tls.cert_file.is_some() { "cert_file" } else { "cert" };
     let key_key = if tls.key_file.is_some() { "key_file" } else { "key" };
@@ -154,7 +154,7 @@ pub(crate) fn server_config(src: &Source, tls: &TlsServerConfig) -> Result<Optio
     let private = PrivateKeyDer::from_pem_slice(&key.0)
         .map_err(|e| src.error_at(key_key, format!("{}: no PEM private key: {e}", key.1)))?;
 
-    let ca = pem(src, "client_ca_file", &tls.client_ca_file, "client_ca", &tls.client_ca)?;
+    let ca = pem(src, "client_ca_file", tls.client_ca_file.as_ref(), "client_ca", tls.client_ca.as_ref())?;
     let ca_key = if tls.client_ca_file.is_some() { "client_ca_file" } else { "client_ca" };
     let provider = Arc::new(crypto(src, tls)?);
     let verifier = match (tls.client_auth_type, ca) {
