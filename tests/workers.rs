@@ -17,6 +17,9 @@ struct Outputs {
     flows: Vec<String>,
     metrics: String,
     hosts: String,
+    /// The devices file: a device two workers both met is one record, its
+    /// evidence and addresses in an order that does not depend on theirs.
+    devices: String,
     /// The OpenMetrics history at 100 ms steps: the steps cut the
     /// workers' shares of the frames at the same places as one worker's.
     history: String,
@@ -26,6 +29,7 @@ fn replay(inputs: &[String], extra: &[&str], workers: usize) -> Outputs {
     let dir = TempDir::new("workers");
     let (flows, metrics, hosts) = (dir.path("flows.jsonl"), dir.path("m.prom"), dir.path("hosts.jsonl"));
     let history = dir.path("history.om");
+    let devices = dir.path("devices.jsonl");
     let workers = workers.to_string();
     let mut args: Vec<&str> = vec!["replay"];
     args.extend(inputs.iter().map(String::as_str));
@@ -38,6 +42,8 @@ fn replay(inputs: &[String], extra: &[&str], workers: usize) -> Outputs {
         metrics.to_str().unwrap(),
         "--hosts-out",
         hosts.to_str().unwrap(),
+        "--devices-out",
+        devices.to_str().unwrap(),
         "--openmetrics-out",
         history.to_str().unwrap(),
         "--step",
@@ -65,6 +71,7 @@ fn replay(inputs: &[String], extra: &[&str], workers: usize) -> Outputs {
         flows,
         metrics: counts(std::fs::read_to_string(&metrics).unwrap_or_default(), &["vendorwatch_host_table_hosts "]),
         hosts: std::fs::read_to_string(&hosts).unwrap_or_default(),
+        devices: std::fs::read_to_string(&devices).unwrap_or_default(),
         history: counts(
             std::fs::read_to_string(&history).unwrap_or_default(),
             &["vendorwatch_host_table_hosts ", "vendorwatch_dns_cache_entries "],

@@ -90,7 +90,9 @@ pub struct HostFacts {
     /// The last name it announced, and when.
     pub hostname: Option<Box<str>>,
     hostname_ns: u64,
-    /// Its addresses, in the order seen.
+    /// Its addresses, sorted (IPv4 before IPv6); past eight
+    /// the lowest are kept. Sorted rather than in the order seen, so that
+    /// merging the workers' reports in any order gives the same list.
     pub addresses: Vec<IpAddr>,
     /// What says which device it is, in the order seen.
     pub evidence: Vec<Evidence>,
@@ -109,8 +111,14 @@ impl HostFacts {
     }
 
     fn add_address(&mut self, addr: IpAddr) {
-        if !addr.is_unspecified() && !self.addresses.contains(&addr) && self.addresses.len() < MAX_ADDRESSES {
-            self.addresses.push(addr);
+        if addr.is_unspecified() {
+            return;
+        }
+        if let Err(at) = self.addresses.binary_search(&addr) {
+            if at < MAX_ADDRESSES {
+                self.addresses.insert(at, addr);
+                self.addresses.truncate(MAX_ADDRESSES);
+            }
         }
     }
 
@@ -411,6 +419,28 @@ mod tests {
         assert_eq!(facts.traffic[&push], DeviceTraffic { flows: 3, bytes: 150 }, "a repeated take adds nothing");
         let d = facts.device();
         assert_eq!((d.vendor, d.kind, d.model), (Some("apple"), DeviceKind::Phone, Some("iPhone15,2")));
+    }
+
+    #[test]
+    fn a_devices_addresses_do_not_depend_on_which_worker_reported_first() {
+        let mac = HostKey::new(Some([0x3a, 0, 0, 0, 0, 2]), addr(1), &Arc::from("lan"));
+        let report = |addrs: &[u32]| {
+            let mut t = HostTable::new(8);
+            for &a in addrs {
+                t.learn(&rules(), mac.clone(), addr(a), HostFact::Hostname("x"), u64::from(a));
+            }
+            t.take_changes()
+        };
+        let merged = |first: &[u32], second: &[u32]| {
+            let mut d = Devices::default();
+            d.merge(report(first));
+            d.merge(report(second));
+            d.seen_since(0)[0].1.addresses.clone()
+        };
+        let (early, late) = ([9, 3, 12, 5, 7], [1, 11, 4, 10, 2, 6]);
+        let one_way = merged(&early, &late);
+        assert_eq!(one_way, merged(&late, &early));
+        assert_eq!(one_way, [1, 2, 3, 4, 5, 6, 7, 9].map(addr), "sorted, the lowest eight of eleven");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use crate::mac::Mac;
 pub struct DeviceRecord<'a> {
     /// `aa:bb:cc:dd:ee:ff`, or null for a host known by its address.
     pub mac: Option<String>,
-    /// The addresses it used, in the order seen (at most eight).
+    /// The addresses it used, sorted (at most eight: the lowest).
     pub addresses: &'a [IpAddr],
     /// The last name it announced (DHCP, mDNS), if any: recorded, never
     /// weighed as evidence.
