@@ -30,7 +30,7 @@ use crate::decode::{self, Decoded, Encap, EncapKind, IPPROTO_TCP, IPPROTO_UDP, P
 use crate::export::community_id::{self, Transport};
 use crate::export::flowlog::FlowRecord;
 use crate::flow::{
-    self, EndReason, Endpoint, FROM_CLIENT, FlowKey, FlowTable, TO_CLIENT, TcpProgress, TimeoutClass, Timeouts,
+    self, EndReason, Ended, Endpoint, FROM_CLIENT, FlowKey, FlowTable, TO_CLIENT, TcpProgress, TimeoutClass, Timeouts,
 };
 use crate::hosts::{DeviceTraffic, HostKey, HostTable, evidence};
 use crate::inspect::registry::is_dns_flow;
@@ -101,22 +101,32 @@ struct WorkerOutputs {
     interface_names: Arc<[Arc<str>]>,
 }
 
-/// The state of one flow.
+/// The state of one flow: what every packet touches, inline in the flow
+/// table's slot (its second cache line, after the key and recency), and
+/// what a flow needs only now and then, behind a box.
 ///
-/// `repr(C)` keeps the fields every packet touches (direction, counters,
-/// TCP state, whether inspection is done) together at the front, in the
-/// first cache lines of the flow's slot; the rest is read once per flow.
+/// `repr(C)` keeps that order: the counters, TCP progress and whether the
+/// flow is still inspected fill the slot's second line; the inspection
+/// (read while it lasts) and the box follow.
 #[repr(C)]
 pub struct FlowState {
     /// Indexed by [`FROM_CLIENT`] / [`TO_CLIENT`].
     packets: [u64; 2],
     bytes: [u64; 2],
-    last_ns: u64,
+    tcp: TcpProgress,
     /// Whether the client is the key's lower endpoint: a packet's direction
     /// without comparing addresses.
     client_is_lo: bool,
-    tcp: TcpProgress,
+    /// `!inspection.is_done()`, beside the counters so that a packet of a
+    /// flow no longer inspected reads nothing else.
+    inspecting: bool,
     inspection: Inspection,
+    info: Box<FlowInfo>,
+}
+
+/// What a flow keeps besides its hot counters: endpoints, placement,
+/// attribution, and what the counters were at the last flush.
+struct FlowInfo {
     client: Endpoint,
     server: Endpoint,
     protocol: u8,
@@ -139,7 +149,7 @@ pub struct FlowState {
     host_mac: Option<[u8; 6]>,
 }
 
-impl FlowState {
+impl FlowInfo {
     fn addrs(&self) -> FlowAddrs {
         FlowAddrs {
             client: self.client.addr,
@@ -254,9 +264,9 @@ impl Pipeline {
         self.rules = rules;
         self.calls.clear();
         let rules = self.rules.clone();
-        self.flows.for_each_mut(|_, f| {
-            let addrs = f.addrs();
-            f.attribution.reclassify(&rules, &addrs);
+        self.flows.for_each_mut(|_, _, f| {
+            let addrs = f.info.addrs();
+            f.info.attribution.reclassify(&rules, &addrs);
         });
     }
 
@@ -313,7 +323,7 @@ impl Pipeline {
     pub fn expire(&mut self, now_ns: u64) {
         self.now_ns = self.now_ns.max(now_ns);
         let (out, rules, dns) = (&mut self.out, &self.rules, &*self.dns);
-        self.flows.expire(self.now_ns, &mut |k, f, r| finish_flow(rules, dns, out, k, f, r));
+        self.flows.expire(self.now_ns, &mut |ended| finish_flow(rules, dns, out, ended));
         self.defrag.expire(self.now_ns);
     }
 
@@ -323,8 +333,8 @@ impl Pipeline {
             // A client reusing its port for a new connection: that is a new
             // flow, whose hello must be read and which counts once more.
             if self.flows.get_mut(&key).is_some_and(|f| f.tcp.restarts_with(p.tcp_seq)) {
-                if let Some(old) = self.flows.remove_key(&key) {
-                    finish_flow(&self.rules, &self.dns, &mut self.out, key, old, EndReason::Restarted);
+                if let Some(old) = self.flows.restart(&key) {
+                    finish_flow(&self.rules, &self.dns, &mut self.out, old);
                 }
             }
         }
@@ -340,19 +350,18 @@ impl Pipeline {
                 let interface_name = interface_names.get(interface as usize).map(|n| &**n);
                 new_flow(rules, dns, calls, p, forward, ts, interface, interface_name)
             },
-            &mut |k, f, r| finish_flow(rules, dns, out, k, f, r),
+            &mut |ended| finish_flow(rules, dns, out, ended),
         );
         let from_client = forward == flow.client_is_lo;
         let dir = if from_client { FROM_CLIENT } else { TO_CLIENT };
         flow.packets[dir] += frames;
         flow.bytes[dir] += u64::from(wire_len);
-        flow.last_ns = flow.last_ns.max(ts);
         let class = (p.protocol == IPPROTO_TCP).then(|| flow.tcp.update(p.tcp_flags, p.tcp_seq, dir));
         if let Some(syn) = &p.syn {
             learn_syn(&self.rules, &mut self.out.hosts, flow, p, syn, ts);
         }
 
-        if !flow.inspection.is_done() && !p.payload.is_empty() {
+        if flow.inspecting && !p.payload.is_empty() {
             let mut env = InspectEnv {
                 rules: &self.rules,
                 dns: &self.dns,
@@ -362,6 +371,7 @@ impl Pipeline {
                 hosts: &mut self.out.hosts,
             };
             inspect_payload(&mut env, flow, p, dir, ts);
+            flow.inspecting = !flow.inspection.is_done();
         }
         if let Some(class) = class {
             self.flows.set_class(slot, class);
@@ -373,7 +383,7 @@ impl Pipeline {
     pub fn tick(&mut self, now_ns: u64) {
         self.now_ns = self.now_ns.max(now_ns);
         let (out, rules, dns) = (&mut self.out, &self.rules, &*self.dns);
-        self.flows.expire(self.now_ns, &mut |k, f, r| finish_flow(rules, dns, out, k, f, r));
+        self.flows.expire(self.now_ns, &mut |ended| finish_flow(rules, dns, out, ended));
     }
 
     /// Flows tracked by this worker.
@@ -388,19 +398,20 @@ impl Pipeline {
         let (out, rules, dns) = (&mut self.out, &self.rules, &*self.dns);
         let active = out.keep == FlowRecords::Attributed;
         let now_ns = self.now_ns;
-        self.flows.for_each_mut(|_, f| {
+        self.flows.for_each_mut(|_, last_ns, f| {
             // A flow a late DNS answer could still attribute waits until
             // any answer that came before it has been read, whichever
             // worker reads it.
-            let answers_in =
-                f.counted || !f.attribution.takes_late_answer() || now_ns.saturating_sub(f.first_ns) >= LATE_ANSWER_NS;
+            let answers_in = f.info.counted
+                || !f.info.attribution.takes_late_answer()
+                || now_ns.saturating_sub(f.info.first_ns) >= LATE_ANSWER_NS;
             if f.inspection.is_settled()
                 && answers_in
-                && count_flow(rules, dns, &mut out.counts, &mut out.hosts, f)
+                && count_flow(rules, dns, &mut out.counts, &mut out.hosts, f, last_ns)
                 && active
-                && f.attribution.verdict.entry.is_some()
+                && f.info.attribution.verdict.entry.is_some()
             {
-                let record = flow_record(rules, &out.interface_names, f, EndReason::Shutdown);
+                let record = flow_record(rules, &out.interface_names, f, last_ns, EndReason::Shutdown);
                 out.records.push(FlowRecord { end_reason: "active", ..record });
             }
         });
@@ -464,7 +475,7 @@ impl Pipeline {
     /// Ends every flow (end of input) and flushes all counters.
     pub fn finish(&mut self) {
         let (out, rules, dns) = (&mut self.out, &self.rules, &*self.dns);
-        self.flows.drain(&mut |k, f, r| finish_flow(rules, dns, out, k, f, r));
+        self.flows.drain(&mut |ended| finish_flow(rules, dns, out, ended));
         // Datagrams still missing pieces at the end never will complete.
         self.defrag.expire(u64::MAX);
         self.flush_stats();
@@ -483,15 +494,15 @@ struct InspectEnv<'a> {
 
 /// Feeds one payload to the flow's inspection and weighs what it finds.
 fn inspect_payload(env: &mut InspectEnv<'_>, flow: &mut FlowState, p: &Packet<'_>, dir: usize, ts: u64) {
-    let ctx = flow.context();
-    let addrs = flow.addrs();
+    let ctx = flow.info.context();
+    let addrs = flow.info.addrs();
     let direction = if dir == FROM_CLIENT { Direction::FromClient } else { Direction::ToClient };
-    let attribution = &mut flow.attribution;
-    let quic_skipped = &mut flow.quic_skipped;
-    let segment = &flow.placement.segment;
+    let attribution = &mut flow.info.attribution;
+    let quic_skipped = &mut flow.info.quic_skipped;
+    let segment = &flow.info.placement.segment;
     // A DHCP client without an address yet is known by the one it asks for.
     let mut claimed: Option<(IpAddr, Arc<str>)> = None;
-    let host_side = if flow.placement.host_is_client { Side::Client } else { Side::Server };
+    let host_side = if flow.info.placement.host_is_client { Side::Client } else { Side::Server };
     let mut learn = |rules: &Rules, hosts: &mut HostTable, side: Side, fact: HostFact<'_>| {
         // The frame's MACs are those of the hosts that sent and got it.
         let sender = (side == Side::Client) == (direction == Direction::FromClient);
@@ -541,12 +552,12 @@ fn inspect_payload(env: &mut InspectEnv<'_>, flow: &mut FlowState, p: &Packet<'_
 /// A SYN's OS hint, for the host that sent it: the segment host, or a
 /// local peer of it (for an Internet client the frame shows the router).
 fn learn_syn(rules: &Rules, hosts: &mut HostTable, flow: &FlowState, p: &Packet<'_>, syn: &SynInfo, ts: u64) {
-    let sender_is_host = flow.placement.host_is_client == (p.src == flow.client.addr);
+    let sender_is_host = flow.info.placement.host_is_client == (p.src == flow.info.client.addr);
     if !sender_is_host && !is_local(p.src) {
         return;
     }
     if let Some(e) = evidence::of_syn(rules, syn) {
-        let key = HostKey::new(p.macs.map(|m| m.src), p.src, &flow.placement.segment);
+        let key = HostKey::new(p.macs.map(|m| m.src), p.src, &flow.info.placement.segment);
         hosts.add_evidence(rules, key, p.src, e, ts);
     }
 }
@@ -599,8 +610,8 @@ fn new_flow(
             calls.lookup(server, ts).or_else(|| calls.lookup(client, ts))
         })
         .flatten();
-    let f = FlowState {
-        client_is_lo: forward == sender_is_client,
+    let inspection = Inspection::new(p.protocol);
+    let info = FlowInfo {
         client,
         server,
         protocol: p.protocol,
@@ -608,22 +619,26 @@ fn new_flow(
         encap: p.encap,
         interface,
         first_ns: ts,
-        last_ns: ts,
-        packets: [0; 2],
-        bytes: [0; 2],
         flushed_packets: [0; 2],
         flushed_bytes: [0; 2],
         counted: false,
-        tcp: TcpProgress::default(),
         placement,
         attribution: Attribution::for_new_flow(rules, dns, &addrs, lookup, call, ts),
-        inspection: Inspection::new(p.protocol),
         quic_skipped: 0,
         icmp_first: match (p.protocol, p.payload) {
             (decode::IPPROTO_ICMP | decode::IPPROTO_ICMPV6, [kind, code, ..]) => Some((*kind, *code, sender_is_client)),
             _ => None,
         },
         host_mac,
+    };
+    let f = FlowState {
+        packets: [0; 2],
+        bytes: [0; 2],
+        tcp: TcpProgress::default(),
+        client_is_lo: forward == sender_is_client,
+        inspecting: !inspection.is_done(),
+        inspection,
+        info: Box::new(info),
     };
     let class = match p.protocol {
         IPPROTO_TCP => TimeoutClass::TcpOpening,
@@ -639,39 +654,46 @@ fn vendor_key(agg: &mut Aggregator, rules: &Rules, segment: &str, vendor: Vendor
 
 /// Adds what the flow did since its last flush to the counters; false when
 /// it did nothing since.
-fn count_flow(rules: &Rules, dns: &DnsCache, agg: &mut Aggregator, hosts: &mut HostTable, f: &mut FlowState) -> bool {
-    let (out, inn) = if f.placement.host_is_client { (FROM_CLIENT, TO_CLIENT) } else { (TO_CLIENT, FROM_CLIENT) };
-    let mut delta = Traffic { flows: u64::from(!f.counted), ..Traffic::default() };
+fn count_flow(
+    rules: &Rules,
+    dns: &DnsCache,
+    agg: &mut Aggregator,
+    hosts: &mut HostTable,
+    f: &mut FlowState,
+    last_ns: u64,
+) -> bool {
+    let (out, inn) = if f.info.placement.host_is_client { (FROM_CLIENT, TO_CLIENT) } else { (TO_CLIENT, FROM_CLIENT) };
+    let mut delta = Traffic { flows: u64::from(!f.info.counted), ..Traffic::default() };
     for (dir, idx) in [(OUT, out), (IN, inn)] {
-        delta.packets[dir] = f.packets[idx] - f.flushed_packets[idx];
-        delta.bytes[dir] = f.bytes[idx] - f.flushed_bytes[idx];
+        delta.packets[dir] = f.packets[idx] - f.info.flushed_packets[idx];
+        delta.bytes[dir] = f.bytes[idx] - f.info.flushed_bytes[idx];
     }
     if delta == Traffic::default() {
         return false;
     }
-    if !f.counted && f.attribution.takes_late_answer() {
+    if !f.info.counted && f.info.attribution.takes_late_answer() {
         // Another worker may have read the answer after this one read
         // the flow's first packet.
-        let addrs = f.addrs();
-        f.attribution.take_late_answer(rules, dns, &addrs, f.first_ns);
+        let addrs = f.info.addrs();
+        f.info.attribution.take_late_answer(rules, dns, &addrs, f.info.first_ns);
     }
-    f.flushed_packets = f.packets;
-    f.flushed_bytes = f.bytes;
-    f.counted = true;
-    let segment = agg.label(&f.placement.segment);
-    let (vendor, service) = match f.attribution.verdict.entry {
+    f.info.flushed_packets = f.packets;
+    f.info.flushed_bytes = f.bytes;
+    f.info.counted = true;
+    let segment = agg.label(&f.info.placement.segment);
+    let (vendor, service) = match f.info.attribution.verdict.entry {
         Some(entry) => {
             let e = rules.signatures.entry(entry);
             (agg.label(&rules.signatures.vendor(e.vendor).id), agg.label(rules.signatures.service_name(e.service)))
         }
         None => (agg.label(NO_VENDOR), agg.label(NO_VENDOR)),
     };
-    let verdict = &f.attribution.verdict;
-    let host = if f.placement.host_is_client { f.client.addr } else { f.server.addr };
+    let verdict = &f.info.attribution.verdict;
+    let host = if f.info.placement.host_is_client { f.info.client.addr } else { f.info.server.addr };
     if verdict.entry.is_some() {
         let key = VendorKey { segment: segment.clone(), vendor: vendor.clone() };
-        agg.add_host(key.clone(), host, f.last_ns);
-        agg.saw_vendor(key, f.last_ns);
+        agg.add_host(key.clone(), host, last_ns);
+        agg.saw_vendor(key, last_ns);
         let banned = verdict.entry.is_some_and(|e| rules.is_banned(rules.signatures.entry(e).vendor));
         let key =
             HostServiceKey { segment: segment.clone(), host, vendor: vendor.clone(), service: service.clone(), banned };
@@ -679,21 +701,21 @@ fn count_flow(rules: &Rules, dns: &DnsCache, agg: &mut Aggregator, hosts: &mut H
             flows: delta.flows,
             packets: delta.packets[OUT] + delta.packets[IN],
             bytes: delta.bytes[OUT] + delta.bytes[IN],
-            first_ns: f.first_ns,
-            last_ns: f.last_ns,
+            first_ns: f.info.first_ns,
+            last_ns: last_ns,
         };
         agg.add_host_traffic(key, traffic);
     }
     // An address-less DHCP exchange is nobody's traffic yet.
     if !host.is_unspecified() {
         let traffic = DeviceTraffic { flows: delta.flows, bytes: delta.bytes[OUT] + delta.bytes[IN] };
-        let key = HostKey::new(f.host_mac, host, &segment);
-        hosts.add_traffic(rules, key, host, (vendor.clone(), service.clone()), traffic, f.last_ns);
+        let key = HostKey::new(f.info.host_mac, host, &segment);
+        hosts.add_traffic(rules, key, host, (vendor.clone(), service.clone()), traffic, last_ns);
     }
     if delta.flows == 1 {
         let evidence = verdict.entry.and(verdict.evidence).map_or(NO_EVIDENCE, Evidence::as_str);
         agg.add_evidence(segment.clone(), evidence);
-        if f.attribution.ech {
+        if f.info.attribution.ech {
             *agg.ech_flows.entry(segment.clone()).or_default() += 1;
         }
     }
@@ -701,23 +723,17 @@ fn count_flow(rules: &Rules, dns: &DnsCache, agg: &mut Aggregator, hosts: &mut H
     true
 }
 
-fn finish_flow(
-    rules: &Rules,
-    dns: &DnsCache,
-    out: &mut WorkerOutputs,
-    _key: FlowKey,
-    mut f: FlowState,
-    reason: EndReason,
-) {
-    let skipped = &mut f.quic_skipped;
+fn finish_flow(rules: &Rules, dns: &DnsCache, out: &mut WorkerOutputs, ended: Ended<FlowState>) {
+    let Ended { value: mut f, last_ns, reason, .. } = ended;
+    let skipped = &mut f.info.quic_skipped;
     f.inspection.finish(&mut |finding| {
         if let Finding::Flow(FlowFinding::QuicPacketsSkipped(n)) = finding {
             *skipped = n;
         }
     });
     let agg = &mut out.counts;
-    count_flow(rules, dns, agg, &mut out.hosts, &mut f);
-    agg.packet_stats.quic_skipped += f.quic_skipped;
+    count_flow(rules, dns, agg, &mut out.hosts, &mut f, last_ns);
+    agg.packet_stats.quic_skipped += f.info.quic_skipped;
     agg.packet_stats.inspect_refused += u64::from(f.inspection.refused());
     agg.packet_stats.inspect_stream_overflows += u64::from(f.inspection.overflowed());
     if matches!(reason, EndReason::IdleTimeout | EndReason::TableFull) {
@@ -726,32 +742,38 @@ fn finish_flow(
     let keep = match out.keep {
         FlowRecords::Off => false,
         FlowRecords::All => true,
-        FlowRecords::Attributed => f.attribution.verdict.entry.is_some(),
+        FlowRecords::Attributed => f.info.attribution.verdict.entry.is_some(),
     };
     if keep {
-        out.records.push(flow_record(rules, &out.interface_names, &f, reason));
+        out.records.push(flow_record(rules, &out.interface_names, &f, last_ns, reason));
     }
 }
 
-fn flow_record(rules: &Rules, interface_names: &[Arc<str>], f: &FlowState, reason: EndReason) -> FlowRecord {
+fn flow_record(
+    rules: &Rules,
+    interface_names: &[Arc<str>],
+    f: &FlowState,
+    last_ns: u64,
+    reason: EndReason,
+) -> FlowRecord {
     let sigs = &rules.signatures;
-    let a = &f.attribution;
+    let a = &f.info.attribution;
     let entry = a.verdict.entry.map(|e| sigs.entry(e));
     FlowRecord {
-        proto: proto_name(f.protocol),
-        protocol_number: f.protocol,
-        client: f.client.addr,
-        client_port: f.client.port,
-        server: f.server.addr,
-        server_port: f.server.port,
-        vlan: f.vlans.innermost(),
-        vlans: f.vlans.as_slice().into(),
-        encap: f.encap.kind.as_str(),
-        encap_id: f.encap.id,
-        interface: f.interface,
-        interface_name: interface_names.get(f.interface as usize).cloned(),
+        proto: proto_name(f.info.protocol),
+        protocol_number: f.info.protocol,
+        client: f.info.client.addr,
+        client_port: f.info.client.port,
+        server: f.info.server.addr,
+        server_port: f.info.server.port,
+        vlan: f.info.vlans.innermost(),
+        vlans: f.info.vlans.as_slice().into(),
+        encap: f.info.encap.kind.as_str(),
+        encap_id: f.info.encap.id,
+        interface: f.info.interface,
+        interface_name: interface_names.get(f.info.interface as usize).cloned(),
         community_id: community_id(f).map(String::into_boxed_str),
-        segment: f.placement.segment.clone(),
+        segment: f.info.placement.segment.clone(),
         vendor: entry.map(|e| sigs.vendor(e.vendor).id.clone()),
         service: entry.map(|e| sigs.service_name(e.service).into()),
         banned: entry.is_some_and(|e| rules.is_banned(e.vendor)),
@@ -773,8 +795,8 @@ fn flow_record(rules: &Rules, interface_names: &[Arc<str>], f: &FlowState, reaso
         packets_to_client: f.packets[TO_CLIENT],
         bytes_from_client: f.bytes[FROM_CLIENT],
         bytes_to_client: f.bytes[TO_CLIENT],
-        first_seen_ns: f.first_ns,
-        last_seen_ns: f.last_ns,
+        first_seen_ns: f.info.first_ns,
+        last_seen_ns: last_ns,
         end_reason: reason.as_str(),
     }
 }
@@ -782,23 +804,23 @@ fn flow_record(rules: &Rules, interface_names: &[Arc<str>], f: &FlowState, reaso
 /// The flow's Community ID, from its first packet for ICMP (whose type and
 /// code stand in for ports). SCTP's ports are not decoded: no ID.
 fn community_id(f: &FlowState) -> Option<String> {
-    let (client, server) = (f.client.addr, f.server.addr);
+    let (client, server) = (f.info.client.addr, f.info.server.addr);
     let seed = 0;
-    match f.protocol {
+    match f.info.protocol {
         IPPROTO_TCP | IPPROTO_UDP => community_id::community_id_v1(
             seed,
             client,
             server,
-            f.protocol,
-            Transport::Ports(f.client.port, f.server.port),
+            f.info.protocol,
+            Transport::Ports(f.info.client.port, f.info.server.port),
         ),
         decode::IPPROTO_ICMP | decode::IPPROTO_ICMPV6 => {
-            let (kind, code, from_client) = f.icmp_first?;
+            let (kind, code, from_client) = f.info.icmp_first?;
             let (src, dst) = if from_client { (client, server) } else { (server, client) };
-            community_id::community_id_v1(seed, src, dst, f.protocol, Transport::Icmp { kind, code })
+            community_id::community_id_v1(seed, src, dst, f.info.protocol, Transport::Icmp { kind, code })
         }
         community_id::IPPROTO_SCTP => None,
-        _ => community_id::community_id_v1(seed, client, server, f.protocol, Transport::None),
+        _ => community_id::community_id_v1(seed, client, server, f.info.protocol, Transport::None),
     }
 }
 

@@ -1,14 +1,22 @@
-//! The flow table: a hash map into a slab of flows, with one
-//! least-recently-seen list per timeout class.
+//! The flow table: a slab of flows, an index of slot numbers into it, and
+//! one least-recently-seen list per timeout class.
 //!
 //! A packet moves its flow to the front of its class list, so each list is
 //! ordered by last activity; expiry only ever looks at list tails, and the
 //! stalest flow overall is the oldest of those tails. Nothing here scans the
 //! table. To keep the per-packet cost low, a flow is moved at most once per
-//! [`RELINK_INTERVAL_NS`] of capture time: the order (and so expiry and
+//! [`RELINK_INTERVAL_NS`] of capture time (when a packet's time falls in a
+//! later interval than the flow's last one): the order (and so expiry and
 //! eviction) is exact to within that interval, far below any timeout.
+//!
+//! The index holds only slot numbers (4 bytes a flow, so it stays in the
+//! cache); the key it is compared against sits in the slot's first cache
+//! line with the flow's recency, and the value's first bytes fill the
+//! second. A packet of a known flow touches those two lines and the index.
 
-use hashbrown::HashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::{DefaultHashBuilder, HashTable};
 
 use super::FlowKey;
 
@@ -94,24 +102,35 @@ impl EndReason {
     }
 }
 
-/// `repr(C)`: what every packet touches first (recency, list links, then
-/// the value's own hot fields); the key, compared in the index, last.
-/// Cache-line aligned so that those hot bytes span as few lines as they can.
+/// A flow that left the table.
+#[derive(Debug)]
+pub struct Ended<F> {
+    pub key: FlowKey,
+    pub value: F,
+    /// Capture time of its last packet.
+    pub last_ns: u64,
+    pub reason: EndReason,
+}
+
+/// `repr(C)`: the first cache line holds what a lookup compares and every
+/// packet updates (key, recency), the second the list links and the
+/// value's first bytes, where a value keeps what every packet touches.
+/// Cache-line aligned so that those lines are the slot's own.
 #[repr(C, align(64))]
 struct Slot<F> {
+    key: FlowKey,
     last_ns: u64,
-    /// When the flow was last moved to the front of its list.
-    moved_ns: u64,
     prev: u32,
     next: u32,
     class: TimeoutClass,
     value: F,
-    key: FlowKey,
 }
 
 /// A bounded flow table holding values of type `F`.
 pub struct FlowTable<F> {
-    index: HashMap<FlowKey, u32>,
+    /// Slot numbers, hashed by their flow's key.
+    index: HashTable<u32>,
+    hasher: DefaultHashBuilder,
     slots: Vec<Option<Slot<F>>>,
     free: Vec<u32>,
     heads: [u32; TimeoutClass::COUNT],
@@ -125,7 +144,8 @@ impl<F> FlowTable<F> {
         FlowTable {
             // Grown as flows come: a large empty index only spreads the
             // live flows over more cache lines.
-            index: HashMap::new(),
+            index: HashTable::new(),
+            hasher: DefaultHashBuilder::default(),
             slots: Vec::new(),
             free: Vec::new(),
             heads: [NIL; TimeoutClass::COUNT],
@@ -181,6 +201,16 @@ impl<F> FlowTable<F> {
         self.heads[class] = i;
     }
 
+    fn hash(&self, key: &FlowKey) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// The slot of `key`'s flow.
+    fn find(&self, hash: u64, key: &FlowKey) -> Option<u32> {
+        let slots = &self.slots;
+        self.index.find(hash, |&i| slots[i as usize].as_ref().is_some_and(|s| s.key == *key)).copied()
+    }
+
     /// Finds the flow for `key`, or makes room and inserts `create()`.
     /// Flows pushed out to make room go to `ended`. Returns the flow's slot
     /// (for [`set_class`](Self::set_class)), the flow, and whether it is new.
@@ -190,13 +220,14 @@ impl<F> FlowTable<F> {
         key: FlowKey,
         now_ns: u64,
         create: impl FnOnce() -> (F, TimeoutClass),
-        ended: &mut impl FnMut(FlowKey, F, EndReason),
+        ended: &mut impl FnMut(Ended<F>),
     ) -> (SlotId, &mut F, bool) {
-        if let Some(&i) = self.index.get(&key) {
+        let hash = self.hash(&key);
+        if let Some(i) = self.find(hash, &key) {
             let s = self.slot_mut(i);
+            let interval = s.last_ns / RELINK_INTERVAL_NS;
             s.last_ns = s.last_ns.max(now_ns);
-            if s.last_ns >= s.moved_ns.saturating_add(RELINK_INTERVAL_NS) {
-                s.moved_ns = s.last_ns;
+            if s.last_ns / RELINK_INTERVAL_NS != interval {
                 self.unlink(i);
                 self.push_front(i);
             }
@@ -204,11 +235,10 @@ impl<F> FlowTable<F> {
         }
         while self.index.len() >= self.max_flows {
             let Some(stalest) = self.stalest() else { break };
-            let (key, value) = self.remove(stalest);
-            ended(key, value, EndReason::TableFull);
+            ended(self.remove(stalest, EndReason::TableFull));
         }
         let (value, class) = create();
-        let slot = Slot { key, value, last_ns: now_ns, moved_ns: now_ns, class, prev: NIL, next: NIL };
+        let slot = Slot { key, value, last_ns: now_ns, class, prev: NIL, next: NIL };
         let i = match self.free.pop() {
             Some(i) => {
                 self.slots[i as usize] = Some(slot);
@@ -224,22 +254,25 @@ impl<F> FlowTable<F> {
                 i
             }
         };
-        self.index.insert(key, i);
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.index.insert_unique(hash, i, |&j| {
+            hasher.hash_one(&slots[j as usize].as_ref().expect("indexed slots are occupied").key)
+        });
         self.push_front(i);
         (SlotId(i), &mut self.slot_mut(i).value, true)
     }
 
     /// The flow for `key`, without touching its recency.
     pub fn get_mut(&mut self, key: &FlowKey) -> Option<&mut F> {
-        let &i = self.index.get(key)?;
+        let i = self.find(self.hash(key), key)?;
         Some(&mut self.slot_mut(i).value)
     }
 
-    /// Takes the flow for `key` out of the table (its connection ended and a
-    /// new one reuses the key).
-    pub fn remove_key(&mut self, key: &FlowKey) -> Option<F> {
-        let &i = self.index.get(key)?;
-        Some(self.remove(i).1)
+    /// Takes the flow for `key` out of the table: its connection ended and a
+    /// new one reuses the key.
+    pub fn restart(&mut self, key: &FlowKey) -> Option<Ended<F>> {
+        let i = self.find(self.hash(key), key)?;
+        Some(self.remove(i, EndReason::Restarted))
     }
 
     /// Moves a flow to another timeout class (e.g. after its handshake).
@@ -249,9 +282,7 @@ impl<F> FlowTable<F> {
             return;
         }
         self.unlink(i);
-        let s = self.slot_mut(i);
-        s.class = class;
-        s.moved_ns = s.last_ns;
+        self.slot_mut(i).class = class;
         self.push_front(i);
     }
 
@@ -259,18 +290,21 @@ impl<F> FlowTable<F> {
         self.tails.iter().copied().filter(|&t| t != NIL).min_by_key(|&t| self.slot(t).last_ns)
     }
 
-    fn remove(&mut self, i: u32) -> (FlowKey, F) {
+    fn remove(&mut self, i: u32, reason: EndReason) -> Ended<F> {
         self.unlink(i);
         let slot = self.slots[i as usize].take().expect("linked slots are occupied");
-        self.index.remove(&slot.key);
+        let hash = self.hash(&slot.key);
+        if let Ok(entry) = self.index.find_entry(hash, |&j| j == i) {
+            entry.remove();
+        }
         self.free.push(i);
-        (slot.key, slot.value)
+        Ended { key: slot.key, value: slot.value, last_ns: slot.last_ns, reason }
     }
 
     /// Ends every flow idle past its timeout at `now_ns`. Cheap when nothing
     /// is due: one comparison per class.
     #[inline]
-    pub fn expire(&mut self, now_ns: u64, ended: &mut impl FnMut(FlowKey, F, EndReason)) {
+    pub fn expire(&mut self, now_ns: u64, ended: &mut impl FnMut(Ended<F>)) {
         for class in [
             TimeoutClass::TcpOpening,
             TimeoutClass::TcpEstablished,
@@ -284,25 +318,24 @@ impl<F> FlowTable<F> {
                 if tail == NIL || self.slot(tail).last_ns.saturating_add(timeout) > now_ns {
                     break;
                 }
-                let (key, value) = self.remove(tail);
-                ended(key, value, EndReason::IdleTimeout);
+                ended(self.remove(tail, EndReason::IdleTimeout));
             }
         }
     }
 
     /// Ends every flow (end of input).
-    pub fn drain(&mut self, ended: &mut impl FnMut(FlowKey, F, EndReason)) {
+    pub fn drain(&mut self, ended: &mut impl FnMut(Ended<F>)) {
         // Oldest first, so the flow log reads in time order.
         while let Some(i) = self.stalest() {
-            let (key, value) = self.remove(i);
-            ended(key, value, EndReason::Shutdown);
+            ended(self.remove(i, EndReason::Shutdown));
         }
     }
 
-    /// Visits every flow, e.g. to flush counters of long-lived flows.
-    pub fn for_each_mut(&mut self, mut f: impl FnMut(&FlowKey, &mut F)) {
+    /// Visits every flow with the time of its last packet, e.g. to flush
+    /// counters of long-lived flows.
+    pub fn for_each_mut(&mut self, mut f: impl FnMut(&FlowKey, u64, &mut F)) {
         for s in self.slots.iter_mut().flatten() {
-            f(&s.key, &mut s.value);
+            f(&s.key, s.last_ns, &mut s.value);
         }
     }
 }
@@ -323,7 +356,7 @@ mod tests {
         let mut t: FlowTable<u32> = FlowTable::new(3, Timeouts::default());
         let mut ended = Vec::new();
         {
-            let mut sink = |k: FlowKey, v: u32, r: EndReason| ended.push((k.lo.1, v, r));
+            let mut sink = |e: Ended<u32>| ended.push((e.key.lo.1, e.value, e.reason));
             const S: u64 = 1_000_000_000;
             for (n, ts) in [(1, 10 * S), (2, 20 * S), (3, 30 * S)] {
                 t.get_or_insert(key(n), ts, || (u32::from(n), TimeoutClass::Udp), &mut sink);
@@ -334,7 +367,7 @@ mod tests {
         }
         assert_eq!(ended, vec![(2, 2, EndReason::TableFull)]);
         assert_eq!(t.len(), 3);
-        t.drain(&mut |k, v, r| ended.push((k.lo.1, v, r)));
+        t.drain(&mut |e| ended.push((e.key.lo.1, e.value, e.reason)));
         assert_eq!(ended.len(), 4);
         assert_eq!(ended[1], (3, 3, EndReason::Shutdown));
         assert_eq!(ended[2], (1, 101, EndReason::Shutdown));
@@ -345,7 +378,7 @@ mod tests {
         const S: u64 = 1_000_000_000;
         let mut t: FlowTable<u8> = FlowTable::new(100, Timeouts::default());
         let mut ended = Vec::new();
-        let mut sink = |k: FlowKey, _v: u8, r: EndReason| ended.push((k.lo.1, r));
+        let mut sink = |e: Ended<u8>| ended.push((e.key.lo.1, e.reason));
         t.get_or_insert(key(1), 0, || (0, TimeoutClass::TcpClosed), &mut sink);
         let (second, _, _) = t.get_or_insert(key(2), 0, || (0, TimeoutClass::TcpEstablished), &mut sink);
         t.expire(11 * S, &mut sink);
@@ -364,7 +397,7 @@ mod tests {
         const S: u64 = 1_000_000_000;
         let mut t: FlowTable<()> = FlowTable::new(2, Timeouts::default());
         let ended = std::cell::RefCell::new(Vec::new());
-        let mut sink = |k: FlowKey, _v: (), r: EndReason| ended.borrow_mut().push((k.lo.1, r));
+        let mut sink = |e: Ended<()>| ended.borrow_mut().push((e.key.lo.1, e.reason));
         t.get_or_insert(key(1), 0, || ((), TimeoutClass::Udp), &mut sink);
         t.get_or_insert(key(2), S / 2, || ((), TimeoutClass::Udp), &mut sink);
         // Within the interval flow 1 is not moved: it is still the stalest.
@@ -384,7 +417,7 @@ mod tests {
         for n in 0..50_000u32 {
             let mut k = key(0);
             k.lo.0 = IpAddr::from(std::net::Ipv4Addr::from(n));
-            t.get_or_insert(k, u64::from(n), || ((), TimeoutClass::TcpOpening), &mut |_, (), _| evicted += 1);
+            t.get_or_insert(k, u64::from(n), || ((), TimeoutClass::TcpOpening), &mut |_| evicted += 1);
         }
         assert_eq!(t.len(), 1000);
         assert_eq!(evicted, 49_000);
