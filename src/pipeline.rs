@@ -9,38 +9,34 @@
 //! the end) and merges it where it likes: the replay's main thread, the
 //! live sensor's collector.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use hashbrown::HashMap;
 
-use crate::aggregate::{
-    Aggregator, HostServiceKey, HostTraffic, IN, NO_EVIDENCE, NO_VENDOR, OUT, PacketStats, Traffic, TrafficKey,
-    VendorKey, WorkerGauges,
-};
-use crate::classify::attribution::{Applied, Attribution, FlowAddrs};
-use crate::classify::calls::{self, CallTable};
+use crate::aggregate::{Aggregator, PacketStats, VendorKey, WorkerGauges};
+use crate::classify::attribution::Applied;
+use crate::classify::calls::CallTable;
 use crate::classify::dns_cache::DnsCache;
-use crate::classify::encrypted_dns::EncryptedDns;
 pub use crate::classify::rules::Rules;
 use crate::classify::signatures::VendorId;
-use crate::classify::verdict::Evidence;
 use crate::decode::fragment::Defragmenter;
-use crate::decode::{self, Decoded, Encap, EncapKind, IPPROTO_TCP, IPPROTO_UDP, Packet, SynInfo, Vlans, tcp};
-use crate::export::community_id::{self, Transport};
+use crate::decode::{self, Decoded, IPPROTO_TCP, Packet, SynInfo, tcp};
 use crate::export::flowlog::FlowRecord;
-use crate::flow::{
-    self, EndReason, Ended, Endpoint, FROM_CLIENT, FlowKey, FlowTable, TO_CLIENT, TcpProgress, TimeoutClass, Timeouts,
-};
-use crate::hosts::{DeviceTraffic, HostKey, HostTable, evidence};
-use crate::inspect::registry::is_dns_flow;
-use crate::inspect::{
-    Direction, Finding, FlowContext, FlowFinding, HostFact, InspectBudget, Inspection, Segment, Side,
-};
-use crate::segment::{Placement, TunnelId, TunnelKind};
+use crate::flow::{EndReason, Ended, FROM_CLIENT, FlowKey, FlowTable, TO_CLIENT, Timeouts};
+use crate::hosts::{HostKey, HostTable, evidence};
+use crate::inspect::{Direction, Finding, FlowFinding, HostFact, InspectBudget, Segment, Side};
 use crate::source::Frame;
 
-/// Default bound on tracked flows: about 400 bytes each, 100 MB in all (plus
+mod record;
+mod state;
+
+use record::flow_record;
+pub use record::proto_name;
+use state::{FlowState, count_flow, new_flow};
+
+/// Default bound on tracked flows: about 550 bytes each (a 192-byte table
+/// slot, the flow's boxed details, its index entry), 150 MB in all (plus
 /// the shared reassembly budget, [`InspectBudget::DEFAULT_BYTES`]); suits a
 /// small sensor, and `--max-flows` changes it.
 pub const DEFAULT_MAX_FLOWS: usize = 262_144;
@@ -99,69 +95,6 @@ struct WorkerOutputs {
     /// Capture interface names by frame interface index, for the records'
     /// `interface_name`.
     interface_names: Arc<[Arc<str>]>,
-}
-
-/// The state of one flow: what every packet touches, inline in the flow
-/// table's slot (its second cache line, after the key and recency), and
-/// what a flow needs only now and then, behind a box.
-///
-/// `repr(C)` keeps that order: the counters, TCP progress and whether the
-/// flow is still inspected fill the slot's second line; the inspection
-/// (read while it lasts) and the box follow.
-#[repr(C)]
-pub struct FlowState {
-    /// Indexed by [`FROM_CLIENT`] / [`TO_CLIENT`].
-    packets: [u64; 2],
-    bytes: [u64; 2],
-    tcp: TcpProgress,
-    /// Whether the client is the key's lower endpoint: a packet's direction
-    /// without comparing addresses.
-    client_is_lo: bool,
-    /// `!inspection.is_done()`, beside the counters so that a packet of a
-    /// flow no longer inspected reads nothing else.
-    inspecting: bool,
-    inspection: Inspection,
-    info: Box<FlowInfo>,
-}
-
-/// What a flow keeps besides its hot counters: endpoints, placement,
-/// attribution, and what the counters were at the last flush.
-struct FlowInfo {
-    client: Endpoint,
-    server: Endpoint,
-    protocol: u8,
-    vlans: Vlans,
-    encap: Encap,
-    interface: u32,
-    first_ns: u64,
-    /// What earlier flushes already counted, so a flow is never counted twice.
-    flushed_packets: [u64; 2],
-    flushed_bytes: [u64; 2],
-    counted: bool,
-    placement: Placement,
-    attribution: Attribution,
-    /// QUIC packets the inspection could not decrypt.
-    quic_skipped: u64,
-    /// ICMP(v6): the first packet's type and code, and whether the client
-    /// sent it (the Community ID hashes them in place of ports).
-    icmp_first: Option<(u8, u8, bool)>,
-    /// The segment host's MAC, when the flow's first frame showed it.
-    host_mac: Option<[u8; 6]>,
-}
-
-impl FlowInfo {
-    fn addrs(&self) -> FlowAddrs {
-        FlowAddrs {
-            client: self.client.addr,
-            server: self.server.addr,
-            server_port: self.server.port,
-            protocol: self.protocol,
-        }
-    }
-
-    fn context(&self) -> FlowContext {
-        FlowContext { protocol: self.protocol, client_port: self.client.port, server_port: self.server.port }
-    }
 }
 
 /// One worker's pipeline.
@@ -570,157 +503,8 @@ fn is_local(addr: IpAddr) -> bool {
     }
 }
 
-#[allow(clippy::too_many_arguments, reason = "one flow's first packet and the worker state it is read against")]
-fn new_flow(
-    rules: &Rules,
-    dns: &DnsCache,
-    calls: &CallTable,
-    p: &Packet<'_>,
-    forward: bool,
-    ts: u64,
-    interface: u32,
-    interface_name: Option<&str>,
-) -> (FlowState, TimeoutClass) {
-    let sender_is_client = flow::sender_is_client(p);
-    let (client, server) = if sender_is_client {
-        (Endpoint { addr: p.src, port: p.src_port }, Endpoint { addr: p.dst, port: p.dst_port })
-    } else {
-        (Endpoint { addr: p.dst, port: p.dst_port }, Endpoint { addr: p.src, port: p.src_port })
-    };
-    let tunnel = match (p.encap.kind, p.encap.id) {
-        (EncapKind::Vxlan | EncapKind::Geneve, Some(id)) => Some(TunnelId { kind: TunnelKind::Vni, id }),
-        (EncapKind::ErspanII | EncapKind::ErspanIII, Some(id)) => {
-            Some(TunnelId { kind: TunnelKind::ErspanSession, id })
-        }
-        _ => None,
-    };
-    let placement = rules.config.segments.place(client.addr, server.addr, &p.vlans, tunnel, interface_name);
-    // The segment host sent this first frame if it is the side that did.
-    let host_sent = sender_is_client == placement.host_is_client;
-    let host_mac = p.macs.map(|m| if host_sent { m.src } else { m.dst });
-    let ctx = FlowContext { protocol: p.protocol, client_port: client.port, server_port: server.port };
-    let addrs = FlowAddrs { client: client.addr, server: server.addr, server_port: server.port, protocol: p.protocol };
-    let transport = p.protocol == IPPROTO_UDP || p.protocol == IPPROTO_TCP;
-    let lookup = transport && is_dns_flow(&ctx);
-    // A call's media (or its checks) to an address its STUN named.
-    let call = (p.protocol == IPPROTO_UDP && calls::is_call_payload(p.payload))
-        .then(|| {
-            let (client, server) =
-                (SocketAddr::new(client.addr, client.port), SocketAddr::new(server.addr, server.port));
-            calls.lookup(server, ts).or_else(|| calls.lookup(client, ts))
-        })
-        .flatten();
-    let inspection = Inspection::new(p.protocol);
-    let info = FlowInfo {
-        client,
-        server,
-        protocol: p.protocol,
-        vlans: p.vlans,
-        encap: p.encap,
-        interface,
-        first_ns: ts,
-        flushed_packets: [0; 2],
-        flushed_bytes: [0; 2],
-        counted: false,
-        placement,
-        attribution: Attribution::for_new_flow(rules, dns, &addrs, lookup, call, ts),
-        quic_skipped: 0,
-        icmp_first: match (p.protocol, p.payload) {
-            (decode::IPPROTO_ICMP | decode::IPPROTO_ICMPV6, [kind, code, ..]) => Some((*kind, *code, sender_is_client)),
-            _ => None,
-        },
-        host_mac,
-    };
-    let f = FlowState {
-        packets: [0; 2],
-        bytes: [0; 2],
-        tcp: TcpProgress::default(),
-        client_is_lo: forward == sender_is_client,
-        inspecting: !inspection.is_done(),
-        inspection,
-        info: Box::new(info),
-    };
-    let class = match p.protocol {
-        IPPROTO_TCP => TimeoutClass::TcpOpening,
-        IPPROTO_UDP => TimeoutClass::Udp,
-        _ => TimeoutClass::Other,
-    };
-    (f, class)
-}
-
 fn vendor_key(agg: &mut Aggregator, rules: &Rules, segment: &str, vendor: VendorId) -> VendorKey {
     VendorKey { segment: agg.label(segment), vendor: agg.label(&rules.signatures.vendor(vendor).id) }
-}
-
-/// Adds what the flow did since its last flush to the counters; false when
-/// it did nothing since.
-fn count_flow(
-    rules: &Rules,
-    dns: &DnsCache,
-    agg: &mut Aggregator,
-    hosts: &mut HostTable,
-    f: &mut FlowState,
-    last_ns: u64,
-) -> bool {
-    let (out, inn) = if f.info.placement.host_is_client { (FROM_CLIENT, TO_CLIENT) } else { (TO_CLIENT, FROM_CLIENT) };
-    let mut delta = Traffic { flows: u64::from(!f.info.counted), ..Traffic::default() };
-    for (dir, idx) in [(OUT, out), (IN, inn)] {
-        delta.packets[dir] = f.packets[idx] - f.info.flushed_packets[idx];
-        delta.bytes[dir] = f.bytes[idx] - f.info.flushed_bytes[idx];
-    }
-    if delta == Traffic::default() {
-        return false;
-    }
-    if !f.info.counted && f.info.attribution.takes_late_answer() {
-        // Another worker may have read the answer after this one read
-        // the flow's first packet.
-        let addrs = f.info.addrs();
-        f.info.attribution.take_late_answer(rules, dns, &addrs, f.info.first_ns);
-    }
-    f.info.flushed_packets = f.packets;
-    f.info.flushed_bytes = f.bytes;
-    f.info.counted = true;
-    let segment = agg.label(&f.info.placement.segment);
-    let (vendor, service) = match f.info.attribution.verdict.entry {
-        Some(entry) => {
-            let e = rules.signatures.entry(entry);
-            (agg.label(&rules.signatures.vendor(e.vendor).id), agg.label(rules.signatures.service_name(e.service)))
-        }
-        None => (agg.label(NO_VENDOR), agg.label(NO_VENDOR)),
-    };
-    let verdict = &f.info.attribution.verdict;
-    let host = if f.info.placement.host_is_client { f.info.client.addr } else { f.info.server.addr };
-    if verdict.entry.is_some() {
-        let key = VendorKey { segment: segment.clone(), vendor: vendor.clone() };
-        agg.add_host(key.clone(), host, last_ns);
-        agg.saw_vendor(key, last_ns);
-        let banned = verdict.entry.is_some_and(|e| rules.is_banned(rules.signatures.entry(e).vendor));
-        let key =
-            HostServiceKey { segment: segment.clone(), host, vendor: vendor.clone(), service: service.clone(), banned };
-        let traffic = HostTraffic {
-            flows: delta.flows,
-            packets: delta.packets[OUT] + delta.packets[IN],
-            bytes: delta.bytes[OUT] + delta.bytes[IN],
-            first_ns: f.info.first_ns,
-            last_ns: last_ns,
-        };
-        agg.add_host_traffic(key, traffic);
-    }
-    // An address-less DHCP exchange is nobody's traffic yet.
-    if !host.is_unspecified() {
-        let traffic = DeviceTraffic { flows: delta.flows, bytes: delta.bytes[OUT] + delta.bytes[IN] };
-        let key = HostKey::new(f.info.host_mac, host, &segment);
-        hosts.add_traffic(rules, key, host, (vendor.clone(), service.clone()), traffic, last_ns);
-    }
-    if delta.flows == 1 {
-        let evidence = verdict.entry.and(verdict.evidence).map_or(NO_EVIDENCE, Evidence::as_str);
-        agg.add_evidence(segment.clone(), evidence);
-        if f.info.attribution.ech {
-            *agg.ech_flows.entry(segment.clone()).or_default() += 1;
-        }
-    }
-    agg.add_traffic(TrafficKey { segment, vendor, service }, delta);
-    true
 }
 
 fn finish_flow(rules: &Rules, dns: &DnsCache, out: &mut WorkerOutputs, ended: Ended<FlowState>) {
@@ -746,95 +530,6 @@ fn finish_flow(rules: &Rules, dns: &DnsCache, out: &mut WorkerOutputs, ended: En
     };
     if keep {
         out.records.push(flow_record(rules, &out.interface_names, &f, last_ns, reason));
-    }
-}
-
-fn flow_record(
-    rules: &Rules,
-    interface_names: &[Arc<str>],
-    f: &FlowState,
-    last_ns: u64,
-    reason: EndReason,
-) -> FlowRecord {
-    let sigs = &rules.signatures;
-    let a = &f.info.attribution;
-    let entry = a.verdict.entry.map(|e| sigs.entry(e));
-    FlowRecord {
-        proto: proto_name(f.info.protocol),
-        protocol_number: f.info.protocol,
-        client: f.info.client.addr,
-        client_port: f.info.client.port,
-        server: f.info.server.addr,
-        server_port: f.info.server.port,
-        vlan: f.info.vlans.innermost(),
-        vlans: f.info.vlans.as_slice().into(),
-        encap: f.info.encap.kind.as_str(),
-        encap_id: f.info.encap.id,
-        interface: f.info.interface,
-        interface_name: interface_names.get(f.info.interface as usize).cloned(),
-        community_id: community_id(f).map(String::into_boxed_str),
-        segment: f.info.placement.segment.clone(),
-        vendor: entry.map(|e| sigs.vendor(e.vendor).id.clone()),
-        service: entry.map(|e| sigs.service_name(e.service).into()),
-        banned: entry.is_some_and(|e| rules.is_banned(e.vendor)),
-        evidence: a.verdict.evidence.map(Evidence::as_str),
-        name: a.verdict.name.clone(),
-        server_name: a.server_name.as_ref().map(|(n, _)| n.clone()),
-        query_vendor: a.query.as_ref().map(|(e, _)| sigs.vendor(sigs.entry(*e).vendor).id.clone()),
-        query_name: a.query.as_ref().map(|(_, n)| n.clone()),
-        alpn: a.alpn.clone(),
-        user_agent: a.user_agent.clone(),
-        stun_software: a.stun_software.clone(),
-        signature: entry.map(|e| (e.file.clone(), e.line)),
-        ech: a.ech,
-        ech_config: a.ech_config,
-        encrypted_dns: a.encrypted_dns.map(EncryptedDns::as_str),
-        packets: f.packets[FROM_CLIENT] + f.packets[TO_CLIENT],
-        bytes: f.bytes[FROM_CLIENT] + f.bytes[TO_CLIENT],
-        packets_from_client: f.packets[FROM_CLIENT],
-        packets_to_client: f.packets[TO_CLIENT],
-        bytes_from_client: f.bytes[FROM_CLIENT],
-        bytes_to_client: f.bytes[TO_CLIENT],
-        first_seen_ns: f.info.first_ns,
-        last_seen_ns: last_ns,
-        end_reason: reason.as_str(),
-    }
-}
-
-/// The flow's Community ID, from its first packet for ICMP (whose type and
-/// code stand in for ports). SCTP's ports are not decoded: no ID.
-fn community_id(f: &FlowState) -> Option<String> {
-    let (client, server) = (f.info.client.addr, f.info.server.addr);
-    let seed = 0;
-    match f.info.protocol {
-        IPPROTO_TCP | IPPROTO_UDP => community_id::community_id_v1(
-            seed,
-            client,
-            server,
-            f.info.protocol,
-            Transport::Ports(f.info.client.port, f.info.server.port),
-        ),
-        decode::IPPROTO_ICMP | decode::IPPROTO_ICMPV6 => {
-            let (kind, code, from_client) = f.info.icmp_first?;
-            let (src, dst) = if from_client { (client, server) } else { (server, client) };
-            community_id::community_id_v1(seed, src, dst, f.info.protocol, Transport::Icmp { kind, code })
-        }
-        community_id::IPPROTO_SCTP => None,
-        _ => community_id::community_id_v1(seed, client, server, f.info.protocol, Transport::None),
-    }
-}
-
-/// The flow record's name of an IP protocol number (`tcp`, `udp`, ...;
-/// `other` for those without one).
-pub fn proto_name(protocol: u8) -> &'static str {
-    match protocol {
-        decode::IPPROTO_TCP => "tcp",
-        decode::IPPROTO_UDP => "udp",
-        decode::IPPROTO_ICMP => "icmp",
-        decode::IPPROTO_ICMPV6 => "icmp6",
-        47 => "gre",
-        50 => "esp",
-        _ => "other",
     }
 }
 

@@ -105,10 +105,13 @@ impl EndReason {
 /// A flow that left the table.
 #[derive(Debug)]
 pub struct Ended<F> {
+    /// Its key.
     pub key: FlowKey,
+    /// What the table held for it.
     pub value: F,
     /// Capture time of its last packet.
     pub last_ns: u64,
+    /// Why it left.
     pub reason: EndReason,
 }
 
@@ -255,9 +258,8 @@ impl<F> FlowTable<F> {
             }
         };
         let (slots, hasher) = (&self.slots, &self.hasher);
-        self.index.insert_unique(hash, i, |&j| {
-            hasher.hash_one(&slots[j as usize].as_ref().expect("indexed slots are occupied").key)
-        });
+        // Growing the index rehashes its slots' keys (indexed slots are occupied).
+        self.index.insert_unique(hash, i, |&j| slots[j as usize].as_ref().map_or(0, |s| hasher.hash_one(s.key)));
         self.push_front(i);
         (SlotId(i), &mut self.slot_mut(i).value, true)
     }
