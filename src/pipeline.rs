@@ -304,7 +304,7 @@ impl Pipeline {
                 hosts: &mut self.out.hosts,
             };
             inspect_payload(&mut env, flow, p, dir, ts);
-            flow.inspecting = !flow.inspection.is_done();
+            flow.inspecting = !flow.info.inspection.is_done();
         }
         if let Some(class) = class {
             self.flows.set_class(slot, class);
@@ -338,7 +338,7 @@ impl Pipeline {
             let answers_in = f.info.counted
                 || !f.info.attribution.takes_late_answer()
                 || now_ns.saturating_sub(f.info.first_ns) >= LATE_ANSWER_NS;
-            if f.inspection.is_settled()
+            if f.info.inspection.is_settled()
                 && answers_in
                 && count_flow(rules, dns, &mut out.counts, &mut out.hosts, f, last_ns)
                 && active
@@ -476,9 +476,9 @@ fn inspect_payload(env: &mut InspectEnv<'_>, flow: &mut FlowState, p: &Packet<'_
         let syn = p.tcp_flags & tcp::SYN != 0;
         let seq = if syn { p.tcp_seq.wrapping_add(1) } else { p.tcp_seq };
         let segment = Segment { dir: direction, seq, payload: p.payload, stream_start: flow.tcp.stream_start(dir) };
-        flow.inspection.on_segment(&ctx, segment, env.budget, &mut report);
+        flow.info.inspection.on_segment(&ctx, segment, env.budget, &mut report);
     } else {
-        flow.inspection.on_datagram(&ctx, direction, p.payload, env.budget, &mut report);
+        flow.info.inspection.on_datagram(&ctx, direction, p.payload, env.budget, &mut report);
     }
 }
 
@@ -510,7 +510,7 @@ fn vendor_key(agg: &mut Aggregator, rules: &Rules, segment: &str, vendor: Vendor
 fn finish_flow(rules: &Rules, dns: &DnsCache, out: &mut WorkerOutputs, ended: Ended<FlowState>) {
     let Ended { value: mut f, last_ns, reason, .. } = ended;
     let skipped = &mut f.info.quic_skipped;
-    f.inspection.finish(&mut |finding| {
+    f.info.inspection.finish(&mut |finding| {
         if let Finding::Flow(FlowFinding::QuicPacketsSkipped(n)) = finding {
             *skipped = n;
         }
@@ -518,8 +518,8 @@ fn finish_flow(rules: &Rules, dns: &DnsCache, out: &mut WorkerOutputs, ended: En
     let agg = &mut out.counts;
     count_flow(rules, dns, agg, &mut out.hosts, &mut f, last_ns);
     agg.packet_stats.quic_skipped += f.info.quic_skipped;
-    agg.packet_stats.inspect_refused += u64::from(f.inspection.refused());
-    agg.packet_stats.inspect_stream_overflows += u64::from(f.inspection.overflowed());
+    agg.packet_stats.inspect_refused += u64::from(f.info.inspection.refused());
+    agg.packet_stats.inspect_stream_overflows += u64::from(f.info.inspection.overflowed());
     if matches!(reason, EndReason::IdleTimeout | EndReason::TableFull) {
         agg.add_eviction(reason.as_str());
     }
