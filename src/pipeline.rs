@@ -35,8 +35,8 @@ use record::flow_record;
 pub use record::proto_name;
 use state::{FlowState, count_flow, new_flow};
 
-/// Default bound on tracked flows: about 550 bytes each (a 192-byte table
-/// slot, the flow's boxed details, its index entry), 150 MB in all (plus
+/// Default bound on tracked flows: about 500 bytes each (a 128-byte table
+/// slot, the flow's boxed details, its index entry), 130 MB in all (plus
 /// the shared reassembly budget, [`InspectBudget::DEFAULT_BYTES`]); suits a
 /// small sensor, and `--max-flows` changes it.
 pub const DEFAULT_MAX_FLOWS: usize = 262_144;
