@@ -207,9 +207,9 @@ impl<F> FlowTable<F> {
             self.slot_mut(prev).next = next;
         }
         if next == NIL {
-            self.tails[class] = prev
+            self.tails[class] = prev;
         } else {
-            self.slot_mut(next).prev = prev
+            self.slot_mut(next).prev = prev;
         }
         if self.behind[class] == i {
             self.behind[class] = if next == NIL { prev } else { next };
