@@ -10,38 +10,34 @@
 //! flush, or at the end) and merges it where it likes: the replay's main
 //! thread, the live sensor's collector.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use hashbrown::HashMap;
 
-use crate::aggregate::{
-    Aggregator, HostServiceKey, HostTraffic, IN, NO_EVIDENCE, NO_VENDOR, OUT, PacketStats, Traffic, TrafficKey,
-    VendorKey, WorkerGauges,
-};
-use crate::classify::attribution::{Applied, Attribution, FlowAddrs};
-use crate::classify::calls::{self, CallTable};
+use crate::aggregate::{Aggregator, PacketStats, VendorKey, WorkerGauges};
+use crate::classify::attribution::Applied;
+use crate::classify::calls::CallTable;
 use crate::classify::dns_cache::DnsCache;
-use crate::classify::encrypted_dns::EncryptedDns;
 pub use crate::classify::rules::Rules;
 use crate::classify::signatures::VendorId;
-use crate::classify::verdict::Evidence;
 use crate::decode::fragment::Defragmenter;
-use crate::decode::{self, Decoded, Encap, EncapKind, IPPROTO_TCP, IPPROTO_UDP, Packet, SynInfo, Vlans, tcp};
-use crate::export::community_id::{self, Transport};
+use crate::decode::{self, Decoded, IPPROTO_TCP, Packet, SynInfo, tcp};
 use crate::export::flowlog::FlowRecord;
-use crate::flow::{
-    self, EndReason, Endpoint, FROM_CLIENT, FlowKey, FlowTable, TO_CLIENT, TcpProgress, TimeoutClass, Timeouts,
-};
-use crate::hosts::{DeviceTraffic, HostKey, HostTable, evidence};
-use crate::inspect::registry::is_dns_flow;
-use crate::inspect::{
-    Direction, Finding, FlowContext, FlowFinding, HostFact, InspectBudget, Inspection, Segment, Side,
-};
-use crate::segment::{Placement, TunnelId, TunnelKind};
+use crate::flow::{EndReason, Ended, FROM_CLIENT, FlowKey, FlowTable, TO_CLIENT, Timeouts};
+use crate::hosts::{HostKey, HostTable, evidence};
+use crate::inspect::{Direction, Finding, FlowFinding, HostFact, InspectBudget, Segment, Side};
 use crate::source::Frame;
 
-/// Default bound on tracked flows: about 400 bytes each, 100 MB in all (plus
+mod record;
+mod state;
+
+use record::flow_record;
+pub use record::proto_name;
+use state::{FlowState, count_flow, new_flow};
+
+/// Default bound on tracked flows: about 500 bytes each (a 128-byte table
+/// slot, the flow's boxed details, its index entry), 130 MB in all (plus
 /// the shared reassembly budget, [`InspectBudget::DEFAULT_BYTES`]); suits a
 /// small sensor, and `--max-flows` changes it.
 pub const DEFAULT_MAX_FLOWS: usize = 262_144;
@@ -100,59 +96,6 @@ struct WorkerOutputs {
     /// Capture interface names by frame interface index, for the records'
     /// `interface_name`.
     interface_names: Arc<[Arc<str>]>,
-}
-
-/// The state of one flow.
-///
-/// `repr(C)` keeps the fields every packet touches (direction, counters,
-/// TCP state, whether inspection is done) together at the front, in the
-/// first cache lines of the flow's slot; the rest is read once per flow.
-#[repr(C)]
-pub struct FlowState {
-    /// Indexed by [`FROM_CLIENT`] / [`TO_CLIENT`].
-    packets: [u64; 2],
-    bytes: [u64; 2],
-    last_ns: u64,
-    /// Whether the client is the key's lower endpoint: a packet's direction
-    /// without comparing addresses.
-    client_is_lo: bool,
-    tcp: TcpProgress,
-    inspection: Inspection,
-    client: Endpoint,
-    server: Endpoint,
-    protocol: u8,
-    vlans: Vlans,
-    encap: Encap,
-    interface: u32,
-    first_ns: u64,
-    /// What earlier flushes already counted, so a flow is never counted twice.
-    flushed_packets: [u64; 2],
-    flushed_bytes: [u64; 2],
-    counted: bool,
-    placement: Placement,
-    attribution: Attribution,
-    /// QUIC packets the inspection could not decrypt.
-    quic_skipped: u64,
-    /// ICMP(v6): the first packet's type and code, and whether the client
-    /// sent it (the Community ID hashes them in place of ports).
-    icmp_first: Option<(u8, u8, bool)>,
-    /// The segment host's MAC, when the flow's first frame showed it.
-    host_mac: Option<[u8; 6]>,
-}
-
-impl FlowState {
-    fn addrs(&self) -> FlowAddrs {
-        FlowAddrs {
-            client: self.client.addr,
-            server: self.server.addr,
-            server_port: self.server.port,
-            protocol: self.protocol,
-        }
-    }
-
-    fn context(&self) -> FlowContext {
-        FlowContext { protocol: self.protocol, client_port: self.client.port, server_port: self.server.port }
-    }
 }
 
 /// One worker's pipeline.
@@ -267,9 +210,9 @@ impl Pipeline {
         self.flush_dns_queries();
         self.rules = rules;
         let rules = self.rules.clone();
-        self.flows.for_each_mut(|_, f| {
-            let addrs = f.addrs();
-            f.attribution.reclassify(&rules, &addrs);
+        self.flows.for_each_mut(|_, _, f| {
+            let addrs = f.info.addrs();
+            f.info.attribution.reclassify(&rules, &addrs);
         });
     }
 
@@ -333,7 +276,7 @@ impl Pipeline {
     pub fn expire(&mut self, now_ns: u64) {
         self.now_ns = self.now_ns.max(now_ns);
         let (out, rules, dns) = (&mut self.out, &self.rules, &*self.dns);
-        self.flows.expire(self.now_ns, &mut |k, f, r| finish_flow(rules, dns, out, k, f, r));
+        self.flows.expire(self.now_ns, &mut |ended| finish_flow(rules, dns, out, ended));
         self.defrag.expire(self.now_ns);
     }
 
@@ -343,8 +286,8 @@ impl Pipeline {
             // A client reusing its port for a new connection: that is a new
             // flow, whose hello must be read and which counts once more.
             if self.flows.get_mut(&key).is_some_and(|f| f.tcp.restarts_with(p.tcp_seq)) {
-                if let Some(old) = self.flows.remove_key(&key) {
-                    finish_flow(&self.rules, &self.dns, &mut self.out, key, old, EndReason::Restarted);
+                if let Some(old) = self.flows.restart(&key) {
+                    finish_flow(&self.rules, &self.dns, &mut self.out, old);
                 }
             }
         }
@@ -360,19 +303,18 @@ impl Pipeline {
                 let interface_name = interface_names.get(interface as usize).map(|n| &**n);
                 new_flow(rules, dns, calls, p, forward, ts, interface, interface_name)
             },
-            &mut |k, f, r| finish_flow(rules, dns, out, k, f, r),
+            &mut |ended| finish_flow(rules, dns, out, ended),
         );
         let from_client = forward == flow.client_is_lo;
         let dir = if from_client { FROM_CLIENT } else { TO_CLIENT };
         flow.packets[dir] += frames;
         flow.bytes[dir] += u64::from(wire_len);
-        flow.last_ns = flow.last_ns.max(ts);
         let class = (p.protocol == IPPROTO_TCP).then(|| flow.tcp.update(p.tcp_flags, p.tcp_seq, dir));
         if let Some(syn) = &p.syn {
             learn_syn(&self.rules, &mut self.out.hosts, flow, p, syn, ts);
         }
 
-        if !flow.inspection.is_done() && !p.payload.is_empty() {
+        if flow.inspecting && !p.payload.is_empty() {
             let mut env = InspectEnv {
                 rules: &self.rules,
                 dns: &self.dns,
@@ -382,6 +324,7 @@ impl Pipeline {
                 hosts: &mut self.out.hosts,
             };
             inspect_payload(&mut env, flow, p, dir, ts);
+            flow.inspecting = !flow.info.inspection.is_done();
         }
         if let Some(class) = class {
             self.flows.set_class(slot, class);
@@ -393,7 +336,7 @@ impl Pipeline {
     pub fn tick(&mut self, now_ns: u64) {
         self.now_ns = self.now_ns.max(now_ns);
         let (out, rules, dns) = (&mut self.out, &self.rules, &*self.dns);
-        self.flows.expire(self.now_ns, &mut |k, f, r| finish_flow(rules, dns, out, k, f, r));
+        self.flows.expire(self.now_ns, &mut |ended| finish_flow(rules, dns, out, ended));
     }
 
     /// Flows tracked by this worker.
@@ -408,19 +351,20 @@ impl Pipeline {
         let (out, rules, dns) = (&mut self.out, &self.rules, &*self.dns);
         let active = out.keep == FlowRecords::Attributed;
         let now_ns = self.now_ns;
-        self.flows.for_each_mut(|_, f| {
+        self.flows.for_each_mut(|_, last_ns, f| {
             // A flow a late DNS answer could still attribute waits until
             // any answer that came before it has been read, whichever
             // worker reads it.
-            let answers_in =
-                f.counted || !f.attribution.takes_late_answer() || now_ns.saturating_sub(f.first_ns) >= LATE_ANSWER_NS;
-            if f.inspection.is_settled()
+            let answers_in = f.info.counted
+                || !f.info.attribution.takes_late_answer()
+                || now_ns.saturating_sub(f.info.first_ns) >= LATE_ANSWER_NS;
+            if f.info.inspection.is_settled()
                 && answers_in
-                && count_flow(rules, dns, &mut out.counts, &mut out.hosts, f)
+                && count_flow(rules, dns, &mut out.counts, &mut out.hosts, f, last_ns)
                 && active
-                && f.attribution.verdict.entry.is_some()
+                && f.info.attribution.verdict.entry.is_some()
             {
-                let record = flow_record(rules, &out.interface_names, f, EndReason::Shutdown);
+                let record = flow_record(rules, &out.interface_names, f, last_ns, EndReason::Shutdown);
                 out.records.push(FlowRecord { end_reason: "active", ..record });
             }
         });
@@ -484,7 +428,7 @@ impl Pipeline {
     /// Ends every flow (end of input) and flushes all counters.
     pub fn finish(&mut self) {
         let (out, rules, dns) = (&mut self.out, &self.rules, &*self.dns);
-        self.flows.drain(&mut |k, f, r| finish_flow(rules, dns, out, k, f, r));
+        self.flows.drain(&mut |ended| finish_flow(rules, dns, out, ended));
         // Datagrams still missing pieces at the end never will complete.
         self.defrag.expire(u64::MAX);
         self.flush_stats();
@@ -503,15 +447,15 @@ struct InspectEnv<'a> {
 
 /// Feeds one payload to the flow's inspection and weighs what it finds.
 fn inspect_payload(env: &mut InspectEnv<'_>, flow: &mut FlowState, p: &Packet<'_>, dir: usize, ts: u64) {
-    let ctx = flow.context();
-    let addrs = flow.addrs();
+    let ctx = flow.info.context();
+    let addrs = flow.info.addrs();
     let direction = if dir == FROM_CLIENT { Direction::FromClient } else { Direction::ToClient };
-    let attribution = &mut flow.attribution;
-    let quic_skipped = &mut flow.quic_skipped;
-    let segment = &flow.placement.segment;
+    let attribution = &mut flow.info.attribution;
+    let quic_skipped = &mut flow.info.quic_skipped;
+    let segment = &flow.info.placement.segment;
     // A DHCP client without an address yet is known by the one it asks for.
     let mut claimed: Option<(IpAddr, Arc<str>)> = None;
-    let host_side = if flow.placement.host_is_client { Side::Client } else { Side::Server };
+    let host_side = if flow.info.placement.host_is_client { Side::Client } else { Side::Server };
     let mut learn = |rules: &Rules, hosts: &mut HostTable, side: Side, fact: HostFact<'_>| {
         // The frame's MACs are those of the hosts that sent and got it.
         let sender = (side == Side::Client) == (direction == Direction::FromClient);
@@ -552,21 +496,21 @@ fn inspect_payload(env: &mut InspectEnv<'_>, flow: &mut FlowState, p: &Packet<'_
         let syn = p.tcp_flags & tcp::SYN != 0;
         let seq = if syn { p.tcp_seq.wrapping_add(1) } else { p.tcp_seq };
         let segment = Segment { dir: direction, seq, payload: p.payload, stream_start: flow.tcp.stream_start(dir) };
-        flow.inspection.on_segment(&ctx, segment, env.budget, &mut report);
+        flow.info.inspection.on_segment(&ctx, segment, env.budget, &mut report);
     } else {
-        flow.inspection.on_datagram(&ctx, direction, p.payload, env.budget, &mut report);
+        flow.info.inspection.on_datagram(&ctx, direction, p.payload, env.budget, &mut report);
     }
 }
 
 /// A SYN's OS hint, for the host that sent it: the segment host, or a
 /// local peer of it (for an Internet client the frame shows the router).
 fn learn_syn(rules: &Rules, hosts: &mut HostTable, flow: &FlowState, p: &Packet<'_>, syn: &SynInfo, ts: u64) {
-    let sender_is_host = flow.placement.host_is_client == (p.src == flow.client.addr);
+    let sender_is_host = flow.info.placement.host_is_client == (p.src == flow.info.client.addr);
     if !sender_is_host && !is_local(p.src) {
         return;
     }
     if let Some(e) = evidence::of_syn(rules, syn) {
-        let key = HostKey::new(p.macs.map(|m| m.src), p.src, &flow.placement.segment);
+        let key = HostKey::new(p.macs.map(|m| m.src), p.src, &flow.info.placement.segment);
         hosts.add_evidence(rules, key, p.src, e, ts);
     }
 }
@@ -579,260 +523,33 @@ fn is_local(addr: IpAddr) -> bool {
     }
 }
 
-#[allow(clippy::too_many_arguments, reason = "one flow's first packet and the worker state it is read against")]
-fn new_flow(
-    rules: &Rules,
-    dns: &DnsCache,
-    calls: &CallTable,
-    p: &Packet<'_>,
-    forward: bool,
-    ts: u64,
-    interface: u32,
-    interface_name: Option<&str>,
-) -> (FlowState, TimeoutClass) {
-    let sender_is_client = flow::sender_is_client(p);
-    let (client, server) = if sender_is_client {
-        (Endpoint { addr: p.src, port: p.src_port }, Endpoint { addr: p.dst, port: p.dst_port })
-    } else {
-        (Endpoint { addr: p.dst, port: p.dst_port }, Endpoint { addr: p.src, port: p.src_port })
-    };
-    let tunnel = match (p.encap.kind, p.encap.id) {
-        (EncapKind::Vxlan | EncapKind::Geneve, Some(id)) => Some(TunnelId { kind: TunnelKind::Vni, id }),
-        (EncapKind::ErspanII | EncapKind::ErspanIII, Some(id)) => {
-            Some(TunnelId { kind: TunnelKind::ErspanSession, id })
-        }
-        _ => None,
-    };
-    let placement = rules.config.segments.place(client.addr, server.addr, &p.vlans, tunnel, interface_name);
-    // The segment host sent this first frame if it is the side that did.
-    let host_sent = sender_is_client == placement.host_is_client;
-    let host_mac = p.macs.map(|m| if host_sent { m.src } else { m.dst });
-    let ctx = FlowContext { protocol: p.protocol, client_port: client.port, server_port: server.port };
-    let addrs = FlowAddrs { client: client.addr, server: server.addr, server_port: server.port, protocol: p.protocol };
-    let transport = p.protocol == IPPROTO_UDP || p.protocol == IPPROTO_TCP;
-    let lookup = transport && is_dns_flow(&ctx);
-    // A call's media (or its checks) to an address its STUN named.
-    let call = (p.protocol == IPPROTO_UDP && calls::is_call_payload(p.payload))
-        .then(|| {
-            let (client, server) =
-                (SocketAddr::new(client.addr, client.port), SocketAddr::new(server.addr, server.port));
-            calls.lookup(server, rules, ts).or_else(|| calls.lookup(client, rules, ts))
-        })
-        .flatten();
-    let f = FlowState {
-        client_is_lo: forward == sender_is_client,
-        client,
-        server,
-        protocol: p.protocol,
-        vlans: p.vlans,
-        encap: p.encap,
-        interface,
-        first_ns: ts,
-        last_ns: ts,
-        packets: [0; 2],
-        bytes: [0; 2],
-        flushed_packets: [0; 2],
-        flushed_bytes: [0; 2],
-        counted: false,
-        tcp: TcpProgress::default(),
-        placement,
-        attribution: Attribution::for_new_flow(rules, dns, &addrs, lookup, call, ts),
-        inspection: Inspection::new(p.protocol),
-        quic_skipped: 0,
-        icmp_first: match (p.protocol, p.payload) {
-            (decode::IPPROTO_ICMP | decode::IPPROTO_ICMPV6, [kind, code, ..]) => Some((*kind, *code, sender_is_client)),
-            _ => None,
-        },
-        host_mac,
-    };
-    let class = match p.protocol {
-        IPPROTO_TCP => TimeoutClass::TcpOpening,
-        IPPROTO_UDP => TimeoutClass::Udp,
-        _ => TimeoutClass::Other,
-    };
-    (f, class)
-}
-
 fn vendor_key(agg: &mut Aggregator, rules: &Rules, segment: &str, vendor: VendorId) -> VendorKey {
     VendorKey { segment: agg.label(segment), vendor: agg.label(&rules.signatures.vendor(vendor).id) }
 }
 
-/// Adds what the flow did since its last flush to the counters; false when
-/// it did nothing since.
-fn count_flow(rules: &Rules, dns: &DnsCache, agg: &mut Aggregator, hosts: &mut HostTable, f: &mut FlowState) -> bool {
-    let (out, inn) = if f.placement.host_is_client { (FROM_CLIENT, TO_CLIENT) } else { (TO_CLIENT, FROM_CLIENT) };
-    let mut delta = Traffic { flows: u64::from(!f.counted), ..Traffic::default() };
-    for (dir, idx) in [(OUT, out), (IN, inn)] {
-        delta.packets[dir] = f.packets[idx] - f.flushed_packets[idx];
-        delta.bytes[dir] = f.bytes[idx] - f.flushed_bytes[idx];
-    }
-    if delta == Traffic::default() {
-        return false;
-    }
-    if !f.counted && f.attribution.takes_late_answer() {
-        // Another worker may have read the answer after this one read
-        // the flow's first packet.
-        let addrs = f.addrs();
-        f.attribution.take_late_answer(rules, dns, &addrs, f.first_ns);
-    }
-    f.flushed_packets = f.packets;
-    f.flushed_bytes = f.bytes;
-    f.counted = true;
-    let segment = agg.label(&f.placement.segment);
-    let (vendor, service) = match f.attribution.verdict.entry {
-        Some(entry) => {
-            let e = rules.signatures.entry(entry);
-            (agg.label(&rules.signatures.vendor(e.vendor).id), agg.label(rules.signatures.service_name(e.service)))
-        }
-        None => (agg.label(NO_VENDOR), agg.label(NO_VENDOR)),
-    };
-    let verdict = &f.attribution.verdict;
-    let host = if f.placement.host_is_client { f.client.addr } else { f.server.addr };
-    if verdict.entry.is_some() {
-        let key = VendorKey { segment: segment.clone(), vendor: vendor.clone() };
-        agg.add_host(key.clone(), host, f.last_ns);
-        agg.saw_vendor(key, f.last_ns);
-        let banned = verdict.entry.is_some_and(|e| rules.is_banned(rules.signatures.entry(e).vendor));
-        let key =
-            HostServiceKey { segment: segment.clone(), host, vendor: vendor.clone(), service: service.clone(), banned };
-        let traffic = HostTraffic {
-            flows: delta.flows,
-            packets: delta.packets[OUT] + delta.packets[IN],
-            bytes: delta.bytes[OUT] + delta.bytes[IN],
-            first_ns: f.first_ns,
-            last_ns: f.last_ns,
-        };
-        agg.add_host_traffic(key, traffic);
-    }
-    // An address-less DHCP exchange is nobody's traffic yet.
-    if !host.is_unspecified() {
-        let traffic = DeviceTraffic { flows: delta.flows, bytes: delta.bytes[OUT] + delta.bytes[IN] };
-        let key = HostKey::new(f.host_mac, host, &segment);
-        hosts.add_traffic(rules, key, host, (vendor.clone(), service.clone()), traffic, f.last_ns);
-    }
-    if delta.flows == 1 {
-        let evidence = verdict.entry.and(verdict.evidence).map_or(NO_EVIDENCE, Evidence::as_str);
-        agg.add_evidence(segment.clone(), evidence);
-        if f.attribution.ech {
-            *agg.ech_flows.entry(segment.clone()).or_default() += 1;
-        }
-    }
-    agg.add_traffic(TrafficKey { segment, vendor, service }, delta);
-    true
-}
-
-fn finish_flow(
-    rules: &Rules,
-    dns: &DnsCache,
-    out: &mut WorkerOutputs,
-    _key: FlowKey,
-    mut f: FlowState,
-    reason: EndReason,
-) {
-    let skipped = &mut f.quic_skipped;
-    f.inspection.finish(&mut |finding| {
+fn finish_flow(rules: &Rules, dns: &DnsCache, out: &mut WorkerOutputs, ended: Ended<FlowState>) {
+    let Ended { value: mut f, last_ns, reason, .. } = ended;
+    let skipped = &mut f.info.quic_skipped;
+    f.info.inspection.finish(&mut |finding| {
         if let Finding::Flow(FlowFinding::QuicPacketsSkipped(n)) = finding {
             *skipped = n;
         }
     });
     let agg = &mut out.counts;
-    count_flow(rules, dns, agg, &mut out.hosts, &mut f);
-    agg.packet_stats.quic_skipped += f.quic_skipped;
-    agg.packet_stats.inspect_refused += u64::from(f.inspection.refused());
-    agg.packet_stats.inspect_stream_overflows += u64::from(f.inspection.overflowed());
+    count_flow(rules, dns, agg, &mut out.hosts, &mut f, last_ns);
+    agg.packet_stats.quic_skipped += f.info.quic_skipped;
+    agg.packet_stats.inspect_refused += u64::from(f.info.inspection.refused());
+    agg.packet_stats.inspect_stream_overflows += u64::from(f.info.inspection.overflowed());
     if matches!(reason, EndReason::IdleTimeout | EndReason::TableFull) {
         agg.add_eviction(reason.as_str());
     }
     let keep = match out.keep {
         FlowRecords::Off => false,
         FlowRecords::All => true,
-        FlowRecords::Attributed => f.attribution.verdict.entry.is_some(),
+        FlowRecords::Attributed => f.info.attribution.verdict.entry.is_some(),
     };
     if keep {
-        out.records.push(flow_record(rules, &out.interface_names, &f, reason));
-    }
-}
-
-fn flow_record(rules: &Rules, interface_names: &[Arc<str>], f: &FlowState, reason: EndReason) -> FlowRecord {
-    let sigs = &rules.signatures;
-    let a = &f.attribution;
-    let entry = a.verdict.entry.map(|e| sigs.entry(e));
-    FlowRecord {
-        proto: proto_name(f.protocol),
-        protocol_number: f.protocol,
-        client: f.client.addr,
-        client_port: f.client.port,
-        server: f.server.addr,
-        server_port: f.server.port,
-        vlan: f.vlans.innermost(),
-        vlans: f.vlans.as_slice().into(),
-        encap: f.encap.kind.as_str(),
-        encap_id: f.encap.id,
-        interface: f.interface,
-        interface_name: interface_names.get(f.interface as usize).cloned(),
-        community_id: community_id(f).map(String::into_boxed_str),
-        segment: f.placement.segment.clone(),
-        vendor: entry.map(|e| sigs.vendor(e.vendor).id.clone()),
-        service: entry.map(|e| sigs.service_name(e.service).into()),
-        banned: entry.is_some_and(|e| rules.is_banned(e.vendor)),
-        evidence: a.verdict.evidence.map(Evidence::as_str),
-        name: a.verdict.name.clone(),
-        server_name: a.server_name.as_ref().map(|(n, _)| n.clone()),
-        query_vendor: a.query.as_ref().map(|(e, _)| sigs.vendor(sigs.entry(*e).vendor).id.clone()),
-        query_name: a.query.as_ref().map(|(_, n)| n.clone()),
-        alpn: a.alpn.clone(),
-        user_agent: a.user_agent.clone(),
-        stun_software: a.stun_software.clone(),
-        signature: entry.map(|e| (e.file.clone(), e.line)),
-        ech: a.ech,
-        ech_config: a.ech_config,
-        encrypted_dns: a.encrypted_dns.map(EncryptedDns::as_str),
-        packets: f.packets[FROM_CLIENT] + f.packets[TO_CLIENT],
-        bytes: f.bytes[FROM_CLIENT] + f.bytes[TO_CLIENT],
-        packets_from_client: f.packets[FROM_CLIENT],
-        packets_to_client: f.packets[TO_CLIENT],
-        bytes_from_client: f.bytes[FROM_CLIENT],
-        bytes_to_client: f.bytes[TO_CLIENT],
-        first_seen_ns: f.first_ns,
-        last_seen_ns: f.last_ns,
-        end_reason: reason.as_str(),
-    }
-}
-
-/// The flow's Community ID, from its first packet for ICMP (whose type and
-/// code stand in for ports). SCTP's ports are not decoded: no ID.
-fn community_id(f: &FlowState) -> Option<String> {
-    let (client, server) = (f.client.addr, f.server.addr);
-    let seed = 0;
-    match f.protocol {
-        IPPROTO_TCP | IPPROTO_UDP => community_id::community_id_v1(
-            seed,
-            client,
-            server,
-            f.protocol,
-            Transport::Ports(f.client.port, f.server.port),
-        ),
-        decode::IPPROTO_ICMP | decode::IPPROTO_ICMPV6 => {
-            let (kind, code, from_client) = f.icmp_first?;
-            let (src, dst) = if from_client { (client, server) } else { (server, client) };
-            community_id::community_id_v1(seed, src, dst, f.protocol, Transport::Icmp { kind, code })
-        }
-        community_id::IPPROTO_SCTP => None,
-        _ => community_id::community_id_v1(seed, client, server, f.protocol, Transport::None),
-    }
-}
-
-/// The flow record's name of an IP protocol number (`tcp`, `udp`, ...;
-/// `other` for those without one).
-pub fn proto_name(protocol: u8) -> &'static str {
-    match protocol {
-        decode::IPPROTO_TCP => "tcp",
-        decode::IPPROTO_UDP => "udp",
-        decode::IPPROTO_ICMP => "icmp",
-        decode::IPPROTO_ICMPV6 => "icmp6",
-        47 => "gre",
-        50 => "esp",
-        _ => "other",
+        out.records.push(flow_record(rules, &out.interface_names, &f, last_ns, reason));
     }
 }
 

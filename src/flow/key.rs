@@ -43,6 +43,7 @@ impl FlowKey {
 /// Hashes the key as four machine words rather than field by field (each
 /// address enum, each port): the flow table hashes every packet's key.
 impl std::hash::Hash for FlowKey {
+    #[inline]
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         fn bits(addr: IpAddr) -> u128 {
             match addr {

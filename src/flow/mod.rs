@@ -4,7 +4,7 @@ mod key;
 pub mod table;
 
 pub use key::FlowKey;
-pub use table::{EndReason, FlowTable, SlotId, TimeoutClass, Timeouts};
+pub use table::{EndReason, Ended, FlowTable, SlotId, TimeoutClass, Timeouts};
 
 use std::net::IpAddr;
 
@@ -74,30 +74,46 @@ pub struct Endpoint {
     pub port: u16,
 }
 
-/// TCP connection progress, enough to pick a timeout class.
+/// TCP connection progress, enough to pick a timeout class: 12 bytes, as
+/// every TCP packet updates it in the flow's hot cache line.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TcpProgress {
-    /// Initial sequence number of the client, when its SYN was seen.
-    pub client_isn: Option<u32>,
-    /// Initial sequence number of the server, when its SYN-ACK was seen.
-    pub server_isn: Option<u32>,
-    pub fin: [bool; 2],
-    pub rst: bool,
-    pub established: bool,
+    client_isn: u32,
+    server_isn: u32,
+    /// [`TcpProgress`]'s `SAW_*` bits.
+    seen: u8,
 }
 
 impl TcpProgress {
+    const SAW_CLIENT_SYN: u8 = 1 << 0;
+    const SAW_SERVER_SYN: u8 = 1 << 1;
+    /// `SAW_FIN << dir`: a FIN in that direction.
+    const SAW_FIN: u8 = 1 << 2;
+    const SAW_RST: u8 = 1 << 4;
+    const ESTABLISHED: u8 = 1 << 5;
+    const BOTH_FINS: u8 = Self::SAW_FIN | Self::SAW_FIN << 1;
+
+    /// Initial sequence number of the client, when its SYN was seen.
+    pub fn client_isn(&self) -> Option<u32> {
+        (self.seen & Self::SAW_CLIENT_SYN != 0).then_some(self.client_isn)
+    }
+
+    /// Initial sequence number of the server, when its SYN-ACK was seen.
+    pub fn server_isn(&self) -> Option<u32> {
+        (self.seen & Self::SAW_SERVER_SYN != 0).then_some(self.server_isn)
+    }
+
     /// Whether a client SYN with sequence number `seq` starts a new
     /// connection on these ports: the old one was closed or reset, or this
     /// SYN is not a retransmission of the one that opened it.
     pub fn restarts_with(&self, seq: u32) -> bool {
-        self.rst || self.fin.iter().any(|&f| f) || self.client_isn.is_some_and(|isn| isn != seq)
+        self.seen & (Self::SAW_RST | Self::BOTH_FINS) != 0 || self.client_isn().is_some_and(|isn| isn != seq)
     }
 
     /// Sequence number of the first stream byte sent in `dir`, when that
     /// direction's SYN was seen.
     pub fn stream_start(&self, dir: usize) -> Option<u32> {
-        let isn = if dir == FROM_CLIENT { self.client_isn } else { self.server_isn };
+        let isn = if dir == FROM_CLIENT { self.client_isn() } else { self.server_isn() };
         isn.map(|isn| isn.wrapping_add(1))
     }
 
@@ -105,22 +121,24 @@ impl TcpProgress {
     pub fn update(&mut self, flags: u8, seq: u32, dir: usize) -> TimeoutClass {
         if flags & tcp::SYN != 0 {
             if dir == FROM_CLIENT && flags & tcp::ACK == 0 {
-                self.client_isn = Some(seq);
+                self.client_isn = seq;
+                self.seen |= Self::SAW_CLIENT_SYN;
             } else if dir == TO_CLIENT && flags & tcp::ACK != 0 {
-                self.server_isn = Some(seq);
+                self.server_isn = seq;
+                self.seen |= Self::SAW_SERVER_SYN;
             }
         } else if flags & tcp::ACK != 0 {
-            self.established = true;
+            self.seen |= Self::ESTABLISHED;
         }
         if flags & tcp::FIN != 0 {
-            self.fin[dir] = true;
+            self.seen |= Self::SAW_FIN << (dir & 1);
         }
         if flags & tcp::RST != 0 {
-            self.rst = true;
+            self.seen |= Self::SAW_RST;
         }
-        if self.rst || (self.fin[0] && self.fin[1]) {
+        if self.seen & Self::SAW_RST != 0 || self.seen & Self::BOTH_FINS == Self::BOTH_FINS {
             TimeoutClass::TcpClosed
-        } else if self.established {
+        } else if self.seen & Self::ESTABLISHED != 0 {
             TimeoutClass::TcpEstablished
         } else {
             TimeoutClass::TcpOpening
@@ -179,7 +197,7 @@ mod tests {
     fn tcp_progress_moves_between_classes() {
         let mut t = TcpProgress::default();
         assert_eq!(t.update(tcp::SYN, 7, FROM_CLIENT), TimeoutClass::TcpOpening);
-        assert_eq!(t.client_isn, Some(7));
+        assert_eq!(t.client_isn(), Some(7));
         assert_eq!(t.update(tcp::ACK, 8, FROM_CLIENT), TimeoutClass::TcpEstablished);
         assert_eq!(t.update(tcp::FIN | tcp::ACK, 9, FROM_CLIENT), TimeoutClass::TcpEstablished);
         assert_eq!(t.update(tcp::FIN | tcp::ACK, 9, TO_CLIENT), TimeoutClass::TcpClosed);

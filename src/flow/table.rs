@@ -1,22 +1,30 @@
-//! The flow table: a hash map into a slab of flows, with one
-//! least-recently-seen list per timeout class.
+//! The flow table: a slab of flows, an index of slot numbers into it, and
+//! one least-recently-seen list per timeout class.
 //!
-//! A packet moves its flow to the front of its class list, so each list is
-//! ordered by last activity; expiry only ever looks at list tails, and the
-//! stalest flow overall is the oldest of those tails. Nothing here scans the
-//! table. To keep the per-packet cost low, a flow is moved at most once per
-//! [`RELINK_INTERVAL_NS`] of capture time: the order (and so eviction) is
-//! exact to within that interval, far below any timeout. Expiry is exact:
-//! it checks each flow of the tail's last interval by its last packet.
+//! Each list is ordered by the [`RELINK_INTERVAL_NS`] interval of its
+//! flows' last packets, newest first: a packet moves its flow only when its
+//! time falls in a later interval than the flow's last one, so a flow
+//! moves at most once an interval (moving touches the neighbours' slots).
+//! Expiry only ever looks at list tails, and the stalest flow overall is
+//! the oldest of those tails. Nothing here scans the table. Eviction is
+//! exact to within the interval, far below any timeout; expiry is exact:
+//! it checks each flow of the tail's last due interval by its last packet.
 //!
-//! A flow stamped behind its list's newest (a later input that goes back in
-//! time, frames slightly out of order) is linked at its place, not at the
-//! front, starting from where the last such flow went: at the front it
-//! would hide older flows from expiry until it expired itself, so whether a
-//! flow expired would depend on which other flows share its table (on the
-//! replay's worker count).
+//! A flow whose interval is behind its list's head (a later input that goes
+//! back in time, frames slightly out of order) is linked at its place, not
+//! at the front, starting from where the last such flow went: at the front
+//! it would hide older flows from expiry until it expired itself, so
+//! whether a flow expired would depend on which other flows share its
+//! table (on the replay's worker count).
+//!
+//! The index holds only slot numbers (4 bytes a flow, so it stays in the
+//! cache); the key it is compared against sits in the slot's first cache
+//! line with the flow's recency, and the value fills the second. A packet
+//! of a known flow touches those two lines, the index and its class byte.
 
-use hashbrown::HashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::{DefaultHashBuilder, HashTable};
 
 use super::FlowKey;
 
@@ -102,28 +110,48 @@ impl EndReason {
     }
 }
 
-/// `repr(C)`: what every packet touches first (recency, list links, then
-/// the value's own hot fields); the key, compared in the index, last.
-/// Cache-line aligned so that those hot bytes span as few lines as they can.
-#[repr(C, align(64))]
+/// A flow that left the table.
+#[derive(Debug)]
+pub struct Ended<F> {
+    /// Its key.
+    pub key: FlowKey,
+    /// What the table held for it.
+    pub value: F,
+    /// Capture time of its last packet.
+    pub last_ns: u64,
+    /// Why it left.
+    pub reason: EndReason,
+}
+
+/// `repr(C)`: the first cache line holds what a lookup compares and every
+/// packet updates (key, recency), the second the list links and the
+/// value, which keeps there what every packet touches. Aligned to two
+/// lines, which the CPU's adjacent-line prefetch fetches as a pair: with a
+/// value of up to 56 bytes a packet costs one trip to memory, not two.
+#[repr(C, align(128))]
 struct Slot<F> {
+    key: FlowKey,
     last_ns: u64,
-    /// When the flow was last moved to the front of its list.
-    moved_ns: u64,
     prev: u32,
     next: u32,
-    class: TimeoutClass,
     value: F,
-    key: FlowKey,
 }
 
 /// A bounded flow table holding values of type `F`.
 pub struct FlowTable<F> {
-    index: HashMap<FlowKey, u32>,
+    /// Slot numbers, hashed by their flow's key.
+    index: HashTable<u32>,
+    hasher: DefaultHashBuilder,
     slots: Vec<Option<Slot<F>>>,
+    /// Each slot's timeout class, beside the slots: one byte a flow, read
+    /// for every TCP packet, that would push the slot over two lines.
+    classes: Vec<TimeoutClass>,
     free: Vec<u32>,
     heads: [u32; TimeoutClass::COUNT],
     tails: [u32; TimeoutClass::COUNT],
+    /// Per class, the latest interval ever linked: a flow at or past it
+    /// goes to the front without a look at the head's slot.
+    newest: [u64; TimeoutClass::COUNT],
     /// Per class, the flow last linked behind the list's head, where the
     /// next one stamped behind the clock most likely goes.
     behind: [u32; TimeoutClass::COUNT],
@@ -136,11 +164,14 @@ impl<F> FlowTable<F> {
         FlowTable {
             // Grown as flows come: a large empty index only spreads the
             // live flows over more cache lines.
-            index: HashMap::new(),
+            index: HashTable::new(),
+            hasher: DefaultHashBuilder::default(),
             slots: Vec::new(),
+            classes: Vec::new(),
             free: Vec::new(),
             heads: [NIL; TimeoutClass::COUNT],
             tails: [NIL; TimeoutClass::COUNT],
+            newest: [0; TimeoutClass::COUNT],
             behind: [NIL; TimeoutClass::COUNT],
             // Slot indices are u32 and NIL is u32::MAX: the cap keeps them apart.
             max_flows: max_flows.clamp(1, NIL as usize),
@@ -165,9 +196,10 @@ impl<F> FlowTable<F> {
     }
 
     fn unlink(&mut self, i: u32) {
-        let (prev, next, class) = {
+        let class = self.classes[i as usize].index();
+        let (prev, next) = {
             let s = self.slot(i);
-            (s.prev, s.next, s.class.index())
+            (s.prev, s.next)
         };
         if prev == NIL {
             self.heads[class] = next;
@@ -175,39 +207,48 @@ impl<F> FlowTable<F> {
             self.slot_mut(prev).next = next;
         }
         if next == NIL {
-            self.tails[class] = prev
+            self.tails[class] = prev;
         } else {
-            self.slot_mut(next).prev = prev
+            self.slot_mut(next).prev = prev;
         }
         if self.behind[class] == i {
             self.behind[class] = if next == NIL { prev } else { next };
         }
     }
 
-    /// Links slot `i` into its class list, newest `moved_ns` first: at the
-    /// front unless it is stamped behind the head.
+    /// The relink interval of slot `i`'s last packet: its list's order.
+    fn interval(&self, i: u32) -> u64 {
+        self.slot(i).last_ns / RELINK_INTERVAL_NS
+    }
+
+    /// Links slot `i` into its class list, newest interval first: at the
+    /// front unless its interval is behind the head's.
     fn link(&mut self, i: u32) {
-        let (class, key) = (self.slot(i).class.index(), self.slot(i).moved_ns);
+        let (class, key) = (self.classes[i as usize].index(), self.interval(i));
         let head = self.heads[class];
-        if head == NIL || self.slot(head).moved_ns <= key {
+        if key >= self.newest[class] {
+            self.newest[class] = key;
+            return self.link_between(i, NIL, head, class);
+        }
+        if head == NIL || self.interval(head) <= key {
             return self.link_between(i, NIL, head, class);
         }
         // The walk starts from the head or from the last flow linked behind
         // it, whichever is nearer in time: inputs going back in time link
         // their flows one after the other at the same place.
         let cursor = self.behind[class];
-        let mut prev = if cursor != NIL && self.slot(cursor).moved_ns.abs_diff(key) < self.slot(head).moved_ns - key {
+        let mut prev = if cursor != NIL && self.interval(cursor).abs_diff(key) < self.interval(head) - key {
             cursor
         } else {
             head
         };
         // The head is newer than `key`, so the walk toward it stops before it ends.
-        while self.slot(prev).moved_ns <= key {
+        while self.interval(prev) <= key {
             prev = self.slot(prev).prev;
         }
         loop {
             let next = self.slot(prev).next;
-            if next == NIL || self.slot(next).moved_ns <= key {
+            if next == NIL || self.interval(next) <= key {
                 self.link_between(i, prev, next, class);
                 break;
             }
@@ -234,6 +275,16 @@ impl<F> FlowTable<F> {
         }
     }
 
+    fn hash(&self, key: &FlowKey) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// The slot of `key`'s flow.
+    fn find(&self, hash: u64, key: &FlowKey) -> Option<u32> {
+        let slots = &self.slots;
+        self.index.find(hash, |&i| slots[i as usize].as_ref().is_some_and(|s| s.key == *key)).copied()
+    }
+
     /// Finds the flow for `key`, or makes room and inserts `create()`.
     /// Flows pushed out to make room go to `ended`. Returns the flow's slot
     /// (for [`set_class`](Self::set_class)), the flow, and whether it is new.
@@ -243,13 +294,14 @@ impl<F> FlowTable<F> {
         key: FlowKey,
         now_ns: u64,
         create: impl FnOnce() -> (F, TimeoutClass),
-        ended: &mut impl FnMut(FlowKey, F, EndReason),
+        ended: &mut impl FnMut(Ended<F>),
     ) -> (SlotId, &mut F, bool) {
-        if let Some(&i) = self.index.get(&key) {
+        let hash = self.hash(&key);
+        if let Some(i) = self.find(hash, &key) {
             let s = self.slot_mut(i);
+            let interval = s.last_ns / RELINK_INTERVAL_NS;
             s.last_ns = s.last_ns.max(now_ns);
-            if s.last_ns >= s.moved_ns.saturating_add(RELINK_INTERVAL_NS) {
-                s.moved_ns = s.last_ns;
+            if s.last_ns / RELINK_INTERVAL_NS != interval {
                 self.unlink(i);
                 self.link(i);
             }
@@ -257,18 +309,19 @@ impl<F> FlowTable<F> {
         }
         while self.index.len() >= self.max_flows {
             let Some(stalest) = self.stalest() else { break };
-            let (key, value) = self.remove(stalest);
-            ended(key, value, EndReason::TableFull);
+            ended(self.remove(stalest, EndReason::TableFull));
         }
         let (value, class) = create();
-        let slot = Slot { key, value, last_ns: now_ns, moved_ns: now_ns, class, prev: NIL, next: NIL };
+        let slot = Slot { key, value, last_ns: now_ns, prev: NIL, next: NIL };
         let i = match self.free.pop() {
             Some(i) => {
                 self.slots[i as usize] = Some(slot);
+                self.classes[i as usize] = class;
                 i
             }
             None => {
                 self.slots.push(Some(slot));
+                self.classes.push(class);
                 #[allow(
                     clippy::cast_possible_truncation,
                     reason = "max_flows is capped at NIL: slot indices stay below it"
@@ -277,34 +330,34 @@ impl<F> FlowTable<F> {
                 i
             }
         };
-        self.index.insert(key, i);
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        // Growing the index rehashes its slots' keys (indexed slots are occupied).
+        self.index.insert_unique(hash, i, |&j| slots[j as usize].as_ref().map_or(0, |s| hasher.hash_one(s.key)));
         self.link(i);
         (SlotId(i), &mut self.slot_mut(i).value, true)
     }
 
     /// The flow for `key`, without touching its recency.
     pub fn get_mut(&mut self, key: &FlowKey) -> Option<&mut F> {
-        let &i = self.index.get(key)?;
+        let i = self.find(self.hash(key), key)?;
         Some(&mut self.slot_mut(i).value)
     }
 
-    /// Takes the flow for `key` out of the table (its connection ended and a
-    /// new one reuses the key).
-    pub fn remove_key(&mut self, key: &FlowKey) -> Option<F> {
-        let &i = self.index.get(key)?;
-        Some(self.remove(i).1)
+    /// Takes the flow for `key` out of the table: its connection ended and a
+    /// new one reuses the key.
+    pub fn restart(&mut self, key: &FlowKey) -> Option<Ended<F>> {
+        let i = self.find(self.hash(key), key)?;
+        Some(self.remove(i, EndReason::Restarted))
     }
 
     /// Moves a flow to another timeout class (e.g. after its handshake).
     pub fn set_class(&mut self, slot: SlotId, class: TimeoutClass) {
         let i = slot.0;
-        if self.slots.get(i as usize).and_then(Option::as_ref).is_none_or(|s| s.class == class) {
+        if self.classes.get(i as usize).is_none_or(|&c| c == class) || self.slots[i as usize].is_none() {
             return;
         }
         self.unlink(i);
-        let s = self.slot_mut(i);
-        s.class = class;
-        s.moved_ns = s.last_ns;
+        self.classes[i as usize] = class;
         self.link(i);
     }
 
@@ -312,18 +365,22 @@ impl<F> FlowTable<F> {
         self.tails.iter().copied().filter(|&t| t != NIL).min_by_key(|&t| self.slot(t).last_ns)
     }
 
-    fn remove(&mut self, i: u32) -> (FlowKey, F) {
+    fn remove(&mut self, i: u32, reason: EndReason) -> Ended<F> {
         self.unlink(i);
         let slot = self.slots[i as usize].take().expect("linked slots are occupied");
-        self.index.remove(&slot.key);
+        let hash = self.hash(&slot.key);
+        if let Ok(entry) = self.index.find_entry(hash, |&j| j == i) {
+            entry.remove();
+        }
         self.free.push(i);
-        (slot.key, slot.value)
+        Ended { key: slot.key, value: slot.value, last_ns: slot.last_ns, reason }
     }
 
     /// Ends every flow idle past its timeout at `now_ns`. Cheap when nothing
-    /// is due: one comparison per class.
+    /// is due: one comparison per class, and a look at each flow of the
+    /// interval that is partly due.
     #[inline]
-    pub fn expire(&mut self, now_ns: u64, ended: &mut impl FnMut(FlowKey, F, EndReason)) {
+    pub fn expire(&mut self, now_ns: u64, ended: &mut impl FnMut(Ended<F>)) {
         for class in [
             TimeoutClass::TcpOpening,
             TimeoutClass::TcpEstablished,
@@ -332,15 +389,14 @@ impl<F> FlowTable<F> {
             TimeoutClass::Other,
         ] {
             let timeout = self.timeouts.of(class);
-            // A flow's last packet is less than the relink interval after
-            // its place in the list: of the flows placed `timeout` ago or
-            // earlier, each is checked by its last packet.
+            // A flow's last packet is in its interval: of the flows whose
+            // interval began `timeout` ago or earlier, each is checked by
+            // its last packet.
             let mut at = self.tails[class.index()];
-            while at != NIL && self.slot(at).moved_ns.saturating_add(timeout) <= now_ns {
+            while at != NIL && (self.interval(at) * RELINK_INTERVAL_NS).saturating_add(timeout) <= now_ns {
                 let (prev, last_ns) = (self.slot(at).prev, self.slot(at).last_ns);
                 if last_ns.saturating_add(timeout) <= now_ns {
-                    let (key, value) = self.remove(at);
-                    ended(key, value, EndReason::IdleTimeout);
+                    ended(self.remove(at, EndReason::IdleTimeout));
                 }
                 at = prev;
             }
@@ -348,18 +404,18 @@ impl<F> FlowTable<F> {
     }
 
     /// Ends every flow (end of input).
-    pub fn drain(&mut self, ended: &mut impl FnMut(FlowKey, F, EndReason)) {
+    pub fn drain(&mut self, ended: &mut impl FnMut(Ended<F>)) {
         // Oldest first, so the flow log reads in time order.
         while let Some(i) = self.stalest() {
-            let (key, value) = self.remove(i);
-            ended(key, value, EndReason::Shutdown);
+            ended(self.remove(i, EndReason::Shutdown));
         }
     }
 
-    /// Visits every flow, e.g. to flush counters of long-lived flows.
-    pub fn for_each_mut(&mut self, mut f: impl FnMut(&FlowKey, &mut F)) {
+    /// Visits every flow with the time of its last packet, e.g. to flush
+    /// counters of long-lived flows.
+    pub fn for_each_mut(&mut self, mut f: impl FnMut(&FlowKey, u64, &mut F)) {
         for s in self.slots.iter_mut().flatten() {
-            f(&s.key, &mut s.value);
+            f(&s.key, s.last_ns, &mut s.value);
         }
     }
 }
@@ -380,7 +436,7 @@ mod tests {
         let mut t: FlowTable<u32> = FlowTable::new(3, Timeouts::default());
         let mut ended = Vec::new();
         {
-            let mut sink = |k: FlowKey, v: u32, r: EndReason| ended.push((k.lo.1, v, r));
+            let mut sink = |e: Ended<u32>| ended.push((e.key.lo.1, e.value, e.reason));
             const S: u64 = 1_000_000_000;
             for (n, ts) in [(1, 10 * S), (2, 20 * S), (3, 30 * S)] {
                 t.get_or_insert(key(n), ts, || (u32::from(n), TimeoutClass::Udp), &mut sink);
@@ -391,7 +447,7 @@ mod tests {
         }
         assert_eq!(ended, vec![(2, 2, EndReason::TableFull)]);
         assert_eq!(t.len(), 3);
-        t.drain(&mut |k, v, r| ended.push((k.lo.1, v, r)));
+        t.drain(&mut |e| ended.push((e.key.lo.1, e.value, e.reason)));
         assert_eq!(ended.len(), 4);
         assert_eq!(ended[1], (3, 3, EndReason::Shutdown));
         assert_eq!(ended[2], (1, 101, EndReason::Shutdown));
@@ -402,7 +458,7 @@ mod tests {
         const S: u64 = 1_000_000_000;
         let mut t: FlowTable<u8> = FlowTable::new(100, Timeouts::default());
         let mut ended = Vec::new();
-        let mut sink = |k: FlowKey, _v: u8, r: EndReason| ended.push((k.lo.1, r));
+        let mut sink = |e: Ended<u8>| ended.push((e.key.lo.1, e.reason));
         t.get_or_insert(key(1), 0, || (0, TimeoutClass::TcpClosed), &mut sink);
         let (second, _, _) = t.get_or_insert(key(2), 0, || (0, TimeoutClass::TcpEstablished), &mut sink);
         t.expire(11 * S, &mut sink);
@@ -421,7 +477,7 @@ mod tests {
         const S: u64 = 1_000_000_000;
         let mut t: FlowTable<()> = FlowTable::new(2, Timeouts::default());
         let ended = std::cell::RefCell::new(Vec::new());
-        let mut sink = |k: FlowKey, _v: (), r: EndReason| ended.borrow_mut().push((k.lo.1, r));
+        let mut sink = |e: Ended<()>| ended.borrow_mut().push((e.key.lo.1, e.reason));
         t.get_or_insert(key(1), 0, || ((), TimeoutClass::Udp), &mut sink);
         t.get_or_insert(key(2), S / 2, || ((), TimeoutClass::Udp), &mut sink);
         // Within the interval flow 1 is not moved: it is still the stalest.
@@ -439,7 +495,7 @@ mod tests {
         const S: u64 = 1_000_000_000;
         let mut t: FlowTable<()> = FlowTable::new(100, Timeouts::default());
         let mut ended = Vec::new();
-        let mut sink = |k: FlowKey, _v: (), r: EndReason| ended.push((k.lo.1, r));
+        let mut sink = |e: Ended<()>| ended.push((e.key.lo.1, e.reason));
         t.get_or_insert(key(1), 5000 * S, || ((), TimeoutClass::Udp), &mut sink);
         // A later input an hour earlier: its flows go behind flow 1.
         t.get_or_insert(key(2), 1400 * S, || ((), TimeoutClass::Udp), &mut sink);
@@ -451,11 +507,26 @@ mod tests {
     }
 
     #[test]
+    fn a_flow_behind_the_clock_keeps_its_place_when_it_changes_class() {
+        const S: u64 = 1_000_000_000;
+        let mut t: FlowTable<()> = FlowTable::new(100, Timeouts::default());
+        let mut ended = Vec::new();
+        let mut sink = |e: Ended<()>| ended.push((e.key.lo.1, e.reason));
+        t.get_or_insert(key(1), 5000 * S, || ((), TimeoutClass::TcpClosed), &mut sink);
+        let (second, _, _) = t.get_or_insert(key(2), 1400 * S, || ((), TimeoutClass::TcpOpening), &mut sink);
+        // Closed an hour behind flow 1: it goes behind flow 1 in the closed list.
+        t.set_class(second, TimeoutClass::TcpClosed);
+        t.expire(1410 * S, &mut sink);
+        assert_eq!(ended, vec![(2, EndReason::IdleTimeout)], "not hidden behind flow 1");
+        assert_eq!(t.len(), 1);
+    }
+
+    #[test]
     fn expiry_is_exact_within_the_relink_interval() {
         const S: u64 = 1_000_000_000;
         let mut t: FlowTable<()> = FlowTable::new(100, Timeouts::default());
         let ended = std::cell::RefCell::new(Vec::new());
-        let mut sink = |k: FlowKey, _v: (), r: EndReason| ended.borrow_mut().push((k.lo.1, r));
+        let mut sink = |e: Ended<()>| ended.borrow_mut().push((e.key.lo.1, e.reason));
         t.get_or_insert(key(1), 0, || ((), TimeoutClass::TcpClosed), &mut sink);
         t.get_or_insert(key(2), S / 10, || ((), TimeoutClass::TcpClosed), &mut sink);
         // Touched within the interval: flow 1 stays the tail, its last packet later than flow 2's.
@@ -491,7 +562,7 @@ mod tests {
                     6 | 7 => clock.saturating_sub(random(4000 * S)),
                     _ => clock.saturating_sub(random(S / 1000)),
                 };
-                let mut none = |_: FlowKey, _: u16, _: EndReason| panic!("the table has room");
+                let mut none = |_: Ended<u16>| panic!("the table has room");
                 t.get_or_insert(key(n), ts, || (n, TimeoutClass::Udp), &mut none);
                 let l = last.entry(n).or_insert(ts);
                 *l = (*l).max(ts);
@@ -499,9 +570,9 @@ mod tests {
             }
             clock += random(3 * S);
             let mut ended = Vec::new();
-            t.expire(clock, &mut |_, v, r| {
-                assert_eq!(r, EndReason::IdleTimeout);
-                ended.push(v);
+            t.expire(clock, &mut |e| {
+                assert_eq!(e.reason, EndReason::IdleTimeout);
+                ended.push(e.value);
             });
             ended.sort_unstable();
             let mut due: Vec<u16> = last.iter().filter(|(_, l)| **l + timeouts.udp <= clock).map(|(n, _)| *n).collect();
@@ -519,7 +590,7 @@ mod tests {
         for n in 0..50_000u32 {
             let mut k = key(0);
             k.lo.0 = IpAddr::from(std::net::Ipv4Addr::from(n));
-            t.get_or_insert(k, u64::from(n), || ((), TimeoutClass::TcpOpening), &mut |_, (), _| evicted += 1);
+            t.get_or_insert(k, u64::from(n), || ((), TimeoutClass::TcpOpening), &mut |_| evicted += 1);
         }
         assert_eq!(t.len(), 1000);
         assert_eq!(evicted, 49_000);

@@ -7,8 +7,10 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// A worker's inspection budget; clones share it.
-#[derive(Debug, Clone)]
+/// A worker's inspection budget. Each reservation holds a handle on the
+/// counter, so that it gives its bytes back when dropped, wherever the
+/// flow that holds it ends; the worker's pipeline is the only other owner.
+#[derive(Debug)]
 pub struct InspectBudget {
     free: Arc<AtomicUsize>,
 }
