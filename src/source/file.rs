@@ -99,6 +99,7 @@ impl<R: Read> CaptureReader<R> {
     }
 
     /// The next frame; `Ok(None)` at the clean end of the input.
+    #[inline(always)]
     pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, ReadError> {
         match self {
             CaptureReader::Pcap(r) => r.next_frame(),
