@@ -49,6 +49,9 @@ pub enum Op {
 
 /// Where the router sends each worker's work.
 pub trait Lanes {
+    /// Whether there is one worker, on the router's thread: every frame is
+    /// its own, with nothing to route.
+    const ONE_WORKER: bool = false;
     /// `frame` (of input `source`) for `worker`'s pipeline.
     fn frame(&mut self, worker: usize, frame: &Frame<'_>, source: usize);
     /// Frames `from..to` of `frames` (of input `source`), each for the
@@ -92,10 +95,17 @@ impl<'e> Worker<'e> {
         }
     }
 
+    #[inline]
     fn write_records(&mut self) {
         if self.pipeline.pending_records() >= RECORDS_PER_WRITE {
-            (self.emit)(Event::Records(self.pipeline.drain_records().collect()));
+            self.emit_records();
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn emit_records(&mut self) {
+        (self.emit)(Event::Records(self.pipeline.drain_records().collect()));
     }
 
     /// Does `op`; a frame's bytes are in `bytes`.
@@ -153,6 +163,8 @@ pub struct Inline<'e> {
 }
 
 impl Lanes for Inline<'_> {
+    const ONE_WORKER: bool = true;
+
     #[inline]
     fn frame(&mut self, _worker: usize, frame: &Frame<'_>, source: usize) {
         self.worker.frame(frame, source);

@@ -126,7 +126,9 @@ struct Router<'l, L: Lanes> {
     step_ns: Option<u64>,
     next_step_ns: Option<u64>,
     statuses: Vec<(String, InputStatus)>,
-    span: Option<(u64, u64)>,
+    /// The earliest and latest stamps handed on; `first_ns > last_ns` until a frame is.
+    first_ns: u64,
+    last_ns: u64,
     frames_seen: Arc<AtomicU64>,
     unreported_frames: u64,
 }
@@ -177,16 +179,29 @@ impl<L: Lanes> Router<'_, L> {
     }
 
     /// Whether a frame at `ts` crosses a step boundary.
+    #[inline]
     fn step_due(&self, ts: u64) -> bool {
         self.step_ns.is_some() && self.next_step_ns.is_none_or(|next| ts >= next)
     }
 
+    #[inline]
     fn expiry_due(&self, ts: u64) -> bool {
         self.now_ns.max(ts) >= self.next_expiry_ns
     }
 
     /// The step boundaries a frame at `ts` crosses, before it.
+    #[inline]
     fn before(&mut self, ts: u64) {
+        if self.step_due(ts) {
+            self.cross_steps(ts);
+        }
+    }
+
+    /// Once per step of capture time (and at the first frame): the steps
+    /// `ts` is at or past are taken.
+    #[cold]
+    #[inline(never)]
+    fn cross_steps(&mut self, ts: u64) {
         if let Some(step) = self.step_ns {
             let next = *self.next_step_ns.get_or_insert((ts / step).saturating_add(1).saturating_mul(step));
             if ts >= next {
@@ -204,7 +219,11 @@ impl<L: Lanes> Router<'_, L> {
         }
     }
 
+    #[inline]
     fn route(&mut self, frame: &Frame<'_>, source: usize) {
+        if L::ONE_WORKER {
+            return self.lanes.frame(0, frame, source);
+        }
         match self.spread.route(frame, source) {
             Route::To(worker) => self.lanes.frame(worker, frame, source),
             Route::Release(worker, frames) => self.hand_over(worker, &frames),
@@ -213,22 +232,30 @@ impl<L: Lanes> Router<'_, L> {
     }
 
     /// The clock's events after a frame at `ts`: expiry, and the count.
+    #[inline]
     fn after(&mut self, ts: u64) {
         self.now_ns = self.now_ns.max(ts);
         if self.now_ns >= self.next_expiry_ns {
-            self.next_expiry_ns = self.now_ns.saturating_add(EXPIRY_INTERVAL_NS);
-            let now_ns = self.now_ns;
-            self.lanes.each(&mut |_| Op::Expire(now_ns));
-            self.release(now_ns);
+            self.expire();
         }
-        let (first, last) = self.span.get_or_insert((ts, ts));
-        *first = (*first).min(ts);
-        *last = (*last).max(ts);
+        self.first_ns = self.first_ns.min(ts);
+        self.last_ns = self.last_ns.max(ts);
         self.unreported_frames += 1;
         if self.unreported_frames == 4096 {
             self.frames_seen.fetch_add(self.unreported_frames, Ordering::Relaxed);
             self.unreported_frames = 0;
         }
+    }
+
+    /// Once per expiry interval of capture time: flows idle past their
+    /// timeout end, and fragments held past theirs are given up.
+    #[cold]
+    #[inline(never)]
+    fn expire(&mut self) {
+        self.next_expiry_ns = self.now_ns.saturating_add(EXPIRY_INTERVAL_NS);
+        let now_ns = self.now_ns;
+        self.lanes.each(&mut |_| Op::Expire(now_ns));
+        self.release(now_ns);
     }
 
     fn hand_over(&mut self, worker: usize, frames: &[HeldFrame]) {
@@ -295,7 +322,8 @@ impl<'l, L: Lanes> Router<'l, L> {
             step_ns: plan.step_ns,
             next_step_ns: None,
             statuses: Vec::new(),
-            span: None,
+            first_ns: u64::MAX,
+            last_ns: 0,
             frames_seen: plan.frames_seen.clone(),
             unreported_frames: 0,
         }
@@ -377,7 +405,8 @@ impl<'l, L: Lanes> Router<'l, L> {
         self.lanes.each(&mut |worker| Op::Finish { end_ns, statuses: (worker == 0).then(|| statuses.clone()) });
         self.lanes.flush();
         self.frames_seen.fetch_add(self.unreported_frames, Ordering::Relaxed);
-        ReplayEnd { outcome, statuses: std::mem::take(&mut self.statuses), span: self.span }
+        let span = (self.first_ns <= self.last_ns).then_some((self.first_ns, self.last_ns));
+        ReplayEnd { outcome, statuses: std::mem::take(&mut self.statuses), span }
     }
 }
 

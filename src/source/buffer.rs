@@ -26,6 +26,7 @@ impl<R: Read> ReadBuffer<R> {
     }
 
     /// Drops the record handed out last; call before parsing the next one.
+    #[inline]
     pub(crate) fn release(&mut self) {
         self.consume(self.pending);
         self.pending = 0;
@@ -33,10 +34,12 @@ impl<R: Read> ReadBuffer<R> {
 
     /// Marks `n` bytes at the front as handed out; they stay readable until
     /// the next [`release`](Self::release).
+    #[inline]
     pub(crate) fn hand_out(&mut self, n: usize) {
         self.pending = n;
     }
 
+    #[inline]
     pub(crate) fn consume(&mut self, n: usize) {
         let n = n.min(self.end - self.start);
         self.start += n;
@@ -44,20 +47,31 @@ impl<R: Read> ReadBuffer<R> {
     }
 
     /// Absolute offset of the first available byte.
+    #[inline]
     pub(crate) fn offset(&self) -> u64 {
         self.offset
     }
 
+    #[inline]
     pub(crate) fn available(&self) -> &[u8] {
         &self.buf[self.start..self.end]
     }
 
     /// Makes at least `n` bytes available. Returns `Ok(false)` when the input
     /// ends first; whatever was there stays available.
+    #[inline]
     pub(crate) fn fill(&mut self, n: usize) -> io::Result<bool> {
         if self.end - self.start >= n {
             return Ok(true);
         }
+        self.refill(n)
+    }
+
+    /// [`fill`](Self::fill) once the bytes available fall short: about once
+    /// per buffer's worth of records, so kept out of the records' path.
+    #[cold]
+    #[inline(never)]
+    fn refill(&mut self, n: usize) -> io::Result<bool> {
         if self.buf.len() - self.start < n {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;

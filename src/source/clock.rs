@@ -70,7 +70,23 @@ impl CaptureClock {
     /// Takes the next frame of the source and hands on, in order, every
     /// frame whose time is settled: to `hand_on`, with the time to use and
     /// whether that is the clock's rather than its own stamp.
-    pub fn place(&mut self, frame: &Frame<'_>, hand_on: &mut dyn FnMut(&Frame<'_>, bool)) {
+    #[inline]
+    pub fn place<F: FnMut(&Frame<'_>, bool)>(&mut self, frame: &Frame<'_>, hand_on: &mut F) {
+        // The common case: a stamp within the step of the clock, nothing held.
+        if let Some(now) = self.now_ns {
+            if self.held.is_empty() && frame.ts_ns.abs_diff(now) <= self.max_jump_ns {
+                self.now_ns = Some(now.max(frame.ts_ns));
+                return hand_on(frame, false);
+            }
+        }
+        self.place_out_of_step(frame, hand_on);
+    }
+
+    /// [`place`](Self::place) for the first frame, a frame out of step, or
+    /// while frames are held.
+    #[cold]
+    #[inline(never)]
+    fn place_out_of_step(&mut self, frame: &Frame<'_>, hand_on: &mut dyn FnMut(&Frame<'_>, bool)) {
         let ts = frame.ts_ns;
         let Some(now) = self.now_ns else {
             self.now_ns = Some(ts);
