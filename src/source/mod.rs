@@ -105,7 +105,7 @@ pub enum ReadError {
     /// Reading the stream failed.
     #[error("I/O error at byte {offset}: {source}")]
     Io {
-        /// Bytes into the (decompressed) stream where the failed read began.
+        /// Bytes into the (decompressed) stream where the record being read starts.
         offset: u64,
         /// The operating system's or the decoder's error.
         #[source]
@@ -116,7 +116,8 @@ pub enum ReadError {
     Truncated {
         /// Bytes into the (decompressed) stream where the cut record starts.
         offset: u64,
-        /// Frames read before it: the cut record's index, counting from 0.
+        /// Packet records read before this one (skipped ones included): its
+        /// index among them, counting from 0.
         record: u64,
         /// The part that is cut short.
         what: &'static str,
@@ -126,7 +127,8 @@ pub enum ReadError {
     Malformed {
         /// Bytes into the (decompressed) stream where the bad header or block starts.
         offset: u64,
-        /// Frames read before it, counting from 0.
+        /// Packet records read before this one (skipped ones included): its
+        /// index among them, counting from 0.
         record: u64,
         /// What is wrong.
         what: &'static str,
@@ -136,7 +138,8 @@ pub enum ReadError {
     TooLarge {
         /// Bytes into the (decompressed) stream where the record starts.
         offset: u64,
-        /// Frames read before it, counting from 0.
+        /// Packet records read before this one (skipped ones included): its
+        /// index among them, counting from 0.
         record: u64,
         /// The length its header claims, in bytes.
         len: u64,
@@ -146,7 +149,8 @@ pub enum ReadError {
     BadTimestamp {
         /// Bytes into the (decompressed) stream where the skipped record starts.
         offset: u64,
-        /// Frames read before it: the skipped record's index, counting from 0.
+        /// Packet records read before this one (skipped ones included): its
+        /// index among them, counting from 0.
         record: u64,
         /// Which field is out of range.
         what: &'static str,
