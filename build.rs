@@ -1,6 +1,7 @@
 //! Embeds `signatures/*.toml` as the default signature set, so the binary
 //! works out of the box; `--signatures DIR` replaces it at run time.
 
+use std::fmt::Write;
 use std::fs;
 use std::path::Path;
 
@@ -10,7 +11,8 @@ fn main() {
         .map(|d| {
             d.filter_map(Result::ok)
                 .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.ends_with(".toml"))
+                // As `--signatures DIR` picks its files.
+                .filter(|n| Path::new(n).extension().is_some_and(|x| x == "toml"))
                 .collect()
         })
         .unwrap_or_default();
@@ -20,9 +22,8 @@ fn main() {
     );
     for name in &names {
         println!("cargo:rerun-if-changed=signatures/{name}");
-        out.push_str(&format!(
-            "    ({name:?}, include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/signatures/{name}\"))),\n"
-        ));
+        writeln!(out, "    ({name:?}, include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/signatures/{name}\"))),")
+            .expect("writing to a String cannot fail");
     }
     out.push_str("];\n");
     let dest = Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("embedded_signatures.rs");

@@ -586,13 +586,13 @@ mod tests {
 
     /// Runs Ethernet frames through a pipeline with the embedded signatures;
     /// returns the flow log and the counters.
-    fn run(cap: Capture, config: Option<&str>) -> (Vec<Value>, Aggregator) {
+    fn run(cap: &Capture, config: Option<&str>) -> (Vec<Value>, Aggregator) {
         let config = config.map_or_else(Config::default_auto, |t| Config::parse(FsPath::new("t.toml"), t).unwrap());
         let rules = Arc::new(Rules::new(SignatureSet::embedded(), config).unwrap());
         let sink = Shared::default();
         let mut log = FlowLog::new(Box::new(sink.clone()));
         let mut pipeline = Pipeline::new(rules, DEFAULT_MAX_FLOWS, FlowRecords::All);
-        feed(&mut pipeline, &cap);
+        feed(&mut pipeline, cap);
         pipeline.finish();
         let batch = pipeline.take_batch();
         for r in &batch.records {
@@ -618,7 +618,7 @@ mod tests {
         let mut second = TcpSession::new(path, 7_000, 9_000);
         second.handshake(&mut cap);
         second.client_write(&mut cap, &hello("www.tiktok.com"));
-        let (flows, out) = run(cap, None);
+        let (flows, out) = run(&cap, None);
         assert_eq!(flows.len(), 2, "{flows:?}");
         assert_eq!(flows[0]["end_reason"], "restarted");
         assert_eq!(flows[1]["vendor"], "bytedance");
@@ -642,7 +642,7 @@ mod tests {
         // And with no name at all: the DNS answer attributes it.
         let mut nameless = TcpSession::new(Path::new("10.1.0.5:50002", "198.51.100.7:443"), 1, 1);
         nameless.handshake(&mut cap);
-        let (flows, out) = run(cap, None);
+        let (flows, out) = run(&cap, None);
         let by_port = |p: u64| flows.iter().find(|f| f["client_port"] == p).unwrap();
         assert_eq!(
             (&by_port(50001)["vendor"], &by_port(50001)["server_name"]),
@@ -666,7 +666,7 @@ mod tests {
             &app::dns_response(1, "www.tiktok.com", 1, &[app::Answer::a("www.tiktok.com", 300, "198.51.100.7")]),
         ));
         cap.push(Path::new("10.1.0.5:40001", "198.51.100.7:53").udp(true, &app::dns_query(2, "example.org", 1)));
-        let (flows, _) = run(cap, None);
+        let (flows, _) = run(&cap, None);
         let to_cdn = flows.iter().find(|f| f["client_port"] == 40001).unwrap();
         assert_eq!((&to_cdn["vendor"], &to_cdn["evidence"]), (&Value::Null, &Value::Null));
     }
@@ -678,7 +678,7 @@ mod tests {
         cap.push(path.tcp(true, 1, 0, SYN, b""));
         cap.push(path.tcp(true, 1, 0, SYN, b""));
         cap.push(path.tcp(false, 1, 2, SYN | ACK, b""));
-        let (_, out) = run(cap, Some("[[segment]]\nname = \"lab\"\nvlans = [30]\n"));
+        let (_, out) = run(&cap, Some("[[segment]]\nname = \"lab\"\nvlans = [30]\n"));
         let t: Vec<_> = out.traffic.iter().filter(|(k, _)| &*k.segment == "lab").collect();
         assert_eq!(t.len(), 1);
         assert_eq!(t[0].1.packets, [1, 2], "out: the lab server's reply; in: the outside client's SYNs");
@@ -743,7 +743,7 @@ mod tests {
         cap.push(path.tcp(true, 500, 0, SYN, &hello("www.tiktok.com")));
         cap.push(path.tcp(false, 9, 501, SYN | ACK, b""));
         cap.push(path.tcp(true, 501, 10, PSH | ACK, b""));
-        let (flows, _) = run(cap, None);
+        let (flows, _) = run(&cap, None);
         assert_eq!((&flows[0]["vendor"], &flows[0]["evidence"]), (&Value::from("bytedance"), &Value::from("tls_sni")));
     }
 }

@@ -138,14 +138,14 @@ impl<'e> Worker<'e> {
     }
 
     fn step(&mut self, at_ns: u64, statuses: Option<Vec<(String, InputStatus)>>) {
-        let batch = self.pipeline.take_batch();
+        let batch = Box::new(self.pipeline.take_batch());
         (self.emit)(Event::Step { seq: self.seq, at_ns, worker: self.index, batch, statuses });
         self.seq += 1;
     }
 
     /// Works through the batches of `lane` until the router closes it,
     /// handing each emptied batch back.
-    pub fn run(&mut self, lane: Receiver<Batch>, back: Sender<Batch>) {
+    pub fn run(&mut self, lane: Receiver<Batch>, back: &Sender<Batch>) {
         for mut batch in lane {
             let Batch { bytes, ops } = &mut batch;
             for op in ops.drain(..) {
@@ -309,7 +309,7 @@ mod tests {
     fn frames_cross_batch_boundaries_whole_and_in_order() {
         let (notes, _) = mpsc::sync_channel(1);
         let (mut lanes, mut ends) = Threaded::new(2, notes);
-        let frames = 3 * OPS_PER_BATCH as u32 + 17;
+        let frames = u32::try_from(3 * OPS_PER_BATCH + 17).unwrap();
         let consumers: Vec<_> = ends
             .drain(..)
             .map(|(from_router, back)| {
@@ -319,7 +319,7 @@ mod tests {
                         for op in batch.ops.drain(..) {
                             match op {
                                 Op::Frame { start, len, ts_ns, wire_len, .. } => {
-                                    seen.push((ts_ns, wire_len, batch.bytes[start..start + len].to_vec()))
+                                    seen.push((ts_ns, wire_len, batch.bytes[start..start + len].to_vec()));
                                 }
                                 Op::Expire(at) => seen.push((at, 0, b"expire".to_vec())),
                                 _ => panic!("only frames and expiry were sent"),
@@ -334,8 +334,8 @@ mod tests {
             .collect();
         let mut expected = vec![Vec::new(), Vec::new()];
         for i in 0..frames {
-            let data = vec![i as u8; (i % 700) as usize];
-            let worker = (i % 3 == 0) as usize;
+            let data = vec![i.to_le_bytes()[0]; (i % 700) as usize];
+            let worker = usize::from(i % 3 == 0);
             lanes.frame(
                 worker,
                 &Frame { ts_ns: u64::from(i), link: LinkType::Raw, data: &data, wire_len: i, interface: 0 },
@@ -344,7 +344,9 @@ mod tests {
             expected[worker].push((u64::from(i), i, data));
             if i % 1000 == 999 {
                 lanes.each(&mut |_| Op::Expire(u64::from(i)));
-                expected.iter_mut().for_each(|e| e.push((u64::from(i), 0, b"expire".to_vec())));
+                for e in &mut expected {
+                    e.push((u64::from(i), 0, b"expire".to_vec()));
+                }
             }
         }
         lanes.flush();

@@ -102,7 +102,10 @@ pub(super) enum Event {
     Records(Vec<FlowRecord>),
     /// The worker's counters up to a step boundary (`at_ns`, capture time),
     /// or, the last one, up to the end. `statuses`: the inputs so far (worker 0's step).
-    Step { seq: u64, at_ns: u64, worker: usize, batch: Batch, statuses: Option<Vec<(String, InputStatus)>> },
+    /// The batch is boxed: unboxed it is a kilobyte, and so would be every
+    /// `Records` message, while steps are rare (one a worker per step of
+    /// capture time, and one at the end).
+    Step { seq: u64, at_ns: u64, worker: usize, batch: Box<Batch>, statuses: Option<Vec<(String, InputStatus)>> },
 }
 
 /// How the replay ended, as the router saw it.
@@ -523,7 +526,7 @@ impl Outputs {
                     self.pending_statuses.insert(seq, statuses);
                 }
                 let step = self.pending.entry(seq).or_default();
-                step.push((at_ns, worker, batch));
+                step.push((at_ns, worker, *batch));
                 if step.len() == self.workers {
                     if let Some(statuses) = self.pending_statuses.remove(&seq) {
                         self.statuses = statuses;
@@ -538,7 +541,9 @@ impl Outputs {
 
     fn write_records(&mut self, records: &[FlowRecord]) {
         if let Some(log) = self.flow_log.as_mut() {
-            records.iter().for_each(|r| log.write(r));
+            for r in records {
+                log.write(r);
+            }
         }
     }
 
@@ -591,7 +596,10 @@ impl Progress {
                     let left = match total_bytes {
                         Some(total) if read > 0 && total >= read => {
                             let secs = elapsed.as_secs_f64() * (total - read) as f64 / read as f64;
-                            format!(", {} left", humanize(Duration::from_secs(secs.round() as u64)))
+                            // Whole seconds; an estimate past u64::MAX seconds shows as that.
+                            let left =
+                                Duration::try_from_secs_f64(secs.round()).unwrap_or(Duration::from_secs(u64::MAX));
+                            format!(", {} left", humanize(left))
                         }
                         _ => String::new(),
                     };
@@ -621,7 +629,7 @@ impl Progress {
 
 /// The cores this process may use: the default `--workers`.
 pub fn available_workers() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
 }
 
 /// Runs the replay, printing the report to `stdout` and problems to `stderr`.
@@ -715,22 +723,47 @@ pub fn run(
     if let Some(mut log) = outputs.flow_log.take() {
         log.finish().with_context(|| "cannot write the flow log")?;
     }
+    write_end_files(opts, &agg, &statuses, &outputs.policy)?;
+    let summary = summary(&agg, &outputs.policy, end.span, &statuses);
+    if opts.json {
+        serde_json::to_writer_pretty(&mut *stdout, &summary)?;
+        writeln!(stdout)?;
+    } else {
+        write!(stdout, "{}", summary.to_table())?;
+    }
+    Ok(outcome)
+}
+
+/// The files written once the replay is over: `--metrics-out`,
+/// `--devices-out` and `--hosts-out`.
+fn write_end_files(
+    opts: &ReplayOptions,
+    agg: &Aggregator,
+    statuses: &[(String, InputStatus)],
+    policy: &Policy,
+) -> anyhow::Result<()> {
     if let Some(path) = &opts.metrics_out {
         let mut e = Exposition::new(Format::Prometheus);
-        write_counters(&mut e, &agg, 0, &outputs.policy);
-        write_input_counters(&mut e, &statuses);
+        write_counters(&mut e, agg, 0, policy);
+        write_input_counters(&mut e, statuses);
         std::fs::write(path, e.finish()).with_context(|| format!("cannot write metrics to {}", path.display()))?;
     }
     if let Some(path) = &opts.devices_out {
-        write_devices(path, &agg).with_context(|| format!("cannot write devices to {}", path.display()))?;
+        write_devices(path, agg).with_context(|| format!("cannot write devices to {}", path.display()))?;
     }
     if let Some(path) = &opts.hosts_out {
-        write_hosts(path, &agg).with_context(|| format!("cannot write hosts to {}", path.display()))?;
+        write_hosts(path, agg).with_context(|| format!("cannot write hosts to {}", path.display()))?;
     }
-    let mut summary = Summary::from_aggregator(&agg, 0, &outputs.policy);
-    summary.capture.first_packet = end.span.map(|(first, _)| first);
-    summary.capture.last_packet = end.span.map(|(_, last)| last);
-    for (label, status) in &statuses {
+    Ok(())
+}
+
+/// The report printed at the end: the counters, the capture's first and
+/// last stamps, and each input's errors and time jumps.
+fn summary(agg: &Aggregator, policy: &Policy, span: Option<(u64, u64)>, statuses: &[(String, InputStatus)]) -> Summary {
+    let mut summary = Summary::from_aggregator(agg, 0, policy);
+    summary.capture.first_packet = span.map(|(first, _)| first);
+    summary.capture.last_packet = span.map(|(_, last)| last);
+    for (label, status) in statuses {
         for (reason, (records, error)) in &status.errors {
             summary.capture.input_errors.push(InputError {
                 source: label.clone(),
@@ -743,13 +776,7 @@ pub fn run(
             summary.capture.time_jumps.insert(label.clone(), status.jumps);
         }
     }
-    if opts.json {
-        serde_json::to_writer_pretty(&mut *stdout, &summary)?;
-        writeln!(stdout)?;
-    } else {
-        write!(stdout, "{}", summary.to_table())?;
-    }
-    Ok(outcome)
+    summary
 }
 
 /// `--devices-out`: one JSON line per device, in key order.
@@ -796,7 +823,7 @@ fn spread_over_workers(
                     let mut emit = |event| {
                         let _ = tx.send(event);
                     };
-                    Worker::new(plan, index, &mut emit).run(lane, back);
+                    Worker::new(plan, index, &mut emit).run(lane, &back);
                 })
                 .context("cannot start a replay worker")?;
             workers.push(thread);

@@ -68,7 +68,9 @@ fn worker_of_host(host: IpAddr, workers: usize) -> usize {
         IpAddr::V4(a) => u64::from(a.to_bits()),
         IpAddr::V6(a) => {
             let b = a.to_bits();
-            (b as u64) ^ ((b >> 64) as u64).rotate_left(29)
+            #[allow(clippy::cast_possible_truncation, reason = "the halves are taken apart on purpose, to be folded")]
+            let (low, high) = (b as u64, (b >> 64) as u64);
+            low ^ high.rotate_left(29)
         }
     };
     let mixed = (bits ^ (bits >> 31)).wrapping_mul(0x9e37_79b9_7f4a_7c15);

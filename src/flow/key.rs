@@ -12,10 +12,16 @@ use crate::decode::{Encap, EncapKind, Packet};
 /// of one flow would be two flows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlowKey {
+    /// The lower endpoint, address then port (ports 0 for protocols without them).
     pub lo: (IpAddr, u16),
+    /// The higher endpoint.
     pub hi: (IpAddr, u16),
+    /// The IP protocol number (6 TCP, 17 UDP, ...).
     pub protocol: u8,
+    /// The innermost VLAN id; 0 when the frame has no VLAN tag.
     pub vlan: u16,
+    /// The innermost tunnel, with its network id only for the kinds that
+    /// keep tenants apart (see above); `id` is `None` for the others.
     pub encap: Encap,
 }
 

@@ -10,8 +10,9 @@ use std::net::IpAddr;
 
 use crate::decode::{IPPROTO_TCP, IPPROTO_UDP, Packet, tcp};
 
-/// Index into per-direction arrays: traffic from the client, to the client.
+/// Index into per-direction arrays: traffic from the client.
 pub const FROM_CLIENT: usize = 0;
+/// Index into per-direction arrays: traffic to the client.
 pub const TO_CLIENT: usize = 1;
 
 /// Decides which end of a new flow is the client (the initiator).
@@ -70,7 +71,9 @@ fn port_rank(port: u16) -> u8 {
 /// One side of a flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Endpoint {
+    /// Its IP address.
     pub addr: IpAddr,
+    /// Its port; 0 for protocols without ports.
     pub port: u16,
 }
 
@@ -149,7 +152,7 @@ impl TcpProgress {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::Vlans;
+    use crate::decode::{Encap, Vlans};
 
     fn pkt(proto: u8, sport: u16, dport: u16, flags: u8) -> Packet<'static> {
         Packet {
@@ -164,7 +167,7 @@ mod tests {
             vlans: Vlans::default(),
             macs: None,
             syn: None,
-            encap: Default::default(),
+            encap: Encap::default(),
             outer_len: 0,
         }
     }

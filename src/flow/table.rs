@@ -38,10 +38,13 @@ pub const RELINK_INTERVAL_NS: u64 = 1_000_000_000;
 pub enum TimeoutClass {
     /// TCP before the handshake completes.
     TcpOpening,
+    /// TCP once a segment without SYN has acknowledged something.
     TcpEstablished,
     /// TCP after FIN from both sides or a RST.
     TcpClosed,
+    /// UDP.
     Udp,
+    /// Any other IP protocol (ICMP, ESP, GRE, ...).
     Other,
 }
 
@@ -53,13 +56,19 @@ impl TimeoutClass {
     }
 }
 
-/// Idle timeouts per class, in nanoseconds.
+/// Idle timeouts per class, in nanoseconds of capture time since a flow's
+/// last packet. The defaults: 30 s, 300 s, 10 s, 120 s and 60 s.
 #[derive(Debug, Clone, Copy)]
 pub struct Timeouts {
+    /// For [`TimeoutClass::TcpOpening`].
     pub tcp_opening: u64,
+    /// For [`TimeoutClass::TcpEstablished`].
     pub tcp_established: u64,
+    /// For [`TimeoutClass::TcpClosed`].
     pub tcp_closed: u64,
+    /// For [`TimeoutClass::Udp`].
     pub udp: u64,
+    /// For [`TimeoutClass::Other`].
     pub other: u64,
 }
 
@@ -100,6 +109,8 @@ pub enum EndReason {
 }
 
 impl EndReason {
+    /// Its name in flow records' `end_reason` and, for the first two, in
+    /// `vendorwatch_flow_evictions_total`'s `reason` label.
     pub fn as_str(self) -> &'static str {
         match self {
             EndReason::IdleTimeout => "idle_timeout",
@@ -160,6 +171,9 @@ pub struct FlowTable<F> {
 }
 
 impl<F> FlowTable<F> {
+    /// An empty table that holds at most `max_flows` flows (at least 1, at
+    /// most `u32::MAX`: values outside are taken as the nearer bound),
+    /// expiring them after `timeouts`.
     pub fn new(max_flows: usize, timeouts: Timeouts) -> Self {
         FlowTable {
             // Grown as flows come: a large empty index only spreads the
@@ -179,10 +193,12 @@ impl<F> FlowTable<F> {
         }
     }
 
+    /// The flows held.
     pub fn len(&self) -> usize {
         self.index.len()
     }
 
+    /// Whether no flow is held.
     pub fn is_empty(&self) -> bool {
         self.index.is_empty()
     }
@@ -313,22 +329,19 @@ impl<F> FlowTable<F> {
         }
         let (value, class) = create();
         let slot = Slot { key, value, last_ns: now_ns, prev: NIL, next: NIL };
-        let i = match self.free.pop() {
-            Some(i) => {
-                self.slots[i as usize] = Some(slot);
-                self.classes[i as usize] = class;
-                i
-            }
-            None => {
-                self.slots.push(Some(slot));
-                self.classes.push(class);
-                #[allow(
-                    clippy::cast_possible_truncation,
-                    reason = "max_flows is capped at NIL: slot indices stay below it"
-                )]
-                let i = (self.slots.len() - 1) as u32;
-                i
-            }
+        let i = if let Some(i) = self.free.pop() {
+            self.slots[i as usize] = Some(slot);
+            self.classes[i as usize] = class;
+            i
+        } else {
+            self.slots.push(Some(slot));
+            self.classes.push(class);
+            #[allow(
+                clippy::cast_possible_truncation,
+                reason = "max_flows is capped at NIL: slot indices stay below it"
+            )]
+            let i = (self.slots.len() - 1) as u32;
+            i
         };
         let (slots, hasher) = (&self.slots, &self.hasher);
         // Growing the index rehashes its slots' keys (indexed slots are occupied).
@@ -423,21 +436,22 @@ impl<F> FlowTable<F> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decode::Encap;
     use std::net::IpAddr;
 
     fn key(n: u16) -> FlowKey {
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let b: IpAddr = "17.0.0.1".parse().unwrap();
-        FlowKey { lo: (a, n), hi: (b, 443), protocol: 6, vlan: 0, encap: Default::default() }
+        FlowKey { lo: (a, n), hi: (b, 443), protocol: 6, vlan: 0, encap: Encap::default() }
     }
 
     #[test]
     fn evicts_the_stalest_flow_when_full_and_loses_none() {
+        const S: u64 = 1_000_000_000;
         let mut t: FlowTable<u32> = FlowTable::new(3, Timeouts::default());
         let mut ended = Vec::new();
         {
             let mut sink = |e: Ended<u32>| ended.push((e.key.lo.1, e.value, e.reason));
-            const S: u64 = 1_000_000_000;
             for (n, ts) in [(1, 10 * S), (2, 20 * S), (3, 30 * S)] {
                 t.get_or_insert(key(n), ts, || (u32::from(n), TimeoutClass::Udp), &mut sink);
             }
@@ -513,7 +527,7 @@ mod tests {
         let mut ended = Vec::new();
         let mut sink = |e: Ended<()>| ended.push((e.key.lo.1, e.reason));
         t.get_or_insert(key(1), 5000 * S, || ((), TimeoutClass::TcpClosed), &mut sink);
-        let (second, _, _) = t.get_or_insert(key(2), 1400 * S, || ((), TimeoutClass::TcpOpening), &mut sink);
+        let (second, (), _) = t.get_or_insert(key(2), 1400 * S, || ((), TimeoutClass::TcpOpening), &mut sink);
         // Closed an hour behind flow 1: it goes behind flow 1 in the closed list.
         t.set_class(second, TimeoutClass::TcpClosed);
         t.expire(1410 * S, &mut sink);

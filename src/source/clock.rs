@@ -39,6 +39,8 @@ struct HeldFrame {
     interface: u32,
 }
 
+/// One source's capture clock (see the module's description): it hands
+/// frames on in order, each with the time to use.
 #[derive(Debug, Clone)]
 pub struct CaptureClock {
     max_jump_ns: u64,
@@ -54,6 +56,9 @@ pub struct CaptureClock {
 }
 
 impl CaptureClock {
+    /// A clock that takes stamps within `max_jump` of it as they are
+    /// (a step past `u64::MAX` nanoseconds counts as `u64::MAX`); it is set
+    /// by the first frame it is given.
     pub fn new(max_jump: Duration) -> Self {
         let max_jump_ns = u64::try_from(max_jump.as_nanos()).unwrap_or(u64::MAX);
         CaptureClock {

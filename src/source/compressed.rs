@@ -14,9 +14,13 @@ use std::io::{self, Cursor, Read};
 /// How a capture stream is compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compression {
+    /// Not compressed (or in a format not recognised: read as it is).
     None,
+    /// gzip (RFC 1952); members one after another read as one stream.
     Gzip,
+    /// Zstandard.
     Zstd,
+    /// xz; streams one after another read as one stream.
     Xz,
 }
 

@@ -298,7 +298,8 @@ mod tests {
 
     #[test]
     fn pcapng_resolutions_finer_than_a_picosecond_are_rejected() {
-        for (tsresol, ok) in [(12u8, true), (13, false), (0x80 | 40, true), (0x80 | 41, false), (0x7f, false)] {
+        // 10^-12 and 10^-13; 2^-40 and 2^-41 (the high bit says a power of two).
+        for (tsresol, ok) in [(12u8, true), (13, false), (0x80 | 0x28, true), (0x80 | 0x29, false), (0x7f, false)] {
             let mut f = shb();
             f.extend(block(1, &[1, 0, 0, 0, 0, 0, 0, 0, 9, 0, 1, 0, tsresol, 0, 0, 0, 0, 0, 0, 0]));
             let mut r = CaptureReader::from_reader(&f[..]).unwrap();

@@ -12,8 +12,12 @@ use std::path::{Component, Path, PathBuf};
 /// Where an input's bytes come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
+    /// Standard input, named `-` on the command line.
     Stdin,
+    /// A file, named or found in a directory.
     File {
+        /// The file's path: as given, or the directory's joined with the
+        /// names below it.
         path: PathBuf,
         /// Found by walking a directory (rather than named): a file there
         /// that is no capture is passed over, not an error.
@@ -21,8 +25,10 @@ pub enum Origin {
     },
 }
 
+/// One input of a replay, in the order it is read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Input {
+    /// Where its bytes come from.
     pub origin: Origin,
     /// The `source` label.
     pub label: String,
@@ -41,7 +47,9 @@ impl Input {
 /// A directory that could not be read.
 #[derive(Debug)]
 pub struct WalkError {
+    /// The directory, or the entry in it, that could not be read.
     pub path: PathBuf,
+    /// The system's reason.
     pub error: io::Error,
 }
 

@@ -380,7 +380,8 @@ mod sys {
             // length passed) and `result` are valid for writes for the whole
             // call, and `pwd`'s string fields point into `buf`, which we do
             // not read through them.
-            let rc = unsafe { libc::getpwnam_r(name.as_ptr(), &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result) };
+            let rc =
+                unsafe { libc::getpwnam_r(name.as_ptr(), &raw mut pwd, buf.as_mut_ptr(), buf.len(), &raw mut result) };
             match rc {
                 0 if result.is_null() => return Ok(None),
                 0 => return Ok(Some((pwd.pw_uid, pwd.pw_gid))),
@@ -403,7 +404,7 @@ mod sys {
         unsafe {
             // Keep the permitted set across setuid, so CAP_NET_RAW can stay.
             check(libc::prctl(libc::PR_SET_KEEPCAPS, 1 as libc::c_ulong, 0, 0, 0))?;
-            check(libc::setgroups(1, &gid))?;
+            check(libc::setgroups(1, &raw const gid))?;
             check(libc::setgid(gid))?;
             check(libc::setuid(uid))?;
             check(libc::prctl(libc::PR_SET_KEEPCAPS, 0 as libc::c_ulong, 0, 0, 0))?;

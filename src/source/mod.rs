@@ -87,6 +87,7 @@ impl LinkType {
 pub struct Frame<'a> {
     /// Capture time, nanoseconds since the Unix epoch.
     pub ts_ns: u64,
+    /// The link layer `data` starts with.
     pub link: LinkType,
     /// The captured bytes (possibly cut to the snap length).
     pub data: &'a [u8],
@@ -101,23 +102,66 @@ pub struct Frame<'a> {
 /// reading goes on with the next.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
+    /// Reading the stream failed.
     #[error("I/O error at byte {offset}: {source}")]
     Io {
+        /// Bytes into the (decompressed) stream where the record being read starts.
         offset: u64,
+        /// The operating system's or the decoder's error.
         #[source]
         source: std::io::Error,
     },
+    /// The stream ends inside a header or a record.
     #[error("truncated at byte {offset} (record {record}): {what}")]
-    Truncated { offset: u64, record: u64, what: &'static str },
+    Truncated {
+        /// Bytes into the (decompressed) stream where the cut record starts.
+        offset: u64,
+        /// Packet records read before this one (skipped ones included): its
+        /// index among them, counting from 0.
+        record: u64,
+        /// The part that is cut short.
+        what: &'static str,
+    },
+    /// A header or block says something impossible.
     #[error("malformed at byte {offset} (record {record}): {what}")]
-    Malformed { offset: u64, record: u64, what: &'static str },
+    Malformed {
+        /// Bytes into the (decompressed) stream where the bad header or block starts.
+        offset: u64,
+        /// Packet records read before this one (skipped ones included): its
+        /// index among them, counting from 0.
+        record: u64,
+        /// What is wrong.
+        what: &'static str,
+    },
+    /// A record claims more than [`MAX_RECORD_LEN`] bytes.
     #[error("record at byte {offset} (record {record}) is {len} bytes, over the {} MiB limit", MAX_RECORD_LEN >> 20)]
-    TooLarge { offset: u64, record: u64, len: u64 },
+    TooLarge {
+        /// Bytes into the (decompressed) stream where the record starts.
+        offset: u64,
+        /// Packet records read before this one (skipped ones included): its
+        /// index among them, counting from 0.
+        record: u64,
+        /// The length its header claims, in bytes.
+        len: u64,
+    },
     /// The record is well framed but its time cannot be right; it was skipped.
     #[error("bad timestamp at byte {offset} (record {record}): {what}; record skipped")]
-    BadTimestamp { offset: u64, record: u64, what: &'static str },
+    BadTimestamp {
+        /// Bytes into the (decompressed) stream where the skipped record starts.
+        offset: u64,
+        /// Packet records read before this one (skipped ones included): its
+        /// index among them, counting from 0.
+        record: u64,
+        /// Which field is out of range.
+        what: &'static str,
+    },
+    /// The stream starts with neither a pcap nor a pcapng magic (after any
+    /// compression is taken off).
     #[error("not a pcap or pcapng file (magic {magic:08x})")]
-    UnknownFormat { magic: u32 },
+    UnknownFormat {
+        /// The first four bytes, read little-endian.
+        magic: u32,
+    },
 }
 
 /// The largest record read: a frame's captured bytes (pcap record, pcapng

@@ -12,6 +12,7 @@ use super::{Frame, LinkType, ReadError};
 const GLOBAL_HEADER_LEN: usize = 24;
 const RECORD_HEADER_LEN: usize = 16;
 
+/// Reads a classic pcap stream frame by frame through one reused buffer.
 pub struct PcapReader<R> {
     buf: ReadBuffer<R>,
     big_endian: bool,

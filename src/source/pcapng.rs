@@ -54,6 +54,9 @@ struct Interface {
     scale: TsScale,
 }
 
+/// Reads a pcapng stream frame by frame through one reused buffer: its
+/// sections, interfaces and packet blocks (enhanced, simple and the
+/// obsolete packet block); blocks of other types are passed over.
 pub struct PcapNgReader<R> {
     buf: ReadBuffer<R>,
     big_endian: bool,
