@@ -627,9 +627,14 @@ impl Progress {
     }
 }
 
-/// The cores this process may use: the default `--workers`.
+/// The default `--workers`: one less than the cores this process may use,
+/// at least one. Several workers need reader and router threads besides
+/// them, and a second worker costs about half again the CPU of one (each
+/// frame is copied into a shared block and decoded by its reader and its
+/// worker): measured on two vCPUs, two workers were 0.90x-0.95x the speed of
+/// one, so a core is left to the readers.
 pub fn available_workers() -> usize {
-    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+    std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
 }
 
 /// Runs the replay, printing the report to `stdout` and problems to `stderr`.
