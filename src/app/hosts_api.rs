@@ -29,7 +29,7 @@ pub(crate) async fn hosts(State(live): State<Arc<Live>>, Query(q): Query<HostsQu
     let since = live.hosts_since_ns();
     let mut hosts = host_records(&live.snapshot(), vendor.as_deref(), segment.as_deref());
     // The collector prunes once a minute; the window is exact here.
-    hosts.retain(|h| h.last_seen >= since);
+    hosts.retain(|h| h.traffic.last_seen >= since);
     match serde_json::to_string_pretty(&HostsBody { hosts }) {
         Ok(mut body) => {
             body.push('\n');

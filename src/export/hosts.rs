@@ -21,20 +21,9 @@ pub struct HostRecord {
     pub host: IpAddr,
     /// Whether any vendor it reached is banned.
     pub banned: bool,
-    /// Attributed flows, over all its vendors.
-    pub flows: u64,
-    /// Packets both ways of those flows.
-    pub packets: u64,
-    /// Wire bytes both ways of those flows.
-    pub bytes: u64,
-    /// The first packet of its earliest flow, ns since the Unix epoch (written as
-    /// RFC 3339).
-    #[serde(serialize_with = "crate::export::time::serialize_rfc3339")]
-    pub first_seen: u64,
-    /// The last packet of its earliest flow, ns since the Unix epoch (written as
-    /// RFC 3339).
-    #[serde(serialize_with = "crate::export::time::serialize_rfc3339")]
-    pub last_seen: u64,
+    /// Its attributed flows, over all its vendors.
+    #[serde(flatten)]
+    pub traffic: Traffic,
     /// The device at this address, as `--devices-out` shows it; null when
     /// the device table does not know the host.
     pub device: Option<HostDevice>,
@@ -100,20 +89,9 @@ pub struct HostVendor {
     pub vendor: String,
     /// Whether the vendor was banned when its flows were counted.
     pub banned: bool,
-    /// The host's flows to the vendor.
-    pub flows: u64,
-    /// Packets both ways of those flows.
-    pub packets: u64,
-    /// Wire bytes both ways of those flows.
-    pub bytes: u64,
-    /// The first packet of the host's earliest flow to the vendor, ns since the Unix epoch (written as
-    /// RFC 3339).
-    #[serde(serialize_with = "crate::export::time::serialize_rfc3339")]
-    pub first_seen: u64,
-    /// The last packet of the host's earliest flow to the vendor, ns since the Unix epoch (written as
-    /// RFC 3339).
-    #[serde(serialize_with = "crate::export::time::serialize_rfc3339")]
-    pub last_seen: u64,
+    /// The host's flows to the vendor, over its services.
+    #[serde(flatten)]
+    pub traffic: Traffic,
     /// By bytes, the most first.
     pub services: Vec<HostService>,
 }
@@ -124,38 +102,44 @@ pub struct HostService {
     /// The service's name within the vendor.
     pub service: String,
     /// The host's flows to the service.
+    #[serde(flatten)]
+    pub traffic: Traffic,
+}
+
+/// Flows, packets and bytes of a host's traffic (to a service, a vendor, or
+/// all of them), and when it was seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Traffic {
+    /// Attributed flows.
     pub flows: u64,
     /// Packets both ways of those flows.
     pub packets: u64,
     /// Wire bytes both ways of those flows.
     pub bytes: u64,
-    /// The first packet of the host's earliest flow to the service, ns since the Unix epoch (written as
-    /// RFC 3339).
+    /// The first packet of the earliest of those flows, ns since the Unix
+    /// epoch (written as RFC 3339).
     #[serde(serialize_with = "crate::export::time::serialize_rfc3339")]
     pub first_seen: u64,
-    /// The last packet of the host's earliest flow to the service, ns since the Unix epoch (written as
-    /// RFC 3339).
+    /// The last packet of the latest of those flows, ns since the Unix epoch
+    /// (written as RFC 3339).
     #[serde(serialize_with = "crate::export::time::serialize_rfc3339")]
     pub last_seen: u64,
 }
 
-/// Sums of a set of [`HostTraffic`].
-#[derive(Default)]
-struct Totals {
-    flows: u64,
-    packets: u64,
-    bytes: u64,
-    first_ns: Option<u64>,
-    last_ns: u64,
-}
+impl Traffic {
+    /// Nothing yet: the first [`Traffic::add`] sets the first sighting.
+    const NONE: Traffic = Traffic { flows: 0, packets: 0, bytes: 0, first_seen: u64::MAX, last_seen: 0 };
 
-impl Totals {
-    fn add(&mut self, flows: u64, packets: u64, bytes: u64, first_ns: u64, last_ns: u64) {
-        self.flows += flows;
-        self.packets += packets;
-        self.bytes += bytes;
-        self.first_ns = Some(self.first_ns.map_or(first_ns, |f| f.min(first_ns)));
-        self.last_ns = self.last_ns.max(last_ns);
+    fn of(t: &HostTraffic) -> Traffic {
+        Traffic { flows: t.flows, packets: t.packets, bytes: t.bytes, first_seen: t.first_ns, last_seen: t.last_ns }
+    }
+
+    fn add(&mut self, t: Traffic) {
+        self.flows += t.flows;
+        self.packets += t.packets;
+        self.bytes += t.bytes;
+        self.first_seen = self.first_seen.min(t.first_seen);
+        self.last_seen = self.last_seen.max(t.last_seen);
     }
 }
 
@@ -175,50 +159,30 @@ pub fn host_records(agg: &Aggregator, vendor: Option<&str>, segment: Option<&str
     hosts
         .into_iter()
         .map(|((segment, host), vendors)| {
-            let mut host_totals = Totals::default();
+            let mut host_traffic = Traffic::NONE;
             let mut vendors: Vec<HostVendor> = vendors
                 .into_iter()
                 .map(|((vendor, banned), services)| {
-                    let mut totals = Totals::default();
+                    let mut traffic = Traffic::NONE;
                     let mut services: Vec<HostService> = services
                         .into_iter()
                         .map(|(service, t)| {
-                            totals.add(t.flows, t.packets, t.bytes, t.first_ns, t.last_ns);
-                            HostService {
-                                service: service.to_owned(),
-                                flows: t.flows,
-                                packets: t.packets,
-                                bytes: t.bytes,
-                                first_seen: t.first_ns,
-                                last_seen: t.last_ns,
-                            }
+                            traffic.add(Traffic::of(t));
+                            HostService { service: service.to_owned(), traffic: Traffic::of(t) }
                         })
                         .collect();
-                    services.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.service.cmp(&b.service)));
-                    let first = totals.first_ns.unwrap_or_default();
-                    host_totals.add(totals.flows, totals.packets, totals.bytes, first, totals.last_ns);
-                    HostVendor {
-                        vendor: vendor.to_owned(),
-                        banned,
-                        flows: totals.flows,
-                        packets: totals.packets,
-                        bytes: totals.bytes,
-                        first_seen: first,
-                        last_seen: totals.last_ns,
-                        services,
-                    }
+                    services
+                        .sort_by(|a, b| b.traffic.bytes.cmp(&a.traffic.bytes).then_with(|| a.service.cmp(&b.service)));
+                    host_traffic.add(traffic);
+                    HostVendor { vendor: vendor.to_owned(), banned, traffic, services }
                 })
                 .collect();
-            vendors.sort_by_key(|a| (!a.banned, std::cmp::Reverse(a.bytes)));
+            vendors.sort_by_key(|a| (!a.banned, std::cmp::Reverse(a.traffic.bytes)));
             HostRecord {
                 segment: segment.to_owned(),
                 host,
                 banned: vendors.iter().any(|v| v.banned),
-                flows: host_totals.flows,
-                packets: host_totals.packets,
-                bytes: host_totals.bytes,
-                first_seen: host_totals.first_ns.unwrap_or_default(),
-                last_seen: host_totals.last_ns,
+                traffic: host_traffic,
                 device: devices.get(&(segment, host)).map(|&(key, facts)| HostDevice::new(key, facts)),
                 vendors,
             }
@@ -251,12 +215,16 @@ mod tests {
         let records = host_records(&agg, None, None);
         assert_eq!(records.len(), 1);
         let r = &records[0];
-        assert_eq!((r.flows, r.bytes, r.first_seen, r.last_seen, r.banned), (3, 5_400, 5, 40, true));
+        assert_eq!(
+            (r.traffic.flows, r.traffic.bytes, r.traffic.first_seen, r.traffic.last_seen, r.banned),
+            (3, 5_400, 5, 40, true)
+        );
         assert_eq!(r.vendors[0].vendor, "apple", "banned first, although google sent more");
-        assert_eq!((r.vendors[0].bytes, r.vendors[0].first_seen, r.vendors[0].last_seen), (400, 5, 40));
+        let apple = r.vendors[0].traffic;
+        assert_eq!((apple.bytes, apple.first_seen, apple.last_seen), (400, 5, 40));
         assert_eq!(r.vendors[0].services[0].service, "icloud");
         let only_google = host_records(&agg, Some("google"), None);
-        assert_eq!((only_google[0].bytes, only_google[0].banned), (5_000, false));
+        assert_eq!((only_google[0].traffic.bytes, only_google[0].banned), (5_000, false));
         assert!(host_records(&agg, None, Some("lab")).is_empty());
         assert_eq!(r.device, None, "no device table entry for the host");
     }

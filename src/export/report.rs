@@ -178,10 +178,10 @@ fn top_hosts(agg: &Aggregator) -> Vec<BannedVendorHosts> {
             by_vendor.entry(v.vendor.clone()).or_default().push(TopHost {
                 segment: r.segment.clone(),
                 host: r.host,
-                flows: v.flows,
-                bytes: v.bytes,
+                flows: v.traffic.flows,
+                bytes: v.traffic.bytes,
                 services: v.services.iter().map(|s| s.service.clone()).collect(),
-                last_seen: v.last_seen,
+                last_seen: v.traffic.last_seen,
             });
         }
     }
