@@ -17,13 +17,13 @@
 //! workers that have not yet picked the new rules up and those that have
 //! never read each other's entries.
 
-use std::hash::BuildHasher;
 use std::net::SocketAddr;
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
+use std::sync::{Arc, Weak};
 
-use hashbrown::{DefaultHashBuilder, HashMap};
+use hashbrown::HashMap;
 
 use super::rules::Rules;
+use super::shards::Shards;
 use super::signatures::EntryId;
 
 /// Candidate addresses remembered by a sensor: a call offers a handful, so
@@ -58,8 +58,7 @@ struct Shard {
 /// attributed them and when they stop counting; share it between workers
 /// with an [`Arc`].
 pub struct CallTable {
-    shards: Box<[RwLock<Shard>]>,
-    hasher: DefaultHashBuilder,
+    shards: Shards<Shard>,
 }
 
 impl Default for CallTable {
@@ -74,10 +73,13 @@ impl CallTable {
     pub fn new(capacity: usize) -> Self {
         let shard_count = SHARDS.min(capacity.max(1));
         let per_shard = capacity.max(1).div_ceil(shard_count);
-        let shards = (0..shard_count)
-            .map(|_| RwLock::new(Shard { candidates: HashMap::new(), capacity: per_shard, next_sweep_ns: 0 }))
-            .collect();
-        CallTable { shards, hasher: DefaultHashBuilder::default() }
+        CallTable {
+            shards: Shards::new(shard_count, || Shard {
+                candidates: HashMap::new(),
+                capacity: per_shard,
+                next_sweep_ns: 0,
+            }),
+        }
     }
 
     /// Remembers `addr` as a candidate of a call attributed to `entry` of
@@ -85,7 +87,7 @@ impl CallTable {
     /// none has expired, the new candidate is not kept.
     pub fn remember(&self, addr: SocketAddr, entry: EntryId, rules: &Arc<Rules>, now_ns: u64) {
         let expires_ns = now_ns.saturating_add(CANDIDATE_TTL_NS);
-        let mut shard = self.write(&addr);
+        let mut shard = self.shards.write(&addr);
         if let Some(known) = shard.candidates.get_mut(&addr) {
             if !std::ptr::eq(known.rules.as_ptr(), Arc::as_ptr(rules)) {
                 known.rules = Arc::downgrade(rules);
@@ -110,14 +112,14 @@ impl CallTable {
     /// The call entry of `rules` whose candidate `addr` is, unless it has
     /// expired or was remembered under other rules.
     pub fn lookup(&self, addr: SocketAddr, rules: &Rules, now_ns: u64) -> Option<EntryId> {
-        let shard = self.read(&addr);
+        let shard = self.shards.read(&addr);
         let known = shard.candidates.get(&addr)?;
         (known.expires_ns > now_ns && std::ptr::eq(known.rules.as_ptr(), rules)).then_some(known.entry)
     }
 
     /// Candidate addresses remembered, over all shards (read one by one).
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| read(s).candidates.len()).sum()
+        self.shards.each().map(|s| s.candidates.len()).sum()
     }
 
     /// Whether no candidate is remembered.
@@ -127,28 +129,8 @@ impl CallTable {
 
     /// The most candidates the table holds.
     pub fn capacity(&self) -> usize {
-        self.shards.iter().map(|s| read(s).capacity).sum()
+        self.shards.each().map(|s| s.capacity).sum()
     }
-
-    fn shard_of(&self, addr: &SocketAddr) -> &RwLock<Shard> {
-        // The high bits: the shard's own map indexes by the low ones.
-        let hash = self.hasher.hash_one(addr);
-        &self.shards[(hash >> 32) as usize % self.shards.len()]
-    }
-
-    fn read(&self, addr: &SocketAddr) -> RwLockReadGuard<'_, Shard> {
-        read(self.shard_of(addr))
-    }
-
-    fn write(&self, addr: &SocketAddr) -> RwLockWriteGuard<'_, Shard> {
-        // A worker that panicked while holding the lock left a map that is
-        // still consistent (no operation here leaves it half-done).
-        self.shard_of(addr).write().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-fn read(shard: &RwLock<Shard>) -> RwLockReadGuard<'_, Shard> {
-    shard.read().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Whether a UDP payload may be part of a call: RFC 7983's demultiplexing

@@ -12,11 +12,12 @@
 //! shard's write lock per vendor answer, never per packet, and two workers
 //! meet on a lock only when both touch the same shard at the same moment.
 
-use std::hash::BuildHasher;
 use std::net::IpAddr;
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::Arc;
 
-use hashbrown::{DefaultHashBuilder, HashMap};
+use hashbrown::HashMap;
+
+use super::shards::Shards;
 
 /// Zero-TTL answers are common on CDNs and clients connect right after them;
 /// without a floor such answers would never attribute anything.
@@ -49,8 +50,7 @@ struct Shard {
 /// A bounded, concurrent map of (client, address) to the vendor name
 /// answered for it; share it between workers with an [`Arc`].
 pub struct DnsCache {
-    shards: Box<[RwLock<Shard>]>,
-    hasher: DefaultHashBuilder,
+    shards: Shards<Shard>,
 }
 
 impl DnsCache {
@@ -59,10 +59,7 @@ impl DnsCache {
     pub fn new(capacity: usize) -> Self {
         let shard_count = SHARDS.min(capacity.max(1));
         let per_shard = capacity.max(1).div_ceil(shard_count);
-        let shards = (0..shard_count)
-            .map(|_| RwLock::new(Shard { map: HashMap::new(), capacity: per_shard, evicted: 0 }))
-            .collect();
-        DnsCache { shards, hasher: DefaultHashBuilder::default() }
+        DnsCache { shards: Shards::new(shard_count, || Shard { map: HashMap::new(), capacity: per_shard, evicted: 0 }) }
     }
 
     /// Remembers that `client` was told `addr` is `name`, for the record's
@@ -71,7 +68,7 @@ impl DnsCache {
         let ttl = u64::from(ttl_secs).clamp(MIN_TTL_SECS, MAX_TTL_SECS);
         let expires_ns = now_ns.saturating_add(ttl.saturating_mul(1_000_000_000));
         let key = (client, addr);
-        let mut shard = self.write(&key);
+        let mut shard = self.shards.write(&key);
         if let Some(known) = shard.map.get_mut(&key) {
             // A repeated answer (every refresh of a cached record) keeps
             // the name it already has: no allocation.
@@ -91,7 +88,7 @@ impl DnsCache {
     /// The name `client` resolved to `addr`, while the answer is fresh.
     pub fn lookup(&self, client: IpAddr, addr: IpAddr, now_ns: u64) -> Option<Arc<str>> {
         let key = (client, addr);
-        let shard = self.read(&key);
+        let shard = self.shards.read(&key);
         shard.map.get(&key).filter(|l| now_ns <= l.expires_ns).map(|l| l.name.clone())
     }
 
@@ -100,13 +97,13 @@ impl DnsCache {
     /// found had every answer been read in time.
     pub fn answered_before(&self, client: IpAddr, addr: IpAddr, at_ns: u64) -> Option<Arc<str>> {
         let key = (client, addr);
-        let shard = self.read(&key);
+        let shard = self.shards.read(&key);
         shard.map.get(&key).filter(|l| l.since_ns <= at_ns && at_ns <= l.expires_ns).map(|l| l.name.clone())
     }
 
     /// Answers held, over all shards (a gauge: shards are read one by one).
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| read(s).map.len()).sum()
+        self.shards.each().map(|s| s.map.len()).sum()
     }
 
     /// Whether no answer is remembered.
@@ -117,33 +114,13 @@ impl DnsCache {
     /// Fresh answers dropped to make room since the cache was made: what
     /// `vendorwatch_dns_cache_evictions_total` counts.
     pub fn evictions(&self) -> u64 {
-        self.shards.iter().map(|s| read(s).evicted).sum()
+        self.shards.each().map(|s| s.evicted).sum()
     }
 
     /// The most answers the cache holds.
     pub fn capacity(&self) -> usize {
-        self.shards.iter().map(|s| read(s).capacity).sum()
+        self.shards.each().map(|s| s.capacity).sum()
     }
-
-    fn shard_of(&self, key: &Key) -> &RwLock<Shard> {
-        // The high bits: the shard's own map indexes by the low ones.
-        let hash = self.hasher.hash_one(key);
-        &self.shards[(hash >> 32) as usize % self.shards.len()]
-    }
-
-    fn read(&self, key: &Key) -> RwLockReadGuard<'_, Shard> {
-        read(self.shard_of(key))
-    }
-
-    fn write(&self, key: &Key) -> RwLockWriteGuard<'_, Shard> {
-        // A worker that panicked while holding the lock left a map that is
-        // still consistent (no operation here leaves it half-done).
-        self.shard_of(key).write().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
-fn read(shard: &RwLock<Shard>) -> RwLockReadGuard<'_, Shard> {
-    shard.read().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Shard {

@@ -7,5 +7,6 @@ pub mod encrypted_dns;
 pub mod explain;
 pub mod names;
 pub mod rules;
+mod shards;
 pub mod signatures;
 pub mod verdict;
