@@ -102,7 +102,8 @@ pub struct HostTraffic {
 }
 
 impl HostTraffic {
-    fn add(&mut self, other: &HostTraffic) {
+    /// Adds `other`: counts summed, the earlier first and the later last sighting.
+    pub(crate) fn add(&mut self, other: &HostTraffic) {
         self.first_ns = self.first_ns.min(other.first_ns);
         self.last_ns = self.last_ns.max(other.last_ns);
         self.flows += other.flows;

@@ -126,22 +126,14 @@ pub struct Traffic {
     pub last_seen: u64,
 }
 
-impl Traffic {
-    /// Nothing yet: the first [`Traffic::add`] sets the first sighting.
-    const NONE: Traffic = Traffic { flows: 0, packets: 0, bytes: 0, first_seen: u64::MAX, last_seen: 0 };
-
-    fn of(t: &HostTraffic) -> Traffic {
+impl From<HostTraffic> for Traffic {
+    fn from(t: HostTraffic) -> Traffic {
         Traffic { flows: t.flows, packets: t.packets, bytes: t.bytes, first_seen: t.first_ns, last_seen: t.last_ns }
     }
-
-    fn add(&mut self, t: Traffic) {
-        self.flows += t.flows;
-        self.packets += t.packets;
-        self.bytes += t.bytes;
-        self.first_seen = self.first_seen.min(t.first_seen);
-        self.last_seen = self.last_seen.max(t.last_seen);
-    }
 }
+
+/// Nothing summed yet: the first [`HostTraffic::add`] sets the first sighting.
+const NO_TRAFFIC: HostTraffic = HostTraffic { flows: 0, packets: 0, bytes: 0, first_ns: u64::MAX, last_ns: 0 };
 
 /// Every host's record, by segment and address; only the hosts and vendors
 /// that match `vendor` and `segment` when given.
@@ -159,22 +151,22 @@ pub fn host_records(agg: &Aggregator, vendor: Option<&str>, segment: Option<&str
     hosts
         .into_iter()
         .map(|((segment, host), vendors)| {
-            let mut host_traffic = Traffic::NONE;
+            let mut host_traffic = NO_TRAFFIC;
             let mut vendors: Vec<HostVendor> = vendors
                 .into_iter()
                 .map(|((vendor, banned), services)| {
-                    let mut traffic = Traffic::NONE;
+                    let mut traffic = NO_TRAFFIC;
                     let mut services: Vec<HostService> = services
                         .into_iter()
                         .map(|(service, t)| {
-                            traffic.add(Traffic::of(t));
-                            HostService { service: service.to_owned(), traffic: Traffic::of(t) }
+                            traffic.add(t);
+                            HostService { service: service.to_owned(), traffic: Traffic::from(*t) }
                         })
                         .collect();
                     services
                         .sort_by(|a, b| b.traffic.bytes.cmp(&a.traffic.bytes).then_with(|| a.service.cmp(&b.service)));
-                    host_traffic.add(traffic);
-                    HostVendor { vendor: vendor.to_owned(), banned, traffic, services }
+                    host_traffic.add(&traffic);
+                    HostVendor { vendor: vendor.to_owned(), banned, traffic: traffic.into(), services }
                 })
                 .collect();
             vendors.sort_by_key(|a| (!a.banned, std::cmp::Reverse(a.traffic.bytes)));
@@ -182,7 +174,7 @@ pub fn host_records(agg: &Aggregator, vendor: Option<&str>, segment: Option<&str
                 segment: segment.to_owned(),
                 host,
                 banned: vendors.iter().any(|v| v.banned),
-                traffic: host_traffic,
+                traffic: host_traffic.into(),
                 device: devices.get(&(segment, host)).map(|&(key, facts)| HostDevice::new(key, facts)),
                 vendors,
             }
