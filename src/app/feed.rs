@@ -175,10 +175,11 @@ pub fn open_raw(input: &Input, bytes: &Arc<AtomicU64>) -> Result<Box<dyn Read + 
     }
 }
 
-/// Opens an input as a capture: its raw bytes, decompressed.
+/// Opens an input as a capture: its raw bytes, decompressed, read ahead
+/// on a thread of their own.
 pub fn open(input: &Input, bytes: &Arc<AtomicU64>) -> Result<CaptureReader<Stream>, Unopened> {
     let raw = open_raw(input, bytes).map_err(Unopened::Failed)?;
-    CaptureReader::from_stream(raw).map_err(|e| classify(input, &e))
+    CaptureReader::read_ahead(raw).map_err(|e| classify(input, &e))
 }
 
 /// How the readers read: each input's clock, and the workers to route to.

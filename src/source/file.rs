@@ -9,10 +9,16 @@ use super::buffer::ReadBuffer;
 use super::compressed::{self, Compression, Stream};
 use super::pcap::PcapReader;
 use super::pcapng::PcapNgReader;
+use super::readahead::ReadAhead;
 use super::{Frame, ReadError};
 
 /// 1 MiB: large enough that reads are cheap, small enough to stay in cache.
 const BUFFER_LEN: usize = 1 << 20;
+
+/// Read ahead in chunks of this size, this many queued: the chunks in
+/// flight stay within the cores' caches.
+const READ_AHEAD_CHUNK: usize = 256 * 1024;
+const READ_AHEAD_CHUNKS: usize = 4;
 
 /// A pcap or pcapng stream.
 pub enum CaptureReader<R> {
@@ -32,8 +38,23 @@ impl CaptureReader<Stream> {
     /// A capture from any byte stream (standard input, a file), gzip, zstd
     /// or xz compressed or not.
     pub fn from_stream<R: Read + Send + 'static>(inner: R) -> Result<Self, OpenError> {
-        let (stream, compression) = compressed::decompressed(inner)
-            .map_err(|source| OpenError { compression: None, source: ReadError::reading(0, 0, source) })?;
+        Self::open_stream(inner, false)
+    }
+
+    /// [`from_stream`](Self::from_stream), with the reading and the
+    /// decompressing on a thread of their own (see
+    /// [`readahead`](super::readahead)): for a caller that has more to do
+    /// with each frame than to count it.
+    pub fn read_ahead<R: Read + Send + 'static>(inner: R) -> Result<Self, OpenError> {
+        Self::open_stream(inner, true)
+    }
+
+    fn open_stream<R: Read + Send + 'static>(inner: R, ahead: bool) -> Result<Self, OpenError> {
+        let unread = |source| OpenError { compression: None, source: ReadError::reading(0, 0, source) };
+        let (mut stream, compression) = compressed::decompressed(inner).map_err(unread)?;
+        if ahead {
+            stream = Box::new(ReadAhead::new(stream, READ_AHEAD_CHUNK, READ_AHEAD_CHUNKS).map_err(unread)?);
+        }
         CaptureReader::from_reader(stream).map_err(|source| OpenError { compression: Some(compression), source })
     }
 }

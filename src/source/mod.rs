@@ -13,6 +13,7 @@ pub mod input;
 pub mod live;
 pub mod pcap;
 pub mod pcapng;
+pub mod readahead;
 
 use wire::linktype;
 
