@@ -126,7 +126,7 @@ struct ReplayArgs {
     host_window: std::time::Duration,
     /// Threads to spread the flows over (by host, so that DNS answers meet the flows they
     /// explain); the counts are the same for any number. Default: one less than the cores
-    /// available (the readers need one), at least 1.
+    /// available (reading and decompressing take one), at least 1.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=256))]
     workers: Option<u64>,
 }

@@ -2,22 +2,17 @@
 //! of the frames and the clock's events (expiry, steps), in capture order.
 //!
 //! With one worker the router calls the worker directly ([`Inline`]). With
-//! several, each worker has a lane: batches of events and runs of the
-//! readers' shared frame blocks (every worker gets every run and takes its
-//! own frames from it), plus the few frames the router routes itself
-//! (fragments), copied; the router fills them and the worker's thread
-//! empties them ([`Threaded`]). A batch goes back to the router once done,
-//! so its buffers are reused; a few batches per worker, each holding one
-//! shared block at most, bound the memory and make the router wait for the
-//! slowest worker.
+//! several, each worker has a lane: batches of events and of its frames,
+//! copied in; the router fills them and the worker's thread empties them
+//! ([`Threaded`]). A batch goes back to the router once done, so its
+//! buffers are reused; a few batches per worker bound the memory and make
+//! the router wait for the slowest worker.
 
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
-use std::sync::{Arc, Weak};
 
 use vendorwatch::pipeline::Pipeline;
 use vendorwatch::source::{Frame, LinkType};
 
-use super::feed::Shared;
 use super::replay::{Event, InputStatus, Plan};
 
 /// Flow records taken from the pipeline and written at a time.
@@ -34,9 +29,6 @@ pub enum Op {
     AddSource(String),
     /// A frame whose bytes are `bytes[start..start + len]` of its batch.
     Frame { start: usize, len: usize, ts_ns: u64, link: LinkType, wire_len: u32, interface: u32, source: usize },
-    /// The frames `from..to` of a block every worker shares: those routed
-    /// to this worker.
-    Shared { frames: Arc<Shared>, from: u32, to: u32, source: usize },
     /// The capture clock reached `now_ns`: flows idle past their timeout end.
     Expire(u64),
     /// A step boundary: what settled flows did up to `at_ns`, with the
@@ -54,9 +46,6 @@ pub trait Lanes {
     const ONE_WORKER: bool = false;
     /// `frame` (of input `source`) for `worker`'s pipeline.
     fn frame(&mut self, worker: usize, frame: &Frame<'_>, source: usize);
-    /// Frames `from..to` of `frames` (of input `source`), each for the
-    /// worker it is routed to.
-    fn shared(&mut self, frames: &Arc<Shared>, from: usize, to: usize, source: usize);
     /// The same event for every worker: `op(worker)`.
     fn each(&mut self, op: &mut dyn FnMut(usize) -> Op);
     /// A line for stderr.
@@ -88,13 +77,6 @@ impl<'e> Worker<'e> {
         self.write_records();
     }
 
-    fn shared(&mut self, frames: &Shared, from: usize, to: usize, source: usize) {
-        let me = u32::try_from(self.index).unwrap_or(u32::MAX);
-        for meta in frames.metas()[from..to].iter().filter(|m| m.worker == me) {
-            self.frame(&frames.frame(meta), source);
-        }
-    }
-
     #[inline]
     fn write_records(&mut self) {
         if self.pipeline.pending_records() >= RECORDS_PER_WRITE {
@@ -117,9 +99,6 @@ impl<'e> Worker<'e> {
             Op::Frame { start, len, ts_ns, link, wire_len, interface, source } => {
                 let frame = Frame { ts_ns, link, data: &bytes[start..start + len], wire_len, interface };
                 self.frame(&frame, source);
-            }
-            Op::Shared { frames, from, to, source } => {
-                self.shared(&frames, from as usize, to as usize, source);
             }
             Op::Expire(now_ns) => {
                 self.pipeline.expire(now_ns);
@@ -170,10 +149,6 @@ impl Lanes for Inline<'_> {
         self.worker.frame(frame, source);
     }
 
-    fn shared(&mut self, frames: &Arc<Shared>, from: usize, to: usize, source: usize) {
-        self.worker.shared(frames, from, to, source);
-    }
-
     fn each(&mut self, op: &mut dyn FnMut(usize) -> Op) {
         self.worker.apply(op(0), &[]);
     }
@@ -195,9 +170,6 @@ pub struct Batch {
 /// A worker's lane as the router sees it.
 struct Lane {
     filling: Batch,
-    /// The shared block the filling batch refers to: a batch refers to one
-    /// at most, so that the batches in flight bound the blocks kept.
-    block: Weak<Shared>,
     to: SyncSender<Batch>,
     free: Receiver<Batch>,
     /// The worker stopped (a panic): its work is dropped.
@@ -224,7 +196,7 @@ impl Threaded {
             for _ in 1..BATCHES_PER_WORKER {
                 let _ = back.send(Batch::default());
             }
-            lanes.push(Lane { filling: Batch::default(), block: Weak::new(), to, free, closed: false });
+            lanes.push(Lane { filling: Batch::default(), to, free, closed: false });
             ends.push((from_router, back));
         }
         (Threaded { lanes, notes }, ends)
@@ -269,19 +241,6 @@ impl Lanes for Threaded {
             source,
         };
         self.push(worker, op);
-    }
-
-    fn shared(&mut self, frames: &Arc<Shared>, from: usize, to: usize, source: usize) {
-        // A block is at most a few thousand frames: the indices fit.
-        let (from, to) = (u32::try_from(from).unwrap_or(u32::MAX), u32::try_from(to).unwrap_or(u32::MAX));
-        for worker in 0..self.lanes.len() {
-            let lane = &mut self.lanes[worker];
-            if !Weak::ptr_eq(&lane.block, &Arc::downgrade(frames)) {
-                send(lane);
-                lane.block = Arc::downgrade(frames);
-            }
-            self.push(worker, Op::Shared { frames: frames.clone(), from, to, source });
-        }
     }
 
     fn each(&mut self, op: &mut dyn FnMut(usize) -> Op) {

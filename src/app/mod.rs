@@ -1,6 +1,6 @@
 //! The commands behind the `vendorwatch` binary.
 
-mod feed;
+mod reading;
 #[cfg(feature = "live")]
 mod hosts_api;
 #[cfg(feature = "live")]

@@ -24,9 +24,9 @@ use vendorwatch::source::file::OpenError;
 use vendorwatch::source::input::{self, Input, Origin};
 use vendorwatch::source::{Frame, ReadError};
 
-use super::feed::{self, Feed, Feeds, Piece, ReadPlan, Shared};
+use super::reading;
 use super::lanes::{Inline, Lanes, Op, Threaded, Worker};
-use super::spread::{self, HeldFrame, Route, Spread};
+use super::spread::{HeldFrame, Route, Spread};
 
 pub struct ReplayOptions {
     /// Capture files, directories (read recursively) and `-` (standard input).
@@ -119,8 +119,7 @@ struct ReplayEnd {
 /// Sees every frame of every input once, in order: keeps the capture
 /// clock, the expiry schedule and the step boundaries for all workers (so
 /// they are those of a single worker whatever the count), and hands each
-/// frame to its worker (as the reader told, or, for fragments, as
-/// [`Spread`] routes it).
+/// frame to the worker [`Spread`] routes it to.
 struct Router<'l, L: Lanes> {
     spread: Spread,
     lanes: &'l mut L,
@@ -149,47 +148,10 @@ impl<L: Lanes> Router<'_, L> {
         self.after(frame.ts_ns);
     }
 
-    /// Frames whose worker the reader told (all but fragments) go with
-    /// their block to every worker, in runs cut where an event or a routed
-    /// fragment must come between frames, so each worker meets its frames
-    /// and the events in the order one worker would.
-    fn shared(&mut self, frames: &Arc<Shared>, source: usize) {
-        let mut from = 0;
-        for (i, meta) in frames.metas().iter().enumerate() {
-            if self.step_due(meta.ts_ns) {
-                self.run(frames, from, i, source);
-                from = i;
-                self.before(meta.ts_ns);
-            }
-            if meta.worker == spread::UNROUTED {
-                self.run(frames, from, i, source);
-                from = i + 1;
-                self.route(&frames.frame(meta), source);
-            }
-            if self.expiry_due(meta.ts_ns) {
-                self.run(frames, from, i + 1, source);
-                from = i + 1;
-            }
-            self.after(meta.ts_ns);
-        }
-        self.run(frames, from, frames.metas().len(), source);
-    }
-
-    fn run(&mut self, frames: &Arc<Shared>, from: usize, to: usize, source: usize) {
-        if from < to {
-            self.lanes.shared(frames, from, to, source);
-        }
-    }
-
     /// Whether a frame at `ts` crosses a step boundary.
     #[inline]
     fn step_due(&self, ts: u64) -> bool {
         self.step_ns.is_some() && self.next_step_ns.is_none_or(|next| ts >= next)
-    }
-
-    #[inline]
-    fn expiry_due(&self, ts: u64) -> bool {
-        self.now_ns.max(ts) >= self.next_expiry_ns
     }
 
     /// The step boundaries a frame at `ts` crosses, before it.
@@ -420,7 +382,7 @@ fn route_inputs<L: Lanes>(plan: &Plan, inputs: &[Input], bytes_read: &Arc<Atomic
     let mut outcome = ReplayOutcome::default();
     let mut sources = 0;
     for input in inputs {
-        let mut reader = match feed::open(input, bytes_read) {
+        let mut reader = match reading::open(input, bytes_read) {
             Ok(r) => r,
             Err(unopened) => {
                 sources += usize::from(router.unopened(input, unopened, &mut outcome));
@@ -449,49 +411,6 @@ fn route_inputs<L: Lanes>(plan: &Plan, inputs: &[Input], bytes_read: &Arc<Atomic
         clock.finish(&mut |f: &Frame<'_>, _| router.frame(f, source));
         read.followed = clock.followed();
         router.input_done(plan, input, read, clock.jumps(), &mut outcome);
-    }
-    router.finish(outcome)
-}
-
-/// Routes the frames the readers parsed, input after input, to the workers
-/// behind `lanes`.
-fn route_feeds<L: Lanes>(plan: &Plan, inputs: &[Input], feeds: &mut Feeds, lanes: &mut L) -> ReplayEnd {
-    let mut router = Router::new(plan, lanes);
-    let mut outcome = ReplayOutcome::default();
-    let mut sources = 0;
-    for input in inputs {
-        let pieces = match feeds.next() {
-            Some(Feed::Pieces(pieces)) => pieces,
-            Some(Feed::Unopened(unopened)) => {
-                sources += usize::from(router.unopened(input, unopened, &mut outcome));
-                continue;
-            }
-            None => {
-                let failed = Unopened::Failed("the reader thread stopped".into());
-                sources += usize::from(router.unopened(input, failed, &mut outcome));
-                continue;
-            }
-        };
-        router.lanes.each(&mut |_| Op::AddSource(input.label.clone()));
-        let source = sources;
-        sources += 1;
-        let mut read = InputRead::default();
-        let mut jumps = 0;
-        for piece in pieces {
-            match piece {
-                Piece::Frames(frames) => router.shared(&frames, source),
-                Piece::Skipped(e) => router.skipped(input, &mut read, &e),
-                Piece::End(end) => {
-                    read.frames = end.frames;
-                    if let Some(e) = &end.error {
-                        router.stopped(input, &mut read, e);
-                    }
-                    read.followed = end.followed;
-                    jumps = end.jumps;
-                }
-            }
-        }
-        router.input_done(plan, input, read, jumps, &mut outcome);
     }
     router.finish(outcome)
 }
@@ -628,11 +547,10 @@ impl Progress {
 }
 
 /// The default `--workers`: one less than the cores this process may use,
-/// at least one. Several workers need reader and router threads besides
-/// them, and a second worker costs about half again the CPU of one (each
-/// frame is copied into a shared block and decoded by its reader and its
-/// worker): measured on two vCPUs, two workers were 0.90x-0.95x the speed of
-/// one, so a core is left to the readers.
+/// at least one. The reading and decompressing run on a thread of their
+/// own (read ahead), which keeps a core busy: on two vCPUs one worker and
+/// the read-ahead thread replay the 800k-packet capture in 165 ms, two
+/// workers (with their router) in 247 ms (BENCHMARKS.md, "Several workers").
 pub fn available_workers() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
 }
@@ -834,19 +752,9 @@ fn spread_over_workers(
             workers.push(thread);
         }
         drop(events_tx);
-        let read_plan = ReadPlan { workers: plan.workers, max_time_jump: plan.max_time_jump };
-        let (readers, mut feeds) = feed::spawn(inputs.to_vec(), bytes_read, plan.workers, read_plan)
-            .context("cannot start the reader threads")?;
         let router = std::thread::Builder::new()
             .name("replay-router".into())
-            .spawn_scoped(scope, move || {
-                let end = route_feeds(plan, inputs, &mut feeds, &mut lanes);
-                drop(feeds);
-                for reader in readers {
-                    let _ = reader.join();
-                }
-                end
-            })
+            .spawn_scoped(scope, move || route_inputs(plan, inputs, bytes_read, &mut lanes))
             .context("cannot start the replay router")?;
         for event in events {
             outputs.on(event, stderr);

@@ -1,6 +1,5 @@
-//! Which replay worker a frame belongs to: told from the frame alone by
-//! the readers ([`worker_of_frame`], in parallel, one input each), and for
-//! fragments by the router ([`Spread`], which sees every input in order).
+//! Which replay worker a frame belongs to, told by the router ([`Spread`],
+//! which sees every input in order).
 //!
 //! Workers share out the hosts, not the flows: a DNS answer teaches the
 //! client that asked (the answer cache is keyed by client), so a client's
@@ -32,7 +31,7 @@ use vendorwatch::source::{Frame, LinkType};
 #[inline]
 fn port_rank(port: u16) -> u8 {
     // 0 for 0..=1023, 1 for 1024..=32767, 2 above: two compares, no branch
-    // (on every frame of the readers' path).
+    // (on every frame of the router's path).
     u8::from(port >= 1024) + u8::from(port >= 32768)
 }
 
@@ -62,7 +61,7 @@ fn client_side(src: IpAddr, src_port: u16, dst: IpAddr, dst_port: u16) -> IpAddr
 }
 
 fn worker_of_host(host: IpAddr, workers: usize) -> usize {
-    // A fixed mix, cheap on the readers' path: a frame takes the same
+    // A fixed mix, cheap on the router's path: a frame takes the same
     // route on every run; the high bits of the product are well mixed.
     let bits = match host {
         IpAddr::V4(a) => u64::from(a.to_bits()),
@@ -79,31 +78,6 @@ fn worker_of_host(host: IpAddr, workers: usize) -> usize {
 
 fn worker_of_packet(p: &Packet<'_>, workers: usize) -> usize {
     worker_of_host(client_side(p.src, p.src_port, p.dst, p.dst_port), workers)
-}
-
-/// The worker of a decoded frame that is no fragment; frames that do not
-/// decode go to worker 0, which counts them.
-fn whole_frame_worker(decoded: &Result<Decoded<'_>, decode::DecodeError>, workers: usize) -> Option<usize> {
-    match decoded {
-        Ok(Decoded::Packet(p)) => Some(worker_of_packet(p, workers)),
-        Ok(Decoded::Fragment(_)) => None,
-        Ok(Decoded::NotIp) | Err(_) => Some(0),
-    }
-}
-
-/// What [`worker_of_frame`] says of a fragment: its route is known only
-/// once its datagram is whole, which [`Spread::route`] finds out.
-pub const UNROUTED: u32 = u32::MAX;
-
-/// The worker of `frame` among `workers`, from the frame alone (no state:
-/// readers of several inputs tell it in parallel); [`UNROUTED`] for a
-/// fragment. The same as [`Spread::route`] for every frame that is not one.
-pub fn worker_of_frame(frame: &Frame<'_>, workers: usize) -> u32 {
-    if workers <= 1 {
-        return 0;
-    }
-    let worker = whole_frame_worker(&decode::decode(frame.link, frame.data), workers);
-    worker.map_or(UNROUTED, |w| u32::try_from(w).unwrap_or(0))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -190,7 +164,8 @@ impl Spread {
         }
         let f = match decode::decode(frame.link, frame.data) {
             Ok(Decoded::Fragment(f)) => f,
-            decoded => return Route::To(whole_frame_worker(&decoded, self.workers).unwrap_or(0)),
+            Ok(Decoded::Packet(p)) => return Route::To(self.worker_of_packet(&p)),
+            Ok(Decoded::NotIp) | Err(_) => return Route::To(0),
         };
         let id =
             DatagramId { src: f.src, dst: f.dst, protocol: f.protocol, ident: f.ident, vlans: f.vlans, encap: f.encap };
