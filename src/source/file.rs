@@ -186,6 +186,38 @@ mod tests {
         }
     }
 
+    /// Records of every size, some longer than a chunk, cut at every
+    /// chunk boundary: read ahead gives the same frames as read in place,
+    /// and stops at the same byte when cut.
+    #[test]
+    fn reading_ahead_gives_the_frames_and_errors_of_reading_in_place() {
+        let sizes = [60, 1514, 9000, 70_000, 300_000, 3, 0, 65_535, 200];
+        let payloads: Vec<Vec<u8>> =
+            (0..400).map(|i| vec![u8::try_from(i % 251).unwrap(); sizes[i % sizes.len()]]).collect();
+        let records: Vec<(u32, u32, &[u8])> =
+            payloads.iter().enumerate().map(|(i, p)| (u32::try_from(i).unwrap(), 0, &p[..])).collect();
+        let file = pcap_file(false, false, &records);
+        assert!(file.len() > 20 * READ_AHEAD_CHUNK, "the capture spans many chunks");
+        let frames = |r: &mut CaptureReader<Stream>| {
+            let mut out = Vec::new();
+            loop {
+                match r.next_frame() {
+                    Ok(Some(f)) => out.push((f.ts_ns, f.data.to_vec())),
+                    Ok(None) => return (out, None),
+                    Err(e) => return (out, Some(e.to_string())),
+                }
+            }
+        };
+        for cut in [file.len(), file.len() - 100_000, file.len() - 7] {
+            let bytes = file[..cut].to_vec();
+            let in_place = frames(&mut CaptureReader::from_stream(std::io::Cursor::new(bytes.clone())).unwrap());
+            let ahead = frames(&mut CaptureReader::read_ahead(std::io::Cursor::new(bytes)).unwrap());
+            assert_eq!(in_place.0.len(), ahead.0.len(), "cut at {cut}");
+            assert!(in_place == ahead, "cut at {cut}: the same frames, and the same error");
+            assert_eq!(in_place.1.is_some(), cut < file.len());
+        }
+    }
+
     #[test]
     fn truncated_pcap_reports_where_it_stopped() {
         let mut file = pcap_file(false, false, &[(1, 0, b"first"), (2, 0, b"second")]);
