@@ -4,6 +4,8 @@
 //! cargo run --release --example genpcaps                      # (re)writes pcaps/
 //! cargo run --release --example genpcaps -- --out DIR        # the fixtures elsewhere
 //! cargo run --release --example genpcaps -- --bench /tmp/bench.pcap [--packets 800000]
+//! # flows of 10 packets on average, every one caught opening (handshakes to inspect):
+//! cargo run --release --example genpcaps -- --bench /tmp/opening.pcap --flow-packets 10 --opening 100
 //! ```
 //!
 //! Output is byte-for-byte reproducible: `tests/replay.rs` checks that the
@@ -16,7 +18,8 @@ use std::process::ExitCode;
 
 use synth::fixtures;
 
-const USAGE: &str = "usage: genpcaps [--out DIR] | --bench FILE [--packets N] [--seed N]";
+const USAGE: &str =
+    "usage: genpcaps [--out DIR] | --bench FILE [--packets N] [--seed N] [--flow-packets N] [--opening PERCENT]";
 
 fn main() -> ExitCode {
     match run(std::env::args().skip(1).collect()) {
@@ -33,6 +36,7 @@ fn run(args: Vec<String>) -> Result<(), String> {
     let mut bench: Option<PathBuf> = None;
     let mut packets = 800_000u64;
     let mut seed = 1u64;
+    let mut shape = fixtures::BenchShape::default();
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or(format!("{arg} needs a value"));
@@ -41,6 +45,10 @@ fn run(args: Vec<String>) -> Result<(), String> {
             "--bench" => bench = Some(PathBuf::from(value()?)),
             "--packets" => packets = value()?.parse().map_err(|e| format!("--packets: {e}"))?,
             "--seed" => seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
+            "--flow-packets" => {
+                shape.packets_per_flow = value()?.parse().map_err(|e| format!("--flow-packets: {e}"))?;
+            }
+            "--opening" => shape.opening_pct = value()?.parse().map_err(|e| format!("--opening: {e}"))?,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return Ok(());
@@ -50,7 +58,7 @@ fn run(args: Vec<String>) -> Result<(), String> {
     }
     if let Some(path) = bench {
         let file = File::create(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-        let stats = fixtures::bench(BufWriter::with_capacity(1 << 20, file), packets, seed)
+        let stats = fixtures::bench_shaped(BufWriter::with_capacity(1 << 20, file), packets, seed, shape)
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         println!("{}: {} packets, {} bytes, {} flows", path.display(), stats.packets, stats.bytes, stats.flows);
         return Ok(());

@@ -15,7 +15,9 @@
 # of the bare loop. The script exits 0 either way; the table says PASS/FAIL.
 #
 # Then, unpinned, `vendorwatch replay --workers 1` and `--workers 2` on the
-# capture and on ten zstd copies of it in one run (out/bench-workers.md);
+# capture, on ten zstd copies of it in one run, and on a capture of
+# connection openings (400k packets, flows of 10 packets on average, all
+# caught opening: what the inspectors work on) (out/bench-workers.md);
 # with BASELINE=/path/to/an/older/vendorwatch, that binary's four runs too,
 # in the same hyperfine run (before and after a change).
 #
@@ -57,18 +59,24 @@ if [ ! -s "$CAP" ]; then
     mv "$CAP.tmp" "$CAP"
 fi
 
-# Several workers: the capture alone, and ten zstd copies in one run (a
-# directory of them), each with one and with two workers. Not pinned: the
-# point is to use the cores. Every copy repeats the same flows, so the
-# report is that of one copy with ten times the traffic.
+# Several workers: the capture alone, ten zstd copies in one run (a
+# directory of them) and the openings capture, each with one and with two
+# workers. Not pinned: the point is to use the cores. Every copy repeats
+# the same flows, so the report is that of one copy with ten times the
+# traffic.
 workers_table() {
-    local ten=$OUT/bench-zstd-x10
+    local ten=$OUT/bench-zstd-x10 opening=$OUT/bench-opening-400000${SEED:+-seed$SEED}.pcap
+    if [ ! -s "$opening" ]; then
+        cargo build --release --quiet --example genpcaps
+        "$GEN" --bench "$opening.tmp" --packets 400000 --flow-packets 10 --opening 100 ${SEED:+--seed "$SEED"} >&2
+        mv "$opening.tmp" "$opening"
+    fi
     if [ ! -s "$ten/copy-9.pcap.zst" ]; then
         mkdir -p "$ten"
         zstd -q -3 -f "$CAP" -o "$ten/copy-0.pcap.zst"
         for i in 1 2 3 4 5 6 7 8 9; do cp "$ten/copy-0.pcap.zst" "$ten/copy-$i.pcap.zst"; done
     fi
-    cat "$CAP" "$ten"/* >/dev/null
+    cat "$CAP" "$ten"/* "$opening" >/dev/null
     local load_before load_after frames
     load_before=$(cut -d' ' -f1-3 /proc/loadavg)
     echo "== multi-worker timing ($WORKER_RUNS runs); load average $load_before" >&2
@@ -80,20 +88,26 @@ workers_table() {
         runs+=(-n "${tag}1 worker, capture" "$bin replay --workers 1 $CAP"
             -n "${tag}2 workers, capture" "$bin replay --workers 2 $CAP"
             -n "${tag}1 worker, 10 x zstd" "$bin replay --workers 1 $ten"
-            -n "${tag}2 workers, 10 x zstd" "$bin replay --workers 2 $ten")
+            -n "${tag}2 workers, 10 x zstd" "$bin replay --workers 2 $ten"
+            -n "${tag}1 worker, openings" "$bin replay --workers 1 $opening"
+            -n "${tag}2 workers, openings" "$bin replay --workers 2 $opening")
     done
     hyperfine -N --style basic --warmup 1 --runs "$WORKER_RUNS" --export-json "$OUT/bench-workers.json" "${runs[@]}" >&2
     load_after=$(cut -d' ' -f1-3 /proc/loadavg)
-    frames=$("$VW" replay --format json "$CAP" | python3 -c 'import sys, json; print(json.load(sys.stdin)["capture"]["packets"])')
+    local packets='import sys, json; print(json.load(sys.stdin)["capture"]["packets"])' opening_frames
+    frames=$("$VW" replay --format json "$CAP" | python3 -c "$packets")
+    opening_frames=$("$VW" replay --format json "$opening" | python3 -c "$packets")
     python3 - "$OUT/bench-workers.json" "$frames" "$(du -mL "$CAP" | cut -f1)" "$(du -mL "$ten/copy-0.pcap.zst" | cut -f1)" \
+        "$opening_frames" "$(du -mL "$opening" | cut -f1)" \
         "$(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1); $(rustc --version)" \
         "$load_before -> $load_after" <<'PY' | tee "$OUT/bench-workers.md"
 import json, sys
-results, frames, mib, zmib, machine, load = sys.argv[1:]
-frames = int(frames)
+results, frames, mib, zmib, oframes, omib, machine, load = sys.argv[1:]
+frames, oframes = int(frames), int(oframes)
 by = {r["command"]: r for r in json.load(open(results))["results"]}
 runs = len(next(iter(by.values()))["times"])
-print(f"Capture: {frames} packets, {mib} MiB; ten zstd -3 copies of it, {zmib} MiB each, in one directory. "
+print(f"Capture: {frames} packets, {mib} MiB; ten zstd -3 copies of it, {zmib} MiB each, in one directory; "
+      f"openings: {oframes} packets, {omib} MiB, flows of 10 packets on average, all caught opening. "
       f"Median of {runs} runs, not pinned, stdout discarded, files in the page cache.")
 print()
 print("| binary | input | workers | median s | min s | max s | user+sys s | packets/s | speed-up |")
@@ -101,7 +115,7 @@ print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
 for tag in ("", "baseline "):
     if f"{tag}1 worker, capture" not in by:
         continue
-    for label, packets in [("capture", frames), ("10 x zstd", 10 * frames)]:
+    for label, packets in [("capture", frames), ("10 x zstd", 10 * frames), ("openings", oframes)]:
         one = by[f"{tag}1 worker, {label}"]["median"]
         for w in (1, 2):
             r = by[f"{tag}{w} worker{'s' if w > 1 else ''}, {label}"]

@@ -1,6 +1,6 @@
 //! Opens a replay's inputs: the raw bytes of a file or of standard input,
-//! counted for the progress line, decompressed and read ahead on a thread
-//! of their own (see [`vendorwatch::source::readahead`]).
+//! counted for the progress line, decompressed and, given a core for it,
+//! read ahead on a thread of their own (see [`vendorwatch::source::readahead`]).
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -38,8 +38,10 @@ fn open_raw(input: &Input, bytes: &Arc<AtomicU64>) -> Result<Box<dyn Read + Send
     }
 }
 
-/// Opens an input as a capture: its raw bytes, decompressed, read ahead.
-pub fn open(input: &Input, bytes: &Arc<AtomicU64>) -> Result<CaptureReader<Stream>, Unopened> {
+/// Opens an input as a capture: its raw bytes, decompressed, read ahead if
+/// `read_ahead`.
+pub fn open(input: &Input, bytes: &Arc<AtomicU64>, read_ahead: bool) -> Result<CaptureReader<Stream>, Unopened> {
     let raw = open_raw(input, bytes).map_err(Unopened::Failed)?;
-    CaptureReader::read_ahead(raw).map_err(|e| classify(input, &e))
+    let reader = if read_ahead { CaptureReader::read_ahead(raw) } else { CaptureReader::from_stream(raw) };
+    reader.map_err(|e| classify(input, &e))
 }

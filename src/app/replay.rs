@@ -266,6 +266,9 @@ pub(super) struct Plan {
     pub dns: Arc<DnsCache>,
     /// One call table for all workers, for the same reason.
     pub calls: Arc<CallTable>,
+    /// Whether inputs are read ahead on a thread of their own: only with a
+    /// second core to run it on (on one, the thread would only take turns).
+    read_ahead: bool,
 }
 
 /// How one input was read, beyond its frames.
@@ -382,7 +385,7 @@ fn route_inputs<L: Lanes>(plan: &Plan, inputs: &[Input], bytes_read: &Arc<Atomic
     let mut outcome = ReplayOutcome::default();
     let mut sources = 0;
     for input in inputs {
-        let mut reader = match reading::open(input, bytes_read) {
+        let mut reader = match reading::open(input, bytes_read, plan.read_ahead) {
             Ok(r) => r,
             Err(unopened) => {
                 sources += usize::from(router.unopened(input, unopened, &mut outcome));
@@ -598,6 +601,7 @@ pub fn run(
         frames_seen: Arc::new(AtomicU64::new(0)),
         dns: Pipeline::new_dns_cache(),
         calls: Pipeline::new_call_table(),
+        read_ahead: std::thread::available_parallelism().is_ok_and(|cores| cores.get() > 1),
     };
     let mut outputs = Outputs {
         workers,

@@ -1473,6 +1473,22 @@ pub struct BenchStats {
     pub flows: u64,
 }
 
+/// How the benchmark capture's packets are spread over flows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BenchShape {
+    /// Packets per flow, on average.
+    pub packets_per_flow: u64,
+    /// Percent of flows caught opening.
+    pub opening_pct: u32,
+}
+
+impl Default for BenchShape {
+    /// As on a real link: mostly mid-flow data.
+    fn default() -> Self {
+        BenchShape { packets_per_flow: 200, opening_pct: 5 }
+    }
+}
+
 /// Writes the benchmark capture: about `packets` Ethernet frames (the last
 /// flow opening may add a few), mostly mid-flow data as on a real link:
 /// `packets / 200` flows (a few thousand for the default 800k), most
@@ -1485,10 +1501,20 @@ pub struct BenchStats {
 /// Past 2106 of capture time, as [`PcapWriter::write`] does; the capture
 /// starts at [`T0_NS`].
 pub fn bench<W: Write>(out: W, packets: u64, seed: u64) -> io::Result<BenchStats> {
+    bench_shaped(out, packets, seed, BenchShape::default())
+}
+
+/// [`bench()`] with other flows: shorter ones, more of them caught opening
+/// (handshakes, hellos and QUIC Initials to inspect).
+///
+/// # Panics
+///
+/// As [`bench()`].
+pub fn bench_shaped<W: Write>(out: W, packets: u64, seed: u64, shape: BenchShape) -> io::Result<BenchStats> {
     let mut rng = XorShift::new(seed);
     let mut w = PcapWriter::new(out, PcapFormat::new(LINKTYPE_ETHERNET))?;
-    let flows_n = (packets / 200).max(8);
-    let mut flows: Vec<BenchFlow> = (0..flows_n).map(|i| bench_flow(i, &mut rng)).collect();
+    let flows_n = (packets / shape.packets_per_flow.max(1)).max(8);
+    let mut flows: Vec<BenchFlow> = (0..flows_n).map(|i| bench_flow(i, shape.opening_pct, &mut rng)).collect();
     let noise = rng.bytes(4096);
     let mut stats = BenchStats { flows: flows_n, ..BenchStats::default() };
     // 50 µs per frame: 800k frames span 40 s.
@@ -1545,7 +1571,7 @@ pub fn bench<W: Write>(out: W, packets: u64, seed: u64) -> io::Result<BenchStats
     Ok(stats)
 }
 
-fn bench_flow(i: u64, rng: &mut XorShift) -> BenchFlow {
+fn bench_flow(i: u64, opening_pct: u32, rng: &mut XorShift) -> BenchFlow {
     let v6 = rng.chance(25);
     let udp = rng.chance(15);
     let port = 49152 + (i % 16000) as u16;
@@ -1574,7 +1600,7 @@ fn bench_flow(i: u64, rng: &mut XorShift) -> BenchFlow {
     BenchFlow {
         session: TcpSession::new(path, rng.next_u32(), rng.next_u32()),
         udp,
-        opening: rng.chance(5),
+        opening: rng.chance(u64::from(opening_pct)),
         name: BENCH_NAMES[rng.range_usize(0, BENCH_NAMES.len() - 1)],
     }
 }
@@ -2725,5 +2751,22 @@ mod tests {
             n += 1;
         }
         assert_eq!(n, stats.packets);
+    }
+
+    #[test]
+    fn a_shaped_bench_has_short_flows_that_all_open() {
+        let shape = BenchShape { packets_per_flow: 10, opening_pct: 100 };
+        let mut out = Vec::new();
+        let stats = bench_shaped(&mut out, 5_000, 1, shape).unwrap();
+        assert_eq!(stats.flows, 500);
+        let mut r = vendorwatch::source::file::CaptureReader::from_reader(&out[..]).unwrap();
+        let mut syns = 0;
+        while let Some(f) = r.next_frame().unwrap() {
+            // A SYN without ACK, IPv4 or IPv6, untagged or on one VLAN: its TCP flags byte is 0x02.
+            let tcp_flags = |at: usize| f.data.get(at) == Some(&0x02);
+            syns += usize::from(tcp_flags(14 + 20 + 13) || tcp_flags(14 + 40 + 13) || tcp_flags(18 + 20 + 13));
+        }
+        // The TCP flows (about 85%) open with a SYN, most of them before the capture ends.
+        assert!(syns > 300, "{syns} SYNs among 500 flows");
     }
 }
