@@ -1,7 +1,8 @@
 //! `replay --workers N`: the same report, flow log (as a set), metrics and
 //! hosts file for 1, 2 and 4 workers, on every fixture alone, on all of
 //! them in one run and on the nDPI corpus in one run; DNS answers still reach the flows they explain, also
-//! across a capture rotated into files that several readers read at once.
+//! across a capture rotated into a plain and a zstd file; and the same outputs on one core, where the
+//! inputs are read in place rather than ahead on a thread of their own.
 
 mod common;
 
@@ -26,6 +27,30 @@ struct Outputs {
 }
 
 fn replay(inputs: &[String], extra: &[&str], workers: usize) -> Outputs {
+    replay_on(inputs, extra, workers, Cores::All)
+}
+
+/// The cores a replay may run on.
+#[derive(Clone, Copy)]
+enum Cores {
+    All,
+    /// Core 0 only (`taskset -c 0`).
+    One,
+}
+
+fn run_on(cores: Cores, args: &[&str]) -> common::Output {
+    match cores {
+        Cores::All => vendorwatch(args),
+        Cores::One => std::process::Command::new("taskset")
+            .args(["-c", "0", env!("CARGO_BIN_EXE_vendorwatch")])
+            .args(args)
+            .output()
+            .expect("run taskset (util-linux)")
+            .into(),
+    }
+}
+
+fn replay_on(inputs: &[String], extra: &[&str], workers: usize, cores: Cores) -> Outputs {
     let dir = TempDir::new("workers");
     let (flows, metrics, hosts) = (dir.path("flows.jsonl"), dir.path("m.prom"), dir.path("hosts.jsonl"));
     let history = dir.path("history.om");
@@ -49,7 +74,7 @@ fn replay(inputs: &[String], extra: &[&str], workers: usize) -> Outputs {
         "--step",
         "100ms",
     ];
-    let out = vendorwatch(&[&args[..], &outs].concat());
+    let out = run_on(cores, &[&args[..], &outs].concat());
     // Resource gauges left out; every count is compared. The workers' host
     // tables sum a device two workers both met; the shared DNS cache's size
     // at a step (not at the end) depends on how far the other workers are.
@@ -60,7 +85,7 @@ fn replay(inputs: &[String], extra: &[&str], workers: usize) -> Outputs {
             out
         })
     };
-    let table = vendorwatch(&[&args[..args.len() - 2], &["--format", "table"]].concat()).stdout;
+    let table = run_on(cores, &[&args[..args.len() - 2], &["--format", "table"]].concat()).stdout;
     let mut flows: Vec<String> =
         std::fs::read_to_string(&flows).unwrap_or_default().lines().map(str::to_owned).collect();
     flows.sort();
@@ -114,6 +139,23 @@ fn all_fixtures_in_one_run_and_the_sample_with_its_config() {
     let sample =
         assert_same_for_any_worker_count(&[fixture("sample.pcap").display().to_string()], &["--config", &config]);
     assert!(sample.table.contains("TOP HOSTS PER BANNED VENDOR"), "{}", sample.table);
+}
+
+/// On one core the inputs are read in place (a read-ahead thread would
+/// only take turns with the parser): the same outputs as read ahead, for
+/// every fixture and a rotated plain and zstd capture in one run.
+#[test]
+fn one_core_reads_in_place_with_the_same_outputs() {
+    let nproc = std::process::Command::new("taskset").args(["-c", "0", "nproc"]).output().expect("run taskset");
+    assert_eq!(String::from_utf8_lossy(&nproc.stdout).trim(), "1", "taskset -c 0 leaves the replay one core");
+    let dir = TempDir::new("one-core");
+    let mut inputs = fixtures();
+    inputs.extend(rotated(&dir, "dns.pcap", 3));
+    for workers in [1, 2] {
+        let ahead = replay_on(&inputs, &[], workers, Cores::All);
+        assert!(!ahead.flows.is_empty());
+        assert!(replay_on(&inputs, &[], workers, Cores::One) == ahead, "{workers} workers on one core differ");
+    }
 }
 
 /// Inputs that go back in time (`devices` and `dns` are older than
@@ -196,7 +238,7 @@ fn rotated(dir: &TempDir, name: &str, at: usize) -> [String; 2] {
 }
 
 #[test]
-fn a_rotated_capture_read_by_parallel_readers_keeps_its_flows_and_dns_answers() {
+fn a_rotated_capture_keeps_its_flows_and_dns_answers_on_any_worker() {
     let dir = TempDir::new("rotated");
     for name in ["dns.pcap", "sample.pcap"] {
         let whole = replay(&[fixture(name).display().to_string()], &[], 1);
