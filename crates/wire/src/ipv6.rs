@@ -207,13 +207,13 @@ pub struct Extension {
 
 #[cfg(feature = "emit")]
 impl Extension {
-    /// [`HOP_BY_HOP`](crate::ipv6::HOP_BY_HOP), for `Extension { kind: Extension::HOP_BY_HOP, .. }`.
+    /// [`HOP_BY_HOP`], for `Extension { kind: Extension::HOP_BY_HOP, .. }`.
     pub const HOP_BY_HOP: u8 = HOP_BY_HOP;
-    /// [`ROUTING`](crate::ipv6::ROUTING).
+    /// [`ROUTING`].
     pub const ROUTING: u8 = ROUTING;
-    /// [`FRAGMENT`](crate::ipv6::FRAGMENT).
+    /// [`FRAGMENT`].
     pub const FRAGMENT: u8 = FRAGMENT;
-    /// [`DEST_OPTS`](crate::ipv6::DEST_OPTS).
+    /// [`DEST_OPTS`].
     pub const DEST_OPTS: u8 = DEST_OPTS;
 
     /// Hop-by-hop options holding a Router Alert (RFC 2711) and padding.
