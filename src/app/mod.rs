@@ -1,6 +1,5 @@
 //! The commands behind the `vendorwatch` binary.
 
-mod reading;
 #[cfg(feature = "live")]
 mod hosts_api;
 #[cfg(feature = "live")]
@@ -8,6 +7,7 @@ pub mod http;
 mod lanes;
 #[cfg(feature = "live")]
 pub mod live;
+mod reading;
 pub mod replay;
 pub mod rules;
 pub mod signatures;

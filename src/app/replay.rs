@@ -24,8 +24,8 @@ use vendorwatch::source::file::OpenError;
 use vendorwatch::source::input::{self, Input, Origin};
 use vendorwatch::source::{Frame, ReadError};
 
-use super::reading;
 use super::lanes::{Inline, Lanes, Op, Threaded, Worker};
+use super::reading;
 use super::spread::{HeldFrame, Route, Spread};
 
 pub struct ReplayOptions {
