@@ -690,6 +690,41 @@ mod tests {
         assert_eq!(client(&reversed[..16]).findings, Vec::<String>::new(), "16 held out of order, no more");
     }
 
+    /// An RDP or LDAP request for TLS that its first segment cuts short is
+    /// waited for, on the protocol's port or another: the hello after it
+    /// is read wherever the cut falls.
+    #[test]
+    fn a_request_for_tls_cut_by_its_first_segment_still_leads_to_the_hello() {
+        let rdp_request = b"\x03\x00\x00\x13\x0e\xe0\x00\x00\x00\x00\x00\x01\x00\x08\x00\x03\x00\x00\x00";
+        let rdp_confirm = b"\x03\x00\x00\x13\x0e\xd0\x00\x00\x12\x34\x00\x02\x1f\x08\x00\x02\x00\x00\x00";
+        let ldap_request = b"\x30\x1d\x02\x01\x01\x77\x18\x80\x161.3.6.1.4.1.1466.20037";
+        let ldap_ok = b"\x30\x0c\x02\x01\x01\x78\x07\x0a\x01\x00\x04\x00\x04\x00";
+        let record = hello("rdweb.wvd.microsoft.com");
+        for (request, answer, ports) in
+            [(&rdp_request[..], &rdp_confirm[..], [3389, 8443]), (ldap_request, ldap_ok, [389, 8443])]
+        {
+            for server_port in ports {
+                let ctx = FlowContext { server_port, ..HTTPS };
+                for at in 1..request.len() {
+                    let (a, b) = request.split_at(at);
+                    let segments = [
+                        (Direction::FromClient, 0, a),
+                        (Direction::FromClient, at, b),
+                        (Direction::ToClient, 0, answer),
+                        (Direction::FromClient, request.len(), &record[..]),
+                    ];
+                    let mut seen = feed_tcp(ctx, &segments, &InspectBudget::default());
+                    seen.findings.retain(|f| f.contains("ServerName"));
+                    assert_eq!(
+                        seen.findings,
+                        vec![name(Evidence::TlsSni, "rdweb.wvd.microsoft.com")],
+                        "{request:?} cut at {at}, port {server_port}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn server_bytes_while_the_hello_is_incomplete_do_not_hold_it_forever() {
         let record = hello("gateway.icloud.com");

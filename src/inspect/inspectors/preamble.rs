@@ -68,16 +68,23 @@ fn kind_of(ctx: FlowContext, dir: Direction, data: &[u8]) -> Result<Kind, Probe>
             || data.starts_with(b"+OK");
         return if greeting { Ok(Kind::Lines) } else { Err(Probe::Reject) };
     }
+    // A request cut short by its first segment's end may be told only with
+    // the next: the probe is unsure of a prefix of one, not rejecting.
+    let cut_short = |whole: &[u8]| data.len() < whole.len() && whole.starts_with(data);
     if data.starts_with(b"CONNECT ") {
         Ok(Kind::Connect)
     } else if data.starts_with(&PG_SSL_REQUEST) {
         Ok(Kind::Postgres)
-    } else if data.len() < PG_SSL_REQUEST.len() && PG_SSL_REQUEST.starts_with(data) {
+    } else if cut_short(&PG_SSL_REQUEST) || cut_short(b"CONNECT ") {
         Err(Probe::Unsure)
     } else if rdp_tls_request(data).is_some() {
         Ok(Kind::Rdp)
+    } else if rdp_request_cut_short(data) {
+        Err(Probe::Unsure)
     } else if ldap_message(data).is_some_and(|m| m.start_tls || LDAP_PORTS.contains(&ctx.server_port)) {
         Ok(Kind::Ldap)
+    } else if ldap_start_tls_cut_short(data) {
+        Err(Probe::Unsure)
     } else if data.starts_with(b"<stream:stream")
         || (data.starts_with(b"<?xml") && XMPP_PORTS.contains(&ctx.server_port))
     {
@@ -283,6 +290,45 @@ fn rdp_tls_request(data: &[u8]) -> Option<()> {
     (kind == 0x01 && u16::from_le_bytes([l0, l1]) == 8 && protocols != 0).then_some(())
 }
 
+/// TPKT lengths an X.224 Connection Request with its `RDP_NEG_REQ` takes:
+/// the fixed parts, and a cookie or routing token of at most a few hundred
+/// bytes ("Cookie: mstshash=" and a user name, or a load balancer's token).
+const RDP_REQUEST_LEN: std::ops::RangeInclusive<usize> = 4 + 7 + 8..=1024;
+
+/// Whether `data` is the start of what may be an RDP TLS request, cut
+/// before its end: TPKT version 3, a length it falls short of, and (once
+/// there) an X.224 Connection Request of that length.
+fn rdp_request_cut_short(data: &[u8]) -> bool {
+    match *data {
+        [3] | [3, 0] | [3, 0, _] => true,
+        [3, 0, hi, lo, ref rest @ ..] => {
+            let len = usize::from(u16::from_be_bytes([hi, lo]));
+            let header_fits = match *rest {
+                [] => true,
+                [li] => usize::from(li) + 5 == len,
+                [li, cr, ..] => usize::from(li) + 5 == len && cr & 0xf0 == 0xe0,
+            };
+            RDP_REQUEST_LEN.contains(&len) && data.len() < len && header_fits
+        }
+        _ => false,
+    }
+}
+
+/// A StartTLS extended request is about 31 bytes; with controls a few
+/// dozen more. An `LDAPMessage` cut short that claims more is not one.
+const LDAP_START_TLS_MAX_LEN: usize = 256;
+
+/// Whether `data` is the start of an `LDAPMessage`, cut before its end,
+/// that may still turn out to be the StartTLS request (off LDAP's ports
+/// only that tells it is LDAP).
+fn ldap_start_tls_cut_short(data: &[u8]) -> bool {
+    if ldap_message(data).is_none_or(|m| m.len.is_some()) {
+        return false;
+    }
+    // Cut within the header, or the header says how long the message is.
+    data.get(1..).and_then(ber_length).is_none_or(|(header, body)| 1 + header + body <= LDAP_START_TLS_MAX_LEN)
+}
+
 /// An `LDAPMessage` at the front of a stream.
 struct LdapMessage {
     /// Its whole length, once its header is complete.
@@ -382,9 +428,27 @@ mod tests {
         assert!(ldap_message(b"\x16\x03\x01").is_none());
     }
 
+    /// Other binary protocols' first bytes are not taken for a request
+    /// cut short: rejected at once, not waited for.
+    #[test]
+    fn what_cannot_become_a_request_for_tls_is_rejected() {
+        let ctx = FlowContext { protocol: IPPROTO_TCP, client_port: 50000, server_port: 8443 };
+        for data in [
+            &b"\x16\x03\x01\x02\x00\x01"[..], // a TLS ClientHello
+            b"\x03\x00\x40\x00\x0e",          // TPKT of 16 KiB: no Connection Request
+            b"\x03\x00\x00\x13\x0e\x70",      // not a Connection Request (CR 0xe0)
+            b"\x03\x00\x00\x13\x20",          // length indicator disagrees with TPKT
+            b"\x30\x82\x10\x00\x02\x01",      // an LDAPMessage of 4 KiB: no StartTLS
+            b"\x04\x00\x00\x13",              // TPKT version 4
+        ] {
+            assert_eq!(kind_of(ctx, Direction::FromClient, data), Err(Probe::Reject), "{data:?}");
+        }
+    }
+
     #[test]
     fn every_prefix_of_a_request_for_tls_waits_for_the_rest() {
         let ctx = FlowContext { protocol: IPPROTO_TCP, client_port: 50000, server_port: 389 };
+        let off_port = FlowContext { server_port: 8443, ..ctx };
         let seeds: [(Kind, &[u8]); 4] = [
             (Kind::Ldap, b"\x30\x1d\x02\x01\x01\x77\x18\x80\x161.3.6.1.4.1.1466.20037"),
             (Kind::Rdp, b"\x03\x00\x00\x13\x0e\xe0\x00\x00\x00\x00\x00\x01\x00\x08\x00\x03\x00\x00\x00"),
@@ -401,6 +465,15 @@ mod tests {
                 assert!(cut == 0 || matches!(unit(kind, prefix), Unit::Partial), "{kind:?} cut at {cut}");
                 let probed = kind_of(ctx, Direction::FromClient, prefix);
                 assert!(probed.is_err() || probed == Ok(kind), "{kind:?} cut at {cut} probed as {probed:?}");
+                // Off the protocol's port too, a request cut short is
+                // waited for: the probe is unsure, it does not reject.
+                if cut > 0 {
+                    let elsewhere = kind_of(off_port, Direction::FromClient, prefix);
+                    assert!(
+                        elsewhere == Err(Probe::Unsure) || elsewhere == Ok(kind),
+                        "{kind:?} cut at {cut} on port 8443 probed as {elsewhere:?}"
+                    );
+                }
                 // Read as any preamble, a unit never claims bytes it was not given.
                 for other in kinds {
                     if let Unit::Whole { len, .. } = unit(other, prefix) {
