@@ -46,6 +46,7 @@ const DNS_CACHE_CAPACITY: usize = 65_536;
 const HOST_TABLE_CAPACITY: usize = 65_536;
 /// How often, in capture time, flows and fragments are checked for expiry.
 pub const EXPIRY_INTERVAL_NS: u64 = 100_000_000;
+
 /// How long after its first packet a flow may wait for a DNS answer read
 /// by another worker: a capture ring hands over its frames within its
 /// block timeout (50 ms), and four times that covers a busy worker's batch.
@@ -93,9 +94,6 @@ struct WorkerOutputs {
     hosts: HostTable,
     records: Vec<FlowRecord>,
     keep: FlowRecords,
-    /// Capture interface names by frame interface index, for the records'
-    /// `interface_name`.
-    interface_names: Arc<[Arc<str>]>,
 }
 
 /// One worker's pipeline.
@@ -114,8 +112,9 @@ pub struct Pipeline {
     /// Packets and wire bytes per source index since the last flush.
     capture: Vec<(u64, u64)>,
     sources: Vec<String>,
-    /// Interface names for segment placement, by frame interface index.
-    interface_names: Arc<[Arc<str>]>,
+    /// Capture interface names, by frame interface number: for segment
+    /// placement and the flow records' `interface_name`.
+    interface_names: Vec<Option<Arc<str>>>,
     /// DNS queries for vendor names since the last flush, by the querying
     /// flow's segment and the vendor: labelled once per flush, not per query.
     dns_queries: HashMap<(Arc<str>, VendorId), u64>,
@@ -149,9 +148,8 @@ impl Pipeline {
                 hosts: HostTable::new(HOST_TABLE_CAPACITY),
                 records: Vec::new(),
                 keep: records,
-                interface_names: Arc::new([]),
             },
-            interface_names: Arc::new([]),
+            interface_names: Vec::new(),
             capture: Vec::new(),
             sources: Vec::new(),
             now_ns: 0,
@@ -194,8 +192,22 @@ impl Pipeline {
     /// Names capture interfaces (index = frame interface number) for
     /// `interfaces = [...]` segments.
     pub fn set_interface_names(&mut self, names: Vec<String>) {
-        self.interface_names = names.into_iter().map(Arc::from).collect();
-        self.out.interface_names = self.interface_names.clone();
+        self.interface_names = names.into_iter().map(|n| Some(Arc::from(n))).collect();
+    }
+
+    /// Names (or unnames) one capture interface from now on: flows that
+    /// begin later are placed and recorded under `name`. A replay says
+    /// this as each input's interfaces appear (a pcapng's `if_name`), the
+    /// numbers being the input's own.
+    pub fn name_interface(&mut self, interface: u32, name: Option<Arc<str>>) {
+        let at = interface as usize;
+        if at >= crate::source::MAX_INTERFACE_NAMES {
+            return;
+        }
+        if self.interface_names.len() <= at {
+            self.interface_names.resize(at + 1, None);
+        }
+        self.interface_names[at] = name;
     }
 
     /// The rules flows are attributed under now.
@@ -300,7 +312,7 @@ impl Pipeline {
             key,
             ts,
             || {
-                let interface_name = interface_names.get(interface as usize).map(|n| &**n);
+                let interface_name = interface_names.get(interface as usize).and_then(Option::as_ref);
                 new_flow(rules, dns, calls, p, forward, ts, interface, interface_name)
             },
             &mut |ended| finish_flow(rules, dns, out, ended),
@@ -364,7 +376,7 @@ impl Pipeline {
                 && active
                 && f.info.attribution.verdict.entry.is_some()
             {
-                let record = flow_record(rules, &out.interface_names, f, last_ns, EndReason::Shutdown);
+                let record = flow_record(rules, f, last_ns, EndReason::Shutdown);
                 out.records.push(FlowRecord { end_reason: "active", ..record });
             }
         });
@@ -549,7 +561,7 @@ fn finish_flow(rules: &Rules, dns: &DnsCache, out: &mut WorkerOutputs, ended: En
         FlowRecords::Attributed => f.info.attribution.verdict.entry.is_some(),
     };
     if keep {
-        out.records.push(flow_record(rules, &out.interface_names, &f, last_ns, reason));
+        out.records.push(flow_record(rules, &f, last_ns, reason));
     }
 }
 

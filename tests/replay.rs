@@ -528,7 +528,7 @@ fn pcapng_with_interfaces_of_different_link_types() {
     assert_eq!(r.flows.len(), 3, "{}", r.dump());
     let f = r.by_client_port(50800);
     check(f, &attributed("apple", "services", "tls_sni", Some("www.apple.com")));
-    check(f, &[("interface", json!(0)), ("packets", json!(8))]);
+    check(f, &[("interface", json!(0)), ("interface_name", json!("eth0")), ("packets", json!(8))]);
     let f = r.by_client_port(50801);
     check(f, &attributed("google", "youtube", "quic_sni", Some("www.youtube.com")));
     check(
@@ -537,9 +537,39 @@ fn pcapng_with_interfaces_of_different_link_types() {
     );
     let f = r.by_client_port(50802);
     check(f, &attributed("microsoft", "captive", "http_host", Some("www.msftconnecttest.com")));
-    check(f, &[("interface", json!(2)), ("packets", json!(8))]);
+    check(f, &[("interface", json!(2)), ("interface_name", json!("any")), ("packets", json!(8))]);
+    assert_eq!(r.by_client_port(50801)["interface_name"], "tun0");
     assert_eq!(r.metric("vendorwatch_capture_packets_total{source=\"multi_interface.pcapng\"}"), Some(19.0));
     assert_all_frames_accounted(&r);
+}
+
+/// A pcapng's interface names (`if_name`) place flows in `interfaces = [..]`
+/// segments, as the live sensor's interfaces do; the next input's interface
+/// numbers are its own (a classic pcap's interface 0 has no name), with one
+/// worker or two.
+#[test]
+fn pcapng_interface_names_place_flows_in_interface_segments() {
+    let dir = TempDir::new("interfaces");
+    let config = dir.path("site.toml");
+    std::fs::write(&config, "[[segment]]\nname = \"tunnels\"\ninterfaces = [\"tun0\"]\n\n[[segment]]\nname = \"span\"\ninterfaces = [\"eth0\"]\n").unwrap();
+    for workers in ["1", "2"] {
+        let r = replay(
+            &["multi_interface.pcapng", "sample.pcap"],
+            &["--config", config.to_str().unwrap(), "--workers", workers],
+        );
+        assert_eq!(r.out.code, Some(0), "{}", r.out.stderr);
+        check(r.by_client_port(50801), &[("interface_name", json!("tun0")), ("segment", json!("tunnels"))]);
+        check(r.by_client_port(50800), &[("interface_name", json!("eth0")), ("segment", json!("span"))]);
+        check(r.by_client_port(50802), &[("interface_name", json!("any")), ("segment", json!("unassigned"))]);
+        let from_pcap: Vec<&Value> =
+            r.flows.iter().filter(|f| !(50800..=50802).contains(&f["client_port"].as_u64().unwrap_or(0))).collect();
+        assert!(!from_pcap.is_empty());
+        for f in from_pcap {
+            assert_eq!(f["interface"], 0, "{f}");
+            assert!(f["interface_name"].is_null(), "sample.pcap's interface 0 is not multi_interface's eth0: {f}");
+            assert_ne!(f["segment"], "span", "{f}");
+        }
+    }
 }
 
 #[test]

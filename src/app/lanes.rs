@@ -8,6 +8,7 @@
 //! buffers are reused; a few batches per worker bound the memory and make
 //! the router wait for the slowest worker.
 
+use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 
 use vendorwatch::pipeline::Pipeline;
@@ -27,6 +28,8 @@ const BATCHES_PER_WORKER: usize = 4;
 pub enum Op {
     /// The next input's frames are counted under this label.
     AddSource(String),
+    /// The current input's capture interface `interface` has this name.
+    NameInterface { interface: u32, name: Option<Arc<str>> },
     /// A frame whose bytes are `bytes[start..start + len]` of its batch.
     Frame { start: usize, len: usize, ts_ns: u64, link: LinkType, wire_len: u32, interface: u32, source: usize },
     /// The capture clock reached `now_ns`: flows idle past their timeout end.
@@ -96,6 +99,7 @@ impl<'e> Worker<'e> {
             Op::AddSource(label) => {
                 self.pipeline.add_source(&label);
             }
+            Op::NameInterface { interface, name } => self.pipeline.name_interface(interface, name),
             Op::Frame { start, len, ts_ns, link, wire_len, interface, source } => {
                 let frame = Frame { ts_ns, link, data: &bytes[start..start + len], wire_len, interface };
                 self.frame(&frame, source);

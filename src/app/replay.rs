@@ -22,7 +22,7 @@ use vendorwatch::pipeline::{Batch, EXPIRY_INTERVAL_NS, FlowRecords, Pipeline, Ru
 use vendorwatch::source::clock::CaptureClock;
 use vendorwatch::source::file::OpenError;
 use vendorwatch::source::input::{self, Input, Origin};
-use vendorwatch::source::{Frame, ReadError};
+use vendorwatch::source::{Frame, MAX_INTERFACE_NAMES, ReadError};
 
 use super::lanes::{Inline, Lanes, Op, Threaded, Worker};
 use super::reading;
@@ -250,6 +250,26 @@ impl<L: Lanes> Router<'_, L> {
     fn note(&mut self, text: impl FnOnce() -> String) {
         self.lanes.note(text());
     }
+
+    /// Every worker learns the name of the current input's `interface`
+    /// before its first frame; `named` notes it was told.
+    #[cold]
+    fn name_interface(&mut self, interface: u32, name: Option<&Arc<str>>, named: &mut Vec<bool>) {
+        let at = interface as usize;
+        if named.len() <= at {
+            named.resize(at + 1, false);
+        }
+        named[at] = true;
+        self.lanes.each(&mut |_| Op::NameInterface { interface, name: name.cloned() });
+    }
+}
+
+/// Whether the workers know the name of a frame's `interface` (or that it
+/// has none); numbers beyond those whose names are kept go unnamed.
+#[inline]
+fn told(named: &[bool], interface: u32) -> bool {
+    let at = interface as usize;
+    at >= MAX_INTERFACE_NAMES || named.get(at).copied().unwrap_or(false)
 }
 
 /// What every worker needs to know.
@@ -397,10 +417,21 @@ fn route_inputs<L: Lanes>(plan: &Plan, inputs: &[Input], bytes_read: &Arc<Atomic
         sources += 1;
         let mut clock = CaptureClock::new(plan.max_time_jump);
         let mut read = InputRead::default();
+        // This input's interfaces whose names the workers were told.
+        let mut named: Vec<bool> = Vec::new();
         loop {
             match reader.next_frame() {
-                Ok(Some(frame)) => {
+                Ok(Some(frame)) if told(&named, frame.interface) => {
                     clock.place(&frame, &mut |f: &Frame<'_>, _| router.frame(f, source));
+                    read.frames += 1;
+                }
+                Ok(Some(frame)) => {
+                    // The first frame of an interface (rare): kept while the
+                    // reader is asked for the interface's name.
+                    let first = HeldFrame::of(&frame, source);
+                    let name = reader.interface_name(first.interface).map(Arc::from);
+                    router.name_interface(first.interface, name.as_ref(), &mut named);
+                    clock.place(&first.frame(), &mut |f: &Frame<'_>, _| router.frame(f, source));
                     read.frames += 1;
                 }
                 Ok(None) => break,

@@ -101,6 +101,18 @@ pub struct HeldFrame {
 }
 
 impl HeldFrame {
+    /// A copy of `frame`, of input `source`.
+    pub fn of(frame: &Frame<'_>, source: usize) -> Self {
+        HeldFrame {
+            ts_ns: frame.ts_ns,
+            link: frame.link,
+            data: frame.data.to_vec(),
+            wire_len: frame.wire_len,
+            interface: frame.interface,
+            source,
+        }
+    }
+
     pub fn frame(&self) -> Frame<'_> {
         Frame {
             ts_ns: self.ts_ns,
@@ -171,14 +183,7 @@ impl Spread {
             DatagramId { src: f.src, dst: f.dst, protocol: f.protocol, ident: f.ident, vlans: f.vlans, encap: f.encap };
         let inner_len = frame.wire_len.saturating_sub(u32::try_from(f.outer_len).unwrap_or(u32::MAX));
         let whole = self.defrag.push(frame.ts_ns, &f, inner_len);
-        let copy = HeldFrame {
-            ts_ns: frame.ts_ns,
-            link: frame.link,
-            data: frame.data.to_vec(),
-            wire_len: frame.wire_len,
-            interface: frame.interface,
-            source,
-        };
+        let copy = HeldFrame::of(frame, source);
         self.held_bytes += copy.data.len();
         self.held.entry(id).or_insert_with(|| Held { first_ns: frame.ts_ns, frames: Vec::new() }).frames.push(copy);
         match whole {

@@ -38,7 +38,8 @@ pub struct FlowRecord {
     /// Index of the capture interface within the source (pcapng interface,
     /// live interface).
     pub interface: u32,
-    /// The capture interface (live), when known.
+    /// The capture interface's name, when known: live, the interface
+    /// captured on; replayed, a pcapng interface's `if_name`.
     #[serde(serialize_with = "shared_opt_str")]
     pub interface_name: Option<Arc<str>>,
     /// Community ID v1 (seed 0), as Zeek and Suricata log it; null where

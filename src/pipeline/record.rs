@@ -1,7 +1,5 @@
 //! An ended (or, for `/api/flows`, running) flow as a flow-log record.
 
-use std::sync::Arc;
-
 use super::state::FlowState;
 use crate::classify::encrypted_dns::EncryptedDns;
 use crate::classify::rules::Rules;
@@ -11,13 +9,7 @@ use crate::export::community_id::{self, Transport};
 use crate::export::flowlog::FlowRecord;
 use crate::flow::{EndReason, FROM_CLIENT, TO_CLIENT};
 
-pub(super) fn flow_record(
-    rules: &Rules,
-    interface_names: &[Arc<str>],
-    f: &FlowState,
-    last_ns: u64,
-    reason: EndReason,
-) -> FlowRecord {
+pub(super) fn flow_record(rules: &Rules, f: &FlowState, last_ns: u64, reason: EndReason) -> FlowRecord {
     let sigs = &rules.signatures;
     let a = &f.info.attribution;
     let entry = a.verdict.entry.map(|e| sigs.entry(e));
@@ -33,7 +25,7 @@ pub(super) fn flow_record(
         encap: f.info.encap.kind.as_str(),
         encap_id: f.info.encap.id,
         interface: f.info.interface,
-        interface_name: interface_names.get(f.info.interface as usize).cloned(),
+        interface_name: f.info.interface_name.clone(),
         community_id: community_id(f).map(String::into_boxed_str),
         segment: f.info.placement.segment.clone(),
         vendor: entry.map(|e| sigs.vendor(e.vendor).id.clone()),

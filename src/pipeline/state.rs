@@ -4,6 +4,7 @@
 //! and calls) and how its traffic is counted at a flush or at its end.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use crate::aggregate::{
     Aggregator, HostServiceKey, HostTraffic, IN, NO_EVIDENCE, NO_VENDOR, OUT, Traffic, TrafficKey, VendorKey,
@@ -50,6 +51,8 @@ pub(super) struct FlowInfo {
     pub(super) vlans: Vlans,
     pub(super) encap: Encap,
     pub(super) interface: u32,
+    /// The capture interface's name, as known when the flow began.
+    pub(super) interface_name: Option<Arc<str>>,
     pub(super) first_ns: u64,
     /// What earlier flushes already counted, so a flow is never counted twice.
     pub(super) flushed_packets: [u64; 2],
@@ -90,7 +93,7 @@ pub(super) fn new_flow(
     forward: bool,
     ts: u64,
     interface: u32,
-    interface_name: Option<&str>,
+    interface_name: Option<&Arc<str>>,
 ) -> (FlowState, TimeoutClass) {
     let sender_is_client = flow::sender_is_client(p);
     let (client, server) = if sender_is_client {
@@ -105,7 +108,8 @@ pub(super) fn new_flow(
         }
         _ => None,
     };
-    let placement = rules.config.segments.place(client.addr, server.addr, &p.vlans, tunnel, interface_name);
+    let placement =
+        rules.config.segments.place(client.addr, server.addr, &p.vlans, tunnel, interface_name.map(|n| &**n));
     // The segment host sent this first frame if it is the side that did.
     let host_sent = sender_is_client == placement.host_is_client;
     let host_mac = p.macs.map(|m| if host_sent { m.src } else { m.dst });
@@ -130,6 +134,7 @@ pub(super) fn new_flow(
         vlans: p.vlans,
         encap: p.encap,
         interface,
+        interface_name: interface_name.cloned(),
         first_ns: ts,
         flushed_packets: [0; 2],
         flushed_bytes: [0; 2],

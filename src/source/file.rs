@@ -139,6 +139,16 @@ impl<R: Read> CaptureReader<R> {
             CaptureReader::PcapNg(r) => r.record_offset(),
         }
     }
+
+    /// The name a pcapng gives the capture interface of a frame
+    /// (`Frame::interface`), once its description has been read; classic
+    /// pcap names none.
+    pub fn interface_name(&self, interface: u32) -> Option<&str> {
+        match self {
+            CaptureReader::Pcap(_) => None,
+            CaptureReader::PcapNg(r) => r.interface_name(interface),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -271,6 +281,39 @@ mod tests {
         let b = r.next_frame().unwrap().unwrap();
         assert_eq!((b.data, b.link, b.ts_ns, b.interface), (&b"ether"[..], LinkType::Ethernet, 2_000_000_000, 0));
         assert!(r.next_frame().unwrap().is_none());
+    }
+
+    /// An IDB with `if_name` (option 2) and whatever else.
+    fn idb_named(name: &[u8]) -> Vec<u8> {
+        let mut body = vec![1, 0, 0, 0, 0, 0, 0, 0];
+        body.extend_from_slice(&2u16.to_le_bytes());
+        body.extend_from_slice(&u16::try_from(name.len()).unwrap().to_le_bytes());
+        body.extend_from_slice(name);
+        body.resize(body.len().next_multiple_of(4), 0);
+        body.extend_from_slice(&[0, 0, 0, 0]); // opt_endofopt
+        block(1, &body)
+    }
+
+    #[test]
+    fn pcapng_interface_names_are_read_and_bounded() {
+        let long = vec![b'x'; 300];
+        let mut f = shb();
+        f.extend(idb_named(b"eth1"));
+        f.extend(idb_named(b"tun0\0\0")); // NUL-padded, as some writers do
+        f.extend(idb_named(&long));
+        f.extend(idb_named(b"\xff\xfe")); // not UTF-8
+        f.extend(shb());
+        f.extend(idb_named(b"wlan0"));
+        // A simple packet block (interface 0 of the second section: number 4).
+        f.extend(block(3, &[4, 0, 0, 0, b'd', b'a', b't', b'a']));
+        let mut r = CaptureReader::from_reader(&f[..]).unwrap();
+        assert_eq!(r.interface_name(0), None, "nothing read yet");
+        let frame = r.next_frame().unwrap().unwrap();
+        assert_eq!((frame.interface, frame.data), (4, &b"data"[..]));
+        let names: Vec<Option<&str>> = (0..6).map(|i| r.interface_name(i)).collect();
+        assert_eq!(names, [Some("eth1"), Some("tun0"), None, None, Some("wlan0"), None]);
+        let pcap = pcap_file(false, false, &[(1, 0, b"x")]);
+        assert_eq!(CaptureReader::from_reader(&pcap[..]).unwrap().interface_name(0), None, "pcap names none");
     }
 
     #[test]

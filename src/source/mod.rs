@@ -171,6 +171,11 @@ pub enum ReadError {
 /// claim gigabytes, and no link carries frames anywhere near this.
 pub const MAX_RECORD_LEN: u32 = 16 * 1024 * 1024;
 
+/// Capture interfaces of a file whose names are kept, by frame interface
+/// number: a file declaring more (one per section, sections without end)
+/// keeps memory bounded; the rest go unnamed.
+pub const MAX_INTERFACE_NAMES: usize = 4096;
+
 impl ReadError {
     /// The `reason` label of `vendorwatch_capture_errors_total`.
     pub fn reason(&self) -> &'static str {

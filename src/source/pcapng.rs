@@ -8,7 +8,7 @@
 use std::io::Read;
 
 use super::buffer::ReadBuffer;
-use super::{Frame, LinkType, MAX_RECORD_LEN, ReadError};
+use super::{Frame, LinkType, MAX_INTERFACE_NAMES, MAX_RECORD_LEN, ReadError};
 
 const SHB: u32 = 0x0A0D_0D0A;
 const IDB: u32 = 1;
@@ -25,6 +25,9 @@ const MAX_BLOCK_LEN: u32 = MAX_RECORD_LEN + 64 * 1024;
 /// capture clock ticks that way, and such a value is a corrupt header.
 const MAX_DECIMAL_RESOLUTION: u32 = 12;
 const MAX_BINARY_RESOLUTION: u32 = 40;
+/// An `if_name` longer than this is not kept: interface names are short
+/// (Linux: 15 bytes; Windows' `\Device\NPF_{GUID}`: 50).
+const MAX_NAME_LEN: usize = 256;
 
 #[derive(Debug, Clone, Copy)]
 enum TsScale {
@@ -54,6 +57,15 @@ struct Interface {
     scale: TsScale,
 }
 
+/// An `if_name` option's value: UTF-8, though writers may end it with NULs.
+fn interface_name(value: &[u8]) -> Option<Box<str>> {
+    let value = value.split(|&b| b == 0).next().unwrap_or(value);
+    if value.is_empty() || value.len() > MAX_NAME_LEN {
+        return None;
+    }
+    std::str::from_utf8(value).ok().map(Box::from)
+}
+
 /// Reads a pcapng stream frame by frame through one reused buffer: its
 /// sections, interfaces and packet blocks (enhanced, simple and the
 /// obsolete packet block); blocks of other types are passed over.
@@ -63,6 +75,9 @@ pub struct PcapNgReader<R> {
     interfaces: Vec<Interface>,
     /// Interfaces of earlier sections, so interface numbers stay unique per file.
     interface_base: u32,
+    /// `if_name` of every interface of the file so far, by frame interface
+    /// number (the first [`MAX_INTERFACE_NAMES`]).
+    names: Vec<Option<Box<str>>>,
     records: u64,
     /// Where the block handed out last starts.
     record_offset: u64,
@@ -70,7 +85,21 @@ pub struct PcapNgReader<R> {
 
 impl<R: Read> PcapNgReader<R> {
     pub(crate) fn new(buf: ReadBuffer<R>) -> Self {
-        PcapNgReader { buf, big_endian: false, interfaces: Vec::new(), interface_base: 0, records: 0, record_offset: 0 }
+        PcapNgReader {
+            buf,
+            big_endian: false,
+            interfaces: Vec::new(),
+            interface_base: 0,
+            names: Vec::new(),
+            records: 0,
+            record_offset: 0,
+        }
+    }
+
+    /// The `if_name` of `interface` (a frame's interface number), once its
+    /// description has been read.
+    pub fn interface_name(&self, interface: u32) -> Option<&str> {
+        self.names.get(interface as usize)?.as_deref()
     }
 
     fn u32_at(&self, b: &[u8], at: usize) -> u32 {
@@ -145,10 +174,17 @@ impl<R: Read> PcapNgReader<R> {
                     self.buf.consume(len);
                 }
                 IDB => {
-                    let iface = self
+                    let (iface, name) = self
                         .parse_idb(&self.buf.available()[8..len - 4])
                         .map_err(|what| ReadError::Malformed { offset, record, what })?;
+                    let number =
+                        self.interface_base.saturating_add(u32::try_from(self.interfaces.len()).unwrap_or(u32::MAX));
                     self.interfaces.push(iface);
+                    // Numbers run on from section to section: the list has
+                    // one entry for each number before this one.
+                    if (number as usize) == self.names.len() && self.names.len() < MAX_INTERFACE_NAMES {
+                        self.names.push(name);
+                    }
                     self.buf.consume(len);
                 }
                 EPB | SPB | PB => {
@@ -207,13 +243,14 @@ impl<R: Read> PcapNgReader<R> {
         Some((start, caplen as usize, wire_len, iface, stamp))
     }
 
-    fn parse_idb(&self, body: &[u8]) -> Result<Interface, &'static str> {
+    fn parse_idb(&self, body: &[u8]) -> Result<(Interface, Option<Box<str>>), &'static str> {
         if body.len() < 8 {
             return Err("interface description");
         }
         let link = LinkType::from_number(u32::from(self.u16_at(body, 0)));
         let snaplen = self.u32_at(body, 4);
         let mut scale = TsScale::Micros;
+        let mut name = None;
         let mut opts = &body[8..];
         while opts.len() >= 4 {
             let code = self.u16_at(opts, 0);
@@ -221,6 +258,9 @@ impl<R: Read> PcapNgReader<R> {
             let padded = (olen + 3) & !3;
             if code == 0 || opts.len() < 4 + padded {
                 break;
+            }
+            if code == 2 {
+                name = interface_name(&opts[4..4 + olen]);
             }
             if code == 9 && olen >= 1 {
                 // if_tsresol: high bit set means a power of two, else of ten.
@@ -239,6 +279,6 @@ impl<R: Read> PcapNgReader<R> {
             }
             opts = &opts[4 + padded..];
         }
-        Ok(Interface { link, snaplen, scale })
+        Ok((Interface { link, snaplen, scale }, name))
     }
 }
