@@ -97,6 +97,10 @@ pub fn capture_reader(data: &[u8]) {
                 assert!(frame.data.len() <= vendorwatch::source::pcap::MAX_RECORD_LEN as usize);
                 assert!(frame.data.len() <= data.len());
                 let _ = decode::decode(frame.link, frame.data);
+                let interface = frame.interface;
+                if let Some(name) = reader.interface_name(interface) {
+                    assert!(!name.is_empty() && name.len() <= 256 && name.len() <= data.len());
+                }
             }
             Ok(None) | Err(_) => return,
         }
