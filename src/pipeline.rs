@@ -504,6 +504,9 @@ fn inspect_payload(env: &mut InspectEnv<'_>, flow: &mut FlowState, p: &Packet<'_
         Finding::Host { side, fact } => learn(env.rules, env.hosts, side, fact),
     };
     if p.protocol == IPPROTO_TCP {
+        if is_ethernet_padding(p) {
+            return;
+        }
         // Data on a SYN (TCP Fast Open) starts after the SYN's own sequence number.
         let syn = p.tcp_flags & tcp::SYN != 0;
         let seq = if syn { p.tcp_seq.wrapping_add(1) } else { p.tcp_seq };
@@ -512,6 +515,17 @@ fn inspect_payload(env: &mut InspectEnv<'_>, flow: &mut FlowState, p: &Packet<'_
     } else {
         flow.info.inspection.on_datagram(&ctx, direction, p.payload, env.budget, &mut report);
     }
+}
+
+/// Whether a TCP segment's payload is the zeros that pad a short frame to
+/// Ethernet's 60-byte minimum, counted into the IP length by some taps and
+/// NICs: a bare ACK (no PSH, SYN, FIN, RST) of at most 6 zero bytes. Read as
+/// data, it would take the stream's first bytes, and the ClientHello sent
+/// at the same sequence number after it would be read two bytes late (nDPI
+/// has the same heuristic, and a capture for it: `heuristic_tcp_ack_payload`).
+fn is_ethernet_padding(p: &Packet<'_>) -> bool {
+    let bare_ack = p.tcp_flags & (tcp::ACK | tcp::PSH | tcp::SYN | tcp::FIN | tcp::RST) == tcp::ACK;
+    bare_ack && (1..=6).contains(&p.payload.len()) && p.payload.iter().all(|&b| b == 0)
 }
 
 /// A SYN's OS hint, for the host that sent it: the segment host, or a
@@ -757,5 +771,30 @@ mod tests {
         cap.push(path.tcp(true, 501, 10, PSH | ACK, b""));
         let (flows, _) = run(&cap, None);
         assert_eq!((&flows[0]["vendor"], &flows[0]["evidence"]), (&Value::from("bytedance"), &Value::from("tls_sni")));
+    }
+
+    /// A bare ACK whose IP length counts the frame's padding (zeros) before
+    /// the ClientHello at the same sequence number, as in nDPI's
+    /// `heuristic_tcp_ack_payload.pcap`: the hello is read. Zeros on a PSH, or
+    /// more than padding can be, are data: the stream starts with them.
+    #[test]
+    fn padding_counted_as_payload_on_a_bare_ack_is_not_data() {
+        let path = Path::new("10.1.0.5:50000", "192.0.2.80:443");
+        let with_first = |flags: u8, first: &[u8]| {
+            let mut cap = Capture::new(1_000_000_000, 1_000_000);
+            cap.push(path.tcp(true, 500, 0, SYN, b""));
+            cap.push(path.tcp(false, 9, 501, SYN | ACK, b""));
+            cap.push(path.tcp(true, 501, 10, flags, first));
+            cap.push(path.tcp(true, 501, 10, PSH | ACK, &hello("www.tiktok.com")));
+            let (flows, _) = run(&cap, None);
+            assert_eq!(flows.len(), 1);
+            flows[0]["server_name"].clone()
+        };
+        for padding in [&[0u8; 2][..], &[0; 6]] {
+            assert_eq!(with_first(ACK, padding), Value::from("www.tiktok.com"), "{} zeros", padding.len());
+        }
+        assert_eq!(with_first(PSH | ACK, &[0; 2]), Value::Null, "zeros pushed are data");
+        assert_eq!(with_first(ACK, &[0; 7]), Value::Null, "7 zeros are more than padding");
+        assert_eq!(with_first(ACK, &[0, 1]), Value::Null, "padding is zeros");
     }
 }
