@@ -287,8 +287,8 @@ impl Pipeline {
     /// Ends the flows and gives up the fragments idle past their timeout at `now_ns`.
     pub fn expire(&mut self, now_ns: u64) {
         self.now_ns = self.now_ns.max(now_ns);
-        let (out, rules, dns) = (&mut self.out, &self.rules, &*self.dns);
-        self.flows.expire(self.now_ns, &mut |ended| finish_flow(rules, dns, out, ended));
+        let (out, rules, dns, calls) = (&mut self.out, &self.rules, &*self.dns, &*self.calls);
+        self.flows.expire(self.now_ns, &mut |ended| finish_flow(rules, dns, calls, out, ended));
         self.defrag.expire(self.now_ns);
     }
 
@@ -299,7 +299,7 @@ impl Pipeline {
             // flow, whose hello must be read and which counts once more.
             if self.flows.get_mut(&key).is_some_and(|f| f.tcp.restarts_with(p.tcp_seq)) {
                 if let Some(old) = self.flows.restart(&key) {
-                    finish_flow(&self.rules, &self.dns, &mut self.out, old);
+                    finish_flow(&self.rules, &self.dns, &self.calls, &mut self.out, old);
                 }
             }
         }
@@ -315,7 +315,7 @@ impl Pipeline {
                 let interface_name = interface_names.get(interface as usize).and_then(Option::as_ref);
                 new_flow(rules, dns, calls, p, forward, ts, interface, interface_name)
             },
-            &mut |ended| finish_flow(rules, dns, out, ended),
+            &mut |ended| finish_flow(rules, dns, calls, out, ended),
         );
         let from_client = forward == flow.client_is_lo;
         let dir = if from_client { FROM_CLIENT } else { TO_CLIENT };
@@ -347,8 +347,8 @@ impl Pipeline {
     /// ends the flows idle past their timeout at `now_ns`.
     pub fn tick(&mut self, now_ns: u64) {
         self.now_ns = self.now_ns.max(now_ns);
-        let (out, rules, dns) = (&mut self.out, &self.rules, &*self.dns);
-        self.flows.expire(self.now_ns, &mut |ended| finish_flow(rules, dns, out, ended));
+        let (out, rules, dns, calls) = (&mut self.out, &self.rules, &*self.dns, &*self.calls);
+        self.flows.expire(self.now_ns, &mut |ended| finish_flow(rules, dns, calls, out, ended));
     }
 
     /// Flows tracked by this worker.
@@ -360,7 +360,7 @@ impl Pipeline {
     /// per-packet stats, for a live sensor's periodic export; the result is
     /// in the next [`Pipeline::take_batch`].
     pub fn flush(&mut self) {
-        let (out, rules, dns) = (&mut self.out, &self.rules, &*self.dns);
+        let (out, rules, dns, calls) = (&mut self.out, &self.rules, &*self.dns, &*self.calls);
         let active = out.keep == FlowRecords::Attributed;
         let now_ns = self.now_ns;
         self.flows.for_each_mut(|_, last_ns, f| {
@@ -372,7 +372,7 @@ impl Pipeline {
                 || now_ns.saturating_sub(f.info.first_ns) >= LATE_ANSWER_NS;
             if f.info.inspection.is_settled()
                 && answers_in
-                && count_flow(rules, dns, &mut out.counts, &mut out.hosts, f, last_ns)
+                && count_flow(rules, dns, calls, &mut out.counts, &mut out.hosts, f, last_ns)
                 && active
                 && f.info.attribution.verdict.entry.is_some()
             {
@@ -439,8 +439,8 @@ impl Pipeline {
 
     /// Ends every flow (end of input) and flushes all counters.
     pub fn finish(&mut self) {
-        let (out, rules, dns) = (&mut self.out, &self.rules, &*self.dns);
-        self.flows.drain(&mut |ended| finish_flow(rules, dns, out, ended));
+        let (out, rules, dns, calls) = (&mut self.out, &self.rules, &*self.dns, &*self.calls);
+        self.flows.drain(&mut |ended| finish_flow(rules, dns, calls, out, ended));
         // Datagrams still missing pieces at the end never will complete.
         self.defrag.expire(u64::MAX);
         self.flush_stats();
@@ -553,7 +553,7 @@ fn vendor_key(agg: &mut Aggregator, rules: &Rules, segment: &str, vendor: Vendor
     VendorKey { segment: agg.label(segment), vendor: agg.label(&rules.signatures.vendor(vendor).id) }
 }
 
-fn finish_flow(rules: &Rules, dns: &DnsCache, out: &mut WorkerOutputs, ended: Ended<FlowState>) {
+fn finish_flow(rules: &Rules, dns: &DnsCache, calls: &CallTable, out: &mut WorkerOutputs, ended: Ended<FlowState>) {
     let Ended { value: mut f, last_ns, reason, .. } = ended;
     let skipped = &mut f.info.quic_skipped;
     f.info.inspection.finish(&mut |finding| {
@@ -562,7 +562,7 @@ fn finish_flow(rules: &Rules, dns: &DnsCache, out: &mut WorkerOutputs, ended: En
         }
     });
     let agg = &mut out.counts;
-    count_flow(rules, dns, agg, &mut out.hosts, &mut f, last_ns);
+    count_flow(rules, dns, calls, agg, &mut out.hosts, &mut f, last_ns);
     agg.packet_stats.quic_skipped += f.info.quic_skipped;
     agg.packet_stats.inspect_refused += u64::from(f.info.inspection.refused());
     agg.packet_stats.inspect_stream_overflows += u64::from(f.info.inspection.overflowed());
@@ -771,6 +771,55 @@ mod tests {
         cap.push(path.tcp(true, 501, 10, PSH | ACK, b""));
         let (flows, _) = run(&cap, None);
         assert_eq!((&flows[0]["vendor"], &flows[0]["evidence"]), (&Value::from("bytedance"), &Value::from("tls_sni")));
+    }
+
+    /// With workers sharing the call table, a call's media may be read by
+    /// one before another has read the call's checks (the live sensor's
+    /// fanout spreads a call's flows): the media is the call's all the same,
+    /// found again when it is first counted.
+    #[test]
+    fn media_read_before_another_worker_read_the_calls_checks_is_the_calls() {
+        let fixture = synth::fixtures::all().into_iter().find(|f| f.name == "call_media.pcap").unwrap();
+        let mut reader = crate::source::file::CaptureReader::from_reader(&fixture.bytes[..]).unwrap();
+        let (mut checks, mut media) = (Vec::new(), Vec::new());
+        while let Some(f) = reader.next_frame().unwrap() {
+            let Ok(Decoded::Packet(p)) = decode::decode(f.link, f.data) else { continue };
+            let ports = [p.src_port, p.dst_port];
+            if ports.contains(&50080) {
+                checks.push((f.ts_ns, f.data.to_vec()));
+            } else if ports.contains(&50081) {
+                media.push((f.ts_ns, f.data.to_vec()));
+            }
+        }
+        assert!(checks.len() == 3 && media.len() == 2);
+        let rules = Arc::new(Rules::new(SignatureSet::embedded(), Config::default_auto()).unwrap());
+        let relayed_call = |checks_read_later: bool| {
+            let calls = Pipeline::new_call_table();
+            let (mut reads_media, mut reads_checks) = (
+                Pipeline::new(rules.clone(), DEFAULT_MAX_FLOWS, FlowRecords::All),
+                Pipeline::new(rules.clone(), DEFAULT_MAX_FLOWS, FlowRecords::Off),
+            );
+            reads_media.share_call_table(calls.clone());
+            reads_checks.share_call_table(calls);
+            let feed = |pipeline: &mut Pipeline, frames: &[(u64, Vec<u8>)]| {
+                let source = pipeline.add_source("test");
+                for (ts_ns, data) in frames {
+                    let wire_len = u32::try_from(data.len()).unwrap();
+                    let frame = Frame { ts_ns: *ts_ns, link: LinkType::Ethernet, data, wire_len, interface: 0 };
+                    pipeline.process(&frame, source);
+                }
+            };
+            feed(&mut reads_media, &media);
+            if checks_read_later {
+                feed(&mut reads_checks, &checks);
+            }
+            reads_media.finish();
+            let records = reads_media.take_batch().records;
+            assert_eq!(records.len(), 1);
+            (records[0].vendor.clone(), records[0].evidence)
+        };
+        assert_eq!(relayed_call(true), (Some("microsoft".into()), Some("stun")));
+        assert_eq!(relayed_call(false), (None, None), "without the checks, no call");
     }
 
     /// A bare ACK whose IP length counts the frame's padding (zeros) before

@@ -267,6 +267,13 @@ impl Attribution {
         }
     }
 
+    /// Attributes a call's media to the call found only now (its checks
+    /// read by another worker after this flow's first packet), unless
+    /// stronger evidence has named the flow since.
+    pub fn take_late_call(&mut self, entry: EntryId) {
+        self.verdict.offer(entry, Evidence::Stun, None);
+    }
+
     fn reclassify_with(&mut self, rules: &Rules, addrs: &FlowAddrs, dns_name: Option<&str>) {
         self.verdict = Verdict::default();
         if self.lookup {

@@ -13,6 +13,7 @@ use crate::classify::attribution::{Attribution, FlowAddrs};
 use crate::classify::calls::{self, CallTable};
 use crate::classify::dns_cache::DnsCache;
 use crate::classify::rules::Rules;
+use crate::classify::signatures::EntryId;
 use crate::classify::verdict::Evidence;
 use crate::decode::{self, Encap, EncapKind, IPPROTO_TCP, IPPROTO_UDP, Packet, Vlans};
 use crate::flow::{self, Endpoint, FROM_CLIENT, TO_CLIENT, TcpProgress, TimeoutClass};
@@ -67,6 +68,9 @@ pub(super) struct FlowInfo {
     pub(super) icmp_first: Option<(u8, u8, bool)>,
     /// The segment host's MAC, when the flow's first frame showed it.
     pub(super) host_mac: Option<[u8; 6]>,
+    /// Its first payload looked like a call's (UDP: STUN, DTLS, TURN,
+    /// RTP): a call's checks read by another worker may still claim it.
+    pub(super) call_media: bool,
 }
 
 impl FlowInfo {
@@ -118,13 +122,8 @@ pub(super) fn new_flow(
     let transport = p.protocol == IPPROTO_UDP || p.protocol == IPPROTO_TCP;
     let lookup = transport && is_dns_flow(&ctx);
     // A call's media (or its checks) to an address its STUN named.
-    let call = (p.protocol == IPPROTO_UDP && calls::is_call_payload(p.payload))
-        .then(|| {
-            let (client, server) =
-                (SocketAddr::new(client.addr, client.port), SocketAddr::new(server.addr, server.port));
-            calls.lookup(server, rules, ts).or_else(|| calls.lookup(client, rules, ts))
-        })
-        .flatten();
+    let call_media = p.protocol == IPPROTO_UDP && calls::is_call_payload(p.payload);
+    let call = call_media.then(|| call_of(calls, rules, client, server, ts)).flatten();
     let inspection = Inspection::new(p.protocol);
     let info = FlowInfo {
         inspection,
@@ -147,6 +146,7 @@ pub(super) fn new_flow(
             _ => None,
         },
         host_mac,
+        call_media,
     };
     let f = FlowState {
         packets: [0; 2],
@@ -164,11 +164,18 @@ pub(super) fn new_flow(
     (f, class)
 }
 
+/// The call whose STUN named either end of a flow as a candidate.
+fn call_of(calls: &CallTable, rules: &Rules, client: Endpoint, server: Endpoint, ts: u64) -> Option<EntryId> {
+    let (client, server) = (SocketAddr::new(client.addr, client.port), SocketAddr::new(server.addr, server.port));
+    calls.lookup(server, rules, ts).or_else(|| calls.lookup(client, rules, ts))
+}
+
 /// Adds what the flow did since its last flush to the counters; false when
 /// it did nothing since.
 pub(super) fn count_flow(
     rules: &Rules,
     dns: &DnsCache,
+    calls: &CallTable,
     agg: &mut Aggregator,
     hosts: &mut HostTable,
     f: &mut FlowState,
@@ -184,10 +191,15 @@ pub(super) fn count_flow(
         return false;
     }
     if !f.info.counted && f.info.attribution.takes_late_answer() {
-        // Another worker may have read the answer after this one read
-        // the flow's first packet.
+        // Another worker may have read the answer, or the call's checks,
+        // after this one read the flow's first packet.
         let addrs = f.info.addrs();
         f.info.attribution.take_late_answer(rules, dns, &addrs, f.info.first_ns);
+        if f.info.call_media {
+            if let Some(entry) = call_of(calls, rules, f.info.client, f.info.server, f.info.first_ns) {
+                f.info.attribution.take_late_call(entry);
+            }
+        }
     }
     f.info.flushed_packets = f.packets;
     f.info.flushed_bytes = f.bytes;
