@@ -18,7 +18,7 @@
 # capture, on ten zstd copies of it in one run, and on a capture of
 # connection openings (400k packets, flows of 10 packets on average, all
 # caught opening: what the inspectors work on) (out/bench-workers.md);
-# with BASELINE=/path/to/an/older/vendorwatch, that binary's four runs too,
+# with BASELINE=/path/to/an/older/vendorwatch, that binary's six runs too,
 # in the same hyperfine run (before and after a change).
 #
 # Environment: PACKETS (800000), RUNS (10 for the fast tools), SLOW_RUNS (3,

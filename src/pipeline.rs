@@ -335,7 +335,7 @@ impl Pipeline {
                 budget: &self.inspect_budget,
                 hosts: &mut self.out.hosts,
             };
-            inspect_payload(&mut env, flow, p, dir, ts);
+            inspect_payload(&mut env, flow, p, dir, ts, wire_len);
             flow.inspecting = !flow.info.inspection.is_done();
         }
         if let Some(class) = class {
@@ -458,7 +458,7 @@ struct InspectEnv<'a> {
 }
 
 /// Feeds one payload to the flow's inspection and weighs what it finds.
-fn inspect_payload(env: &mut InspectEnv<'_>, flow: &mut FlowState, p: &Packet<'_>, dir: usize, ts: u64) {
+fn inspect_payload(env: &mut InspectEnv<'_>, flow: &mut FlowState, p: &Packet<'_>, dir: usize, ts: u64, wire_len: u32) {
     let ctx = flow.info.context();
     let addrs = flow.info.addrs();
     let direction = if dir == FROM_CLIENT { Direction::FromClient } else { Direction::ToClient };
@@ -504,7 +504,7 @@ fn inspect_payload(env: &mut InspectEnv<'_>, flow: &mut FlowState, p: &Packet<'_
         Finding::Host { side, fact } => learn(env.rules, env.hosts, side, fact),
     };
     if p.protocol == IPPROTO_TCP {
-        if is_ethernet_padding(p) {
+        if is_ethernet_padding(p, wire_len) {
             return;
         }
         // Data on a SYN (TCP Fast Open) starts after the SYN's own sequence number.
@@ -518,14 +518,15 @@ fn inspect_payload(env: &mut InspectEnv<'_>, flow: &mut FlowState, p: &Packet<'_
 }
 
 /// Whether a TCP segment's payload is the zeros that pad a short frame to
-/// Ethernet's 60-byte minimum, counted into the IP length by some taps and
-/// NICs: a bare ACK (no PSH, SYN, FIN, RST) of at most 6 zero bytes. Read as
-/// data, it would take the stream's first bytes, and the ClientHello sent
-/// at the same sequence number after it would be read two bytes late (nDPI
-/// has the same heuristic, and a capture for it: `heuristic_tcp_ack_payload`).
-fn is_ethernet_padding(p: &Packet<'_>) -> bool {
+/// Ethernet's 60-byte minimum (64 with a VLAN tag), counted into the IP
+/// length by some taps and NICs: a bare ACK (no PSH, SYN, FIN, RST) of at
+/// most 6 zero bytes in a frame of at most 64 bytes. Read as data, it would
+/// take the stream's first bytes, and the ClientHello sent at the same
+/// sequence number after it would be read two bytes late (nDPI has the
+/// same heuristic, and a capture for it: `heuristic_tcp_ack_payload`).
+fn is_ethernet_padding(p: &Packet<'_>, wire_len: u32) -> bool {
     let bare_ack = p.tcp_flags & (tcp::ACK | tcp::PSH | tcp::SYN | tcp::FIN | tcp::RST) == tcp::ACK;
-    bare_ack && (1..=6).contains(&p.payload.len()) && p.payload.iter().all(|&b| b == 0)
+    bare_ack && wire_len <= 64 && (1..=6).contains(&p.payload.len()) && p.payload.iter().all(|&b| b == 0)
 }
 
 /// A SYN's OS hint, for the host that sent it: the segment host, or a
@@ -825,11 +826,12 @@ mod tests {
     /// A bare ACK whose IP length counts the frame's padding (zeros) before
     /// the ClientHello at the same sequence number, as in nDPI's
     /// `heuristic_tcp_ack_payload.pcap`: the hello is read. Zeros on a PSH, or
-    /// more than padding can be, are data: the stream starts with them.
+    /// more than padding can be, or in a frame too long to need padding,
+    /// are data: the stream starts with them.
     #[test]
     fn padding_counted_as_payload_on_a_bare_ack_is_not_data() {
-        let path = Path::new("10.1.0.5:50000", "192.0.2.80:443");
-        let with_first = |flags: u8, first: &[u8]| {
+        let with_first = |client: &str, flags: u8, first: &[u8]| {
+            let path = Path::new(client, if client.starts_with('[') { "[2001:db8::80]:443" } else { "192.0.2.80:443" });
             let mut cap = Capture::new(1_000_000_000, 1_000_000);
             cap.push(path.tcp(true, 500, 0, SYN, b""));
             cap.push(path.tcp(false, 9, 501, SYN | ACK, b""));
@@ -839,11 +841,14 @@ mod tests {
             assert_eq!(flows.len(), 1);
             flows[0]["server_name"].clone()
         };
+        let v4 = "10.1.0.5:50000";
         for padding in [&[0u8; 2][..], &[0; 6]] {
-            assert_eq!(with_first(ACK, padding), Value::from("www.tiktok.com"), "{} zeros", padding.len());
+            assert_eq!(with_first(v4, ACK, padding), Value::from("www.tiktok.com"), "{} zeros", padding.len());
         }
-        assert_eq!(with_first(PSH | ACK, &[0; 2]), Value::Null, "zeros pushed are data");
-        assert_eq!(with_first(ACK, &[0; 7]), Value::Null, "7 zeros are more than padding");
-        assert_eq!(with_first(ACK, &[0, 1]), Value::Null, "padding is zeros");
+        assert_eq!(with_first(v4, PSH | ACK, &[0; 2]), Value::Null, "zeros pushed are data");
+        assert_eq!(with_first(v4, ACK, &[0; 7]), Value::Null, "7 zeros are more than padding");
+        assert_eq!(with_first(v4, ACK, &[0, 1]), Value::Null, "padding is zeros");
+        // 14 + 40 + 20 + 2 = 76 bytes: no padding needed.
+        assert_eq!(with_first("[fd00::5]:50000", ACK, &[0; 2]), Value::Null, "a frame over 64 bytes is not padded");
     }
 }

@@ -583,8 +583,9 @@ impl Progress {
 /// The default `--workers`: one less than the cores this process may use,
 /// at least one. The reading and decompressing run on a thread of their
 /// own (read ahead), which keeps a core busy: on two vCPUs one worker and
-/// the read-ahead thread replay the 800k-packet capture in 165 ms, two
-/// workers (with their router) in 247 ms (BENCHMARKS.md, "Several workers").
+/// the read-ahead thread replay the 800k-packet capture in 0.174 s, two
+/// workers (with their router) in 0.267 s; two pay only on captures that
+/// are mostly connection openings (BENCHMARKS.md, "Several workers").
 pub fn available_workers() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
 }

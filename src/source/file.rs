@@ -317,6 +317,22 @@ mod tests {
     }
 
     #[test]
+    fn a_section_of_too_many_interfaces_is_an_error_not_a_growing_list() {
+        let mut f = shb();
+        for _ in 0..=65_536 {
+            f.extend(block(1, &[1, 0, 0, 0, 0, 0, 0, 0]));
+        }
+        let mut r = CaptureReader::from_reader(&f[..]).unwrap();
+        match r.next_frame() {
+            Err(ReadError::Malformed { what, offset, .. }) => {
+                assert_eq!(what, "more than 65,536 interfaces in one section");
+                assert_eq!(offset, 28 + 65_536 * 20, "the 65,537th description");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn rejects_unknown_magic() {
         assert!(matches!(
             CaptureReader::from_reader(&b"GIF89a-not-a-capture-file"[..]),

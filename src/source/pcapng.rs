@@ -25,6 +25,10 @@ const MAX_BLOCK_LEN: u32 = MAX_RECORD_LEN + 64 * 1024;
 /// capture clock ticks that way, and such a value is a corrupt header.
 const MAX_DECIMAL_RESOLUTION: u32 = 12;
 const MAX_BINARY_RESOLUTION: u32 = 40;
+/// Interfaces one section may declare: real captures have a handful; a
+/// file of nothing but descriptions would otherwise grow the list with
+/// its size.
+const MAX_SECTION_INTERFACES: usize = 65_536;
 /// An `if_name` longer than this is not kept: interface names are short
 /// (Linux: 15 bytes; Windows' `\Device\NPF_{GUID}`: 50).
 const MAX_NAME_LEN: usize = 256;
@@ -174,6 +178,13 @@ impl<R: Read> PcapNgReader<R> {
                     self.buf.consume(len);
                 }
                 IDB => {
+                    if self.interfaces.len() >= MAX_SECTION_INTERFACES {
+                        return Err(ReadError::Malformed {
+                            offset,
+                            record,
+                            what: "more than 65,536 interfaces in one section",
+                        });
+                    }
                     let (iface, name) = self
                         .parse_idb(&self.buf.available()[8..len - 4])
                         .map_err(|what| ReadError::Malformed { offset, record, what })?;

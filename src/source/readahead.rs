@@ -3,11 +3,17 @@
 //! parses the last one. Replaying an uncompressed capture spends more time
 //! in `read` than in everything after it (the kernel copying the page
 //! cache out), and a zstd capture as much in the decompressor: on two
-//! cores, overlapping them with the parsing takes a replay with one worker
-//! from 283 to 168 ms (BENCHMARKS.md, "Reading ahead").
+//! cores, overlapping them with the parsing takes a replay of the
+//! benchmark capture with one worker from 0.277 to 0.174 s (BENCHMARKS.md,
+//! "Several workers").
 //!
-//! Memory stays bounded: `in_flight` chunks queued, one being filled and
-//! one being read, reused as they come back.
+//! A read that returns less than it was asked for (a pipe with no more for
+//! now) hands on what it gave: what standard input delivers is parsed as it
+//! comes, not once a chunk is full.
+//!
+//! Memory stays bounded: `in_flight` chunks queued, one being filled, and
+//! the one being read with the one just read before it goes back; chunks
+//! are reused as they come back.
 
 use std::io::{self, Read};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
@@ -53,29 +59,36 @@ fn fill<R: Read>(mut inner: R, chunk_len: usize, to: &SyncSender<Chunk>, spare: 
         let mut chunk = spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(chunk_len));
         chunk.resize(chunk_len, 0);
         let mut len = 0;
-        let mut failed = None;
+        let mut end = None;
+        // A short read (a pipe with no more for now) hands on what came:
+        // the parser must not wait for a chunk that standard input may
+        // never fill, nor for an error behind it.
         while len < chunk_len {
             match inner.read(&mut chunk[len..]) {
-                Ok(0) => break,
-                Ok(n) => len += n,
+                Ok(0) => {
+                    end = Some(Chunk::End);
+                    break;
+                }
+                Ok(n) => {
+                    let asked = chunk_len - len;
+                    len += n;
+                    if n < asked {
+                        break;
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    failed = Some(e);
+                    end = Some(Chunk::Error(e));
                     break;
                 }
             }
         }
-        let ended = len < chunk_len;
         chunk.truncate(len);
         if len > 0 && to.send(Chunk::Bytes(chunk)).is_err() {
             return;
         }
-        if let Some(e) = failed {
-            let _ = to.send(Chunk::Error(e));
-            return;
-        }
-        if ended {
-            let _ = to.send(Chunk::End);
+        if let Some(end) = end {
+            let _ = to.send(end);
             return;
         }
     }
@@ -159,6 +172,45 @@ mod tests {
         let e = ahead.read_to_end(&mut out).expect_err("the stream was cut");
         assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
         assert!(out == data(), "every byte before the error is read");
+    }
+
+    /// A pipe that has given 10 bytes and has no more for now: blocks until
+    /// the test lets it end.
+    struct Stalled {
+        first: Option<Vec<u8>>,
+        release: mpsc::Receiver<()>,
+    }
+
+    impl Read for Stalled {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            if let Some(first) = self.first.take() {
+                out[..first.len()].copy_from_slice(&first);
+                return Ok(first.len());
+            }
+            let _ = self.release.recv();
+            Ok(0)
+        }
+    }
+
+    #[test]
+    fn what_a_stalled_pipe_gave_is_read_without_waiting_for_a_full_chunk() {
+        let (release, blocked) = mpsc::channel();
+        let inner = Stalled { first: Some((0..10).collect()), release: blocked };
+        let mut ahead = ReadAhead::new(inner, 256 * 1024, 2).unwrap();
+        let (got, read) = mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            let mut ten = [0; 10];
+            ahead.read_exact(&mut ten).unwrap();
+            got.send(ten).unwrap();
+            ahead
+        });
+        // A hang guard, not a speed check: the pipe gives nothing more
+        // until the test lets it end.
+        let ten = read.recv_timeout(Duration::from_secs(30)).expect("the 10 bytes, with the pipe still open");
+        assert_eq!(ten, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+        drop(release);
+        let mut ahead = reader.join().unwrap();
+        assert_eq!(ahead.read(&mut [0; 4]).unwrap(), 0);
     }
 
     /// Endless bytes; its sender, dropped with it, says when the read-ahead
