@@ -196,9 +196,9 @@ mod tests {
         }
     }
 
-    /// Records of every size, some longer than a chunk, cut at every
-    /// chunk boundary: read ahead gives the same frames as read in place,
-    /// and stops at the same byte when cut.
+    /// Records of every size, some longer than a chunk, spanning many chunk
+    /// boundaries: read ahead gives the same frames as read in place, whole
+    /// and cut at three places, and stops at the same byte when cut.
     #[test]
     fn reading_ahead_gives_the_frames_and_errors_of_reading_in_place() {
         let sizes = [60, 1514, 9000, 70_000, 300_000, 3, 0, 65_535, 200];
