@@ -24,7 +24,7 @@ use crate::classify::signatures::VendorId;
 use crate::decode::fragment::Defragmenter;
 use crate::decode::{self, Decoded, IPPROTO_TCP, Packet, SynInfo, tcp};
 use crate::export::flowlog::FlowRecord;
-use crate::flow::{EndReason, Ended, FROM_CLIENT, FlowKey, FlowTable, TO_CLIENT, Timeouts};
+use crate::flow::{EndReason, Ended, FROM_CLIENT, FlowKey, FlowTable, TO_CLIENT, Timeouts, is_local};
 use crate::hosts::{HostKey, HostTable, evidence};
 use crate::inspect::{Direction, Finding, FlowFinding, HostFact, InspectBudget, Segment, Side};
 use crate::source::Frame;
@@ -539,14 +539,6 @@ fn learn_syn(rules: &Rules, hosts: &mut HostTable, flow: &FlowState, p: &Packet<
     if let Some(e) = evidence::of_syn(rules, syn) {
         let key = HostKey::new(p.macs.map(|m| m.src), p.src, &flow.info.placement.segment);
         hosts.add_evidence(rules, key, p.src, e, ts);
-    }
-}
-
-/// A private, shared, link-local or unique-local address: a LAN's own.
-fn is_local(addr: IpAddr) -> bool {
-    match addr {
-        IpAddr::V4(a) => a.is_private() || a.is_link_local() || (a.octets()[0] == 100 && a.octets()[1] & 0xc0 == 64),
-        IpAddr::V6(a) => (a.segments()[0] & 0xfe00) == 0xfc00 || (a.segments()[0] & 0xffc0) == 0xfe80,
     }
 }
 

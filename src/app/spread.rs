@@ -24,25 +24,8 @@ use hashbrown::HashMap;
 
 use vendorwatch::decode::fragment::{Defragmenter, Limits};
 use vendorwatch::decode::{self, Decoded, Encap, Packet, Vlans};
+use vendorwatch::flow::{is_local, port_rank};
 use vendorwatch::source::{Frame, LinkType};
-
-/// System ports, registered ports, dynamic ports: the same classes the flow
-/// table uses to tell the client of a flow seen mid-stream.
-#[inline]
-fn port_rank(port: u16) -> u8 {
-    // 0 for 0..=1023, 1 for 1024..=32767, 2 above: two compares, no branch
-    // (on every frame of the router's path).
-    u8::from(port >= 1024) + u8::from(port >= 32768)
-}
-
-/// Private, shared (CGNAT), link-local and unique local addresses: where
-/// a segment's clients are.
-fn is_local(addr: IpAddr) -> bool {
-    match addr {
-        IpAddr::V4(a) => a.is_private() || a.is_link_local() || (a.octets()[0] == 100 && a.octets()[1] & 0xc0 == 64),
-        IpAddr::V6(a) => (a.segments()[0] & 0xfe00) == 0xfc00 || (a.segments()[0] & 0xffc0) == 0xfe80,
-    }
-}
 
 /// The address of the side a flow's client is on, from one packet: the
 /// end with the more ephemeral port; when the ports are of one kind, the
@@ -160,23 +143,13 @@ impl Spread {
         }
     }
 
-    fn worker_of_host(&self, host: IpAddr) -> usize {
-        worker_of_host(host, self.workers)
-    }
-
-    fn worker_of_packet(&self, p: &Packet<'_>) -> usize {
-        worker_of_packet(p, self.workers)
-    }
-
     /// Where `frame` (of input `source`) goes. Frames that do not decode go
-    /// to worker 0, which counts them.
+    /// to worker 0, which counts them. (One worker needs no route: the
+    /// router does not ask, see `Lanes::ONE_WORKER`.)
     pub fn route(&mut self, frame: &Frame<'_>, source: usize) -> Route {
-        if self.workers == 1 {
-            return Route::To(0);
-        }
         let f = match decode::decode(frame.link, frame.data) {
             Ok(Decoded::Fragment(f)) => f,
-            Ok(Decoded::Packet(p)) => return Route::To(self.worker_of_packet(&p)),
+            Ok(Decoded::Packet(p)) => return Route::To(worker_of_packet(&p, self.workers)),
             Ok(Decoded::NotIp) | Err(_) => return Route::To(0),
         };
         let id =
@@ -189,8 +162,8 @@ impl Spread {
         match whole {
             Some(whole) => {
                 let worker = match whole.decode() {
-                    Ok(Decoded::Packet(p)) => self.worker_of_packet(&p),
-                    _ => self.worker_of_host(f.src.min(f.dst)),
+                    Ok(Decoded::Packet(p)) => worker_of_packet(&p, self.workers),
+                    _ => worker_of_host(f.src.min(f.dst), self.workers),
                 };
                 let held = self.held.remove(&id).map(|h| h.frames).unwrap_or_default();
                 self.held_bytes -= held.iter().map(|h| h.data.len()).sum::<usize>();
@@ -220,7 +193,7 @@ impl Spread {
         for id in given_up {
             if let Some(h) = self.held.remove(&id) {
                 self.held_bytes -= h.frames.iter().map(|f| f.data.len()).sum::<usize>();
-                out.push((self.worker_of_host(id.src.min(id.dst)), h.frames));
+                out.push((worker_of_host(id.src.min(id.dst), self.workers), h.frames));
             }
         }
         // In capture order, not the map's: the workers' outputs must not depend on it.
@@ -240,13 +213,6 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
-    }
-
-    #[test]
-    fn port_ranks_are_the_flow_tables_classes() {
-        for (port, rank) in [(0, 0), (1023, 0), (1024, 1), (32767, 1), (32768, 2), (u16::MAX, 2)] {
-            assert_eq!(port_rank(port), rank, "port {port}");
-        }
     }
 
     #[test]

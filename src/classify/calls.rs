@@ -71,12 +71,10 @@ impl CallTable {
     /// A table of at most `capacity` candidates (rounded up to a multiple
     /// of the shard count).
     pub fn new(capacity: usize) -> Self {
-        let shard_count = SHARDS.min(capacity.max(1));
-        let per_shard = capacity.max(1).div_ceil(shard_count);
         CallTable {
-            shards: Shards::new(shard_count, || Shard {
+            shards: Shards::bounded(capacity, SHARDS, |capacity| Shard {
                 candidates: HashMap::new(),
-                capacity: per_shard,
+                capacity,
                 next_sweep_ns: 0,
             }),
         }
@@ -118,16 +116,19 @@ impl CallTable {
     }
 
     /// Candidate addresses remembered, over all shards (read one by one).
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.shards.each().map(|s| s.candidates.len()).sum()
     }
 
     /// Whether no candidate is remembered.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// The most candidates the table holds.
+    #[cfg(test)]
     pub fn capacity(&self) -> usize {
         self.shards.each().map(|s| s.capacity).sum()
     }

@@ -57,9 +57,9 @@ impl DnsCache {
     /// A cache of at most `capacity` answers (rounded up to a multiple of
     /// the shard count).
     pub fn new(capacity: usize) -> Self {
-        let shard_count = SHARDS.min(capacity.max(1));
-        let per_shard = capacity.max(1).div_ceil(shard_count);
-        DnsCache { shards: Shards::new(shard_count, || Shard { map: HashMap::new(), capacity: per_shard, evicted: 0 }) }
+        DnsCache {
+            shards: Shards::bounded(capacity, SHARDS, |capacity| Shard { map: HashMap::new(), capacity, evicted: 0 }),
+        }
     }
 
     /// Remembers that `client` was told `addr` is `name`, for the record's

@@ -7,17 +7,21 @@ use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use hashbrown::DefaultHashBuilder;
 
-/// `count` shards of `S`, a key's shard chosen by its hash.
+/// Shards of `S`, a key's shard chosen by its hash.
 pub(crate) struct Shards<S> {
     shards: Box<[RwLock<S>]>,
     hasher: DefaultHashBuilder,
 }
 
 impl<S> Shards<S> {
-    /// `count` shards (at least one), each made by `make`.
-    pub(crate) fn new(count: usize, make: impl FnMut() -> S) -> Self {
-        let mut make = make;
-        let shards = (0..count.max(1)).map(|_| RwLock::new(make())).collect();
+    /// Shards for `capacity` entries in all: at most `max_shards` of them
+    /// (fewer for a small capacity), each made by `make` for its share,
+    /// `capacity` rounded up to a multiple of the shard count.
+    pub(crate) fn bounded(capacity: usize, max_shards: usize, mut make: impl FnMut(usize) -> S) -> Self {
+        let capacity = capacity.max(1);
+        let count = max_shards.clamp(1, capacity);
+        let per_shard = capacity.div_ceil(count);
+        let shards = (0..count).map(|_| RwLock::new(make(per_shard))).collect();
         Shards { shards, hasher: DefaultHashBuilder::default() }
     }
 

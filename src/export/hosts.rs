@@ -10,7 +10,6 @@ use serde::Serialize;
 
 use crate::aggregate::{Aggregator, HostTraffic};
 use crate::hosts::{DeviceKind, Devices, HostFacts, HostId, HostKey};
-use crate::mac::Mac;
 
 /// One segment host: what it reached, summed over its vendors.
 #[derive(Debug, Clone, Serialize)]
@@ -52,10 +51,7 @@ impl HostDevice {
     fn new(key: &HostKey, facts: &HostFacts) -> HostDevice {
         let d = facts.device();
         HostDevice {
-            mac: match key.id {
-                HostId::Mac(mac) => Some(Mac(mac).to_string()),
-                HostId::Addr(_) => None,
-            },
+            mac: key.mac().map(|m| m.to_string()),
             vendor: d.vendor.map(str::to_owned),
             kind: d.kind,
             model: d.model.map(str::to_owned),

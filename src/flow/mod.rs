@@ -59,12 +59,18 @@ fn udp_service_port(port: u16) -> bool {
 /// 0: system port, 1: other service port, 2: ephemeral. Ephemeral starts
 /// at 32768, Linux's and Android's default range (32768-60999), which
 /// covers the RFC 6335 dynamic range (49152-65535) that Windows and macOS
-/// use.
-fn port_rank(port: u16) -> u8 {
-    match port {
-        0..=1023 => 0,
-        1024..=32767 => 1,
-        _ => 2,
+/// use. Also the replay's router ranks ports so on every frame: two
+/// compares, no branch.
+#[inline]
+pub fn port_rank(port: u16) -> u8 {
+    u8::from(port >= 1024) + u8::from(port >= 32768)
+}
+
+/// A private, shared (CGNAT), link-local or unique-local address: a LAN's own.
+pub fn is_local(addr: IpAddr) -> bool {
+    match addr {
+        IpAddr::V4(a) => a.is_private() || a.is_link_local() || (a.octets()[0] == 100 && a.octets()[1] & 0xc0 == 64),
+        IpAddr::V6(a) => (a.segments()[0] & 0xfe00) == 0xfc00 || (a.segments()[0] & 0xffc0) == 0xfe80,
     }
 }
 
@@ -153,6 +159,32 @@ impl TcpProgress {
 mod tests {
     use super::*;
     use crate::decode::{Encap, Vlans};
+
+    #[test]
+    fn port_ranks_are_system_service_and_ephemeral() {
+        for (port, rank) in [(0, 0), (1023, 0), (1024, 1), (32767, 1), (32768, 2), (u16::MAX, 2)] {
+            assert_eq!(port_rank(port), rank, "port {port}");
+        }
+    }
+
+    #[test]
+    fn local_addresses_are_private_shared_link_local_and_unique_local() {
+        for a in [
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "100.64.0.1",
+            "100.127.255.254",
+            "169.254.1.1",
+            "fd00::1",
+            "fe80::1",
+        ] {
+            assert!(is_local(a.parse().unwrap()), "{a}");
+        }
+        for a in ["17.253.1.1", "100.128.0.1", "100.63.255.255", "8.8.8.8", "2001:db8::1", "fec0::1"] {
+            assert!(!is_local(a.parse().unwrap()), "{a}");
+        }
+    }
 
     fn pkt(proto: u8, sport: u16, dport: u16, flags: u8) -> Packet<'static> {
         Packet {

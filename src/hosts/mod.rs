@@ -69,6 +69,14 @@ impl HostKey {
         let id = mac.map_or(HostId::Addr(addr), HostId::Mac);
         HostKey { id, segment: segment.clone() }
     }
+
+    /// The MAC the host is known by, if it is known by one.
+    pub fn mac(&self) -> Option<crate::mac::Mac> {
+        match self.id {
+            HostId::Mac(mac) => Some(crate::mac::Mac(mac)),
+            HostId::Addr(_) => None,
+        }
+    }
 }
 
 /// A device's traffic to one vendor's service.

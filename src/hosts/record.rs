@@ -4,9 +4,8 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use super::{DeviceKind, Evidence, HostFacts, HostId, HostKey};
+use super::{DeviceKind, Evidence, HostFacts, HostKey};
 use crate::export::time::rfc3339;
-use crate::mac::Mac;
 
 /// One device: a JSON line of `--devices-out`, an element of `/api/devices`.
 #[derive(Debug, Clone, Serialize)]
@@ -58,10 +57,7 @@ impl<'a> DeviceRecord<'a> {
     /// The record of the device `key`, from what is known of it.
     pub fn new(key: &'a HostKey, facts: &'a HostFacts) -> Self {
         let d = facts.device();
-        let mac = match key.id {
-            HostId::Mac(mac) => Some(Mac(mac).to_string()),
-            HostId::Addr(_) => None,
-        };
+        let mac = key.mac().map(|m| m.to_string());
         let traffic = facts
             .traffic
             .iter()
